@@ -1,0 +1,85 @@
+import { HindsightError } from '../../../src-shared/errors.js';
+
+/** The kinds of object a repository stores; each lives under its own folder/prefix. */
+export type ObjectType = 'config' | 'keys' | 'data' | 'index' | 'snapshots' | 'locks';
+
+export const OBJECT_TYPES: readonly ObjectType[] = ['config', 'keys', 'data', 'index', 'snapshots', 'locks'];
+
+/** Names an object: `config` has the single name "config"; all others are 64 lower-case hex digits. */
+export interface ObjectHandle {
+  readonly type: ObjectType;
+  readonly name: string;
+}
+
+export interface ObjectInfo {
+  readonly name: string;
+  readonly size: number;
+}
+
+export interface ByteRange {
+  readonly offset: number;
+  readonly length: number;
+}
+
+/**
+ * Raw storage of a repository's objects. The contract every backend keeps
+ * (and the shared backend test suite checks):
+ *
+ * - `write` is atomic: a reader sees either no object or the whole object,
+ *   never a partial one, even if the process dies mid-write. Writing an
+ *   existing name replaces it atomically. After `write` resolves the object is
+ *   durable (fsync'd or acknowledged by the server).
+ * - `read` returns exactly the requested range or fails with E_NOT_FOUND or
+ *   E_INVALID_RANGE; it never returns fewer bytes silently.
+ * - `list` reports each complete object of a type exactly once, never
+ *   temporary files of an unfinished write.
+ * - `delete` of a missing object succeeds (deletes are idempotent).
+ * - Failures are `BackendError`s with a code from `BackendErrorCode`, and a
+ *   message that names the target and what a person can do about it.
+ */
+export interface Backend {
+  /** Where the repository lives, for messages (a path or URL without secrets). */
+  readonly location: string;
+  /** Creates the empty layout; fails with E_ALREADY_EXISTS if a repository is there already. */
+  create(): Promise<void>;
+  list(type: ObjectType): AsyncIterable<ObjectInfo>;
+  stat(handle: ObjectHandle): Promise<ObjectInfo>;
+  read(handle: ObjectHandle, range?: ByteRange): Promise<Buffer>;
+  write(handle: ObjectHandle, data: Uint8Array): Promise<void>;
+  delete(handle: ObjectHandle): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type BackendErrorCode =
+  | 'E_NOT_FOUND'
+  | 'E_INVALID_RANGE'
+  | 'E_INVALID_NAME'
+  | 'E_ALREADY_EXISTS'
+  | 'E_TARGET_MISSING'
+  | 'E_PERMISSION'
+  | 'E_NO_SPACE'
+  | 'E_IO';
+
+export class BackendError extends HindsightError {
+  declare readonly code: BackendErrorCode;
+
+  constructor(code: BackendErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+const OBJECT_NAME = /^[0-9a-f]{64}$/;
+
+export function isValidObjectName(type: ObjectType, name: string): boolean {
+  return type === 'config' ? name === 'config' : OBJECT_NAME.test(name);
+}
+
+/** The relative path of an object inside a repository: `data/ab/ab12…`, `index/…`, `config`. */
+export function objectPath(handle: ObjectHandle): string {
+  if (!isValidObjectName(handle.type, handle.name)) {
+    throw new BackendError('E_INVALID_NAME', `"${handle.name}" is not a valid name for a ${handle.type} object`);
+  }
+  if (handle.type === 'config') return 'config';
+  if (handle.type === 'data') return `data/${handle.name.slice(0, 2)}/${handle.name}`;
+  return `${handle.type}/${handle.name}`;
+}

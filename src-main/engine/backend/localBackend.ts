@@ -1,0 +1,237 @@
+import { randomBytes } from 'node:crypto';
+import { constants as fsConstants, type Dirent } from 'node:fs';
+import { lstat, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import {
+  BackendError,
+  OBJECT_TYPES,
+  isValidObjectName,
+  objectPath,
+  type Backend,
+  type ByteRange,
+  type ObjectHandle,
+  type ObjectInfo,
+  type ObjectType,
+} from './backend.js';
+
+const TEMP_PREFIX = '.tmp-';
+
+/**
+ * A repository in a folder: an external disk, a NAS mount, or a folder on
+ * this machine. Writes go to a temporary file in the destination folder,
+ * which is fsync'd, renamed into place, and then the folder itself is
+ * fsync'd, so a crash or power loss leaves either the old state or the
+ * complete object.
+ */
+export class LocalBackend implements Backend {
+  readonly location: string;
+  private readonly root: string;
+
+  constructor(root: string) {
+    this.root = resolve(root);
+    this.location = this.root;
+  }
+
+  async create(): Promise<void> {
+    const existing = await lstat(join(this.root, 'config')).catch(() => undefined);
+    if (existing) {
+      throw new BackendError('E_ALREADY_EXISTS', `There is already a Hindsight repository at ${this.root}.`);
+    }
+    try {
+      await mkdir(this.root, { recursive: true, mode: 0o700 });
+      for (const type of OBJECT_TYPES) {
+        if (type !== 'config') await mkdir(join(this.root, type), { recursive: true, mode: 0o700 });
+      }
+      for (let i = 0; i < 256; i++) {
+        await mkdir(join(this.root, 'data', i.toString(16).padStart(2, '0')), { recursive: true, mode: 0o700 });
+      }
+      await syncDirectory(this.root);
+    } catch (err) {
+      throw await this.translate(err, 'create the repository in');
+    }
+  }
+
+  async *list(type: ObjectType): AsyncIterable<ObjectInfo> {
+    if (type === 'config') {
+      const info = await this.stat({ type, name: 'config' }).catch((err: unknown) => {
+        if (err instanceof BackendError && err.code === 'E_NOT_FOUND') return undefined;
+        throw err;
+      });
+      if (info) yield info;
+      return;
+    }
+    await this.assertRootExists();
+    const folders =
+      type === 'data'
+        ? (await this.readFolder(join(this.root, 'data')))
+            .filter((entry) => entry.isDirectory() && /^[0-9a-f]{2}$/.test(entry.name))
+            .map((entry) => join(this.root, 'data', entry.name))
+        : [join(this.root, type)];
+    for (const folder of folders) {
+      for (const entry of await this.readFolder(folder)) {
+        if (!entry.isFile() || !isValidObjectName(type, entry.name)) continue;
+        const info = await lstat(join(folder, entry.name)).catch(() => undefined);
+        // A concurrent delete between readdir and lstat simply means the object is gone.
+        if (info) yield { name: entry.name, size: info.size };
+      }
+    }
+  }
+
+  async stat(handle: ObjectHandle): Promise<ObjectInfo> {
+    const path = this.pathOf(handle);
+    try {
+      const info = await lstat(path);
+      return { name: handle.name, size: info.size };
+    } catch (err) {
+      throw await this.translate(err, 'read', handle);
+    }
+  }
+
+  async read(handle: ObjectHandle, range?: ByteRange): Promise<Buffer> {
+    const path = this.pathOf(handle);
+    let file: FileHandle | undefined;
+    try {
+      file = await open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+      const size = (await file.stat()).size;
+      const offset = range?.offset ?? 0;
+      const length = range?.length ?? size - offset;
+      if (offset < 0 || length < 0 || offset + length > size) {
+        throw new BackendError(
+          'E_INVALID_RANGE',
+          `Cannot read bytes ${offset}–${offset + length} of ${handle.type}/${handle.name}: the object has only ${size} bytes (it may be truncated).`,
+        );
+      }
+      const buffer = Buffer.allocUnsafe(length);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await file.read(buffer, done, length - done, offset + done);
+        if (bytesRead === 0) {
+          throw new BackendError('E_INVALID_RANGE', `${handle.type}/${handle.name} became shorter while it was read.`);
+        }
+        done += bytesRead;
+      }
+      return buffer;
+    } catch (err) {
+      throw await this.translate(err, 'read', handle);
+    } finally {
+      await file?.close();
+    }
+  }
+
+  async write(handle: ObjectHandle, data: Uint8Array): Promise<void> {
+    const path = this.pathOf(handle);
+    const folder = dirname(path);
+    const temp = join(folder, TEMP_PREFIX + randomBytes(8).toString('hex'));
+    try {
+      let file: FileHandle;
+      try {
+        file = await open(temp, 'wx', 0o600);
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT')) throw err;
+        await this.assertRootExists();
+        await mkdir(folder, { recursive: true, mode: 0o700 });
+        file = await open(temp, 'wx', 0o600);
+      }
+      try {
+        let done = 0;
+        while (done < data.byteLength) {
+          const { bytesWritten } = await file.write(data, done, data.byteLength - done, done);
+          done += bytesWritten;
+        }
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      await rename(temp, path);
+      await syncDirectory(folder);
+    } catch (err) {
+      await unlink(temp).catch(() => undefined);
+      throw await this.translate(err, 'write to', handle);
+    }
+  }
+
+  async delete(handle: ObjectHandle): Promise<void> {
+    try {
+      await unlink(this.pathOf(handle));
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return;
+      throw await this.translate(err, 'delete from', handle);
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  private pathOf(handle: ObjectHandle): string {
+    return join(this.root, objectPath(handle));
+  }
+
+  private async readFolder(folder: string): Promise<Dirent[]> {
+    try {
+      return await readdir(folder, { withFileTypes: true });
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return [];
+      throw await this.translate(err, 'list');
+    }
+  }
+
+  private async assertRootExists(): Promise<void> {
+    const info = await stat(this.root).catch(() => undefined);
+    if (!info) {
+      throw new BackendError(
+        'E_TARGET_MISSING',
+        `The backup target ${this.root} does not exist. If it is on an external disk, connect and mount the disk.`,
+      );
+    }
+    if (!info.isDirectory()) {
+      throw new BackendError('E_TARGET_MISSING', `The backup target ${this.root} is not a folder.`);
+    }
+  }
+
+  /** Turns an operating-system error into one a person can act on. */
+  private async translate(err: unknown, action: string, handle?: ObjectHandle): Promise<BackendError> {
+    if (err instanceof BackendError) return err;
+    const what = handle ? `${handle.type === 'config' ? 'config' : `${handle.type}/${handle.name}`} in ${this.root}` : this.root;
+    const code = (err as NodeJS.ErrnoException | undefined)?.code;
+    switch (code) {
+      case 'ENOENT':
+      case 'ENOTDIR':
+        try {
+          await this.assertRootExists();
+        } catch (missing) {
+          return missing as BackendError;
+        }
+        return new BackendError('E_NOT_FOUND', `${what} does not exist.`, { cause: err });
+      case 'ELOOP':
+        return new BackendError('E_IO', `${what} is a symbolic link; repository objects must be regular files.`, { cause: err });
+      case 'EACCES':
+      case 'EPERM':
+        return new BackendError('E_PERMISSION', `Cannot ${action} ${what}: permission denied.`, { cause: err });
+      case 'EROFS':
+        return new BackendError('E_PERMISSION', `Cannot ${action} ${what}: the disk is read-only.`, { cause: err });
+      case 'ENOSPC':
+      case 'EDQUOT':
+        return new BackendError(
+          'E_NO_SPACE',
+          `The backup target ${this.root} is full. Free some space there (or choose another target) and run the backup again; nothing already saved was lost.`,
+          { cause: err },
+        );
+      default:
+        return new BackendError('E_IO', `Cannot ${action} ${what}: ${(err as Error | undefined)?.message ?? String(err)}`, {
+          cause: err,
+        });
+    }
+  }
+}
+
+async function syncDirectory(path: string): Promise<void> {
+  const folder = await open(path, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+  try {
+    await folder.sync();
+  } finally {
+    await folder.close();
+  }
+}
+
+function isErrno(err: unknown, code: string): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === code;
+}

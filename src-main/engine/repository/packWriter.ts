@@ -1,0 +1,63 @@
+import { randomBytes } from 'node:crypto';
+import { NonceKind, makeNonce, seal } from '../crypto/aead.js';
+import type { MasterKey } from '../crypto/masterKey.js';
+import { sealBlob } from './blobCodec.js';
+import { TRAILER_LENGTH, encodePackHeader, type BlobType, type PackedBlob } from './packFormat.js';
+
+/** Packs are capped below 4 GiB because offsets and lengths are 32-bit. */
+export const MAX_PACK_BYTES = 0xffff_0000;
+
+/**
+ * Collects sealed blobs for one pack in memory. The pack id is random and the
+ * pack key is HKDF(master, id); within the pack each blob's nonce is its
+ * offset, which strictly increases, so no (key, nonce) pair ever repeats.
+ */
+export class PackWriter {
+  readonly id: Buffer;
+  readonly name: string;
+  private readonly key: Buffer;
+  private readonly parts: Buffer[] = [];
+  private readonly blobs: PackedBlob[] = [];
+  private bytes = 0;
+  private finished = false;
+
+  constructor(master: MasterKey) {
+    this.id = randomBytes(32);
+    this.name = this.id.toString('hex');
+    this.key = master.packKey(this.id);
+  }
+
+  get size(): number {
+    return this.bytes;
+  }
+
+  get count(): number {
+    return this.blobs.length;
+  }
+
+  /** Whether a blob of `rawLength` still fits without overflowing 32-bit offsets. */
+  fits(rawLength: number): boolean {
+    return this.bytes + rawLength + 1024 < MAX_PACK_BYTES;
+  }
+
+  add(type: BlobType, id: Buffer, plaintext: Uint8Array, compressionLevel: number): PackedBlob {
+    if (this.finished) throw new Error('pack already finished');
+    const { sealed, compressed } = sealBlob(this.key, this.bytes, plaintext, compressionLevel);
+    const blob: PackedBlob = { id, type, compressed, offset: this.bytes, length: sealed.length, rawLength: plaintext.byteLength };
+    this.parts.push(sealed);
+    this.blobs.push(blob);
+    this.bytes += sealed.length;
+    return blob;
+  }
+
+  /** Seals the header and returns the whole pack and its blob list. */
+  finish(): { bytes: Buffer; blobs: readonly PackedBlob[] } {
+    this.finished = true;
+    const header = seal(this.key, makeNonce(NonceKind.PackHeader, 0), encodePackHeader(this.blobs));
+    const trailer = Buffer.alloc(TRAILER_LENGTH);
+    trailer.writeUInt32LE(header.length, 0);
+    const bytes = Buffer.concat([...this.parts, header, trailer]);
+    this.parts.length = 0;
+    return { bytes, blobs: this.blobs };
+  }
+}

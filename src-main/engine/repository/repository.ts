@@ -1,0 +1,387 @@
+import { hostname, userInfo } from 'node:os';
+import { BackendError, type Backend } from '../backend/backend.js';
+import { AuthenticationFailure, NonceKind, TAG_LENGTH, makeNonce, open } from '../crypto/aead.js';
+import { computeBlobId } from '../crypto/blobId.js';
+import { MasterKey } from '../crypto/masterKey.js';
+import { DEFAULT_ARGON2, type Argon2Params } from '../crypto/passwordKey.js';
+import { openBlob } from './blobCodec.js';
+import { newConfig, openConfig, sealConfig, type ConfigOptions, type RepositoryConfig } from './config.js';
+import { decodeIndexFile, encodeIndexFile, type IndexedPack } from './indexFile.js';
+import { createKeyFile, parseKeyFile, unwrapKeyFile, type KeyFile } from './keyFile.js';
+import { DEFAULT_LOCK_TIMING, acquireLock, listLocks, type LockInfo, type LockOwner, type LockTiming, type RepositoryLock } from './lock.js';
+import { MemoryIndex, type BlobLocation } from './memoryIndex.js';
+import { FormatViolation, TRAILER_LENGTH, decodePackHeader, type BlobType, type PackedBlob } from './packFormat.js';
+import { PackWriter } from './packWriter.js';
+import { RepositoryError, damaged } from './repositoryError.js';
+import { openObject, sealObject, storageId, type SealedObjectType } from './sealedObject.js';
+
+export interface InitOptions extends ConfigOptions {
+  readonly password: string;
+  readonly kdf?: Argon2Params;
+}
+
+export interface RepositoryOptions {
+  /** Packs uploaded at once while saving blobs (default 2). */
+  readonly uploadConcurrency?: number;
+  /** Write an index file after this many new packs, so an interrupted backup loses little (default 16). */
+  readonly packsPerIndex?: number;
+  readonly lockTiming?: LockTiming;
+}
+
+export interface KeyInfo {
+  readonly id: string;
+  readonly current: boolean;
+  readonly created: string;
+  readonly host: string;
+  readonly username: string;
+  readonly kdf: Argon2Params;
+}
+
+export interface SaveResult {
+  readonly id: Buffer;
+  /** False when the repository already had the blob (deduplicated). */
+  readonly stored: boolean;
+}
+
+/**
+ * An open repository: the master key, the config, and the index of every
+ * blob. Saving blobs fills packs in memory and uploads each one when it
+ * reaches the configured size; `flush` uploads the rest and writes the index
+ * files that name them. Packs are always written before the index that names
+ * them, so a crash leaves only unreferenced packs, never dangling index entries.
+ */
+export class Repository {
+  readonly index = new MemoryIndex();
+  private currentPack: PackWriter | undefined;
+  /** Blobs in the open pack or in packs being uploaded, by hex id. */
+  private readonly pending = new Set<string>();
+  private readonly uploads = new Set<Promise<void>>();
+  private uploadError: unknown;
+  private unindexed: IndexedPack[] = [];
+  private closed = false;
+
+  private constructor(
+    readonly backend: Backend,
+    private readonly master: MasterKey,
+    readonly config: RepositoryConfig,
+    private currentKeyId: string,
+    private readonly options: Required<RepositoryOptions>,
+  ) {}
+
+  /** Creates a new repository on `backend`, protected by `password`, and opens it. */
+  static async init(backend: Backend, init: InitOptions, options: RepositoryOptions = {}): Promise<Repository> {
+    const config = newConfig(init);
+    await backend.create();
+    const master = MasterKey.generate();
+    const key = await createKeyFile(master, init.password, init.kdf ?? DEFAULT_ARGON2, currentOwner());
+    // The key is written first: a repository is only a repository once its config exists.
+    await backend.write({ type: 'keys', name: key.id }, key.bytes);
+    await backend.write({ type: 'config', name: 'config' }, sealConfig(master, config));
+    return new Repository(backend, master, config, key.id, withDefaults(options));
+  }
+
+  /** Opens an existing repository; tries every key file against the password. */
+  static async open(backend: Backend, password: string, options: RepositoryOptions = {}): Promise<Repository> {
+    let storedConfig: Buffer;
+    try {
+      storedConfig = await backend.read({ type: 'config', name: 'config' });
+    } catch (err) {
+      if (err instanceof BackendError && err.code === 'E_NOT_FOUND') {
+        throw new RepositoryError('E_REPO_NOT_FOUND', `There is no Hindsight repository at ${backend.location}. Create one with "hindsight init".`);
+      }
+      throw err;
+    }
+    let tried = 0;
+    let damagedKey: RepositoryError | undefined;
+    let configError: unknown;
+    for await (const { name } of backend.list('keys')) {
+      let file: KeyFile;
+      try {
+        file = parseKeyFile(name, await backend.read({ type: 'keys', name }));
+      } catch (err) {
+        if (err instanceof RepositoryError) {
+          damagedKey ??= err;
+          continue;
+        }
+        throw err;
+      }
+      tried += 1;
+      const master = await unwrapKeyFile(file, password);
+      if (!master) continue;
+      let config: RepositoryConfig;
+      try {
+        config = openConfig(master, storedConfig);
+      } catch (err) {
+        // A key left behind by an interrupted init of another repository unwraps, but cannot open this config.
+        configError = err;
+        continue;
+      }
+      const repository = new Repository(backend, master, config, name, withDefaults(options));
+      await repository.loadIndex();
+      return repository;
+    }
+    if (configError) throw configError;
+    if (damagedKey && tried === 0) throw damagedKey;
+    if (tried === 0) throw new RepositoryError('E_REPO_NOT_FOUND', `The repository at ${backend.location} has no key files; it cannot be opened.`);
+    throw new RepositoryError(
+      'E_WRONG_PASSWORD',
+      `Wrong password for the repository at ${backend.location}` + (damagedKey ? ` (and ${damagedKey.message})` : '.'),
+    );
+  }
+
+  get keyId(): string {
+    return this.currentKeyId;
+  }
+
+  get blobIdKey(): Buffer {
+    return this.master.blobIdKey;
+  }
+
+  get chunkerSeed(): Buffer {
+    return this.master.chunkerSeed;
+  }
+
+  // ---- keys -------------------------------------------------------------
+
+  async listKeys(): Promise<KeyInfo[]> {
+    const keys: KeyInfo[] = [];
+    for await (const { name } of this.backend.list('keys')) {
+      const file = parseKeyFile(name, await this.backend.read({ type: 'keys', name }));
+      const { memoryKiB, iterations, parallelism } = file.kdf;
+      keys.push({ id: name, current: name === this.currentKeyId, created: file.created, host: file.host, username: file.username, kdf: { memoryKiB, iterations, parallelism } });
+    }
+    return keys.sort((a, b) => a.created.localeCompare(b.created));
+  }
+
+  /** Adds a key file for another password; returns its id. */
+  async addKey(password: string, kdf: Argon2Params = DEFAULT_ARGON2): Promise<string> {
+    const key = await createKeyFile(this.master, password, kdf, currentOwner());
+    await this.backend.write({ type: 'keys', name: key.id }, key.bytes);
+    return key.id;
+  }
+
+  /** Removes a key by id or unique id prefix; the key this session opened with cannot be removed. */
+  async removeKey(idOrPrefix: string): Promise<string> {
+    const id = await this.resolveKey(idOrPrefix);
+    if (id === this.currentKeyId) {
+      throw new RepositoryError(
+        'E_KEY_IN_USE',
+        `Key ${id.slice(0, 8)} is the one this password opened; it cannot remove itself. Open the repository with another key's password to remove it, or use "key passwd".`,
+      );
+    }
+    await this.backend.delete({ type: 'keys', name: id });
+    return id;
+  }
+
+  /** Replaces the current key with one for a new password; the new key is written before the old one is removed. */
+  async changePassword(password: string, kdf: Argon2Params = DEFAULT_ARGON2): Promise<string> {
+    const old = this.currentKeyId;
+    const id = await this.addKey(password, kdf);
+    this.currentKeyId = id;
+    await this.backend.delete({ type: 'keys', name: old });
+    return id;
+  }
+
+  private async resolveKey(idOrPrefix: string): Promise<string> {
+    const prefix = idOrPrefix.toLowerCase();
+    const matches: string[] = [];
+    for await (const { name } of this.backend.list('keys')) if (name.startsWith(prefix)) matches.push(name);
+    if (matches.length === 1 && prefix.length > 0) return matches[0] as string;
+    throw new RepositoryError(
+      'E_KEY_NOT_FOUND',
+      matches.length === 0 || prefix.length === 0 ? `No key matches "${idOrPrefix}". Run "hindsight key list" to see the keys.` : `"${idOrPrefix}" matches ${matches.length} keys; give more of the id.`,
+    );
+  }
+
+  // ---- locks ------------------------------------------------------------
+
+  lock(exclusive: boolean): Promise<RepositoryLock> {
+    return acquireLock(this.backend, this.master, exclusive, currentOwner(), this.options.lockTiming);
+  }
+
+  listLocks(): Promise<{ locks: LockInfo[]; unreadable: string[] }> {
+    return listLocks(this.backend, this.master, this.options.lockTiming, currentOwner());
+  }
+
+  /** Removes stale (or, with `all`, every) lock; returns what was removed. */
+  async unlock(all = false): Promise<LockInfo[]> {
+    const { locks } = await this.listLocks();
+    const removed = locks.filter((lock) => all || lock.stale);
+    for (const lock of removed) await this.backend.delete({ type: 'locks', name: lock.id });
+    return removed;
+  }
+
+  // ---- blobs ------------------------------------------------------------
+
+  hasBlob(id: Uint8Array): boolean {
+    return this.index.has(id) || this.pending.has(Buffer.from(id).toString('hex'));
+  }
+
+  /** Stores a blob unless the repository already has it. Waits when too many packs are uploading (backpressure). */
+  async saveBlob(type: BlobType, plaintext: Uint8Array): Promise<SaveResult> {
+    this.assertUsable();
+    const id = computeBlobId(this.master.blobIdKey, plaintext);
+    if (this.hasBlob(id)) return { id, stored: false };
+    if (this.currentPack && !this.currentPack.fits(plaintext.byteLength)) await this.finishPack();
+    this.currentPack ??= new PackWriter(this.master);
+    this.currentPack.add(type, id, plaintext, this.config.compression.level);
+    this.pending.add(id.toString('hex'));
+    if (this.currentPack.size >= this.config.packSize) await this.finishPack();
+    return { id, stored: true };
+  }
+
+  /** Loads and verifies a blob: authenticated decryption, then its id recomputed from the plaintext. */
+  async loadBlob(id: Uint8Array): Promise<Buffer> {
+    const location = this.index.get(id);
+    if (!location) {
+      throw new RepositoryError('E_BLOB_NOT_FOUND', `Blob ${Buffer.from(id).toString('hex').slice(0, 16)} is not in the repository index.`);
+    }
+    const sealed = await this.backend.read({ type: 'data', name: location.pack }, { offset: location.offset, length: location.length });
+    return this.openBlobAt(location, sealed);
+  }
+
+  /** Decrypts a blob read from `location` and checks it is the blob the index says. */
+  openBlobAt(location: BlobLocation, sealed: Uint8Array): Buffer {
+    const what = `Blob ${location.id.toString('hex').slice(0, 16)} in pack data/${location.pack}`;
+    let plaintext: Buffer;
+    try {
+      plaintext = openBlob(this.master.packKey(Buffer.from(location.pack, 'hex')), location, sealed);
+    } catch (err) {
+      throw damaged(what, err instanceof AuthenticationFailure ? 'authentication failed' : (err as Error).message, err);
+    }
+    if (!computeBlobId(this.master.blobIdKey, plaintext).equals(location.id)) throw damaged(what, 'its content does not match its id');
+    return plaintext;
+  }
+
+  /** Reads and authenticates a pack's own header: the list of blobs it holds. */
+  async readPackHeader(pack: string): Promise<PackedBlob[]> {
+    const what = `Pack data/${pack}`;
+    const { size } = await this.backend.stat({ type: 'data', name: pack });
+    if (size < TRAILER_LENGTH + TAG_LENGTH) throw damaged(what, 'too short to be a pack');
+    const tailLength = Math.min(size, 64 * 1024);
+    let tail = await this.backend.read({ type: 'data', name: pack }, { offset: size - tailLength, length: tailLength });
+    const headerLength = tail.readUInt32LE(tail.length - TRAILER_LENGTH);
+    const headerStart = size - TRAILER_LENGTH - headerLength;
+    if (headerLength < TAG_LENGTH || headerStart < 0) throw damaged(what, 'header length out of range');
+    if (headerStart < size - tailLength) {
+      tail = await this.backend.read({ type: 'data', name: pack }, { offset: headerStart, length: headerLength + TRAILER_LENGTH });
+    }
+    const sealedHeader = tail.subarray(tail.length - TRAILER_LENGTH - headerLength, tail.length - TRAILER_LENGTH);
+    try {
+      const header = open(this.master.packKey(Buffer.from(pack, 'hex')), makeNonce(NonceKind.PackHeader, 0), sealedHeader);
+      return decodePackHeader(header, headerStart);
+    } catch (err) {
+      if (err instanceof AuthenticationFailure) throw damaged(what, 'header authentication failed', err);
+      if (err instanceof FormatViolation) throw damaged(what, err.message, err);
+      throw err;
+    }
+  }
+
+  /** Uploads the open pack, waits for every upload, and writes the index files that name the new packs. */
+  async flush(): Promise<void> {
+    this.assertUsable();
+    if (this.currentPack && this.currentPack.count > 0) await this.finishPack();
+    while (this.uploads.size > 0) await Promise.all(this.uploads);
+    this.throwUploadError();
+    if (this.unindexed.length > 0) await this.writeIndex();
+  }
+
+  private async finishPack(): Promise<void> {
+    const pack = this.currentPack;
+    this.currentPack = undefined;
+    if (!pack || pack.count === 0) return;
+    while (this.uploads.size >= this.options.uploadConcurrency) await Promise.race(this.uploads);
+    this.throwUploadError();
+    const { bytes, blobs } = pack.finish();
+    const upload = this.backend
+      .write({ type: 'data', name: pack.name }, bytes)
+      .then(() => {
+        this.index.addPack(pack.id, bytes.length, blobs);
+        for (const blob of blobs) this.pending.delete(blob.id.toString('hex'));
+        this.unindexed.push({ id: pack.id, size: bytes.length, blobs });
+      })
+      .catch((err: unknown) => {
+        this.uploadError ??= err;
+      })
+      .finally(() => this.uploads.delete(upload));
+    this.uploads.add(upload);
+    if (this.unindexed.length >= this.options.packsPerIndex) await this.writeIndex();
+  }
+
+  private async writeIndex(): Promise<void> {
+    const packs = this.unindexed;
+    this.unindexed = [];
+    await this.saveObject('index', encodeIndexFile({ supersedes: [], packs }));
+  }
+
+  private throwUploadError(): void {
+    if (this.uploadError !== undefined) {
+      const err = this.uploadError;
+      this.uploadError = undefined;
+      this.currentPack = undefined;
+      this.pending.clear();
+      throw err;
+    }
+  }
+
+  private async loadIndex(): Promise<void> {
+    for await (const { name } of this.backend.list('index')) {
+      const content = decodeIndexFileOrThrow(await this.loadObject('index', name), name);
+      for (const pack of content.packs) this.index.addPack(pack.id, pack.size, pack.blobs);
+    }
+  }
+
+  // ---- small sealed objects -----------------------------------------------
+
+  /** Seals and stores an index, snapshot or similar object; returns its id (the SHA-256 of the stored bytes). */
+  async saveObject(type: Exclude<SealedObjectType, 'config' | 'locks'>, plaintext: Uint8Array): Promise<string> {
+    const bytes = sealObject(this.master, type, plaintext, type === 'snapshots' ? this.config.compression.level || undefined : undefined);
+    const id = storageId(bytes);
+    await this.backend.write({ type, name: id }, bytes);
+    return id;
+  }
+
+  /** Reads a sealed object, checking its name against its content and authenticating it. */
+  async loadObject(type: Exclude<SealedObjectType, 'config' | 'locks'>, id: string): Promise<Buffer> {
+    const bytes = await this.backend.read({ type, name: id });
+    const what = `${type === 'index' ? 'Index' : 'Snapshot'} file ${type}/${id}`;
+    if (storageId(bytes) !== id) throw damaged(what, 'its content does not match its name');
+    return openObject(this.master, type, bytes, what);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.backend.close();
+  }
+
+  private assertUsable(): void {
+    if (this.closed) throw new RepositoryError('E_CLOSED', 'The repository has been closed.');
+  }
+}
+
+function decodeIndexFileOrThrow(plaintext: Buffer, name: string) {
+  try {
+    return decodeIndexFile(plaintext);
+  } catch (err) {
+    if (err instanceof FormatViolation) throw damaged(`Index file index/${name}`, err.message, err);
+    throw err;
+  }
+}
+
+function withDefaults(options: RepositoryOptions): Required<RepositoryOptions> {
+  return {
+    uploadConcurrency: options.uploadConcurrency ?? 2,
+    packsPerIndex: options.packsPerIndex ?? 16,
+    lockTiming: options.lockTiming ?? DEFAULT_LOCK_TIMING,
+  };
+}
+
+function currentOwner(): LockOwner {
+  let username = 'unknown';
+  try {
+    username = userInfo().username;
+  } catch {
+    // Containers may run as a uid with no passwd entry.
+  }
+  return { host: hostname(), username, pid: process.pid };
+}

@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { AuthenticationFailure, NonceKind, makeNonce, open, seal } from '../../../src-main/engine/crypto/aead.js';
+import { flipBit, samplePositions } from '../../helpers/data.js';
+
+test('seal and open round-trip, with and without additional data', () => {
+  const key = randomBytes(32);
+  for (const size of [0, 1, 15, 16, 17, 4096, 100_000]) {
+    const plaintext = randomBytes(size);
+    const nonce = makeNonce(NonceKind.PackBlob, size);
+    const sealed = seal(key, nonce, plaintext, Buffer.from('aad'));
+    assert.equal(sealed.length, size + 16);
+    assert.deepEqual(open(key, nonce, sealed, Buffer.from('aad')), plaintext);
+  }
+});
+
+test('any flipped bit, wrong key, wrong nonce or wrong aad fails authentication', () => {
+  const key = randomBytes(32);
+  const nonce = makeNonce(NonceKind.Object, 0);
+  const sealed = seal(key, nonce, randomBytes(1000), Buffer.from('index'));
+  for (const position of samplePositions(sealed.length, 64)) {
+    for (const bit of [0, 7]) {
+      assert.throws(() => open(key, nonce, flipBit(sealed, position, bit), Buffer.from('index')), AuthenticationFailure);
+    }
+  }
+  assert.throws(() => open(randomBytes(32), nonce, sealed, Buffer.from('index')), AuthenticationFailure);
+  assert.throws(() => open(key, makeNonce(NonceKind.Object, 1), sealed, Buffer.from('index')), AuthenticationFailure);
+  assert.throws(() => open(key, nonce, sealed, Buffer.from('snapshots')), AuthenticationFailure);
+  assert.throws(() => open(key, nonce, sealed.subarray(0, 10)), AuthenticationFailure);
+});
+
+test('nonces of different kinds or counters never coincide', () => {
+  const seen = new Set<string>();
+  for (const kind of Object.values(NonceKind)) {
+    for (const counter of [0, 1, 2 ** 32, Number.MAX_SAFE_INTEGER]) {
+      const nonce = makeNonce(kind, counter).toString('hex');
+      assert.equal(seen.has(nonce), false);
+      seen.add(nonce);
+    }
+  }
+  assert.throws(() => makeNonce(NonceKind.PackBlob, -1), RangeError);
+});
