@@ -222,6 +222,8 @@ export class Repository {
     this.assertUsable();
     const id = computeBlobId(this.master.blobIdKey, plaintext);
     if (this.hasBlob(id)) return { id, stored: false };
+    // Start a new pack rather than let one blob push a pack well past its target size.
+    if (this.currentPack && this.currentPack.count > 0 && this.currentPack.size + plaintext.byteLength > this.config.packSize) await this.finishPack();
     if (this.currentPack && !this.currentPack.fits(plaintext.byteLength)) await this.finishPack();
     this.currentPack ??= new PackWriter(this.master);
     this.currentPack.add(type, id, plaintext, this.config.compression.level);

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { MemoryIndex } from '../../../src-main/engine/repository/memoryIndex.js';
+import type { PackedBlob } from '../../../src-main/engine/repository/packFormat.js';
+
+function blobsFor(count: number, seedOffset = 0): PackedBlob[] {
+  const ids = randomBytes(count * 32);
+  return Array.from({ length: count }, (_, i) => ({
+    id: ids.subarray(i * 32, i * 32 + 32),
+    type: i % 5 === 0 ? 'tree' : 'data',
+    compressed: i % 2 === 0,
+    offset: (i + seedOffset) * 100,
+    length: 100,
+    rawLength: 90 + (i % 10),
+  }));
+}
+
+test('lookups return exactly what was added, and unknown ids are absent', () => {
+  const index = new MemoryIndex();
+  const packA = randomBytes(32);
+  const packB = randomBytes(32);
+  const a = blobsFor(3000);
+  const b = blobsFor(2000, 7);
+  index.addPack(packA, 300_000, a);
+  index.addPack(packB, 200_000, b);
+  assert.equal(index.size, 5000);
+  assert.equal(index.packCount, 2);
+  for (const [pack, blobs] of [[packA, a], [packB, b]] as const) {
+    for (const blob of blobs) {
+      const found = index.get(blob.id);
+      assert.ok(found);
+      assert.equal(found.pack, pack.toString('hex'));
+      assert.deepEqual({ ...found, pack: undefined }, { ...blob, id: Buffer.from(blob.id), pack: undefined });
+    }
+  }
+  for (let i = 0; i < 1000; i++) assert.equal(index.has(randomBytes(32)), false);
+  assert.equal(index.has(Buffer.alloc(5)), false);
+});
+
+test('a blob seen again in another pack keeps its first location', () => {
+  const index = new MemoryIndex();
+  const [blob] = blobsFor(1);
+  assert.ok(blob);
+  index.addPack(Buffer.alloc(32, 1), 100, [blob]);
+  index.addPack(Buffer.alloc(32, 2), 100, [{ ...blob, offset: 0 }]);
+  assert.equal(index.size, 1);
+  assert.equal(index.get(blob.id)?.pack, Buffer.alloc(32, 1).toString('hex'));
+});
+
+test('a million blobs fit in well under 200 MB', () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  gc();
+  const before = process.memoryUsage();
+  const index = new MemoryIndex();
+  const perPack = 1000;
+  for (let p = 0; p < 1000; p++) index.addPack(randomBytes(32), perPack * 100, blobsFor(perPack));
+  gc();
+  const after = process.memoryUsage();
+  // `external` already includes the typed arrays' buffers.
+  const grown = after.heapUsed + after.external - (before.heapUsed + before.external);
+  assert.equal(index.size, 1_000_000);
+  assert.ok(grown < 100 * 1024 * 1024, `index of 1M blobs grew memory by ${(grown / 1024 / 1024).toFixed(0)} MB`);
+  console.log(`# 1M-blob index: ${(grown / 1024 / 1024).toFixed(0)} MB`);
+  assert.ok(index.has(index.blobs().next().value?.id ?? Buffer.alloc(32)));
+});
