@@ -15,5 +15,7 @@ export const BLOB_ID_LENGTH = 32;
 export function computeBlobId(key: Buffer, data: Uint8Array): Buffer {
   // The native binding aborts the whole process on a key of the wrong length, so check here.
   if (key.byteLength !== KEY_LENGTH) throw new RangeError(`blob id key must be ${KEY_LENGTH} bytes`);
-  return Blake3Hasher.newKeyed(key).update(data).digestBuffer();
+  // A zero-copy Buffer view: the binding's types take Buffers only.
+  const view = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return Blake3Hasher.newKeyed(key).update(view).digestBuffer();
 }
