@@ -18,18 +18,24 @@ function compressorFor(level: number): Compressor {
   return compressor;
 }
 
-/** Compresses (when it pays) and encrypts one blob at `offset` of a pack. */
-export function sealBlob(packKey: Buffer, offset: number, plaintext: Uint8Array, level: number): { sealed: Buffer; compressed: boolean } {
-  let body = plaintext;
-  let compressed = false;
+export interface PreparedBlob {
+  /** zstd frame, or the plaintext itself when compression did not pay. */
+  readonly body: Uint8Array;
+  readonly compressed: boolean;
+}
+
+/** Compresses a blob when that saves at least MIN_SAVING; pure CPU work, so it can run in a worker thread. */
+export function compressBlob(plaintext: Uint8Array, level: number): PreparedBlob {
   if (level > 0 && plaintext.byteLength > 0) {
     const packed = compressorFor(level).compress(plaintext);
-    if (packed.byteLength <= plaintext.byteLength * (1 - MIN_SAVING)) {
-      body = packed;
-      compressed = true;
-    }
+    if (packed.byteLength <= plaintext.byteLength * (1 - MIN_SAVING)) return { body: packed, compressed: true };
   }
-  return { sealed: seal(packKey, makeNonce(NonceKind.PackBlob, offset), body), compressed };
+  return { body: plaintext, compressed: false };
+}
+
+/** Encrypts a prepared blob at `offset` of a pack: the offset is the nonce counter. */
+export function sealBody(packKey: Buffer, offset: number, body: Uint8Array): Buffer {
+  return seal(packKey, makeNonce(NonceKind.PackBlob, offset), body);
 }
 
 /** Decrypts and decompresses one blob; throws AuthenticationFailure on any damage, or a plain Error if the lengths disagree. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { NonceKind, makeNonce, seal } from '../crypto/aead.js';
 import type { MasterKey } from '../crypto/masterKey.js';
-import { sealBlob } from './blobCodec.js';
+import { sealBody, type PreparedBlob } from './blobCodec.js';
 import { TRAILER_LENGTH, encodePackHeader, type BlobType, type PackedBlob } from './packFormat.js';
 
 /** Packs are capped below 4 GiB because offsets and lengths are 32-bit. */
@@ -40,10 +40,11 @@ export class PackWriter {
     return this.bytes + rawLength + 1024 < MAX_PACK_BYTES;
   }
 
-  add(type: BlobType, id: Buffer, plaintext: Uint8Array, compressionLevel: number): PackedBlob {
+  /** Encrypts a (possibly compressed) blob at the end of the pack. */
+  add(type: BlobType, id: Buffer, prepared: PreparedBlob, rawLength: number): PackedBlob {
     if (this.finished) throw new Error('pack already finished');
-    const { sealed, compressed } = sealBlob(this.key, this.bytes, plaintext, compressionLevel);
-    const blob: PackedBlob = { id, type, compressed, offset: this.bytes, length: sealed.length, rawLength: plaintext.byteLength };
+    const sealed = sealBody(this.key, this.bytes, prepared.body);
+    const blob: PackedBlob = { id, type, compressed: prepared.compressed, offset: this.bytes, length: sealed.length, rawLength };
     this.parts.push(sealed);
     this.blobs.push(blob);
     this.bytes += sealed.length;

@@ -4,7 +4,7 @@ import { AuthenticationFailure, NonceKind, TAG_LENGTH, makeNonce, open } from '.
 import { computeBlobId } from '../crypto/blobId.js';
 import { MasterKey } from '../crypto/masterKey.js';
 import { DEFAULT_ARGON2, type Argon2Params } from '../crypto/passwordKey.js';
-import { openBlob } from './blobCodec.js';
+import { compressBlob, openBlob, type PreparedBlob } from './blobCodec.js';
 import { newConfig, openConfig, sealConfig, type ConfigOptions, type RepositoryConfig } from './config.js';
 import { decodeIndexFile, encodeIndexFile, type IndexedPack } from './indexFile.js';
 import { createKeyFile, parseKeyFile, unwrapKeyFile, type KeyFile } from './keyFile.js';
@@ -217,19 +217,42 @@ export class Repository {
     return this.index.has(id) || this.pending.has(Buffer.from(id).toString('hex'));
   }
 
-  /** Stores a blob unless the repository already has it. Waits when too many packs are uploading (backpressure). */
+  /** Stores a blob unless the repository already has it, compressing on this thread. Waits when too many packs are uploading (backpressure). */
   async saveBlob(type: BlobType, plaintext: Uint8Array): Promise<SaveResult> {
     this.assertUsable();
     const id = computeBlobId(this.master.blobIdKey, plaintext);
-    if (this.hasBlob(id)) return { id, stored: false };
-    // Start a new pack rather than let one blob push a pack well past its target size.
-    if (this.currentPack && this.currentPack.count > 0 && this.currentPack.size + plaintext.byteLength > this.config.packSize) await this.finishPack();
-    if (this.currentPack && !this.currentPack.fits(plaintext.byteLength)) await this.finishPack();
-    this.currentPack ??= new PackWriter(this.master);
-    this.currentPack.add(type, id, plaintext, this.config.compression.level);
-    this.pending.add(id.toString('hex'));
-    if (this.currentPack.size >= this.config.packSize) await this.finishPack();
+    if (!this.reserveBlob(id)) return { id, stored: false };
+    await this.addPreparedBlob(type, id, compressBlob(plaintext, this.config.compression.level), plaintext.byteLength);
     return { id, stored: true };
+  }
+
+  /**
+   * Claims a blob id for saving: true if the repository neither has it nor is
+   * saving it already, in which case the caller must follow with
+   * `addPreparedBlob` (or `releaseBlob` if it cannot).
+   */
+  reserveBlob(id: Buffer): boolean {
+    if (this.hasBlob(id)) return false;
+    this.pending.add(id.toString('hex'));
+    return true;
+  }
+
+  releaseBlob(id: Buffer): void {
+    this.pending.delete(id.toString('hex'));
+  }
+
+  /** Encrypts a reserved, already compressed blob into the open pack; returns its stored size. */
+  async addPreparedBlob(type: BlobType, id: Buffer, prepared: PreparedBlob, rawLength: number): Promise<number> {
+    this.assertUsable();
+    this.throwUploadError();
+    // Start a new pack rather than let one blob push a pack well past its target size.
+    const incoming = prepared.body.byteLength;
+    if (this.currentPack && this.currentPack.count > 0 && this.currentPack.size + incoming > this.config.packSize) await this.finishPack();
+    if (this.currentPack && !this.currentPack.fits(incoming)) await this.finishPack();
+    this.currentPack ??= new PackWriter(this.master);
+    const blob = this.currentPack.add(type, id, prepared, rawLength);
+    if (this.currentPack.size >= this.config.packSize) await this.finishPack();
+    return blob.length;
   }
 
   /** Loads and verifies a blob: authenticated decryption, then its id recomputed from the plaintext. */

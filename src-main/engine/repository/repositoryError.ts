@@ -5,6 +5,8 @@ export type RepositoryErrorCode =
   | 'E_WRONG_PASSWORD'
   | 'E_DAMAGED'
   | 'E_BLOB_NOT_FOUND'
+  | 'E_SNAPSHOT_NOT_FOUND'
+  | 'E_PATH_NOT_FOUND'
   | 'E_UNSUPPORTED_FORMAT'
   | 'E_LOCKED'
   | 'E_LOCK_LOST'
