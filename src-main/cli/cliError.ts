@@ -19,7 +19,11 @@ const EXIT_STATUS: Record<string, number> = {
   E_LOCKED: 11,
   E_WRONG_PASSWORD: 12,
   E_DAMAGED: 13,
+  E_SNAPSHOT_NOT_FOUND: 1,
 };
+
+/** A command that finished but skipped something (unreadable files, entries not restored). */
+export const EXIT_WITH_WARNINGS = 3;
 
 export function exitStatusFor(err: unknown): number {
   return err instanceof HindsightError ? (EXIT_STATUS[err.code] ?? 1) : 1;

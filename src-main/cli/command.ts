@@ -10,7 +10,8 @@ export interface Command {
   /** Full help: usage line, description, options. */
   readonly help: string;
   readonly options: OptionSpec;
-  run(values: OptionValues, positionals: string[]): Promise<void>;
+  /** Resolves to the exit status when it is not 0 (3: done, with warnings). */
+  run(values: OptionValues, positionals: string[]): Promise<number | void>;
 }
 
 /** Options every command that opens a repository understands. */

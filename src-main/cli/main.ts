@@ -3,11 +3,16 @@ import { parseArgs } from 'node:util';
 import { HindsightError } from '../../src-shared/errors.js';
 import { UsageError, exitStatusFor } from './cliError.js';
 import type { Command } from './command.js';
+import { backupCommand } from './commands/backupCommand.js';
+import { catCommand } from './commands/catCommand.js';
 import { initCommand } from './commands/initCommand.js';
 import { keyCommand } from './commands/keyCommand.js';
+import { lsCommand } from './commands/lsCommand.js';
+import { restoreCommand } from './commands/restoreCommand.js';
+import { snapshotsCommand } from './commands/snapshotsCommand.js';
 import { unlockCommand } from './commands/unlockCommand.js';
 
-const COMMANDS: readonly Command[] = [initCommand, keyCommand, unlockCommand];
+const COMMANDS: readonly Command[] = [initCommand, backupCommand, snapshotsCommand, lsCommand, restoreCommand, catCommand, keyCommand, unlockCommand];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -52,8 +57,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       console.log(command.help);
       return 0;
     }
-    await command.run(parsed.values, parsed.positionals);
-    return 0;
+    return (await command.run(parsed.values, parsed.positionals)) ?? 0;
   } catch (err) {
     return report(err, name);
   }

@@ -1,0 +1,37 @@
+import { once } from 'node:events';
+import { RepositoryError } from '../../engine/repository/repositoryError.js';
+import { resolveSnapshot } from '../../engine/snapshot/snapshot.js';
+import { findPath, splitReference } from '../../engine/snapshot/treePath.js';
+import { UsageError } from '../cliError.js';
+import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command } from '../command.js';
+import { openRepository } from '../openRepository.js';
+
+export const catCommand: Command = {
+  name: 'cat',
+  summary: 'write one file from a snapshot to standard output',
+  help: `Usage: hindsight cat --repo LOCATION SNAPSHOT:FILE
+
+Streams the file at FILE in the snapshot to standard output, verifying every
+chunk as it goes.
+
+Options:
+${REPOSITORY_HELP}`,
+  options: { ...REPOSITORY_OPTIONS },
+  async run(values, positionals) {
+    if (positionals.length !== 1 || !positionals[0]?.includes(':')) throw new UsageError('Say which file: hindsight cat SNAPSHOT:/path/to/file.');
+    const { snapshot: reference, path } = splitReference(positionals[0]);
+    const repository = await openRepository(values);
+    try {
+      const snapshot = await resolveSnapshot(repository, reference);
+      const target = await findPath(repository, snapshot, path);
+      if (target.kind !== 'entry' || target.node.type !== 'file') {
+        throw new RepositoryError('E_PATH_NOT_FOUND', `${path} in snapshot ${snapshot.id.slice(0, 8)} is not a file.`);
+      }
+      for (const id of target.node.content ?? []) {
+        if (!process.stdout.write(await repository.loadBlob(id))) await once(process.stdout, 'drain');
+      }
+    } finally {
+      await repository.close();
+    }
+  },
+};

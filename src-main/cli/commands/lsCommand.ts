@@ -1,0 +1,54 @@
+import { formatBytes } from '../../../src-shared/units.js';
+import { resolveSnapshot } from '../../engine/snapshot/snapshot.js';
+import { displayName, type TreeNode } from '../../engine/snapshot/tree.js';
+import { findPath, splitReference } from '../../engine/snapshot/treePath.js';
+import { walkTree } from '../../engine/snapshot/walkTree.js';
+import { UsageError } from '../cliError.js';
+import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command } from '../command.js';
+import { openRepository } from '../openRepository.js';
+
+export const lsCommand: Command = {
+  name: 'ls',
+  summary: 'list the files in a snapshot',
+  help: `Usage: hindsight ls --repo LOCATION SNAPSHOT[:PATH] [--json]
+
+Lists everything in a snapshot (or below PATH in it), recursively. SNAPSHOT is
+an id, the first characters of one, or "latest".
+
+Options:
+${REPOSITORY_HELP}
+      --json                one JSON object per entry`,
+  options: { ...REPOSITORY_OPTIONS, json: { type: 'boolean' } },
+  async run(values, positionals) {
+    if (positionals.length !== 1) throw new UsageError('Say which snapshot: hindsight ls SNAPSHOT[:PATH].');
+    const { snapshot: reference, path } = splitReference(positionals[0] as string);
+    const repository = await openRepository(values);
+    try {
+      const snapshot = await resolveSnapshot(repository, reference);
+      const target = await findPath(repository, snapshot, path);
+      const base = Buffer.from(path === '/' ? '' : path.replace(/\/+$/, ''));
+      const print = (entryPath: Buffer, node: TreeNode) => {
+        if (values.json) {
+          console.log(JSON.stringify({ path: displayName(entryPath), type: node.type, mode: node.mode, size: node.size, mtime: new Date(Number(node.mtimeNs / 1_000_000n)).toISOString(), uid: node.uid, gid: node.gid, ...(node.linkTarget ? { linkTarget: displayName(node.linkTarget) } : {}) }));
+        } else {
+          const link = node.linkTarget ? ` -> ${displayName(node.linkTarget)}` : '';
+          const mtime = new Date(Number(node.mtimeNs / 1_000_000n)).toLocaleString('sv-SE').slice(0, 19);
+          console.log(`${modeString(node)} ${String(node.uid).padStart(5)} ${String(node.gid).padStart(5)} ${formatBytes(node.size).padStart(10)}  ${mtime}  ${displayName(entryPath)}${link}`);
+        }
+      };
+      if (target.kind === 'entry') print(base, target.node);
+      else for await (const { path: entryPath, node } of walkTree(repository, target.tree, base)) print(entryPath, node);
+    } finally {
+      await repository.close();
+    }
+  },
+};
+
+const TYPE_LETTER: Record<TreeNode['type'], string> = { file: '-', dir: 'd', symlink: 'l', fifo: 'p', socket: 's', chardev: 'c', blockdev: 'b' };
+
+function modeString(node: TreeNode): string {
+  const bits = 'rwxrwxrwx';
+  let out = TYPE_LETTER[node.type];
+  for (let i = 0; i < 9; i++) out += node.mode & (1 << (8 - i)) ? bits[i] : '-';
+  return out;
+}

@@ -1,0 +1,80 @@
+import { formatBytes } from '../../../src-shared/units.js';
+import { restore, type OverwritePolicy } from '../../engine/restorer/restore.js';
+import { resolveSnapshot } from '../../engine/snapshot/snapshot.js';
+import { splitReference } from '../../engine/snapshot/treePath.js';
+import { EXIT_WITH_WARNINGS, UsageError } from '../cliError.js';
+import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command } from '../command.js';
+import { openRepository } from '../openRepository.js';
+import { progressReporter } from '../progressLine.js';
+
+export const restoreCommand: Command = {
+  name: 'restore',
+  summary: 'restore a snapshot, a folder or a file into a folder',
+  help: `Usage: hindsight restore --repo LOCATION SNAPSHOT[:PATH] --target DIR [options]
+
+Restores a whole snapshot, or the folder or file at PATH in it, into DIR:
+contents, permissions, modification times, symbolic links, hard links and
+empty folders. Every chunk is verified as it is read; a damaged chunk fails
+only its file. Nothing is ever written outside DIR.
+
+Options:
+${REPOSITORY_HELP}
+  -t, --target DIR          where to restore (created if missing)
+      --include PATTERN     restore only matching paths (repeatable, gitignore style)
+      --exclude PATTERN     skip matching paths (repeatable)
+      --overwrite WHEN      existing files: if-changed (default: replace unless size
+                            and mtime match), always, never
+      --json                print progress and the summary as JSON lines
+
+Exit status 3 means some entries were not restored (each is listed).`,
+  options: {
+    ...REPOSITORY_OPTIONS,
+    target: { type: 'string', short: 't' },
+    include: { type: 'string', multiple: true },
+    exclude: { type: 'string', multiple: true },
+    overwrite: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  async run(values, positionals) {
+    if (positionals.length !== 1) throw new UsageError('Say which snapshot: hindsight restore SNAPSHOT[:PATH] --target DIR.');
+    const target = values.target as string | undefined;
+    if (!target) throw new UsageError('Say where to restore to: --target DIR.');
+    const overwrite = (values.overwrite as string | undefined) ?? 'if-changed';
+    if (!['always', 'if-changed', 'never'].includes(overwrite)) throw new UsageError('--overwrite is always, if-changed or never.');
+    const { snapshot: reference, path } = splitReference(positionals[0] as string);
+    const json = values.json === true;
+    const repository = await openRepository(values);
+    const progress = progressReporter(json);
+    try {
+      const snapshot = await resolveSnapshot(repository, reference);
+      const result = await restore(repository, {
+        snapshot,
+        path,
+        target,
+        include: (values.include as string[] | undefined) ?? [],
+        exclude: (values.exclude as string[] | undefined) ?? [],
+        overwrite: overwrite as OverwritePolicy,
+        onProgress: (p) => progress.update(p),
+        onProblem: (problem) => {
+          if (json) process.stdout.write(`${JSON.stringify({ type: 'problem', ...problem })}\n`);
+          else {
+            progress.done();
+            console.error(`error: ${problem.path}: ${problem.message}`);
+          }
+        },
+      });
+      progress.done();
+      if (json) {
+        process.stdout.write(`${JSON.stringify({ type: 'summary', snapshot: snapshot.id, ...result, problems: result.problems.length })}\n`);
+      } else {
+        console.log(`Restored snapshot ${snapshot.id.slice(0, 8)}${path === '/' ? '' : `:${path}`} to ${target}`);
+        console.log(`  ${result.filesRestored} files (${formatBytes(result.bytesWritten)}), ${result.dirs} folders, ${result.symlinks} symbolic links, ${result.hardLinks} hard links; ${result.filesSkipped} existing files left as they were`);
+        if (result.problems.length > 0) console.log(`  ${result.problems.length} entr${result.problems.length === 1 ? 'y was' : 'ies were'} not restored (see above)`);
+      }
+      return result.problems.length > 0 ? EXIT_WITH_WARNINGS : 0;
+    } finally {
+      progress.done();
+      await repository.close();
+    }
+  },
+};

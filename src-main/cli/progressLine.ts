@@ -1,0 +1,36 @@
+import type { Progress } from '../../src-shared/progress.js';
+import { formatBytes, formatDuration } from '../../src-shared/units.js';
+
+/**
+ * Shows progress on stderr: a live, rewritten line on a terminal; JSON lines
+ * with --json (on stdout, for scripts); nothing otherwise.
+ */
+export function progressReporter(json: boolean): { update(progress: Progress): void; done(): void } {
+  const tty = process.stderr.isTTY === true;
+  let shown = false;
+  return {
+    update(progress) {
+      if (json) {
+        process.stdout.write(`${JSON.stringify({ type: 'progress', ...progress })}\n`);
+        return;
+      }
+      if (!tty) return;
+      const line = formatProgress(progress);
+      const width = process.stderr.columns ?? 100;
+      process.stderr.write(`\r\x1b[K${line.length > width - 1 ? `${line.slice(0, width - 2)}…` : line}`);
+      shown = true;
+    },
+    done() {
+      if (shown) process.stderr.write('\r\x1b[K');
+    },
+  };
+}
+
+export function formatProgress(p: Progress): string {
+  const files = p.filesTotal !== undefined ? `${p.filesDone}/${p.filesTotal} files` : `${p.filesDone} files`;
+  const bytes = p.bytesTotal !== undefined ? `${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)}` : formatBytes(p.bytesDone);
+  const percent = p.bytesTotal ? ` ${Math.min(100, (100 * p.bytesDone) / p.bytesTotal).toFixed(0)}%` : '';
+  const eta = p.etaSeconds !== undefined ? ` ETA ${formatDuration(p.etaSeconds * 1000)}` : '';
+  const current = p.currentPath ? `  ${p.currentPath}` : '';
+  return `[${formatDuration(p.elapsedMs)}]${percent} ${files}, ${bytes}, ${formatBytes(p.bytesPerSecond)}/s${eta}${current}`;
+}

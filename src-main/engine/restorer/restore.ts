@@ -1,0 +1,337 @@
+import { randomBytes } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import { chmod, chown, lchown, link, lstat, lutimes, mkdir, open, realpath, rename, symlink, unlink, utimes } from 'node:fs/promises';
+import ignore, { type Ignore } from 'ignore';
+import type { Progress, Warning } from '../../../src-shared/progress.js';
+import { HindsightError } from '../../../src-shared/errors.js';
+import { loadTree } from '../archiver/parentTrees.js';
+import { mapConcurrent } from '../concurrency.js';
+import { ProgressMeter } from '../progressMeter.js';
+import type { Repository } from '../repository/repository.js';
+import type { Snapshot } from '../snapshot/snapshot.js';
+import { displayName, type TreeNode } from '../snapshot/tree.js';
+import { findPath } from '../snapshot/treePath.js';
+import { unsafeNameReason } from './pathSafety.js';
+
+export type OverwritePolicy = 'always' | 'if-changed' | 'never';
+
+export interface RestoreOptions {
+  readonly snapshot: Snapshot;
+  /** Path inside the snapshot ("/home/ann/docs"); a folder's contents, or a single entry, are restored into `target`. */
+  readonly path?: string;
+  readonly target: string;
+  /** gitignore-style patterns on the path relative to what is restored: only matching entries (and everything below a matching folder). */
+  readonly include?: readonly string[];
+  readonly exclude?: readonly string[];
+  /** What to do when a file already exists: replace it always, only when size or mtime differ (default), or never. */
+  readonly overwrite?: OverwritePolicy;
+  /** Files written at once (default 8). */
+  readonly concurrency?: number;
+  readonly onProgress?: (progress: Progress) => void;
+  readonly onProblem?: (problem: Warning) => void;
+}
+
+export interface RestoreResult {
+  readonly filesRestored: number;
+  readonly filesSkipped: number;
+  readonly dirs: number;
+  readonly symlinks: number;
+  readonly hardLinks: number;
+  readonly bytesWritten: number;
+  /** Entries that could not be restored, each with the reason; the rest was restored. */
+  readonly problems: readonly Warning[];
+}
+
+const SLASH = Buffer.from('/');
+const SYMLINK_LIMIT = 4096;
+
+interface Pending {
+  readonly path: Buffer;
+  readonly node: TreeNode;
+}
+
+/**
+ * Restores a snapshot (or part of it) into a folder.
+ *
+ * Safety, because a snapshot is untrusted input: every name is checked to be
+ * a single plain component; every folder on the way down is created or
+ * verified to be a real folder (never a symlink) inside the target; files are
+ * created with O_EXCL|O_NOFOLLOW under a temporary name and renamed into
+ * place; symlinks from the snapshot are created only after every file, so
+ * no later write can pass through one; hard links only ever point at files
+ * this restore wrote. Every chunk is authenticated and its id rechecked as
+ * it is read; a damaged or missing chunk fails only its file.
+ */
+export async function restore(repository: Repository, options: RestoreOptions): Promise<RestoreResult> {
+  const run = new RestoreRun(repository, options);
+  return run.execute();
+}
+
+class RestoreRun {
+  private readonly overwrite: OverwritePolicy;
+  private readonly include: Ignore | undefined;
+  private readonly exclude: Ignore | undefined;
+  private readonly meter: ProgressMeter;
+  private readonly problems: Warning[] = [];
+  private readonly counts = { filesRestored: 0, filesSkipped: 0, dirs: 0, symlinks: 0, hardLinks: 0, bytesWritten: 0 };
+  private readonly symlinks: Pending[] = [];
+  private readonly links: { path: Buffer; key: string }[] = [];
+  private readonly linkSources = new Map<string, Buffer>();
+  private readonly directories: Pending[] = [];
+  private readonly isRoot = process.getuid?.() === 0;
+  private root!: Buffer;
+
+  constructor(
+    private readonly repository: Repository,
+    private readonly options: RestoreOptions,
+  ) {
+    this.overwrite = options.overwrite ?? 'if-changed';
+    this.include = options.include?.length ? ignore().add([...options.include]) : undefined;
+    this.exclude = options.exclude?.length ? ignore().add([...options.exclude]) : undefined;
+    this.meter = new ProgressMeter('restore', options.onProgress);
+  }
+
+  async execute(): Promise<RestoreResult> {
+    const start = await findPath(this.repository, this.options.snapshot, this.options.path ?? '/');
+    try {
+      await mkdir(this.options.target, { recursive: true });
+      this.root = Buffer.from(await realpath(this.options.target));
+    } catch (err) {
+      throw new HindsightError('E_TARGET', `Cannot restore into ${this.options.target}: ${(err as Error).message}`);
+    }
+    if ((this.options.path ?? '/') === '/') this.meter.counts.bytesTotal = this.options.snapshot.summary.totalBytes;
+    this.meter.counts.phase = 'restoring';
+    if (start.kind === 'dir') await this.restoreDirectory(this.root, '', start.tree, false);
+    else await this.restoreEntries(this.root, '', [start.node], false);
+    await this.createHardLinks();
+    await this.createSymlinks();
+    // Deepest first, so setting a folder's mtime is not undone by writing into it.
+    for (const dir of this.directories.reverse()) await this.applyMetadata(dir.path, dir.node, false);
+    this.meter.counts.phase = 'done';
+    this.meter.tick(true);
+    return { ...this.counts, problems: this.problems };
+  }
+
+  private async restoreDirectory(dir: Buffer, relative: string, tree: Buffer, selected: boolean): Promise<void> {
+    let nodes: TreeNode[];
+    try {
+      nodes = await loadTree(this.repository, tree);
+    } catch (err) {
+      this.problem(dir, `the folder's listing could not be read: ${(err as Error).message}`);
+      return;
+    }
+    await this.restoreEntries(dir, relative, nodes, selected);
+  }
+
+  private async restoreEntries(dir: Buffer, relative: string, nodes: readonly TreeNode[], selected: boolean): Promise<void> {
+    const seen = new Map<string, number>();
+    for (const node of nodes) seen.set(node.name.toString('latin1'), (seen.get(node.name.toString('latin1')) ?? 0) + 1);
+    const files: Pending[] = [];
+    const subdirs: { path: Buffer; relative: string; node: TreeNode; selected: boolean }[] = [];
+    for (const node of nodes) {
+      const path = Buffer.concat([dir, SLASH, node.name]);
+      const unsafe = unsafeNameReason(node.name);
+      if (unsafe) {
+        this.problem(dir, `refused an entry with an unsafe name (${unsafe}): "${displayName(node.name)}"`);
+        continue;
+      }
+      if ((seen.get(node.name.toString('latin1')) ?? 0) > 1) {
+        this.problem(path, 'refused: the snapshot lists this name more than once in the same folder');
+        continue;
+      }
+      const childRelative = relative === '' ? node.name.toString() : `${relative}/${node.name.toString()}`;
+      const isDir = node.type === 'dir';
+      if (this.exclude?.ignores(isDir ? `${childRelative}/` : childRelative)) continue;
+      const included = selected || !this.include || this.include.ignores(isDir ? `${childRelative}/` : childRelative);
+      if (isDir) {
+        subdirs.push({ path, relative: childRelative, node, selected: included });
+        continue;
+      }
+      if (!included) continue;
+      switch (node.type) {
+        case 'file': {
+          const key = node.links && node.links > 1 && node.inode !== undefined && node.device !== undefined ? `${node.device}:${node.inode}` : undefined;
+          if (key && this.linkSources.has(key)) this.links.push({ path, key });
+          else {
+            if (key) this.linkSources.set(key, path);
+            files.push({ path, node });
+          }
+          break;
+        }
+        case 'symlink':
+          this.symlinks.push({ path, node });
+          break;
+        default:
+          this.problem(path, `not restored: ${node.type} entries are recorded but not recreated`);
+      }
+    }
+    if (files.length > 0 && !(await this.ensureDirectory(dir))) return;
+    await mapConcurrent(files, this.options.concurrency ?? 8, (file) => this.restoreFile(file.path, file.node));
+    for (const sub of subdirs) {
+      if (sub.selected) {
+        if (!(await this.ensureDirectory(sub.path))) continue;
+        this.directories.push({ path: sub.path, node: sub.node });
+        this.counts.dirs += 1;
+      }
+      await this.restoreDirectory(sub.path, sub.relative, sub.node.subtree as Buffer, sub.selected);
+    }
+  }
+
+  /** Creates (or accepts an existing) real folder at `path`, after making sure every folder above it is one too. */
+  private readonly verified = new Set<string>();
+  private async ensureDirectory(path: Buffer): Promise<boolean> {
+    if (path.equals(this.root)) return true;
+    const key = path.toString('latin1');
+    if (this.verified.has(key)) return true;
+    const parent = path.subarray(0, path.lastIndexOf(0x2f));
+    if (parent.length < this.root.length || !(await this.ensureDirectory(parent))) return false;
+    try {
+      await mkdir(path, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        this.problem(path, `could not create the folder: ${(err as Error).message}`);
+        return false;
+      }
+    }
+    const stat = await lstat(path);
+    if (stat.isSymbolicLink()) {
+      this.problem(path, 'refused: a symbolic link is in the way, and restoring through it could write outside the target');
+      return false;
+    }
+    if (!stat.isDirectory()) {
+      this.problem(path, 'could not create the folder: a file with that name is in the way');
+      return false;
+    }
+    this.verified.add(key);
+    return true;
+  }
+
+  private async restoreFile(path: Buffer, node: TreeNode): Promise<void> {
+    const existing = await lstat(path, { bigint: true }).catch(() => undefined);
+    if (existing) {
+      if (existing.isDirectory()) {
+        this.problem(path, 'not restored: a folder with that name is in the way');
+        return;
+      }
+      const unchanged = existing.isFile() && existing.size === BigInt(node.size) && existing.mtimeNs / 1000n === node.mtimeNs / 1000n;
+      if (this.overwrite === 'never' || (this.overwrite === 'if-changed' && unchanged)) {
+        this.counts.filesSkipped += 1;
+        this.advance(node.size);
+        return;
+      }
+    }
+    const temp = Buffer.concat([path.subarray(0, path.lastIndexOf(0x2f) + 1), Buffer.from(`.hindsight-restore-${randomBytes(6).toString('hex')}`)]);
+    let file;
+    try {
+      file = await open(temp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
+    } catch (err) {
+      this.problem(path, `could not create the file: ${(err as Error).message}`);
+      return;
+    }
+    let written = 0;
+    try {
+      const ids = node.content ?? [];
+      // Read the next chunk while writing this one.
+      let next = ids.length > 0 ? this.repository.loadBlob(ids[0] as Buffer) : undefined;
+      for (let i = 0; i < ids.length; i++) {
+        const data = await (next as Promise<Buffer>);
+        next = i + 1 < ids.length ? this.repository.loadBlob(ids[i + 1] as Buffer) : undefined;
+        next?.catch(() => undefined);
+        await file.write(data, 0, data.length, written);
+        written += data.length;
+        this.counts.bytesWritten += data.length;
+        this.meter.counts.bytesDone += data.length;
+        this.meter.tick();
+      }
+      if (written !== node.size) throw new HindsightError('E_DAMAGED', `the snapshot says ${node.size} bytes but its chunks hold ${written}`);
+      await file.chmod(node.mode);
+      if (this.isRoot) await file.chown(node.uid, node.gid);
+      const mtime = Number(node.mtimeNs) / 1e9;
+      await file.utimes(mtime, mtime);
+      await file.close();
+      file = undefined;
+      await rename(temp, path);
+      this.counts.filesRestored += 1;
+      this.meter.counts.filesDone += 1;
+    } catch (err) {
+      await file?.close();
+      await unlink(temp).catch(() => undefined);
+      this.meter.counts.bytesDone += node.size - written;
+      this.problem(path, `not restored: ${(err as Error).message}`);
+    }
+  }
+
+  private async createHardLinks(): Promise<void> {
+    for (const { path, key } of this.links) {
+      const source = this.linkSources.get(key) as Buffer;
+      try {
+        if (!(await this.ensureDirectory(path.subarray(0, path.lastIndexOf(0x2f))))) continue;
+        const sourceStat = await lstat(source);
+        if (!sourceStat.isFile()) throw new Error('its first copy was not restored as a file');
+        if (await this.replaceable(path)) {
+          await link(source, path);
+          this.counts.hardLinks += 1;
+        }
+      } catch (err) {
+        this.problem(path, `hard link not restored: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private async createSymlinks(): Promise<void> {
+    for (const { path, node } of this.symlinks) {
+      try {
+        const target = node.linkTarget as Buffer;
+        if (target.length === 0 || target.length > SYMLINK_LIMIT || target.includes(0)) throw new Error('invalid link target');
+        if (!(await this.ensureDirectory(path.subarray(0, path.lastIndexOf(0x2f))))) continue;
+        if (!(await this.replaceable(path))) continue;
+        await symlink(target, path);
+        await this.applyMetadata(path, node, true);
+        this.counts.symlinks += 1;
+      } catch (err) {
+        this.problem(path, `symbolic link not restored: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /** Clears the way for a link at `path` per the overwrite policy; false when an existing entry stays. */
+  private async replaceable(path: Buffer): Promise<boolean> {
+    const existing = await lstat(path).catch(() => undefined);
+    if (!existing) return true;
+    if (existing.isDirectory()) throw new Error('a folder with that name is in the way');
+    if (this.overwrite === 'never') {
+      this.counts.filesSkipped += 1;
+      return false;
+    }
+    await unlink(path);
+    return true;
+  }
+
+  private async applyMetadata(path: Buffer, node: TreeNode, isLink: boolean): Promise<void> {
+    const mtime = Number(node.mtimeNs) / 1e9;
+    try {
+      if (isLink) {
+        if (this.isRoot) await lchown(path, node.uid, node.gid);
+        await lutimes(path, mtime, mtime);
+        return;
+      }
+      if (this.isRoot) await chown(path, node.uid, node.gid);
+      await chmod(path, node.mode);
+      await utimes(path, mtime, mtime);
+    } catch (err) {
+      this.problem(path, `metadata not restored: ${(err as Error).message}`);
+    }
+  }
+
+  private advance(bytes: number): void {
+    this.meter.counts.filesDone += 1;
+    this.meter.counts.bytesDone += bytes;
+    this.meter.tick();
+  }
+
+  private problem(path: Buffer, message: string): void {
+    const problem = { path: displayName(path), message };
+    this.problems.push(problem);
+    this.options.onProblem?.(problem);
+  }
+}
