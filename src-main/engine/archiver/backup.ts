@@ -271,13 +271,20 @@ class BackupRun {
     const meta = { ...metadataOf(name, 'file', stat), size: Number(stat.size), inode: stat.ino, ...hardLinkOf(stat) };
     this.meter.counts.currentPath = path.toString();
     const linkKey = stat.nlink > 1n ? `${stat.dev}:${stat.ino}` : undefined;
-    const known = linkKey ? this.hardLinks.get(linkKey) : undefined;
     const cached = this.cache?.get(path);
-    const reusable = known ?? this.unchangedContent(stat, cached) ?? this.unchangedContent(stat, parentNode?.type === 'file' ? fileStateOf(parentNode) : undefined);
+    const reusable = this.unchangedContent(stat, cached) ?? this.unchangedContent(stat, parentNode?.type === 'file' ? fileStateOf(parentNode) : undefined);
     if (reusable) {
       this.summary.filesUnchanged += 1;
       this.advance(1, Number(stat.size));
       return { ...meta, content: reusable };
+    }
+    // Another name of a hard-linked file read earlier in this run: same content, no need to read it twice.
+    const sameInode = linkKey ? this.hardLinks.get(linkKey) : undefined;
+    if (sameInode) {
+      if (cached || parentNode) this.summary.filesChanged += 1;
+      else this.summary.filesNew += 1;
+      this.advance(1, Number(stat.size));
+      return { ...meta, content: sameInode };
     }
     const content = await this.readFile(path, stat);
     if (!content) return undefined;

@@ -11,6 +11,7 @@ import type { Repository } from '../repository/repository.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import { displayName, type TreeNode } from '../snapshot/tree.js';
 import { findPath } from '../snapshot/treePath.js';
+import { sameMicrosecond, utimesSeconds } from './fileTimes.js';
 import { unsafeNameReason } from './pathSafety.js';
 
 export type OverwritePolicy = 'always' | 'if-changed' | 'never';
@@ -213,7 +214,7 @@ class RestoreRun {
         this.problem(path, 'not restored: a folder with that name is in the way');
         return;
       }
-      const unchanged = existing.isFile() && existing.size === BigInt(node.size) && existing.mtimeNs / 1000n === node.mtimeNs / 1000n;
+      const unchanged = existing.isFile() && existing.size === BigInt(node.size) && sameMicrosecond(existing.mtimeNs, node.mtimeNs);
       if (this.overwrite === 'never' || (this.overwrite === 'if-changed' && unchanged)) {
         this.counts.filesSkipped += 1;
         this.advance(node.size);
@@ -246,7 +247,7 @@ class RestoreRun {
       if (written !== node.size) throw new HindsightError('E_DAMAGED', `the snapshot says ${node.size} bytes but its chunks hold ${written}`);
       await file.chmod(node.mode);
       if (this.isRoot) await file.chown(node.uid, node.gid);
-      const mtime = Number(node.mtimeNs) / 1e9;
+      const mtime = utimesSeconds(node.mtimeNs);
       await file.utimes(mtime, mtime);
       await file.close();
       file = undefined;
@@ -308,7 +309,7 @@ class RestoreRun {
   }
 
   private async applyMetadata(path: Buffer, node: TreeNode, isLink: boolean): Promise<void> {
-    const mtime = Number(node.mtimeNs) / 1e9;
+    const mtime = utimesSeconds(node.mtimeNs);
     try {
       if (isLink) {
         if (this.isRoot) await lchown(path, node.uid, node.gid);

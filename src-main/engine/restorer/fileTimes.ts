@@ -1,0 +1,16 @@
+/**
+ * Node takes file times as float seconds and libuv truncates them to whole
+ * microseconds. Aiming at the middle of the microsecond keeps float rounding
+ * (about 0.24 µs at today's dates) from landing in the previous one, so a
+ * restored time is exactly the saved time truncated to the microsecond.
+ */
+export function utimesSeconds(ns: bigint): number {
+  const seconds = ns / 1_000_000_000n;
+  const micros = (ns % 1_000_000_000n) / 1000n;
+  return Number(seconds) + (Number(micros) * 1000 + 500) / 1e9;
+}
+
+/** Whether two times agree to the microsecond, the precision a restore can give. */
+export function sameMicrosecond(a: bigint, b: bigint): boolean {
+  return a / 1000n === b / 1000n;
+}

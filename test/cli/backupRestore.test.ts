@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { seededBytes } from '../helpers/data.js';
+import { assertSameTree, buildAwkwardTree, describeTree } from '../helpers/fileTree.js';
+import { tempDir } from '../helpers/tempDir.js';
+
+const bin = fileURLToPath(new URL('../../../bin/hindsight.js', import.meta.url));
+
+function hindsight(args: string[], env: Record<string, string>) {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HINDSIGHT_')));
+  return spawnSync(process.execPath, [bin, ...args], { env: { ...clean, ...env }, encoding: 'buffer', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+}
+
+test('backup, snapshots, ls, cat and restore from the command line', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await buildAwkwardTree(source, { smallFiles: 50 });
+  const env = { HINDSIGHT_REPO: join(dir, 'repo'), HINDSIGHT_PASSWORD: 'pw', HINDSIGHT_CACHE_DIR: join(dir, 'cache') };
+  assert.equal(hindsight(['init'], env).status, 0);
+
+  const first = hindsight(['backup', '--tag', 'first', source], env);
+  assert.equal(first.status, 0, first.stderr.toString());
+  assert.match(first.stdout.toString(), /Snapshot [0-9a-f]{8} saved \(incremental\)/);
+  assert.match(first.stdout.toString(), /files: \d+ new, 0 changed, 0 unchanged/);
+
+  const json = hindsight(['backup', '--json', source], env);
+  assert.equal(json.status, 0, json.stderr.toString());
+  const lines = json.stdout.toString().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const summary = lines.at(-1) as Record<string, unknown>;
+  assert.equal(summary.type, 'summary');
+  assert.equal(summary.filesRead, 0);
+  assert.ok(lines.some((l) => l.type === 'progress' && typeof l.bytesDone === 'number'));
+
+  const list = JSON.parse(hindsight(['snapshots', '--json'], env).stdout.toString()) as { id: string; tags: string[] }[];
+  assert.equal(list.length, 2);
+  assert.deepEqual(list[0]?.tags, ['first']);
+  assert.match(hindsight(['snapshots'], env).stdout.toString(), /2 snapshots/);
+
+  const ls = hindsight(['ls', `${list[0]?.id.slice(0, 6)}:${source}`], env).stdout.toString();
+  assert.match(ls, /^-rw-r--r-- .*\/source\/hello\.txt$/m);
+  assert.match(ls, /^l.*\/source\/links\/to-hello -> \.\.\/hello\.txt$/m);
+  assert.match(ls, /line\\x0abreak/, 'control characters in names are escaped');
+
+  const cat = hindsight(['cat', `latest:${source}/random.bin`], env);
+  assert.equal(cat.status, 0, cat.stderr.toString());
+  assert.ok(cat.stdout.equals(seededBytes('random', 3 * 1024 * 1024 + 77)));
+
+  const target = join(dir, 'restored');
+  const restored = hindsight(['restore', `latest:${source}`, '--target', target], env);
+  assert.equal(restored.status, 0, restored.stderr.toString());
+  assertSameTree(await describeTree(target), await describeTree(source));
+
+  await writeFile(join(target, 'hello.txt'), 'edited after restore');
+  const never = hindsight(['restore', `latest:${source}`, '--target', target, '--overwrite', 'never', '--include', 'hello.txt'], env);
+  assert.equal(never.status, 0);
+  assert.equal(await readFile(join(target, 'hello.txt'), 'utf8'), 'edited after restore');
+  assert.equal(hindsight(['restore', `latest:${source}`, '--target', target, '--include', 'hello.txt'], env).status, 0);
+  assert.equal(await readFile(join(target, 'hello.txt'), 'utf8'), 'hello world\n');
+
+  assert.equal(hindsight(['restore', 'ffffffff', '--target', target], env).status, 1);
+  assert.match(hindsight(['restore', 'ffffffff', '--target', target], env).stderr.toString(), /No snapshot matches "ffffffff"/);
+  assert.match(hindsight(['cat', `latest:${source}/nope.txt`], env).stderr.toString(), /has no .*nope\.txt/);
+});
+
+test('a backup killed at random moments leaves a repository that opens, and the next backup restores exactly', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await buildAwkwardTree(source, { smallFiles: 1000 });
+  for (let i = 0; i < 6; i++) await writeFile(join(source, `big${i}.bin`), seededBytes(`big${i}`, 12 * 1024 * 1024));
+  const env = { HINDSIGHT_REPO: join(dir, 'repo'), HINDSIGHT_PASSWORD: 'pw', HINDSIGHT_CACHE_DIR: join(dir, 'cache') };
+  assert.equal(hindsight(['init', '--pack-size', '2MiB'], env).status, 0);
+  let state = 7;
+  for (let run = 0; run < 5; run++) {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    const delay = 100 + (state % 900);
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HINDSIGHT_')));
+    const child = spawn(process.execPath, [bin, 'backup', source], { env: { ...clean, ...env }, stdio: 'ignore' });
+    const timer = setTimeout(() => child.kill('SIGKILL'), delay);
+    await new Promise((resolve) => child.once('exit', resolve));
+    clearTimeout(timer);
+    // The repository opens after every kill (a stale lock of a dead process does not block).
+    assert.equal(hindsight(['snapshots'], env).status, 0, `after kill ${run}`);
+  }
+  const finished = hindsight(['backup', source], env);
+  assert.equal(finished.status, 0, finished.stderr.toString());
+  const target = join(dir, 'restored');
+  assert.equal(hindsight(['restore', `latest:${source}`, '--target', target], env).status, 0);
+  assertSameTree(await describeTree(target), await describeTree(source));
+});

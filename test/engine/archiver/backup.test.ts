@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import { appendFileSync, unlinkSync } from 'node:fs';
+import { appendFile, open, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { backup } from '../../../src-main/engine/archiver/backup.js';
+import { restore } from '../../../src-main/engine/restorer/restore.js';
+import { listSnapshots } from '../../../src-main/engine/snapshot/snapshot.js';
+import { seededBytes } from '../../helpers/data.js';
+import { assertSameTree, buildAwkwardTree, describeTree } from '../../helpers/fileTree.js';
+import { tempDir } from '../../helpers/tempDir.js';
+import { createTestRepository } from '../../helpers/testRepository.js';
+
+const MiB = 1024 * 1024;
+
+async function repositorySize(path: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(path, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) total += (await stat(join(entry.parentPath, entry.name))).size;
+  }
+  return total;
+}
+
+test('an awkward tree survives backup and restore byte for byte, metadata included', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await buildAwkwardTree(source, { smallFiles: 10_000, sparseFileBytes: 200 * MiB, depth: 100 });
+  const { repository } = await createTestRepository(t);
+  const warnings: unknown[] = [];
+  const { snapshot } = await backup(repository, { paths: [source], cacheDir: join(dir, 'cache'), onWarning: (w) => warnings.push(w) });
+  assert.deepEqual(warnings, []);
+  assert.equal(snapshot.summary.warnings, 0);
+  assert.ok(snapshot.summary.filesNew > 10_000);
+
+  const target = join(dir, 'restored');
+  const result = await restore(repository, { snapshot, target });
+  assert.deepEqual(result.problems, []);
+  assert.ok(result.hardLinks >= 2, 'hard links are recreated as links');
+  assertSameTree(await describeTree(join(target, source)), await describeTree(source));
+});
+
+test('a second backup without changes reads nothing and adds almost nothing', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await buildAwkwardTree(source, { smallFiles: 2000 });
+  const made = await createTestRepository(t);
+  const cacheDir = join(dir, 'cache');
+  const first = await backup(made.repository, { paths: [source], cacheDir });
+  const before = await repositorySize(made.path);
+  const second = await backup(await made.reopen(), { paths: [source], cacheDir });
+  const added = (await repositorySize(made.path)) - before;
+  assert.equal(second.snapshot.parent, first.snapshot.id);
+  assert.equal(second.snapshot.summary.filesRead, 0);
+  assert.equal(second.snapshot.summary.bytesRead, 0);
+  assert.equal(second.snapshot.summary.filesUnchanged, first.snapshot.summary.filesNew);
+  assert.ok(added < 10 * 1024, `the second backup added ${added} bytes`);
+
+  // Without the files cache, the parent snapshot still tells unchanged files apart.
+  const third = await backup(await made.reopen(), { paths: [source], cacheDir: join(dir, 'other-cache') });
+  assert.equal(third.snapshot.summary.filesRead, 0);
+});
+
+test('after editing 2% of the bytes the repository grows by about the changed chunks', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await buildAwkwardTree(source);
+  const big = join(source, 'big.bin');
+  await writeFile(big, seededBytes('big', 64 * MiB));
+  const made = await createTestRepository(t);
+  const cacheDir = join(dir, 'cache');
+  await backup(made.repository, { paths: [source], cacheDir });
+  const before = await repositorySize(made.path);
+  // 2% of 64 MiB: an insertion in the middle (shifting everything after it) and an append.
+  const file = await open(big, 'r+');
+  const original = seededBytes('big', 64 * MiB);
+  const inserted = Buffer.concat([original.subarray(0, 32 * MiB), seededBytes('inserted', 640 * 1024), original.subarray(32 * MiB)]);
+  await file.write(inserted, 0, inserted.length, 0);
+  await file.close();
+  await appendFile(big, seededBytes('appended', 640 * 1024));
+  const { snapshot } = await backup(await made.reopen(), { paths: [source], cacheDir });
+  const added = (await repositorySize(made.path)) - before;
+  assert.equal(snapshot.summary.filesChanged, 1);
+  // The changed bytes (1.25 MiB) plus a few neighbouring chunks, never the whole 64 MiB file. Over 100 random keys
+  // this edit needed at most 6 new chunks (8.9 MiB); the bounds leave room for that tail.
+  assert.ok(snapshot.summary.dataBlobsAdded <= 8, `${snapshot.summary.dataBlobsAdded} new chunks`);
+  assert.ok(added < 12 * MiB, `the repository grew by ${(added / MiB).toFixed(1)} MiB`);
+  assert.ok(added > 1 * MiB, `the repository grew by only ${(added / MiB).toFixed(1)} MiB`);
+  const restored = join(dir, 'restored');
+  await restore(await made.reopen(), { snapshot, target: restored, path: big });
+  assert.ok((await readFile(join(restored, 'big.bin'))).equals(Buffer.concat([inserted, seededBytes('appended', 640 * 1024)])));
+});
+
+test('full rereads every file, incremental does not, differential compares with the last full', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await buildAwkwardTree(source, { smallFiles: 300 });
+  const made = await createTestRepository(t);
+  const cacheDir = join(dir, 'cache');
+  const full = (await backup(made.repository, { paths: [source], cacheDir, type: 'full' })).snapshot;
+  assert.equal(full.type, 'full');
+  // Every file is read, except the two extra names of the hard-linked file (same inode, read once).
+  assert.equal(full.summary.filesRead, full.summary.totalFiles - 2);
+  await writeFile(join(source, 'hello.txt'), 'changed after the full backup\n');
+  const incremental = (await backup(await made.reopen(), { paths: [source], cacheDir })).snapshot;
+  assert.equal(incremental.summary.filesRead, 1);
+  assert.equal(incremental.parent, full.id);
+  const again = (await backup(await made.reopen(), { paths: [source], cacheDir, type: 'full' })).snapshot;
+  assert.equal(again.summary.filesRead, again.summary.totalFiles - 2, 'full trusts no cache');
+  assert.equal(again.parent, undefined);
+  await writeFile(join(source, 'run.sh'), 'changed after the second full backup\n');
+  const inc2 = (await backup(await made.reopen(), { paths: [source], cacheDir })).snapshot;
+  assert.equal(inc2.summary.filesRead, 1);
+  await writeFile(join(source, 'empty.txt'), 'changed after the incremental\n');
+  const differential = (await backup(await made.reopen(), { paths: [source], cacheDir, type: 'differential' })).snapshot;
+  // Differential compares with the last full one: both files changed since then are read again.
+  assert.equal(differential.parent, again.id);
+  assert.equal(differential.summary.filesRead, 2);
+  assert.equal((await listSnapshots(await made.reopen())).length, 5);
+});
+
+test('a file that vanishes or changes while being read is a warning, and the backup completes', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await buildAwkwardTree(source);
+  await writeFile(join(source, 'a-growing.log'), seededBytes('log', 16 * MiB));
+  await writeFile(join(source, 'z-vanishing.txt'), 'here at listing time, gone when read');
+  const { repository } = await createTestRepository(t);
+  const warnings: { path: string; message: string }[] = [];
+  let meddled = false;
+  const { snapshot } = await backup(repository, {
+    paths: [source],
+    cacheDir: join(dir, 'cache'),
+    onWarning: (w) => warnings.push(w),
+    // Called from inside the read loop: the folder has been listed, a-growing.log is being read.
+    onProgress: (p) => {
+      if (meddled || !p.currentPath?.endsWith('a-growing.log')) return;
+      meddled = true;
+      unlinkSync(join(source, 'z-vanishing.txt'));
+      appendFileSync(join(source, 'a-growing.log'), 'more');
+    },
+  });
+  assert.ok(meddled);
+  assert.deepEqual(
+    warnings.map((w) => [w.path.split('/').pop(), w.message]),
+    [
+      ['a-growing.log', 'changed while it was being read; the snapshot has the content as read'],
+      ['z-vanishing.txt', 'vanished before it could be read'],
+    ],
+  );
+  assert.equal(snapshot.summary.warnings, 2);
+  const target = join(dir, 'restored');
+  const result = await restore(repository, { snapshot, target });
+  assert.deepEqual(result.problems, []);
+  const restoredLog = await readFile(join(target, source, 'a-growing.log'));
+  assert.ok(restoredLog.length >= 16 * MiB);
+  assert.ok(restoredLog.subarray(0, 16 * MiB).equals(seededBytes('log', 16 * MiB)));
+});
