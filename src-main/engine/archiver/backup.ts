@@ -84,6 +84,9 @@ class BackupRun {
   private readonly gear: Uint32Array;
   /** Hard-linked files already read in this run: device:inode → chunk ids. */
   private readonly hardLinks = new Map<string, readonly Buffer[]>();
+  /** Files are read one at a time, through one read buffer and one buffer for a chunk's start (a chunk never exceeds maxSize). */
+  private readonly readBlock = Buffer.allocUnsafeSlow(BLOCK_SIZE);
+  private readonly carry: Buffer;
   private saver!: BlobSaver;
   private cache: FilesCache | undefined;
   private parents: ParentTrees | undefined;
@@ -98,6 +101,7 @@ class BackupRun {
     this.rules = new ExcludeRules(options.excludes ?? { patterns: [] });
     this.meter = new ProgressMeter('backup', options.onProgress);
     this.gear = gearTable(repository.chunkerSeed);
+    this.carry = Buffer.allocUnsafeSlow(repository.config.chunker.maxSize);
   }
 
   async execute(): Promise<BackupResult> {
@@ -269,6 +273,7 @@ class BackupRun {
 
   private async saveFile(path: Buffer, name: Buffer, stat: BigIntStats, parentNode: TreeNode | undefined): Promise<TreeNode | undefined> {
     const meta = { ...metadataOf(name, 'file', stat), size: Number(stat.size), inode: stat.ino, ...hardLinkOf(stat) };
+    this.summary.totalBytes += Number(stat.size);
     this.meter.counts.currentPath = path.toString();
     const linkKey = stat.nlink > 1n ? `${stat.dev}:${stat.ino}` : undefined;
     const cached = this.cache?.get(path);
@@ -315,34 +320,31 @@ class BackupRun {
     }
     const chunker = new Chunker(this.gear, this.repository.config.chunker);
     const ids: Buffer[] = [];
-    let pieces: Buffer[] = [];
-    let piecesLength = 0;
+    const block = this.readBlock;
+    const carry = this.carry;
+    let carried = 0;
     let bytes = 0;
     try {
       for (;;) {
-        const block = Buffer.allocUnsafe(BLOCK_SIZE);
         const { bytesRead } = await file.read(block, 0, BLOCK_SIZE, null);
         if (bytesRead === 0) break;
         const data = block.subarray(0, bytesRead);
         bytes += bytesRead;
         let offset = 0;
         for (const length of chunker.push(data)) {
-          const take = length - piecesLength;
-          ids.push(await this.saver.saveData(assemble(pieces, data.subarray(offset, offset + take), length)));
+          const take = length - carried;
+          ids.push(await this.saver.saveData(assemble(carry.subarray(0, carried), data.subarray(offset, offset + take), length)));
           offset += take;
-          pieces = [];
-          piecesLength = 0;
+          carried = 0;
         }
-        if (offset < data.length) {
-          pieces.push(data.subarray(offset));
-          piecesLength += data.length - offset;
-        }
+        // The start of the next chunk waits in `carry`, so the read buffer can be reused.
+        carried += data.copy(carry, carried, offset);
         this.summary.bytesRead += bytesRead;
         this.meter.counts.bytesDone += bytesRead;
         this.meter.tick();
       }
       const last = chunker.finish();
-      if (last > 0) ids.push(await this.saver.saveData(assemble(pieces, Buffer.alloc(0), last)));
+      if (last > 0) ids.push(await this.saver.saveData(assemble(carry.subarray(0, carried), Buffer.alloc(0), last)));
       const after = await file.stat({ bigint: true });
       const stable = after.size === before.size && after.mtimeNs === before.mtimeNs && BigInt(bytes) === before.size;
       if (!stable) this.warnings.push(this.report(path, 'changed while it was being read; the snapshot has the content as read'));
@@ -383,15 +385,11 @@ class BackupRun {
   }
 }
 
-/** A chunk in a buffer of its own (it is transferred to a worker): earlier pieces followed by `tail`. */
-function assemble(pieces: readonly Buffer[], tail: Buffer, length: number): Uint8Array {
+/** A chunk in a buffer of its own (it is transferred to a worker): the carried start followed by `tail`. */
+function assemble(head: Buffer, tail: Buffer, length: number): Uint8Array {
   const chunk = new Uint8Array(length);
-  let at = 0;
-  for (const piece of pieces) {
-    chunk.set(piece, at);
-    at += piece.length;
-  }
-  chunk.set(tail, at);
+  chunk.set(head, 0);
+  chunk.set(tail, head.length);
   return chunk;
 }
 

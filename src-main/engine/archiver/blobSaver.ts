@@ -32,7 +32,8 @@ export class BlobSaver {
     options: { workers?: number; maxInFlightBytes?: number } = {},
   ) {
     this.pool = new WorkerPool(new URL('../workers/compressWorker.js', import.meta.url), options.workers ?? availableParallelism());
-    this.budget = new ByteBudget(options.maxInFlightBytes ?? 64 * 1024 * 1024);
+    // 16 MiB measured both faster and leaner than 64 MiB on 1 GiB (2 cores): more in flight only queues behind the workers.
+    this.budget = new ByteBudget(options.maxInFlightBytes ?? 16 * 1024 * 1024);
   }
 
   /**
@@ -49,7 +50,9 @@ export class BlobSaver {
     const job = this.pool
       .run({ data: chunk, level: this.repository.config.compression.level }, [chunk.buffer as ArrayBuffer])
       .then(async (prepared) => {
-        this.stats.bytesAdded += await this.repository.addPreparedBlob('data', id, prepared, rawLength);
+        // Await first, then add: `x += await …` would read x before the wait and lose concurrent updates.
+        const stored = await this.repository.addPreparedBlob('data', id, prepared, rawLength);
+        this.stats.bytesAdded += stored;
         this.stats.dataBlobsAdded += 1;
       })
       .catch((err: unknown) => {
@@ -69,7 +72,8 @@ export class BlobSaver {
     this.throwFailure();
     const id = computeBlobId(this.repository.blobIdKey, plaintext);
     if (!this.repository.reserveBlob(id)) return id;
-    this.stats.bytesAdded += await this.repository.addPreparedBlob('tree', id, compressBlob(plaintext, this.repository.config.compression.level), plaintext.byteLength);
+    const stored = await this.repository.addPreparedBlob('tree', id, compressBlob(plaintext, this.repository.config.compression.level), plaintext.byteLength);
+    this.stats.bytesAdded += stored;
     this.stats.treeBlobsAdded += 1;
     return id;
   }

@@ -45,7 +45,8 @@ export interface Backend {
   list(type: ObjectType): AsyncIterable<ObjectInfo>;
   stat(handle: ObjectHandle): Promise<ObjectInfo>;
   read(handle: ObjectHandle, range?: ByteRange): Promise<Buffer>;
-  write(handle: ObjectHandle, data: Uint8Array): Promise<void>;
+  /** Writes the object; `data` may be given in parts, written back to back (packs are never concatenated in memory). */
+  write(handle: ObjectHandle, data: Uint8Array | readonly Uint8Array[]): Promise<void>;
   delete(handle: ObjectHandle): Promise<void>;
   close(): Promise<void>;
 }

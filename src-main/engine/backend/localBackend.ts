@@ -118,7 +118,7 @@ export class LocalBackend implements Backend {
     }
   }
 
-  async write(handle: ObjectHandle, data: Uint8Array): Promise<void> {
+  async write(handle: ObjectHandle, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
     const path = this.pathOf(handle);
     const folder = dirname(path);
     const temp = join(folder, TEMP_PREFIX + randomBytes(8).toString('hex'));
@@ -133,10 +133,14 @@ export class LocalBackend implements Backend {
         file = await open(temp, 'wx', 0o600);
       }
       try {
-        let done = 0;
-        while (done < data.byteLength) {
-          const { bytesWritten } = await file.write(data, done, data.byteLength - done, done);
-          done += bytesWritten;
+        let position = 0;
+        for (const part of Array.isArray(data) ? (data as readonly Uint8Array[]) : [data as Uint8Array]) {
+          let done = 0;
+          while (done < part.byteLength) {
+            const { bytesWritten } = await file.write(part, done, part.byteLength - done, position);
+            done += bytesWritten;
+            position += bytesWritten;
+          }
         }
         await file.sync();
       } finally {

@@ -1,5 +1,5 @@
 import { Compressor, Decompressor } from 'zstd-napi';
-import { NonceKind, makeNonce, open, seal } from '../crypto/aead.js';
+import { NonceKind, makeNonce, open, sealDetached } from '../crypto/aead.js';
 import type { PackedBlob } from './packFormat.js';
 
 /** A blob is stored raw unless zstd saves at least this fraction of it: already-compressed media and archives gain nothing. */
@@ -33,9 +33,9 @@ export function compressBlob(plaintext: Uint8Array, level: number): PreparedBlob
   return { body: plaintext, compressed: false };
 }
 
-/** Encrypts a prepared blob at `offset` of a pack: the offset is the nonce counter. */
-export function sealBody(packKey: Buffer, offset: number, body: Uint8Array): Buffer {
-  return seal(packKey, makeNonce(NonceKind.PackBlob, offset), body);
+/** Encrypts a prepared blob at `offset` of a pack (the offset is the nonce counter); returns ciphertext and tag. */
+export function sealBody(packKey: Buffer, offset: number, body: Uint8Array): [Buffer, Buffer] {
+  return sealDetached(packKey, makeNonce(NonceKind.PackBlob, offset), body);
 }
 
 /** Decrypts and decompresses one blob; throws AuthenticationFailure on any damage, or a plain Error if the lengths disagree. */

@@ -43,22 +43,23 @@ export class PackWriter {
   /** Encrypts a (possibly compressed) blob at the end of the pack. */
   add(type: BlobType, id: Buffer, prepared: PreparedBlob, rawLength: number): PackedBlob {
     if (this.finished) throw new Error('pack already finished');
-    const sealed = sealBody(this.key, this.bytes, prepared.body);
-    const blob: PackedBlob = { id, type, compressed: prepared.compressed, offset: this.bytes, length: sealed.length, rawLength };
-    this.parts.push(sealed);
+    const [body, tag] = sealBody(this.key, this.bytes, prepared.body);
+    const length = body.length + tag.length;
+    const blob: PackedBlob = { id, type, compressed: prepared.compressed, offset: this.bytes, length, rawLength };
+    this.parts.push(body, tag);
     this.blobs.push(blob);
-    this.bytes += sealed.length;
+    this.bytes += length;
     return blob;
   }
 
-  /** Seals the header and returns the whole pack and its blob list. */
-  finish(): { bytes: Buffer; blobs: readonly PackedBlob[] } {
+  /** Seals the header and returns the pack as the list of its pieces (written out in order, never concatenated), its size and its blobs. */
+  finish(): { parts: readonly Buffer[]; size: number; blobs: readonly PackedBlob[] } {
     this.finished = true;
     const header = seal(this.key, makeNonce(NonceKind.PackHeader, 0), encodePackHeader(this.blobs));
     const trailer = Buffer.alloc(TRAILER_LENGTH);
     trailer.writeUInt32LE(header.length, 0);
-    const bytes = Buffer.concat([...this.parts, header, trailer]);
+    const parts = [...this.parts, header, trailer];
     this.parts.length = 0;
-    return { bytes, blobs: this.blobs };
+    return { parts, size: this.bytes + header.length + TRAILER_LENGTH, blobs: this.blobs };
   }
 }

@@ -317,13 +317,13 @@ export class Repository {
     if (!pack || pack.count === 0) return;
     while (this.uploads.size >= this.options.uploadConcurrency) await Promise.race(this.uploads);
     this.throwUploadError();
-    const { bytes, blobs } = pack.finish();
+    const { parts, size, blobs } = pack.finish();
     const upload = this.backend
-      .write({ type: 'data', name: pack.name }, bytes)
+      .write({ type: 'data', name: pack.name }, parts)
       .then(() => {
-        this.index.addPack(pack.id, bytes.length, blobs);
+        this.index.addPack(pack.id, size, blobs);
         for (const blob of blobs) this.pending.delete(blob.id.toString('hex'));
-        this.unindexed.push({ id: pack.id, size: bytes.length, blobs });
+        this.unindexed.push({ id: pack.id, size, blobs });
       })
       .catch((err: unknown) => {
         this.uploadError ??= err;
