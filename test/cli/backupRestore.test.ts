@@ -91,3 +91,22 @@ test('a backup killed at random moments leaves a repository that opens, and the 
   assert.equal(hindsight(['restore', `latest:${source}`, '--target', target], env).status, 0);
   assertSameTree(await describeTree(target), await describeTree(source));
 });
+
+test('on a terminal, backup shows a live progress line', async (t) => {
+  if (spawnSync('script', ['--version']).error) {
+    t.skip('util-linux "script" is not installed; it provides the pseudo-terminal');
+    return;
+  }
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await buildAwkwardTree(source, { smallFiles: 200 });
+  const env = { HINDSIGHT_REPO: join(dir, 'repo'), HINDSIGHT_PASSWORD: 'pw', HINDSIGHT_CACHE_DIR: join(dir, 'cache') };
+  assert.equal(hindsight(['init'], env).status, 0);
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HINDSIGHT_')));
+  const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} backup ${JSON.stringify(source)}`;
+  const result = spawnSync('script', ['-qec', command, '/dev/null'], { env: { ...clean, ...env }, encoding: 'utf8' });
+  assert.equal(result.status, 0, result.stdout);
+  // A line rewritten in place: carriage return, clear to end of line, elapsed time, files, bytes, rate.
+  assert.match(result.stdout, /\r\x1b\[K\[\d+(ms|s)\] (\d+% )?\d+(\/\d+)? files, [\d.]+ (B|KiB|MiB)(\/[\d.]+ (B|KiB|MiB))?, [\d.]+ (B|KiB|MiB)\/s/);
+  assert.match(result.stdout, /Snapshot [0-9a-f]{8} saved/);
+});

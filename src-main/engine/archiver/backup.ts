@@ -153,7 +153,7 @@ class BackupRun {
         tree: rootTree.toString('hex'),
         summary: { ...this.summary },
       });
-      // Only now do the cache's chunk ids all belong to a saved snapshot.
+      // Entries may be written earlier in batches: an entry is only trusted when all its chunks are in the index.
       this.cache?.commit();
       this.meter.counts.phase = 'done';
       this.meter.tick(true);

@@ -123,3 +123,11 @@ test('a read-only target fails with a clear error', async (t) => {
   execFileSync('mount', ['-o', 'remount,ro', mountPoint]);
   await assert.rejects(backend.write(packHandle(1), Buffer.from('x')), { code: 'E_PERMISSION', message: /read-only/ });
 });
+
+test('an object given in parts is written back to back', async (t) => {
+  const backend = new LocalBackend(join(await tempDir(t), 'repo'));
+  await backend.create();
+  const parts = [seededBytes('a', 1000), Buffer.alloc(0), seededBytes('b', 70_000), seededBytes('c', 1)];
+  await backend.write(packHandle(7), parts);
+  assert.deepEqual(await backend.read(packHandle(7)), Buffer.concat(parts));
+});
