@@ -5,6 +5,7 @@ import { UsageError, exitStatusFor } from './cliError.js';
 import type { Command } from './command.js';
 import { backupCommand } from './commands/backupCommand.js';
 import { catCommand } from './commands/catCommand.js';
+import { checkCommand } from './commands/checkCommand.js';
 import { initCommand } from './commands/initCommand.js';
 import { keyCommand } from './commands/keyCommand.js';
 import { lsCommand } from './commands/lsCommand.js';
@@ -12,7 +13,7 @@ import { restoreCommand } from './commands/restoreCommand.js';
 import { snapshotsCommand } from './commands/snapshotsCommand.js';
 import { unlockCommand } from './commands/unlockCommand.js';
 
-const COMMANDS: readonly Command[] = [initCommand, backupCommand, snapshotsCommand, lsCommand, restoreCommand, catCommand, keyCommand, unlockCommand];
+const COMMANDS: readonly Command[] = [initCommand, backupCommand, snapshotsCommand, lsCommand, restoreCommand, catCommand, checkCommand, keyCommand, unlockCommand];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

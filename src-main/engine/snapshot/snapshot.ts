@@ -58,10 +58,15 @@ export async function loadSnapshot(repository: Repository, id: string): Promise<
   return { ...record, id };
 }
 
-/** Every snapshot, oldest first. */
-export async function listSnapshots(repository: Repository): Promise<Snapshot[]> {
+export async function listSnapshotIds(repository: Repository): Promise<string[]> {
   const ids: string[] = [];
   for await (const { name } of repository.backend.list('snapshots')) ids.push(name);
+  return ids.sort();
+}
+
+/** Every snapshot, oldest first. */
+export async function listSnapshots(repository: Repository): Promise<Snapshot[]> {
+  const ids = await listSnapshotIds(repository);
   const snapshots = await mapConcurrent(ids, 8, (id) => loadSnapshot(repository, id));
   return snapshots.sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id));
 }

@@ -1,0 +1,236 @@
+import { createHash } from 'node:crypto';
+import type { Progress } from '../../../src-shared/progress.js';
+import { loadTree } from '../archiver/parentTrees.js';
+import { ProgressMeter } from '../progressMeter.js';
+import type { BlobLocation } from '../repository/memoryIndex.js';
+import type { Repository } from '../repository/repository.js';
+import { listSnapshotIds, loadSnapshot, type Snapshot } from '../snapshot/snapshot.js';
+import { displayName } from '../snapshot/tree.js';
+
+/** Which packs `--read-data` reads: all, a percentage, or slice K of M (both chosen by pack id, so repeated runs cover the same ground). */
+export type ReadDataSubset = { readonly kind: 'all' } | { readonly kind: 'percent'; readonly percent: number } | { readonly kind: 'slice'; readonly slice: number; readonly of: number };
+
+export interface CheckOptions {
+  /** Decrypt and hash every blob of the selected packs. */
+  readonly readData?: ReadDataSubset;
+  readonly onProgress?: (progress: Progress) => void;
+}
+
+export type ProblemKind =
+  | 'snapshot-unreadable'
+  | 'tree-unreadable'
+  | 'blob-not-indexed'
+  | 'pack-missing'
+  | 'pack-size'
+  | 'blob-beyond-pack'
+  | 'pack-header'
+  | 'blob-damaged';
+
+export interface CheckProblem {
+  readonly kind: ProblemKind;
+  readonly message: string;
+  /** For damaged or missing data: the files that use it, as "snapshot-id:/path". */
+  readonly affects?: readonly string[];
+}
+
+export interface CheckResult {
+  readonly errors: readonly CheckProblem[];
+  readonly snapshots: number;
+  readonly trees: number;
+  readonly packs: number;
+  readonly packsRead: number;
+  readonly blobsRead: number;
+  /** Packs on storage that no index names: left by interrupted backups; prune removes them. */
+  readonly unreferencedPacks: readonly string[];
+  /** Indexed blobs no snapshot uses: prune reclaims them. */
+  readonly unusedBlobs: number;
+}
+
+const MAX_AFFECTED = 20;
+
+/**
+ * Verifies a repository without changing it: every snapshot loads, every
+ * tree decrypts and parses, every blob a snapshot uses is in the index, every
+ * indexed pack exists with the recorded size and holds its blobs within it;
+ * with `readData`, every blob of the selected packs is decrypted and its id
+ * recomputed. Damaged or missing data is traced back to the files using it.
+ */
+export async function checkRepository(repository: Repository, options: CheckOptions = {}): Promise<CheckResult> {
+  const meter = new ProgressMeter('check', options.onProgress);
+  const errors: CheckProblem[] = [];
+  const used = new Set<string>();
+  const badBlobs = new Map<string, CheckProblem['kind']>();
+  /** Why a blob failed --read-data, by blob id. */
+  const damage = new Map<string, string>();
+
+  meter.counts.phase = 'reading snapshots';
+  const snapshots: Snapshot[] = [];
+  for (const id of await listSnapshotIds(repository)) {
+    try {
+      snapshots.push(await loadSnapshot(repository, id));
+    } catch (err) {
+      errors.push({ kind: 'snapshot-unreadable', message: `snapshot ${id.slice(0, 8)}: ${(err as Error).message}` });
+    }
+  }
+
+  meter.counts.phase = 'checking trees';
+  const treesSeen = new Set<string>();
+  for (const snapshot of snapshots) {
+    const pending: { id: Buffer; path: string }[] = [{ id: Buffer.from(snapshot.tree, 'hex'), path: '' }];
+    while (pending.length > 0) {
+      const { id, path } = pending.pop() as { id: Buffer; path: string };
+      const key = id.toString('hex');
+      if (treesSeen.has(key)) continue;
+      treesSeen.add(key);
+      used.add(key);
+      if (!repository.index.has(id)) {
+        errors.push({ kind: 'blob-not-indexed', message: `folder ${path || '/'} of snapshot ${snapshot.id.slice(0, 8)}: its tree ${key.slice(0, 16)} is not in the index` });
+        continue;
+      }
+      let nodes;
+      try {
+        nodes = await loadTree(repository, id);
+      } catch (err) {
+        errors.push({ kind: 'tree-unreadable', message: `folder ${path || '/'} of snapshot ${snapshot.id.slice(0, 8)}: ${(err as Error).message}` });
+        continue;
+      }
+      meter.counts.filesDone += nodes.length;
+      meter.tick();
+      for (const node of nodes) {
+        const childPath = `${path}/${displayName(node.name)}`;
+        if (node.subtree) pending.push({ id: node.subtree, path: childPath });
+        for (const blob of node.content ?? []) {
+          const blobKey = blob.toString('hex');
+          used.add(blobKey);
+          if (!repository.index.has(blob) && !badBlobs.has(blobKey)) badBlobs.set(blobKey, 'blob-not-indexed');
+        }
+      }
+    }
+  }
+
+  meter.counts.phase = 'checking packs';
+  const stored = new Map<string, number>();
+  for await (const { name, size } of repository.backend.list('data')) stored.set(name, size);
+  const byPack = new Map<string, BlobLocation[]>();
+  for (const blob of repository.index.blobs()) {
+    const list = byPack.get(blob.pack);
+    if (list) list.push(blob);
+    else byPack.set(blob.pack, [blob]);
+  }
+  let unusedBlobs = 0;
+  for (const blob of repository.index.blobs()) if (!used.has(blob.id.toString('hex'))) unusedBlobs += 1;
+  for (const { name, size } of repository.index.packs()) {
+    const actual = stored.get(name);
+    const blobs = byPack.get(name) ?? [];
+    if (actual === undefined) {
+      errors.push({ kind: 'pack-missing', message: `pack ${name.slice(0, 16)} is in the index but missing from storage (${blobs.length} blobs)` });
+      for (const blob of blobs) badBlobs.set(blob.id.toString('hex'), 'pack-missing');
+      continue;
+    }
+    if (actual !== size) errors.push({ kind: 'pack-size', message: `pack ${name.slice(0, 16)} has ${actual} bytes, the index says ${size} (truncated or replaced)` });
+    for (const blob of blobs) {
+      if (blob.offset + blob.length > actual) {
+        errors.push({ kind: 'blob-beyond-pack', message: `blob ${blob.id.toString('hex').slice(0, 16)} is indexed at bytes ${blob.offset}–${blob.offset + blob.length} of pack ${name.slice(0, 16)}, which has only ${actual}` });
+        badBlobs.set(blob.id.toString('hex'), 'blob-beyond-pack');
+      }
+    }
+  }
+  const unreferencedPacks = [...stored.keys()].filter((name) => !repository.index.hasPack(name)).sort();
+
+  let packsRead = 0;
+  let blobsRead = 0;
+  if (options.readData) {
+    meter.counts.phase = 'reading data';
+    const selected = [...byPack.keys()].filter((name) => stored.has(name) && inSubset(name, options.readData as ReadDataSubset)).sort();
+    meter.counts.filesTotal = selected.length;
+    meter.counts.filesDone = 0;
+    for (const name of selected) {
+      const blobs = byPack.get(name) ?? [];
+      try {
+        const header = await repository.readPackHeader(name);
+        const listed = new Set(header.map((b) => `${b.id.toString('hex')}@${b.offset}+${b.length}`));
+        for (const blob of blobs) {
+          if (!listed.has(`${blob.id.toString('hex')}@${blob.offset}+${blob.length}`)) {
+            errors.push({ kind: 'pack-header', message: `pack ${name.slice(0, 16)}: its header does not list blob ${blob.id.toString('hex').slice(0, 16)} where the index puts it` });
+          }
+        }
+      } catch (err) {
+        errors.push({ kind: 'pack-header', message: `pack ${name.slice(0, 16)}: ${(err as Error).message}` });
+      }
+      const bytes = await repository.backend.read({ type: 'data', name }).catch(() => undefined);
+      for (const blob of blobs) {
+        if (badBlobs.has(blob.id.toString('hex'))) continue;
+        try {
+          if (!bytes || blob.offset + blob.length > bytes.length) throw new Error('the pack is shorter than the index says');
+          repository.openBlobAt(blob, bytes.subarray(blob.offset, blob.offset + blob.length));
+          blobsRead += 1;
+        } catch (err) {
+          badBlobs.set(blob.id.toString('hex'), 'blob-damaged');
+          damage.set(blob.id.toString('hex'), (err as Error).message);
+        }
+      }
+      packsRead += 1;
+      meter.counts.filesDone += 1;
+      meter.counts.bytesDone += bytes?.length ?? 0;
+      meter.tick();
+    }
+  }
+
+  if (badBlobs.size > 0) {
+    const affected = await filesUsing(repository, snapshots, new Set(badBlobs.keys()));
+    for (const [blob, kind] of badBlobs) {
+      const files = affected.get(blob) ?? [];
+      // A missing pack or a short pack was reported above; here only what it means for the files.
+      if (files.length === 0 && (kind === 'pack-missing' || kind === 'blob-beyond-pack')) continue;
+      const shown = files.slice(0, MAX_AFFECTED);
+      const more = files.length > shown.length ? ` and ${files.length - shown.length} more` : '';
+      const use = files.length === 0 ? 'no snapshot uses it' : `used by ${files.length} file${files.length === 1 ? '' : 's'}: ${shown.join(', ')}${more}`;
+      const what =
+        kind === 'blob-damaged'
+          ? (damage.get(blob) as string)
+          : `Data blob ${blob.slice(0, 16)} ${kind === 'blob-not-indexed' ? 'is not in the index' : kind === 'pack-missing' ? 'is in a missing pack' : 'lies beyond the end of its pack'}`;
+      errors.push({ kind, message: `${what}; ${use}`, affects: files });
+    }
+  }
+
+  meter.counts.phase = 'done';
+  meter.tick(true);
+  return { errors, snapshots: snapshots.length, trees: treesSeen.size, packs: repository.index.packCount, packsRead, blobsRead, unreferencedPacks, unusedBlobs };
+}
+
+function inSubset(pack: string, subset: ReadDataSubset): boolean {
+  if (subset.kind === 'all') return true;
+  // Pack ids are random, but hashing them again keeps the choice independent of how ids were made.
+  const value = createHash('sha256').update(pack).digest().readUInt32BE(0);
+  if (subset.kind === 'percent') return value % 10_000 < Math.round(subset.percent * 100);
+  return value % subset.of === subset.slice - 1;
+}
+
+/** Which files (as "snapshot:/path") use any of `blobs`; a second walk, done only when something is wrong. */
+async function filesUsing(repository: Repository, snapshots: readonly Snapshot[], blobs: ReadonlySet<string>): Promise<Map<string, string[]>> {
+  const found = new Map<string, string[]>();
+  for (const snapshot of snapshots) {
+    const pending: { id: Buffer; path: string }[] = [{ id: Buffer.from(snapshot.tree, 'hex'), path: '' }];
+    while (pending.length > 0) {
+      const { id, path } = pending.pop() as { id: Buffer; path: string };
+      let nodes;
+      try {
+        nodes = await loadTree(repository, id);
+      } catch {
+        continue;
+      }
+      for (const node of nodes) {
+        const childPath = `${path}/${displayName(node.name)}`;
+        if (node.subtree) pending.push({ id: node.subtree, path: childPath });
+        for (const blob of node.content ?? []) {
+          const key = blob.toString('hex');
+          if (!blobs.has(key)) continue;
+          const list = found.get(key) ?? [];
+          list.push(`${snapshot.id.slice(0, 8)}:${childPath}`);
+          found.set(key, list);
+        }
+      }
+    }
+  }
+  return found;
+}
