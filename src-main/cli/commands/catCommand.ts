@@ -21,6 +21,8 @@ ${REPOSITORY_HELP}`,
     if (positionals.length !== 1 || !positionals[0]?.includes(':')) throw new UsageError('Say which file: hindsight cat SNAPSHOT:/path/to/file.');
     const { snapshot: reference, path } = splitReference(positionals[0]);
     const repository = await openRepository(values);
+    // A shared lock keeps prune from deleting packs while they are being read.
+    const lock = await repository.lock(false);
     try {
       const snapshot = await resolveSnapshot(repository, reference);
       const target = await findPath(repository, snapshot, path);
@@ -31,6 +33,7 @@ ${REPOSITORY_HELP}`,
         if (!process.stdout.write(await repository.loadBlob(id))) await once(process.stdout, 'drain');
       }
     } finally {
+      await lock.release();
       await repository.close();
     }
   },

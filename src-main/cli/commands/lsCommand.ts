@@ -23,6 +23,8 @@ ${REPOSITORY_HELP}
     if (positionals.length !== 1) throw new UsageError('Say which snapshot: hindsight ls SNAPSHOT[:PATH].');
     const { snapshot: reference, path } = splitReference(positionals[0] as string);
     const repository = await openRepository(values);
+    // A shared lock keeps prune from deleting packs while they are being read.
+    const lock = await repository.lock(false);
     try {
       const snapshot = await resolveSnapshot(repository, reference);
       const target = await findPath(repository, snapshot, path);
@@ -39,6 +41,7 @@ ${REPOSITORY_HELP}
       if (target.kind === 'entry') print(base, target.node);
       else for await (const { path: entryPath, node } of walkTree(repository, target.tree, base)) print(entryPath, node);
     } finally {
+      await lock.release();
       await repository.close();
     }
   },

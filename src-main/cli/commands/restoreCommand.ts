@@ -45,6 +45,8 @@ Exit status 3 means some entries were not restored (each is listed).`,
     const json = values.json === true;
     const repository = await openRepository(values);
     const progress = progressReporter(json);
+    // A shared lock keeps prune from deleting packs while they are being read.
+    const lock = await repository.lock(false);
     try {
       const snapshot = await resolveSnapshot(repository, reference);
       const result = await restore(repository, {
@@ -74,6 +76,7 @@ Exit status 3 means some entries were not restored (each is listed).`,
       return result.problems.length > 0 ? EXIT_WITH_WARNINGS : 0;
     } finally {
       progress.done();
+      await lock.release();
       await repository.close();
     }
   },

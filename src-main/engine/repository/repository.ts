@@ -1,12 +1,13 @@
 import { hostname, userInfo } from 'node:os';
 import { BackendError, type Backend } from '../backend/backend.js';
+import { mapConcurrent } from '../concurrency.js';
 import { AuthenticationFailure, NonceKind, TAG_LENGTH, makeNonce, open } from '../crypto/aead.js';
 import { computeBlobId } from '../crypto/blobId.js';
 import { MasterKey } from '../crypto/masterKey.js';
 import { DEFAULT_ARGON2, type Argon2Params } from '../crypto/passwordKey.js';
 import { compressBlob, openBlob, type PreparedBlob } from './blobCodec.js';
 import { newConfig, openConfig, sealConfig, type ConfigOptions, type RepositoryConfig } from './config.js';
-import { decodeIndexFile, encodeIndexFile, type IndexedPack } from './indexFile.js';
+import { decodeIndexFile, encodeIndexFile, type IndexFileContent, type IndexedPack } from './indexFile.js';
 import { createKeyFile, parseKeyFile, unwrapKeyFile, type KeyFile } from './keyFile.js';
 import { DEFAULT_LOCK_TIMING, acquireLock, listLocks, type LockInfo, type LockOwner, type LockTiming, type RepositoryLock } from './lock.js';
 import { MemoryIndex, type BlobLocation } from './memoryIndex.js';
@@ -195,8 +196,17 @@ export class Repository {
 
   // ---- locks ------------------------------------------------------------
 
-  lock(exclusive: boolean): Promise<RepositoryLock> {
-    return acquireLock(this.backend, this.master, exclusive, currentOwner(), this.options.lockTiming);
+  /** Takes a lock; with `waitMs`, keeps trying (every second) while another process holds a conflicting one. */
+  async lock(exclusive: boolean, waitMs = 0): Promise<RepositoryLock> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      try {
+        return await acquireLock(this.backend, this.master, exclusive, currentOwner(), this.options.lockTiming);
+      } catch (err) {
+        if (!(err instanceof RepositoryError && err.code === 'E_LOCKED') || Date.now() >= deadline) throw err;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(1000, Math.max(50, deadline - Date.now()))));
+      }
+    }
   }
 
   listLocks(): Promise<{ locks: LockInfo[]; unreadable: string[] }> {
@@ -350,10 +360,76 @@ export class Repository {
   }
 
   private async loadIndex(): Promise<void> {
-    for await (const { name } of this.backend.list('index')) {
-      const content = decodeIndexFileOrThrow(await this.loadObject('index', name), name);
+    for (const { content } of await this.readIndexFiles()) {
       for (const pack of content.packs) this.index.addPack(pack.id, pack.size, pack.blobs);
     }
+  }
+
+  /**
+   * Every index file that is in force: files named in another file's
+   * `supersedes` are skipped (prune writes the replacement first and deletes
+   * the old files after, so both may exist for a while).
+   */
+  async readIndexFiles(): Promise<{ id: string; content: IndexFileContent }[]> {
+    const names: string[] = [];
+    for await (const { name } of this.backend.list('index')) names.push(name);
+    const files = await mapConcurrent(names.sort(), 8, async (id) => ({ id, content: decodeIndexFileOrThrow(await this.loadObject('index', id), id) }));
+    const superseded = new Set(files.flatMap((file) => file.content.supersedes.map((s) => s.toString('hex'))));
+    return files.filter((file) => !superseded.has(file.id));
+  }
+
+  /**
+   * Writes a complete replacement for the index files `replaces`: the new
+   * files go first, the last of them naming the old ones as superseded, and
+   * only then are the old files deleted, so an interruption at any point
+   * leaves an index that names every pack still needed.
+   */
+  async replaceIndex(packs: readonly IndexedPack[], replaces: readonly string[]): Promise<string[]> {
+    const perFile = 256;
+    const written: string[] = [];
+    const batches: IndexedPack[][] = [];
+    for (let i = 0; i < packs.length; i += perFile) batches.push(packs.slice(i, i + perFile));
+    if (batches.length === 0) batches.push([]);
+    for (const [i, batch] of batches.entries()) {
+      const supersedes = i === batches.length - 1 ? replaces.map((id) => Buffer.from(id, 'hex')) : [];
+      written.push(await this.saveObject('index', encodeIndexFile({ supersedes, packs: batch })));
+    }
+    for (const id of replaces) await this.backend.delete({ type: 'index', name: id });
+    return written;
+  }
+
+  /**
+   * Copies blobs into new packs (prune's repack): each source pack is read
+   * once, every blob is authenticated and its id rechecked, and its
+   * compressed form is re-encrypted under the new pack's key. Returns the new
+   * packs; they are in no index until the caller writes one.
+   */
+  async repackBlobs(blobs: readonly BlobLocation[], onPack?: (bytes: number) => void): Promise<IndexedPack[]> {
+    const bySource = new Map<string, BlobLocation[]>();
+    for (const blob of blobs) bySource.set(blob.pack, [...(bySource.get(blob.pack) ?? []), blob]);
+    const written: IndexedPack[] = [];
+    let pack = new PackWriter(this.master);
+    const flushPack = async () => {
+      if (pack.count === 0) return;
+      const { parts, size, blobs: packed } = pack.finish();
+      await this.backend.write({ type: 'data', name: pack.name }, parts);
+      written.push({ id: pack.id, size, blobs: packed });
+      onPack?.(size);
+      pack = new PackWriter(this.master);
+    };
+    for (const [source, members] of bySource) {
+      const bytes = await this.backend.read({ type: 'data', name: source });
+      for (const blob of members) {
+        const sealed = bytes.subarray(blob.offset, blob.offset + blob.length);
+        if (sealed.length !== blob.length) throw damaged(`Pack data/${source}`, 'shorter than its index says');
+        this.openBlobAt(blob, sealed);
+        const body = open(this.master.packKey(Buffer.from(source, 'hex')), makeNonce(NonceKind.PackBlob, blob.offset), sealed);
+        if (pack.count > 0 && pack.size + body.length > this.config.packSize) await flushPack();
+        pack.add(blob.type, blob.id, { body, compressed: blob.compressed }, blob.rawLength);
+      }
+    }
+    await flushPack();
+    return written;
   }
 
   // ---- small sealed objects -----------------------------------------------

@@ -7,14 +7,16 @@ import { seededBytes } from '../../helpers/data.js';
 
 const MiB = 1024 * 1024;
 const DEFAULTS: ChunkerParams = { minSize: 512 * 1024, avgSize: MiB, maxSize: 8 * MiB };
-const SMALL: ChunkerParams = { minSize: 64, avgSize: 256, maxSize: 1024 };
-const seed = (text: string) => createHash('sha256').update(text).digest();
+const SMALL: ChunkerParams = { minSize: 256, avgSize: 1024, maxSize: 4096 };
 
-function chunkLengths(gear: Uint32Array, params: ChunkerParams, data: Buffer, blockSizes: (i: number) => number = () => data.length): number[] {
+const seed = (name: string): Buffer => createHash('sha256').update(name).digest();
+
+/** Chunk lengths of `data` fed in blocks of `blockSize(i)` bytes (the whole input at once by default). */
+function chunkLengths(gear: Uint32Array, params: ChunkerParams, data: Buffer, blockSize: (i: number) => number = () => data.length): number[] {
   const chunker = new Chunker(gear, params);
   const lengths: number[] = [];
   for (let at = 0, i = 0; at < data.length; i++) {
-    const size = Math.max(1, blockSizes(i));
+    const size = Math.max(1, blockSize(i));
     lengths.push(...chunker.push(data.subarray(at, at + size)));
     at += size;
   }
@@ -23,67 +25,112 @@ function chunkLengths(gear: Uint32Array, params: ChunkerParams, data: Buffer, bl
   return lengths;
 }
 
-function chunkHashes(data: Buffer, lengths: number[]): string[] {
+function chunkDigests(data: Buffer, lengths: number[]): string[] {
   let at = 0;
-  return lengths.map((length) => {
-    const hash = createHash('sha256').update(data.subarray(at, at + length)).digest('hex');
-    at += length;
-    return hash;
-  });
+  return lengths.map((length) => createHash('sha256').update(data.subarray(at, (at += length))).digest('hex'));
 }
 
-test('deterministic for one key, different for another', () => {
-  const data = seededBytes('det', 20 * MiB);
-  const a = chunkLengths(gearTable(seed('key one')), DEFAULTS, data);
-  assert.deepEqual(chunkLengths(gearTable(seed('key one')), DEFAULTS, data), a);
-  assert.notDeepEqual(chunkLengths(gearTable(seed('key two')), DEFAULTS, data), a);
-  assert.notDeepEqual(gearTable(seed('key one')), gearTable(seed('key two')));
+const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
+
+/**
+ * The chunking rule restated byte by byte, with the hash recomputed from the
+ * bytes in its window at every candidate: slow, but with no phases, no
+ * streaming state and no hashing shortcut to get wrong.
+ */
+function referenceLengths(gear: Uint32Array, { minSize, avgSize, maxSize }: ChunkerParams, data: Buffer): number[] {
+  const bits = Math.round(Math.log2(avgSize));
+  const maskS = -1 << (32 - Math.min(32, bits + 1));
+  const maskL = -1 << (32 - Math.max(1, bits - 1));
+  const lengths: number[] = [];
+  for (let start = 0; start < data.length; ) {
+    let length = data.length - start;
+    for (let n = minSize; n <= Math.min(maxSize, data.length - start); n++) {
+      let hash = 0;
+      for (let j = Math.max(start, start + n - 32); j < start + n; j++) hash = ((hash << 1) + (gear[data[j] as number] as number)) | 0;
+      if (n === maxSize || (hash & (n < avgSize ? maskS : maskL)) === 0) {
+        length = n;
+        break;
+      }
+    }
+    lengths.push(length);
+    start += length;
+  }
+  return lengths;
+}
+
+test('the same seed and input give the same boundaries; another seed gives others', () => {
+  const data = seededBytes('deterministic', 20 * MiB);
+  const lengths = chunkLengths(gearTable(seed('one')), DEFAULTS, data);
+  assert.ok(lengths.length > 5);
+  assert.deepEqual(chunkLengths(gearTable(seed('one')), DEFAULTS, data), lengths);
+  assert.notDeepEqual(chunkLengths(gearTable(seed('two')), DEFAULTS, data), lengths);
+  assert.notDeepEqual(gearTable(seed('one')), gearTable(seed('two')));
+  assert.throws(() => gearTable(Buffer.alloc(16)), RangeError);
 });
 
-test('chunks stay within min and max, and add up to the input', () => {
-  const data = seededBytes('bounds', 40 * MiB);
-  const lengths = chunkLengths(gearTable(seed('k')), DEFAULTS, data);
-  assert.equal(lengths.reduce((a, b) => a + b, 0), data.length);
-  for (const length of lengths.slice(0, -1)) assert.ok(length >= DEFAULTS.minSize && length <= DEFAULTS.maxSize, `chunk of ${length}`);
-  const chunker = new Chunker(gearTable(seed('k')), DEFAULTS);
+test('chunks stay within min and max except the last, and add up to the input', () => {
+  const gear = gearTable(seed('bounds'));
+  for (const [params, size] of [
+    [DEFAULTS, 40 * MiB],
+    [SMALL, 300_000],
+  ] as const) {
+    const data = seededBytes('bounds', size);
+    const lengths = chunkLengths(gear, params, data);
+    assert.equal(sum(lengths), data.length);
+    for (const length of lengths.slice(0, -1)) assert.ok(length >= params.minSize && length <= params.maxSize, `chunk of ${length}`);
+    assert.ok((lengths.at(-1) as number) <= params.maxSize);
+  }
+  const chunker = new Chunker(gear, DEFAULTS);
   assert.deepEqual(chunker.push(Buffer.alloc(0)), []);
   assert.equal(chunker.finish(), 0);
+  assert.deepEqual(chunkLengths(gear, DEFAULTS, Buffer.alloc(0)), []);
 });
 
-test('the way input is split into blocks does not change the chunks', () => {
-  const gear = gearTable(seed('split'));
-  const small = seededBytes('small', 50_000);
-  const whole = chunkLengths(gear, SMALL, small);
-  assert.deepEqual(chunkLengths(gear, SMALL, small, () => 1), whole);
-  assert.deepEqual(chunkLengths(gear, SMALL, small, (i) => (i * 7919) % 700), whole);
-  const large = seededBytes('large', 24 * MiB);
-  const expected = chunkLengths(gear, DEFAULTS, large);
-  assert.deepEqual(chunkLengths(gear, DEFAULTS, large, () => 4096), expected);
-  assert.deepEqual(chunkLengths(gear, DEFAULTS, large, () => MiB), expected);
-  assert.deepEqual(chunkLengths(gear, DEFAULTS, large, (i) => 1 + ((i * 104729) % (3 * MiB))), expected);
-});
-
-test('normalized chunking keeps the average near the target', () => {
-  const lengths = chunkLengths(gearTable(seed('avg')), DEFAULTS, seededBytes('avg', 64 * MiB));
-  const average = (64 * MiB) / lengths.length;
-  assert.ok(average > 0.75 * MiB && average < 1.6 * MiB, `average chunk ${(average / MiB).toFixed(2)} MiB`);
-});
-
-test('boundaries re-synchronise after an insertion or a deletion in the middle of 50 MiB', () => {
-  const gear = gearTable(seed('resync'));
-  const original = seededBytes('resync', 50 * MiB);
-  const known = new Set(chunkHashes(original, chunkLengths(gear, DEFAULTS, original)));
-  const middle = 25 * MiB + 12345;
-  const inserted = Buffer.concat([original.subarray(0, middle), seededBytes('insert', 100), original.subarray(middle)]);
-  const deleted = Buffer.concat([original.subarray(0, middle), original.subarray(middle + 1000)]);
-  for (const [what, modified] of [['insertion', inserted], ['deletion', deleted]] as const) {
-    const fresh = chunkHashes(modified, chunkLengths(gear, DEFAULTS, modified)).filter((h) => !known.has(h));
-    assert.ok(fresh.length >= 1 && fresh.length <= 3, `${what}: ${fresh.length} new chunks`);
+test('the streaming chunker agrees with a byte-by-byte restatement of the rule', () => {
+  const gear = gearTable(seed('reference'));
+  const data = seededBytes('reference', 200_000);
+  for (const params of [SMALL, { minSize: 1, avgSize: 64, maxSize: 300 }, { minSize: 20, avgSize: 20, maxSize: 100 }, { minSize: 100, avgSize: 512, maxSize: 512 }]) {
+    assert.deepEqual(chunkLengths(gear, params, data, (i) => 1 + ((i * 7919) % 1000)), referenceLengths(gear, params, data), JSON.stringify(params));
   }
 });
 
-test('data without any structure (all zeros) is cut at the maximum size', () => {
+test('how the input is split into blocks does not change the boundaries', () => {
+  const gear = gearTable(seed('blocks'));
+  const small = seededBytes('small', 100_000);
+  const expectedSmall = chunkLengths(gear, SMALL, small);
+  assert.deepEqual(chunkLengths(gear, SMALL, small, () => 1), expectedSmall);
+  assert.deepEqual(chunkLengths(gear, SMALL, small, (i) => (i * 7919) % 3000), expectedSmall);
+  const large = seededBytes('large', 24 * MiB);
+  const expected = chunkLengths(gear, DEFAULTS, large);
+  assert.ok(expected.length > 5);
+  for (const blockSize of [() => 4096, () => MiB, (i: number) => 1 + ((i * 104_729) % (3 * MiB))]) {
+    assert.deepEqual(chunkLengths(gear, DEFAULTS, large, blockSize), expected);
+  }
+});
+
+test('normalized chunking keeps the average chunk near the target', () => {
+  const size = 50 * MiB;
+  const lengths = chunkLengths(gearTable(seed('average')), DEFAULTS, seededBytes('average', size));
+  const average = size / lengths.length;
+  assert.ok(average >= 0.75 * MiB && average <= 1.5 * MiB, `average chunk of ${(average / MiB).toFixed(2)} MiB`);
+});
+
+test('boundaries re-synchronise after an insertion or a deletion in the middle', () => {
+  const gear = gearTable(seed('resync'));
+  const original = seededBytes('resync', 50 * MiB);
+  const known = new Set(chunkDigests(original, chunkLengths(gear, DEFAULTS, original)));
+  const middle = 25 * MiB + 12345;
+  const edits = {
+    insertion: Buffer.concat([original.subarray(0, middle), seededBytes('inserted', 100), original.subarray(middle)]),
+    deletion: Buffer.concat([original.subarray(0, middle), original.subarray(middle + 1000)]),
+  };
+  for (const [edit, modified] of Object.entries(edits)) {
+    const fresh = chunkDigests(modified, chunkLengths(gear, DEFAULTS, modified)).filter((digest) => !known.has(digest));
+    assert.ok(fresh.length >= 1 && fresh.length <= 3, `${edit}: ${fresh.length} new chunks`);
+  }
+});
+
+test('data without content to cut on (all zeros) is cut at the maximum size', () => {
   const lengths = chunkLengths(gearTable(seed('zeros')), DEFAULTS, Buffer.alloc(20 * MiB));
-  assert.deepEqual(lengths.slice(0, 2), [8 * MiB, 8 * MiB]);
-  assert.equal(lengths.reduce((a, b) => a + b, 0), 20 * MiB);
+  assert.deepEqual(lengths, [8 * MiB, 8 * MiB, 4 * MiB]);
 });

@@ -1,0 +1,65 @@
+import { formatBytes, parseDuration } from '../../../src-shared/units.js';
+import { prune, type PruneResult } from '../../engine/maintenance/prune.js';
+import type { Repository } from '../../engine/repository/repository.js';
+import { UsageError } from '../cliError.js';
+import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command, type OptionValues } from '../command.js';
+import { openRepository } from '../openRepository.js';
+import { progressReporter } from '../progressLine.js';
+
+export const PRUNE_OPTIONS = {
+  'repack-below': { type: 'string' },
+  'retry-lock': { type: 'string' },
+} as const;
+
+export const PRUNE_HELP = `      --repack-below N%     rewrite packs with less than N% live data (default 80%)
+      --retry-lock DURATION wait up to DURATION (e.g. 10m) for running backups to finish`;
+
+export const pruneCommand: Command = {
+  name: 'prune',
+  summary: 'remove data that no snapshot uses any more',
+  help: `Usage: hindsight prune --repo LOCATION [--dry-run] [options]
+
+Deletes packs no snapshot uses, rewrites packs that are mostly unused, and
+removes leftovers of interrupted backups. It needs the repository to itself
+(an exclusive lock): it refuses while a backup runs, unless told to wait.
+An interrupted prune never loses data a snapshot uses; run it again.
+
+Options:
+${REPOSITORY_HELP}
+      --dry-run             only say what would be removed
+${PRUNE_HELP}`,
+  options: { ...REPOSITORY_OPTIONS, ...PRUNE_OPTIONS, 'dry-run': { type: 'boolean' } },
+  async run(values) {
+    const repository = await openRepository(values);
+    try {
+      printPruneResult(await runPrune(repository, values, values['dry-run'] === true));
+    } finally {
+      await repository.close();
+    }
+  },
+};
+
+/** Shared with `forget --prune`: parses the prune options, takes the exclusive lock, prunes. */
+export async function runPrune(repository: Repository, values: OptionValues, dryRun: boolean): Promise<PruneResult> {
+  const below = values['repack-below'] === undefined ? undefined : /^(\d+(?:\.\d+)?)%$/.exec(values['repack-below'] as string);
+  if (values['repack-below'] !== undefined && (!below || Number(below[1]) > 100)) throw new UsageError('--repack-below takes a percentage such as 80%.');
+  const waitMs = values['retry-lock'] === undefined ? 0 : parseDuration(values['retry-lock'] as string);
+  if (waitMs === undefined) throw new UsageError('--retry-lock takes a duration such as 30s or 10m.');
+  const lock = await repository.lock(true, waitMs);
+  const progress = progressReporter(false);
+  try {
+    return await prune(repository, { dryRun, ...(below ? { repackBelow: Number(below[1]) / 100 } : {}), onProgress: (p) => progress.update(p) });
+  } finally {
+    progress.done();
+    await lock.release();
+  }
+}
+
+export function printPruneResult(result: PruneResult): void {
+  const verb = result.dryRun ? 'would' : 'did';
+  console.log(`${result.blobsUsed} chunks in use, ${result.blobsUnused} unused`);
+  console.log(
+    `Prune ${verb} delete ${result.packsToDelete} unused packs and ${result.unindexedPacks} leftover packs, rewrite ${result.packsToRepack} sparse packs, keep ${result.packsToKeep}`,
+  );
+  console.log(`Repository data: ${formatBytes(result.bytesBefore)} → ${formatBytes(result.bytesAfter)}${result.dryRun ? ' (estimated)' : ''}`);
+}

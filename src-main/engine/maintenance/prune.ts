@@ -1,0 +1,151 @@
+import type { Progress } from '../../../src-shared/progress.js';
+import { loadTree } from '../archiver/parentTrees.js';
+import { ProgressMeter } from '../progressMeter.js';
+import type { IndexedPack } from '../repository/indexFile.js';
+import type { BlobLocation } from '../repository/memoryIndex.js';
+import type { Repository } from '../repository/repository.js';
+import { RepositoryError } from '../repository/repositoryError.js';
+import { listSnapshots } from '../snapshot/snapshot.js';
+
+export interface PruneOptions {
+  /** Packs with less than this fraction of live bytes are rewritten (default 0.8). */
+  readonly repackBelow?: number;
+  /** Plan only: report what would happen, change nothing. */
+  readonly dryRun?: boolean;
+  readonly onProgress?: (progress: Progress) => void;
+}
+
+export interface PrunePlan {
+  readonly packsToDelete: number;
+  readonly packsToRepack: number;
+  readonly packsToKeep: number;
+  /** Packs on storage that no index names (left by interrupted backups). */
+  readonly unindexedPacks: number;
+  readonly blobsUsed: number;
+  readonly blobsUnused: number;
+  readonly bytesBefore: number;
+  /** Bytes expected after pruning (exact once done). */
+  readonly bytesAfter: number;
+}
+
+export interface PruneResult extends PrunePlan {
+  readonly dryRun: boolean;
+}
+
+/**
+ * Removes data no snapshot uses. The caller must hold the exclusive lock.
+ *
+ * Order, so that an interruption at any point loses nothing a snapshot uses:
+ * (1) copy the live blobs of sparse packs into new packs; (2) write index
+ * files naming every pack that stays plus the new ones, the last of them
+ * superseding all old index files; (3) delete the old index files; (4) only
+ * then delete unused and rewritten packs. Until (2) completes the old index
+ * is in force and names only packs that still exist; after it, the packs it
+ * names are exactly those kept.
+ */
+export async function prune(repository: Repository, options: PruneOptions = {}): Promise<PruneResult> {
+  const meter = new ProgressMeter('prune', options.onProgress);
+  const threshold = options.repackBelow ?? 0.8;
+
+  meter.counts.phase = 'finding used data';
+  meter.tick(true);
+  const used = await usedBlobs(repository);
+  const missing = [...used].filter((id) => !repository.index.has(Buffer.from(id, 'hex')));
+  if (missing.length > 0) {
+    throw new RepositoryError(
+      'E_DAMAGED',
+      `${missing.length} chunk${missing.length === 1 ? ' that snapshots use is' : 's that snapshots use are'} missing from the index; nothing was pruned. Run "hindsight check" to see what is affected.`,
+    );
+  }
+
+  meter.counts.phase = 'planning';
+  const indexFiles = await repository.readIndexFiles();
+  const stored = new Map<string, number>();
+  for await (const { name, size } of repository.backend.list('data')) stored.set(name, size);
+  const packs = new Map<string, IndexedPack>();
+  for (const file of indexFiles) for (const pack of file.content.packs) if (!packs.has(pack.id.toString('hex'))) packs.set(pack.id.toString('hex'), pack);
+
+  const keep: IndexedPack[] = [];
+  const repack: string[] = [];
+  const remove: string[] = [];
+  const liveInRepacked: BlobLocation[] = [];
+  let blobsUnused = 0;
+  let bytesAfter = 0;
+  for (const [name, pack] of packs) {
+    if (!stored.has(name)) continue;
+    let total = 0;
+    let live = 0;
+    const liveBlobs: BlobLocation[] = [];
+    for (const blob of pack.blobs) {
+      total += blob.length;
+      const location = repository.index.get(blob.id);
+      // Only the copy the index uses counts as live; other copies of the same blob are duplicates.
+      if (used.has(blob.id.toString('hex')) && location?.pack === name && location.offset === blob.offset) {
+        live += blob.length;
+        liveBlobs.push(location);
+      } else blobsUnused += 1;
+    }
+    if (live === 0) remove.push(name);
+    else if (live < threshold * total) {
+      repack.push(name);
+      liveInRepacked.push(...liveBlobs);
+      bytesAfter += live;
+    } else {
+      keep.push(pack);
+      bytesAfter += pack.size;
+    }
+  }
+  const unindexed = [...stored.keys()].filter((name) => !packs.has(name));
+  const bytesBefore = [...stored.values()].reduce((a, b) => a + b, 0);
+  const plan: PrunePlan = {
+    packsToDelete: remove.length,
+    packsToRepack: repack.length,
+    packsToKeep: keep.length,
+    unindexedPacks: unindexed.length,
+    blobsUsed: used.size,
+    blobsUnused,
+    bytesBefore,
+    bytesAfter,
+  };
+  if (options.dryRun || (remove.length === 0 && repack.length === 0 && unindexed.length === 0)) {
+    return { ...plan, dryRun: options.dryRun === true, bytesAfter: options.dryRun ? bytesAfter : bytesBefore };
+  }
+
+  meter.counts.phase = 'repacking';
+  meter.counts.bytesTotal = liveInRepacked.reduce((n, b) => n + b.length, 0);
+  const fresh = await repository.repackBlobs(liveInRepacked, (bytes) => {
+    meter.counts.bytesDone += bytes;
+    meter.tick();
+  });
+
+  meter.counts.phase = 'writing the index';
+  meter.tick(true);
+  await repository.replaceIndex([...keep, ...fresh], indexFiles.map((file) => file.id));
+
+  meter.counts.phase = 'deleting packs';
+  for (const name of [...remove, ...repack, ...unindexed]) await repository.backend.delete({ type: 'data', name });
+  meter.counts.phase = 'done';
+  meter.tick(true);
+  const after = keep.reduce((n, p) => n + p.size, 0) + fresh.reduce((n, p) => n + p.size, 0);
+  return { ...plan, bytesAfter: after, dryRun: false };
+}
+
+/** Ids (hex) of every tree and data blob some snapshot uses. */
+async function usedBlobs(repository: Repository): Promise<Set<string>> {
+  const used = new Set<string>();
+  for (const snapshot of await listSnapshots(repository)) {
+    const pending: Buffer[] = [Buffer.from(snapshot.tree, 'hex')];
+    while (pending.length > 0) {
+      const id = pending.pop() as Buffer;
+      const key = id.toString('hex');
+      if (used.has(key)) continue;
+      used.add(key);
+      if (!repository.index.has(id)) continue;
+      for (const node of await loadTree(repository, id)) {
+        if (node.subtree) pending.push(node.subtree);
+        for (const blob of node.content ?? []) used.add(blob.toString('hex'));
+      }
+    }
+  }
+  return used;
+}

@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { backup } from '../../../src-main/engine/archiver/backup.js';
+import { checkRepository } from '../../../src-main/engine/maintenance/check.js';
+import { prune } from '../../../src-main/engine/maintenance/prune.js';
+import { restore } from '../../../src-main/engine/restorer/restore.js';
+import { listSnapshots, type Snapshot } from '../../../src-main/engine/snapshot/snapshot.js';
+import { seededBytes } from '../../helpers/data.js';
+import { assertSameTree, describeTree } from '../../helpers/fileTree.js';
+import { tempDir } from '../../helpers/tempDir.js';
+import { createTestRepository } from '../../helpers/testRepository.js';
+
+const KiB = 1024;
+
+/** Generation `g` of a small, changing home folder: each generation replaces some files and adds others. */
+async function writeGeneration(source: string, g: number): Promise<void> {
+  await rm(source, { recursive: true, force: true });
+  await mkdir(join(source, 'docs'), { recursive: true });
+  for (let i = 0; i < 12; i++) {
+    // Files i < g are rewritten each generation; the rest stay the same across generations.
+    const version = i < g ? g : 0;
+    await writeFile(join(source, 'docs', `file${i}.bin`), seededBytes(`f${i}-v${version}`, 150 * KiB + i * 1000));
+  }
+  await writeFile(join(source, `only-in-${g}.txt`), `generation ${g}\n`);
+}
+
+test('forget then prune: the repository shrinks and every remaining snapshot restores exactly', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'home');
+  const made = await createTestRepository(t, { packSize: 512 * KiB });
+  const snapshots: Snapshot[] = [];
+  for (let g = 0; g < 6; g++) {
+    await writeGeneration(source, g);
+    snapshots.push((await backup(await made.reopen(), { paths: [source], cacheDir: join(dir, 'cache') })).snapshot);
+  }
+  const kept = [snapshots[1], snapshots[4], snapshots[5]] as Snapshot[];
+  const repository = await made.reopen();
+  for (const s of snapshots) if (!kept.includes(s)) await repository.backend.delete({ type: 'snapshots', name: s.id });
+
+  const sizeBefore = await sumSizes(made.path);
+  const dry = await prune(await made.reopen(), { dryRun: true });
+  assert.equal(dry.dryRun, true);
+  assert.equal(await sumSizes(made.path), sizeBefore, 'a dry run changes nothing');
+  assert.ok(dry.packsToDelete + dry.packsToRepack > 0);
+
+  const result = await prune(await made.reopen());
+  const sizeAfter = await sumSizes(made.path);
+  assert.ok(sizeAfter < sizeBefore * 0.8, `repository went from ${sizeBefore} to ${sizeAfter} bytes`);
+  assert.equal(result.bytesAfter, await dataBytes(made.path));
+
+  const after = await made.reopen();
+  assert.deepEqual((await listSnapshots(after)).map((s) => s.id).sort(), kept.map((s) => s.id).sort());
+  const check = await checkRepository(after, { readData: { kind: 'all' } });
+  assert.deepEqual(check.errors, []);
+  assert.deepEqual(check.unreferencedPacks, []);
+  // At the default threshold a pack at least 80% live is kept whole, unused blobs and all.
+  assert.ok(check.unusedBlobs <= result.blobsUnused);
+  for (const [i, snapshot] of kept.entries()) {
+    const generation = [1, 4, 5][i] as number;
+    const expected = join(dir, `expected-${generation}`);
+    await writeGeneration(expected, generation);
+    const target = join(dir, `restored-${generation}`);
+    const restored = await restore(after, { snapshot, path: source, target });
+    assert.deepEqual(restored.problems, []);
+    assertSameTree(await describeTree(target, { mtimes: false }), await describeTree(expected, { mtimes: false }));
+  }
+  // Only one index generation remains: the old files were superseded and deleted.
+  assert.equal((await readdir(join(made.path, 'index'))).length, 1);
+  // Repacking everything below 100% live leaves no unused blob at all.
+  await prune(await made.reopen(), { repackBelow: 1 });
+  const final = await checkRepository(await made.reopen(), { readData: { kind: 'all' } });
+  assert.deepEqual(final.errors, []);
+  assert.equal(final.unusedBlobs, 0);
+});
+
+test('prune refuses when a snapshot uses data that is missing, and changes nothing', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'home');
+  await writeGeneration(source, 2);
+  const made = await createTestRepository(t);
+  await backup(made.repository, { paths: [source], cacheDir: join(dir, 'cache') });
+  const indexDir = join(made.path, 'index');
+  for (const name of await readdir(indexDir)) await rm(join(indexDir, name));
+  const before = await sumSizes(made.path);
+  await assert.rejects(prune(await made.reopen()), { code: 'E_DAMAGED', message: /missing from the index; nothing was pruned/ });
+  assert.equal(await sumSizes(made.path), before);
+});
+
+async function sumSizes(path: string): Promise<number> {
+  const { stat } = await import('node:fs/promises');
+  let total = 0;
+  for (const entry of await readdir(path, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile() && !entry.parentPath.includes('locks')) total += (await stat(join(entry.parentPath, entry.name))).size;
+  }
+  return total;
+}
+
+async function dataBytes(path: string): Promise<number> {
+  return sumSizes(join(path, 'data'));
+}
