@@ -23,6 +23,7 @@ ${REPOSITORY_HELP}`,
     const repository = await openRepository(values);
     // A shared lock keeps prune from deleting packs while they are being read.
     const lock = await repository.lock(false);
+    await repository.reloadIndex();
     try {
       const snapshot = await resolveSnapshot(repository, reference);
       const target = await findPath(repository, snapshot, path);

@@ -33,6 +33,7 @@ Exit status 13 means damage was found.`,
     const json = values.json === true;
     const repository = await openRepository(values);
     const lock = await repository.lock(false);
+    await repository.reloadIndex();
     const progress = progressReporter(false);
     try {
       const result = await checkRepository(repository, { ...(readData ? { readData } : {}), onProgress: (p) => progress.update(p) });

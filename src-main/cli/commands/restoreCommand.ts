@@ -47,6 +47,7 @@ Exit status 3 means some entries were not restored (each is listed).`,
     const progress = progressReporter(json);
     // A shared lock keeps prune from deleting packs while they are being read.
     const lock = await repository.lock(false);
+    await repository.reloadIndex();
     try {
       const snapshot = await resolveSnapshot(repository, reference);
       const result = await restore(repository, {

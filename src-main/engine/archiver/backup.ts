@@ -115,6 +115,7 @@ class BackupRun {
     const parent = this.type === 'full' ? undefined : await this.findParent(host);
     const type: BackupType = this.type === 'differential' && !parent ? 'full' : this.type;
     const lock = await this.repository.lock(false);
+    await this.repository.reloadIndex();
     this.saver = new BlobSaver(this.repository, { ...(this.options.workers !== undefined ? { workers: this.options.workers } : {}) });
     if (type === 'incremental') this.cache = new FilesCache(this.options.cacheDir ?? repositoryCacheDir(this.repository.config.id));
     if (parent) this.parents = new ParentTrees(this.repository, parent.tree);

@@ -47,6 +47,8 @@ export async function prune(repository: Repository, options: PruneOptions = {}):
   const meter = new ProgressMeter('prune', options.onProgress);
   const threshold = options.repackBelow ?? 0.8;
 
+  // The index may have changed while the caller waited for the lock.
+  await repository.reloadIndex();
   meter.counts.phase = 'finding used data';
   meter.tick(true);
   const used = await usedBlobs(repository);
@@ -120,7 +122,11 @@ export async function prune(repository: Repository, options: PruneOptions = {}):
 
   meter.counts.phase = 'writing the index';
   meter.tick(true);
-  await repository.replaceIndex([...keep, ...fresh], indexFiles.map((file) => file.id));
+  // Supersede every index file on storage, not only those in force: a file an earlier, interrupted
+  // prune superseded but did not delete would otherwise come back into force once its superseder goes.
+  const allIndexFiles: string[] = [];
+  for await (const { name } of repository.backend.list('index')) allIndexFiles.push(name);
+  await repository.replaceIndex([...keep, ...fresh], allIndexFiles);
 
   meter.counts.phase = 'deleting packs';
   for (const name of [...remove, ...repack, ...unindexed]) await repository.backend.delete({ type: 'data', name });

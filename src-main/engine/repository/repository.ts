@@ -52,7 +52,7 @@ export interface SaveResult {
  * them, so a crash leaves only unreferenced packs, never dangling index entries.
  */
 export class Repository {
-  readonly index = new MemoryIndex();
+  private memoryIndex = new MemoryIndex();
   private currentPack: PackWriter | undefined;
   /** Blobs in the open pack or in packs being uploaded, by hex id. */
   private readonly pending = new Set<string>();
@@ -118,7 +118,7 @@ export class Repository {
         continue;
       }
       const repository = new Repository(backend, master, config, name, withDefaults(options));
-      await repository.loadIndex();
+      await repository.reloadIndex();
       return repository;
     }
     if (configError) throw configError;
@@ -128,6 +128,25 @@ export class Repository {
       'E_WRONG_PASSWORD',
       `Wrong password for the repository at ${backend.location}` + (damagedKey ? ` (and ${damagedKey.message})` : '.'),
     );
+  }
+
+  /** Every blob the repository knew when the index was last loaded, plus what this session saved. */
+  get index(): MemoryIndex {
+    return this.memoryIndex;
+  }
+
+  /**
+   * Loads the index again. Call it after taking a lock: another process may
+   * have added or pruned data between opening the repository and getting the
+   * lock, and a backup must not deduplicate against blobs a prune removed.
+   */
+  async reloadIndex(): Promise<void> {
+    if (this.currentPack?.count || this.uploads.size > 0 || this.unindexed.length > 0) {
+      throw new RepositoryError('E_INVALID_ARGUMENT', 'The index cannot be reloaded while new data is waiting to be flushed.');
+    }
+    const fresh = new MemoryIndex();
+    for (const { content } of await this.readIndexFiles()) for (const pack of content.packs) fresh.addPack(pack.id, pack.size, pack.blobs);
+    this.memoryIndex = fresh;
   }
 
   get keyId(): string {
@@ -331,7 +350,7 @@ export class Repository {
     const upload = this.backend
       .write({ type: 'data', name: pack.name }, parts)
       .then(() => {
-        this.index.addPack(pack.id, size, blobs);
+        this.memoryIndex.addPack(pack.id, size, blobs);
         for (const blob of blobs) this.pending.delete(blob.id.toString('hex'));
         this.unindexed.push({ id: pack.id, size, blobs });
       })
@@ -356,12 +375,6 @@ export class Repository {
       this.currentPack = undefined;
       this.pending.clear();
       throw err;
-    }
-  }
-
-  private async loadIndex(): Promise<void> {
-    for (const { content } of await this.readIndexFiles()) {
-      for (const pack of content.packs) this.index.addPack(pack.id, pack.size, pack.blobs);
     }
   }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { backup } from '../../../src-main/engine/archiver/backup.js';
@@ -7,24 +7,12 @@ import { checkRepository } from '../../../src-main/engine/maintenance/check.js';
 import { prune } from '../../../src-main/engine/maintenance/prune.js';
 import { restore } from '../../../src-main/engine/restorer/restore.js';
 import { listSnapshots, type Snapshot } from '../../../src-main/engine/snapshot/snapshot.js';
-import { seededBytes } from '../../helpers/data.js';
+import { writeGeneration } from '../../helpers/generations.js';
 import { assertSameTree, describeTree } from '../../helpers/fileTree.js';
 import { tempDir } from '../../helpers/tempDir.js';
 import { createTestRepository } from '../../helpers/testRepository.js';
 
 const KiB = 1024;
-
-/** Generation `g` of a small, changing home folder: each generation replaces some files and adds others. */
-async function writeGeneration(source: string, g: number): Promise<void> {
-  await rm(source, { recursive: true, force: true });
-  await mkdir(join(source, 'docs'), { recursive: true });
-  for (let i = 0; i < 12; i++) {
-    // Files i < g are rewritten each generation; the rest stay the same across generations.
-    const version = i < g ? g : 0;
-    await writeFile(join(source, 'docs', `file${i}.bin`), seededBytes(`f${i}-v${version}`, 150 * KiB + i * 1000));
-  }
-  await writeFile(join(source, `only-in-${g}.txt`), `generation ${g}\n`);
-}
 
 test('forget then prune: the repository shrinks and every remaining snapshot restores exactly', async (t) => {
   const dir = await tempDir(t);
