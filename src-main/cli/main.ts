@@ -8,6 +8,7 @@ import { catCommand } from './commands/catCommand.js';
 import { checkCommand } from './commands/checkCommand.js';
 import { forgetCommand } from './commands/forgetCommand.js';
 import { pruneCommand } from './commands/pruneCommand.js';
+import { cacheCommand, diffCommand, findCommand, statsCommand, versionsCommand } from './commands/queryCommands.js';
 import { initCommand } from './commands/initCommand.js';
 import { keyCommand } from './commands/keyCommand.js';
 import { lsCommand } from './commands/lsCommand.js';
@@ -15,7 +16,7 @@ import { restoreCommand } from './commands/restoreCommand.js';
 import { snapshotsCommand } from './commands/snapshotsCommand.js';
 import { unlockCommand } from './commands/unlockCommand.js';
 
-const COMMANDS: readonly Command[] = [initCommand, backupCommand, snapshotsCommand, lsCommand, restoreCommand, catCommand, checkCommand, forgetCommand, pruneCommand, keyCommand, unlockCommand];
+const COMMANDS: readonly Command[] = [initCommand, backupCommand, snapshotsCommand, lsCommand, restoreCommand, catCommand, versionsCommand, findCommand, diffCommand, statsCommand, checkCommand, forgetCommand, pruneCommand, keyCommand, unlockCommand, cacheCommand];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -2,6 +2,8 @@ import { hostname } from 'node:os';
 import { DEFAULT_EXCLUDES } from '../../../src-shared/defaultExcludes.js';
 import { formatBytes, formatDuration, parseBytes } from '../../../src-shared/units.js';
 import { backup } from '../../engine/archiver/backup.js';
+import { repositoryCacheDir } from '../../engine/cacheDir.js';
+import { Catalogue } from '../../engine/catalogue/catalogue.js';
 import { ExcludeRules } from '../../engine/archiver/excludes.js';
 import type { BackupType } from '../../engine/snapshot/snapshot.js';
 import { EXIT_WITH_WARNINGS, UsageError } from '../cliError.js';
@@ -84,6 +86,13 @@ Exit status 3 means the snapshot was saved but some files could not be read.`,
         },
       });
       progress.done();
+      // Keep the catalogue current, so versions/find/diff answer at once; it can always be rebuilt.
+      const catalogue = new Catalogue(repositoryCacheDir(repository.config.id));
+      try {
+        await catalogue.sync(repository);
+      } finally {
+        catalogue.close();
+      }
       const s = snapshot.summary;
       if (json) {
         process.stdout.write(`${JSON.stringify({ type: 'summary', snapshot: snapshot.id, backupType: snapshot.type, parent: snapshot.parent ?? null, ...s })}\n`);

@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { backup } from '../../../src-main/engine/archiver/backup.js';
+import { Catalogue } from '../../../src-main/engine/catalogue/catalogue.js';
+import { repositoryStats } from '../../../src-main/engine/catalogue/stats.js';
+import { restore } from '../../../src-main/engine/restorer/restore.js';
+import type { Snapshot } from '../../../src-main/engine/snapshot/snapshot.js';
+import { seededBytes } from '../../helpers/data.js';
+import { describeTree, type EntryState } from '../../helpers/fileTree.js';
+import { tempDir } from '../../helpers/tempDir.js';
+import { createTestRepository } from '../../helpers/testRepository.js';
+
+/** Four states of a folder: edits, deletions, additions, a symlink retargeted, a file turned into a folder. */
+async function writeState(source: string, k: number): Promise<void> {
+  await rm(source, { recursive: true, force: true });
+  await mkdir(join(source, 'docs', 'old'), { recursive: true });
+  await writeFile(join(source, 'docs', 'report.txt'), k < 2 ? 'first draft\n' : `draft ${k}\n`);
+  await writeFile(join(source, 'docs', 'stable.bin'), seededBytes('stable', 70_000));
+  if (k !== 1) await writeFile(join(source, 'docs', 'old', 'notes.txt'), 'sometimes there\n');
+  for (let i = 0; i <= k; i++) await writeFile(join(source, `added-${i}.txt`), `file ${i}\n`);
+  await symlink(k < 3 ? 'docs/report.txt' : 'docs/stable.bin', join(source, 'latest'));
+  if (k < 2) await writeFile(join(source, 'shape'), 'a file');
+  else await mkdir(join(source, 'shape'));
+}
+
+/** Brute force: the restored tree of every snapshot, keyed by path relative to the source. */
+type States = Map<string, Map<string, EntryState>>;
+
+function relative(hex: string): string {
+  return Buffer.from(hex, 'hex').toString();
+}
+
+test('versions, find, diff and stats agree with a brute-force walk of the restored snapshots; a rebuild answers the same', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  const made = await createTestRepository(t);
+  const snapshots: Snapshot[] = [];
+  const states: States = new Map();
+  for (let k = 0; k < 4; k++) {
+    await writeState(source, k);
+    const { snapshot } = await backup(await made.reopen(), { paths: [source], cacheDir: join(dir, 'cache') });
+    snapshots.push(snapshot);
+    const target = join(dir, `restored-${k}`);
+    await restore(await made.reopen(), { snapshot, path: source, target });
+    states.set(snapshot.id, new Map([...(await describeTree(target))].map(([hex, state]) => [relative(hex), state])));
+  }
+  const repository = await made.reopen();
+  const catalogue = new Catalogue(join(dir, 'catalogue'));
+  t.after(() => catalogue.close());
+  assert.deepEqual(await catalogue.sync(repository), { added: 4, removed: 0 });
+
+  // versions: group the snapshots by what the restored entry looked like (type, size, time, content, target).
+  for (const path of ['docs/report.txt', 'docs/stable.bin', 'docs/old/notes.txt', 'docs', 'latest', 'shape', 'added-3.txt', 'never-existed']) {
+    const expected = new Map<string, string[]>();
+    for (const snapshot of snapshots) {
+      const state = states.get(snapshot.id)?.get(path);
+      if (!state) continue;
+      const key = JSON.stringify({ ...state, mtimeUs: String(state.mtimeUs) });
+      expected.set(key, [...(expected.get(key) ?? []), snapshot.id]);
+    }
+    const actual = catalogue.versions(`${source}/${path}`).map((v) => v.snapshots.map((s) => s.id).join());
+    assert.deepEqual(actual.sort(), [...expected.values()].map((ids) => ids.join()).sort(), `versions of ${path}`);
+  }
+  // Rewritten in every state: four versions by time, the first two with the same content ("first draft").
+  const reports = catalogue.versions(`${source}/docs/report.txt`);
+  assert.equal(reports.length, 4);
+  assert.equal(reports[0]?.content, reports[1]?.content);
+  assert.notEqual(reports[1]?.content, reports[2]?.content);
+
+  // find: every path whose name matches, with the snapshots holding it.
+  const found = new Map(catalogue.find('*.txt').map((m) => [m.path, m.snapshots.map((s) => s.id).sort()]));
+  const expectedFound = new Map<string, string[]>();
+  for (const [id, state] of states) {
+    for (const path of state.keys()) {
+      if (!path.endsWith('.txt')) continue;
+      expectedFound.set(`${source}/${path}`, [...(expectedFound.get(`${source}/${path}`) ?? []), id].sort());
+    }
+  }
+  assert.deepEqual(found, expectedFound);
+  assert.deepEqual(catalogue.find(`${source}/docs/*.bin`).map((m) => m.path), [`${source}/docs/stable.bin`]);
+
+  // diff: compare consecutive restored trees directly.
+  for (let k = 1; k < 4; k++) {
+    const [a, b] = [snapshots[k - 1] as Snapshot, snapshots[k] as Snapshot];
+    const [sa, sb] = [states.get(a.id) as Map<string, EntryState>, states.get(b.id) as Map<string, EntryState>];
+    const expected: string[] = [];
+    for (const [path, state] of sa) {
+      const other = sb.get(path);
+      if (!other) expected.push(`removed ${path}`);
+      else if (!(state.type === 'dir' && other.type === 'dir') && JSON.stringify({ ...state, mtimeUs: String(state.mtimeUs) }) !== JSON.stringify({ ...other, mtimeUs: String(other.mtimeUs) })) expected.push(`modified ${path}`);
+    }
+    for (const path of sb.keys()) if (!sa.has(path)) expected.push(`added ${path}`);
+    const actual = catalogue.diff(a.id, b.id).filter((c) => c.path.startsWith(`${source}/`)).map((c) => `${c.change} ${c.path.slice(source.length + 1)}`);
+    assert.deepEqual(actual.sort(), expected.sort(), `diff ${k - 1} → ${k}`);
+  }
+
+  const stats = await repositoryStats(repository);
+  assert.equal(stats.snapshots, 4);
+  assert.equal(stats.files, [...(states.get(snapshots[3]?.id as string) as Map<string, EntryState>).values()].filter((s) => s.type === 'file').length);
+  assert.ok(stats.dedupRatio > 3, 'four snapshots of mostly the same data');
+  assert.ok(stats.storedBytes > 0 && stats.uniqueBytes >= 70_000);
+
+  // A rebuilt catalogue gives identical answers.
+  const answers = (c: Catalogue) => JSON.stringify([c.versions(`${source}/docs/report.txt`), c.find('*'), c.diff(snapshots[0]?.id as string, snapshots[3]?.id as string)]);
+  const before = answers(catalogue);
+  catalogue.close();
+  Catalogue.reset(join(dir, 'catalogue'));
+  const rebuilt = new Catalogue(join(dir, 'catalogue'));
+  assert.deepEqual(await rebuilt.sync(repository), { added: 4, removed: 0 });
+  assert.equal(answers(rebuilt), before);
+
+  // A forgotten snapshot leaves the catalogue at the next sync.
+  await repository.backend.delete({ type: 'snapshots', name: snapshots[0]?.id as string });
+  assert.deepEqual(await rebuilt.sync(repository), { added: 0, removed: 1 });
+  assert.ok(!rebuilt.versions(`${source}/docs/report.txt`).some((v) => v.snapshots.some((s) => s.id === snapshots[0]?.id)));
+  rebuilt.close();
+});
