@@ -1,6 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { openCacheDatabase } from '../cacheDatabase.js';
 import { BLOB_ID_LENGTH } from '../crypto/blobId.js';
 
 /** What the file looked like when its content was last read, and the chunks it had. */
@@ -46,17 +45,7 @@ export class FilesCache {
   private pending: [Buffer, CachedFile | undefined][] = [];
 
   constructor(folder: string) {
-    mkdirSync(folder, { recursive: true, mode: 0o700 });
-    this.db = new Database(join(folder, 'files.sqlite'));
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    const version = this.db.pragma('user_version', { simple: true }) as number;
-    for (let i = version; i < MIGRATIONS.length; i++) {
-      this.db.transaction(() => {
-        this.db.exec(MIGRATIONS[i] as string);
-        this.db.pragma(`user_version = ${i + 1}`);
-      })();
-    }
+    this.db = openCacheDatabase(folder, 'files.sqlite', MIGRATIONS);
     this.lookupStatement = this.db.prepare('SELECT size, mtime_ns, ctime_ns, inode, content FROM files WHERE path = ?');
     this.upsertStatement = this.db.prepare('INSERT OR REPLACE INTO files (path, size, mtime_ns, ctime_ns, inode, content) VALUES (?, ?, ?, ?, ?, ?)');
     this.deleteStatement = this.db.prepare('DELETE FROM files WHERE path = ?');

@@ -1,8 +1,9 @@
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadTree } from '../archiver/parentTrees.js';
+import { openCacheDatabase } from '../cacheDatabase.js';
 import type { Repository } from '../repository/repository.js';
 import { listSnapshotIds, loadSnapshot, type Snapshot } from '../snapshot/snapshot.js';
 import type { NodeType, TreeNode } from '../snapshot/tree.js';
@@ -50,18 +51,8 @@ const MIGRATIONS: readonly string[] = [
 export class Catalogue {
   private readonly db: Database.Database;
 
-  constructor(private readonly folder: string) {
-    mkdirSync(folder, { recursive: true, mode: 0o700 });
-    this.db = new Database(join(folder, 'catalogue.sqlite'));
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    const version = this.db.pragma('user_version', { simple: true }) as number;
-    for (let i = version; i < MIGRATIONS.length; i++) {
-      this.db.transaction(() => {
-        this.db.exec(MIGRATIONS[i] as string);
-        this.db.pragma(`user_version = ${i + 1}`);
-      })();
-    }
+  constructor(folder: string) {
+    this.db = openCacheDatabase(folder, 'catalogue.sqlite', MIGRATIONS);
   }
 
   /** Deletes the catalogue's file; the next `sync` rebuilds it from the repository. */
