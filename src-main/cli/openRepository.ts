@@ -21,3 +21,23 @@ export async function openRepository(values: OptionValues): Promise<Repository> 
 export function readNewPassword(values: OptionValues): Promise<string> {
   return readPassword({ file: values['new-password-file'] as string | undefined, env: 'HINDSIGHT_NEW_PASSWORD', prompt: 'New password' }, true);
 }
+
+/**
+ * Opens the repository under a shared lock, so a prune cannot delete packs
+ * while they are read, with the index reloaded after the lock; runs `work`;
+ * then releases the lock and closes the repository.
+ */
+export async function withReadLock<T>(values: OptionValues, work: (repository: Repository) => Promise<T>): Promise<T> {
+  const repository = await openRepository(values);
+  try {
+    const lock = await repository.lock(false);
+    try {
+      await repository.reloadIndex();
+      return await work(repository);
+    } finally {
+      await lock.release();
+    }
+  } finally {
+    await repository.close();
+  }
+}

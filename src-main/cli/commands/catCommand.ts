@@ -4,7 +4,7 @@ import { resolveSnapshot } from '../../engine/snapshot/snapshot.js';
 import { findPath, splitReference } from '../../engine/snapshot/treePath.js';
 import { UsageError } from '../cliError.js';
 import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command } from '../command.js';
-import { openRepository } from '../openRepository.js';
+import { withReadLock } from '../openRepository.js';
 
 export const catCommand: Command = {
   name: 'cat',
@@ -20,11 +20,7 @@ ${REPOSITORY_HELP}`,
   async run(values, positionals) {
     if (positionals.length !== 1 || !positionals[0]?.includes(':')) throw new UsageError('Say which file: hindsight cat SNAPSHOT:/path/to/file.');
     const { snapshot: reference, path } = splitReference(positionals[0]);
-    const repository = await openRepository(values);
-    // A shared lock keeps prune from deleting packs while they are being read.
-    const lock = await repository.lock(false);
-    await repository.reloadIndex();
-    try {
+    await withReadLock(values, async (repository) => {
       const snapshot = await resolveSnapshot(repository, reference);
       const target = await findPath(repository, snapshot, path);
       if (target.kind !== 'entry' || target.node.type !== 'file') {
@@ -33,9 +29,6 @@ ${REPOSITORY_HELP}`,
       for (const id of target.node.content ?? []) {
         if (!process.stdout.write(await repository.loadBlob(id))) await once(process.stdout, 'drain');
       }
-    } finally {
-      await lock.release();
-      await repository.close();
-    }
+    });
   },
 };

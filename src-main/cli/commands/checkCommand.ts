@@ -1,7 +1,7 @@
 import { checkRepository, type ReadDataSubset } from '../../engine/maintenance/check.js';
 import { UsageError } from '../cliError.js';
 import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command } from '../command.js';
-import { openRepository } from '../openRepository.js';
+import { withReadLock } from '../openRepository.js';
 import { progressReporter } from '../progressLine.js';
 
 /** Exit status when check finds damage (same as any other E_DAMAGED). */
@@ -31,29 +31,26 @@ Exit status 13 means damage was found.`,
     if (subset && !values['read-data']) throw new UsageError('--subset goes with --read-data.');
     const readData: ReadDataSubset | undefined = values['read-data'] ? (subset ?? { kind: 'all' }) : undefined;
     const json = values.json === true;
-    const repository = await openRepository(values);
-    const lock = await repository.lock(false);
-    await repository.reloadIndex();
     const progress = progressReporter(false);
     try {
-      const result = await checkRepository(repository, { ...(readData ? { readData } : {}), onProgress: (p) => progress.update(p) });
-      progress.done();
-      if (json) {
-        console.log(JSON.stringify(result, null, 2));
-      } else {
-        for (const error of result.errors) console.log(`error: ${error.message}`);
-        const read = readData ? `, read ${result.blobsRead} chunks in ${result.packsRead} packs` : '';
-        console.log(`${result.snapshots} snapshots, ${result.trees} folders, ${result.packs} packs checked${read}: ${result.errors.length === 0 ? 'no errors found' : `${result.errors.length} error${result.errors.length === 1 ? '' : 's'}`}`);
-        if (result.unreferencedPacks.length > 0) {
-          console.log(`${result.unreferencedPacks.length} pack${result.unreferencedPacks.length === 1 ? ' is' : 's are'} not in any index (left by interrupted backups); "hindsight prune" removes them`);
+      return await withReadLock(values, async (repository) => {
+        const result = await checkRepository(repository, { ...(readData ? { readData } : {}), onProgress: (p) => progress.update(p) });
+        progress.done();
+        if (json) {
+          console.log(JSON.stringify(result, null, 2));
+        } else {
+          for (const error of result.errors) console.log(`error: ${error.message}`);
+          const read = readData ? `, read ${result.blobsRead} chunks in ${result.packsRead} packs` : '';
+          console.log(`${result.snapshots} snapshots, ${result.trees} folders, ${result.packs} packs checked${read}: ${result.errors.length === 0 ? 'no errors found' : `${result.errors.length} error${result.errors.length === 1 ? '' : 's'}`}`);
+          if (result.unreferencedPacks.length > 0) {
+            console.log(`${result.unreferencedPacks.length} pack${result.unreferencedPacks.length === 1 ? ' is' : 's are'} not in any index (left by interrupted backups); "hindsight prune" removes them`);
+          }
+          if (result.unusedBlobs > 0) console.log(`${result.unusedBlobs} chunks are no longer used by any snapshot; "hindsight prune" reclaims the space`);
         }
-        if (result.unusedBlobs > 0) console.log(`${result.unusedBlobs} chunks are no longer used by any snapshot; "hindsight prune" reclaims the space`);
-      }
-      return result.errors.length > 0 ? EXIT_DAMAGED : 0;
+        return result.errors.length > 0 ? EXIT_DAMAGED : 0;
+      });
     } finally {
       progress.done();
-      await lock.release();
-      await repository.close();
     }
   },
 };

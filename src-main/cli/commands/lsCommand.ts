@@ -5,7 +5,7 @@ import { findPath, splitReference } from '../../engine/snapshot/treePath.js';
 import { walkTree } from '../../engine/snapshot/walkTree.js';
 import { UsageError } from '../cliError.js';
 import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command } from '../command.js';
-import { openRepository } from '../openRepository.js';
+import { withReadLock } from '../openRepository.js';
 
 export const lsCommand: Command = {
   name: 'ls',
@@ -22,11 +22,7 @@ ${REPOSITORY_HELP}
   async run(values, positionals) {
     if (positionals.length !== 1) throw new UsageError('Say which snapshot: hindsight ls SNAPSHOT[:PATH].');
     const { snapshot: reference, path } = splitReference(positionals[0] as string);
-    const repository = await openRepository(values);
-    // A shared lock keeps prune from deleting packs while they are being read.
-    const lock = await repository.lock(false);
-    await repository.reloadIndex();
-    try {
+    await withReadLock(values, async (repository) => {
       const snapshot = await resolveSnapshot(repository, reference);
       const target = await findPath(repository, snapshot, path);
       const base = Buffer.from(path === '/' ? '' : path.replace(/\/+$/, ''));
@@ -41,10 +37,7 @@ ${REPOSITORY_HELP}
       };
       if (target.kind === 'entry') print(base, target.node);
       else for await (const { path: entryPath, node } of walkTree(repository, target.tree, base)) print(entryPath, node);
-    } finally {
-      await lock.release();
-      await repository.close();
-    }
+    });
   },
 };
 

@@ -4,7 +4,7 @@ import { resolveSnapshot } from '../../engine/snapshot/snapshot.js';
 import { splitReference } from '../../engine/snapshot/treePath.js';
 import { EXIT_WITH_WARNINGS, UsageError } from '../cliError.js';
 import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command } from '../command.js';
-import { openRepository } from '../openRepository.js';
+import { withReadLock } from '../openRepository.js';
 import { progressReporter } from '../progressLine.js';
 
 export const restoreCommand: Command = {
@@ -43,42 +43,38 @@ Exit status 3 means some entries were not restored (each is listed).`,
     if (!['always', 'if-changed', 'never'].includes(overwrite)) throw new UsageError('--overwrite is always, if-changed or never.');
     const { snapshot: reference, path } = splitReference(positionals[0] as string);
     const json = values.json === true;
-    const repository = await openRepository(values);
     const progress = progressReporter(json);
-    // A shared lock keeps prune from deleting packs while they are being read.
-    const lock = await repository.lock(false);
-    await repository.reloadIndex();
     try {
-      const snapshot = await resolveSnapshot(repository, reference);
-      const result = await restore(repository, {
-        snapshot,
-        path,
-        target,
-        include: (values.include as string[] | undefined) ?? [],
-        exclude: (values.exclude as string[] | undefined) ?? [],
-        overwrite: overwrite as OverwritePolicy,
-        onProgress: (p) => progress.update(p),
-        onProblem: (problem) => {
-          if (json) process.stdout.write(`${JSON.stringify({ type: 'problem', ...problem })}\n`);
-          else {
-            progress.done();
-            console.error(`error: ${problem.path}: ${problem.message}`);
-          }
-        },
+      return await withReadLock(values, async (repository) => {
+        const snapshot = await resolveSnapshot(repository, reference);
+        const result = await restore(repository, {
+          snapshot,
+          path,
+          target,
+          include: (values.include as string[] | undefined) ?? [],
+          exclude: (values.exclude as string[] | undefined) ?? [],
+          overwrite: overwrite as OverwritePolicy,
+          onProgress: (p) => progress.update(p),
+          onProblem: (problem) => {
+            if (json) process.stdout.write(`${JSON.stringify({ type: 'problem', ...problem })}\n`);
+            else {
+              progress.done();
+              console.error(`error: ${problem.path}: ${problem.message}`);
+            }
+          },
+        });
+        progress.done();
+        if (json) {
+          process.stdout.write(`${JSON.stringify({ type: 'summary', snapshot: snapshot.id, ...result, problems: result.problems.length })}\n`);
+        } else {
+          console.log(`Restored snapshot ${snapshot.id.slice(0, 8)}${path === '/' ? '' : `:${path}`} to ${target}`);
+          console.log(`  ${result.filesRestored} files (${formatBytes(result.bytesWritten)}), ${result.dirs} folders, ${result.symlinks} symbolic links, ${result.hardLinks} hard links; ${result.filesSkipped} existing files left as they were`);
+          if (result.problems.length > 0) console.log(`  ${result.problems.length} entr${result.problems.length === 1 ? 'y was' : 'ies were'} not restored (see above)`);
+        }
+        return result.problems.length > 0 ? EXIT_WITH_WARNINGS : 0;
       });
-      progress.done();
-      if (json) {
-        process.stdout.write(`${JSON.stringify({ type: 'summary', snapshot: snapshot.id, ...result, problems: result.problems.length })}\n`);
-      } else {
-        console.log(`Restored snapshot ${snapshot.id.slice(0, 8)}${path === '/' ? '' : `:${path}`} to ${target}`);
-        console.log(`  ${result.filesRestored} files (${formatBytes(result.bytesWritten)}), ${result.dirs} folders, ${result.symlinks} symbolic links, ${result.hardLinks} hard links; ${result.filesSkipped} existing files left as they were`);
-        if (result.problems.length > 0) console.log(`  ${result.problems.length} entr${result.problems.length === 1 ? 'y was' : 'ies were'} not restored (see above)`);
-      }
-      return result.problems.length > 0 ? EXIT_WITH_WARNINGS : 0;
     } finally {
       progress.done();
-      await lock.release();
-      await repository.close();
     }
   },
 };
