@@ -1,0 +1,261 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createCipheriv, createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { cpus, freemem, totalmem, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { formatBytes, parseBytes } from '../../src-shared/units.js';
+
+/**
+ * `npm run bench [-- --size 256M] [--only hindsight] [--keep]`
+ *
+ * Backs up the same seeded dataset with Hindsight and, when installed, restic
+ * and borg (encryption on; zstd 3 for Hindsight and borg, restic's default
+ * compression), in one run, and reports each scenario's time, throughput,
+ * repository size and peak memory with the Hindsight/peer ratios. Writes
+ * bench/results.json and BENCHMARKS.md. Installs nothing itself.
+ */
+const { values } = parseArgs({ options: { size: { type: 'string', default: '1G' }, only: { type: 'string' }, keep: { type: 'boolean' } } });
+const totalSize = parseBytes(values.size as string) ?? 1024 ** 3;
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const bin = join(root, 'bin', 'hindsight.js');
+const MiB = 1024 * 1024;
+
+/** Deterministic pseudo-random numbers and bytes. */
+class Seeded {
+  private counter = 0;
+  constructor(private readonly seed: string) {}
+  bytes(length: number): Buffer {
+    const key = createHash('sha256').update(`${this.seed}:${this.counter++}`).digest();
+    return createCipheriv('aes-256-ctr', key, Buffer.alloc(16)).update(Buffer.alloc(length));
+  }
+  next(): number {
+    return this.bytes(4).readUInt32LE(0) / 2 ** 32;
+  }
+}
+
+async function writeText(path: string, size: number, random: Seeded): Promise<void> {
+  const words = ['GET', 'POST', '/api/v1/items', '/login', 'user=ann', 'user=bo', 'status=200', 'status=404', 'took', 'ms', 'cache=hit', 'cache=miss'];
+  const file = await open(path, 'w');
+  let written = 0;
+  let line = 0;
+  while (written < size) {
+    const parts: string[] = [];
+    for (let i = 0; i < 4096; i++, line++) {
+      const r = random.next();
+      parts.push(`2026-11-${String(1 + (line % 28)).padStart(2, '0')} ${String(line % 86400).padStart(5, '0')} ${words[Math.floor(r * words.length)]} ${words[(line * 7) % words.length]} ${Math.floor(r * 1000)} ${words[(line * 3) % words.length]}\n`);
+    }
+    const chunk = Buffer.from(parts.join('')).subarray(0, size - written);
+    await file.write(chunk);
+    written += chunk.length;
+  }
+  await file.close();
+}
+
+/** ~60% incompressible files of log-spread sizes (4 KiB–64 MiB), ~30% text, ~10% (≤ 10k) small files in nested folders. */
+async function generateDataset(dir: string): Promise<void> {
+  const random = new Seeded('hindsight-bench');
+  await mkdir(join(dir, 'media'), { recursive: true });
+  await mkdir(join(dir, 'logs'), { recursive: true });
+  // Whole-byte targets: a fractional remainder would ask for a 0.2-byte file forever.
+  const mediaTarget = Math.floor(totalSize * 0.6);
+  const textTarget = Math.floor(totalSize * 0.3);
+  let media = 0;
+  for (let i = 0; media < mediaTarget; i++) {
+    const size = Math.min(Math.round(Math.exp(Math.log(4096) + random.next() * (Math.log(64 * MiB) - Math.log(4096)))), mediaTarget - media);
+    const file = await open(join(dir, 'media', `blob-${i}.bin`), 'w');
+    for (let done = 0; done < size; done += 8 * MiB) await file.write(random.bytes(Math.min(8 * MiB, size - done)));
+    await file.close();
+    media += size;
+  }
+  let text = 0;
+  for (let i = 0; text < textTarget; i++) {
+    const size = Math.min(Math.round((1 + random.next() * 15) * MiB), textTarget - text);
+    await writeText(join(dir, 'logs', `service-${i}.log`), size, random);
+    text += size;
+  }
+  const smallCount = Math.min(10_000, Math.round((totalSize * 0.1) / 4608));
+  for (let i = 0; i < smallCount; i++) {
+    const folder = join(dir, 'docs', `d${i % 20}`, `e${i % 7}`, `f${i % 3}`);
+    if (i < 420) await mkdir(folder, { recursive: true });
+    await writeFile(join(folder, `note-${i}.txt`), random.bytes(1024 + Math.floor(random.next() * 7 * 1024)));
+  }
+}
+
+/** ~2% of the bytes: appends to logs, insertions in the middle of large files (shifting offsets), new and deleted small files. */
+async function mutateDataset(dir: string): Promise<void> {
+  const random = new Seeded('hindsight-bench-mutation');
+  const budget = totalSize * 0.02;
+  let changed = 0;
+  for (const name of (await readdir(join(dir, 'logs'))).sort()) {
+    if (changed > budget * 0.4) break;
+    const file = await open(join(dir, 'logs', name), 'a');
+    const extra = Math.round(256 * 1024);
+    await file.write(random.bytes(extra).toString('base64'));
+    await file.close();
+    changed += extra;
+  }
+  const media = await Promise.all((await readdir(join(dir, 'media'))).map(async (name) => ({ name, size: (await stat(join(dir, 'media', name))).size })));
+  for (const { name } of media.filter((m) => m.size > 8 * MiB).sort((a, b) => a.name.localeCompare(b.name))) {
+    if (changed > budget * 0.9) break;
+    const path = join(dir, 'media', name);
+    const data = readFileSync(path);
+    const insert = random.bytes(512 * 1024);
+    await writeFile(path, Buffer.concat([data.subarray(0, data.length >> 1), insert, data.subarray(data.length >> 1)]));
+    changed += insert.length;
+  }
+  for (let i = 0; i < 200; i++) await writeFile(join(dir, 'docs', `new-${i}.txt`), random.bytes(4096));
+  for (let i = 0; i < 200; i += 2) await rm(join(dir, 'docs', `d${i % 20}`, `e${i % 7}`, `f${i % 3}`, `note-${i}.txt`), { force: true });
+}
+
+interface Measurement {
+  seconds: number;
+  peakRssMb: number;
+}
+
+/** Runs a command under GNU time; returns wall time and peak RSS. */
+function measure(command: string, args: string[], env: Record<string, string>, cwd?: string): Measurement {
+  const result = spawnSync('/usr/bin/time', ['-f', '%e %M', command, ...args], { env: { ...process.env, ...env }, cwd, encoding: 'utf8', maxBuffer: 256 * MiB });
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed:\n${result.stderr.slice(-2000)}`);
+  const [seconds, kb] = (result.stderr.trim().split('\n').pop() ?? '0 0').split(' ').map(Number);
+  return { seconds: seconds ?? 0, peakRssMb: (kb ?? 0) / 1024 };
+}
+
+function duBytes(path: string): number {
+  return Number(execFileSync('du', ['-sb', path], { encoding: 'utf8' }).split('\t')[0]);
+}
+
+interface Tool {
+  name: string;
+  version: string;
+  init(): void;
+  backup(label: string): Measurement;
+  restore(target: string): Measurement;
+  verify(): Measurement;
+  repository: string;
+}
+
+function tools(work: string, data: string): Tool[] {
+  const password = 'benchmark password';
+  const all: Tool[] = [];
+  const hs = { HINDSIGHT_REPO: join(work, 'hindsight-repo'), HINDSIGHT_PASSWORD: password, HINDSIGHT_CACHE_DIR: join(work, 'hindsight-cache') };
+  all.push({
+    name: 'hindsight',
+    version: JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version as string,
+    repository: hs.HINDSIGHT_REPO,
+    init: () => void measure(process.execPath, [bin, 'init'], hs),
+    backup: () => measure(process.execPath, [bin, 'backup', '--no-default-excludes', data], hs),
+    restore: (target) => measure(process.execPath, [bin, 'restore', `latest:${data}`, '--target', target], hs),
+    verify: () => measure(process.execPath, [bin, 'check', '--read-data'], hs),
+  });
+  const which = (name: string) => spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
+  if (which('restic')) {
+    const env = { RESTIC_REPOSITORY: join(work, 'restic-repo'), RESTIC_PASSWORD: password, RESTIC_CACHE_DIR: join(work, 'restic-cache') };
+    all.push({
+      name: 'restic',
+      version: execFileSync('restic', ['version'], { encoding: 'utf8' }).split(' ')[1] ?? '?',
+      repository: env.RESTIC_REPOSITORY,
+      init: () => void measure('restic', ['init'], env),
+      backup: () => measure('restic', ['backup', '--quiet', data], env),
+      restore: (target) => measure('restic', ['restore', 'latest', '--target', target], env),
+      verify: () => measure('restic', ['check', '--read-data'], env),
+    });
+  }
+  if (which('borg')) {
+    const env = { BORG_REPO: join(work, 'borg-repo'), BORG_PASSPHRASE: password, BORG_CACHE_DIR: join(work, 'borg-cache'), BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: 'yes' };
+    all.push({
+      name: 'borg',
+      version: execFileSync('borg', ['--version'], { encoding: 'utf8' }).trim().split(' ')[1] ?? '?',
+      repository: env.BORG_REPO,
+      init: () => void measure('borg', ['init', '--encryption=repokey-blake2'], env),
+      backup: (label) => measure('borg', ['create', '--compression', 'zstd,3', `::${label}`, data], env),
+      restore: (target) => measure('borg', ['extract', `::run3`], env, target),
+      verify: () => measure('borg', ['check', '--verify-data'], env),
+    });
+  }
+  return values.only ? all.filter((t) => t.name === values.only) : all;
+}
+
+/** What this machine can do on the same data: read, zstd -3, AES-256-GCM, SHA-256. */
+function ceilings(data: string): Record<string, number> {
+  const seconds = (script: string) => {
+    const started = process.hrtime.bigint();
+    execFileSync('sh', ['-c', script], { stdio: 'ignore' });
+    return Number(process.hrtime.bigint() - started) / 1e9;
+  };
+  const bytes = duBytes(data);
+  const speed = (algorithm: string) => {
+    const out = execFileSync('openssl', ['speed', '-elapsed', '-seconds', '1', '-bytes', '16384', '-evp', algorithm], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const line = out.trim().split('\n').pop() ?? '';
+    return Number(line.trim().split(/\s+/).pop()?.replace('k', '')) / 1024;
+  };
+  return {
+    readMBps: bytes / MiB / seconds(`find '${data}' -type f -print0 | xargs -0 cat > /dev/null`),
+    zstd3MBps: bytes / MiB / seconds(`tar cf - -C '${data}' . | zstd -3 -T1 -q > /dev/null`),
+    aes256gcmMBps: speed('aes-256-gcm'),
+    sha256MBps: speed('sha256'),
+  };
+}
+
+const scenarios = ['first backup', 'no-change backup', 'after mutation', 'restore', 'verify all data'] as const;
+type Scenario = (typeof scenarios)[number];
+
+const work = await mkdtemp(join(tmpdir(), 'hindsight-bench-'));
+const data = join(work, 'data');
+console.log(`Generating ${formatBytes(totalSize)} of data in ${data}…`);
+await generateDataset(data);
+const dataBytes = duBytes(data);
+const machine = ceilings(data);
+const results: Record<string, Record<Scenario, Measurement & { repoBytes?: number; mbps: number }>> = {};
+for (const tool of tools(work, data)) {
+  console.log(`Running ${tool.name} ${tool.version}…`);
+  tool.init();
+  const row = {} as Record<Scenario, Measurement & { repoBytes?: number; mbps: number }>;
+  const record = (scenario: Scenario, m: Measurement, bytes = dataBytes) => {
+    row[scenario] = { ...m, mbps: bytes / MiB / Math.max(m.seconds, 0.01), repoBytes: duBytes(tool.repository) };
+  };
+  record('first backup', tool.backup('run1'));
+  record('no-change backup', tool.backup('run2'));
+  results[tool.name] = row;
+}
+// Mutate once, then let each tool back up the same mutated data.
+await mutateDataset(data);
+for (const tool of tools(work, data)) {
+  const row = results[tool.name] as Record<Scenario, Measurement & { repoBytes?: number; mbps: number }>;
+  const m = tool.backup('run3');
+  row['after mutation'] = { ...m, mbps: dataBytes / MiB / Math.max(m.seconds, 0.01), repoBytes: duBytes(tool.repository) };
+  const target = join(work, `${tool.name}-restore`);
+  await mkdir(target, { recursive: true });
+  const r = tool.restore(target);
+  row.restore = { ...r, mbps: dataBytes / MiB / Math.max(r.seconds, 0.01) };
+  await rm(target, { recursive: true, force: true });
+  const v = tool.verify();
+  row['verify all data'] = { ...v, mbps: dataBytes / MiB / Math.max(v.seconds, 0.01) };
+}
+
+const lines: string[] = [];
+const peers = Object.keys(results).filter((name) => name !== 'hindsight');
+lines.push(`| scenario | tool | time (s) | MB/s | repository | peak RSS (MB) | ${peers.map((p) => `time vs ${p}`).join(' | ')} |`);
+lines.push(`| --- | --- | ---: | ---: | ---: | ---: | ${peers.map(() => '---:').join(' | ')} |`);
+for (const scenario of scenarios) {
+  for (const [name, row] of Object.entries(results)) {
+    const m = row[scenario];
+    const ratios = peers.map((peer) => (name === 'hindsight' ? `${(m.seconds / (results[peer]?.[scenario].seconds ?? NaN)).toFixed(2)}×` : ''));
+    lines.push(`| ${scenario} | ${name} | ${m.seconds.toFixed(2)} | ${m.mbps.toFixed(0)} | ${m.repoBytes !== undefined ? formatBytes(m.repoBytes) : ''} | ${m.peakRssMb.toFixed(0)} | ${ratios.join(' | ')} |`);
+  }
+}
+const table = lines.join('\n');
+const cpu = cpus()[0]?.model ?? 'unknown CPU';
+const description = `${cpu}, ${cpus().length} cores, ${formatBytes(totalmem())} RAM (${formatBytes(freemem())} free), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
+const ceilingsLine = `Ceilings on this data: read ${machine.readMBps?.toFixed(0)} MB/s, zstd -3 (one thread) ${machine.zstd3MBps?.toFixed(0)} MB/s, AES-256-GCM ${machine.aes256gcmMBps?.toFixed(0)} MB/s, SHA-256 ${machine.sha256MBps?.toFixed(0)} MB/s (openssl speed, 16 KiB blocks).`;
+console.log(`\n${description}\nDataset: ${formatBytes(dataBytes)}\n${ceilingsLine}\n\n${table}\n\nTime ratios below 1 mean Hindsight was faster.`);
+await mkdir(join(root, 'bench'), { recursive: true });
+await writeFile(join(root, 'bench', 'results.json'), JSON.stringify({ machine: description, datasetBytes: dataBytes, ceilings: machine, results }, null, 2));
+await writeFile(
+  join(root, 'BENCHMARKS.md'),
+  `# Benchmarks\n\nLast full run of \`npm run bench -- --size ${values.size}\` on ${description}.\n\nDataset: ${formatBytes(dataBytes)} (seeded: ~60% incompressible files of 4 KiB–64 MiB, ~30% log text, up to 10k small files; then ~2% mutated). Page cache warm; every tool encrypts; Hindsight and borg use zstd 3, restic its default compression.\n\n${ceilingsLine}\n\n${table}\n\nTime ratios below 1 mean Hindsight was faster. MB/s is source data per second.\n`,
+);
+if (!values.keep) await rm(work, { recursive: true, force: true });
+else console.log(`Kept ${work}`);
