@@ -40,6 +40,8 @@ export interface BackupResult {
 }
 
 const BLOCK_SIZE = 4 * 1024 * 1024;
+/** Small files saved at once (each holds at most one chunk of at most minSize bytes). */
+const SMALL_FILES_IN_FLIGHT = 16;
 const SLASH = Buffer.from('/');
 
 /** A source path and the intermediate folders above it, so several sources nest under their real paths as restic does. */
@@ -252,8 +254,11 @@ class BackupRun {
       return [];
     }
     const onlyTag = this.rules.excludeCaches && (await this.rules.isCacheDirectory(path.toString()));
-    const nodes: TreeNode[] = [];
-    for (const name of names) {
+    // Entries keep their order; small files (one chunk each, read into buffers of their own) are saved
+    // several at a time to hide file-system latency, everything else one at a time.
+    const nodes: (TreeNode | undefined)[] = new Array(names.length);
+    const pending = new Set<Promise<void>>();
+    for (const [index, name] of names.entries()) {
       if (onlyTag && name.toString() !== 'CACHEDIR.TAG') continue;
       const childPath = path.length === 1 && path[0] === 0x2f ? Buffer.concat([SLASH, name]) : Buffer.concat([path, SLASH, name]);
       let childStat: BigIntStats;
@@ -266,10 +271,19 @@ class BackupRun {
       const childRelative = relative === '' ? name.toString() : `${relative}/${name.toString()}`;
       if (this.rules.matchPath(childRelative, childPath.toString(), childStat.isDirectory()).excluded) continue;
       if (childStat.isFile() && this.rules.matchSize(Number(childStat.size)).excluded) continue;
-      const node = await this.saveEntry(childPath, name, childRelative, sourceRoot, childStat, parent?.get(name), stat.dev);
-      if (node) nodes.push(node);
+      const save = this.saveEntry(childPath, name, childRelative, sourceRoot, childStat, parent?.get(name), stat.dev).then((node) => {
+        nodes[index] = node;
+      });
+      if (!(childStat.isFile() && childStat.size <= BigInt(this.repository.config.chunker.minSize))) {
+        await save;
+        continue;
+      }
+      const tracked = save.finally(() => pending.delete(tracked));
+      pending.add(tracked);
+      if (pending.size >= SMALL_FILES_IN_FLIGHT) await Promise.race(pending);
     }
-    return nodes;
+    await Promise.all(pending);
+    return nodes.filter((node): node is TreeNode => node !== undefined);
   }
 
   private async saveFile(path: Buffer, name: Buffer, stat: BigIntStats, parentNode: TreeNode | undefined): Promise<TreeNode | undefined> {
@@ -292,7 +306,7 @@ class BackupRun {
       this.advance(1, Number(stat.size));
       return { ...meta, content: sameInode };
     }
-    const content = await this.readFile(path, stat);
+    const content = stat.size <= BigInt(this.repository.config.chunker.minSize) ? await this.readSmallFile(path, stat) : await this.readFile(path, stat);
     if (!content) return undefined;
     if (cached || parentNode) this.summary.filesChanged += 1;
     else this.summary.filesNew += 1;
@@ -308,6 +322,53 @@ class BackupRun {
     const same = before.size === Number(stat.size) && before.mtimeNs === stat.mtimeNs && before.ctimeNs === stat.ctimeNs && before.inode === stat.ino;
     if (!same || !before.content.every((id) => this.repository.hasBlob(id))) return undefined;
     return before.content;
+  }
+
+  /**
+   * A file no larger than the minimum chunk size is exactly one chunk (or none when empty): it is read
+   * straight into a buffer of its own, which goes to the saver as is. If it has grown past the
+   * minimum meanwhile, it is read again the normal way.
+   */
+  private async readSmallFile(path: Buffer, before: BigIntStats): Promise<{ ids: Buffer[]; bytes: number; stable: boolean } | undefined> {
+    const limit = this.repository.config.chunker.minSize;
+    let file;
+    try {
+      file = await open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+    } catch (err) {
+      this.warn(path, err);
+      return undefined;
+    }
+    try {
+      const data = new Uint8Array(Number(before.size) + 1);
+      let bytes = 0;
+      for (;;) {
+        const { bytesRead } = await file.read(data, bytes, data.length - bytes, null);
+        if (bytesRead === 0) break;
+        bytes += bytesRead;
+        if (bytes === data.length) break;
+      }
+      if (bytes > Number(before.size) && bytes > limit) {
+        await file.close();
+        file = undefined;
+        return this.readFile(path, before);
+      }
+      const after = await file.stat({ bigint: true });
+      const ids = bytes === 0 ? [] : [await this.saver.saveData(bytes === data.length ? data : data.slice(0, bytes))];
+      const stable = after.size === before.size && after.mtimeNs === before.mtimeNs && BigInt(bytes) === before.size;
+      if (!stable) this.warnings.push(this.report(path, 'changed while it was being read; the snapshot has the content as read'));
+      this.summary.filesRead += 1;
+      this.summary.bytesRead += bytes;
+      this.meter.counts.filesDone += 1;
+      this.meter.counts.bytesDone += Math.max(bytes, Number(before.size));
+      this.meter.tick();
+      return { ids, bytes, stable };
+    } catch (err) {
+      if (err instanceof HindsightError) throw err;
+      this.warn(path, err);
+      return undefined;
+    } finally {
+      await file?.close();
+    }
   }
 
   /** Reads and chunks a file; undefined (with a warning) when it cannot be read. */
