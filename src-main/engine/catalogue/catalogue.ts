@@ -90,6 +90,18 @@ export class Catalogue {
   }
 
   private async addSnapshot(repository: Repository, snapshot: Snapshot): Promise<void> {
+    // A snapshot with the same root tree as one already catalogued (a backup with no change) holds
+    // exactly the same versions: copy its entries instead of walking every tree again.
+    const twin = this.db.prepare("SELECT key FROM snapshots WHERE json_extract(record, '$.tree') = ? LIMIT 1").get(snapshot.tree) as { key: number } | undefined;
+    if (twin) {
+      this.db.transaction(() => {
+        const { lastInsertRowid } = this.db
+          .prepare('INSERT INTO snapshots (id, time, host, record) VALUES (?, ?, ?, ?)')
+          .run(snapshot.id, snapshot.time, snapshot.host, JSON.stringify(snapshot));
+        this.db.prepare('INSERT INTO entries (snapshot, version) SELECT ?, version FROM entries WHERE snapshot = ?').run(lastInsertRowid, twin.key);
+      })();
+      return;
+    }
     const rows: [Buffer, TreeNode][] = [];
     const pending: { tree: Buffer; path: Buffer }[] = [{ tree: Buffer.from(snapshot.tree, 'hex'), path: Buffer.alloc(0) }];
     while (pending.length > 0) {
