@@ -1,5 +1,5 @@
 import { constants as fsConstants, type BigIntStats } from 'node:fs';
-import { lstat, open, readdir, readlink } from 'node:fs/promises';
+import { lstat, open, readdir, readlink, type FileHandle } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { resolve as resolvePath, sep } from 'node:path';
 import type { Progress, Warning } from '../../../src-shared/progress.js';
@@ -86,7 +86,7 @@ class BackupRun {
   private readonly gear: Uint32Array;
   /** Hard-linked files already read in this run: device:inode → chunk ids. */
   private readonly hardLinks = new Map<string, readonly Buffer[]>();
-  /** Files are read one at a time, through one read buffer and one buffer for a chunk's start (a chunk never exceeds maxSize). */
+  /** Files above the minimum chunk size are read one at a time, through one read buffer and one buffer for a chunk's start (a chunk never exceeds maxSize). */
   private readonly readBlock = Buffer.allocUnsafeSlow(BLOCK_SIZE);
   private readonly carry: Buffer;
   private saver!: BlobSaver;
@@ -306,7 +306,7 @@ class BackupRun {
       this.advance(1, Number(stat.size));
       return { ...meta, content: sameInode };
     }
-    const content = stat.size <= BigInt(this.repository.config.chunker.minSize) ? await this.readSmallFile(path, stat) : await this.readFile(path, stat);
+    const content = await this.readContent(path, stat);
     if (!content) return undefined;
     if (cached || parentNode) this.summary.filesChanged += 1;
     else this.summary.filesNew += 1;
@@ -324,14 +324,9 @@ class BackupRun {
     return before.content;
   }
 
-  /**
-   * A file no larger than the minimum chunk size is exactly one chunk (or none when empty): it is read
-   * straight into a buffer of its own, which goes to the saver as is. If it has grown past the
-   * minimum meanwhile, it is read again the normal way.
-   */
-  private async readSmallFile(path: Buffer, before: BigIntStats): Promise<{ ids: Buffer[]; bytes: number; stable: boolean } | undefined> {
-    const limit = this.repository.config.chunker.minSize;
-    let file;
+  /** Reads a file into chunks; undefined (with a warning) when it cannot be read. */
+  private async readContent(path: Buffer, before: BigIntStats): Promise<{ ids: Buffer[]; bytes: number; stable: boolean } | undefined> {
+    let file: FileHandle;
     try {
       file = await open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
     } catch (err) {
@@ -339,81 +334,23 @@ class BackupRun {
       return undefined;
     }
     try {
-      const data = new Uint8Array(Number(before.size) + 1);
-      let bytes = 0;
-      for (;;) {
-        const { bytesRead } = await file.read(data, bytes, data.length - bytes, null);
-        if (bytesRead === 0) break;
-        bytes += bytesRead;
-        if (bytes === data.length) break;
-      }
-      if (bytes > Number(before.size) && bytes > limit) {
-        await file.close();
-        file = undefined;
-        return this.readFile(path, before);
-      }
+      const small = before.size <= BigInt(this.repository.config.chunker.minSize);
+      // Small files are saved several at a time, so one that grew past the minimum since it was listed
+      // is chunked with buffers of its own: the shared ones belong to the one large file being read.
+      const read =
+        (small ? await this.readWhole(file, before) : undefined) ??
+        (await this.readChunked(
+          file,
+          small ? { block: Buffer.allocUnsafe(BLOCK_SIZE), carry: Buffer.allocUnsafe(this.repository.config.chunker.maxSize) } : { block: this.readBlock, carry: this.carry },
+        ));
       const after = await file.stat({ bigint: true });
-      const ids = bytes === 0 ? [] : [await this.saver.saveData(bytes === data.length ? data : data.slice(0, bytes))];
-      const stable = after.size === before.size && after.mtimeNs === before.mtimeNs && BigInt(bytes) === before.size;
+      const stable = after.size === before.size && after.mtimeNs === before.mtimeNs && BigInt(read.bytes) === before.size;
       if (!stable) this.warnings.push(this.report(path, 'changed while it was being read; the snapshot has the content as read'));
       this.summary.filesRead += 1;
-      this.summary.bytesRead += bytes;
       this.meter.counts.filesDone += 1;
-      this.meter.counts.bytesDone += Math.max(bytes, Number(before.size));
+      this.meter.counts.bytesDone += Math.max(0, Number(before.size) - read.bytes);
       this.meter.tick();
-      return { ids, bytes, stable };
-    } catch (err) {
-      if (err instanceof HindsightError) throw err;
-      this.warn(path, err);
-      return undefined;
-    } finally {
-      await file?.close();
-    }
-  }
-
-  /** Reads and chunks a file; undefined (with a warning) when it cannot be read. */
-  private async readFile(path: Buffer, before: BigIntStats): Promise<{ ids: Buffer[]; bytes: number; stable: boolean } | undefined> {
-    let file;
-    try {
-      file = await open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
-    } catch (err) {
-      this.warn(path, err);
-      return undefined;
-    }
-    const chunker = new Chunker(this.gear, this.repository.config.chunker);
-    const ids: Buffer[] = [];
-    const block = this.readBlock;
-    const carry = this.carry;
-    let carried = 0;
-    let bytes = 0;
-    try {
-      for (;;) {
-        const { bytesRead } = await file.read(block, 0, BLOCK_SIZE, null);
-        if (bytesRead === 0) break;
-        const data = block.subarray(0, bytesRead);
-        bytes += bytesRead;
-        let offset = 0;
-        for (const length of chunker.push(data)) {
-          const take = length - carried;
-          ids.push(await this.saver.saveData(assemble(carry.subarray(0, carried), data.subarray(offset, offset + take), length)));
-          offset += take;
-          carried = 0;
-        }
-        // The start of the next chunk waits in `carry`, so the read buffer can be reused.
-        carried += data.copy(carry, carried, offset);
-        this.summary.bytesRead += bytesRead;
-        this.meter.counts.bytesDone += bytesRead;
-        this.meter.tick();
-      }
-      const last = chunker.finish();
-      if (last > 0) ids.push(await this.saver.saveData(assemble(carry.subarray(0, carried), Buffer.alloc(0), last)));
-      const after = await file.stat({ bigint: true });
-      const stable = after.size === before.size && after.mtimeNs === before.mtimeNs && BigInt(bytes) === before.size;
-      if (!stable) this.warnings.push(this.report(path, 'changed while it was being read; the snapshot has the content as read'));
-      this.summary.filesRead += 1;
-      this.meter.counts.filesDone += 1;
-      this.meter.counts.bytesDone += Math.max(0, Number(before.size) - bytes);
-      return { ids, bytes, stable };
+      return { ...read, stable };
     } catch (err) {
       if (err instanceof HindsightError) throw err;
       this.warn(path, err);
@@ -421,6 +358,55 @@ class BackupRun {
     } finally {
       await file.close();
     }
+  }
+
+  /**
+   * A file no larger than the minimum chunk size is exactly one chunk (or none when empty): it is read
+   * straight into a buffer of its own, which goes to the saver as is. Undefined when the file has grown
+   * past the minimum since it was listed.
+   */
+  private async readWhole(file: FileHandle, before: BigIntStats): Promise<{ ids: Buffer[]; bytes: number } | undefined> {
+    const data = new Uint8Array(Number(before.size) + 1);
+    let bytes = 0;
+    while (bytes < data.length) {
+      const { bytesRead } = await file.read(data, bytes, data.length - bytes, bytes);
+      if (bytesRead === 0) break;
+      bytes += bytesRead;
+    }
+    if (bytes > this.repository.config.chunker.minSize) return undefined;
+    this.summary.bytesRead += bytes;
+    this.meter.counts.bytesDone += bytes;
+    return { ids: bytes === 0 ? [] : [await this.saver.saveData(bytes === data.length ? data : data.slice(0, bytes))], bytes };
+  }
+
+  /** Reads a file block by block from its start and cuts it into content-defined chunks. */
+  private async readChunked(file: FileHandle, buffers: { block: Buffer; carry: Buffer }): Promise<{ ids: Buffer[]; bytes: number }> {
+    const chunker = new Chunker(this.gear, this.repository.config.chunker);
+    const ids: Buffer[] = [];
+    const { block, carry } = buffers;
+    let carried = 0;
+    let bytes = 0;
+    for (;;) {
+      const { bytesRead } = await file.read(block, 0, block.length, bytes);
+      if (bytesRead === 0) break;
+      const data = block.subarray(0, bytesRead);
+      bytes += bytesRead;
+      let offset = 0;
+      for (const length of chunker.push(data)) {
+        const take = length - carried;
+        ids.push(await this.saver.saveData(assemble(carry.subarray(0, carried), data.subarray(offset, offset + take), length)));
+        offset += take;
+        carried = 0;
+      }
+      // The start of the next chunk waits in `carry`, so the read buffer can be reused.
+      carried += data.copy(carry, carried, offset);
+      this.summary.bytesRead += bytesRead;
+      this.meter.counts.bytesDone += bytesRead;
+      this.meter.tick();
+    }
+    const last = chunker.finish();
+    if (last > 0) ids.push(await this.saver.saveData(assemble(carry.subarray(0, carried), Buffer.alloc(0), last)));
+    return { ids, bytes };
   }
 
   private advance(files: number, bytes: number): void {
