@@ -146,8 +146,10 @@ export async function checkRepository(repository: Repository, options: CheckOpti
     meter.counts.filesDone = 0;
     for (const name of selected) {
       const blobs = byPack.get(name) ?? [];
+      let bytes: Buffer | undefined;
       try {
-        const header = await repository.readPackHeader(name);
+        bytes = await repository.backend.read({ type: 'data', name });
+        const header = await repository.readPackHeader(name, bytes);
         const listed = new Set(header.map((b) => `${b.id.toString('hex')}@${b.offset}+${b.length}`));
         for (const blob of blobs) {
           if (!listed.has(`${blob.id.toString('hex')}@${blob.offset}+${blob.length}`)) {
@@ -157,7 +159,6 @@ export async function checkRepository(repository: Repository, options: CheckOpti
       } catch (err) {
         errors.push({ kind: 'pack-header', message: `pack ${name.slice(0, 16)}: ${(err as Error).message}` });
       }
-      const bytes = await repository.backend.read({ type: 'data', name }).catch(() => undefined);
       for (const blob of blobs) {
         if (badBlobs.has(blob.id.toString('hex'))) continue;
         try {

@@ -38,12 +38,15 @@ export function sealBody(packKey: Buffer, offset: number, body: Uint8Array): [Bu
   return sealDetached(packKey, makeNonce(NonceKind.PackBlob, offset), body);
 }
 
-/** Decrypts and decompresses one blob; throws AuthenticationFailure on any damage, or a plain Error if the lengths disagree. */
-export function openBlob(packKey: Buffer, blob: PackedBlob, sealed: Uint8Array): Buffer {
+/**
+ * Decrypts and decompresses one blob; returns both its stored form (what a repack re-encrypts) and its
+ * plaintext. Throws AuthenticationFailure on any damage, or a plain Error if the lengths disagree.
+ */
+export function openBlob(packKey: Buffer, blob: PackedBlob, sealed: Uint8Array): { body: Buffer; plaintext: Buffer } {
   const body = open(packKey, makeNonce(NonceKind.PackBlob, blob.offset), sealed);
-  if (!blob.compressed) return body;
+  if (!blob.compressed) return { body, plaintext: body };
   decompressor ??= new Decompressor();
   const plaintext = decompressor.decompress(body);
   if (plaintext.byteLength !== blob.rawLength) throw new Error(`decompressed to ${plaintext.byteLength} bytes, expected ${blob.rawLength}`);
-  return plaintext;
+  return { body, plaintext };
 }

@@ -296,24 +296,30 @@ export class Repository {
 
   /** Decrypts a blob read from `location` and checks it is the blob the index says. */
   openBlobAt(location: BlobLocation, sealed: Uint8Array): Buffer {
+    return this.verifyBlobAt(location, sealed).plaintext;
+  }
+
+  /** Decrypts and verifies a blob; returns its stored (possibly compressed) form too. */
+  private verifyBlobAt(location: BlobLocation, sealed: Uint8Array): { body: Buffer; plaintext: Buffer } {
     const what = `Blob ${location.id.toString('hex').slice(0, 16)} in pack data/${location.pack}`;
-    let plaintext: Buffer;
+    let opened: { body: Buffer; plaintext: Buffer };
     try {
-      plaintext = openBlob(this.master.packKey(Buffer.from(location.pack, 'hex')), location, sealed);
+      opened = openBlob(this.master.packKey(Buffer.from(location.pack, 'hex')), location, sealed);
     } catch (err) {
       throw damaged(what, err instanceof AuthenticationFailure ? 'authentication failed' : (err as Error).message, err);
     }
-    if (!computeBlobId(this.master.blobIdKey, plaintext).equals(location.id)) throw damaged(what, 'its content does not match its id');
-    return plaintext;
+    if (!computeBlobId(this.master.blobIdKey, opened.plaintext).equals(location.id)) throw damaged(what, 'its content does not match its id');
+    return opened;
   }
 
-  /** Reads and authenticates a pack's own header: the list of blobs it holds. */
-  async readPackHeader(pack: string): Promise<PackedBlob[]> {
+  /** Reads and authenticates a pack's own header: the list of blobs it holds. `whole`: the pack's bytes, when the caller has read them. */
+  async readPackHeader(pack: string, whole?: Buffer): Promise<PackedBlob[]> {
     const what = `Pack data/${pack}`;
-    const { size } = await this.backend.stat({ type: 'data', name: pack });
+    const size = whole?.length ?? (await this.backend.stat({ type: 'data', name: pack })).size;
     if (size < TRAILER_LENGTH + TAG_LENGTH) throw damaged(what, 'too short to be a pack');
-    const tailLength = Math.min(size, 64 * 1024);
-    let tail = await this.backend.read({ type: 'data', name: pack }, { offset: size - tailLength, length: tailLength });
+    // Given the whole pack (check --read-data has it already), nothing more is read.
+    const tailLength = whole ? size : Math.min(size, 64 * 1024);
+    let tail = whole ?? (await this.backend.read({ type: 'data', name: pack }, { offset: size - tailLength, length: tailLength }));
     const headerLength = tail.readUInt32LE(tail.length - TRAILER_LENGTH);
     const headerStart = size - TRAILER_LENGTH - headerLength;
     if (headerLength < TAG_LENGTH || headerStart < 0) throw damaged(what, 'header length out of range');
@@ -435,8 +441,7 @@ export class Repository {
       for (const blob of members) {
         const sealed = bytes.subarray(blob.offset, blob.offset + blob.length);
         if (sealed.length !== blob.length) throw damaged(`Pack data/${source}`, 'shorter than its index says');
-        this.openBlobAt(blob, sealed);
-        const body = open(this.master.packKey(Buffer.from(source, 'hex')), makeNonce(NonceKind.PackBlob, blob.offset), sealed);
+        const { body } = this.verifyBlobAt(blob, sealed);
         if (pack.count > 0 && pack.size + body.length > this.config.packSize) await flushPack();
         pack.add(blob.type, blob.id, { body, compressed: blob.compressed }, blob.rawLength);
       }
