@@ -1,11 +1,12 @@
-import type { Progress } from '../../src-shared/progress.js';
+import type { Progress, Warning } from '../../src-shared/progress.js';
 import { formatBytes, formatDuration } from '../../src-shared/units.js';
 
 /**
  * Shows progress on stderr: a live, rewritten line on a terminal; JSON lines
- * with --json (on stdout, for scripts); nothing otherwise.
+ * with --json (on stdout, for scripts); nothing otherwise. Warnings go the
+ * same way: a JSON line, or a line on stderr below the progress line.
  */
-export function progressReporter(json: boolean): { update(progress: Progress): void; done(): void } {
+export function progressReporter(json: boolean): { update(progress: Progress): void; warn(label: 'warning' | 'error', warning: Warning): void; done(): void } {
   const tty = process.stderr.isTTY === true;
   let shown = false;
   return {
@@ -20,8 +21,17 @@ export function progressReporter(json: boolean): { update(progress: Progress): v
       process.stderr.write(`\r\x1b[K${line.length > width - 1 ? `${line.slice(0, width - 2)}…` : line}`);
       shown = true;
     },
+    warn(label, warning) {
+      if (json) {
+        process.stdout.write(`${JSON.stringify({ type: label === 'warning' ? 'warning' : 'problem', ...warning })}\n`);
+        return;
+      }
+      this.done();
+      console.error(`${label}: ${warning.path}: ${warning.message}`);
+    },
     done() {
       if (shown) process.stderr.write('\r\x1b[K');
+      shown = false;
     },
   };
 }

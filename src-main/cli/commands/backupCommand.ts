@@ -77,13 +77,7 @@ Exit status 3 means the snapshot was saved but some files could not be read.`,
         oneFileSystem: values['one-file-system'] === true,
         ...(values.host ? { host: values.host as string } : {}),
         onProgress: (p) => progress.update(p),
-        onWarning: (w) => {
-          if (json) process.stdout.write(`${JSON.stringify({ type: 'warning', ...w })}\n`);
-          else {
-            progress.done();
-            console.error(`warning: ${w.path}: ${w.message}`);
-          }
-        },
+        onWarning: (w) => progress.warn('warning', w),
       });
       progress.done();
       // Keep the catalogue current, so versions/find/diff answer at once; it can always be rebuilt.

@@ -55,13 +55,7 @@ Exit status 3 means some entries were not restored (each is listed).`,
           exclude: (values.exclude as string[] | undefined) ?? [],
           overwrite: overwrite as OverwritePolicy,
           onProgress: (p) => progress.update(p),
-          onProblem: (problem) => {
-            if (json) process.stdout.write(`${JSON.stringify({ type: 'problem', ...problem })}\n`);
-            else {
-              progress.done();
-              console.error(`error: ${problem.path}: ${problem.message}`);
-            }
-          },
+          onProblem: (problem) => progress.warn('error', problem),
         });
         progress.done();
         if (json) {

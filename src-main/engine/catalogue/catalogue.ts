@@ -2,11 +2,11 @@ import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadTree } from '../archiver/parentTrees.js';
 import { openCacheDatabase } from '../cacheDatabase.js';
 import type { Repository } from '../repository/repository.js';
 import { listSnapshotIds, loadSnapshot, type Snapshot } from '../snapshot/snapshot.js';
 import type { NodeType, TreeNode } from '../snapshot/tree.js';
+import { walkTree } from '../snapshot/walkTree.js';
 
 export interface VersionInfo {
   readonly type: NodeType;
@@ -103,15 +103,7 @@ export class Catalogue {
       return;
     }
     const rows: [Buffer, TreeNode][] = [];
-    const pending: { tree: Buffer; path: Buffer }[] = [{ tree: Buffer.from(snapshot.tree, 'hex'), path: Buffer.alloc(0) }];
-    while (pending.length > 0) {
-      const { tree, path } = pending.pop() as { tree: Buffer; path: Buffer };
-      for (const node of await loadTree(repository, tree)) {
-        const full = Buffer.concat([path, SLASH, node.name]);
-        rows.push([full, node]);
-        if (node.type === 'dir' && node.subtree) pending.push({ tree: node.subtree, path: full });
-      }
-    }
+    for await (const { path, node } of walkTree(repository, Buffer.from(snapshot.tree, 'hex'), Buffer.alloc(0))) rows.push([path, node]);
     // Ids of known paths and versions are kept in memory for the sync, so a row already seen in an
     // earlier snapshot (most rows, between backups) costs one insert into `entries` and nothing else.
     this.pathIds ??= new Map((this.db.prepare('SELECT id, path FROM paths').all() as { id: number; path: Buffer }[]).map((r) => [r.path.toString('latin1'), r.id]));
@@ -217,8 +209,6 @@ export class Catalogue {
     this.db.close();
   }
 }
-
-const SLASH = Buffer.from('/');
 
 /** What makes two versions of a path the same content. Folders are compared by their own metadata only (see diff). */
 function contentKey(node: TreeNode): string {
