@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdir, stat, unlink } from 'node:fs/promises';
+import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { writeGeneration } from '../helpers/generations.js';
+import { bytesUnder } from '../helpers/folderSize.js';
 import { tempDir } from '../helpers/tempDir.js';
 
 const bin = fileURLToPath(new URL('../../../bin/hindsight.js', import.meta.url));
@@ -35,12 +36,12 @@ test('forget shows its decisions, removes only what no rule keeps, and --prune f
   assert.match(dry.stdout, /3 snapshots kept, 2 would be removed/);
   assert.equal((JSON.parse(hindsight(['snapshots', '--json'], env).stdout) as unknown[]).length, 5, 'a dry run removes nothing');
 
-  const before = await dataBytes(join(dir, 'repo'));
+  const before = await bytesUnder(join(dir, 'repo', 'data'));
   const real = hindsight(['forget', '--keep-last', '2', '--keep-tag', 'keeper', '--prune'], env);
   assert.equal(real.status, 0, real.stderr);
   assert.match(real.stdout, /Prune did delete \d+ unused packs/);
   assert.equal((JSON.parse(hindsight(['snapshots', '--json'], env).stdout) as unknown[]).length, 3);
-  assert.ok((await dataBytes(join(dir, 'repo'))) < before, 'the repository shrank');
+  assert.ok((await bytesUnder(join(dir, 'repo', 'data'))) < before, 'the repository shrank');
   const check = hindsight(['check', '--read-data'], env);
   assert.equal(check.status, 0, check.stdout);
   assert.match(check.stdout, /3 snapshots, \d+ folders, \d+ packs checked, read \d+ chunks in \d+ packs: no errors found/);
@@ -89,11 +90,3 @@ test('versions, find, diff, stats and cache rebuild from the command line; check
   assert.equal(check.status, 13, check.stdout);
   assert.match(check.stdout, /^error: pack [0-9a-f]{16} is in the index but missing from storage/m);
 });
-
-async function dataBytes(repo: string): Promise<number> {
-  let total = 0;
-  for (const entry of await readdir(join(repo, 'data'), { recursive: true, withFileTypes: true })) {
-    if (entry.isFile()) total += (await stat(join(entry.parentPath, entry.name))).size;
-  }
-  return total;
-}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { appendFileSync, unlinkSync } from 'node:fs';
-import { appendFile, open, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { appendFile, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { backup } from '../../../src-main/engine/archiver/backup.js';
@@ -8,18 +8,11 @@ import { restore } from '../../../src-main/engine/restorer/restore.js';
 import { listSnapshots } from '../../../src-main/engine/snapshot/snapshot.js';
 import { seededBytes } from '../../helpers/data.js';
 import { assertSameTree, buildAwkwardTree, describeTree } from '../../helpers/fileTree.js';
+import { bytesUnder } from '../../helpers/folderSize.js';
 import { tempDir } from '../../helpers/tempDir.js';
 import { createTestRepository } from '../../helpers/testRepository.js';
 
 const MiB = 1024 * 1024;
-
-async function repositorySize(path: string): Promise<number> {
-  let total = 0;
-  for (const entry of await readdir(path, { recursive: true, withFileTypes: true })) {
-    if (entry.isFile()) total += (await stat(join(entry.parentPath, entry.name))).size;
-  }
-  return total;
-}
 
 test('an awkward tree survives backup and restore byte for byte, metadata included', async (t) => {
   const dir = await tempDir(t);
@@ -46,9 +39,9 @@ test('a second backup without changes reads nothing and adds almost nothing', as
   const made = await createTestRepository(t);
   const cacheDir = join(dir, 'cache');
   const first = await backup(made.repository, { paths: [source], cacheDir });
-  const before = await repositorySize(made.path);
+  const before = await bytesUnder(made.path);
   const second = await backup(await made.reopen(), { paths: [source], cacheDir });
-  const added = (await repositorySize(made.path)) - before;
+  const added = (await bytesUnder(made.path)) - before;
   assert.equal(second.snapshot.parent, first.snapshot.id);
   assert.equal(second.snapshot.summary.filesRead, 0);
   assert.equal(second.snapshot.summary.bytesRead, 0);
@@ -69,7 +62,7 @@ test('after editing 2% of the bytes the repository grows by about the changed ch
   const made = await createTestRepository(t);
   const cacheDir = join(dir, 'cache');
   await backup(made.repository, { paths: [source], cacheDir });
-  const before = await repositorySize(made.path);
+  const before = await bytesUnder(made.path);
   // 2% of 64 MiB: an insertion in the middle (shifting everything after it) and an append.
   const file = await open(big, 'r+');
   const original = seededBytes('big', 64 * MiB);
@@ -78,7 +71,7 @@ test('after editing 2% of the bytes the repository grows by about the changed ch
   await file.close();
   await appendFile(big, seededBytes('appended', 640 * 1024));
   const { snapshot } = await backup(await made.reopen(), { paths: [source], cacheDir });
-  const added = (await repositorySize(made.path)) - before;
+  const added = (await bytesUnder(made.path)) - before;
   assert.equal(snapshot.summary.filesChanged, 1);
   // The changed bytes (1.25 MiB) plus a few neighbouring chunks, never the whole 64 MiB file. Over 100 random keys
   // this edit needed at most 6 new chunks (8.9 MiB); the bounds leave room for that tail.

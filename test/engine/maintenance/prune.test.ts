@@ -9,6 +9,7 @@ import { restore } from '../../../src-main/engine/restorer/restore.js';
 import { listSnapshots, type Snapshot } from '../../../src-main/engine/snapshot/snapshot.js';
 import { writeGeneration } from '../../helpers/generations.js';
 import { assertSameTree, describeTree } from '../../helpers/fileTree.js';
+import { bytesUnder } from '../../helpers/folderSize.js';
 import { tempDir } from '../../helpers/tempDir.js';
 import { createTestRepository } from '../../helpers/testRepository.js';
 
@@ -27,16 +28,16 @@ test('forget then prune: the repository shrinks and every remaining snapshot res
   const repository = await made.reopen();
   for (const s of snapshots) if (!kept.includes(s)) await repository.backend.delete({ type: 'snapshots', name: s.id });
 
-  const sizeBefore = await sumSizes(made.path);
+  const sizeBefore = await bytesUnder(made.path, { except: 'locks' });
   const dry = await prune(await made.reopen(), { dryRun: true });
   assert.equal(dry.dryRun, true);
-  assert.equal(await sumSizes(made.path), sizeBefore, 'a dry run changes nothing');
+  assert.equal(await bytesUnder(made.path, { except: 'locks' }), sizeBefore, 'a dry run changes nothing');
   assert.ok(dry.packsToDelete + dry.packsToRepack > 0);
 
   const result = await prune(await made.reopen());
-  const sizeAfter = await sumSizes(made.path);
+  const sizeAfter = await bytesUnder(made.path, { except: 'locks' });
   assert.ok(sizeAfter < sizeBefore * 0.8, `repository went from ${sizeBefore} to ${sizeAfter} bytes`);
-  assert.equal(result.bytesAfter, await dataBytes(made.path));
+  assert.equal(result.bytesAfter, await bytesUnder(join(made.path, 'data')));
 
   const after = await made.reopen();
   assert.deepEqual((await listSnapshots(after)).map((s) => s.id).sort(), kept.map((s) => s.id).sort());
@@ -71,20 +72,7 @@ test('prune refuses when a snapshot uses data that is missing, and changes nothi
   await backup(made.repository, { paths: [source], cacheDir: join(dir, 'cache') });
   const indexDir = join(made.path, 'index');
   for (const name of await readdir(indexDir)) await rm(join(indexDir, name));
-  const before = await sumSizes(made.path);
+  const before = await bytesUnder(made.path, { except: 'locks' });
   await assert.rejects(prune(await made.reopen()), { code: 'E_DAMAGED', message: /missing from the index; nothing was pruned/ });
-  assert.equal(await sumSizes(made.path), before);
+  assert.equal(await bytesUnder(made.path, { except: 'locks' }), before);
 });
-
-async function sumSizes(path: string): Promise<number> {
-  const { stat } = await import('node:fs/promises');
-  let total = 0;
-  for (const entry of await readdir(path, { recursive: true, withFileTypes: true })) {
-    if (entry.isFile() && !entry.parentPath.includes('locks')) total += (await stat(join(entry.parentPath, entry.name))).size;
-  }
-  return total;
-}
-
-async function dataBytes(path: string): Promise<number> {
-  return sumSizes(join(path, 'data'));
-}
