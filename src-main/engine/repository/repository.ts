@@ -53,7 +53,8 @@ export interface SaveResult {
  */
 export class Repository {
   private memoryIndex = new MemoryIndex();
-  private currentPack: PackWriter | undefined;
+  /** One open pack per blob type: trees never share a pack with file data, so losing a data pack never hides which files it held (as in restic). */
+  private readonly openPacks = new Map<BlobType, PackWriter>();
   /** Blobs in the open pack or in packs being uploaded, by hex id. */
   private readonly pending = new Set<string>();
   private readonly uploads = new Set<Promise<void>>();
@@ -141,7 +142,7 @@ export class Repository {
    * lock, and a backup must not deduplicate against blobs a prune removed.
    */
   async reloadIndex(): Promise<void> {
-    if (this.currentPack?.count || this.uploads.size > 0 || this.unindexed.length > 0) {
+    if ([...this.openPacks.values()].some((pack) => pack.count > 0) || this.uploads.size > 0 || this.unindexed.length > 0) {
       throw new RepositoryError('E_INVALID_ARGUMENT', 'The index cannot be reloaded while new data is waiting to be flushed.');
     }
     const fresh = new MemoryIndex();
@@ -276,11 +277,11 @@ export class Repository {
     this.throwUploadError();
     // Start a new pack rather than let one blob push a pack well past its target size.
     const incoming = prepared.body.byteLength;
-    if (this.currentPack && this.currentPack.count > 0 && this.currentPack.size + incoming > this.config.packSize) await this.finishPack();
-    if (this.currentPack && !this.currentPack.fits(incoming)) await this.finishPack();
-    this.currentPack ??= new PackWriter(this.master);
-    const blob = this.currentPack.add(type, id, prepared, rawLength);
-    if (this.currentPack.size >= this.config.packSize) await this.finishPack();
+    const open = this.openPacks.get(type);
+    if (open && ((open.count > 0 && open.size + incoming > this.config.packSize) || !open.fits(incoming))) await this.finishPack(type);
+    const pack = openPackFor(this.openPacks, type, this.master);
+    const blob = pack.add(type, id, prepared, rawLength);
+    if (pack.size >= this.config.packSize) await this.finishPack(type);
     return blob.length;
   }
 
@@ -340,15 +341,15 @@ export class Repository {
   /** Uploads the open pack, waits for every upload, and writes the index files that name the new packs. */
   async flush(): Promise<void> {
     this.assertUsable();
-    if (this.currentPack && this.currentPack.count > 0) await this.finishPack();
+    for (const type of [...this.openPacks.keys()]) await this.finishPack(type);
     while (this.uploads.size > 0) await Promise.all(this.uploads);
     this.throwUploadError();
     if (this.unindexed.length > 0) await this.writeIndex();
   }
 
-  private async finishPack(): Promise<void> {
-    const pack = this.currentPack;
-    this.currentPack = undefined;
+  private async finishPack(type: BlobType): Promise<void> {
+    const pack = this.openPacks.get(type);
+    this.openPacks.delete(type);
     if (!pack || pack.count === 0) return;
     while (this.uploads.size >= this.options.uploadConcurrency) await Promise.race(this.uploads);
     this.throwUploadError();
@@ -378,7 +379,7 @@ export class Repository {
     if (this.uploadError !== undefined) {
       const err = this.uploadError;
       this.uploadError = undefined;
-      this.currentPack = undefined;
+      this.openPacks.clear();
       this.pending.clear();
       throw err;
     }
@@ -427,14 +428,16 @@ export class Repository {
     const bySource = new Map<string, BlobLocation[]>();
     for (const blob of blobs) bySource.set(blob.pack, [...(bySource.get(blob.pack) ?? []), blob]);
     const written: IndexedPack[] = [];
-    let pack = new PackWriter(this.master);
-    const flushPack = async () => {
-      if (pack.count === 0) return;
+    // As when saving: trees and data go to packs of their own.
+    const open = new Map<BlobType, PackWriter>();
+    const flushPack = async (type: BlobType) => {
+      const pack = open.get(type);
+      open.delete(type);
+      if (!pack || pack.count === 0) return;
       const { parts, size, blobs: packed } = pack.finish();
       await this.backend.write({ type: 'data', name: pack.name }, parts);
       written.push({ id: pack.id, size, blobs: packed });
       onPack?.(size);
-      pack = new PackWriter(this.master);
     };
     for (const [source, members] of bySource) {
       const bytes = await this.backend.read({ type: 'data', name: source });
@@ -442,11 +445,12 @@ export class Repository {
         const sealed = bytes.subarray(blob.offset, blob.offset + blob.length);
         if (sealed.length !== blob.length) throw damaged(`Pack data/${source}`, 'shorter than its index says');
         const { body } = this.verifyBlobAt(blob, sealed);
-        if (pack.count > 0 && pack.size + body.length > this.config.packSize) await flushPack();
-        pack.add(blob.type, blob.id, { body, compressed: blob.compressed }, blob.rawLength);
+        const current = open.get(blob.type);
+        if (current && current.count > 0 && current.size + body.length > this.config.packSize) await flushPack(blob.type);
+        openPackFor(open, blob.type, this.master).add(blob.type, blob.id, { body, compressed: blob.compressed }, blob.rawLength);
       }
     }
-    await flushPack();
+    for (const type of [...open.keys()]) await flushPack(type);
     return written;
   }
 
@@ -503,4 +507,13 @@ function currentOwner(): LockOwner {
     // Containers may run as a uid with no passwd entry.
   }
   return { host: hostname(), username, pid: process.pid };
+}
+
+function openPackFor(open: Map<BlobType, PackWriter>, type: BlobType, master: MasterKey): PackWriter {
+  let pack = open.get(type);
+  if (!pack) {
+    pack = new PackWriter(master);
+    open.set(type, pack);
+  }
+  return pack;
 }

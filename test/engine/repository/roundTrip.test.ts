@@ -36,7 +36,8 @@ test('blobs of many sizes survive pack, index and reopen byte for byte', async (
   // The 16 MiB blob is larger than the 4 MiB pack target: it gets a pack of its own rather than swelling a shared one.
   const hugePack = reopened.index.get(ids[6] as Buffer)?.pack;
   assert.deepEqual([...reopened.index.blobs()].filter((b) => b.pack === hugePack).length, 1);
-  assert.equal([...reopened.index.packs()].length, 2);
+  // The rest: one pack of data blobs, one of tree blobs.
+  assert.equal([...reopened.index.packs()].length, 3);
   assert.ok((await readdir(join(path, 'index'))).length >= 1);
 });
 
@@ -88,6 +89,22 @@ test('pack headers list exactly what the index says', async (t) => {
     const header = await repository.readPackHeader(pack);
     assert.deepEqual(header.map((b) => `${b.id.toString('hex')}@${b.offset}+${b.length}`).sort(), expected.sort());
   }
+});
+
+test('trees and file data never share a pack, so a lost data pack cannot hide the folder structure', async (t) => {
+  const { repository, reopen } = await createTestRepository(t, { packSize: 256 * 1024 });
+  for (let i = 0; i < 40; i++) await repository.saveBlob(i % 3 === 0 ? 'tree' : 'data', seededBytes(`b${i}`, 10_000 + i * 997));
+  await repository.flush();
+  const check = (blobs: Iterable<{ pack: string; type: string }>) => {
+    const types = new Map<string, Set<string>>();
+    for (const blob of blobs) types.set(blob.pack, (types.get(blob.pack) ?? new Set()).add(blob.type));
+    assert.ok([...types.values()].some((set) => set.has('tree')) && [...types.values()].some((set) => set.has('data')));
+    for (const [pack, set] of types) assert.equal(set.size, 1, `pack ${pack} mixes ${[...set].join(' and ')}`);
+  };
+  check(repository.index.blobs());
+  const reopened = await reopen();
+  const repacked = await reopened.repackBlobs([...reopened.index.blobs()]);
+  check(repacked.flatMap((pack) => pack.blobs.map((blob) => ({ pack: pack.id.toString('hex'), type: blob.type }))));
 });
 
 test('a blob that is not in the index is reported as missing', async (t) => {
