@@ -11,7 +11,9 @@ import { ProgressMeter } from '../progressMeter.js';
 import type { Repository } from '../repository/repository.js';
 import { listSnapshots, saveSnapshot, type BackupSummary, type BackupType, type Snapshot } from '../snapshot/snapshot.js';
 import { encodeTree, type NodeType, type TreeNode } from '../snapshot/tree.js';
+import { walkTree } from '../snapshot/walkTree.js';
 import { BlobSaver } from './blobSaver.js';
+import { ChangedPaths } from './changedPaths.js';
 import { ExcludeRules, type ExcludeOptions } from './excludes.js';
 import { FilesCache, type CachedFile } from './filesCache.js';
 import { ParentTrees, type ParentDir } from './parentTrees.js';
@@ -32,6 +34,23 @@ export interface BackupOptions {
   readonly workers?: number;
   readonly onProgress?: (progress: Progress) => void;
   readonly onWarning?: (warning: Warning) => void;
+  /**
+   * Stops the backup at a safe point (pause or cancel): the packs finished so far and an index naming
+   * them are written, so a rerun skips that work; no snapshot is written. Rejects with BackupInterrupted.
+   */
+  readonly signal?: AbortSignal;
+  /**
+   * Only these paths changed since the parent snapshot (what a file watcher saw): folders holding none of
+   * them are taken whole from the parent snapshot without being read. Ignored when there is no parent.
+   */
+  readonly changedPaths?: readonly string[];
+}
+
+/** The backup was stopped through its signal; the work finished so far is kept in the repository. */
+export class BackupInterrupted extends HindsightError {
+  constructor() {
+    super('E_INTERRUPTED', 'The backup was stopped before it finished. What it saved is kept; the next run continues from there.');
+  }
 }
 
 export interface BackupResult {
@@ -92,6 +111,7 @@ class BackupRun {
   private saver!: BlobSaver;
   private cache: FilesCache | undefined;
   private parents: ParentTrees | undefined;
+  private changed: ChangedPaths | undefined;
 
   constructor(
     private readonly repository: Repository,
@@ -121,10 +141,17 @@ class BackupRun {
     this.saver = new BlobSaver(this.repository, { ...(this.options.workers !== undefined ? { workers: this.options.workers } : {}) });
     if (type === 'incremental') this.cache = new FilesCache(this.options.cacheDir ?? repositoryCacheDir(this.repository.config.id));
     if (parent) this.parents = new ParentTrees(this.repository, parent.tree);
-    const scan = scanSources(this.sources, this.rules, this.options.oneFileSystem ?? false).then((totals) => {
-      this.meter.counts.filesTotal = totals.files;
-      this.meter.counts.bytesTotal = totals.bytes;
-    });
+    if (parent && this.options.changedPaths) this.changed = new ChangedPaths(this.options.changedPaths);
+    // Counting everything would undo the point of reading only what changed; the parent's totals are close.
+    const scan = this.changed
+      ? Promise.resolve().then(() => {
+          this.meter.counts.filesTotal = parent?.summary?.totalFiles;
+          this.meter.counts.bytesTotal = parent?.summary?.totalBytes;
+        })
+      : scanSources(this.sources, this.rules, this.options.oneFileSystem ?? false).then((totals) => {
+          this.meter.counts.filesTotal = totals.files;
+          this.meter.counts.bytesTotal = totals.bytes;
+        });
     try {
       this.meter.counts.phase = 'backing up';
       const trie = this.buildSourceTrie();
@@ -161,6 +188,12 @@ class BackupRun {
       this.meter.counts.phase = 'done';
       this.meter.tick(true);
       return { snapshot, warnings: this.warnings };
+    } catch (err) {
+      if (!this.options.signal?.aborted) throw err;
+      // Keep what is done: finished packs get an index, and the files cache learns the files read in full.
+      await this.saver.flush();
+      this.cache?.commit();
+      throw new BackupInterrupted();
     } finally {
       this.cache?.close();
       await this.saver.close();
@@ -226,6 +259,8 @@ class BackupRun {
     sourceDevice: bigint,
   ): Promise<TreeNode | undefined> {
     if (stat.isDirectory()) {
+      const reused = await this.unchangedFolder(path, name, stat, parentNode);
+      if (reused) return reused;
       this.summary.dirs += 1;
       const crossesDevice = (this.options.oneFileSystem ?? false) && stat.dev !== sourceDevice;
       const entries = crossesDevice ? [] : await this.saveDirectoryEntries(path, relative, sourceRoot, stat, parentNode ? await this.parents?.children(parentNode) : undefined);
@@ -258,7 +293,29 @@ class BackupRun {
     // several at a time to hide file-system latency, everything else one at a time.
     const nodes: (TreeNode | undefined)[] = new Array(names.length);
     const pending = new Set<Promise<void>>();
+    try {
+      await this.saveListed(path, names, onlyTag, relative, sourceRoot, stat, parent, nodes, pending);
+    } finally {
+      // Whatever stops the loop (an interruption), the small files already started finish first.
+      await Promise.allSettled(pending);
+    }
+    await Promise.all(pending);
+    return nodes.filter((node): node is TreeNode => node !== undefined);
+  }
+
+  private async saveListed(
+    path: Buffer,
+    names: readonly Buffer[],
+    onlyTag: boolean,
+    relative: string,
+    sourceRoot: string,
+    stat: BigIntStats,
+    parent: ParentDir | undefined,
+    nodes: (TreeNode | undefined)[],
+    pending: Set<Promise<void>>,
+  ): Promise<void> {
     for (const [index, name] of names.entries()) {
+      this.options.signal?.throwIfAborted();
       if (onlyTag && name.toString() !== 'CACHEDIR.TAG') continue;
       const childPath = path.length === 1 && path[0] === 0x2f ? Buffer.concat([SLASH, name]) : Buffer.concat([path, SLASH, name]);
       let childStat: BigIntStats;
@@ -282,8 +339,22 @@ class BackupRun {
       pending.add(tracked);
       if (pending.size >= SMALL_FILES_IN_FLIGHT) await Promise.race(pending);
     }
-    await Promise.all(pending);
-    return nodes.filter((node): node is TreeNode => node !== undefined);
+  }
+
+  /** A folder the file watcher saw no change in, taken whole from the parent snapshot (its own metadata is current). */
+  private async unchangedFolder(path: Buffer, name: Buffer, stat: BigIntStats, parentNode: TreeNode | undefined): Promise<TreeNode | undefined> {
+    if (!this.changed || parentNode?.type !== 'dir' || !parentNode.subtree || this.changed.mustRescan(path)) return undefined;
+    if (!this.repository.hasBlob(parentNode.subtree)) return undefined;
+    this.summary.dirs += 1;
+    for await (const { node } of walkTree(this.repository, parentNode.subtree, path)) {
+      if (node.type === 'dir') this.summary.dirs += 1;
+      else if (node.type === 'file') {
+        this.summary.filesUnchanged += 1;
+        this.summary.totalBytes += node.size ?? 0;
+        this.advance(1, node.size ?? 0);
+      } else this.summary.otherEntries += 1;
+    }
+    return { ...metadataOf(name, 'dir', stat), subtree: parentNode.subtree };
   }
 
   private async saveFile(path: Buffer, name: Buffer, stat: BigIntStats, parentNode: TreeNode | undefined): Promise<TreeNode | undefined> {
@@ -352,7 +423,7 @@ class BackupRun {
       this.meter.tick();
       return { ...read, stable };
     } catch (err) {
-      if (err instanceof HindsightError) throw err;
+      if (err instanceof HindsightError || this.options.signal?.aborted) throw err;
       this.warn(path, err);
       return undefined;
     } finally {
@@ -387,6 +458,7 @@ class BackupRun {
     let carried = 0;
     let bytes = 0;
     for (;;) {
+      this.options.signal?.throwIfAborted();
       const { bytesRead } = await file.read(block, 0, block.length, bytes);
       if (bytesRead === 0) break;
       const data = block.subarray(0, bytesRead);

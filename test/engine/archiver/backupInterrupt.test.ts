@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { backup } from '../../../src-main/engine/archiver/backup.js';
+import type { ObjectHandle } from '../../../src-main/engine/backend/backend.js';
+import { LocalBackend } from '../../../src-main/engine/backend/localBackend.js';
+import { Repository } from '../../../src-main/engine/repository/repository.js';
+import { checkRepository } from '../../../src-main/engine/maintenance/check.js';
+import { restore } from '../../../src-main/engine/restorer/restore.js';
+import { listSnapshots } from '../../../src-main/engine/snapshot/snapshot.js';
+import { findPath } from '../../../src-main/engine/snapshot/treePath.js';
+import { seededBytes } from '../../helpers/data.js';
+import { assertSameTree, describeTree } from '../../helpers/fileTree.js';
+import { bytesUnder } from '../../helpers/folderSize.js';
+import { tempDir } from '../../helpers/tempDir.js';
+import { TEST_PASSWORD, createTestRepository } from '../../helpers/testRepository.js';
+
+const MiB = 1024 * 1024;
+
+test('a backup stopped through its signal keeps its finished work, and the rerun uploads only the rest', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await mkdir(source);
+  const total = 96 * MiB;
+  for (let i = 0; i < 24; i++) await writeFile(join(source, `file-${i}.bin`), seededBytes(`interrupt-${i}`, total / 24));
+  const made = await createTestRepository(t, { packSize: 2 * MiB });
+  const cacheDir = join(dir, 'cache');
+  const controller = new AbortController();
+  // Stop once three packs are stored (as a pause would): the safe point must keep them and what is in flight.
+  class StopAfterThreePacks extends LocalBackend {
+    private packs = 0;
+    override async write(handle: ObjectHandle, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
+      await super.write(handle, data);
+      if (handle.type === 'data' && ++this.packs === 3) controller.abort();
+    }
+  }
+  const repository = await Repository.open(new StopAfterThreePacks(made.path), TEST_PASSWORD);
+  await assert.rejects(backup(repository, { paths: [source], cacheDir, signal: controller.signal }), { code: 'E_INTERRUPTED' });
+  assert.deepEqual(await listSnapshots(repository), [], 'no snapshot for an interrupted backup');
+  const kept = await bytesUnder(join(made.path, 'data'));
+  assert.ok(kept > 4 * MiB && kept < total, `the finished packs are kept (${kept} bytes)`);
+
+  const reopened = await made.reopen();
+  assert.deepEqual((await checkRepository(reopened)).errors, [], 'the kept packs are indexed and consistent');
+  const { snapshot } = await backup(reopened, { paths: [source], cacheDir });
+  // Random data does not compress: what the rerun adds plus what was kept is the data once, not twice.
+  assert.ok(snapshot.summary.bytesAdded + kept < total * 1.05, `rerun added ${snapshot.summary.bytesAdded} after ${kept} kept, of ${total}`);
+  assert.ok(snapshot.summary.bytesAdded < total - kept / 2);
+  const target = join(dir, 'restored');
+  assert.deepEqual((await restore(reopened, { snapshot, target })).problems, []);
+  assertSameTree(await describeTree(join(target, source)), await describeTree(source));
+});
+
+test('with changed paths, folders without changes come from the parent snapshot unread', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  for (const folder of ['a', 'b', 'b/deep']) await mkdir(join(source, folder), { recursive: true });
+  await writeFile(join(source, 'a', 'x.txt'), 'x version 1');
+  await writeFile(join(source, 'b', 'y.txt'), 'y version 1');
+  await writeFile(join(source, 'b', 'deep', 'z.txt'), 'z version 1');
+  const { repository } = await createTestRepository(t);
+  const cacheDir = join(dir, 'cache');
+  const first = await backup(repository, { paths: [source], cacheDir });
+
+  await writeFile(join(source, 'a', 'x.txt'), 'x version 2');
+  await writeFile(join(source, 'a', 'new.txt'), 'new');
+  // A change the watcher did not report: proves folder b is not read again.
+  await writeFile(join(source, 'b', 'y.txt'), 'y version 2, unreported');
+  const { snapshot } = await backup(repository, { paths: [source], cacheDir, changedPaths: [join(source, 'a', 'x.txt'), join(source, 'a', 'new.txt')] });
+  assert.equal(snapshot.parent, first.snapshot.id);
+  assert.equal(snapshot.summary.totalFiles, 4);
+  assert.equal(snapshot.summary.filesRead, 2, 'only the two changed files were read');
+
+  const target = join(dir, 'restored');
+  await restore(repository, { snapshot, target });
+  const restored = (name: string) => join(target, source, name);
+  assert.equal(await readFile(restored('a/x.txt'), 'utf8'), 'x version 2');
+  assert.equal(await readFile(restored('a/new.txt'), 'utf8'), 'new');
+  assert.equal(await readFile(restored('b/y.txt'), 'utf8'), 'y version 1');
+  assert.equal(await readFile(restored('b/deep/z.txt'), 'utf8'), 'z version 1');
+  const reused = await findPath(repository, snapshot, `${source}/b/deep`);
+  const original = await findPath(repository, first.snapshot, `${source}/b/deep`);
+  assert.ok(reused.kind === 'dir' && original.kind === 'dir' && reused.tree.equals(original.tree), 'b/deep is the same tree');
+
+  // A full scan (no changed paths) then sees everything.
+  const full = await backup(repository, { paths: [source], cacheDir });
+  const again = join(dir, 'restored-full');
+  await restore(repository, { snapshot: full.snapshot, target: again });
+  assertSameTree(await describeTree(join(again, source)), await describeTree(source));
+});
