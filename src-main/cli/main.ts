@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { HindsightError } from '../../src-shared/errors.js';
 import { UsageError, exitStatusFor } from './cliError.js';
 import type { Command } from './command.js';
+import { agentCommand, pauseCommand, planCommand, resumeCommand, statusCommand } from './commands/agentCommands.js';
 import { backupCommand } from './commands/backupCommand.js';
 import { catCommand } from './commands/catCommand.js';
 import { checkCommand } from './commands/checkCommand.js';
@@ -16,7 +17,7 @@ import { restoreCommand } from './commands/restoreCommand.js';
 import { snapshotsCommand } from './commands/snapshotsCommand.js';
 import { unlockCommand } from './commands/unlockCommand.js';
 
-const COMMANDS: readonly Command[] = [initCommand, backupCommand, snapshotsCommand, lsCommand, restoreCommand, catCommand, versionsCommand, findCommand, diffCommand, statsCommand, checkCommand, forgetCommand, pruneCommand, keyCommand, unlockCommand, cacheCommand];
+const COMMANDS: readonly Command[] = [initCommand, backupCommand, snapshotsCommand, lsCommand, restoreCommand, catCommand, versionsCommand, findCommand, diffCommand, statsCommand, checkCommand, forgetCommand, pruneCommand, keyCommand, unlockCommand, cacheCommand, agentCommand, planCommand, statusCommand, pauseCommand, resumeCommand];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

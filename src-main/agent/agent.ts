@@ -1,0 +1,547 @@
+import type { AgentEvent, AgentState, JobKind, JobRecord, Method, ParsedParams, PlanStatus, Result, Status } from '../../src-shared/api.js';
+import { HindsightError } from '../../src-shared/errors.js';
+import { DEFAULT_EXCLUDES } from '../../src-shared/defaultExcludes.js';
+import type { Plan, PlanFields } from '../../src-shared/plan.js';
+import type { Progress, Warning } from '../../src-shared/progress.js';
+import { BackupInterrupted, backup } from '../engine/archiver/backup.js';
+import { checkRepository } from '../engine/maintenance/check.js';
+import { prune } from '../engine/maintenance/prune.js';
+import { restore } from '../engine/restorer/restore.js';
+import { resolveSnapshot } from '../engine/snapshot/snapshot.js';
+import { ALL_PLANS, AgentDatabase } from './agentDatabase.js';
+import { systemClock, type Clock } from './clock.js';
+import { forgetByPolicy } from './forgetByPolicy.js';
+import { PlanWatcher } from './planWatcher.js';
+import { RepositoryPool } from './repositoryPool.js';
+import { dueAt, retryDelayMs, validateSchedule } from './schedule.js';
+import { SessionSecretStore, type SecretStore } from './secretStore.js';
+import { snapshotQueries } from './snapshotQueries.js';
+
+export interface AgentOptions {
+  /** Plans, job history and settings live here. */
+  readonly dataDir: string;
+  /** The OS keychain (or what stands in for it). */
+  readonly secrets: SecretStore;
+  readonly clock?: Clock;
+  /** Run due plans on their schedule (off when the CLI acts without a running agent). */
+  readonly schedule?: boolean;
+  /** Watch continuous plans' sources. */
+  readonly watch?: boolean;
+  /** Compression workers per backup. */
+  readonly workers?: number;
+}
+
+/** The scheduler wakes at least this often, so a clock that jumped (sleep, suspend) is noticed. */
+const MAX_SLEEP_MS = 60_000;
+
+interface JobContext {
+  readonly signal: AbortSignal;
+  progress(progress: Progress): void;
+  warn(warning: Warning): void;
+}
+
+interface JobOutcome {
+  readonly summary?: Record<string, number | string>;
+  readonly message?: string;
+}
+
+interface QueuedJob {
+  record: JobRecord;
+  readonly run: (context: JobContext) => Promise<JobOutcome>;
+  readonly controller: AbortController;
+  warnings: number;
+  progress?: Progress;
+  /** Called when the job ends without doing its work (failed, paused, cancelled). */
+  readonly onNotDone?: () => void;
+}
+
+/** Why a job was stopped through its signal. */
+type StopReason = 'paused' | 'cancelled';
+
+/**
+ * The engine host: keeps plans, runs them on schedule or as files change,
+ * queues jobs (one per plan at a time, a global limit), pauses and resumes,
+ * and answers every call of the API contract. It runs in Electron's utility
+ * process, in a Node child process, or in-process for the CLI; it never
+ * imports Electron and never writes a password anywhere.
+ */
+export class Agent {
+  private readonly db: AgentDatabase;
+  private readonly clock: Clock;
+  private readonly session = new SessionSecretStore();
+  private readonly pool: RepositoryPool;
+  private readonly listeners = new Set<(event: AgentEvent) => void>();
+  private readonly queue: QueuedJob[] = [];
+  private readonly running = new Map<string, QueuedJob>();
+  private readonly watchers = new Map<string, PlanWatcher>();
+  /** Continuous plans' changed paths not yet backed up. */
+  private readonly changes = new Map<string, Set<string>>();
+  private readonly hints = new Set<string>();
+  /** The last skip reason recorded per plan, so a held run is written to the history once, not at every tick. */
+  private readonly skipNoted = new Map<string, string>();
+  private cancelTick: (() => void) | undefined;
+  private stopped = false;
+
+  constructor(private readonly options: AgentOptions) {
+    this.db = new AgentDatabase(options.dataDir);
+    this.clock = options.clock ?? systemClock;
+    this.pool = new RepositoryPool(this.db, options.secrets, this.session, (event) => this.emit(event));
+  }
+
+  async start(): Promise<void> {
+    this.db.abandonRunningJobs(this.date());
+    if (this.options.watch ?? true) for (const plan of this.db.listPlans()) await this.syncWatcher(plan);
+    this.tick();
+  }
+
+  /** Stops timers and watchers; running jobs stop at a safe point (their finished work is kept). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.cancelTick?.();
+    for (const watcher of this.watchers.values()) await watcher.close();
+    this.watchers.clear();
+    const running = [...this.running.values()];
+    for (const job of running) job.controller.abort('paused' satisfies StopReason);
+    while (this.running.size > 0) await new Promise((r) => setTimeout(r, 20));
+    await this.pool.close();
+    this.db.close();
+  }
+
+  subscribe(listener: (event: AgentEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** One call of the contract, with parameters already checked against its schema. */
+  async call<M extends Method>(method: M, params: ParsedParams<M>): Promise<Result<M>> {
+    const handler = this.handlers[method] as (p: ParsedParams<M>) => Promise<Result<M>> | Result<M>;
+    return handler(params);
+  }
+
+  private readonly handlers: { [M in Method]: (params: ParsedParams<M>) => Promise<Result<M>> | Result<M> } = {
+    'status.get': () => this.status(),
+    'plans.list': () => this.db.listPlans(),
+    'plans.create': async (input) => {
+      const fields = { ...input, excludes: input.excludes.length > 0 ? input.excludes : [...DEFAULT_EXCLUDES] };
+      validateSchedule(fields.schedule);
+      const plan = this.db.insertPlan(fields, this.date());
+      await this.syncWatcher(plan);
+      this.tick();
+      return plan;
+    },
+    'plans.update': async ({ id, changes }) => {
+      const current = this.plan(id);
+      const { id: _id, createdAt: _c, updatedAt: _u, ...fields } = current;
+      const next: PlanFields = { ...fields, ...definedOnly(changes) };
+      validateSchedule(next.schedule);
+      const plan = this.db.updatePlan(id, next, this.date());
+      await this.syncWatcher(plan);
+      this.tick();
+      return plan;
+    },
+    'plans.delete': async ({ id }) => {
+      this.plan(id);
+      for (const job of this.running.values()) if (job.record.planId === id) job.controller.abort('cancelled' satisfies StopReason);
+      await this.watchers.get(id)?.close();
+      this.watchers.delete(id);
+      this.changes.delete(id);
+      this.db.deletePlan(id);
+      return { deleted: true as const };
+    },
+    'repositories.create': async ({ location, password, remember }) => this.pool.create(location, password, remember),
+    'repositories.connect': async ({ location, password, remember }) => this.pool.connect(location, password, remember),
+    'repositories.list': async () => this.pool.list(),
+    'snapshots.list': ({ repository }) => this.pool.withRepository(repository, (repo) => snapshotQueries.list(repo)),
+    'snapshots.browse': ({ repository, snapshot, path }) => this.pool.withRepository(repository, (repo) => snapshotQueries.browse(repo, snapshot, path)),
+    'snapshots.versions': ({ repository, path }) => this.pool.withRepository(repository, (repo) => snapshotQueries.versions(repo, path)),
+    'snapshots.diff': ({ repository, from, to }) => this.pool.withRepository(repository, (repo) => snapshotQueries.diff(repo, from, to)),
+    'snapshots.search': ({ repository, pattern }) => this.pool.withRepository(repository, (repo) => snapshotQueries.search(repo, pattern)),
+    'jobs.backup': ({ planId }) => {
+      const plan = this.plan(planId);
+      const paused = this.pauseReason(plan.id);
+      if (paused) throw new HindsightError('E_PAUSED', `Plan "${plan.name}" is paused (${paused}); resume it first.`);
+      return this.existingJob(plan.id) ?? this.enqueueBackup(plan);
+    },
+    'jobs.restore': ({ repository, snapshot, paths, target, overwrite }) =>
+      this.enqueue({ kind: 'restore', repository }, (context) =>
+        this.pool.withRepository(repository, async (repo) => {
+          const chosen = await resolveSnapshot(repo, snapshot);
+          let files = 0;
+          let bytes = 0;
+          const problems: Warning[] = [];
+          for (const path of paths ?? [undefined]) {
+            const result = await restore(repo, {
+              snapshot: chosen,
+              target,
+              overwrite,
+              ...(path !== undefined ? { path } : {}),
+              onProgress: (p) => context.progress(p),
+              onProblem: (w) => {
+                problems.push(w);
+                context.warn(w);
+              },
+            });
+            files += result.filesRestored;
+            bytes += result.bytesWritten;
+          }
+          if (problems.length > 0) throw new HindsightError('E_RESTORE_INCOMPLETE', `${problems.length} item(s) could not be restored; the rest is in ${target}.`);
+          return { summary: { snapshot: chosen.id, files, bytes } };
+        }, 'shared'),
+      ),
+    'jobs.check': ({ repository, readData }) =>
+      this.enqueue({ kind: 'check', repository }, (context) =>
+        this.pool.withRepository(repository, async (repo) => {
+          const result = await checkRepository(repo, { ...(readData ? { readData: { kind: 'all' as const } } : {}), onProgress: (p) => context.progress(p) });
+          for (const problem of result.errors) context.warn({ path: problem.kind, message: problem.message });
+          if (result.errors.length > 0) throw new HindsightError('E_CHECK_FAILED', `The check found ${result.errors.length} problem(s) in ${repository}.`);
+          return { summary: { snapshots: result.snapshots, packs: result.packs, packsRead: result.packsRead } };
+        }, 'shared'),
+      ),
+    'jobs.prune': ({ repository }) =>
+      this.enqueue({ kind: 'prune', repository }, (context) =>
+        this.pool.withRepository(repository, async (repo) => {
+          const result = await prune(repo, { onProgress: (p) => context.progress(p) });
+          return { summary: { packsDeleted: result.packsToDelete, packsRepacked: result.packsToRepack, blobsUnused: result.blobsUnused } };
+        }, 'exclusive'),
+      ),
+    'jobs.list': ({ limit }) => this.db.listJobs(limit).map((job) => this.live(job)),
+    'jobs.cancel': ({ jobId }) => {
+      const queued = this.queue.findIndex((job) => job.record.id === jobId);
+      if (queued >= 0) {
+        const [job] = this.queue.splice(queued, 1);
+        job?.onNotDone?.();
+        if (job) this.finish(job, { result: 'cancelled', message: 'Cancelled before it started.' });
+        return { cancelled: true };
+      }
+      const running = this.running.get(jobId);
+      if (!running) return { cancelled: false };
+      running.controller.abort('cancelled' satisfies StopReason);
+      return { cancelled: true };
+    },
+    'agent.pause': ({ planId, forSeconds }) => {
+      if (planId !== undefined) this.plan(planId);
+      const until = forSeconds === undefined ? undefined : this.clock.now() + forSeconds * 1000;
+      this.db.setPause(planId ?? ALL_PLANS, until);
+      for (const job of this.running.values()) {
+        if (job.record.kind === 'backup' && (planId === undefined || job.record.planId === planId)) job.controller.abort('paused' satisfies StopReason);
+      }
+      this.tick();
+      return this.status();
+    },
+    'agent.resume': ({ planId }) => {
+      this.db.clearPause(planId);
+      this.skipNoted.clear();
+      this.tick();
+      return this.status();
+    },
+    'settings.get': () => this.db.settings(),
+    'settings.update': (change) => {
+      const settings = this.db.updateSettings(definedOnly(change));
+      this.pump();
+      return settings;
+    },
+    'host.hint': ({ hint }) => {
+      const opposite: Record<string, string> = { suspend: 'resume', resume: 'suspend', 'on-battery': 'on-ac', 'on-ac': 'on-battery', metered: 'unmetered', unmetered: 'metered' };
+      this.hints.delete(opposite[hint] as string);
+      if (hint === 'suspend') {
+        this.hints.add(hint);
+        // The machine is going to sleep: stop at a safe point now rather than be frozen mid-pack.
+        for (const job of this.running.values()) if (job.record.kind === 'backup') job.controller.abort('paused' satisfies StopReason);
+      } else if (hint !== 'resume' && hint !== 'on-ac' && hint !== 'unmetered') this.hints.add(hint);
+      this.skipNoted.clear();
+      this.tick();
+      return this.status();
+    },
+  };
+
+  // ---- scheduling
+
+  /** Looks at every plan, queues those due, and sets the timer for the next one. */
+  private tick(): void {
+    if (this.stopped) return;
+    this.cancelTick?.();
+    this.cancelTick = undefined;
+    const now = this.clock.now();
+    let next = now + MAX_SLEEP_MS;
+    for (const [scope, until] of this.db.pauses()) {
+      if (until === undefined) continue;
+      if (until <= now) this.db.clearPause(scope);
+      else next = Math.min(next, until);
+    }
+    if (this.options.schedule ?? true) {
+      for (const plan of this.db.listPlans()) {
+        const due = dueAt(plan, this.db.planState(plan.id), { watching: this.watchers.has(plan.id) });
+        const pendingChanges = (this.changes.get(plan.id)?.size ?? 0) > 0;
+        if ((due === undefined || due > now) && !pendingChanges) {
+          if (due !== undefined) next = Math.min(next, due);
+          continue;
+        }
+        if (this.existingJob(plan.id)) continue;
+        const reason = this.pauseReason(plan.id) ?? this.deferReason();
+        if (reason) {
+          this.noteSkip(plan, reason);
+          continue;
+        }
+        this.skipNoted.delete(plan.id);
+        this.enqueueBackup(plan);
+      }
+    }
+    this.cancelTick = this.clock.setTimer(() => this.tick(), Math.max(0, next - now));
+    this.emit({ type: 'status', status: this.status() });
+  }
+
+  private noteSkip(plan: Plan, reason: string): void {
+    if (this.skipNoted.get(plan.id) === reason) return;
+    this.skipNoted.set(plan.id, reason);
+    this.db.recordSkipped({ kind: 'backup', planId: plan.id }, reason, this.date());
+  }
+
+  private pauseReason(planId: string): string | undefined {
+    const pauses = this.db.pauses();
+    const now = this.clock.now();
+    for (const scope of [ALL_PLANS, planId]) {
+      if (!pauses.has(scope)) continue;
+      const until = pauses.get(scope);
+      if (until !== undefined && until <= now) continue;
+      return until === undefined ? 'paused' : `paused until ${new Date(until).toISOString()}`;
+    }
+    return undefined;
+  }
+
+  private deferReason(): string | undefined {
+    const settings = this.db.settings();
+    if (this.hints.has('suspend')) return 'the computer is going to sleep';
+    if (settings.deferOnBattery && this.hints.has('on-battery')) return 'deferred while on battery';
+    if (settings.deferOnMetered && this.hints.has('metered')) return 'deferred on a metered network';
+    return undefined;
+  }
+
+  private async syncWatcher(plan: Plan): Promise<void> {
+    await this.watchers.get(plan.id)?.close();
+    this.watchers.delete(plan.id);
+    if (!(this.options.watch ?? true) || plan.schedule.kind !== 'continuous' || !plan.enabled) return;
+    const watcher = new PlanWatcher(plan, this.clock, {
+      onChanges: (paths) => {
+        const set = this.changes.get(plan.id) ?? new Set<string>();
+        for (const path of paths) set.add(path);
+        this.changes.set(plan.id, set);
+        this.tick();
+      },
+      onFallback: (reason) => {
+        this.watchers.delete(plan.id);
+        this.db.updatePlanState(plan.id, { scanAll: true });
+        this.emit({ type: 'warning', warning: { path: plan.sources.join(', '), message: reason } });
+        this.tick();
+      },
+    });
+    try {
+      await watcher.start();
+      this.watchers.set(plan.id, watcher);
+    } catch (err) {
+      this.emit({ type: 'warning', warning: { path: plan.sources.join(', '), message: `cannot watch for changes (${(err as Error).message}); scanning periodically instead` } });
+    }
+  }
+
+  // ---- jobs
+
+  private enqueueBackup(plan: Plan): JobRecord {
+    const changed = this.changes.get(plan.id);
+    this.changes.delete(plan.id);
+    return this.enqueue({ kind: 'backup', planId: plan.id }, (context) => this.runBackup(plan.id, changed, context), () => {
+      // Not backed up after all (failed, paused, cancelled): the changes wait for the next run.
+      if (!changed) return;
+      const set = this.changes.get(plan.id) ?? new Set<string>();
+      for (const path of changed) set.add(path);
+      this.changes.set(plan.id, set);
+    });
+  }
+
+  private async runBackup(planId: string, changed: Set<string> | undefined, context: JobContext): Promise<JobOutcome> {
+    const plan = this.plan(planId);
+    const state = this.db.planState(plan.id);
+    const now = this.clock.now();
+    const full = plan.fullEveryDays !== undefined && (state.lastFullAt === undefined || now - state.lastFullAt >= plan.fullEveryDays * 86_400_000);
+    const changedPaths = plan.schedule.kind === 'continuous' && !state.scanAll && changed && !full ? [...changed] : undefined;
+    const summary: Record<string, number | string> = {};
+    for (const target of plan.targets) {
+      await this.pool.withRepository(target, async (repository) => {
+        const { snapshot } = await backup(repository, {
+          paths: plan.sources,
+          type: full ? 'full' : 'incremental',
+          tags: [`plan:${plan.id}`],
+          excludes: { patterns: plan.excludes },
+          ...(this.options.workers !== undefined ? { workers: this.options.workers } : {}),
+          ...(changedPaths ? { changedPaths } : {}),
+          signal: context.signal,
+          onProgress: (p) => context.progress(p),
+          onWarning: (w) => context.warn(w),
+        });
+        if (plan.retention) summary.forgotten = (Number(summary.forgotten ?? 0) || 0) + (await forgetByPolicy(repository, plan.id, plan.retention));
+        Object.assign(summary, {
+          snapshot: snapshot.id,
+          filesNew: snapshot.summary.filesNew,
+          filesChanged: snapshot.summary.filesChanged,
+          filesUnchanged: snapshot.summary.filesUnchanged,
+          bytesAdded: snapshot.summary.bytesAdded,
+          totalBytes: snapshot.summary.totalBytes,
+        });
+      }, 'none');
+      this.db.targetSucceeded(target, this.date());
+    }
+    this.db.updatePlanState(plan.id, { scanAll: false, ...(full ? { lastFullAt: now } : {}) });
+    if (plan.pruneEveryDays !== undefined && (state.lastPruneAt === undefined || now - state.lastPruneAt >= plan.pruneEveryDays * 86_400_000)) {
+      for (const target of plan.targets) await this.pool.withRepository(target, (repository) => prune(repository), 'exclusive');
+      this.db.updatePlanState(plan.id, { lastPruneAt: now });
+    }
+    return { summary };
+  }
+
+  private enqueue(job: { kind: JobKind; planId?: string; repository?: string }, run: QueuedJob['run'], onNotDone?: () => void): JobRecord {
+    const record = this.db.startJob(job, 'queued', this.date());
+    const queued: QueuedJob = { record, run, controller: new AbortController(), warnings: 0, ...(onNotDone ? { onNotDone } : {}) };
+    this.queue.push(queued);
+    this.emit({ type: 'job.started', job: record });
+    queueMicrotask(() => this.pump());
+    return record;
+  }
+
+  /** Starts queued jobs while the limit allows; a paused plan's job waits. */
+  private pump(): void {
+    const limit = this.db.settings().maxConcurrentJobs;
+    for (let i = 0; i < this.queue.length && this.running.size < limit; ) {
+      const job = this.queue[i] as QueuedJob;
+      if (job.record.planId !== undefined && this.pauseReason(job.record.planId)) {
+        i++;
+        continue;
+      }
+      this.queue.splice(i, 1);
+      void this.execute(job);
+    }
+  }
+
+  private async execute(job: QueuedJob): Promise<void> {
+    job.record = { ...job.record, result: 'running' };
+    this.db.setJobResult(job.record.id, 'running');
+    this.running.set(job.record.id, job);
+    this.emit({ type: 'status', status: this.status() });
+    const context: JobContext = {
+      signal: job.controller.signal,
+      progress: (progress) => {
+        job.progress = progress;
+        this.emit({ type: 'job.progress', jobId: job.record.id, progress });
+      },
+      warn: (warning) => {
+        job.warnings += 1;
+        this.emit({ type: 'warning', jobId: job.record.id, warning });
+      },
+    };
+    try {
+      const outcome = await job.run(context);
+      this.finish(job, { result: 'succeeded', ...outcome });
+    } catch (err) {
+      const reason = job.controller.signal.aborted ? (job.controller.signal.reason as StopReason) : undefined;
+      job.onNotDone?.();
+      if (reason && (err instanceof BackupInterrupted || (err as Error).name === 'AbortError')) {
+        this.finish(job, { result: reason, message: reason === 'paused' ? 'Paused; the work done so far is kept and the next run continues from there.' : 'Cancelled.' });
+      } else {
+        this.finish(job, { result: 'failed', message: (err as Error).message, code: (err as HindsightError).code ?? 'E_INTERNAL' });
+      }
+    } finally {
+      this.running.delete(job.record.id);
+      this.pump();
+      this.tick();
+    }
+  }
+
+  private finish(job: QueuedJob, end: { result: 'succeeded' | 'failed' | 'cancelled' | 'paused'; message?: string; summary?: Record<string, number | string>; code?: string }): void {
+    const record = this.db.finishJob(job.record.id, { result: end.result, ...(end.message ? { message: end.message } : {}), ...(end.summary ? { summary: end.summary } : {}), warnings: job.warnings }, this.date());
+    const planId = job.record.planId;
+    if (planId !== undefined && job.record.kind === 'backup' && this.db.getPlan(planId)) {
+      const state = this.db.planState(planId);
+      const started = Date.parse(job.record.startedAt);
+      if (end.result === 'succeeded') this.db.updatePlanState(planId, { lastRunAt: started, lastResult: 'succeeded', lastMessage: null, failures: 0, retryAt: null });
+      else if (end.result === 'failed') {
+        const failures = state.failures + 1;
+        this.db.updatePlanState(planId, { lastRunAt: started, lastResult: 'failed', lastMessage: end.message ?? null, failures, retryAt: this.clock.now() + retryDelayMs(failures) });
+      } else if (end.result === 'paused') {
+        // Runs again as soon as the pause ends, without counting as a failure.
+        this.db.updatePlanState(planId, { lastResult: 'paused', retryAt: this.clock.now() });
+      } else this.db.updatePlanState(planId, { lastResult: 'cancelled' });
+    }
+    if (end.result === 'failed') this.emit({ type: 'error', code: end.code ?? 'E_INTERNAL', message: end.message ?? 'The job failed.' });
+    this.emit({ type: 'job.finished', job: record });
+  }
+
+  private existingJob(planId: string): JobRecord | undefined {
+    return [...this.running.values(), ...this.queue].find((job) => job.record.planId === planId)?.record;
+  }
+
+  // ---- status
+
+  private status(): Status {
+    const plans: PlanStatus[] = this.db.listPlans().map((plan) => {
+      const state = this.db.planState(plan.id);
+      const pause = this.pauseUntil(plan.id);
+      const runningJob = [...this.running.values()].some((job) => job.record.planId === plan.id);
+      const planState: AgentState = runningJob ? 'running' : pause !== undefined ? 'paused' : state.lastResult === 'failed' ? 'error' : 'idle';
+      const due = dueAt(plan, state, { watching: this.watchers.has(plan.id) });
+      return {
+        planId: plan.id,
+        name: plan.name,
+        state: planState,
+        ...(pause !== undefined ? { pausedUntil: pause } : {}),
+        ...(state.lastRunAt !== undefined && state.lastResult !== undefined
+          ? { lastRun: { at: new Date(state.lastRunAt).toISOString(), result: state.lastResult, ...(state.lastMessage ? { message: state.lastMessage } : {}) } }
+          : {}),
+        ...(due !== undefined ? { nextRun: new Date(Math.max(due, this.clock.now())).toISOString() } : {}),
+        ...(plan.schedule.kind === 'continuous' ? { watching: this.watchers.has(plan.id) } : {}),
+      };
+    });
+    const globalPause = this.pauseUntil(ALL_PLANS, true);
+    const state: AgentState =
+      this.running.size > 0 ? 'running' : globalPause !== undefined ? 'paused' : plans.some((p) => p.state === 'error') ? 'error' : 'idle';
+    return {
+      state,
+      ...(globalPause !== undefined ? { pausedUntil: globalPause } : {}),
+      plans,
+      runningJobs: [...this.running.values()].map((job) => this.live(job.record)),
+      hints: [...this.hints],
+    };
+  }
+
+  private pauseUntil(planId: string, onlyThis = false): string | undefined {
+    const pauses = this.db.pauses();
+    const now = this.clock.now();
+    for (const scope of onlyThis ? [planId] : [ALL_PLANS, planId]) {
+      if (!pauses.has(scope)) continue;
+      const until = pauses.get(scope);
+      if (until === undefined) return 'resumed by hand';
+      if (until > now) return new Date(until).toISOString();
+    }
+    return undefined;
+  }
+
+  /** A stored job record with the live progress of a running job. */
+  private live(record: JobRecord): JobRecord {
+    const job = this.running.get(record.id);
+    return job ? { ...job.record, warnings: job.warnings, ...(job.progress ? { progress: job.progress } : {}) } : record;
+  }
+
+  private plan(id: string): Plan {
+    const plan = this.db.getPlan(id);
+    if (!plan) throw new HindsightError('E_PLAN_NOT_FOUND', `There is no plan with id ${id}.`);
+    return plan;
+  }
+
+  private emit(event: AgentEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+
+  private date(): Date {
+    return new Date(this.clock.now());
+  }
+}
+
+function definedOnly<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
+}

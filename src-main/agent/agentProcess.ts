@@ -1,0 +1,44 @@
+import type { EventMessage } from '../../src-shared/api.js';
+import { Agent } from './agent.js';
+import { KeytarSecretStore, type SecretStore } from './secretStore.js';
+import { dispatch } from './transport/dispatch.js';
+import { AgentSocketServer } from './transport/socketServer.js';
+
+export interface RunningAgent {
+  readonly agent: Agent;
+  readonly socketPath: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs the agent as a process of its own: listens on the local socket and,
+ * when started by a parent with an IPC channel (`hindsight serve`, tests,
+ * Electron's utility process), answers the parent's messages too.
+ */
+export async function runAgent(options: { dataDir: string; socketPath: string; secrets?: SecretStore; workers?: number }): Promise<RunningAgent> {
+  const agent = new Agent({ dataDir: options.dataDir, secrets: options.secrets ?? new KeytarSecretStore(), ...(options.workers !== undefined ? { workers: options.workers } : {}) });
+  const server = new AgentSocketServer(agent, options.socketPath);
+  await server.listen();
+  await agent.start();
+  let detachParent = () => {};
+  if (process.send) {
+    const onMessage = (raw: unknown) => void dispatch(agent, raw).then((response) => process.send?.(response));
+    process.on('message', onMessage);
+    const unsubscribe = agent.subscribe((event) => process.send?.({ type: 'event', event } satisfies EventMessage));
+    detachParent = () => {
+      process.off('message', onMessage);
+      unsubscribe();
+    };
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    agent,
+    socketPath: options.socketPath,
+    stop: () =>
+      (stopping ??= (async () => {
+        detachParent();
+        await server.close();
+        await agent.stop();
+      })()),
+  };
+}

@@ -1,0 +1,58 @@
+import type { BrowseEntry, Results, SnapshotInfo } from '../../src-shared/api.js';
+import { HindsightError } from '../../src-shared/errors.js';
+import { repositoryCacheDir } from '../engine/cacheDir.js';
+import { loadTree } from '../engine/archiver/parentTrees.js';
+import { Catalogue } from '../engine/catalogue/catalogue.js';
+import type { Repository } from '../engine/repository/repository.js';
+import { listSnapshots, resolveSnapshot } from '../engine/snapshot/snapshot.js';
+import { displayName } from '../engine/snapshot/tree.js';
+import { findPath } from '../engine/snapshot/treePath.js';
+
+/** The read-only snapshot calls of the API, answered from the repository and its local catalogue. */
+export const snapshotQueries = {
+  async list(repository: Repository): Promise<SnapshotInfo[]> {
+    return (await listSnapshots(repository)).map((s) => ({
+      id: s.id,
+      time: s.time,
+      host: s.host,
+      paths: s.paths,
+      tags: s.tags,
+      type: s.type,
+      ...(s.parent ? { parent: s.parent } : {}),
+      ...(s.summary ? { totalFiles: s.summary.totalFiles, totalBytes: s.summary.totalBytes, bytesAdded: s.summary.bytesAdded } : {}),
+    }));
+  },
+
+  async browse(repository: Repository, snapshotId: string, path: string): Promise<BrowseEntry[]> {
+    const snapshot = await resolveSnapshot(repository, snapshotId);
+    const target = await findPath(repository, snapshot, path);
+    if (target.kind !== 'dir') throw new HindsightError('E_NOT_A_FOLDER', `${path} is a file in snapshot ${snapshot.id.slice(0, 8)}, not a folder.`);
+    return (await loadTree(repository, target.tree)).map((node) => ({
+      name: displayName(node.name),
+      type: node.type,
+      ...(node.type === 'file' ? { size: node.size } : {}),
+      mtime: new Date(Number(node.mtimeNs / 1_000_000n)).toISOString(),
+      ...(node.linkTarget ? { linkTarget: displayName(node.linkTarget) } : {}),
+    }));
+  },
+
+  versions: (repository: Repository, path: string) => withCatalogue(repository, (catalogue) => catalogue.versions(path)),
+
+  diff: (repository: Repository, from: string, to: string): Promise<Results['snapshots.diff']> =>
+    withCatalogue(repository, async (catalogue) => {
+      const [a, b] = [await resolveSnapshot(repository, from), await resolveSnapshot(repository, to)];
+      return catalogue.diff(a.id, b.id);
+    }),
+
+  search: (repository: Repository, pattern: string) => withCatalogue(repository, (catalogue) => catalogue.find(pattern)),
+};
+
+async function withCatalogue<T>(repository: Repository, work: (catalogue: Catalogue) => Promise<T> | T): Promise<T> {
+  const catalogue = new Catalogue(repositoryCacheDir(repository.config.id));
+  try {
+    await catalogue.sync(repository);
+    return await work(catalogue);
+  } finally {
+    catalogue.close();
+  }
+}

@@ -1,0 +1,302 @@
+import type { JobRecord, PlanStatus } from '../../../src-shared/api.js';
+import type { PlanInput, Schedule } from '../../../src-shared/plan.js';
+import { formatBytes, parseDuration } from '../../../src-shared/units.js';
+import { runAgent } from '../../agent/agentProcess.js';
+import { agentSocketPath, appDataDir } from '../../agent/appDataDir.js';
+import { withAgent, type AgentConnection } from '../agentConnection.js';
+import { UsageError } from '../cliError.js';
+import type { Command } from '../command.js';
+import { readPassword } from '../password.js';
+import { progressReporter } from '../progressLine.js';
+
+export const agentCommand: Command = {
+  name: 'agent',
+  summary: 'run the agent (schedules, watching, jobs) in the foreground',
+  help: `Usage: hindsight agent
+
+Runs the agent in the foreground, for headless machines and systemd: it runs
+plans on their schedules, watches continuous plans for changes, and serves
+"hindsight plan|status|pause|resume" and "hindsight serve" over a local socket
+(${agentSocketPath()}). Stop it with Ctrl-C or SIGTERM: running jobs stop at a
+safe point and continue on the next start.
+
+Plans, job history and settings are kept in ${appDataDir()}
+($HINDSIGHT_DATA_DIR). Repository passwords come from the system keychain; with
+no keychain, HINDSIGHT_PASSWORD is used for every repository.`,
+  options: {},
+  async run() {
+    const running = await runAgent({ dataDir: appDataDir(), socketPath: agentSocketPath() });
+    console.log(`Hindsight agent running; socket ${running.socketPath}`);
+    running.agent.subscribe((event) => {
+      if (event.type === 'job.started') console.log(`job ${event.job.id.slice(0, 8)} queued: ${event.job.kind}${event.job.planId ? ` (plan ${event.job.planId.slice(0, 8)})` : ''}`);
+      if (event.type === 'job.finished') console.log(`job ${event.job.id.slice(0, 8)} ${event.job.result}${event.job.message ? `: ${event.job.message}` : ''}`);
+      if (event.type === 'warning') console.warn(`warning: ${event.warning.path}: ${event.warning.message}`);
+    });
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    console.log('Stopping: running jobs stop at a safe point.');
+    await running.stop();
+  },
+};
+
+const PLAN_HELP = `Usage: hindsight plan add --name NAME --repo LOCATION [schedule] [options] PATH...
+       hindsight plan list [--json]
+       hindsight plan remove PLAN
+       hindsight plan run PLAN
+
+A plan is what the agent backs up, where, and when. PLAN is a plan's id (or
+its first characters) or its name. Talks to the running agent, or changes the
+plans directly when no agent runs.
+
+Schedule (one of; default --manual):
+      --every DURATION      every DURATION after the last run (e.g. 1h, 30m)
+      --cron EXPRESSION     a cron expression (local time), e.g. "0 * * * *"
+      --continuous          back up as files change (chokidar), after
+      --debounce DURATION   this much quiet (default 60s), at most
+      --max-wait DURATION   this long after the first change (default 10m)
+      --manual              only with "plan run"
+
+Options for add:
+  -r, --repo LOCATION       target repository (repeatable: every target gets each snapshot)
+      --password-file FILE  the repository password (else $HINDSIGHT_PASSWORD, else asked);
+                            kept in the system keychain for the agent
+      --exclude PATTERN     gitignore-style exclude (repeatable; default: the desktop defaults)
+      --full-every DAYS     a full backup (re-read everything) every DAYS days
+      --keep-last N, --keep-hourly N, --keep-daily N, --keep-weekly N,
+      --keep-monthly N, --keep-yearly N   retention, applied after each backup
+      --prune-every DAYS    prune the targets every DAYS days
+      --disabled            add it switched off`;
+
+const KEEPS = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const;
+
+export const planCommand: Command = {
+  name: 'plan',
+  summary: 'add, list, remove or run backup plans',
+  help: PLAN_HELP,
+  options: {
+    name: { type: 'string' },
+    repo: { type: 'string', short: 'r', multiple: true },
+    'password-file': { type: 'string' },
+    every: { type: 'string' },
+    cron: { type: 'string' },
+    continuous: { type: 'boolean' },
+    debounce: { type: 'string' },
+    'max-wait': { type: 'string' },
+    manual: { type: 'boolean' },
+    exclude: { type: 'string', multiple: true },
+    'full-every': { type: 'string' },
+    ...Object.fromEntries(KEEPS.map((k) => [`keep-${k}`, { type: 'string' }])),
+    'prune-every': { type: 'string' },
+    disabled: { type: 'boolean' },
+    json: { type: 'boolean' },
+  },
+  async run(values, positionals) {
+    const [action, ...rest] = positionals;
+    switch (action) {
+      case 'add':
+        return addPlan(values, rest);
+      case 'list':
+        return withAgent(async (agent) => {
+          const [plans, status] = [await agent.call('plans.list', {}), await agent.call('status.get', {})];
+          if (values.json) return void console.log(JSON.stringify(plans, null, 2));
+          for (const plan of plans) {
+            const s = status.plans.find((p) => p.planId === plan.id);
+            console.log(`${plan.id.slice(0, 8)}  ${plan.name}  ${describeSchedule(plan.schedule)}${plan.enabled ? '' : ' (disabled)'}  ${describeState(s)}`);
+            console.log(`          ${plan.sources.join(' ')} → ${plan.targets.join(', ')}`);
+          }
+          console.log(`${plans.length} plan${plans.length === 1 ? '' : 's'}`);
+        });
+      case 'remove':
+        return withAgent(async (agent) => {
+          const plan = await findPlan(agent, rest);
+          await agent.call('plans.delete', { id: plan.id });
+          console.log(`Plan "${plan.name}" removed (its snapshots stay in the repository).`);
+        });
+      case 'run':
+        return withAgent(async (agent) => {
+          const plan = await findPlan(agent, rest);
+          const job = await runAndWait(agent, () => agent.call('jobs.backup', { planId: plan.id }));
+          if (job.result !== 'succeeded') throw new UsageError(`The backup of "${plan.name}" ${job.result}${job.message ? `: ${job.message}` : ''}`);
+          const added = Number(job.summary?.bytesAdded ?? 0);
+          console.log(`Plan "${plan.name}": snapshot ${String(job.summary?.snapshot ?? '').slice(0, 8)} saved, ${formatBytes(added)} added.`);
+          return job.warnings > 0 ? 3 : 0;
+        });
+      default:
+        throw new UsageError(action === undefined ? 'Say what to do: hindsight plan add|list|remove|run.' : `Unknown plan action "${action}".`);
+    }
+  },
+};
+
+async function addPlan(values: Record<string, unknown>, paths: string[]): Promise<void> {
+  const name = values.name as string | undefined;
+  const targets = (values.repo as string[] | undefined) ?? (process.env.HINDSIGHT_REPO ? [process.env.HINDSIGHT_REPO] : []);
+  if (!name) throw new UsageError('Give the plan a --name.');
+  if (targets.length === 0) throw new UsageError('Say where backups go: --repo LOCATION (repeatable).');
+  if (paths.length === 0) throw new UsageError('Say what to back up: one or more paths.');
+  const input: PlanInput = {
+    name,
+    sources: paths,
+    targets,
+    schedule: scheduleFrom(values),
+    enabled: values.disabled !== true,
+    ...(values.exclude ? { excludes: values.exclude as string[] } : {}),
+    ...(values['full-every'] !== undefined ? { fullEveryDays: wholeNumber('--full-every', values['full-every']) } : {}),
+    ...(values['prune-every'] !== undefined ? { pruneEveryDays: wholeNumber('--prune-every', values['prune-every']) } : {}),
+  };
+  const retention = Object.fromEntries(KEEPS.filter((k) => values[`keep-${k}`] !== undefined).map((k) => [k, wholeNumber(`--keep-${k}`, values[`keep-${k}`])]));
+  if (Object.keys(retention).length > 0) input.retention = retention;
+  await withAgent(async (agent) => {
+    const known = new Set((await agent.call('repositories.list', {})).filter((r) => r.unlocked).map((r) => r.location));
+    for (const location of targets.filter((t) => !known.has(t))) {
+      const password = await readPassword({ file: values['password-file'] as string | undefined, env: 'HINDSIGHT_PASSWORD', prompt: `Password of ${location}` });
+      await agent.call('repositories.connect', { location, password, remember: true });
+    }
+    const plan = await agent.call('plans.create', input);
+    console.log(`Plan "${plan.name}" added (${plan.id.slice(0, 8)}), ${describeSchedule(plan.schedule)}.`);
+  });
+}
+
+function scheduleFrom(values: Record<string, unknown>): Schedule {
+  const chosen = ['every', 'cron', 'continuous', 'manual'].filter((k) => values[k] !== undefined);
+  if (chosen.length > 1) throw new UsageError(`Choose one schedule, not ${chosen.map((c) => `--${c}`).join(' and ')}.`);
+  if (values.every !== undefined) {
+    const ms = parseDuration(values.every as string);
+    if (ms === undefined || ms < 60_000) throw new UsageError('--every takes a duration of at least a minute, such as 30m or 1h.');
+    return { kind: 'interval', everyMinutes: Math.round(ms / 60_000) };
+  }
+  if (values.cron !== undefined) return { kind: 'cron', expression: values.cron as string };
+  if (values.continuous) {
+    const seconds = (flag: string, fallback: number) => {
+      if (values[flag] === undefined) return fallback;
+      const ms = parseDuration(values[flag] as string);
+      if (ms === undefined) throw new UsageError(`--${flag} takes a duration such as 30s or 10m.`);
+      return ms / 1000;
+    };
+    return { kind: 'continuous', debounceSeconds: seconds('debounce', 60), maxWaitSeconds: seconds('max-wait', 600) };
+  }
+  return { kind: 'manual' };
+}
+
+function wholeNumber(flag: string, value: unknown): number {
+  if (typeof value !== 'string' || !/^\d+$/.test(value)) throw new UsageError(`${flag} takes a whole number.`);
+  return Number(value);
+}
+
+async function findPlan(agent: AgentConnection, args: string[]) {
+  const key = args[0];
+  if (key === undefined) throw new UsageError('Say which plan (its id or name).');
+  const plans = await agent.call('plans.list', {});
+  const matches = plans.filter((p) => p.id === key || p.name === key || (key.length >= 4 && p.id.startsWith(key)));
+  if (matches.length === 1) return matches[0] as (typeof plans)[number];
+  throw new UsageError(matches.length === 0 ? `No plan "${key}"; see hindsight plan list.` : `"${key}" matches several plans; give more of the id.`);
+}
+
+/** Starts a job and follows it to its end, with a progress line. */
+export async function runAndWait(agent: AgentConnection, start: () => Promise<JobRecord>): Promise<JobRecord> {
+  const progress = progressReporter(false);
+  let jobId: string | undefined;
+  const early: JobRecord[] = [];
+  let finish: ((job: JobRecord) => void) | undefined;
+  const unsubscribe = agent.onEvent((event) => {
+    if (event.type === 'job.progress' && event.jobId === jobId) progress.update(event.progress);
+    if (event.type === 'warning' && event.jobId !== undefined && event.jobId === jobId) progress.warn('warning', event.warning);
+    if (event.type === 'job.finished') {
+      if (jobId === undefined) early.push(event.job);
+      else if (event.job.id === jobId) finish?.(event.job);
+    }
+  });
+  try {
+    const started = await start();
+    jobId = started.id;
+    const done = early.find((job) => job.id === jobId);
+    return done ?? (await new Promise<JobRecord>((resolve) => (finish = resolve)));
+  } finally {
+    unsubscribe();
+    progress.done();
+  }
+}
+
+function describeSchedule(schedule: Schedule): string {
+  switch (schedule.kind) {
+    case 'manual':
+      return 'run by hand';
+    case 'interval':
+      return `every ${schedule.everyMinutes} min`;
+    case 'cron':
+      return `cron "${schedule.expression}"`;
+    case 'continuous':
+      return `continuous (after ${schedule.debounceSeconds}s quiet)`;
+  }
+}
+
+function describeState(status: PlanStatus | undefined): string {
+  if (!status) return '';
+  const parts: string[] = [status.state];
+  if (status.lastRun) parts.push(`last ${status.lastRun.result} ${new Date(status.lastRun.at).toLocaleString('sv-SE').slice(0, 16)}`);
+  if (status.nextRun) parts.push(`next ${new Date(status.nextRun).toLocaleString('sv-SE').slice(0, 16)}`);
+  if (status.pausedUntil) parts.push(`paused until ${status.pausedUntil}`);
+  if (status.watching === false) parts.push('not watching (periodic scans)');
+  return parts.join(', ');
+}
+
+export const statusCommand: Command = {
+  name: 'status',
+  summary: "the agent's state: running jobs, last and next run of each plan",
+  help: `Usage: hindsight status [--json]
+
+Shows whether Hindsight is idle, running, paused or in error, the jobs running
+now with their progress, and each plan's last and next run.`,
+  options: { json: { type: 'boolean' } },
+  async run(values) {
+    await withAgent(async (agent) => {
+      const status = await agent.call('status.get', {});
+      if (values.json) return void console.log(JSON.stringify({ ...status, agentRunning: agent.remote }, null, 2));
+      console.log(`Hindsight is ${status.state}${status.pausedUntil ? ` (paused until ${status.pausedUntil})` : ''}${agent.remote ? '' : '; no agent is running, so nothing runs on schedule'}.`);
+      for (const job of status.runningJobs) {
+        const p = job.progress;
+        console.log(`  ${job.kind} ${job.id.slice(0, 8)}: ${p ? `${p.filesDone} files, ${formatBytes(p.bytesDone)}${p.bytesTotal ? ` of ${formatBytes(p.bytesTotal)}` : ''}` : job.result}`);
+      }
+      for (const plan of status.plans) console.log(`  ${plan.name}: ${describeState(plan)}`);
+    });
+  },
+};
+
+export const pauseCommand: Command = {
+  name: 'pause',
+  summary: 'pause backups (all, or one plan), for a while or until resumed',
+  help: `Usage: hindsight pause [--for DURATION] [--plan PLAN]
+
+Running backups stop at a safe point (what they saved is kept) and nothing
+runs on schedule until "hindsight resume" or until DURATION (e.g. 1h) passes.`,
+  options: { for: { type: 'string' }, plan: { type: 'string' } },
+  async run(values) {
+    const ms = values.for === undefined ? undefined : parseDuration(values.for as string);
+    if (values.for !== undefined && (ms === undefined || ms < 1000)) throw new UsageError('--for takes a duration such as 30m or 2h.');
+    await withAgent(async (agent) => {
+      const planId = values.plan === undefined ? undefined : (await findPlan(agent, [values.plan as string])).id;
+      const status = await agent.call('agent.pause', { ...(planId ? { planId } : {}), ...(ms !== undefined ? { forSeconds: ms / 1000 } : {}) });
+      const until = planId ? status.plans.find((p) => p.planId === planId)?.pausedUntil : status.pausedUntil;
+      console.log(`Paused${planId ? ` plan ${values.plan as string}` : ''} ${until === 'resumed by hand' || until === undefined ? 'until resumed' : `until ${until}`}.`);
+    });
+  },
+};
+
+export const resumeCommand: Command = {
+  name: 'resume',
+  summary: 'resume paused backups',
+  help: `Usage: hindsight resume [--plan PLAN]
+
+Ends a pause; plans whose runs were held run now, continuing where a stopped
+backup left off.`,
+  options: { plan: { type: 'string' } },
+  async run(values) {
+    await withAgent(async (agent) => {
+      const planId = values.plan === undefined ? undefined : (await findPlan(agent, [values.plan as string])).id;
+      const status = await agent.call('agent.resume', planId ? { planId } : {});
+      console.log(`Resumed; Hindsight is ${status.state}.`);
+    });
+  },
+};

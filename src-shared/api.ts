@@ -1,0 +1,217 @@
+import * as v from 'valibot';
+import { PlanInputSchema, type Plan } from './plan.js';
+import type { Progress, Warning } from './progress.js';
+
+/**
+ * The one contract between every UI (Electron renderer, browser, CLI) and the
+ * agent. Each method has a schema for its parameters, checked by the agent
+ * before anything runs, and a result type. The transport carries `Request`,
+ * `Response` and `AgentEvent` messages; it is not part of the contract.
+ */
+
+const id = v.pipe(v.string(), v.minLength(1), v.maxLength(200));
+const location = v.pipe(v.string(), v.minLength(1), v.maxLength(4096));
+const repoPath = v.pipe(v.string(), v.minLength(1), v.maxLength(4096));
+const none = v.strictObject({});
+
+export const methods = {
+  'status.get': none,
+  'plans.list': none,
+  'plans.create': PlanInputSchema,
+  'plans.update': v.strictObject({ id, changes: v.partial(PlanInputSchema) }),
+  'plans.delete': v.strictObject({ id }),
+  /** Creates a new repository at `location`; `remember` keeps the password in the OS keychain. */
+  'repositories.create': v.strictObject({ location, password: v.pipe(v.string(), v.minLength(1)), remember: v.optional(v.boolean(), true) }),
+  /** Opens an existing repository with its password (checked) and, with `remember`, keeps the password. */
+  'repositories.connect': v.strictObject({ location, password: v.pipe(v.string(), v.minLength(1)), remember: v.optional(v.boolean(), true) }),
+  'repositories.list': none,
+  'snapshots.list': v.strictObject({ repository: location }),
+  'snapshots.browse': v.strictObject({ repository: location, snapshot: id, path: repoPath }),
+  'snapshots.versions': v.strictObject({ repository: location, path: repoPath }),
+  'snapshots.diff': v.strictObject({ repository: location, from: id, to: id }),
+  'snapshots.search': v.strictObject({ repository: location, pattern: v.pipe(v.string(), v.minLength(1), v.maxLength(1000)) }),
+  'jobs.backup': v.strictObject({ planId: id }),
+  'jobs.restore': v.strictObject({
+    repository: location,
+    snapshot: id,
+    paths: v.optional(v.array(repoPath)),
+    target: location,
+    overwrite: v.optional(v.picklist(['always', 'if-changed', 'never']), 'if-changed'),
+  }),
+  'jobs.check': v.strictObject({ repository: location, readData: v.optional(v.boolean(), false) }),
+  'jobs.prune': v.strictObject({ repository: location }),
+  'jobs.list': v.strictObject({ limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10_000)), 100) }),
+  'jobs.cancel': v.strictObject({ jobId: id }),
+  /** Pauses everything or one plan, for a while or until resumed; running jobs stop at a safe point. */
+  'agent.pause': v.strictObject({ planId: v.optional(id), forSeconds: v.optional(v.pipe(v.number(), v.minValue(1), v.maxValue(366 * 24 * 3600))) }),
+  'agent.resume': v.strictObject({ planId: v.optional(id) }),
+  'settings.get': none,
+  'settings.update': v.strictObject({
+    maxConcurrentJobs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(16))),
+    deferOnBattery: v.optional(v.boolean()),
+    deferOnMetered: v.optional(v.boolean()),
+  }),
+  /** What the host knows about power and network; the agent defers scheduled work accordingly. */
+  'host.hint': v.strictObject({ hint: v.picklist(['suspend', 'resume', 'on-battery', 'on-ac', 'metered', 'unmetered']) }),
+} as const;
+
+export type Method = keyof typeof methods;
+export type Params<M extends Method> = v.InferInput<(typeof methods)[M]>;
+export type ParsedParams<M extends Method> = v.InferOutput<(typeof methods)[M]>;
+
+export type AgentState = 'idle' | 'running' | 'paused' | 'error';
+export type JobKind = 'backup' | 'restore' | 'check' | 'prune';
+export type JobResult = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'paused' | 'skipped';
+
+export interface PlanStatus {
+  readonly planId: string;
+  readonly name: string;
+  readonly state: AgentState;
+  readonly pausedUntil?: string | 'resumed by hand';
+  readonly lastRun?: { readonly at: string; readonly result: JobResult; readonly message?: string };
+  readonly nextRun?: string;
+  /** Continuous plans: false when the watcher fell back to periodic scans. */
+  readonly watching?: boolean;
+}
+
+export interface Status {
+  readonly state: AgentState;
+  readonly pausedUntil?: string | 'resumed by hand';
+  readonly plans: readonly PlanStatus[];
+  readonly runningJobs: readonly JobRecord[];
+  readonly hints: readonly string[];
+}
+
+export interface JobRecord {
+  readonly id: string;
+  readonly kind: JobKind;
+  readonly planId?: string;
+  readonly repository?: string;
+  readonly startedAt: string;
+  readonly endedAt?: string;
+  readonly result: JobResult;
+  /** Why it failed or was skipped, for a person. */
+  readonly message?: string;
+  readonly summary?: Readonly<Record<string, number | string>>;
+  readonly warnings: number;
+  readonly progress?: Progress;
+}
+
+export interface RepositoryInfo {
+  readonly location: string;
+  readonly id: string;
+  /** Whether the password is known (keychain or this session). */
+  readonly unlocked: boolean;
+  readonly reachable?: boolean;
+  readonly lastSuccess?: string;
+}
+
+export interface SnapshotInfo {
+  readonly id: string;
+  readonly time: string;
+  readonly host: string;
+  readonly paths: readonly string[];
+  readonly tags: readonly string[];
+  readonly type: string;
+  readonly parent?: string;
+  readonly totalFiles?: number;
+  readonly totalBytes?: number;
+  readonly bytesAdded?: number;
+}
+
+export interface BrowseEntry {
+  readonly name: string;
+  readonly type: string;
+  readonly size?: number;
+  readonly mtime: string;
+  readonly linkTarget?: string;
+}
+
+export interface VersionEntry {
+  readonly type: string;
+  readonly size: number;
+  readonly mtime: string;
+  readonly content: string;
+  readonly snapshots: readonly { readonly id: string; readonly time: string }[];
+}
+
+export interface Settings {
+  readonly maxConcurrentJobs: number;
+  readonly deferOnBattery: boolean;
+  readonly deferOnMetered: boolean;
+}
+
+export interface Results {
+  'status.get': Status;
+  'plans.list': Plan[];
+  'plans.create': Plan;
+  'plans.update': Plan;
+  'plans.delete': { readonly deleted: true };
+  'repositories.create': RepositoryInfo;
+  'repositories.connect': RepositoryInfo;
+  'repositories.list': RepositoryInfo[];
+  'snapshots.list': SnapshotInfo[];
+  'snapshots.browse': BrowseEntry[];
+  'snapshots.versions': VersionEntry[];
+  'snapshots.diff': { readonly path: string; readonly change: 'added' | 'removed' | 'modified'; readonly sizeBefore?: number; readonly sizeAfter?: number }[];
+  'snapshots.search': { readonly path: string; readonly snapshots: readonly { readonly id: string; readonly time: string }[] }[];
+  'jobs.backup': JobRecord;
+  'jobs.restore': JobRecord;
+  'jobs.check': JobRecord;
+  'jobs.prune': JobRecord;
+  'jobs.list': JobRecord[];
+  'jobs.cancel': { readonly cancelled: boolean };
+  'agent.pause': Status;
+  'agent.resume': Status;
+  'settings.get': Settings;
+  'settings.update': Settings;
+  'host.hint': Status;
+}
+
+export type Result<M extends Method> = Results[M];
+
+/** Events the agent pushes to every connected client. */
+export type AgentEvent =
+  | { readonly type: 'job.started'; readonly job: JobRecord }
+  | { readonly type: 'job.progress'; readonly jobId: string; readonly progress: Progress }
+  | { readonly type: 'job.finished'; readonly job: JobRecord }
+  | { readonly type: 'warning'; readonly jobId?: string; readonly warning: Warning }
+  | { readonly type: 'error'; readonly message: string; readonly code: string }
+  | { readonly type: 'status'; readonly status: Status }
+  | { readonly type: 'target.status'; readonly target: RepositoryInfo }
+  /** The agent needs a repository's password and the keychain does not have it. */
+  | { readonly type: 'password.needed'; readonly repository: string };
+
+export interface ApiErrorBody {
+  readonly code: string;
+  readonly message: string;
+}
+
+// ---- wire messages --------------------------------------------------------
+
+export interface RequestMessage {
+  readonly type: 'request';
+  readonly id: number;
+  readonly method: string;
+  readonly params?: unknown;
+}
+
+export type ResponseMessage =
+  | { readonly type: 'response'; readonly id: number; readonly ok: true; readonly result: unknown }
+  | { readonly type: 'response'; readonly id: number | null; readonly ok: false; readonly error: ApiErrorBody };
+
+export interface EventMessage {
+  readonly type: 'event';
+  readonly event: AgentEvent;
+}
+
+export const RequestMessageSchema = v.strictObject({
+  type: v.literal('request'),
+  id: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  method: v.pipe(v.string(), v.maxLength(100)),
+  params: v.optional(v.unknown()),
+});
+
+export function isMethod(name: string): name is Method {
+  return Object.prototype.hasOwnProperty.call(methods, name);
+}

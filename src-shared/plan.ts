@@ -1,0 +1,54 @@
+import * as v from 'valibot';
+
+/** When a plan runs: by hand, every N minutes, on a cron expression, or continuously as files change. */
+export const ScheduleSchema = v.variant('kind', [
+  v.object({ kind: v.literal('manual') }),
+  v.object({ kind: v.literal('interval'), everyMinutes: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(60 * 24 * 366)) }),
+  v.object({ kind: v.literal('cron'), expression: v.pipe(v.string(), v.minLength(1), v.maxLength(200)) }),
+  v.object({
+    kind: v.literal('continuous'),
+    /** Quiet time after the last change before a backup starts. */
+    debounceSeconds: v.optional(v.pipe(v.number(), v.minValue(0.05), v.maxValue(24 * 3600)), 60),
+    /** A backup starts at the latest this long after the first change, even if files keep changing. */
+    maxWaitSeconds: v.optional(v.pipe(v.number(), v.minValue(0.05), v.maxValue(7 * 24 * 3600)), 600),
+  }),
+]);
+export type Schedule = v.InferOutput<typeof ScheduleSchema>;
+
+const count = v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(100_000)));
+
+export const RetentionSchema = v.object({
+  last: count,
+  hourly: count,
+  daily: count,
+  weekly: count,
+  monthly: count,
+  yearly: count,
+});
+export type Retention = v.InferOutput<typeof RetentionSchema>;
+
+const text = (max: number) => v.pipe(v.string(), v.maxLength(max));
+const path = v.pipe(v.string(), v.minLength(1), v.maxLength(4096));
+
+export const PlanInputSchema = v.object({
+  name: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(200)),
+  sources: v.pipe(v.array(path), v.minLength(1), v.maxLength(1000)),
+  excludes: v.optional(v.pipe(v.array(text(4096)), v.maxLength(10_000)), []),
+  /** Repository locations; every target receives the same snapshots. */
+  targets: v.pipe(v.array(path), v.minLength(1), v.maxLength(16)),
+  schedule: ScheduleSchema,
+  /** Run a full backup (re-reading everything) when the last one is older than this; else incremental. */
+  fullEveryDays: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(3650))),
+  /** Applied after each successful backup; snapshots it drops are removed by the next prune. */
+  retention: v.optional(RetentionSchema),
+  pruneEveryDays: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(3650))),
+  enabled: v.optional(v.boolean(), true),
+});
+export type PlanInput = v.InferInput<typeof PlanInputSchema>;
+export type PlanFields = v.InferOutput<typeof PlanInputSchema>;
+
+export interface Plan extends PlanFields {
+  readonly id: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
