@@ -44,7 +44,9 @@ export const snapshotQueries = {
       return catalogue.diff(a.id, b.id);
     }),
 
-  search: (repository: Repository, pattern: string) => withCatalogue(repository, (catalogue) => catalogue.find(pattern)),
+  /** A glob as in `hindsight find`; plain text (no * ? [) finds names that contain it, as a search box should. */
+  search: (repository: Repository, pattern: string) =>
+    withCatalogue(repository, (catalogue) => catalogue.find(/[*?[]/.test(pattern) ? pattern : `*${pattern}*`)),
 };
 
 async function withCatalogue<T>(repository: Repository, work: (catalogue: Catalogue) => Promise<T> | T): Promise<T> {

@@ -3,8 +3,8 @@ import { HindsightError } from '../../src-shared/errors.js';
 import { Agent } from '../agent/agent.js';
 import { agentSocketPath, appDataDir } from '../agent/appDataDir.js';
 import { KeytarSecretStore } from '../agent/secretStore.js';
-import { AgentCallError, AgentClient } from '../agent/transport/agentClient.js';
-import { dispatch } from '../agent/transport/dispatch.js';
+import { AgentClient } from '../agent/transport/agentClient.js';
+import { invoke } from '../agent/transport/dispatch.js';
 
 /** The API as the CLI uses it: a running agent over its socket, or an agent in this process when none runs. */
 export interface AgentConnection {
@@ -25,14 +25,9 @@ export async function connectToAgent(): Promise<AgentConnection> {
   // No agent: act directly on the same database, without a schedule or watchers of our own.
   const agent = new Agent({ dataDir: appDataDir(), secrets: new KeytarSecretStore(), schedule: false, watch: false });
   await agent.start();
-  let id = 0;
   return {
     remote: false,
-    async call(method, params) {
-      const response = await dispatch(agent, { type: 'request', id: ++id, method, params });
-      if (!response.ok) throw new AgentCallError(response.error);
-      return response.result as never;
-    },
+    call: (method, params) => invoke(agent, method, params),
     onEvent: (listener) => agent.subscribe(listener),
     close: () => agent.stop(),
   };

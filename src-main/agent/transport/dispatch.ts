@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { RequestMessageSchema, isMethod, methods, type ApiErrorBody, type Method, type ResponseMessage } from '../../../src-shared/api.js';
+import { RequestMessageSchema, isMethod, methods, type ApiErrorBody, type Method, type Params, type ParsedParams, type ResponseMessage, type Result } from '../../../src-shared/api.js';
 import { HindsightError } from '../../../src-shared/errors.js';
 import type { Agent } from '../agent.js';
 
@@ -16,14 +16,18 @@ export async function dispatch(agent: Agent, raw: unknown): Promise<ResponseMess
   }
   const { id, method, params } = message.output;
   if (!isMethod(method)) return failure(id, { code: 'E_UNKNOWN_METHOD', message: `There is no method "${method}".` });
-  const parsed = v.safeParse(methods[method], params ?? {});
-  if (!parsed.success) return failure(id, { code: 'E_INVALID_PARAMS', message: `Invalid parameters for ${method}: ${v.summarize(parsed.issues)}` });
   try {
-    const result = await agent.call(method as Method, parsed.output as never);
-    return { type: 'response', id, ok: true, result };
+    return { type: 'response', id, ok: true, result: await invoke(agent, method, params as never) };
   } catch (err) {
     return failure(id, errorBody(err));
   }
+}
+
+/** Checks `params` against the method's schema (filling defaults) and calls the agent: the same path every transport takes. */
+export async function invoke<M extends Method>(agent: Agent, method: M, params: Params<M>): Promise<Result<M>> {
+  const parsed = v.safeParse(methods[method], params ?? {});
+  if (!parsed.success) throw new HindsightError('E_INVALID_PARAMS', `Invalid parameters for ${method}: ${v.summarize(parsed.issues)}`);
+  return agent.call(method, parsed.output as ParsedParams<M>);
 }
 
 export function errorBody(err: unknown): ApiErrorBody {

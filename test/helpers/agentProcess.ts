@@ -1,0 +1,78 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { AgentEvent, JobRecord } from '../../src-shared/api.js';
+import { AgentClient } from '../../src-main/agent/transport/agentClient.js';
+import { tempDir } from './tempDir.js';
+
+export const bin = fileURLToPath(new URL('../../../bin/hindsight.js', import.meta.url));
+
+/** The environment of a child Hindsight: this process's, without HINDSIGHT_* or a D-Bus session (so no real keychain is touched). */
+export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HINDSIGHT_') && k !== 'DBUS_SESSION_BUS_ADDRESS'));
+  return { ...clean, ...extra };
+}
+
+export interface AgentUnderTest {
+  readonly client: AgentClient;
+  readonly child: ChildProcess;
+  readonly dataDir: string;
+  readonly cacheDir: string;
+  readonly env: Record<string, string>;
+  readonly events: AgentEvent[];
+  /** Resolves with the job's record when the agent reports it finished. */
+  finished(jobId: string): Promise<JobRecord>;
+  stop(): Promise<void>;
+}
+
+/** Starts `hindsight agent` as a real process on a throwaway data folder and connects to its socket. */
+export async function startAgent(t: TestContext, options: { env?: Record<string, string>; dataDir?: string } = {}): Promise<AgentUnderTest> {
+  const base = await tempDir(t, 'hindsight-agent-');
+  const dataDir = options.dataDir ?? join(base, 'data');
+  const cacheDir = join(base, 'cache');
+  const env = { HINDSIGHT_DATA_DIR: dataDir, HINDSIGHT_CACHE_DIR: cacheDir, ...options.env };
+  const child = spawn(process.execPath, [bin, 'agent'], { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (d: Buffer) => {
+      output += d.toString();
+      if (output.includes('Hindsight agent running')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`the agent exited (${code}) before it was ready:\n${output}`)));
+  });
+  const client = await AgentClient.connect(join(dataDir, 'agent.sock'));
+  const events: AgentEvent[] = [];
+  const waiters = new Map<string, (job: JobRecord) => void>();
+  client.onEvent((event) => {
+    events.push(event);
+    if (event.type === 'job.finished') waiters.get(event.job.id)?.(event.job);
+  });
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    client.close();
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  };
+  t.after(stop);
+  return {
+    client,
+    child,
+    dataDir,
+    cacheDir,
+    env,
+    events,
+    finished(jobId) {
+      const done = events.find((e): e is Extract<AgentEvent, { type: 'job.finished' }> => e.type === 'job.finished' && e.job.id === jobId);
+      if (done) return Promise.resolve(done.job);
+      return new Promise((resolve) => waiters.set(jobId, resolve));
+    },
+    stop,
+  };
+}
