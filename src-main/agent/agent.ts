@@ -483,7 +483,8 @@ export class Agent {
       const state = this.db.planState(plan.id);
       const pause = this.pauseUntil(plan.id);
       const runningJob = [...this.running.values()].some((job) => job.record.planId === plan.id);
-      const planState: AgentState = runningJob ? 'running' : pause !== undefined ? 'paused' : state.lastResult === 'failed' ? 'error' : 'idle';
+      // Paused wins over running: a paused job is only winding down to its safe point.
+      const planState: AgentState = pause !== undefined ? 'paused' : runningJob ? 'running' : state.lastResult === 'failed' ? 'error' : 'idle';
       const due = dueAt(plan, state, { watching: this.watchers.has(plan.id) });
       return {
         planId: plan.id,
@@ -499,7 +500,7 @@ export class Agent {
     });
     const globalPause = this.pauseUntil(ALL_PLANS, true);
     const state: AgentState =
-      this.running.size > 0 ? 'running' : globalPause !== undefined ? 'paused' : plans.some((p) => p.state === 'error') ? 'error' : 'idle';
+      globalPause !== undefined ? 'paused' : this.running.size > 0 ? 'running' : plans.some((p) => p.state === 'error') ? 'error' : 'idle';
     return {
       state,
       ...(globalPause !== undefined ? { pausedUntil: globalPause } : {}),

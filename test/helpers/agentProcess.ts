@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -57,7 +58,11 @@ export async function startAgent(t: TestContext, options: { env?: Record<string,
     if (child.exitCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
+      // An agent that does not stop within reason is a failure of its own, not a reason to hang the suite.
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
       await exited;
+      clearTimeout(timer);
+      assert.equal(child.signalCode, null, 'the agent stopped by itself on SIGTERM');
     }
   };
   t.after(stop);
