@@ -29,7 +29,7 @@ Commands:
 ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
 Run "hindsight COMMAND --help" for a command's options.
-Environment: HINDSIGHT_REPO (repository location), HINDSIGHT_PASSWORD.`;
+Environment: HINDSIGHT_REPO (repository location), HINDSIGHT_PASSWORD, HINDSIGHT_DATA_DIR (agent state), HINDSIGHT_CACHE_DIR.`;
 }
 
 function version(): string {

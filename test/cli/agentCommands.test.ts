@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { bin, childEnv, startAgent } from '../helpers/agentProcess.js';
+import { tempDir } from '../helpers/tempDir.js';
+
+/** Runs the CLI asynchronously (a running agent in this test process must keep answering meanwhile). */
+function hindsight(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+async function setUp(dir: string) {
+  const source = join(dir, 'source');
+  await mkdir(source);
+  await writeFile(join(source, 'a.txt'), 'plan data');
+  const env = { HINDSIGHT_DATA_DIR: join(dir, 'data'), HINDSIGHT_CACHE_DIR: join(dir, 'cache'), HINDSIGHT_PASSWORD: 'cli pw' };
+  const repo = join(dir, 'repo');
+  assert.equal((await hindsight(['init', '--repo', repo], env)).status, 0);
+  return { source, env, repo };
+}
+
+test('plan, status, pause and resume act directly on the plans when no agent runs', async (t) => {
+  const dir = await tempDir(t);
+  const { source, env, repo } = await setUp(dir);
+  const added = await hindsight(['plan', 'add', '--name', 'docs', '--repo', repo, '--every', '2h', '--keep-last', '3', source], env);
+  assert.equal(added.status, 0, added.stderr);
+  assert.match(added.stdout, /Plan "docs" added .*every 120 min/);
+  const listed = await hindsight(['plan', 'list'], env);
+  assert.match(listed.stdout, /docs {2}every 120 min/);
+  assert.match(listed.stdout, new RegExp(`${source} → ${repo}`));
+  const status = await hindsight(['status'], env);
+  assert.match(status.stdout, /no agent is running/);
+
+  const paused = await hindsight(['pause', '--for', '1h'], env);
+  assert.match(paused.stdout, /^Paused until 20\d\d-/);
+  assert.match((await hindsight(['status'], env)).stdout, /Hindsight is paused/);
+  assert.match((await hindsight(['resume'], env)).stdout, /Resumed/);
+
+  const ran = await hindsight(['plan', 'run', 'docs'], env);
+  assert.equal(ran.status, 0, ran.stderr);
+  assert.match(ran.stdout, /Plan "docs": snapshot [0-9a-f]{8} saved/);
+  const snapshots = await hindsight(['snapshots', '--repo', repo], env);
+  assert.match(snapshots.stdout, /1 snapshot\n/);
+
+  const wrong = await hindsight(['plan', 'run', 'nope'], env);
+  assert.equal(wrong.status, 2);
+  assert.match(wrong.stderr, /No plan "nope"/);
+  const badSchedule = await hindsight(['plan', 'add', '--name', 'x', '--repo', repo, '--cron', 'sometimes', source], env);
+  assert.notEqual(badSchedule.status, 0);
+  assert.match(badSchedule.stderr, /not a cron expression/);
+  assert.equal((await hindsight(['plan', 'remove', 'docs'], env)).status, 0);
+  assert.match((await hindsight(['plan', 'list'], env)).stdout, /^0 plans/);
+});
+
+test('the same commands talk to a running agent', async (t) => {
+  const dir = await tempDir(t);
+  const { source, env, repo } = await setUp(dir);
+  const agent = await startAgent(t, { env, dataDir: env.HINDSIGHT_DATA_DIR });
+  assert.equal((await hindsight(['plan', 'add', '--name', 'docs', '--repo', repo, source], env)).status, 0);
+  assert.deepEqual((await agent.client.call('plans.list', {})).map((p) => p.name), ['docs'], 'the running agent has the plan');
+  const status = await hindsight(['status'], env);
+  assert.doesNotMatch(status.stdout, /no agent is running/);
+  assert.match(status.stdout, /docs: idle/);
+  const ran = await hindsight(['plan', 'run', 'docs'], env);
+  assert.equal(ran.status, 0, ran.stderr);
+  assert.ok(agent.events.some((e) => e.type === 'job.finished' && e.job.result === 'succeeded'), 'the agent ran the job');
+  await hindsight(['pause', '--plan', 'docs'], env);
+  assert.equal((await agent.client.call('status.get', {})).plans[0]?.state, 'paused');
+  await hindsight(['resume', '--plan', 'docs'], env);
+  assert.equal((await agent.client.call('status.get', {})).plans[0]?.state, 'idle');
+  await agent.stop();
+});
