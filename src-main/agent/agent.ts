@@ -214,7 +214,8 @@ export class Agent {
         return { cancelled: true };
       }
       const running = this.running.get(jobId);
-      if (!running) return { cancelled: false };
+      // Only backups stop midway at a safe point; a restore, check or prune runs to its end.
+      if (!running || running.record.kind !== 'backup') return { cancelled: false };
       running.controller.abort('cancelled' satisfies StopReason);
       return { cancelled: true };
     },

@@ -139,3 +139,27 @@ test('a failing plan is retried with growing waits', async (t) => {
   assert.equal(status.plans[0]?.state, 'error');
   assert.equal(status.state, 'error');
 });
+
+test('host hints defer scheduled runs by the settings, and the run happens once the hint clears', async (t) => {
+  const { agent, clock, source, repo, runs, settled } = await scheduledAgent(t, '2026-03-02T10:00:00Z');
+  await agent.call('settings.update', { deferOnBattery: true });
+  await agent.call('host.hint', { hint: 'on-battery' });
+  const plan = await agent.call('plans.create', { name: 'laptop', sources: [source], targets: [repo], schedule: { kind: 'interval', everyMinutes: 30 } });
+  clock.advance(5 * MINUTE);
+  await settled();
+  assert.equal((await runs(plan.id)).length, 0);
+  const skipped = (await agent.call('jobs.list', { limit: 10 })).filter((j) => j.result === 'skipped');
+  assert.deepEqual(skipped.map((j) => j.message), ['deferred while on battery']);
+  await agent.call('host.hint', { hint: 'on-ac' });
+  await settled();
+  assert.equal((await runs(plan.id)).length, 1);
+
+  // Going to sleep holds the schedule too; waking catches up.
+  await agent.call('host.hint', { hint: 'suspend' });
+  clock.jump(2 * HOUR);
+  await settled();
+  assert.equal((await runs(plan.id)).length, 1);
+  await agent.call('host.hint', { hint: 'resume' });
+  await settled();
+  assert.equal((await runs(plan.id)).length, 2);
+});
