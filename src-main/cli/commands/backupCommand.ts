@@ -81,9 +81,12 @@ Exit status 3 means the snapshot was saved but some files could not be read.`,
       });
       progress.done();
       // Keep the catalogue current, so versions/find/diff answer at once; it can always be rebuilt.
+      // The snapshot is saved; a catalogue that cannot be brought up to date now is rebuilt by the next query.
       const catalogue = new Catalogue(repositoryCacheDir(repository.config.id));
       try {
         await catalogue.sync(repository);
+      } catch (err) {
+        progress.warn('warning', { path: repositoryCacheDir(repository.config.id), message: `the local catalogue was not updated (${(err as Error).message}); versions, find and diff update it when next used` });
       } finally {
         catalogue.close();
       }

@@ -82,7 +82,11 @@ export class Catalogue {
       this.versionIds = undefined;
     }
     let added = 0;
-    for (const id of [...inRepository].filter((id) => !known.has(id)).sort()) {
+    const fresh = [...inRepository].filter((id) => !known.has(id)).sort();
+    // Another process may have saved snapshots since this one read the index; their index files were
+    // written before them, so reading the index again now covers every snapshot just listed.
+    if (fresh.length > 0) await repository.reloadIndex();
+    for (const id of fresh) {
       await this.addSnapshot(repository, await loadSnapshot(repository, id));
       added += 1;
     }

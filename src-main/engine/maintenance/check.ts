@@ -73,6 +73,9 @@ export async function checkRepository(repository: Repository, options: CheckOpti
     }
   }
 
+  // A backup running alongside may have saved snapshots since the caller read the index; their index
+  // files come before them, so reading the index after listing the snapshots covers them all.
+  await repository.reloadIndex();
   meter.counts.phase = 'checking trees';
   const treesSeen = new Set<string>();
   for (const snapshot of snapshots) {
