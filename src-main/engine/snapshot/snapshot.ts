@@ -54,8 +54,12 @@ export async function saveSnapshot(repository: Repository, record: SnapshotRecor
 }
 
 export async function loadSnapshot(repository: Repository, id: string): Promise<Snapshot> {
-  const record = parseJsonObject(await repository.loadObject('snapshots', id), SNAPSHOT_SCHEMA, `Snapshot snapshots/${id}`);
-  return { ...record, id };
+  return { ...parseSnapshotRecord(await repository.loadObject('snapshots', id), id), id };
+}
+
+/** Checks a decrypted snapshot record's shape; anything else is reported as damage. */
+export function parseSnapshotRecord(plaintext: Uint8Array, id: string): SnapshotRecord {
+  return parseJsonObject(plaintext, SNAPSHOT_SCHEMA, `Snapshot snapshots/${id}`);
 }
 
 export async function listSnapshotIds(repository: Repository): Promise<string[]> {

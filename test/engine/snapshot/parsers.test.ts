@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { createCipheriv, createHash } from 'node:crypto';
+import { test } from 'node:test';
+import { FormatViolation } from '../../../src-main/engine/repository/packFormat.js';
+import { RepositoryError } from '../../../src-main/engine/repository/repositoryError.js';
+import { parseSnapshotRecord, type SnapshotRecord } from '../../../src-main/engine/snapshot/snapshot.js';
+import { decodeTree, encodeTree, type TreeNode } from '../../../src-main/engine/snapshot/tree.js';
+
+/** Cases per parser: a few thousand in `npm test`, more with HINDSIGHT_FUZZ_CASES (npm run test:stress). */
+const CASES = Number(process.env.HINDSIGHT_FUZZ_CASES ?? 2000);
+
+function prng(seed: string, length: number): Buffer {
+  return createCipheriv('aes-256-ctr', createHash('sha256').update(seed).digest(), Buffer.alloc(16)).update(Buffer.alloc(length));
+}
+
+const base = { mode: 0o644, uid: 1000, gid: 1000, mtimeNs: 1_700_000_000_123_456_789n, ctimeNs: 1_700_000_000_123_456_789n };
+const nodes: TreeNode[] = [
+  { ...base, name: Buffer.from('a.txt'), type: 'file', size: 5, content: [prng('c1', 32), prng('c2', 32)] },
+  { ...base, name: Buffer.from('docs'), type: 'dir', size: 0, subtree: prng('t', 32) },
+  { ...base, name: Buffer.from('link'), type: 'symlink', size: 0, linkTarget: Buffer.from('../a.txt') },
+];
+const validTree = encodeTree(nodes);
+const record: SnapshotRecord = JSON.parse(
+  JSON.stringify({
+    hindsight: 'snapshot',
+    version: 1,
+    time: '2026-11-23T10:00:00.000Z',
+    host: 'laptop',
+    username: 'ann',
+    paths: ['/home/ann'],
+    tags: [],
+    type: 'incremental',
+    tree: 'ab'.repeat(32),
+    summary: { filesNew: 1, filesChanged: 0, filesUnchanged: 0, filesRead: 1, dirs: 1, otherEntries: 0, bytesRead: 5, totalFiles: 1, totalBytes: 5, bytesAdded: 5, dataBlobsAdded: 1, treeBlobsAdded: 1, warnings: 0, durationMs: 3 },
+  }),
+);
+const validSnapshot = Buffer.from(JSON.stringify(record));
+
+function expectTypedOutcome(parse: () => unknown): void {
+  try {
+    parse();
+  } catch (err) {
+    assert.ok(err instanceof FormatViolation || err instanceof RepositoryError, `untyped error: ${String(err)}`);
+  }
+}
+
+test('valid trees and snapshot records parse to what was written', () => {
+  const decoded = decodeTree(validTree);
+  assert.deepEqual(decoded.map((n) => [n.name.toString(), n.type, n.size]), nodes.map((n) => [n.name.toString(), n.type, n.size]));
+  assert.ok(encodeTree(decoded).equals(validTree), 'a decoded tree encodes to the same bytes');
+  assert.deepEqual(parseSnapshotRecord(validSnapshot, 'x'), record);
+});
+
+test(`random, mutated and truncated trees and snapshot records (${CASES} each) only ever yield typed errors`, () => {
+  let outcomes = 0;
+  for (let i = 0; i < CASES; i++) {
+    const r = prng(`m${i}`, 16);
+    const mutated = (valid: Buffer) => {
+      const copy = Buffer.from(valid);
+      for (let k = 0; k <= (r[0] as number) % 4; k++) copy[r.readUInt16LE(2 + 2 * k) % copy.length] = r[10 + k] as number;
+      return copy;
+    };
+    for (const valid of [validTree, validSnapshot]) {
+      for (const input of [prng(`r${i}`, i % 500), mutated(valid), valid.subarray(0, r.readUInt16LE(8) % valid.length)]) {
+        expectTypedOutcome(() => decodeTree(input));
+        expectTypedOutcome(() => parseSnapshotRecord(input, 'fuzz'));
+        outcomes += 2;
+      }
+    }
+  }
+  assert.equal(outcomes, CASES * 12);
+});
+
+test('a tree declaring a huge entry count or name length is rejected without allocating for it', () => {
+  for (const offset of [0, 1, 2, 3, 4, 5, 6, 7, 8]) {
+    const lying = Buffer.from(validTree);
+    if (offset + 4 > lying.length) continue;
+    lying.writeUInt32LE(0xffffffff, offset);
+    expectTypedOutcome(() => decodeTree(lying));
+  }
+});
+
+test('snapshot JSON cannot pollute prototypes', () => {
+  const hostile = Buffer.from(JSON.stringify({ ...record, __proto__: { polluted: true }, constructor: { prototype: { polluted: true } } }).replace('"hindsight"', '"__proto__":{"polluted":true},"hindsight"'));
+  expectTypedOutcome(() => parseSnapshotRecord(hostile, 'hostile'));
+  assert.equal(({} as { polluted?: boolean }).polluted, undefined);
+});
