@@ -9,6 +9,9 @@ import { FormatViolation, decodePackHeader, encodePackHeader, type PackedBlob } 
 import { RepositoryError } from '../../../src-main/engine/repository/repositoryError.js';
 import { openObject } from '../../../src-main/engine/repository/sealedObject.js';
 
+/** Cases: a few thousand in `npm test`, more with HINDSIGHT_FUZZ_CASES (npm run test:stress). */
+const CASES = Number(process.env.HINDSIGHT_FUZZ_CASES ?? 2000);
+
 /** Seeded pseudo-random bytes, so a failing case can be replayed. */
 function prng(seed: string, length: number): Buffer {
   return createCipheriv('aes-256-ctr', createHash('sha256').update(seed).digest(), Buffer.alloc(16)).update(Buffer.alloc(length));
@@ -36,7 +39,7 @@ test('valid headers and indexes decode to what was encoded', () => {
 
 test('random and mutated pack headers, indexes, key files and objects only ever yield typed errors', () => {
   const master = MasterKey.generate();
-  for (let i = 0; i < 2000; i++) {
+  for (let i = 0; i < CASES; i++) {
     const random = prng(`r${i}`, i % 300);
     const mutated = Buffer.from(i % 2 === 0 ? validHeader : validIndex);
     const r = prng(`m${i}`, 8);
