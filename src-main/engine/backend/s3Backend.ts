@@ -241,7 +241,10 @@ export class S3Backend implements Backend {
     if (name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch' || name === 'InvalidToken' || name === 'ExpiredToken') {
       return fail('E_AUTH', `${this.location} refused the S3 credentials (${name}): check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or the profile in use).`);
     }
-    if (name === 'AccessDenied' || status === 403) return fail('E_PERMISSION', `Cannot ${action} ${what}: access denied. The credentials work but lack permission for this bucket or prefix.`);
+    if (name === 'AccessDenied' || status === 403) {
+      // A HEAD request's 403 has no body to tell wrong credentials from missing permission.
+      return fail('E_PERMISSION', `Cannot ${action} ${what}: access denied (HTTP 403): check the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or the profile) and that they may use this bucket and prefix.`);
+    }
     if (name === 'PermanentRedirect' || name === 'AuthorizationHeaderMalformed' || status === 301) {
       return fail('E_IO', `The bucket "${this.bucket}" is in another region: give its region with --s3-region (or AWS_REGION).`);
     }

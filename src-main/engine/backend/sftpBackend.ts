@@ -52,6 +52,14 @@ const TEMP_PREFIX = '.tmp-';
 interface Session {
   readonly client: SshClient;
   readonly sftp: SFTPWrapper;
+  /**
+   * Runs one SFTP request. When the connection drops, every request still
+   * waiting, and every later one, fails at once: ssh2 can leave a request
+   * made on a dead channel unanswered forever.
+   */
+  call<T>(start: (callback: (err: Error | null | undefined, value: T) => void) => void): Promise<T>;
+  /** Settles when the connection has closed, however it closed. */
+  readonly ended: Promise<void>;
 }
 
 /**
@@ -76,15 +84,15 @@ export class SftpBackend implements Backend {
   }
 
   async create(): Promise<void> {
-    const { sftp } = await this.connect();
-    if (await this.exists(sftp, this.pathOf({ type: 'config', name: 'config' }))) {
+    const session = await this.connect();
+    if (await this.exists(session, this.pathOf({ type: 'config', name: 'config' }))) {
       throw new BackendError('E_ALREADY_EXISTS', `There is already a Hindsight repository at ${this.location}.`);
     }
     try {
-      await this.makeFolders(sftp, this.root);
-      for (const type of OBJECT_TYPES) if (type !== 'config') await this.makeFolder(sftp, posix.join(this.root, type));
+      await this.makeFolders(session, this.root);
+      for (const type of OBJECT_TYPES) if (type !== 'config') await this.makeFolder(session, posix.join(this.root, type));
       const shards = Array.from({ length: 256 }, (_, i) => posix.join(this.root, 'data', i.toString(16).padStart(2, '0')));
-      await mapConcurrent(shards, PIPELINE, (folder) => this.makeFolder(sftp, folder));
+      await mapConcurrent(shards, PIPELINE, (folder) => this.makeFolder(session, folder));
     } catch (err) {
       throw this.translate(err, 'create the repository in');
     }
@@ -99,16 +107,16 @@ export class SftpBackend implements Backend {
       if (info) yield info;
       return;
     }
-    const { sftp } = await this.connect();
-    await this.assertRootExists(sftp);
+    const session = await this.connect();
+    await this.assertRootExists(session);
     const folders =
       type === 'data'
-        ? (await this.readFolder(sftp, posix.join(this.root, 'data')))
+        ? (await this.readFolder(session, posix.join(this.root, 'data')))
             .filter((entry) => entry.attrs.isDirectory() && /^[0-9a-f]{2}$/.test(entry.filename))
             .map((entry) => posix.join(this.root, 'data', entry.filename))
         : [posix.join(this.root, type)];
     for (const folder of folders) {
-      for (const entry of await this.readFolder(sftp, folder)) {
+      for (const entry of await this.readFolder(session, folder)) {
         if (entry.attrs.isFile() && isValidObjectName(type, entry.filename)) yield { name: entry.filename, size: entry.attrs.size };
       }
     }
@@ -116,23 +124,23 @@ export class SftpBackend implements Backend {
 
   async stat(handle: ObjectHandle): Promise<ObjectInfo> {
     const path = this.pathOf(handle);
-    const { sftp } = await this.connect();
+    const session = await this.connect();
     try {
-      const info = await call<Stats>((cb) => sftp.stat(path, cb));
+      const info = await session.call<Stats>((cb) => session.sftp.stat(path, cb));
       return { name: handle.name, size: info.size };
     } catch (err) {
-      throw await this.translateWithRoot(sftp, err, 'read', handle);
+      throw await this.translateWithRoot(session, err, 'read', handle);
     }
   }
 
   async read(handle: ObjectHandle, range?: ByteRange): Promise<Buffer> {
     const path = this.pathOf(handle);
-    const { sftp } = await this.connect();
+    const session = await this.connect();
     let file: Buffer | undefined;
     try {
-      file = await call<Buffer>((cb) => sftp.open(path, 'r', cb));
+      file = await session.call<Buffer>((cb) => session.sftp.open(path, 'r', cb));
       const opened = file;
-      const size = (await call<Stats>((cb) => sftp.fstat(opened, cb))).size;
+      const size = (await session.call<Stats>((cb) => session.sftp.fstat(opened, cb))).size;
       const offset = range?.offset ?? 0;
       const length = range?.length ?? size - offset;
       if (offset < 0 || length < 0 || offset + length > size) {
@@ -147,16 +155,16 @@ export class SftpBackend implements Backend {
         const end = Math.min(start + CHUNK, length);
         let done = start;
         while (done < end) {
-          const got = await call<number>((cb) => sftp.read(opened, buffer, done, end - done, offset + done, cb));
+          const got = await session.call<number>((cb) => session.sftp.read(opened, buffer, done, end - done, offset + done, cb));
           if (got === 0) throw new BackendError('E_INVALID_RANGE', `${describe(handle)} at ${this.location} became shorter while it was read.`);
           done += got;
         }
       });
       return buffer;
     } catch (err) {
-      throw await this.translateWithRoot(sftp, err, 'read', handle);
+      throw await this.translateWithRoot(session, err, 'read', handle);
     } finally {
-      if (file) await this.closeHandle(sftp, file);
+      if (file) await this.closeHandle(session, file);
     }
   }
 
@@ -164,16 +172,16 @@ export class SftpBackend implements Backend {
     const path = this.pathOf(handle);
     const folder = posix.dirname(path);
     const temp = posix.join(folder, TEMP_PREFIX + randomBytes(8).toString('hex'));
-    const { sftp } = await this.connect();
+    const session = await this.connect();
     let file: Buffer | undefined;
     try {
       try {
-        file = await call<Buffer>((cb) => sftp.open(temp, 'wx', { mode: 0o600 }, cb));
+        file = await session.call<Buffer>((cb) => session.sftp.open(temp, 'wx', { mode: 0o600 }, cb));
       } catch (err) {
         if (sftpCode(err) !== NO_SUCH_FILE) throw err;
-        await this.assertRootExists(sftp);
-        await this.makeFolders(sftp, folder);
-        file = await call<Buffer>((cb) => sftp.open(temp, 'wx', { mode: 0o600 }, cb));
+        await this.assertRootExists(session);
+        await this.makeFolders(session, folder);
+        file = await session.call<Buffer>((cb) => session.sftp.open(temp, 'wx', { mode: 0o600 }, cb));
       }
       const opened = file;
       const pieces: { part: Buffer; position: number }[] = [];
@@ -188,26 +196,26 @@ export class SftpBackend implements Backend {
         }
         position += bytes.length;
       }
-      await mapConcurrent(pieces, PIPELINE, ({ part, position: at }) => call<void>((cb) => sftp.write(opened, part, 0, part.length, at, cb)));
-      await call<void>((cb) => sftp.ext_openssh_fsync(opened, cb)).catch((err: unknown) => {
+      await mapConcurrent(pieces, PIPELINE, ({ part, position: at }) => session.call<void>((cb) => session.sftp.write(opened, part, 0, part.length, at, cb)));
+      await session.call<void>((cb) => session.sftp.ext_openssh_fsync(opened, cb)).catch((err: unknown) => {
         // Servers without fsync@openssh.com still flush on close; nothing more can be asked of them.
         if (!isUnsupported(err)) throw err;
       });
       file = undefined;
-      await call<void>((cb) => sftp.close(opened, cb));
-      await this.renameIntoPlace(sftp, temp, path);
+      await session.call<void>((cb) => session.sftp.close(opened, cb));
+      await this.renameIntoPlace(session, temp, path);
     } catch (err) {
-      if (file) await this.closeHandle(sftp, file);
-      await call<void>((cb) => sftp.unlink(temp, cb)).catch(() => undefined);
-      throw await this.translateWithRoot(sftp, err, 'write to', handle);
+      if (file) await this.closeHandle(session, file);
+      await session.call<void>((cb) => session.sftp.unlink(temp, cb)).catch(() => undefined);
+      throw await this.translateWithRoot(session, err, 'write to', handle);
     }
   }
 
   async delete(handle: ObjectHandle): Promise<void> {
     const path = this.pathOf(handle);
-    const { sftp } = await this.connect();
+    const session = await this.connect();
     try {
-      await call<void>((cb) => sftp.unlink(path, cb));
+      await session.call<void>((cb) => session.sftp.unlink(path, cb));
     } catch (err) {
       if (sftpCode(err) === NO_SUCH_FILE) return;
       throw this.translate(err, 'delete from', handle);
@@ -219,25 +227,23 @@ export class SftpBackend implements Backend {
     const session = this.session;
     this.session = undefined;
     if (!session) return;
-    const { client } = await session.catch(() => ({ client: undefined }));
-    if (!client) return;
-    await new Promise<void>((resolve) => {
-      client.once('close', () => resolve());
-      client.end();
-    });
+    const open = await session.catch(() => undefined);
+    if (!open) return;
+    open.client.end();
+    await open.ended;
   }
 
-  private async renameIntoPlace(sftp: SFTPWrapper, temp: string, path: string): Promise<void> {
+  private async renameIntoPlace(session: Session, temp: string, path: string): Promise<void> {
     try {
-      await call<void>((cb) => sftp.ext_openssh_rename(temp, path, cb));
+      await session.call<void>((cb) => session.sftp.ext_openssh_rename(temp, path, cb));
     } catch (err) {
       if (!isUnsupported(err)) throw err;
       // Plain SFTP rename refuses to replace; objects are content-named, so an existing one is already right.
-      if (await this.exists(sftp, path)) {
+      if (await this.exists(session, path)) {
         if (posix.basename(path) !== 'config') return;
-        await call<void>((cb) => sftp.unlink(path, cb));
+        await session.call<void>((cb) => session.sftp.unlink(path, cb));
       }
-      await call<void>((cb) => sftp.rename(temp, path, cb));
+      await session.call<void>((cb) => session.sftp.rename(temp, path, cb));
     }
   }
 
@@ -283,7 +289,8 @@ export class SftpBackend implements Backend {
           if (err) return fail(err);
           settled = true;
           client.on('error', () => undefined);
-          resolve({ client, sftp });
+          const ended = new Promise<void>((done) => client.once('close', () => done()));
+          resolve({ client, sftp, call: guard(client, `The connection to ${host} was lost.`), ended });
         });
       });
       client.once('error', fail);
@@ -394,9 +401,9 @@ export class SftpBackend implements Backend {
     return posix.join(this.root, objectPath(handle));
   }
 
-  private async exists(sftp: SFTPWrapper, path: string): Promise<boolean> {
+  private async exists(session: Session, path: string): Promise<boolean> {
     try {
-      await call<Stats>((cb) => sftp.stat(path, cb));
+      await session.call<Stats>((cb) => session.sftp.stat(path, cb));
       return true;
     } catch (err) {
       if (sftpCode(err) === NO_SUCH_FILE) return false;
@@ -404,36 +411,36 @@ export class SftpBackend implements Backend {
     }
   }
 
-  private async makeFolder(sftp: SFTPWrapper, path: string): Promise<void> {
+  private async makeFolder(session: Session, path: string): Promise<void> {
     try {
-      await call<void>((cb) => sftp.mkdir(path, { mode: 0o700 }, cb));
+      await session.call<void>((cb) => session.sftp.mkdir(path, { mode: 0o700 }, cb));
     } catch (err) {
       // mkdir of an existing folder is a generic FAILURE in SFTP v3; only a folder that is still missing is an error.
-      const info = await call<Stats>((cb) => sftp.stat(path, cb)).catch(() => undefined);
+      const info = await session.call<Stats>((cb) => session.sftp.stat(path, cb)).catch(() => undefined);
       if (!info?.isDirectory()) throw err;
     }
   }
 
-  private async makeFolders(sftp: SFTPWrapper, path: string): Promise<void> {
+  private async makeFolders(session: Session, path: string): Promise<void> {
     const absolute = path.startsWith('/');
     let current = absolute ? '/' : '';
     for (const segment of path.split('/').filter(Boolean)) {
       current = current === '' ? segment : posix.join(current, segment);
-      await this.makeFolder(sftp, current);
+      await this.makeFolder(session, current);
     }
   }
 
-  private async readFolder(sftp: SFTPWrapper, folder: string) {
+  private async readFolder(session: Session, folder: string) {
     try {
-      return await call<ssh2.FileEntryWithStats[]>((cb) => sftp.readdir(folder, cb));
+      return await session.call<ssh2.FileEntryWithStats[]>((cb) => session.sftp.readdir(folder, cb));
     } catch (err) {
       if (sftpCode(err) === NO_SUCH_FILE) return [];
       throw this.translate(err, 'list');
     }
   }
 
-  private async assertRootExists(sftp: SFTPWrapper): Promise<void> {
-    const info = await call<Stats>((cb) => sftp.stat(this.root, cb)).catch((err: unknown) => {
+  private async assertRootExists(session: Session): Promise<void> {
+    const info = await session.call<Stats>((cb) => session.sftp.stat(this.root, cb)).catch((err: unknown) => {
       if (sftpCode(err) === NO_SUCH_FILE) return undefined;
       throw this.translate(err, 'read');
     });
@@ -442,14 +449,14 @@ export class SftpBackend implements Backend {
     }
   }
 
-  private async closeHandle(sftp: SFTPWrapper, file: Buffer): Promise<void> {
-    await call<void>((cb) => sftp.close(file, cb)).catch(() => undefined);
+  private async closeHandle(session: Session, file: Buffer): Promise<void> {
+    await session.call<void>((cb) => session.sftp.close(file, cb)).catch(() => undefined);
   }
 
-  private async translateWithRoot(sftp: SFTPWrapper, err: unknown, action: string, handle?: ObjectHandle): Promise<BackendError> {
+  private async translateWithRoot(session: Session, err: unknown, action: string, handle?: ObjectHandle): Promise<BackendError> {
     if (sftpCode(err) === NO_SUCH_FILE) {
       try {
-        await this.assertRootExists(sftp);
+        await this.assertRootExists(session);
       } catch (missing) {
         if (missing instanceof BackendError) return missing;
       }
@@ -490,8 +497,28 @@ function isUnsupported(err: unknown): boolean {
   return sftpCode(err) === OP_UNSUPPORTED || /does not support/i.test((err as Error | undefined)?.message ?? '');
 }
 
-function call<T>(start: (callback: (err: Error | null | undefined, value: T) => void) => void): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    start((err, value) => (err ? reject(err) : resolve(value)));
+/** Makes the `call` of a session: a request promise that also fails when `client` closes. */
+function guard(client: SshClient, lostMessage: string): Session['call'] {
+  let lost: BackendError | undefined;
+  const waiting = new Set<(err: unknown) => void>();
+  client.once('close', () => {
+    lost = new BackendError('E_UNREACHABLE', lostMessage, { transient: true });
+    for (const reject of waiting) reject(lost);
+    waiting.clear();
   });
+  return <T>(start: (callback: (err: Error | null | undefined, value: T) => void) => void) =>
+    new Promise<T>((resolve, reject) => {
+      if (lost) return reject(lost);
+      waiting.add(reject);
+      try {
+        start((err, value) => {
+          waiting.delete(reject);
+          if (err) reject(err);
+          else resolve(value);
+        });
+      } catch (err) {
+        waiting.delete(reject);
+        reject(err);
+      }
+    });
 }
