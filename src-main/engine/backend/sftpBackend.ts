@@ -240,7 +240,10 @@ export class SftpBackend implements Backend {
       if (!isUnsupported(err)) throw err;
       // Plain SFTP rename refuses to replace; objects are content-named, so an existing one is already right.
       if (await this.exists(session, path)) {
-        if (posix.basename(path) !== 'config') return;
+        if (posix.basename(path) !== 'config') {
+          await session.call<void>((cb) => session.sftp.unlink(temp, cb));
+          return;
+        }
         await session.call<void>((cb) => session.sftp.unlink(path, cb));
       }
       await session.call<void>((cb) => session.sftp.rename(temp, path, cb));
