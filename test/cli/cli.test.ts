@@ -90,7 +90,10 @@ test('clear errors: no repository, no password, missing target, bad options', as
   assertFriendlyFailure(hindsight(['init', '--repo', join(dir, 'r')]), 2, /No password given: set HINDSIGHT_PASSWORD/);
   assertFriendlyFailure(hindsight(['init', '--repo', join(dir, 'r'), '--compression', 'high'], { HINDSIGHT_PASSWORD: 'x' }), 2, /--compression takes a whole number/);
   assertFriendlyFailure(hindsight(['init', '--repo', join(dir, 'r'), '--compression', '25'], { HINDSIGHT_PASSWORD: 'x' }), 1, /compression level must be 0–19/);
-  assertFriendlyFailure(hindsight(['init', '--repo', 'sftp://nas/backups'], { HINDSIGHT_PASSWORD: 'x' }), 2, /SFTP repositories are not supported/);
+  assertFriendlyFailure(hindsight(['init', '--repo', 'ftp://nas/backups'], { HINDSIGHT_PASSWORD: 'x' }), 2, /Unknown repository location "ftp:\/\/nas\/backups": use a folder path/);
+  assertFriendlyFailure(hindsight(['init', '--repo', 'sftp://nas/backups', '--ssh-key', join(dir, 'no-key')], { HINDSIGHT_PASSWORD: 'x' }), 1, /Cannot read the SSH key .*no-key/);
+  assertFriendlyFailure(hindsight(['init', '--repo', 's3://host'], { HINDSIGHT_PASSWORD: 'x' }), 2, /names no bucket/);
+  assertFriendlyFailure(hindsight(['backup', '--repo', dir, '--limit-upload', 'fast', dir], { HINDSIGHT_PASSWORD: 'x' }), 2, /--limit-upload takes a number of KiB per second/);
   assertFriendlyFailure(hindsight(['key', 'list', '--nope'], { HINDSIGHT_PASSWORD: 'x' }), 2, /Unknown option '--nope'/);
 });
 

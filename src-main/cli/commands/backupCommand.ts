@@ -8,7 +8,7 @@ import { ExcludeRules } from '../../engine/archiver/excludes.js';
 import type { BackupType } from '../../engine/snapshot/snapshot.js';
 import { EXIT_WITH_WARNINGS, UsageError } from '../cliError.js';
 import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command } from '../command.js';
-import { openRepository } from '../openRepository.js';
+import { behindTargets, openRepository } from '../openRepository.js';
 import { progressReporter } from '../progressLine.js';
 
 export const backupCommand: Command = {
@@ -37,7 +37,8 @@ ${REPOSITORY_HELP}
 Default excludes (caches, trash, system clutter):
 ${DEFAULT_EXCLUDES.map((p) => `  ${p}`).join('\n')}
 
-Exit status 3 means the snapshot was saved but some files could not be read.`,
+Exit status 3 means the snapshot was saved but some files could not be read,
+or (with several --repo) a target could not be written and is now behind.`,
   options: {
     ...REPOSITORY_OPTIONS,
     type: { type: 'string' },
@@ -99,7 +100,9 @@ Exit status 3 means the snapshot was saved but some files could not be read.`,
         console.log(`  read ${formatBytes(s.bytesRead)} of ${formatBytes(s.totalBytes)}, added ${formatBytes(s.bytesAdded)} to the repository in ${formatDuration(s.durationMs)}`);
         if (warnings.length > 0) console.log(`  ${warnings.length} warning${warnings.length === 1 ? '' : 's'}: some files were not saved as they are now (see above)`);
       }
-      return warnings.length > 0 ? EXIT_WITH_WARNINGS : 0;
+      const behind = behindTargets(repository);
+      for (const line of behind) console.error(`warning: ${line}`);
+      return warnings.length > 0 || behind.length > 0 ? EXIT_WITH_WARNINGS : 0;
     } finally {
       progress.done();
       await repository.close();

@@ -1,7 +1,11 @@
-import { checkRepository, type ReadDataSubset } from '../../engine/maintenance/check.js';
+import { backendFor } from '../../engine/backend/location.js';
+import { checkRepository, type CheckResult, type ReadDataSubset } from '../../engine/maintenance/check.js';
+import { compareTargets } from '../../engine/maintenance/repair.js';
+import { Repository } from '../../engine/repository/repository.js';
 import { UsageError } from '../cliError.js';
-import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command } from '../command.js';
-import { withReadLock } from '../openRepository.js';
+import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command, type OptionValues } from '../command.js';
+import { repositoryLocations, targetOptions, withReadLock } from '../openRepository.js';
+import { readPassword } from '../password.js';
 import { progressReporter } from '../progressLine.js';
 
 /** Exit status when check finds damage (same as any other E_DAMAGED). */
@@ -16,6 +20,8 @@ Verifies that every snapshot and folder listing loads, that every chunk a
 snapshot uses is indexed, and that every pack exists with the right size.
 With --read-data it also decrypts every chunk and checks its hash. Damage is
 listed with the files and snapshots it affects. Nothing is changed.
+With several --repo, every target is checked on its own (and compared with
+the others), and each problem is reported with the target that has it.
 
 Options:
 ${REPOSITORY_HELP}
@@ -31,22 +37,14 @@ Exit status 13 means damage was found.`,
     if (subset && !values['read-data']) throw new UsageError('--subset goes with --read-data.');
     const readData: ReadDataSubset | undefined = values['read-data'] ? (subset ?? { kind: 'all' }) : undefined;
     const json = values.json === true;
+    if (repositoryLocations(values).length > 1) return checkEachTarget(values, readData, json);
     const progress = progressReporter(false);
     try {
       return await withReadLock(values, async (repository) => {
         const result = await checkRepository(repository, { ...(readData ? { readData } : {}), onProgress: (p) => progress.update(p) });
         progress.done();
-        if (json) {
-          console.log(JSON.stringify(result, null, 2));
-        } else {
-          for (const error of result.errors) console.log(`error: ${error.message}`);
-          const read = readData ? `, read ${result.blobsRead} chunks in ${result.packsRead} packs` : '';
-          console.log(`${result.snapshots} snapshots, ${result.trees} folders, ${result.packs} packs checked${read}: ${result.errors.length === 0 ? 'no errors found' : `${result.errors.length} error${result.errors.length === 1 ? '' : 's'}`}`);
-          if (result.unreferencedPacks.length > 0) {
-            console.log(`${result.unreferencedPacks.length} pack${result.unreferencedPacks.length === 1 ? ' is' : 's are'} not in any index (left by interrupted backups); "hindsight prune" removes them`);
-          }
-          if (result.unusedBlobs > 0) console.log(`${result.unusedBlobs} chunks are no longer used by any snapshot; "hindsight prune" reclaims the space`);
-        }
+        if (json) console.log(JSON.stringify(result, null, 2));
+        else printResult(result, readData !== undefined, '');
         return result.errors.length > 0 ? EXIT_DAMAGED : 0;
       });
     } finally {
@@ -54,6 +52,72 @@ Exit status 13 means damage was found.`,
     }
   },
 };
+
+function printResult(result: CheckResult, readData: boolean, prefix: string): void {
+  for (const error of result.errors) console.log(`${prefix}error: ${error.message}`);
+  const read = readData ? `, read ${result.blobsRead} chunks in ${result.packsRead} packs` : '';
+  console.log(`${prefix}${result.snapshots} snapshots, ${result.trees} folders, ${result.packs} packs checked${read}: ${result.errors.length === 0 ? 'no errors found' : `${result.errors.length} error${result.errors.length === 1 ? '' : 's'}`}`);
+  if (result.unreferencedPacks.length > 0) {
+    console.log(`${prefix}${result.unreferencedPacks.length} pack${result.unreferencedPacks.length === 1 ? ' is' : 's are'} not in any index (left by interrupted backups); "hindsight prune" removes them`);
+  }
+  if (result.unusedBlobs > 0) console.log(`${prefix}${result.unusedBlobs} chunks are no longer used by any snapshot; "hindsight prune" reclaims the space`);
+}
+
+/**
+ * A replicated repository is sound only if every target is: each one is
+ * compared with the others (objects it lacks) and checked alone, so the
+ * report names the target that is damaged rather than hiding it behind the
+ * copies on the others.
+ */
+async function checkEachTarget(values: OptionValues, readData: ReadDataSubset | undefined, json: boolean): Promise<number> {
+  const options = targetOptions(values);
+  const targets = repositoryLocations(values).map((location) => backendFor(location, options));
+  const password = await readPassword({ file: values['password-file'] as string | undefined, env: 'HINDSIGHT_PASSWORD', prompt: 'Repository password' });
+  const comparison = await compareTargets(targets);
+  const report: { location: string; problems: string[]; result?: CheckResult }[] = [];
+  for (const [i, target] of targets.entries()) {
+    const compared = comparison[i] as (typeof comparison)[number];
+    const entry: (typeof report)[number] = { location: target.location, problems: [] };
+    report.push(entry);
+    if (!compared.reachable) {
+      entry.problems.push(`not reachable: ${compared.error}`);
+      continue;
+    }
+    if (compared.missing > 0) {
+      const detail = Object.entries(compared.missingByType).map(([type, n]) => `${n} ${type}`).join(', ');
+      entry.problems.push(`lacks ${compared.missing} object${compared.missing === 1 ? '' : 's'} other targets have (${detail})`);
+    }
+    try {
+      const repository = await Repository.open(target, password);
+      try {
+        const lock = await repository.lock(false);
+        try {
+          await repository.reloadIndex();
+          entry.result = await checkRepository(repository, readData ? { readData } : {});
+        } finally {
+          await lock.release();
+        }
+      } finally {
+        await repository.close();
+      }
+    } catch (err) {
+      entry.problems.push((err as Error).message);
+    }
+  }
+  await Promise.all(targets.map((t) => t.close()));
+  let damaged = 0;
+  for (const entry of report) {
+    const errors = entry.problems.length + (entry.result?.errors.length ?? 0);
+    if (errors > 0) damaged += 1;
+    if (json) continue;
+    console.log(`target ${entry.location}: ${errors === 0 ? 'no errors found' : `DAMAGED (${errors} error${errors === 1 ? '' : 's'})`}`);
+    for (const problem of entry.problems) console.log(`  error: ${problem}`);
+    if (entry.result) printResult(entry.result, readData !== undefined, '  ');
+  }
+  if (json) console.log(JSON.stringify(report, null, 2));
+  else if (damaged > 0) console.log(`${damaged} of ${targets.length} targets damaged or incomplete; "hindsight repair" with every --repo fixes what another target holds a good copy of.`);
+  return damaged > 0 ? EXIT_DAMAGED : 0;
+}
 
 function parseSubset(text: string): ReadDataSubset {
   const percent = /^(\d+(?:\.\d+)?)%$/.exec(text);

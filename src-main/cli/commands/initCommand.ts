@@ -1,9 +1,8 @@
 import { formatBytes, parseBytes } from '../../../src-shared/units.js';
-import { backendFor } from '../../engine/backend/location.js';
 import { Repository } from '../../engine/repository/repository.js';
 import { UsageError } from '../cliError.js';
 import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command } from '../command.js';
-import { repositoryLocation } from '../openRepository.js';
+import { openOrClose, repositoryBackend } from '../openRepository.js';
 import { readPassword } from '../password.js';
 
 export const initCommand: Command = {
@@ -24,13 +23,13 @@ ${REPOSITORY_HELP}
     'pack-size': { type: 'string' },
   },
   async run(values) {
-    const backend = backendFor(repositoryLocation(values));
+    const backend = repositoryBackend(values);
     const compressionLevel = values.compression === undefined ? undefined : Number(values.compression);
     if (compressionLevel !== undefined && !Number.isInteger(compressionLevel)) throw new UsageError('--compression takes a whole number from 0 to 19.');
     const packSize = values['pack-size'] === undefined ? undefined : parseBytes(values['pack-size'] as string);
     if (values['pack-size'] !== undefined && packSize === undefined) throw new UsageError('--pack-size takes a size such as 16MiB.');
     const password = await readPassword({ file: values['password-file'] as string | undefined, env: 'HINDSIGHT_PASSWORD', prompt: 'Password for the new repository' }, true);
-    const repository = await Repository.init(backend, { password, compressionLevel, packSize });
+    const repository = await openOrClose(backend, () => Repository.init(backend, { password, compressionLevel, packSize }));
     console.log(`Created repository ${repository.config.id.slice(0, 8)} at ${backend.location}`);
     console.log(`  compression zstd ${repository.config.compression.level}, packs of ${formatBytes(repository.config.packSize)}, key ${repository.keyId.slice(0, 8)}`);
     console.log('Keep the password safe: without it the backups cannot be restored.');

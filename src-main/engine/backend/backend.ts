@@ -49,6 +49,18 @@ export interface Backend {
   write(handle: ObjectHandle, data: Uint8Array | readonly Uint8Array[]): Promise<void>;
   delete(handle: ObjectHandle): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Reads an object and hands it to `accept`, which throws when the bytes
+   * fail authentication. A backend holding several copies (replication)
+   * tries the next copy then; one with a single copy lets the error through.
+   */
+  readChecked?<T>(handle: ObjectHandle, range: ByteRange | undefined, accept: (bytes: Buffer) => T): Promise<T>;
+}
+
+/** Reads through `readChecked` where the backend has it, so a damaged copy can be replaced by a good one. */
+export async function readChecked<T>(backend: Backend, handle: ObjectHandle, range: ByteRange | undefined, accept: (bytes: Buffer) => T): Promise<T> {
+  if (backend.readChecked) return backend.readChecked(handle, range, accept);
+  return accept(await backend.read(handle, range));
 }
 
 export type BackendErrorCode =
@@ -59,14 +71,28 @@ export type BackendErrorCode =
   | 'E_TARGET_MISSING'
   | 'E_PERMISSION'
   | 'E_NO_SPACE'
+  | 'E_UNREACHABLE'
+  | 'E_AUTH'
+  | 'E_HOST_KEY'
   | 'E_IO';
 
 export class BackendError extends HindsightError {
   declare readonly code: BackendErrorCode;
+  /**
+   * True when trying again may succeed (a timeout, a reset connection, a
+   * server error); the retry wrapper retries only these. Authentication, a
+   * missing bucket or an unknown host stay false and fail at once.
+   */
+  readonly transient: boolean;
 
-  constructor(code: BackendErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: BackendErrorCode, message: string, options?: { cause?: unknown; transient?: boolean }) {
     super(code, message, options);
+    this.transient = options?.transient ?? false;
   }
+}
+
+export function isTransient(err: unknown): boolean {
+  return err instanceof BackendError && err.transient;
 }
 
 const OBJECT_NAME = /^[0-9a-f]{64}$/;

@@ -1,20 +1,146 @@
+import { userInfo } from 'node:os';
 import { HindsightError } from '../../../src-shared/errors.js';
 import type { Backend } from './backend.js';
 import { LocalBackend } from './localBackend.js';
+import { RateLimitedBackend } from './rateLimitedBackend.js';
+import { ReplicatedBackend, type ReplicationEvent } from './replicatedBackend.js';
+import { RetryingBackend, type RetryPolicy } from './retryingBackend.js';
+import { S3Backend } from './s3Backend.js';
+import { SftpBackend } from './sftpBackend.js';
+
+export type ParsedLocation =
+  | { readonly kind: 'local'; readonly path: string }
+  | { readonly kind: 'sftp'; readonly host: string; readonly port: number; readonly username: string; readonly path: string }
+  | { readonly kind: 's3'; readonly endpoint: string | undefined; readonly bucket: string; readonly prefix: string };
+
+/** Settings for remote targets that are not part of a location (keys, host trust, S3 region), plus the wrappers' settings. */
+export interface TargetOptions {
+  readonly sshKeys?: readonly string[];
+  readonly knownHostsFile?: string;
+  readonly acceptNewHostKey?: boolean;
+  readonly confirmNewHostKey?: (host: string, fingerprint: string) => Promise<boolean>;
+  readonly s3Region?: string;
+  /** Bucket in the host name rather than in the path (AWS's preferred style); default only for AWS itself. */
+  readonly s3VirtualHosted?: boolean;
+  readonly uploadBytesPerSecond?: number;
+  readonly retry?: RetryPolicy;
+  /** With several targets: reports targets going down and reads served by another target. */
+  readonly onReplicationEvent?: (event: ReplicationEvent) => void;
+}
+
+function usage(message: string): HindsightError {
+  return new HindsightError('E_USAGE', message);
+}
 
 /**
- * Turns a repository location as a person writes it into a backend:
- * a plain path, or `local:/path`. Remote schemes are recognised so their
- * error says what is missing rather than treating the URL as a folder name.
+ * Parses a repository location as a person writes it:
+ *   /path, ./path, local:/path                a folder
+ *   sftp://[user@]host[:port]/absolute/path   SFTP; /~/path is relative to the home folder
+ *   s3://host[:port]/bucket[/prefix]          S3-compatible server over HTTPS
+ *   s3:http://host:port/bucket[/prefix]       the same over plain HTTP (or s3:https://…)
+ *   s3:bucket[/prefix]                        AWS S3 (region from --s3-region or AWS_REGION)
  */
-export function backendFor(location: string): Backend {
+export function parseLocation(location: string): ParsedLocation {
   const trimmed = location.trim();
-  if (trimmed === '') throw new HindsightError('E_USAGE', 'The repository location is empty.');
+  if (trimmed === '') throw usage('The repository location is empty.');
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(trimmed)?.[1]?.toLowerCase();
-  if (scheme === undefined || /^[a-z]$/i.test(scheme)) return new LocalBackend(trimmed);
-  if (scheme === 'local') return new LocalBackend(trimmed.slice('local:'.length));
-  if (scheme === 'sftp' || scheme === 's3') {
-    throw new HindsightError('E_USAGE', `${scheme.toUpperCase()} repositories are not supported by this version of Hindsight yet; use a local folder.`);
+  // A one-letter scheme is a Windows drive (C:\backups).
+  if (scheme === undefined || /^[a-z]$/i.test(scheme)) return { kind: 'local', path: trimmed };
+  if (scheme === 'local') return { kind: 'local', path: trimmed.slice('local:'.length) };
+  if (scheme === 'sftp') return parseSftp(trimmed);
+  if (scheme === 's3') return parseS3(trimmed);
+  throw usage(`Unknown repository location "${location}": use a folder path, local:/path, sftp://user@host/path or s3://host/bucket/prefix.`);
+}
+
+function parseSftp(text: string): ParsedLocation {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw usage(`"${text}" is not a valid SFTP location; write sftp://user@host[:port]/path.`);
   }
-  throw new HindsightError('E_USAGE', `Unknown repository location "${location}": use a folder path or local:/path.`);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (host === '') throw usage(`"${text}" names no host; write sftp://user@host[:port]/path.`);
+  const path = decodeURIComponent(url.pathname);
+  if (path === '' || path === '/') throw usage(`"${text}" names no folder; write sftp://user@host[:port]/path (or /~/path for a folder in your home).`);
+  return {
+    kind: 'sftp',
+    host,
+    port: url.port === '' ? 22 : Number(url.port),
+    username: url.username === '' ? userInfo().username : decodeURIComponent(url.username),
+    path: path.startsWith('/~/') ? path.slice(3) : path,
+  };
+}
+
+function parseS3(text: string): ParsedLocation {
+  const rest = text.slice('s3:'.length);
+  let endpoint: string | undefined;
+  let path: string;
+  if (rest.startsWith('//') || /^https?:\/\//i.test(rest)) {
+    let url: URL;
+    try {
+      url = new URL(rest.startsWith('//') ? `https:${rest}` : rest);
+    } catch {
+      throw usage(`"${text}" is not a valid S3 location; write s3://host[:port]/bucket/prefix or s3:bucket/prefix.`);
+    }
+    endpoint = `${url.protocol}//${url.host}`;
+    path = decodeURIComponent(url.pathname);
+  } else {
+    path = rest;
+  }
+  const [bucket, ...prefix] = path.split('/').filter(Boolean);
+  if (!bucket) throw usage(`"${text}" names no bucket; write s3://host/bucket/prefix or s3:bucket/prefix.`);
+  return { kind: 's3', endpoint, bucket, prefix: prefix.join('/') };
+}
+
+/** The backend for one location; remote ones retry transient errors, and uploads keep to the limit when one is set. */
+export function backendFor(location: string, options: TargetOptions = {}): Backend {
+  const parsed = parseLocation(location);
+  let backend: Backend;
+  switch (parsed.kind) {
+    case 'local':
+      backend = new LocalBackend(parsed.path);
+      break;
+    case 'sftp':
+      backend = new RetryingBackend(
+        new SftpBackend({
+          host: parsed.host,
+          port: parsed.port,
+          username: parsed.username,
+          path: parsed.path,
+          ...(options.sshKeys && options.sshKeys.length > 0 ? { identityFiles: options.sshKeys } : {}),
+          ...(options.knownHostsFile ? { knownHostsFile: options.knownHostsFile } : {}),
+          ...(options.acceptNewHostKey ? { acceptNewHostKey: true } : {}),
+          ...(options.confirmNewHostKey ? { confirmNewHostKey: options.confirmNewHostKey } : {}),
+        }),
+        options.retry,
+      );
+      break;
+    case 's3':
+      backend = new RetryingBackend(
+        new S3Backend({
+          bucket: parsed.bucket,
+          prefix: parsed.prefix,
+          ...(parsed.endpoint ? { endpoint: parsed.endpoint } : {}),
+          ...(options.s3Region ? { region: options.s3Region } : {}),
+          pathStyle: parsed.endpoint !== undefined && !options.s3VirtualHosted,
+        }),
+        options.retry,
+      );
+      break;
+  }
+  return options.uploadBytesPerSecond ? new RateLimitedBackend(backend, options.uploadBytesPerSecond) : backend;
+}
+
+/** One location gives its backend; several give one repository replicated on all of them. */
+export function backendForTargets(locations: readonly string[], options: TargetOptions = {}): Backend {
+  if (locations.length === 0) throw usage('No repository location given.');
+  const backends = locations.map((location) => backendFor(location, options));
+  if (backends.length === 1) return backends[0] as Backend;
+  const seen = new Set<string>();
+  for (const backend of backends) {
+    if (seen.has(backend.location)) throw usage(`The target ${backend.location} is given twice.`);
+    seen.add(backend.location);
+  }
+  return new ReplicatedBackend(backends, options.onReplicationEvent);
 }

@@ -1,5 +1,5 @@
 import { hostname, userInfo } from 'node:os';
-import { BackendError, type Backend } from '../backend/backend.js';
+import { BackendError, readChecked, type Backend, type ObjectHandle } from '../backend/backend.js';
 import { mapConcurrent } from '../concurrency.js';
 import { AuthenticationFailure, NonceKind, TAG_LENGTH, makeNonce, open } from '../crypto/aead.js';
 import { computeBlobId } from '../crypto/blobId.js';
@@ -99,7 +99,7 @@ export class Repository {
     for await (const { name } of backend.list('keys')) {
       let file: KeyFile;
       try {
-        file = parseKeyFile(name, await backend.read({ type: 'keys', name }));
+        file = await readChecked(backend, { type: 'keys', name }, undefined, (bytes) => parseKeyFile(name, bytes));
       } catch (err) {
         if (err instanceof RepositoryError) {
           damagedKey ??= err;
@@ -167,7 +167,7 @@ export class Repository {
   async listKeys(): Promise<KeyInfo[]> {
     const keys: KeyInfo[] = [];
     for await (const { name } of this.backend.list('keys')) {
-      const file = parseKeyFile(name, await this.backend.read({ type: 'keys', name }));
+      const file = await readChecked(this.backend, { type: 'keys', name }, undefined, (bytes) => parseKeyFile(name, bytes));
       const { memoryKiB, iterations, parallelism } = file.kdf;
       keys.push({ id: name, current: name === this.currentKeyId, created: file.created, host: file.host, username: file.username, kdf: { memoryKiB, iterations, parallelism } });
     }
@@ -291,8 +291,7 @@ export class Repository {
     if (!location) {
       throw new RepositoryError('E_BLOB_NOT_FOUND', `Blob ${Buffer.from(id).toString('hex').slice(0, 16)} is not in the repository index.`);
     }
-    const sealed = await this.backend.read({ type: 'data', name: location.pack }, { offset: location.offset, length: location.length });
-    return this.openBlobAt(location, sealed);
+    return readChecked(this.backend, { type: 'data', name: location.pack }, { offset: location.offset, length: location.length }, (sealed) => this.openBlobAt(location, sealed));
   }
 
   /** Decrypts a blob read from `location` and checks it is the blob the index says. */
@@ -466,10 +465,35 @@ export class Repository {
 
   /** Reads a sealed object, checking its name against its content and authenticating it. */
   async loadObject(type: Exclude<SealedObjectType, 'config' | 'locks'>, id: string): Promise<Buffer> {
-    const bytes = await this.backend.read({ type, name: id });
     const what = `${type === 'index' ? 'Index' : 'Snapshot'} file ${type}/${id}`;
-    if (storageId(bytes) !== id) throw damaged(what, 'its content does not match its name');
-    return openObject(this.master, type, bytes, what);
+    return readChecked(this.backend, { type, name: id }, undefined, (bytes) => {
+      if (storageId(bytes) !== id) throw damaged(what, 'its content does not match its name');
+      return openObject(this.master, type, bytes, what);
+    });
+  }
+
+  /**
+   * Throws `damaged` unless `bytes` are a sound copy of the object: the
+   * config opens with this repository's key, key, index and snapshot files
+   * hash to their names, a pack's header and every blob it lists
+   * authenticate. Used to choose a good copy among several targets.
+   */
+  async verifyObject(handle: ObjectHandle, bytes: Buffer): Promise<void> {
+    switch (handle.type) {
+      case 'config':
+        openConfig(this.master, bytes);
+        return;
+      case 'data':
+        for (const blob of await this.readPackHeader(handle.name, bytes)) {
+          if (blob.offset + blob.length > bytes.length) throw damaged(`Pack data/${handle.name}`, 'a blob lies beyond its end');
+          this.verifyBlobAt({ ...blob, pack: handle.name }, bytes.subarray(blob.offset, blob.offset + blob.length));
+        }
+        return;
+      case 'locks':
+        return;
+      default:
+        if (storageId(bytes) !== handle.name) throw damaged(`${handle.type}/${handle.name}`, 'its content does not match its name');
+    }
   }
 
   async close(): Promise<void> {

@@ -4,19 +4,15 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { BackendError, type ObjectHandle } from '../../../src-main/engine/backend/backend.js';
+import type { BackendError } from '../../../src-main/engine/backend/backend.js';
 import { LocalBackend } from '../../../src-main/engine/backend/localBackend.js';
+import { backendContract, collect, objectName, packHandle } from '../../helpers/backendContract.js';
 import { seededBytes } from '../../helpers/data.js';
 import { tempDir } from '../../helpers/tempDir.js';
 
-const name = (n: number) => n.toString(16).padStart(64, '0');
-const packHandle = (n: number): ObjectHandle => ({ type: 'data', name: name(n) });
+const name = objectName;
 
-async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const all: T[] = [];
-  for await (const item of items) all.push(item);
-  return all;
-}
+backendContract('local', async (t) => new LocalBackend(join(await tempDir(t), 'repo')));
 
 /** A fresh folder with a small tmpfs mounted on it (root only), or undefined with the test marked skipped. */
 async function tmpfsDir(t: TestContext, options: string): Promise<string | undefined> {
@@ -35,38 +31,6 @@ async function tmpfsDir(t: TestContext, options: string): Promise<string | undef
   return where;
 }
 
-test('write, read (whole and ranges), stat, list and delete', async (t) => {
-  const backend = new LocalBackend(join(await tempDir(t), 'repo'));
-  await backend.create();
-  const data = seededBytes('obj', 100_000);
-  await backend.write(packHandle(1), data);
-  await backend.write({ type: 'index', name: name(2) }, Buffer.from('index'));
-  await backend.write({ type: 'config', name: 'config' }, Buffer.from('config'));
-  assert.deepEqual(await backend.read(packHandle(1)), data);
-  assert.deepEqual(await backend.read(packHandle(1), { offset: 99_990, length: 10 }), data.subarray(99_990));
-  assert.deepEqual(await backend.read(packHandle(1), { offset: 5, length: 0 }), Buffer.alloc(0));
-  assert.deepEqual(await backend.stat(packHandle(1)), { name: name(1), size: 100_000 });
-  assert.deepEqual(await collect(backend.list('data')), [{ name: name(1), size: 100_000 }]);
-  assert.deepEqual(await collect(backend.list('config')), [{ name: 'config', size: 6 }]);
-  assert.deepEqual(await collect(backend.list('snapshots')), []);
-  // Writing an existing name replaces it.
-  await backend.write({ type: 'config', name: 'config' }, Buffer.from('config2'));
-  assert.equal((await backend.read({ type: 'config', name: 'config' })).toString(), 'config2');
-  await backend.delete(packHandle(1));
-  await backend.delete(packHandle(1));
-  assert.deepEqual(await collect(backend.list('data')), []);
-});
-
-test('reads past the end and of missing objects fail with named errors', async (t) => {
-  const backend = new LocalBackend(join(await tempDir(t), 'repo'));
-  await backend.create();
-  await backend.write(packHandle(1), Buffer.alloc(10));
-  await assert.rejects(backend.read(packHandle(1), { offset: 5, length: 6 }), { code: 'E_INVALID_RANGE', message: /only 10 bytes/ });
-  await assert.rejects(backend.read(packHandle(9)), { code: 'E_NOT_FOUND' });
-  await assert.rejects(backend.stat(packHandle(9)), { code: 'E_NOT_FOUND' });
-  await assert.rejects(backend.read({ type: 'data', name: '../../etc/passwd' }), { code: 'E_INVALID_NAME' });
-});
-
 test('list never shows temporary files of unfinished writes or foreign files', async (t) => {
   const root = join(await tempDir(t), 'repo');
   const backend = new LocalBackend(root);
@@ -78,13 +42,6 @@ test('list never shows temporary files of unfinished writes or foreign files', a
   assert.deepEqual(await collect(backend.list('index')), []);
   await backend.write(packHandle(3), Buffer.from('x'));
   assert.deepEqual((await readdir(join(root, 'data', '00'))).sort(), ['.tmp-deadbeef', name(3)]);
-});
-
-test('creating over an existing repository is refused', async (t) => {
-  const backend = new LocalBackend(join(await tempDir(t), 'repo'));
-  await backend.create();
-  await backend.write({ type: 'config', name: 'config' }, Buffer.from('c'));
-  await assert.rejects(backend.create(), { code: 'E_ALREADY_EXISTS', message: /already a Hindsight repository/ });
 });
 
 test('a missing target says to connect the disk', async (t) => {
@@ -124,10 +81,3 @@ test('a read-only target fails with a clear error', async (t) => {
   await assert.rejects(backend.write(packHandle(1), Buffer.from('x')), { code: 'E_PERMISSION', message: /read-only/ });
 });
 
-test('an object given in parts is written back to back', async (t) => {
-  const backend = new LocalBackend(join(await tempDir(t), 'repo'));
-  await backend.create();
-  const parts = [seededBytes('a', 1000), Buffer.alloc(0), seededBytes('b', 70_000), seededBytes('c', 1)];
-  await backend.write(packHandle(7), parts);
-  assert.deepEqual(await backend.read(packHandle(7)), Buffer.concat(parts));
-});

@@ -1,0 +1,146 @@
+import type { Backend } from '../../engine/backend/backend.js';
+import { backendFor } from '../../engine/backend/location.js';
+import { ReplicatedBackend } from '../../engine/backend/replicatedBackend.js';
+import { compareTargets, repairTargets, type RepairResult } from '../../engine/maintenance/repair.js';
+import { Repository } from '../../engine/repository/repository.js';
+import { RepositoryError } from '../../engine/repository/repositoryError.js';
+import { EXIT_WITH_WARNINGS, UsageError } from '../cliError.js';
+import { REPOSITORY_HELP, REPOSITORY_OPTIONS, TARGET_HELP, TARGET_OPTIONS, type Command } from '../command.js';
+import { openOrClose, openRepository, repositoryLocations, targetOptions } from '../openRepository.js';
+import { readPassword } from '../password.js';
+
+/** Exit status when some object has no good copy anywhere (as for any damage). */
+const EXIT_DAMAGED = 13;
+
+function targetsOf(backend: Backend): readonly Backend[] {
+  return backend instanceof ReplicatedBackend ? backend.targets : [backend];
+}
+
+function printRepair(result: RepairResult): number {
+  for (const target of result.targets) {
+    if (!target.reachable) console.log(`${target.location}: not reachable, not repaired (${target.error ?? 'unknown error'})`);
+    else console.log(`${target.location}: ${target.copied} missing object${target.copied === 1 ? '' : 's'} copied, ${target.replaced} damaged object${target.replaced === 1 ? '' : 's'} replaced`);
+  }
+  console.log(`${result.objectsChecked} objects verified on every target.`);
+  if (result.lost.length > 0) {
+    console.log(`${result.lost.length} object${result.lost.length === 1 ? ' has' : 's have'} no good copy on any target: ${result.lost.slice(0, 10).join(', ')}${result.lost.length > 10 ? ' …' : ''}. Run "hindsight check" to see which files are affected.`);
+    return EXIT_DAMAGED;
+  }
+  return result.targets.some((t) => !t.reachable) ? EXIT_WITH_WARNINGS : 0;
+}
+
+export const repairCommand: Command = {
+  name: 'repair',
+  summary: 'bring every target of a replicated repository level again',
+  help: `Usage: hindsight repair --repo A --repo B [--repo C...]
+
+Reads every object on every target, verifies it (authentication, hashes),
+and copies what a target lacks or holds damaged from a target with a good
+copy, so every target again holds the same complete repository. Takes the
+repository to itself (an exclusive lock) while it works.
+
+Options:
+${REPOSITORY_HELP}
+
+Exit status 3: a target could not be reached (repair it later); 13: some
+objects have no good copy anywhere.`,
+  options: { ...REPOSITORY_OPTIONS },
+  async run(values) {
+    if (repositoryLocations(values).length < 2) throw new UsageError('repair works on a repository kept on several targets: give --repo once for each.');
+    const repository = await openRepository(values);
+    try {
+      const lock = await repository.lock(true);
+      try {
+        return printRepair(await repairTargets(repository, targetsOf(repository.backend)));
+      } finally {
+        await lock.release();
+      }
+    } finally {
+      await repository.close();
+    }
+  },
+};
+
+export const copyCommand: Command = {
+  name: 'copy',
+  summary: 'seed a new target with a complete copy of a repository',
+  help: `Usage: hindsight copy --from LOCATION --to LOCATION
+
+Copies every object of the repository at --from (verified on the way) to
+--to, creating the repository there when there is none. Afterwards both
+are the same repository: use them together as --repo A --repo B. Running it
+again copies only what is missing or damaged at --to.
+
+Options:
+      --from LOCATION       the repository to copy (repeatable: a replicated one)
+      --to LOCATION         the new target (repeatable)
+      --password-file FILE  the repository's password; default $HINDSIGHT_PASSWORD, else ask
+${TARGET_HELP}`,
+  options: { from: { type: 'string', multiple: true }, to: { type: 'string', multiple: true }, 'password-file': { type: 'string' }, ...TARGET_OPTIONS },
+  async run(values) {
+    const options = targetOptions(values);
+    const fromLocations = repositoryLocations(values, 'from');
+    const sources = fromLocations.map((location) => backendFor(location, options));
+    const destinations = repositoryLocations(values, 'to').map((location) => backendFor(location, options));
+    const password = await readPassword({ file: values['password-file'] as string | undefined, env: 'HINDSIGHT_PASSWORD', prompt: 'Repository password' });
+    const source = sources.length === 1 ? (sources[0] as Backend) : new ReplicatedBackend(sources, options.onReplicationEvent);
+    const repository = await openOrClose(source, () => Repository.open(source, password)).catch(async (err: unknown) => {
+      await Promise.all(destinations.map((d) => d.close()));
+      throw err;
+    });
+    try {
+      for (const destination of destinations) {
+        let config: Buffer | undefined;
+        try {
+          config = await destination.read({ type: 'config', name: 'config' });
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'E_NOT_FOUND' && (err as { code?: string }).code !== 'E_TARGET_MISSING') throw err;
+        }
+        if (config === undefined) {
+          await destination.create();
+        } else {
+          await repository.verifyObject({ type: 'config', name: 'config' }, config).catch(() => {
+            throw new RepositoryError('E_INVALID_ARGUMENT', `${destination.location} holds another repository; copy only into an empty target or one holding this repository.`);
+          });
+        }
+      }
+      return printRepair(await repairTargets(repository, [...sources, ...destinations], { into: destinations }));
+    } finally {
+      await repository.close();
+      await Promise.all(destinations.map((d) => d.close()));
+    }
+  },
+};
+
+export const targetsCommand: Command = {
+  name: 'targets',
+  summary: 'show each target of a replicated repository: reachable, objects behind',
+  help: `Usage: hindsight targets --repo A --repo B [--json]
+
+Lists every target, whether it can be reached, and how many objects it lacks
+that another target has (listings only; "repair" verifies contents).
+
+Options:
+${REPOSITORY_HELP}
+      --json                print the result as JSON`,
+  options: { ...REPOSITORY_OPTIONS, json: { type: 'boolean' } },
+  async run(values) {
+    const options = targetOptions(values);
+    const targets = repositoryLocations(values).map((location) => backendFor(location, options));
+    try {
+      const comparison = await compareTargets(targets);
+      if (values.json) {
+        console.log(JSON.stringify(comparison, null, 2));
+      } else {
+        for (const target of comparison) {
+          if (!target.reachable) console.log(`${target.location}: not reachable (${target.error})`);
+          else if (target.missing === 0) console.log(`${target.location}: up to date (${target.objects} objects)`);
+          else console.log(`${target.location}: behind by ${target.missing} objects (${Object.entries(target.missingByType).map(([type, n]) => `${n} ${type}`).join(', ')})`);
+        }
+      }
+      return comparison.every((t) => t.reachable && t.missing === 0) ? 0 : EXIT_WITH_WARNINGS;
+    } finally {
+      await Promise.all(targets.map((t) => t.close()));
+    }
+  },
+};

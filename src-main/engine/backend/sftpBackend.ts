@@ -1,0 +1,527 @@
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { posix } from 'node:path';
+import ssh2, { type AgentAuthMethod, type Client as SshClient, type PublicKeyAuthMethod, type SFTPWrapper, type Stats } from 'ssh2';
+import { mapConcurrent } from '../concurrency.js';
+import {
+  BackendError,
+  OBJECT_TYPES,
+  isValidObjectName,
+  objectPath,
+  type Backend,
+  type ByteRange,
+  type ObjectHandle,
+  type ObjectInfo,
+  type ObjectType,
+} from './backend.js';
+import { fingerprint, keyType, rememberHostKey, verifyHostKey } from './knownHosts.js';
+
+const { Client, utils } = ssh2;
+
+export interface SftpOptions {
+  readonly host: string;
+  readonly port?: number;
+  readonly username: string;
+  /** The repository folder: absolute, or relative to the user's home folder on the server. */
+  readonly path: string;
+  /** Private key files to offer; default: the ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa. */
+  readonly identityFiles?: readonly string[];
+  readonly passphrase?: string;
+  /** ssh-agent socket; default $SSH_AUTH_SOCK; false for none. */
+  readonly agent?: string | false;
+  /** Default ~/.ssh/known_hosts. */
+  readonly knownHostsFile?: string;
+  /** Trust a host that known_hosts does not list yet, and remember its key there. A changed key is never accepted. */
+  readonly acceptNewHostKey?: boolean;
+  /** Asked about a host known_hosts does not list (an interactive prompt); resolving true trusts and remembers it. */
+  readonly confirmNewHostKey?: (host: string, fingerprint: string) => Promise<boolean>;
+  readonly connectTimeoutMs?: number;
+}
+
+/** SFTP status codes (draft-ietf-secsh-filexfer-02 §7) the backend tells apart. */
+const NO_SUCH_FILE = 2;
+const PERMISSION_DENIED = 3;
+const OP_UNSUPPORTED = 8;
+
+/** Requests in flight per transfer: enough to keep a long link busy, few enough to be fair to other transfers. */
+const PIPELINE = 32;
+const CHUNK = 32 * 1024;
+const TEMP_PREFIX = '.tmp-';
+
+interface Session {
+  readonly client: SshClient;
+  readonly sftp: SFTPWrapper;
+  /**
+   * Runs one SFTP request. When the connection drops, every request still
+   * waiting, and every later one, fails at once: ssh2 can leave a request
+   * made on a dead channel unanswered forever.
+   */
+  call<T>(start: (callback: (err: Error | null | undefined, value: T) => void) => void): Promise<T>;
+  /** Settles when the connection has closed, however it closed. */
+  readonly ended: Promise<void>;
+}
+
+/**
+ * A repository on an SSH server, through SFTP (ssh2, pure JavaScript). One
+ * connection carries every request; requests are pipelined, so transfers
+ * run concurrently over it. Writes go to a temporary name, are fsync'd
+ * where the server offers fsync@openssh.com, and are renamed into place
+ * with posix-rename@openssh.com, which replaces atomically. The server's
+ * host key must be in known_hosts or be accepted explicitly; it is never
+ * trusted silently.
+ */
+export class SftpBackend implements Backend {
+  readonly location: string;
+  private readonly root: string;
+  private session: Promise<Session> | undefined;
+  private closed = false;
+
+  constructor(private readonly options: SftpOptions) {
+    const port = options.port ?? 22;
+    this.root = options.path.replace(/\/+$/, '') || '/';
+    this.location = `sftp://${options.username}@${options.host}${port === 22 ? '' : `:${port}`}${this.root.startsWith('/') ? '' : '/~/'}${this.root}`;
+  }
+
+  async create(): Promise<void> {
+    const session = await this.connect();
+    if (await this.exists(session, this.pathOf({ type: 'config', name: 'config' }))) {
+      throw new BackendError('E_ALREADY_EXISTS', `There is already a Hindsight repository at ${this.location}.`);
+    }
+    try {
+      await this.makeFolders(session, this.root);
+      for (const type of OBJECT_TYPES) if (type !== 'config') await this.makeFolder(session, posix.join(this.root, type));
+      const shards = Array.from({ length: 256 }, (_, i) => posix.join(this.root, 'data', i.toString(16).padStart(2, '0')));
+      await mapConcurrent(shards, PIPELINE, (folder) => this.makeFolder(session, folder));
+    } catch (err) {
+      throw this.translate(err, 'create the repository in');
+    }
+  }
+
+  async *list(type: ObjectType): AsyncIterable<ObjectInfo> {
+    if (type === 'config') {
+      const info = await this.stat({ type, name: 'config' }).catch((err: unknown) => {
+        if (err instanceof BackendError && err.code === 'E_NOT_FOUND') return undefined;
+        throw err;
+      });
+      if (info) yield info;
+      return;
+    }
+    const session = await this.connect();
+    await this.assertRootExists(session);
+    const folders =
+      type === 'data'
+        ? (await this.readFolder(session, posix.join(this.root, 'data')))
+            .filter((entry) => entry.attrs.isDirectory() && /^[0-9a-f]{2}$/.test(entry.filename))
+            .map((entry) => posix.join(this.root, 'data', entry.filename))
+        : [posix.join(this.root, type)];
+    for (const folder of folders) {
+      for (const entry of await this.readFolder(session, folder)) {
+        if (entry.attrs.isFile() && isValidObjectName(type, entry.filename)) yield { name: entry.filename, size: entry.attrs.size };
+      }
+    }
+  }
+
+  async stat(handle: ObjectHandle): Promise<ObjectInfo> {
+    const path = this.pathOf(handle);
+    const session = await this.connect();
+    try {
+      const info = await session.call<Stats>((cb) => session.sftp.stat(path, cb));
+      return { name: handle.name, size: info.size };
+    } catch (err) {
+      throw await this.translateWithRoot(session, err, 'read', handle);
+    }
+  }
+
+  async read(handle: ObjectHandle, range?: ByteRange): Promise<Buffer> {
+    const path = this.pathOf(handle);
+    const session = await this.connect();
+    let file: Buffer | undefined;
+    try {
+      file = await session.call<Buffer>((cb) => session.sftp.open(path, 'r', cb));
+      const opened = file;
+      const size = (await session.call<Stats>((cb) => session.sftp.fstat(opened, cb))).size;
+      const offset = range?.offset ?? 0;
+      const length = range?.length ?? size - offset;
+      if (offset < 0 || length < 0 || offset + length > size) {
+        throw new BackendError(
+          'E_INVALID_RANGE',
+          `Cannot read bytes ${offset}–${offset + length} of ${describe(handle)} at ${this.location}: the object has only ${size} bytes (it may be truncated).`,
+        );
+      }
+      const buffer = Buffer.allocUnsafe(length);
+      const chunks = Array.from({ length: Math.ceil(length / CHUNK) }, (_, i) => i * CHUNK);
+      await mapConcurrent(chunks, PIPELINE, async (start) => {
+        const end = Math.min(start + CHUNK, length);
+        let done = start;
+        while (done < end) {
+          const got = await session.call<number>((cb) => session.sftp.read(opened, buffer, done, end - done, offset + done, cb));
+          if (got === 0) throw new BackendError('E_INVALID_RANGE', `${describe(handle)} at ${this.location} became shorter while it was read.`);
+          done += got;
+        }
+      });
+      return buffer;
+    } catch (err) {
+      throw await this.translateWithRoot(session, err, 'read', handle);
+    } finally {
+      if (file) await this.closeHandle(session, file);
+    }
+  }
+
+  async write(handle: ObjectHandle, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    const path = this.pathOf(handle);
+    const folder = posix.dirname(path);
+    const temp = posix.join(folder, TEMP_PREFIX + randomBytes(8).toString('hex'));
+    const session = await this.connect();
+    let file: Buffer | undefined;
+    try {
+      try {
+        file = await session.call<Buffer>((cb) => session.sftp.open(temp, 'wx', { mode: 0o600 }, cb));
+      } catch (err) {
+        if (sftpCode(err) !== NO_SUCH_FILE) throw err;
+        await this.assertRootExists(session);
+        await this.makeFolders(session, folder);
+        file = await session.call<Buffer>((cb) => session.sftp.open(temp, 'wx', { mode: 0o600 }, cb));
+      }
+      const opened = file;
+      const pieces: { part: Buffer; position: number }[] = [];
+      let position = 0;
+      // Indexing (rather than for-of) lets a caller's array-like fail part-way, as a dropped upload would.
+      const parts = (Array.isArray(data) ? data : [data]) as readonly Uint8Array[];
+      for (let i = 0; i < parts.length; i++) {
+        const part = parts[i] as Uint8Array;
+        const bytes = Buffer.from(part.buffer, part.byteOffset, part.byteLength);
+        for (let start = 0; start < bytes.length; start += CHUNK) {
+          pieces.push({ part: bytes.subarray(start, start + CHUNK), position: position + start });
+        }
+        position += bytes.length;
+      }
+      await mapConcurrent(pieces, PIPELINE, ({ part, position: at }) => session.call<void>((cb) => session.sftp.write(opened, part, 0, part.length, at, cb)));
+      await session.call<void>((cb) => session.sftp.ext_openssh_fsync(opened, cb)).catch((err: unknown) => {
+        // Servers without fsync@openssh.com still flush on close; nothing more can be asked of them.
+        if (!isUnsupported(err)) throw err;
+      });
+      file = undefined;
+      await session.call<void>((cb) => session.sftp.close(opened, cb));
+      await this.renameIntoPlace(session, temp, path);
+    } catch (err) {
+      if (file) await this.closeHandle(session, file);
+      await session.call<void>((cb) => session.sftp.unlink(temp, cb)).catch(() => undefined);
+      throw await this.translateWithRoot(session, err, 'write to', handle);
+    }
+  }
+
+  async delete(handle: ObjectHandle): Promise<void> {
+    const path = this.pathOf(handle);
+    const session = await this.connect();
+    try {
+      await session.call<void>((cb) => session.sftp.unlink(path, cb));
+    } catch (err) {
+      if (sftpCode(err) === NO_SUCH_FILE) return;
+      throw this.translate(err, 'delete from', handle);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const session = this.session;
+    this.session = undefined;
+    if (!session) return;
+    const open = await session.catch(() => undefined);
+    if (!open) return;
+    open.client.end();
+    await open.ended;
+  }
+
+  private async renameIntoPlace(session: Session, temp: string, path: string): Promise<void> {
+    try {
+      await session.call<void>((cb) => session.sftp.ext_openssh_rename(temp, path, cb));
+    } catch (err) {
+      if (!isUnsupported(err)) throw err;
+      // Plain SFTP rename refuses to replace; objects are content-named, so an existing one is already right.
+      if (await this.exists(session, path)) {
+        if (posix.basename(path) !== 'config') {
+          await session.call<void>((cb) => session.sftp.unlink(temp, cb));
+          return;
+        }
+        await session.call<void>((cb) => session.sftp.unlink(path, cb));
+      }
+      await session.call<void>((cb) => session.sftp.rename(temp, path, cb));
+    }
+  }
+
+  /** The shared connection, opened on first use and again after it drops. */
+  private connect(): Promise<Session> {
+    if (this.closed) return Promise.reject(new BackendError('E_IO', `The connection to ${this.location} was closed.`));
+    if (!this.session) {
+      const session = this.open();
+      this.session = session;
+      session.then(
+        ({ client }) => {
+          const forget = () => {
+            if (this.session === session) this.session = undefined;
+          };
+          client.once('close', forget);
+          client.once('end', forget);
+        },
+        () => {
+          if (this.session === session) this.session = undefined;
+        },
+      );
+    }
+    return this.session;
+  }
+
+  private async open(): Promise<Session> {
+    const { host, username } = this.options;
+    const port = this.options.port ?? 22;
+    const knownHosts = this.options.knownHostsFile ?? posix.join(homedir(), '.ssh', 'known_hosts');
+    const methods = await this.authMethods();
+    let hostKeyProblem: BackendError | undefined;
+    const client = new Client();
+    return new Promise<Session>((resolve, reject) => {
+      let settled = false;
+      const fail = (err: unknown) => {
+        if (settled) return;
+        settled = true;
+        client.end();
+        reject(hostKeyProblem ?? this.translateConnectError(err, methods.tried));
+      };
+      client.once('ready', () => {
+        client.sftp((err, sftp) => {
+          if (err) return fail(err);
+          settled = true;
+          client.on('error', () => undefined);
+          const ended = new Promise<void>((done) => client.once('close', () => done()));
+          resolve({ client, sftp, call: guard(client, `The connection to ${host} was lost.`), ended });
+        });
+      });
+      client.once('error', fail);
+      client.once('close', () => fail(new BackendError('E_UNREACHABLE', `${host} closed the connection during login.`, { transient: true })));
+      client.connect({
+        host,
+        port,
+        username,
+        readyTimeout: this.options.connectTimeoutMs ?? 20_000,
+        keepaliveInterval: 15_000,
+        authHandler: methods.list,
+        hostVerifier: (key: Buffer, verify: (valid: boolean) => void) => {
+          this.checkHostKey(knownHosts, host, port, key).then(
+            () => verify(true),
+            (err: unknown) => {
+              hostKeyProblem = err instanceof BackendError ? err : new BackendError('E_HOST_KEY', `Cannot check the host key of ${host}: ${(err as Error).message}`);
+              verify(false);
+            },
+          );
+        },
+      });
+    });
+  }
+
+  private async checkHostKey(knownHosts: string, host: string, port: number, key: Buffer): Promise<void> {
+    const verdict = await verifyHostKey(knownHosts, host, port, key);
+    if (verdict === 'known') return;
+    const print = fingerprint(key);
+    if (verdict === 'changed') {
+      throw new BackendError(
+        'E_HOST_KEY',
+        `The host key of ${host} port ${port} is not the one recorded in ${knownHosts} (it now offers ${keyType(key)} ${print}). ` +
+          'Someone may be intercepting the connection, or the server was reinstalled. Hindsight will not connect; if the change is expected, remove the old line from known_hosts (ssh-keygen -R) and connect again.',
+      );
+    }
+    const accepted = this.options.acceptNewHostKey || ((await this.options.confirmNewHostKey?.(`${host} port ${port}`, `${keyType(key)} ${print}`)) ?? false);
+    if (!accepted) {
+      throw new BackendError(
+        'E_HOST_KEY',
+        `The host ${host} port ${port} is not in ${knownHosts}, so Hindsight cannot tell it is the right server. Its key is ${keyType(key)} ${print}. ` +
+          'Check that fingerprint with the server\'s administrator, then run again with --accept-new-host-key (or connect once with ssh).',
+      );
+    }
+    await rememberHostKey(knownHosts, host, port, key);
+  }
+
+  private async authMethods(): Promise<{ list: (AgentAuthMethod | PublicKeyAuthMethod)[]; tried: string[] }> {
+    const { username } = this.options;
+    const list: (AgentAuthMethod | PublicKeyAuthMethod)[] = [];
+    const tried: string[] = [];
+    const agent = this.options.agent === undefined ? process.env.SSH_AUTH_SOCK : this.options.agent;
+    if (agent) {
+      list.push({ type: 'agent', username, agent });
+      tried.push('the ssh-agent');
+    }
+    const explicit = this.options.identityFiles;
+    const candidates = explicit ?? ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((name) => posix.join(homedir(), '.ssh', name));
+    for (const file of candidates) {
+      let text: Buffer;
+      try {
+        text = await readFile(file);
+      } catch (err) {
+        if (explicit) throw new BackendError('E_AUTH', `Cannot read the SSH key ${file}: ${(err as Error).message}`);
+        continue;
+      }
+      const parsed = utils.parseKey(text, this.options.passphrase);
+      if (parsed instanceof Error) {
+        if (explicit) throw new BackendError('E_AUTH', `Cannot use the SSH key ${file}: ${parsed.message}. An encrypted key needs its passphrase, or load it into ssh-agent.`);
+        continue;
+      }
+      list.push({ type: 'publickey', username, key: text, ...(this.options.passphrase === undefined ? {} : { passphrase: this.options.passphrase }) });
+      tried.push(file);
+    }
+    if (list.length === 0) {
+      throw new BackendError(
+        'E_AUTH',
+        `No SSH key to log in to ${this.options.host} with: no ssh-agent is running and there is no usable ~/.ssh/id_ed25519, id_ecdsa or id_rsa. Give one with --ssh-key FILE.`,
+      );
+    }
+    return { list, tried };
+  }
+
+  private translateConnectError(err: unknown, tried: readonly string[]): BackendError {
+    if (err instanceof BackendError) return err;
+    const { host, username } = this.options;
+    const port = this.options.port ?? 22;
+    const e = err as Error & { level?: string; code?: string };
+    if (e.level === 'client-authentication') {
+      return new BackendError(
+        'E_AUTH',
+        `${host} refused to log in ${username} with ${tried.join(', ')}. Add the public key to ~/.ssh/authorized_keys of ${username} on the server, or give the right key with --ssh-key FILE.`,
+        { cause: err },
+      );
+    }
+    if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') {
+      return new BackendError('E_UNREACHABLE', `There is no host called "${host}" (the name does not resolve). Check the repository location.`, {
+        cause: err,
+        transient: e.code === 'EAI_AGAIN',
+      });
+    }
+    if (e.code === 'ECONNREFUSED') {
+      return new BackendError('E_UNREACHABLE', `${host} refused the connection on port ${port}: is the SSH server running, and is the port right?`, { cause: err, transient: true });
+    }
+    return new BackendError('E_UNREACHABLE', `Cannot connect to ${host} port ${port}: ${e.message}`, { cause: err, transient: true });
+  }
+
+  private pathOf(handle: ObjectHandle): string {
+    return posix.join(this.root, objectPath(handle));
+  }
+
+  private async exists(session: Session, path: string): Promise<boolean> {
+    try {
+      await session.call<Stats>((cb) => session.sftp.stat(path, cb));
+      return true;
+    } catch (err) {
+      if (sftpCode(err) === NO_SUCH_FILE) return false;
+      throw this.translate(err, 'read');
+    }
+  }
+
+  private async makeFolder(session: Session, path: string): Promise<void> {
+    try {
+      await session.call<void>((cb) => session.sftp.mkdir(path, { mode: 0o700 }, cb));
+    } catch (err) {
+      // mkdir of an existing folder is a generic FAILURE in SFTP v3; only a folder that is still missing is an error.
+      const info = await session.call<Stats>((cb) => session.sftp.stat(path, cb)).catch(() => undefined);
+      if (!info?.isDirectory()) throw err;
+    }
+  }
+
+  private async makeFolders(session: Session, path: string): Promise<void> {
+    const absolute = path.startsWith('/');
+    let current = absolute ? '/' : '';
+    for (const segment of path.split('/').filter(Boolean)) {
+      current = current === '' ? segment : posix.join(current, segment);
+      await this.makeFolder(session, current);
+    }
+  }
+
+  private async readFolder(session: Session, folder: string) {
+    try {
+      return await session.call<ssh2.FileEntryWithStats[]>((cb) => session.sftp.readdir(folder, cb));
+    } catch (err) {
+      if (sftpCode(err) === NO_SUCH_FILE) return [];
+      throw this.translate(err, 'list');
+    }
+  }
+
+  private async assertRootExists(session: Session): Promise<void> {
+    const info = await session.call<Stats>((cb) => session.sftp.stat(this.root, cb)).catch((err: unknown) => {
+      if (sftpCode(err) === NO_SUCH_FILE) return undefined;
+      throw this.translate(err, 'read');
+    });
+    if (!info?.isDirectory()) {
+      throw new BackendError('E_TARGET_MISSING', `The folder ${this.root} does not exist on ${this.options.host}${info ? ' (it is not a folder)' : ''}.`);
+    }
+  }
+
+  private async closeHandle(session: Session, file: Buffer): Promise<void> {
+    await session.call<void>((cb) => session.sftp.close(file, cb)).catch(() => undefined);
+  }
+
+  private async translateWithRoot(session: Session, err: unknown, action: string, handle?: ObjectHandle): Promise<BackendError> {
+    if (sftpCode(err) === NO_SUCH_FILE) {
+      try {
+        await this.assertRootExists(session);
+      } catch (missing) {
+        if (missing instanceof BackendError) return missing;
+      }
+    }
+    return this.translate(err, action, handle);
+  }
+
+  private translate(err: unknown, action: string, handle?: ObjectHandle): BackendError {
+    if (err instanceof BackendError) return err;
+    const what = handle ? `${describe(handle)} at ${this.location}` : this.location;
+    switch (sftpCode(err)) {
+      case NO_SUCH_FILE:
+        return new BackendError('E_NOT_FOUND', `${what} does not exist.`, { cause: err });
+      case PERMISSION_DENIED:
+        return new BackendError('E_PERMISSION', `Cannot ${action} ${what}: the server denied permission.`, { cause: err });
+      case undefined:
+        // No SFTP status: the request never got an answer because the connection dropped.
+        return new BackendError('E_UNREACHABLE', `The connection to ${this.options.host} was lost while trying to ${action} ${what}: ${(err as Error).message}`, {
+          cause: err,
+          transient: true,
+        });
+      default:
+        return new BackendError('E_IO', `Cannot ${action} ${what}: ${(err as Error).message}`, { cause: err, transient: true });
+    }
+  }
+}
+
+function describe(handle: ObjectHandle): string {
+  return handle.type === 'config' ? 'config' : `${handle.type}/${handle.name}`;
+}
+
+function sftpCode(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+function isUnsupported(err: unknown): boolean {
+  return sftpCode(err) === OP_UNSUPPORTED || /does not support/i.test((err as Error | undefined)?.message ?? '');
+}
+
+/** Makes the `call` of a session: a request promise that also fails when `client` closes. */
+function guard(client: SshClient, lostMessage: string): Session['call'] {
+  let lost: BackendError | undefined;
+  const waiting = new Set<(err: unknown) => void>();
+  client.once('close', () => {
+    lost = new BackendError('E_UNREACHABLE', lostMessage, { transient: true });
+    for (const reject of waiting) reject(lost);
+    waiting.clear();
+  });
+  return <T>(start: (callback: (err: Error | null | undefined, value: T) => void) => void) =>
+    new Promise<T>((resolve, reject) => {
+      if (lost) return reject(lost);
+      waiting.add(reject);
+      try {
+        start((err, value) => {
+          waiting.delete(reject);
+          if (err) reject(err);
+          else resolve(value);
+        });
+      } catch (err) {
+        waiting.delete(reject);
+        reject(err);
+      }
+    });
+}

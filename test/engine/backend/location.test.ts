@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { userInfo } from 'node:os';
+import { test } from 'node:test';
+import { backendFor, backendForTargets, parseLocation } from '../../../src-main/engine/backend/location.js';
+import { ReplicatedBackend } from '../../../src-main/engine/backend/replicatedBackend.js';
+
+test('folders, local:, sftp:// and the three s3 forms parse into their parts', () => {
+  assert.deepEqual(parseLocation('/media/disk/repo'), { kind: 'local', path: '/media/disk/repo' });
+  assert.deepEqual(parseLocation('relative/repo'), { kind: 'local', path: 'relative/repo' });
+  assert.deepEqual(parseLocation('C:\\backups'), { kind: 'local', path: 'C:\\backups' });
+  assert.deepEqual(parseLocation('local:/srv/repo'), { kind: 'local', path: '/srv/repo' });
+  assert.deepEqual(parseLocation('sftp://ann@nas.example:2222/srv/backups/laptop'), { kind: 'sftp', host: 'nas.example', port: 2222, username: 'ann', path: '/srv/backups/laptop' });
+  assert.deepEqual(parseLocation('sftp://nas/~/backups'), { kind: 'sftp', host: 'nas', port: 22, username: userInfo().username, path: 'backups' });
+  assert.deepEqual(parseLocation('sftp://ann@[::1]/srv/my%20repo'), { kind: 'sftp', host: '::1', port: 22, username: 'ann', path: '/srv/my repo' });
+  assert.deepEqual(parseLocation('s3://minio.lan:9000/backups/laptop/home'), { kind: 's3', endpoint: 'https://minio.lan:9000', bucket: 'backups', prefix: 'laptop/home' });
+  assert.deepEqual(parseLocation('s3:http://127.0.0.1:9000/backups'), { kind: 's3', endpoint: 'http://127.0.0.1:9000', bucket: 'backups', prefix: '' });
+  assert.deepEqual(parseLocation('s3:my-bucket/hindsight'), { kind: 's3', endpoint: undefined, bucket: 'my-bucket', prefix: 'hindsight' });
+});
+
+test('malformed and unknown locations are refused with what to write instead', () => {
+  assert.throws(() => parseLocation(''), { code: 'E_USAGE', message: /empty/ });
+  assert.throws(() => parseLocation('sftp://host'), { code: 'E_USAGE', message: /names no folder/ });
+  assert.throws(() => parseLocation('sftp:///srv'), { code: 'E_USAGE', message: /names no host|not a valid/ });
+  assert.throws(() => parseLocation('s3://host'), { code: 'E_USAGE', message: /names no bucket/ });
+  assert.throws(() => parseLocation('s3:'), { code: 'E_USAGE', message: /names no bucket/ });
+  assert.throws(() => parseLocation('ftp://host/x'), { code: 'E_USAGE', message: /Unknown repository location .*sftp:\/\/user@host\/path/ });
+});
+
+test('several locations make one replicated backend; the same target twice is refused', () => {
+  const one = backendForTargets(['/tmp/a']);
+  assert.ok(!(one instanceof ReplicatedBackend));
+  const two = backendForTargets(['/tmp/a', 's3:http://127.0.0.1:1/b/p']);
+  assert.ok(two instanceof ReplicatedBackend);
+  assert.equal(two.location, '/tmp/a + s3:http://127.0.0.1:1/b/p');
+  assert.throws(() => backendForTargets(['/tmp/a', 'local:/tmp/a']), { code: 'E_USAGE', message: /given twice/ });
+  assert.equal(backendFor('sftp://ann@nas:2222/srv/x').location, 'sftp://ann@nas:2222/srv/x');
+  assert.equal(backendFor('sftp://ann@nas/~/x').location, 'sftp://ann@nas/~/x');
+});

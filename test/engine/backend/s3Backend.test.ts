@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { BackendError } from '../../../src-main/engine/backend/backend.js';
+import { S3Backend } from '../../../src-main/engine/backend/s3Backend.js';
+import { backendContract, collect, objectName, packHandle } from '../../helpers/backendContract.js';
+import { seededBytes } from '../../helpers/data.js';
+import { assertRepositoryCycle } from '../../helpers/repositoryCycle.js';
+import { startS3Server } from '../../helpers/s3Server.js';
+import { freePort } from '../../helpers/sshServer.js';
+
+const MiB = 1024 * 1024;
+
+backendContract(
+  's3',
+  async (t) => {
+    const server = await startS3Server(t);
+    return new S3Backend({ ...server.options('repos/contract'), partSize: 5 * MiB });
+  },
+  // Larger than two parts: the multipart path, with a short last part.
+  { largeObjectBytes: 12 * MiB + 5 },
+);
+
+test('s3: init, backup, restore byte for byte and check --read-data; packs above the part size go up in parts', async (t) => {
+  const server = await startS3Server(t);
+  await assertRepositoryCycle(t, () => new S3Backend({ ...server.options('cycle'), partSize: 5 * MiB }), { packSize: 6 * MiB, bigFileBytes: 14 * MiB });
+  const backend = new S3Backend(server.options('cycle'));
+  t.after(() => backend.close());
+  const packs = await collect(backend.list('data'));
+  assert.ok(packs.some((pack) => pack.size > 5 * MiB), `a pack above 5 MiB was written: ${packs.map((p) => p.size).join(', ')}`);
+});
+
+test('s3: list pages through more than 1000 objects, each reported once; prefixes keep repositories apart', async (t) => {
+  const server = await startS3Server(t);
+  const backend = new S3Backend(server.options('many'));
+  const neighbour = new S3Backend(server.options('many-neighbour'));
+  t.after(() => Promise.all([backend.close(), neighbour.close()]));
+  await backend.create();
+  const count = 1234;
+  const names = Array.from({ length: count }, (_, i) => objectName(i * 31 + 5));
+  for (let i = 0; i < count; i += 50) {
+    await Promise.all(names.slice(i, i + 50).map((name, j) => backend.write({ type: 'snapshots', name }, Buffer.alloc(1 + ((i + j) % 5)))));
+  }
+  await neighbour.write({ type: 'snapshots', name: objectName(1) }, Buffer.from('x'));
+  const listed = await collect(backend.list('snapshots'));
+  assert.equal(listed.length, count);
+  assert.deepEqual(listed.map((o) => o.name).sort(), [...names].sort());
+  assert.ok(listed.every((o) => o.size >= 1 && o.size <= 5));
+  assert.deepEqual(await collect(neighbour.list('snapshots')), [{ name: objectName(1), size: 1 }]);
+});
+
+test('s3: a failed multipart upload is aborted and leaves nothing under the final name', async (t) => {
+  const server = await startS3Server(t);
+  const backend = new S3Backend({ ...server.options('abort'), partSize: 5 * MiB });
+  t.after(() => backend.close());
+  await backend.create();
+  const good = seededBytes('part', 5 * MiB);
+  // The multipart upload is started, then the source fails part-way, as a dropped connection would.
+  const failing = new Proxy([good, good, good], {
+    get(target, key, receiver) {
+      if (key === '2' && failing.reads++ > 0) throw new Error('source failed mid-upload');
+      return Reflect.get(target, key, receiver);
+    },
+  }) as unknown as Uint8Array[] & { reads: number };
+  failing.reads = 0;
+  await assert.rejects(backend.write(packHandle(1), failing));
+  await assert.rejects(backend.stat(packHandle(1)), { code: 'E_NOT_FOUND' });
+  assert.deepEqual(await collect(backend.list('data')), []);
+  const stored = await readdir(join(server.directory, 'hindsight'), { recursive: true });
+  assert.ok(!stored.some((path) => path.includes(objectName(1))), `no trace of the object: ${stored.join(', ')}`);
+});
+
+test('s3: wrong credentials, a missing bucket and an unreachable endpoint fail clearly', async (t) => {
+  const server = await startS3Server(t);
+  const wrong = new S3Backend({ ...server.options('x'), credentials: { accessKeyId: 'NOT-A-KEY', secretAccessKey: 'S3RVER' } });
+  await assert.rejects(wrong.read(packHandle(1)), (err: BackendError) => {
+    assert.equal(err.code, 'E_AUTH');
+    assert.equal(err.transient, false);
+    assert.match(err.message, /refused the S3 credentials \(InvalidAccessKeyId\): check AWS_ACCESS_KEY_ID/);
+    return true;
+  });
+  await wrong.close();
+  const noBucket = new S3Backend(server.options('x', 'no-such-bucket'));
+  await assert.rejects(noBucket.read({ type: 'config', name: 'config' }), { code: 'E_TARGET_MISSING', message: /bucket "no-such-bucket" does not exist/ });
+  await noBucket.close();
+  const down = new S3Backend({ ...server.options('x'), endpoint: `http://127.0.0.1:${await freePort()}` });
+  await assert.rejects(down.read(packHandle(1)), (err: BackendError) => {
+    assert.equal(err.code, 'E_UNREACHABLE');
+    assert.equal(err.transient, true);
+    assert.match(err.message, /Cannot reach 127\.0\.0\.1:\d+ .*ECONNREFUSED/);
+    return true;
+  });
+  await down.close();
+});
+
+test('s3: init creates a missing bucket', async (t) => {
+  const server = await startS3Server(t, []);
+  const backend = new S3Backend(server.options('fresh', 'made-by-init'));
+  t.after(() => backend.close());
+  await backend.create();
+  await backend.write(packHandle(1), Buffer.from('x'));
+  assert.deepEqual(await collect(backend.list('data')), [{ name: objectName(1), size: 1 }]);
+});

@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { BackendError } from '../../../src-main/engine/backend/backend.js';
+import { SftpBackend } from '../../../src-main/engine/backend/sftpBackend.js';
+import { backendContract, collect, packHandle } from '../../helpers/backendContract.js';
+import { assertRepositoryCycle } from '../../helpers/repositoryCycle.js';
+import { freePort, sshdMissing, startSshServer } from '../../helpers/sshServer.js';
+
+const skip = sshdMissing() ?? false;
+
+backendContract(
+  'sftp',
+  async (t) => {
+    const server = await startSshServer(t);
+    return new SftpBackend(server.options(join(server.dir, 'repo')));
+  },
+  { ...(skip ? { skip } : {}), largeObjectBytes: 5 * 1024 * 1024 + 3 },
+);
+
+test('sftp: init, backup, restore byte for byte and check --read-data against a real sshd', { skip }, async (t) => {
+  const server = await startSshServer(t);
+  await assertRepositoryCycle(t, () => new SftpBackend(server.options(join(server.dir, 'repo'))), { packSize: 512 * 1024 });
+});
+
+test('sftp: a key the server does not accept is refused with a clear message', { skip }, async (t) => {
+  const server = await startSshServer(t);
+  const stranger = join(server.dir, 'stranger_key');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', stranger]);
+  const backend = new SftpBackend({ ...server.options(join(server.dir, 'repo')), identityFiles: [stranger] });
+  t.after(() => backend.close());
+  await assert.rejects(backend.create(), (err: BackendError) => {
+    assert.equal(err.code, 'E_AUTH');
+    assert.equal(err.transient, false);
+    assert.match(err.message, new RegExp(`127\\.0\\.0\\.1 refused to log in ${server.username} with .*stranger_key\\. Add the public key`));
+    return true;
+  });
+});
+
+test('sftp: an unknown host key is refused unless accepted explicitly, then remembered', { skip }, async (t) => {
+  const server = await startSshServer(t);
+  const knownHosts = join(server.dir, 'empty_known_hosts');
+  const options = { ...server.options(join(server.dir, 'repo')), knownHostsFile: knownHosts };
+  const hostKey = (await readFile(join(server.dir, 'host_key.pub'), 'utf8')).split(' ')[1] as string;
+
+  const refused = new SftpBackend(options);
+  await assert.rejects(refused.create(), (err: BackendError) => {
+    assert.equal(err.code, 'E_HOST_KEY');
+    assert.match(err.message, /is not in .*empty_known_hosts.*Its key is ssh-ed25519 SHA256:[A-Za-z0-9+/]{43}\. .*--accept-new-host-key/);
+    return true;
+  });
+  await refused.close();
+
+  let asked = '';
+  const declined = new SftpBackend({ ...options, confirmNewHostKey: async (host, print) => ((asked = `${host} ${print}`), false) });
+  await assert.rejects(declined.create(), { code: 'E_HOST_KEY' });
+  await declined.close();
+  assert.match(asked, /^127\.0\.0\.1 port \d+ ssh-ed25519 SHA256:/);
+
+  const accepting = new SftpBackend({ ...options, acceptNewHostKey: true });
+  await accepting.create();
+  await accepting.close();
+  assert.equal(await readFile(knownHosts, 'utf8'), `[127.0.0.1]:${server.port} ssh-ed25519 ${hostKey}\n`);
+
+  const later = new SftpBackend(options);
+  assert.deepEqual(await collect(later.list('data')), []);
+  await later.close();
+});
+
+test('sftp: a changed host key is refused even with --accept-new-host-key', { skip }, async (t) => {
+  const server = await startSshServer(t);
+  const other = join(server.dir, 'other_host_key');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
+  const knownHosts = join(server.dir, 'changed_known_hosts');
+  const otherKey = (await readFile(`${other}.pub`, 'utf8')).split(' ').slice(0, 2).join(' ');
+  await writeFile(knownHosts, `# comment\n[127.0.0.1]:${server.port} ${otherKey}\n`);
+  const backend = new SftpBackend({ ...server.options(join(server.dir, 'repo')), knownHostsFile: knownHosts, acceptNewHostKey: true });
+  t.after(() => backend.close());
+  await assert.rejects(backend.create(), { code: 'E_HOST_KEY', message: /is not the one recorded in .*Someone may be intercepting/ });
+  assert.equal((await readFile(knownHosts, 'utf8')).split('\n').length, 3, 'known_hosts is left alone');
+});
+
+test('sftp: nothing listening is a transient "unreachable" error; a missing folder is a missing target', { skip }, async (t) => {
+  const server = await startSshServer(t);
+  const port = await freePort();
+  const nobody = new SftpBackend({ ...server.options('/srv/repo'), port });
+  await assert.rejects(nobody.read(packHandle(1)), (err: BackendError) => {
+    assert.equal(err.code, 'E_UNREACHABLE');
+    assert.equal(err.transient, true);
+    assert.match(err.message, /refused the connection on port \d+: is the SSH server running/);
+    return true;
+  });
+  await nobody.close();
+  const missing = new SftpBackend(server.options(join(server.dir, 'no', 'such', 'folder')));
+  await assert.rejects(missing.write(packHandle(1), Buffer.from('x')), { code: 'E_TARGET_MISSING', message: /does not exist on 127\.0\.0\.1/ });
+  await assert.rejects(collect(missing.list('index')), { code: 'E_TARGET_MISSING' });
+  await missing.close();
+});
+
+test('sftp: the connection comes back after the server restarts', { skip }, async (t) => {
+  const server = await startSshServer(t);
+  const backend = new SftpBackend(server.options(join(server.dir, 'repo')));
+  t.after(() => backend.close());
+  await backend.create();
+  await backend.write(packHandle(1), Buffer.from('before'));
+  await server.stop();
+  await assert.rejects(backend.read(packHandle(1)), (err: BackendError) => err instanceof BackendError && err.transient);
+  await server.start();
+  assert.equal((await backend.read(packHandle(1))).toString(), 'before');
+});
