@@ -1,0 +1,128 @@
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { Chunker, type ChunkerParams } from '../chunker/fastCdc.js';
+import { computeBlobId } from '../crypto/blobId.js';
+import { compressBlob } from '../repository/blobCodec.js';
+
+export interface FileWorkerData {
+  readonly blobIdKey: Uint8Array;
+  readonly gear: Uint32Array;
+  readonly chunker: ChunkerParams;
+  readonly level: number;
+  /** One Int32: bytes posted to the main thread and not yet released by it; shared by every file worker. */
+  readonly credits: SharedArrayBuffer;
+  readonly maxCredits: number;
+}
+
+export interface ReadRequest {
+  readonly path: Uint8Array;
+  /** Ids the file had at its last backup, concatenated: chunks with these ids are most likely stored already, so they are sent uncompressed. */
+  readonly likely: Uint8Array;
+}
+
+export type FileMessage =
+  | {
+      readonly type: 'chunk';
+      readonly id: Uint8Array;
+      readonly body: Uint8Array;
+      readonly compressed: boolean;
+      /** False when compression was skipped because the chunk is most likely stored already. */
+      readonly final: boolean;
+      readonly rawLength: number;
+    }
+  | { readonly type: 'done'; readonly bytes: number; readonly size: bigint; readonly mtimeNs: bigint }
+  | { readonly type: 'failed'; readonly code: string | undefined; readonly message: string };
+
+const BLOCK_SIZE = 4 * 1024 * 1024;
+
+/**
+ * Worker thread: reads one file at a time with synchronous calls (no event
+ * loop round trip per system call), cuts it into content-defined chunks,
+ * computes each chunk's id and compresses it, and posts the chunks to the
+ * main thread in order, which deduplicates, encrypts and packs them.
+ *
+ * The main thread releases a chunk's bytes once it is in a pack; a worker
+ * waits while more than `maxCredits` bytes are out, so memory stays bounded
+ * however fast files are read.
+ */
+const data = workerData as FileWorkerData;
+const key = Buffer.from(data.blobIdKey);
+const credits = new Int32Array(data.credits);
+const chunker = new Chunker(data.gear, data.chunker);
+const block = Buffer.allocUnsafeSlow(BLOCK_SIZE);
+const carry = Buffer.allocUnsafeSlow(data.chunker.maxSize);
+const ID_LENGTH = 32;
+
+parentPort?.on('message', ({ path, likely }: ReadRequest) => {
+  const known = new Set<string>();
+  for (let at = 0; at + ID_LENGTH <= likely.byteLength; at += ID_LENGTH) known.add(Buffer.from(likely.buffer, likely.byteOffset + at, ID_LENGTH).toString('hex'));
+  let message: FileMessage;
+  try {
+    message = readFile(Buffer.from(path.buffer, path.byteOffset, path.byteLength), known);
+  } catch (err) {
+    chunker.finish();
+    message = { type: 'failed', code: (err as NodeJS.ErrnoException).code, message: (err as Error).message };
+  }
+  parentPort?.postMessage(message);
+});
+
+function readFile(path: Buffer, known: ReadonlySet<string>): FileMessage {
+  const fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+  try {
+    let carried = 0;
+    let bytes = 0;
+    for (;;) {
+      const bytesRead = readSync(fd, block, 0, BLOCK_SIZE, bytes);
+      if (bytesRead === 0) break;
+      const view = block.subarray(0, bytesRead);
+      bytes += bytesRead;
+      let offset = 0;
+      for (const length of chunker.push(view)) {
+        const take = length - carried;
+        send(assemble(carry.subarray(0, carried), view.subarray(offset, offset + take), length), known);
+        offset += take;
+        carried = 0;
+      }
+      // The start of the next chunk waits in `carry`, so the read buffer can be reused.
+      carried += view.copy(carry, carried, offset);
+    }
+    const last = chunker.finish();
+    if (last > 0) send(assemble(carry.subarray(0, carried), block.subarray(0, 0), last), known);
+    const after = fstatSync(fd, { bigint: true });
+    return { type: 'done', bytes, size: after.size, mtimeNs: after.mtimeNs };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function send(chunk: Uint8Array, known: ReadonlySet<string>): void {
+  const id = computeBlobId(key, chunk);
+  const likelyStored = known.has(id.toString('hex'));
+  const prepared = likelyStored ? { body: chunk, compressed: false } : compressBlob(chunk, data.level);
+  // zstd's output may sit in a larger allocation; copy it out so only its own bytes are transferred.
+  const body = prepared.body.byteOffset === 0 && prepared.body.byteLength === prepared.body.buffer.byteLength ? prepared.body : new Uint8Array(prepared.body);
+  acquire(body.byteLength);
+  // A copy of the id: a Buffer may be a view of a shared pool, and posting a view clones its whole ArrayBuffer.
+  const message: FileMessage = { type: 'chunk', id: new Uint8Array(id), body, compressed: prepared.compressed, final: !likelyStored, rawLength: chunk.byteLength };
+  parentPort?.postMessage(message, [body.buffer as ArrayBuffer]);
+}
+
+/** Waits until `bytes` more fit under the shared limit (a chunk larger than the limit goes alone). */
+function acquire(bytes: number): void {
+  for (;;) {
+    const used = Atomics.load(credits, 0);
+    if (used === 0 || used + bytes <= data.maxCredits) {
+      Atomics.add(credits, 0, bytes);
+      return;
+    }
+    Atomics.wait(credits, 0, used, 100);
+  }
+}
+
+/** A chunk in a buffer of its own (it is transferred): the carried start followed by `tail`. */
+function assemble(head: Uint8Array, tail: Uint8Array, length: number): Uint8Array {
+  const chunk = new Uint8Array(length);
+  chunk.set(head, 0);
+  chunk.set(tail, head.length);
+  return chunk;
+}
