@@ -6,6 +6,7 @@ import type { Progress, Warning } from '../../../src-shared/progress.js';
 import { HindsightError } from '../../../src-shared/errors.js';
 import { repositoryCacheDir } from '../cacheDir.js';
 import { gearTable } from '../chunker/gearTable.js';
+import { ByteBudget } from '../concurrency.js';
 import { ProgressMeter } from '../progressMeter.js';
 import type { Repository } from '../repository/repository.js';
 import { listSnapshots, saveSnapshot, type BackupSummary, type BackupType, type Snapshot } from '../snapshot/snapshot.js';
@@ -40,8 +41,14 @@ export interface BackupResult {
   readonly warnings: readonly Warning[];
 }
 
-/** Files of one folder handed to the file workers at once; they are only paths and stat results until a worker takes them. */
-const FILES_IN_FLIGHT = 16;
+/** Files handed to the file workers at once, across all folders; they are only paths and stat results until a worker takes them. */
+const FILES_IN_FLIGHT = 32;
+/**
+ * Folders walked alongside the one being listed. Without this, the workers idle at the end of every
+ * folder while its last file is read and the next folder is listed; with it, folders overlap. Beyond
+ * the limit a folder is walked inline, so the walk never waits on itself.
+ */
+const FOLDERS_IN_FLIGHT = 8;
 
 /** A source path and the intermediate folders above it, so several sources nest under their real paths as restic does. */
 interface SourceNode {
@@ -87,6 +94,8 @@ class BackupRun {
   private readonly hardLinks = new Map<string, Promise<readonly Buffer[] | undefined>>();
   private saver!: BlobSaver;
   private files!: FileSaver;
+  private readonly fileSlots = new ByteBudget(FILES_IN_FLIGHT);
+  private foldersInFlight = 0;
   private cache: FilesCache | undefined;
   private parents: ParentTrees | undefined;
 
@@ -257,7 +266,7 @@ class BackupRun {
       return [];
     }
     const onlyTag = this.rules.excludeCaches && (await this.rules.isCacheDirectory(path.toString()));
-    // Entries keep their order; files are read several at a time by the file workers, folders one at a time.
+    // Entries keep their order whatever order their saves finish in.
     const nodes: (TreeNode | undefined)[] = new Array(names.length);
     const pending = new Set<Promise<void>>();
     const listed = await listEntries(path, onlyTag ? names.filter((name) => name.toString() === 'CACHEDIR.TAG') : names);
@@ -269,16 +278,25 @@ class BackupRun {
       const childRelative = relative === '' ? name.toString() : `${relative}/${name.toString()}`;
       if (this.rules.matchPath(childRelative, childPath.toString(), childStat.isDirectory()).excluded) continue;
       if (childStat.isFile() && this.rules.matchSize(Number(childStat.size)).excluded) continue;
+      const isFile = childStat.isFile();
+      const concurrent = isFile || (childStat.isDirectory() && this.foldersInFlight < FOLDERS_IN_FLIGHT);
+      if (isFile) await this.fileSlots.acquire(1);
+      else if (concurrent) this.foldersInFlight += 1;
       const save = this.saveEntry(childPath, name, childRelative, sourceRoot, childStat, parent?.get(name), stat.dev).then((node) => {
         nodes[index] = node;
       });
-      if (!childStat.isFile()) {
+      if (!concurrent) {
         await save;
         continue;
       }
-      const tracked = save.finally(() => pending.delete(tracked));
+      const tracked = save.finally(() => {
+        pending.delete(tracked);
+        if (isFile) this.fileSlots.release(1);
+        else this.foldersInFlight -= 1;
+      });
+      // Awaited below; marked handled now so an error thrown earlier in this loop cannot leave it unhandled.
+      tracked.catch(() => undefined);
       pending.add(tracked);
-      if (pending.size >= FILES_IN_FLIGHT) await Promise.race(pending);
     }
     await Promise.all(pending);
     return nodes.filter((node): node is TreeNode => node !== undefined);
@@ -326,7 +344,7 @@ class BackupRun {
 
   /** Reads a file into chunks (in a file worker); undefined (with a warning) when it cannot be read. */
   private async readContent(path: Buffer, before: BigIntStats, previous: readonly Buffer[]): Promise<{ ids: Buffer[]; bytes: number; stable: boolean } | undefined> {
-    const read = await this.files.read(path, previous, (rawLength) => {
+    const read = await this.files.read(path, Number(before.size), previous, (rawLength) => {
       this.meter.counts.currentPath = path.toString();
       this.meter.counts.bytesDone += rawLength;
       this.meter.tick();

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { ChunkerParams } from '../chunker/fastCdc.js';
-import type { FileMessage, FileWorkerData, ReadRequest } from '../workers/fileWorker.js';
+import type { FileMessage, FileWorkerData, ReadBatch, ReadRequest } from '../workers/fileWorker.js';
 import type { BlobSaver } from './blobSaver.js';
 
 /** What a file held when it was read, and what it looked like just after. */
@@ -26,8 +26,13 @@ export interface FileSaverOptions {
   readonly maxBytesInFlight?: number;
 }
 
+/** Files up to this size go to a worker several in one message: for a 4 KiB file, posting the request costs as much as reading it. */
+const BATCH_BELOW = 64 * 1024;
+const BATCH_FILES = 16;
+
 interface Job {
   readonly request: ReadRequest;
+  readonly small: boolean;
   readonly onChunk: (rawLength: number) => void;
   readonly ids: Buffer[];
   readonly adds: Promise<void>[];
@@ -37,14 +42,16 @@ interface Job {
 
 interface Slot {
   worker: Worker;
-  job: Job | undefined;
+  /** Files sent to this worker, in the order it answers them. */
+  jobs: Job[];
 }
 
 /**
  * Reads, chunks, hashes and compresses files in worker threads, one file per
- * worker at a time, so several files are in progress at once and the main
- * thread only deduplicates and packs. A file's chunk ids come back in file
- * order. A worker that crashes fails its file's backup and is replaced.
+ * worker at a time (small files sent over in batches), so several files are
+ * in progress at once and the main thread only deduplicates and packs. A
+ * file's chunk ids come back in file order. A worker that crashes fails its
+ * files' backup and is replaced.
  */
 export class FileSaver {
   private readonly slots: Slot[] = [];
@@ -53,6 +60,7 @@ export class FileSaver {
   private readonly workerData: FileWorkerData;
   private failure: unknown;
   private closed = false;
+  private dispatchScheduled = false;
 
   constructor(
     private readonly saver: BlobSaver,
@@ -77,14 +85,20 @@ export class FileSaver {
    * file had before; chunks with those ids skip compression in the worker.
    * Rejects only on a failure that ends the backup (a pack could not be written).
    */
-  read(path: Buffer, likely: readonly Buffer[], onChunk: (rawLength: number) => void): Promise<FileContent | FileFailure> {
+  read(path: Buffer, size: number, likely: readonly Buffer[], onChunk: (rawLength: number) => void): Promise<FileContent | FileFailure> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new Error('the file saver is closed'));
     // Copies, not views: posting a view of a pooled Buffer would clone the whole pool.
     const request: ReadRequest = { path: new Uint8Array(path), likely: likely.length > 0 ? new Uint8Array(Buffer.concat(likely)) : new Uint8Array(0) };
     return new Promise((resolve, reject) => {
-      this.queue.push({ request, onChunk, ids: [], adds: [], resolve, reject });
-      this.dispatch();
+      this.queue.push({ request, small: size < BATCH_BELOW, onChunk, ids: [], adds: [], resolve, reject });
+      // Dispatched once the walk yields, so the files of a folder listed in one go leave in one message.
+      if (this.dispatchScheduled) return;
+      this.dispatchScheduled = true;
+      setImmediate(() => {
+        this.dispatchScheduled = false;
+        this.dispatch();
+      });
     });
   }
 
@@ -95,14 +109,12 @@ export class FileSaver {
   }
 
   private spawn(): Slot {
-    const slot: Slot = { worker: new Worker(new URL('../workers/fileWorker.js', import.meta.url), { workerData: this.workerData }), job: undefined };
+    const slot: Slot = { worker: new Worker(new URL('../workers/fileWorker.js', import.meta.url), { workerData: this.workerData }), jobs: [] };
     slot.worker.unref();
     slot.worker.on('message', (message: FileMessage) => this.receive(slot, message));
     slot.worker.on('error', (err) => {
-      const job = slot.job;
-      slot.job = undefined;
       this.failure ??= err;
-      job?.reject(err);
+      for (const job of slot.jobs.splice(0)) job.reject(err);
       if (this.closed) return;
       const index = this.slots.indexOf(slot);
       if (index >= 0) this.slots[index] = this.spawn();
@@ -112,7 +124,7 @@ export class FileSaver {
   }
 
   private receive(slot: Slot, message: FileMessage): void {
-    const job = slot.job;
+    const job = slot.jobs[0];
     if (!job) return;
     if (message.type === 'chunk') {
       const { id, body, compressed, rawLength } = message;
@@ -129,7 +141,7 @@ export class FileSaver {
       );
       return;
     }
-    slot.job = undefined;
+    slot.jobs.shift();
     this.dispatch();
     void Promise.all(job.adds).then(() => {
       if (this.failure !== undefined) job.reject(this.failure);
@@ -145,10 +157,12 @@ export class FileSaver {
 
   private dispatch(): void {
     for (const slot of this.slots) {
-      if (slot.job || this.queue.length === 0) continue;
-      const job = this.queue.shift() as Job;
-      slot.job = job;
-      slot.worker.postMessage(job.request);
+      if (slot.jobs.length > 0 || this.queue.length === 0) continue;
+      const first = this.queue.shift() as Job;
+      slot.jobs.push(first);
+      while (first.small && slot.jobs.length < BATCH_FILES && this.queue[0]?.small) slot.jobs.push(this.queue.shift() as Job);
+      const batch: ReadBatch = { files: slot.jobs.map((job) => job.request) };
+      slot.worker.postMessage(batch);
     }
   }
 }

@@ -20,6 +20,11 @@ export interface ReadRequest {
   readonly likely: Uint8Array;
 }
 
+/** Files to read one after the other; the worker answers each in turn. */
+export interface ReadBatch {
+  readonly files: readonly ReadRequest[];
+}
+
 export type FileMessage =
   | {
       readonly type: 'chunk';
@@ -53,18 +58,20 @@ const block = Buffer.allocUnsafeSlow(BLOCK_SIZE);
 const carry = Buffer.allocUnsafeSlow(data.chunker.maxSize);
 const ID_LENGTH = 32;
 
-parentPort?.on('message', ({ path, likely }: ReadRequest) => {
+parentPort?.on('message', ({ files }: ReadBatch) => {
+  for (const file of files) parentPort?.postMessage(readRequested(file));
+});
+
+function readRequested({ path, likely }: ReadRequest): FileMessage {
   const known = new Set<string>();
   for (let at = 0; at + ID_LENGTH <= likely.byteLength; at += ID_LENGTH) known.add(Buffer.from(likely.buffer, likely.byteOffset + at, ID_LENGTH).toString('hex'));
-  let message: FileMessage;
   try {
-    message = readFile(Buffer.from(path.buffer, path.byteOffset, path.byteLength), known);
+    return readFile(Buffer.from(path.buffer, path.byteOffset, path.byteLength), known);
   } catch (err) {
     chunker.finish();
-    message = { type: 'failed', code: (err as NodeJS.ErrnoException).code, message: (err as Error).message };
+    return { type: 'failed', code: (err as NodeJS.ErrnoException).code, message: (err as Error).message };
   }
-  parentPort?.postMessage(message);
-});
+}
 
 function readFile(path: Buffer, known: ReadonlySet<string>): FileMessage {
   const fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
