@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { ChunkerParams } from '../chunker/fastCdc.js';
 import type { FileMessage, FileWorkerData, ReadBatch, ReadRequest } from '../workers/fileWorker.js';
 import type { BlobSaver } from './blobSaver.js';
@@ -40,8 +40,13 @@ interface Job {
   reject(err: unknown): void;
 }
 
+/** Chunk buffers at least this large go back to their worker for reuse; smaller ones are not worth a message. */
+const RETURN_FROM = 64 * 1024;
+
 interface Slot {
   worker: Worker;
+  /** Where this worker's chunk buffers go back once packed. */
+  returns: MessagePort;
   /** Files sent to this worker, in the order it answers them. */
   jobs: Job[];
 }
@@ -57,7 +62,7 @@ export class FileSaver {
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
   private readonly credits: Int32Array;
-  private readonly workerData: FileWorkerData;
+  private readonly workerData: Omit<FileWorkerData, 'returns'>;
   private failure: unknown;
   private closed = false;
   private dispatchScheduled = false;
@@ -106,14 +111,19 @@ export class FileSaver {
     this.closed = true;
     for (const job of this.queue.splice(0)) job.reject(new Error('the file saver is closed'));
     await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
+    for (const slot of this.slots) slot.returns.close();
   }
 
   private spawn(): Slot {
-    const slot: Slot = { worker: new Worker(new URL('../workers/fileWorker.js', import.meta.url), { workerData: this.workerData }), jobs: [] };
+    const { port1, port2 } = new MessageChannel();
+    const workerData: FileWorkerData = { ...this.workerData, returns: port2 };
+    const slot: Slot = { worker: new Worker(new URL('../workers/fileWorker.js', import.meta.url), { workerData, transferList: [port2] }), returns: port1, jobs: [] };
+    port1.unref();
     slot.worker.unref();
     slot.worker.on('message', (message: FileMessage) => this.receive(slot, message));
     slot.worker.on('error', (err) => {
       this.failure ??= err;
+      slot.returns.close();
       for (const job of slot.jobs.splice(0)) job.reject(err);
       if (this.closed) return;
       const index = this.slots.indexOf(slot);
@@ -137,7 +147,11 @@ export class FileSaver {
           .catch((err: unknown) => {
             this.failure ??= err;
           })
-          .finally(() => this.release(body.byteLength)),
+          .finally(() => {
+            this.release(body.byteLength);
+            // Packed (encrypted into a new buffer) or found stored: the chunk's buffer is free.
+            if (body.buffer.byteLength >= RETURN_FROM) slot.returns.postMessage(body.buffer, [body.buffer as ArrayBuffer]);
+          }),
       );
       return;
     }

@@ -1,8 +1,8 @@
 import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { Chunker, type ChunkerParams } from '../chunker/fastCdc.js';
 import { computeBlobId } from '../crypto/blobId.js';
-import { compressBlob } from '../repository/blobCodec.js';
+import { ScratchCompressor } from '../repository/blobCodec.js';
 
 export interface FileWorkerData {
   readonly blobIdKey: Uint8Array;
@@ -12,6 +12,8 @@ export interface FileWorkerData {
   /** One Int32: bytes posted to the main thread and not yet released by it; shared by every file worker. */
   readonly credits: SharedArrayBuffer;
   readonly maxCredits: number;
+  /** Where the main thread hands back the buffers of chunks it has packed, for reuse. */
+  readonly returns: MessagePort;
 }
 
 export interface ReadRequest {
@@ -54,9 +56,17 @@ const data = workerData as FileWorkerData;
 const key = Buffer.from(data.blobIdKey);
 const credits = new Int32Array(data.credits);
 const chunker = new Chunker(data.gear, data.chunker);
+const compressor = new ScratchCompressor(data.level);
 const block = Buffer.allocUnsafeSlow(BLOCK_SIZE);
+/** The start of a chunk that began in an earlier block, and then the whole chunk once it ends. */
 const carry = Buffer.allocUnsafeSlow(data.chunker.maxSize);
 const ID_LENGTH = 32;
+/**
+ * Buffers handed back by the main thread. Reusing them instead of allocating one per chunk keeps the
+ * main thread from holding tens of MB of packed chunks as garbage until its next collection.
+ */
+const spare: ArrayBuffer[] = [];
+const SPARE_BUFFERS = 4;
 
 parentPort?.on('message', ({ files }: ReadBatch) => {
   for (const file of files) parentPort?.postMessage(readRequested(file));
@@ -86,7 +96,9 @@ function readFile(path: Buffer, known: ReadonlySet<string>): FileMessage {
       let offset = 0;
       for (const length of chunker.push(view)) {
         const take = length - carried;
-        send(assemble(carry.subarray(0, carried), view.subarray(offset, offset + take), length), known);
+        // A chunk inside this block is used where it lies; one that began earlier is completed in `carry`.
+        if (carried === 0) send(view.subarray(offset, offset + take), known);
+        else send(carry.subarray(0, carried + view.copy(carry, carried, offset, offset + take)), known);
         offset += take;
         carried = 0;
       }
@@ -94,7 +106,7 @@ function readFile(path: Buffer, known: ReadonlySet<string>): FileMessage {
       carried += view.copy(carry, carried, offset);
     }
     const last = chunker.finish();
-    if (last > 0) send(assemble(carry.subarray(0, carried), block.subarray(0, 0), last), known);
+    if (last > 0) send(carry.subarray(0, last), known);
     const after = fstatSync(fd, { bigint: true });
     return { type: 'done', bytes, size: after.size, mtimeNs: after.mtimeNs };
   } finally {
@@ -102,12 +114,13 @@ function readFile(path: Buffer, known: ReadonlySet<string>): FileMessage {
   }
 }
 
+/** Sends one chunk, which lies in a reused buffer: what is posted is always a copy of its own, transferred. */
 function send(chunk: Uint8Array, known: ReadonlySet<string>): void {
   const id = computeBlobId(key, chunk);
   const likelyStored = known.has(id.toString('hex'));
-  const prepared = likelyStored ? { body: chunk, compressed: false } : compressBlob(chunk, data.level);
-  // zstd's output may sit in a larger allocation; copy it out so only its own bytes are transferred.
-  const body = prepared.body.byteOffset === 0 && prepared.body.byteLength === prepared.body.buffer.byteLength ? prepared.body : new Uint8Array(prepared.body);
+  const prepared = likelyStored ? { body: allocate(chunk.byteLength), compressed: false } : compressor.prepare(chunk, allocate);
+  if (likelyStored) prepared.body.set(chunk);
+  const body = prepared.body;
   acquire(body.byteLength);
   // A copy of the id: a Buffer may be a view of a shared pool, and posting a view clones its whole ArrayBuffer.
   const message: FileMessage = { type: 'chunk', id: new Uint8Array(id), body, compressed: prepared.compressed, final: !likelyStored, rawLength: chunk.byteLength };
@@ -126,10 +139,16 @@ function acquire(bytes: number): void {
   }
 }
 
-/** A chunk in a buffer of its own (it is transferred): the carried start followed by `tail`. */
-function assemble(head: Uint8Array, tail: Uint8Array, length: number): Uint8Array {
-  const chunk = new Uint8Array(length);
-  chunk.set(head, 0);
-  chunk.set(tail, head.length);
-  return chunk;
+/** A buffer of `length` bytes for a chunk to post: the smallest returned one that fits, else a new one. */
+function allocate(length: number): Uint8Array {
+  for (let returned = receiveMessageOnPort(data.returns); returned; returned = receiveMessageOnPort(data.returns)) {
+    if (spare.length < SPARE_BUFFERS) spare.push(returned.message as ArrayBuffer);
+  }
+  let best = -1;
+  for (const [i, buffer] of spare.entries()) {
+    if (buffer.byteLength >= length && (best < 0 || buffer.byteLength < (spare[best] as ArrayBuffer).byteLength)) best = i;
+  }
+  if (best < 0) return new Uint8Array(length);
+  const [buffer] = spare.splice(best, 1);
+  return new Uint8Array(buffer as ArrayBuffer, 0, length);
 }
