@@ -13,7 +13,7 @@ import type { Snapshot } from '../snapshot/snapshot.js';
 import { displayName, type TreeNode } from '../snapshot/tree.js';
 import { findPath } from '../snapshot/treePath.js';
 import type { WriteRequest } from '../workers/fileWriter.js';
-import { loadBlobs } from './blobBatch.js';
+import { loadBlobs } from '../repository/blobBatch.js';
 import { sameMicrosecond, utimesSeconds } from './fileTimes.js';
 import { FileWriterPool } from './fileWriterPool.js';
 import { unsafeNameReason } from './pathSafety.js';

@@ -1,6 +1,6 @@
-import type { Repository } from '../repository/repository.js';
-import { RepositoryError } from '../repository/repositoryError.js';
-import type { BlobLocation } from '../repository/memoryIndex.js';
+import type { Repository } from './repository.js';
+import { RepositoryError } from './repositoryError.js';
+import type { BlobLocation } from './memoryIndex.js';
 
 /** Blobs closer than this in a pack are read in one range: reading a few unused bytes costs less than another open and read. */
 const MAX_GAP = 256 * 1024;
