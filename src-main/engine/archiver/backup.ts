@@ -41,8 +41,14 @@ export interface BackupResult {
   readonly warnings: readonly Warning[];
 }
 
-/** Files handed to the file workers at once, across all folders; they are only paths and stat results until a worker takes them. */
-const FILES_IN_FLIGHT = 32;
+/**
+ * Files handed to the file workers at once, across all folders: small ones (sent in batches) and
+ * large ones (one per worker at a time) have limits of their own. With one shared limit, the large
+ * files of one folder held every slot while the workers crunched them, the walk of folders of small
+ * files stalled, and later the main thread worked through those alone while the workers idled.
+ */
+const SMALL_FILES_IN_FLIGHT = 64;
+const SMALL_FILE = 64 * 1024;
 /**
  * Folders walked alongside the one being listed. Without this, the workers idle at the end of every
  * folder while its last file is read and the next folder is listed; with it, folders overlap. Beyond
@@ -94,7 +100,9 @@ class BackupRun {
   private readonly hardLinks = new Map<string, Promise<readonly Buffer[] | undefined>>();
   private saver!: BlobSaver;
   private files!: FileSaver;
-  private readonly fileSlots = new ByteBudget(FILES_IN_FLIGHT);
+  private readonly smallFileSlots = new ByteBudget(SMALL_FILES_IN_FLIGHT);
+  /** One large file per worker, plus one waiting for each. */
+  private readonly largeFileSlots: ByteBudget;
   private foldersInFlight = 0;
   private cache: FilesCache | undefined;
   private parents: ParentTrees | undefined;
@@ -109,6 +117,7 @@ class BackupRun {
     this.rules = new ExcludeRules(options.excludes ?? { patterns: [] });
     this.meter = new ProgressMeter('backup', options.onProgress);
     this.gear = gearTable(repository.chunkerSeed);
+    this.largeFileSlots = new ByteBudget(2 * (options.workers ?? availableParallelism()));
   }
 
   async execute(): Promise<BackupResult> {
@@ -280,7 +289,8 @@ class BackupRun {
       if (childStat.isFile() && this.rules.matchSize(Number(childStat.size)).excluded) continue;
       const isFile = childStat.isFile();
       const concurrent = isFile || (childStat.isDirectory() && this.foldersInFlight < FOLDERS_IN_FLIGHT);
-      if (isFile) await this.fileSlots.acquire(1);
+      const slots = childStat.size < SMALL_FILE ? this.smallFileSlots : this.largeFileSlots;
+      if (isFile) await slots.acquire(1);
       else if (concurrent) this.foldersInFlight += 1;
       const save = this.saveEntry(childPath, name, childRelative, sourceRoot, childStat, parent?.get(name), stat.dev).then((node) => {
         nodes[index] = node;
@@ -291,7 +301,7 @@ class BackupRun {
       }
       const tracked = save.finally(() => {
         pending.delete(tracked);
-        if (isFile) this.fileSlots.release(1);
+        if (isFile) slots.release(1);
         else this.foldersInFlight -= 1;
       });
       // Awaited below; marked handled now so an error thrown earlier in this loop cannot leave it unhandled.

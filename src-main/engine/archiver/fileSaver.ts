@@ -172,9 +172,13 @@ export class FileSaver {
   private dispatch(): void {
     for (const slot of this.slots) {
       if (slot.jobs.length > 0 || this.queue.length === 0) continue;
-      const first = this.queue.shift() as Job;
-      slot.jobs.push(first);
-      while (first.small && slot.jobs.length < BATCH_FILES && this.queue[0]?.small) slot.jobs.push(this.queue.shift() as Job);
+      // Small files first, as a batch: a large file can take a worker for a quarter of a second, and
+      // small files queued behind it would leave the main thread, which does most of their work, idle.
+      for (let i = 0; i < this.queue.length && slot.jobs.length < BATCH_FILES; ) {
+        if ((this.queue[i] as Job).small) slot.jobs.push(...this.queue.splice(i, 1));
+        else i += 1;
+      }
+      if (slot.jobs.length === 0) slot.jobs.push(this.queue.shift() as Job);
       const batch: ReadBatch = { files: slot.jobs.map((job) => job.request) };
       slot.worker.postMessage(batch);
     }

@@ -117,9 +117,9 @@ test('a file that vanishes or changes while being read is a warning, and the bac
   const source = join(dir, 'source');
   await mkdir(source);
   // Three times the bytes a file worker may have in flight, so the worker is still reading when the main thread
-  // handles its first chunk; one worker, so the second file waits its turn.
+  // handles its first chunk; one worker, and both files large (small ones go first), so the second waits its turn.
   await writeFile(join(source, 'a-growing.log'), seededBytes('log', 48 * MiB));
-  await writeFile(join(source, 'z-vanishing.txt'), 'here at listing time, gone when read');
+  await writeFile(join(source, 'z-vanishing.txt'), seededBytes('here at listing time, gone when read', 128 * 1024));
   const { repository } = await createTestRepository(t);
   const warnings: { path: string; message: string }[] = [];
   let meddled = false;
@@ -163,8 +163,9 @@ test('files read concurrently give the same snapshot tree as files read one at a
   const one = (await backup(made.repository, { paths: [source], type: 'full', workers: 1 })).snapshot;
   const many = (await backup(await made.reopen(), { paths: [source], type: 'full', workers: 4 })).snapshot;
   // The source's tree, not the root's: the folders above it (the temp folder) change as other tests run.
+  const reader = await made.reopen();
   const treeOf = async (snapshot: typeof one) => {
-    const found = await findPath(made.repository, snapshot, source);
+    const found = await findPath(reader, snapshot, source);
     assert.equal(found.kind, 'dir');
     return found.kind === 'dir' ? found.tree.toString('hex') : '';
   };
