@@ -1,6 +1,6 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { ChunkerParams } from '../chunker/fastCdc.js';
-import type { FileMessage, FileWorkerData, ReadBatch, ReadRequest } from '../workers/fileWorker.js';
+import type { FileMessage, FileMessages, FileWorkerData, ReadBatch, ReadRequest } from '../workers/fileWorker.js';
 import type { BlobSaver } from './blobSaver.js';
 
 /** What a file held when it was read, and what it looked like just after. */
@@ -120,7 +120,9 @@ export class FileSaver {
     const slot: Slot = { worker: new Worker(new URL('../workers/fileWorker.js', import.meta.url), { workerData, transferList: [port2] }), returns: port1, jobs: [] };
     port1.unref();
     slot.worker.unref();
-    slot.worker.on('message', (message: FileMessage) => this.receive(slot, message));
+    slot.worker.on('message', ({ messages }: FileMessages) => {
+      for (const message of messages) this.receive(slot, message);
+    });
     slot.worker.on('error', (err) => {
       this.failure ??= err;
       slot.returns.close();

@@ -40,7 +40,14 @@ export type FileMessage =
   | { readonly type: 'done'; readonly bytes: number; readonly size: bigint; readonly mtimeNs: bigint }
   | { readonly type: 'failed'; readonly code: string | undefined; readonly message: string };
 
+/** What a worker posts: its messages in order, several at once. */
+export interface FileMessages {
+  readonly messages: readonly FileMessage[];
+}
+
 const BLOCK_SIZE = 4 * 1024 * 1024;
+/** Chunk bytes gathered before posting: a batch of small files goes back in one or a few messages, not two per file. */
+const OUTBOX_BYTES = 1024 * 1024;
 
 /**
  * Worker thread: reads one file at a time with synchronous calls (no event
@@ -67,10 +74,29 @@ const ID_LENGTH = 32;
  */
 const spare: ArrayBuffer[] = [];
 const SPARE_BUFFERS = 4;
+const outbox: FileMessage[] = [];
+const outboxTransfer: ArrayBuffer[] = [];
+let outboxBytes = 0;
 
 parentPort?.on('message', ({ files }: ReadBatch) => {
-  for (const file of files) parentPort?.postMessage(readRequested(file));
+  for (const file of files) post(readRequested(file));
+  flush();
 });
+
+function post(message: FileMessage, transfer?: ArrayBuffer): void {
+  outbox.push(message);
+  if (!transfer) return;
+  outboxTransfer.push(transfer);
+  outboxBytes += transfer.byteLength;
+  if (outboxBytes >= OUTBOX_BYTES) flush();
+}
+
+function flush(): void {
+  if (outbox.length === 0) return;
+  const batch: FileMessages = { messages: outbox.splice(0) };
+  parentPort?.postMessage(batch, outboxTransfer.splice(0));
+  outboxBytes = 0;
+}
 
 function readRequested({ path, likely }: ReadRequest): FileMessage {
   const known = new Set<string>();
@@ -124,7 +150,7 @@ function send(chunk: Uint8Array, known: ReadonlySet<string>): void {
   acquire(body.byteLength);
   // A copy of the id: a Buffer may be a view of a shared pool, and posting a view clones its whole ArrayBuffer.
   const message: FileMessage = { type: 'chunk', id: new Uint8Array(id), body, compressed: prepared.compressed, final: !likelyStored, rawLength: chunk.byteLength };
-  parentPort?.postMessage(message, [body.buffer as ArrayBuffer]);
+  post(message, body.buffer as ArrayBuffer);
 }
 
 /** Waits until `bytes` more fit under the shared limit (a chunk larger than the limit goes alone). */
@@ -135,6 +161,8 @@ function acquire(bytes: number): void {
       Atomics.add(credits, 0, bytes);
       return;
     }
+    // The main thread can only release what it has received.
+    flush();
     Atomics.wait(credits, 0, used, 100);
   }
 }
