@@ -109,7 +109,9 @@ export class FileSaver {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const job of this.queue.splice(0)) job.reject(new Error('the file saver is closed'));
+    // Files still queued or being read (a backup that failed part-way) fail rather than wait forever.
+    const unfinished = [...this.queue.splice(0), ...this.slots.flatMap((slot) => slot.jobs.splice(0))];
+    for (const job of unfinished) job.reject(new Error('the file saver is closed'));
     await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
     for (const slot of this.slots) slot.returns.close();
   }

@@ -4,6 +4,9 @@ import { appendFile, mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { backup } from '../../../src-main/engine/archiver/backup.js';
+import { BackendError, type ObjectHandle } from '../../../src-main/engine/backend/backend.js';
+import { LocalBackend } from '../../../src-main/engine/backend/localBackend.js';
+import { Repository } from '../../../src-main/engine/repository/repository.js';
 import { restore } from '../../../src-main/engine/restorer/restore.js';
 import { listSnapshots } from '../../../src-main/engine/snapshot/snapshot.js';
 import { findPath } from '../../../src-main/engine/snapshot/treePath.js';
@@ -11,7 +14,7 @@ import { seededBytes } from '../../helpers/data.js';
 import { assertSameTree, buildAwkwardTree, describeTree } from '../../helpers/fileTree.js';
 import { bytesUnder } from '../../helpers/folderSize.js';
 import { tempDir } from '../../helpers/tempDir.js';
-import { createTestRepository } from '../../helpers/testRepository.js';
+import { FAST_KDF, TEST_PASSWORD, createTestRepository } from '../../helpers/testRepository.js';
 
 const MiB = 1024 * 1024;
 
@@ -175,4 +178,20 @@ test('files read concurrently give the same snapshot tree as files read one at a
   const target = join(dir, 'restored');
   assert.deepEqual((await restore(await made.reopen(), { snapshot: many, target })).problems, []);
   assertSameTree(await describeTree(join(target, source)), await describeTree(source));
+});
+
+test('a pack that cannot be written fails the backup with that error while files are still being read', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await buildAwkwardTree(source, { smallFiles: 2000 });
+  await writeFile(join(source, 'large.bin'), seededBytes('large', 24 * MiB));
+  let packs = 0;
+  class FullDisk extends LocalBackend {
+    override async write(handle: ObjectHandle, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
+      if (handle.type === 'data' && ++packs > 1) throw new BackendError('E_NO_SPACE', 'The backup target is full.');
+      return super.write(handle, data);
+    }
+  }
+  const repository = await Repository.init(new FullDisk(join(dir, 'repo')), { password: TEST_PASSWORD, kdf: FAST_KDF, packSize: 1024 * 1024 });
+  await assert.rejects(backup(repository, { paths: [source], cacheDir: join(dir, 'cache') }), { code: 'E_NO_SPACE' });
 });
