@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { formatBytes, parseBytes } from '../../src-shared/units.js';
 
 /**
- * `npm run bench [-- --size 256M] [--only hindsight] [--keep]`
+ * `npm run bench [-- --size 256M] [--repeat 3] [--only hindsight] [--keep]`
  *
  * Backs up the same seeded dataset with Hindsight and, when installed, restic
  * and borg (encryption on; zstd 3 for Hindsight and borg, restic's default
@@ -17,7 +17,7 @@ import { formatBytes, parseBytes } from '../../src-shared/units.js';
  * repository size and peak memory with the Hindsight/peer ratios. Writes
  * bench/results.json and BENCHMARKS.md. Installs nothing itself.
  */
-const { values } = parseArgs({ options: { size: { type: 'string', default: '1G' }, only: { type: 'string' }, keep: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { size: { type: 'string', default: '1G' }, only: { type: 'string' }, keep: { type: 'boolean' }, repeat: { type: 'string', default: '1' } } });
 const totalSize = parseBytes(values.size as string) ?? 1024 ** 3;
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const bin = join(root, 'bin', 'hindsight.js');
@@ -201,61 +201,117 @@ function ceilings(data: string): Record<string, number> {
 
 const scenarios = ['first backup', 'no-change backup', 'after mutation', 'restore', 'verify all data'] as const;
 type Scenario = (typeof scenarios)[number];
+type Row = Record<Scenario, Measurement & { repoBytes?: number; mbps: number }>;
 
-const work = await mkdtemp(join(tmpdir(), 'hindsight-bench-'));
-const data = join(work, 'data');
-console.log(`Generating ${formatBytes(totalSize)} of data in ${data}…`);
-await generateDataset(data);
-const dataBytes = duBytes(data);
-const machine = ceilings(data);
-const results: Record<string, Record<Scenario, Measurement & { repoBytes?: number; mbps: number }>> = {};
-for (const tool of tools(work, data)) {
-  console.log(`Running ${tool.name} ${tool.version}…`);
-  tool.init();
-  const row = {} as Record<Scenario, Measurement & { repoBytes?: number; mbps: number }>;
-  const record = (scenario: Scenario, m: Measurement, bytes = dataBytes) => {
-    row[scenario] = { ...m, mbps: bytes / MiB / Math.max(m.seconds, 0.01), repoBytes: duBytes(tool.repository) };
+/**
+ * One repetition: a fresh dataset and fresh repositories. The tools take turns
+ * scenario by scenario (first backups, then no-change backups, …), starting
+ * with a different tool each repetition, so load from whatever else shares the
+ * machine falls on every tool alike and the per-repetition ratios stay fair.
+ */
+async function runOnce(work: string, rotation: number): Promise<{ dataBytes: number; machine: Record<string, number>; results: Record<string, Row> }> {
+  const data = join(work, 'data');
+  console.log(`Generating ${formatBytes(totalSize)} of data in ${data}…`);
+  await generateDataset(data);
+  const dataBytes = duBytes(data);
+  const machine = ceilings(data);
+  const all = tools(work, data);
+  const ordered = [...all.slice(rotation % all.length), ...all.slice(0, rotation % all.length)];
+  const results: Record<string, Row> = {};
+  for (const tool of all) results[tool.name] = {} as Row;
+  const record = (tool: Tool, scenario: Scenario, m: Measurement, repository: boolean) => {
+    (results[tool.name] as Row)[scenario] = { ...m, mbps: dataBytes / MiB / Math.max(m.seconds, 0.01), ...(repository ? { repoBytes: duBytes(tool.repository) } : {}) };
   };
-  record('first backup', tool.backup('run1'));
-  record('no-change backup', tool.backup('run2'));
-  results[tool.name] = row;
+  console.log(`Running ${ordered.map((t) => `${t.name} ${t.version}`).join(', ')}…`);
+  for (const tool of ordered) tool.init();
+  for (const tool of ordered) record(tool, 'first backup', tool.backup('run1'), true);
+  for (const tool of ordered) record(tool, 'no-change backup', tool.backup('run2'), true);
+  // Mutate once, then let each tool back up the same mutated data.
+  await mutateDataset(data);
+  for (const tool of ordered) record(tool, 'after mutation', tool.backup('run3'), true);
+  for (const tool of ordered) {
+    const target = join(work, `${tool.name}-restore`);
+    await mkdir(target, { recursive: true });
+    record(tool, 'restore', tool.restore(target), false);
+    await rm(target, { recursive: true, force: true });
+  }
+  for (const tool of ordered) record(tool, 'verify all data', tool.verify(), false);
+  return { dataBytes, machine, results };
 }
-// Mutate once, then let each tool back up the same mutated data.
-await mutateDataset(data);
-for (const tool of tools(work, data)) {
-  const row = results[tool.name] as Record<Scenario, Measurement & { repoBytes?: number; mbps: number }>;
-  const m = tool.backup('run3');
-  row['after mutation'] = { ...m, mbps: dataBytes / MiB / Math.max(m.seconds, 0.01), repoBytes: duBytes(tool.repository) };
-  const target = join(work, `${tool.name}-restore`);
-  await mkdir(target, { recursive: true });
-  const r = tool.restore(target);
-  row.restore = { ...r, mbps: dataBytes / MiB / Math.max(r.seconds, 0.01) };
-  await rm(target, { recursive: true, force: true });
-  const v = tool.verify();
-  row['verify all data'] = { ...v, mbps: dataBytes / MiB / Math.max(v.seconds, 0.01) };
+
+function median(numbers: readonly number[]): number {
+  const sorted = [...numbers].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+const repeat = Math.max(1, Number(values.repeat));
+const runs: Awaited<ReturnType<typeof runOnce>>[] = [];
+const kept: string[] = [];
+for (let r = 0; r < repeat; r++) {
+  if (repeat > 1) console.log(`Repetition ${r + 1} of ${repeat}`);
+  const work = await mkdtemp(join(tmpdir(), 'hindsight-bench-'));
+  runs.push(await runOnce(work, r));
+  if (!values.keep) await rm(work, { recursive: true, force: true });
+  else kept.push(work);
+}
+
+const first = runs[0] as Awaited<ReturnType<typeof runOnce>>;
+const dataBytes = first.dataBytes;
+const names = Object.keys(first.results);
+const peers = names.filter((name) => name !== 'hindsight');
+const cell = (name: string, scenario: Scenario) => runs.map((run) => run.results[name]?.[scenario] as Row[Scenario]);
+const machine = Object.fromEntries(Object.keys(first.machine).map((key) => [key, median(runs.map((run) => run.machine[key] ?? NaN))]));
+const summary: Record<string, Record<Scenario, { seconds: number; mbps: number; repoBytes?: number; peakRssMb: number; runs: number[]; ratios: Record<string, number> }>> = {};
+for (const name of names) {
+  summary[name] = {} as (typeof summary)[string];
+  for (const scenario of scenarios) {
+    const ms = cell(name, scenario);
+    const seconds = median(ms.map((m) => m.seconds));
+    // Ratios are taken within each repetition (same data, same moment), then the median of those.
+    const ratios = Object.fromEntries(
+      name === 'hindsight' ? peers.map((peer) => [peer, median(ms.map((m, i) => m.seconds / (cell(peer, scenario)[i]?.seconds ?? NaN)))]) : [],
+    );
+    const repoBytes = ms[0]?.repoBytes;
+    (summary[name] as (typeof summary)[string])[scenario] = {
+      seconds,
+      mbps: dataBytes / MiB / Math.max(seconds, 0.01),
+      ...(repoBytes !== undefined ? { repoBytes } : {}),
+      peakRssMb: Math.max(...ms.map((m) => m.peakRssMb)),
+      runs: ms.map((m) => m.seconds),
+      ratios,
+    };
+  }
 }
 
 const lines: string[] = [];
-const peers = Object.keys(results).filter((name) => name !== 'hindsight');
-lines.push(`| scenario | tool | time (s) | MB/s | repository | peak RSS (MB) | ${peers.map((p) => `time vs ${p}`).join(' | ')} |`);
-lines.push(`| --- | --- | ---: | ---: | ---: | ---: | ${peers.map(() => '---:').join(' | ')} |`);
+const timeHeader = repeat > 1 ? `median time (s) | runs (s)` : 'time (s)';
+lines.push(`| scenario | tool | ${timeHeader} | MB/s | repository | peak RSS (MB) | ${peers.map((p) => `time vs ${p}`).join(' | ')} |`);
+lines.push(`| --- | --- | ---: | ${repeat > 1 ? '---: | ' : ''}---: | ---: | ---: | ${peers.map(() => '---:').join(' | ')} |`);
 for (const scenario of scenarios) {
-  for (const [name, row] of Object.entries(results)) {
-    const m = row[scenario];
-    const ratios = peers.map((peer) => (name === 'hindsight' ? `${(m.seconds / (results[peer]?.[scenario].seconds ?? NaN)).toFixed(2)}×` : ''));
-    lines.push(`| ${scenario} | ${name} | ${m.seconds.toFixed(2)} | ${m.mbps.toFixed(0)} | ${m.repoBytes !== undefined ? formatBytes(m.repoBytes) : ''} | ${m.peakRssMb.toFixed(0)} | ${ratios.join(' | ')} |`);
+  for (const name of names) {
+    const m = (summary[name] as (typeof summary)[string])[scenario];
+    const times = repeat > 1 ? `${m.seconds.toFixed(2)} | ${m.runs.map((s) => s.toFixed(2)).join(' ')}` : m.seconds.toFixed(2);
+    const ratios = peers.map((peer) => (name === 'hindsight' ? `${(m.ratios[peer] ?? NaN).toFixed(2)}×` : ''));
+    lines.push(`| ${scenario} | ${name} | ${times} | ${m.mbps.toFixed(0)} | ${m.repoBytes !== undefined ? formatBytes(m.repoBytes) : ''} | ${m.peakRssMb.toFixed(0)} | ${ratios.join(' | ')} |`);
   }
 }
 const table = lines.join('\n');
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 const description = `${cpu}, ${cpus().length} cores, ${formatBytes(totalmem())} RAM (${formatBytes(freemem())} free), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
 const ceilingsLine = `Ceilings on this data: read ${machine.readMBps?.toFixed(0)} MB/s, zstd -3 (one thread) ${machine.zstd3MBps?.toFixed(0)} MB/s, AES-256-GCM ${machine.aes256gcmMBps?.toFixed(0)} MB/s, SHA-256 ${machine.sha256MBps?.toFixed(0)} MB/s (openssl speed, 16 KiB blocks).`;
+const repeatNote =
+  repeat > 1
+    ? ` Repeated ${repeat} times, each with fresh data and repositories, the tools interleaved scenario by scenario; times are medians, ratios the median of the per-repetition ratios, peak RSS the largest seen.`
+    : '';
+const command = `npm run bench -- --size ${values.size}${repeat > 1 ? ` --repeat ${repeat}` : ''}`;
 console.log(`\n${description}\nDataset: ${formatBytes(dataBytes)}\n${ceilingsLine}\n\n${table}\n\nTime ratios below 1 mean Hindsight was faster.`);
 await mkdir(join(root, 'bench'), { recursive: true });
-await writeFile(join(root, 'bench', 'results.json'), JSON.stringify({ machine: description, datasetBytes: dataBytes, ceilings: machine, results }, null, 2));
-await writeFile(
-  join(root, 'BENCHMARKS.md'),
-  `# Benchmarks\n\nLast full run of \`npm run bench -- --size ${values.size}\` on ${description}.\n\nDataset: ${formatBytes(dataBytes)} (seeded: ~60% incompressible files of 4 KiB–64 MiB, ~30% log text, up to 10k small files; then ~2% mutated). Page cache warm; every tool encrypts; Hindsight and borg use zstd 3, restic its default compression.\n\n${ceilingsLine}\n\n${table}\n\nTime ratios below 1 mean Hindsight was faster. MB/s is source data per second.\n`,
-);
-if (!values.keep) await rm(work, { recursive: true, force: true });
-else console.log(`Kept ${work}`);
+await writeFile(join(root, 'bench', 'results.json'), JSON.stringify({ machine: description, datasetBytes: dataBytes, repeat, ceilings: machine, summary, runs: runs.map((run) => run.results) }, null, 2));
+if (!values.only) {
+  await writeFile(
+    join(root, 'BENCHMARKS.md'),
+    `# Benchmarks\n\nLast full run of \`${command}\` on ${description}.\n\nDataset: ${formatBytes(dataBytes)} (seeded: ~60% incompressible files of 4 KiB–64 MiB, ~30% log text, up to 10k small files; then ~2% mutated). Page cache warm; every tool encrypts; Hindsight and borg use zstd 3, restic its default compression.${repeatNote}\n\n${ceilingsLine}\n\n${table}\n\nTime ratios below 1 mean Hindsight was faster. MB/s is source data per second.\n`,
+  );
+}
+for (const work of kept) console.log(`Kept ${work}`);

@@ -1,12 +1,12 @@
-import { constants as fsConstants, type BigIntStats } from 'node:fs';
-import { lstat, open, readdir, readlink, type FileHandle } from 'node:fs/promises';
-import { hostname, userInfo } from 'node:os';
+import type { BigIntStats } from 'node:fs';
+import { lstat, readdir, readlink } from 'node:fs/promises';
+import { availableParallelism, hostname, userInfo } from 'node:os';
 import { resolve as resolvePath, sep } from 'node:path';
 import type { Progress, Warning } from '../../../src-shared/progress.js';
 import { HindsightError } from '../../../src-shared/errors.js';
 import { repositoryCacheDir } from '../cacheDir.js';
-import { Chunker } from '../chunker/fastCdc.js';
 import { gearTable } from '../chunker/gearTable.js';
+import { ByteBudget } from '../concurrency.js';
 import { ProgressMeter } from '../progressMeter.js';
 import type { Repository } from '../repository/repository.js';
 import { listSnapshots, saveSnapshot, type BackupSummary, type BackupType, type Snapshot } from '../snapshot/snapshot.js';
@@ -15,9 +15,11 @@ import { walkTree } from '../snapshot/walkTree.js';
 import { BlobSaver } from './blobSaver.js';
 import { ChangedPaths } from './changedPaths.js';
 import { ExcludeRules, type ExcludeOptions } from './excludes.js';
+import { FileSaver } from './fileSaver.js';
 import { FilesCache, type CachedFile } from './filesCache.js';
 import { ParentTrees, type ParentDir } from './parentTrees.js';
-import { scanSources } from './scanner.js';
+import { listEntries } from './entryLister.js';
+import { scanSourcesInWorker } from './scanner.js';
 
 export interface BackupOptions {
   /** Files or folders to back up; made absolute. */
@@ -30,7 +32,7 @@ export interface BackupOptions {
   readonly host?: string;
   /** Folder for the files cache; default: the user's cache folder for this repository. */
   readonly cacheDir?: string;
-  /** Compression worker threads; default: one per core. */
+  /** File reading and compression worker threads; default: one per core. */
   readonly workers?: number;
   readonly onProgress?: (progress: Progress) => void;
   readonly onWarning?: (warning: Warning) => void;
@@ -58,10 +60,20 @@ export interface BackupResult {
   readonly warnings: readonly Warning[];
 }
 
-const BLOCK_SIZE = 4 * 1024 * 1024;
-/** Small files saved at once (each holds at most one chunk of at most minSize bytes). */
-const SMALL_FILES_IN_FLIGHT = 16;
-const SLASH = Buffer.from('/');
+/**
+ * Files handed to the file workers at once, across all folders: small ones (sent in batches) and
+ * large ones (one per worker at a time) have limits of their own. With one shared limit, the large
+ * files of one folder held every slot while the workers crunched them, the walk of folders of small
+ * files stalled, and later the main thread worked through those alone while the workers idled.
+ */
+const SMALL_FILES_IN_FLIGHT = 64;
+const SMALL_FILE = 64 * 1024;
+/**
+ * Folders walked alongside the one being listed. Without this, the workers idle at the end of every
+ * folder while its last file is read and the next folder is listed; with it, folders overlap. Beyond
+ * the limit a folder is walked inline, so the walk never waits on itself.
+ */
+const FOLDERS_IN_FLIGHT = 8;
 
 /** A source path and the intermediate folders above it, so several sources nest under their real paths as restic does. */
 interface SourceNode {
@@ -103,12 +115,14 @@ class BackupRun {
     durationMs: 0,
   };
   private readonly gear: Uint32Array;
-  /** Hard-linked files already read in this run: device:inode → chunk ids. */
-  private readonly hardLinks = new Map<string, readonly Buffer[]>();
-  /** Files above the minimum chunk size are read one at a time, through one read buffer and one buffer for a chunk's start (a chunk never exceeds maxSize). */
-  private readonly readBlock = Buffer.allocUnsafeSlow(BLOCK_SIZE);
-  private readonly carry: Buffer;
+  /** Hard-linked files read (or being read) in this run: device:inode → chunk ids, undefined if the read failed. Files are read concurrently, so the other names wait for the first. */
+  private readonly hardLinks = new Map<string, Promise<readonly Buffer[] | undefined>>();
   private saver!: BlobSaver;
+  private files!: FileSaver;
+  private readonly smallFileSlots = new ByteBudget(SMALL_FILES_IN_FLIGHT);
+  /** One large file per worker, plus one waiting for each. */
+  private readonly largeFileSlots: ByteBudget;
+  private foldersInFlight = 0;
   private cache: FilesCache | undefined;
   private parents: ParentTrees | undefined;
   private changed: ChangedPaths | undefined;
@@ -123,7 +137,7 @@ class BackupRun {
     this.rules = new ExcludeRules(options.excludes ?? { patterns: [] });
     this.meter = new ProgressMeter('backup', options.onProgress);
     this.gear = gearTable(repository.chunkerSeed);
-    this.carry = Buffer.allocUnsafeSlow(repository.config.chunker.maxSize);
+    this.largeFileSlots = new ByteBudget(2 * (options.workers ?? availableParallelism()));
   }
 
   async execute(): Promise<BackupResult> {
@@ -138,7 +152,14 @@ class BackupRun {
     const type: BackupType = this.type === 'differential' && !parent ? 'full' : this.type;
     const lock = await this.repository.lock(false);
     await this.repository.reloadIndex();
-    this.saver = new BlobSaver(this.repository, { ...(this.options.workers !== undefined ? { workers: this.options.workers } : {}) });
+    this.saver = new BlobSaver(this.repository);
+    this.files = new FileSaver(this.saver, {
+      workers: this.options.workers ?? availableParallelism(),
+      blobIdKey: this.repository.blobIdKey,
+      gear: this.gear,
+      chunker: this.repository.config.chunker,
+      level: this.repository.config.compression.level,
+    });
     if (type === 'incremental') this.cache = new FilesCache(this.options.cacheDir ?? repositoryCacheDir(this.repository.config.id));
     if (parent) this.parents = new ParentTrees(this.repository, parent.tree);
     if (parent && this.options.changedPaths) this.changed = new ChangedPaths(this.options.changedPaths);
@@ -148,7 +169,7 @@ class BackupRun {
           this.meter.counts.filesTotal = parent?.summary?.totalFiles;
           this.meter.counts.bytesTotal = parent?.summary?.totalBytes;
         })
-      : scanSources(this.sources, this.rules, this.options.oneFileSystem ?? false).then((totals) => {
+      : scanSourcesInWorker(this.sources, this.options.excludes ?? { patterns: [] }, this.options.oneFileSystem ?? false).then((totals) => {
           this.meter.counts.filesTotal = totals.files;
           this.meter.counts.bytesTotal = totals.bytes;
         });
@@ -196,7 +217,7 @@ class BackupRun {
       throw new BackupInterrupted();
     } finally {
       this.cache?.close();
-      await this.saver.close();
+      await this.files.close();
       await lock.release().catch(() => undefined);
     }
   }
@@ -289,24 +310,23 @@ class BackupRun {
       return [];
     }
     const onlyTag = this.rules.excludeCaches && (await this.rules.isCacheDirectory(path.toString()));
-    // Entries keep their order; small files (one chunk each, read into buffers of their own) are saved
-    // several at a time to hide file-system latency, everything else one at a time.
+    // Entries keep their order whatever order their saves finish in.
     const nodes: (TreeNode | undefined)[] = new Array(names.length);
     const pending = new Set<Promise<void>>();
+    const listed = await listEntries(path, onlyTag ? names.filter((name) => name.toString() === 'CACHEDIR.TAG') : names);
     try {
-      await this.saveListed(path, names, onlyTag, relative, sourceRoot, stat, parent, nodes, pending);
-    } finally {
-      // Whatever stops the loop (an interruption), the small files already started finish first.
+      await this.saveListed(listed, relative, sourceRoot, stat, parent, nodes, pending);
+    } catch (err) {
+      // Stopped part-way (an interruption): what was started finishes before the error goes up.
       await Promise.allSettled(pending);
+      throw err;
     }
     await Promise.all(pending);
     return nodes.filter((node): node is TreeNode => node !== undefined);
   }
 
   private async saveListed(
-    path: Buffer,
-    names: readonly Buffer[],
-    onlyTag: boolean,
+    listed: Awaited<ReturnType<typeof listEntries>>,
     relative: string,
     sourceRoot: string,
     stat: BigIntStats,
@@ -314,30 +334,35 @@ class BackupRun {
     nodes: (TreeNode | undefined)[],
     pending: Set<Promise<void>>,
   ): Promise<void> {
-    for (const [index, name] of names.entries()) {
+    for (const [index, { name, path: childPath, stat: childStat, error }] of listed.entries()) {
       this.options.signal?.throwIfAborted();
-      if (onlyTag && name.toString() !== 'CACHEDIR.TAG') continue;
-      const childPath = path.length === 1 && path[0] === 0x2f ? Buffer.concat([SLASH, name]) : Buffer.concat([path, SLASH, name]);
-      let childStat: BigIntStats;
-      try {
-        childStat = await lstat(childPath, { bigint: true });
-      } catch (err) {
-        this.warn(childPath, err);
+      if (!childStat) {
+        this.warn(childPath, error);
         continue;
       }
       const childRelative = relative === '' ? name.toString() : `${relative}/${name.toString()}`;
       if (this.rules.matchPath(childRelative, childPath.toString(), childStat.isDirectory()).excluded) continue;
       if (childStat.isFile() && this.rules.matchSize(Number(childStat.size)).excluded) continue;
+      const isFile = childStat.isFile();
+      const concurrent = isFile || (childStat.isDirectory() && this.foldersInFlight < FOLDERS_IN_FLIGHT);
+      const slots = childStat.size < SMALL_FILE ? this.smallFileSlots : this.largeFileSlots;
+      if (isFile) await slots.acquire(1);
+      else if (concurrent) this.foldersInFlight += 1;
       const save = this.saveEntry(childPath, name, childRelative, sourceRoot, childStat, parent?.get(name), stat.dev).then((node) => {
         nodes[index] = node;
       });
-      if (!(childStat.isFile() && childStat.size <= BigInt(this.repository.config.chunker.minSize))) {
+      if (!concurrent) {
         await save;
         continue;
       }
-      const tracked = save.finally(() => pending.delete(tracked));
+      const tracked = save.finally(() => {
+        pending.delete(tracked);
+        if (isFile) slots.release(1);
+        else this.foldersInFlight -= 1;
+      });
+      // Awaited below; marked handled now so an error thrown earlier in this loop cannot leave it unhandled.
+      tracked.catch(() => undefined);
       pending.add(tracked);
-      if (pending.size >= SMALL_FILES_IN_FLIGHT) await Promise.race(pending);
     }
   }
 
@@ -350,8 +375,8 @@ class BackupRun {
       if (node.type === 'dir') this.summary.dirs += 1;
       else if (node.type === 'file') {
         this.summary.filesUnchanged += 1;
-        this.summary.totalBytes += node.size ?? 0;
-        this.advance(1, node.size ?? 0);
+        this.summary.totalBytes += node.size;
+        this.advance(1, node.size);
       } else this.summary.otherEntries += 1;
     }
     return { ...metadataOf(name, 'dir', stat), subtree: parentNode.subtree };
@@ -370,18 +395,20 @@ class BackupRun {
       return { ...meta, content: reusable };
     }
     // Another name of a hard-linked file read earlier in this run: same content, no need to read it twice.
-    const sameInode = linkKey ? this.hardLinks.get(linkKey) : undefined;
+    const sameInode = linkKey ? await this.hardLinks.get(linkKey) : undefined;
     if (sameInode) {
       if (cached || parentNode) this.summary.filesChanged += 1;
       else this.summary.filesNew += 1;
       this.advance(1, Number(stat.size));
       return { ...meta, content: sameInode };
     }
-    const content = await this.readContent(path, stat);
+    const previous = cached?.content ?? (parentNode?.type === 'file' ? parentNode.content : undefined) ?? [];
+    const reading = this.readContent(path, stat, previous);
+    if (linkKey) this.hardLinks.set(linkKey, reading.then((read) => read?.ids));
+    const content = await reading;
     if (!content) return undefined;
     if (cached || parentNode) this.summary.filesChanged += 1;
     else this.summary.filesNew += 1;
-    if (linkKey) this.hardLinks.set(linkKey, content.ids);
     if (content.stable) this.cache?.set(path, { size: Number(stat.size), mtimeNs: stat.mtimeNs, ctimeNs: stat.ctimeNs, inode: stat.ino, content: content.ids });
     else this.cache?.set(path, undefined);
     return { ...meta, size: content.bytes, content: content.ids };
@@ -395,90 +422,25 @@ class BackupRun {
     return before.content;
   }
 
-  /** Reads a file into chunks; undefined (with a warning) when it cannot be read. */
-  private async readContent(path: Buffer, before: BigIntStats): Promise<{ ids: Buffer[]; bytes: number; stable: boolean } | undefined> {
-    let file: FileHandle;
-    try {
-      file = await open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
-    } catch (err) {
-      this.warn(path, err);
+  /** Reads a file into chunks (in a file worker); undefined (with a warning) when it cannot be read. */
+  private async readContent(path: Buffer, before: BigIntStats, previous: readonly Buffer[]): Promise<{ ids: Buffer[]; bytes: number; stable: boolean } | undefined> {
+    const read = await this.files.read(path, Number(before.size), previous, (rawLength) => {
+      this.meter.counts.currentPath = path.toString();
+      this.meter.counts.bytesDone += rawLength;
+      this.meter.tick();
+    });
+    if ('failed' in read) {
+      this.warn(path, read.failed);
       return undefined;
     }
-    try {
-      const small = before.size <= BigInt(this.repository.config.chunker.minSize);
-      // Small files are saved several at a time, so one that grew past the minimum since it was listed
-      // is chunked with buffers of its own: the shared ones belong to the one large file being read.
-      const read =
-        (small ? await this.readWhole(file, before) : undefined) ??
-        (await this.readChunked(
-          file,
-          small ? { block: Buffer.allocUnsafe(BLOCK_SIZE), carry: Buffer.allocUnsafe(this.repository.config.chunker.maxSize) } : { block: this.readBlock, carry: this.carry },
-        ));
-      const after = await file.stat({ bigint: true });
-      const stable = after.size === before.size && after.mtimeNs === before.mtimeNs && BigInt(read.bytes) === before.size;
-      if (!stable) this.warnings.push(this.report(path, 'changed while it was being read; the snapshot has the content as read'));
-      this.summary.filesRead += 1;
-      this.meter.counts.filesDone += 1;
-      this.meter.counts.bytesDone += Math.max(0, Number(before.size) - read.bytes);
-      this.meter.tick();
-      return { ...read, stable };
-    } catch (err) {
-      if (err instanceof HindsightError || this.options.signal?.aborted) throw err;
-      this.warn(path, err);
-      return undefined;
-    } finally {
-      await file.close();
-    }
-  }
-
-  /**
-   * A file no larger than the minimum chunk size is exactly one chunk (or none when empty): it is read
-   * straight into a buffer of its own, which goes to the saver as is. Undefined when the file has grown
-   * past the minimum since it was listed.
-   */
-  private async readWhole(file: FileHandle, before: BigIntStats): Promise<{ ids: Buffer[]; bytes: number } | undefined> {
-    const data = new Uint8Array(Number(before.size) + 1);
-    let bytes = 0;
-    while (bytes < data.length) {
-      const { bytesRead } = await file.read(data, bytes, data.length - bytes, bytes);
-      if (bytesRead === 0) break;
-      bytes += bytesRead;
-    }
-    if (bytes > this.repository.config.chunker.minSize) return undefined;
-    this.summary.bytesRead += bytes;
-    this.meter.counts.bytesDone += bytes;
-    return { ids: bytes === 0 ? [] : [await this.saver.saveData(bytes === data.length ? data : data.slice(0, bytes))], bytes };
-  }
-
-  /** Reads a file block by block from its start and cuts it into content-defined chunks. */
-  private async readChunked(file: FileHandle, buffers: { block: Buffer; carry: Buffer }): Promise<{ ids: Buffer[]; bytes: number }> {
-    const chunker = new Chunker(this.gear, this.repository.config.chunker);
-    const ids: Buffer[] = [];
-    const { block, carry } = buffers;
-    let carried = 0;
-    let bytes = 0;
-    for (;;) {
-      this.options.signal?.throwIfAborted();
-      const { bytesRead } = await file.read(block, 0, block.length, bytes);
-      if (bytesRead === 0) break;
-      const data = block.subarray(0, bytesRead);
-      bytes += bytesRead;
-      let offset = 0;
-      for (const length of chunker.push(data)) {
-        const take = length - carried;
-        ids.push(await this.saver.saveData(assemble(carry.subarray(0, carried), data.subarray(offset, offset + take), length)));
-        offset += take;
-        carried = 0;
-      }
-      // The start of the next chunk waits in `carry`, so the read buffer can be reused.
-      carried += data.copy(carry, carried, offset);
-      this.summary.bytesRead += bytesRead;
-      this.meter.counts.bytesDone += bytesRead;
-      this.meter.tick();
-    }
-    const last = chunker.finish();
-    if (last > 0) ids.push(await this.saver.saveData(assemble(carry.subarray(0, carried), Buffer.alloc(0), last)));
-    return { ids, bytes };
+    const stable = read.size === before.size && read.mtimeNs === before.mtimeNs && BigInt(read.bytes) === before.size;
+    if (!stable) this.warnings.push(this.report(path, 'changed while it was being read; the snapshot has the content as read'));
+    this.summary.filesRead += 1;
+    this.summary.bytesRead += read.bytes;
+    this.meter.counts.filesDone += 1;
+    this.meter.counts.bytesDone += Math.max(0, Number(before.size) - read.bytes);
+    this.meter.tick();
+    return { ids: read.ids, bytes: read.bytes, stable };
   }
 
   private advance(files: number, bytes: number): void {
@@ -503,14 +465,6 @@ class BackupRun {
     this.options.onWarning?.(warning);
     return warning;
   }
-}
-
-/** A chunk in a buffer of its own (it is transferred to a worker): the carried start followed by `tail`. */
-function assemble(head: Buffer, tail: Buffer, length: number): Uint8Array {
-  const chunk = new Uint8Array(length);
-  chunk.set(head, 0);
-  chunk.set(tail, head.length);
-  return chunk;
 }
 
 function metadataOf(name: Buffer, type: NodeType, stat: BigIntStats): TreeNode {

@@ -1,3 +1,4 @@
+import { loadBlobs } from '../repository/blobBatch.js';
 import type { Repository } from '../repository/repository.js';
 import { FormatViolation } from '../repository/packFormat.js';
 import { damaged } from '../repository/repositoryError.js';
@@ -13,6 +14,12 @@ export interface ParentDir {
  * same paths, so an unchanged file can take its chunk list from there.
  */
 export class ParentTrees {
+  /**
+   * Trees read ahead, by hex id: when a folder is loaded, the trees of its subfolders are read at once
+   * by pack range, instead of one open and read each as the walk reaches them. Taken out when used.
+   */
+  private readonly ahead = new Map<string, Buffer>();
+
   constructor(
     private readonly repository: Repository,
     private readonly rootId: string,
@@ -28,7 +35,13 @@ export class ParentTrees {
 
   private async load(id: Buffer): Promise<ParentDir | undefined> {
     if (!this.repository.hasBlob(id)) return undefined;
-    const nodes = await loadTree(this.repository, id);
+    const key = id.toString('hex');
+    const fetched = this.ahead.get(key);
+    this.ahead.delete(key);
+    const nodes = fetched ? decodeTreeBlob(id, fetched) : await loadTree(this.repository, id);
+    const subtrees = nodes.flatMap((node) => (node.type === 'dir' && node.subtree && this.repository.hasBlob(node.subtree) ? [node.subtree] : []));
+    // A tree that fails here is simply not read ahead; loading it later reports the damage.
+    if (subtrees.length > 1) for (const [hex, plaintext] of (await loadBlobs(this.repository, subtrees)).loaded) this.ahead.set(hex, plaintext);
     const byName = new Map(nodes.map((node) => [node.name.toString('latin1'), node]));
     return { get: (name) => byName.get(name.toString('latin1')) };
   }
@@ -36,7 +49,10 @@ export class ParentTrees {
 
 /** Loads and parses one tree blob; a malformed tree is reported as damage. */
 export async function loadTree(repository: Repository, id: Buffer): Promise<TreeNode[]> {
-  const plaintext = await repository.loadBlob(id);
+  return decodeTreeBlob(id, await repository.loadBlob(id));
+}
+
+function decodeTreeBlob(id: Buffer, plaintext: Buffer): TreeNode[] {
   try {
     return decodeTree(plaintext);
   } catch (err) {

@@ -133,15 +133,7 @@ export class LocalBackend implements Backend {
         file = await open(temp, 'wx', 0o600);
       }
       try {
-        let position = 0;
-        for (const part of Array.isArray(data) ? (data as readonly Uint8Array[]) : [data as Uint8Array]) {
-          let done = 0;
-          while (done < part.byteLength) {
-            const { bytesWritten } = await file.write(part, done, part.byteLength - done, position);
-            done += bytesWritten;
-            position += bytesWritten;
-          }
-        }
+        await writeAll(file, Array.isArray(data) ? (data as readonly Uint8Array[]) : [data as Uint8Array]);
         await file.sync();
       } finally {
         await file.close();
@@ -223,6 +215,29 @@ export class LocalBackend implements Backend {
         return new BackendError('E_IO', `Cannot ${action} ${what}: ${(err as Error | undefined)?.message ?? String(err)}`, {
           cause: err,
         });
+    }
+  }
+}
+
+/** Parts written with one writev per IOV_MAX of them: a pack of small blobs has thousands of parts, and a write each cost more than the data. */
+const PARTS_PER_WRITE = 1024;
+
+async function writeAll(file: FileHandle, parts: readonly Uint8Array[]): Promise<void> {
+  let position = 0;
+  for (let first = 0; first < parts.length; first += PARTS_PER_WRITE) {
+    const batch = parts.slice(first, first + PARTS_PER_WRITE);
+    const { bytesWritten } = await file.writev(batch as Uint8Array[], position);
+    position += bytesWritten;
+    // A short write (rare, e.g. a signal) finishes part by part.
+    let skipped = bytesWritten;
+    for (const part of batch) {
+      const from = Math.min(part.byteLength, skipped);
+      skipped -= from;
+      for (let done = from; done < part.byteLength; ) {
+        const { bytesWritten: wrote } = await file.write(part, done, part.byteLength - done, position);
+        done += wrote;
+        position += wrote;
+      }
     }
   }
 }

@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import * as v from 'valibot';
 import { FormatViolation } from '../repository/packFormat.js';
 
@@ -62,9 +63,15 @@ const NODE_SCHEMA = v.object({
 const TREE_SCHEMA = v.object({ nodes: v.array(NODE_SCHEMA) });
 
 /** Bytes as a JSON string when they are UTF-8 that round-trips exactly, else base64 under the `…B64` key. */
-function encodeBytes(bytes: Buffer, key: string): Record<string, string> {
+function putBytes(out: Record<string, unknown>, bytes: Buffer, key: string): void {
+  // ASCII always round-trips; only other bytes need the encode-and-compare check.
+  if (isAscii(bytes)) {
+    out[key] = bytes.toString('latin1');
+    return;
+  }
   const text = bytes.toString('utf8');
-  return Buffer.from(text, 'utf8').equals(bytes) ? { [key]: text } : { [`${key}B64`]: bytes.toString('base64') };
+  if (Buffer.from(text, 'utf8').equals(bytes)) out[key] = text;
+  else out[`${key}B64`] = bytes.toString('base64');
 }
 
 function decodeBytes(text: string | undefined, b64: string | undefined): Buffer | undefined {
@@ -76,24 +83,33 @@ function decodeBytes(text: string | undefined, b64: string | undefined): Buffer 
 /** Serialises a directory's entries, sorted by name bytes, as the plaintext of a tree blob. */
 export function encodeTree(nodes: readonly TreeNode[]): Buffer {
   const sorted = [...nodes].sort((a, b) => Buffer.compare(a.name, b.name));
-  const json = sorted.map((node) => ({
-    ...encodeBytes(node.name, 'name'),
-    type: node.type,
-    mode: node.mode,
-    uid: node.uid,
-    gid: node.gid,
-    mtimeNs: node.mtimeNs.toString(),
-    ctimeNs: node.ctimeNs.toString(),
-    size: node.size,
-    ...(node.content ? { content: node.content.map((id) => id.toString('hex')) } : {}),
-    ...(node.subtree ? { subtree: node.subtree.toString('hex') } : {}),
-    ...(node.linkTarget ? encodeBytes(node.linkTarget, 'linkTarget') : {}),
-    ...(node.inode !== undefined ? { inode: node.inode.toString() } : {}),
-    ...(node.device !== undefined ? { device: node.device.toString() } : {}),
-    ...(node.links !== undefined ? { links: node.links } : {}),
-    ...(node.rdev !== undefined ? { rdev: node.rdev.toString() } : {}),
-  }));
-  return Buffer.from(JSON.stringify({ nodes: json }), 'utf8');
+  return Buffer.from(JSON.stringify({ nodes: sorted.map(encodeNode) }), 'utf8');
+}
+
+/**
+ * One entry as JSON. Properties are assigned one by one rather than spread from small objects (a
+ * tenth of a no-change backup's main thread went to those objects); the insertion order, which is
+ * the serialised order and so part of the tree's id, is the format's: name, type, mode, uid, gid,
+ * mtimeNs, ctimeNs, size, content, subtree, linkTarget, inode, device, links, rdev.
+ */
+function encodeNode(node: TreeNode): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  putBytes(out, node.name, 'name');
+  out.type = node.type;
+  out.mode = node.mode;
+  out.uid = node.uid;
+  out.gid = node.gid;
+  out.mtimeNs = node.mtimeNs.toString();
+  out.ctimeNs = node.ctimeNs.toString();
+  out.size = node.size;
+  if (node.content) out.content = node.content.map((id) => id.toString('hex'));
+  if (node.subtree) out.subtree = node.subtree.toString('hex');
+  if (node.linkTarget) putBytes(out, node.linkTarget, 'linkTarget');
+  if (node.inode !== undefined) out.inode = node.inode.toString();
+  if (node.device !== undefined) out.device = node.device.toString();
+  if (node.links !== undefined) out.links = node.links;
+  if (node.rdev !== undefined) out.rdev = node.rdev.toString();
+  return out;
 }
 
 /**

@@ -1,16 +1,20 @@
 import assert from 'node:assert/strict';
 import { appendFileSync, unlinkSync } from 'node:fs';
-import { appendFile, open, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { backup } from '../../../src-main/engine/archiver/backup.js';
+import { BackendError, type ObjectHandle } from '../../../src-main/engine/backend/backend.js';
+import { LocalBackend } from '../../../src-main/engine/backend/localBackend.js';
+import { Repository } from '../../../src-main/engine/repository/repository.js';
 import { restore } from '../../../src-main/engine/restorer/restore.js';
 import { listSnapshots } from '../../../src-main/engine/snapshot/snapshot.js';
+import { findPath } from '../../../src-main/engine/snapshot/treePath.js';
 import { seededBytes } from '../../helpers/data.js';
 import { assertSameTree, buildAwkwardTree, describeTree } from '../../helpers/fileTree.js';
 import { bytesUnder } from '../../helpers/folderSize.js';
 import { tempDir } from '../../helpers/tempDir.js';
-import { createTestRepository } from '../../helpers/testRepository.js';
+import { FAST_KDF, TEST_PASSWORD, createTestRepository } from '../../helpers/testRepository.js';
 
 const MiB = 1024 * 1024;
 
@@ -114,17 +118,20 @@ test('full rereads every file, incremental does not, differential compares with 
 test('a file that vanishes or changes while being read is a warning, and the backup completes', async (t) => {
   const dir = await tempDir(t);
   const source = join(dir, 'source');
-  await buildAwkwardTree(source);
-  await writeFile(join(source, 'a-growing.log'), seededBytes('log', 16 * MiB));
-  await writeFile(join(source, 'z-vanishing.txt'), 'here at listing time, gone when read');
+  await mkdir(source);
+  // Three times the bytes a file worker may have in flight, so the worker is still reading when the main thread
+  // handles its first chunk; one worker, and both files large (small ones go first), so the second waits its turn.
+  await writeFile(join(source, 'a-growing.log'), seededBytes('log', 48 * MiB));
+  await writeFile(join(source, 'z-vanishing.txt'), seededBytes('here at listing time, gone when read', 128 * 1024));
   const { repository } = await createTestRepository(t);
   const warnings: { path: string; message: string }[] = [];
   let meddled = false;
   const { snapshot } = await backup(repository, {
     paths: [source],
     cacheDir: join(dir, 'cache'),
+    workers: 1,
     onWarning: (w) => warnings.push(w),
-    // Called from inside the read loop: the folder has been listed, a-growing.log is being read.
+    // Called as the first chunk of a-growing.log arrives: the folder has been listed, the file is being read.
     onProgress: (p) => {
       if (meddled || !p.currentPath?.endsWith('a-growing.log')) return;
       meddled = true;
@@ -133,8 +140,9 @@ test('a file that vanishes or changes while being read is a warning, and the bac
     },
   });
   assert.ok(meddled);
+  // Files are read concurrently: warnings come in the order the reads finish.
   assert.deepEqual(
-    warnings.map((w) => [w.path.split('/').pop(), w.message]),
+    warnings.map((w) => [w.path.split('/').pop(), w.message]).sort(),
     [
       ['a-growing.log', 'changed while it was being read; the snapshot has the content as read'],
       ['z-vanishing.txt', 'vanished before it could be read'],
@@ -145,6 +153,45 @@ test('a file that vanishes or changes while being read is a warning, and the bac
   const result = await restore(repository, { snapshot, target });
   assert.deepEqual(result.problems, []);
   const restoredLog = await readFile(join(target, source, 'a-growing.log'));
-  assert.ok(restoredLog.length >= 16 * MiB);
-  assert.ok(restoredLog.subarray(0, 16 * MiB).equals(seededBytes('log', 16 * MiB)));
+  assert.ok(restoredLog.length >= 48 * MiB);
+  assert.ok(restoredLog.subarray(0, 48 * MiB).equals(seededBytes('log', 48 * MiB)));
+});
+
+test('files read concurrently give the same snapshot tree as files read one at a time', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await buildAwkwardTree(source, { smallFiles: 500 });
+  await writeFile(join(source, 'large.bin'), seededBytes('large', 24 * MiB));
+  const made = await createTestRepository(t);
+  const one = (await backup(made.repository, { paths: [source], type: 'full', workers: 1 })).snapshot;
+  const many = (await backup(await made.reopen(), { paths: [source], type: 'full', workers: 4 })).snapshot;
+  // The source's tree, not the root's: the folders above it (the temp folder) change as other tests run.
+  const reader = await made.reopen();
+  const treeOf = async (snapshot: typeof one) => {
+    const found = await findPath(reader, snapshot, source);
+    assert.equal(found.kind, 'dir');
+    return found.kind === 'dir' ? found.tree.toString('hex') : '';
+  };
+  assert.equal(await treeOf(many), await treeOf(one), 'the same tree, so every folder listing and chunk list below it is identical');
+  assert.equal(many.summary.dataBlobsAdded, 0, 'every chunk was found again');
+  assert.equal(many.summary.filesRead, one.summary.filesRead);
+  const target = join(dir, 'restored');
+  assert.deepEqual((await restore(await made.reopen(), { snapshot: many, target })).problems, []);
+  assertSameTree(await describeTree(join(target, source)), await describeTree(source));
+});
+
+test('a pack that cannot be written fails the backup with that error while files are still being read', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await buildAwkwardTree(source, { smallFiles: 2000 });
+  await writeFile(join(source, 'large.bin'), seededBytes('large', 24 * MiB));
+  let packs = 0;
+  class FullDisk extends LocalBackend {
+    override async write(handle: ObjectHandle, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
+      if (handle.type === 'data' && ++packs > 1) throw new BackendError('E_NO_SPACE', 'The backup target is full.');
+      return super.write(handle, data);
+    }
+  }
+  const repository = await Repository.init(new FullDisk(join(dir, 'repo')), { password: TEST_PASSWORD, kdf: FAST_KDF, packSize: 1024 * 1024 });
+  await assert.rejects(backup(repository, { paths: [source], cacheDir: join(dir, 'cache') }), { code: 'E_NO_SPACE' });
 });

@@ -1,0 +1,44 @@
+import { Worker } from 'node:worker_threads';
+import type { WriteBatch, WriteRequest, WriteResults } from '../workers/fileWriter.js';
+
+interface Writer {
+  readonly worker: Worker;
+  /** Answers pending from this worker, oldest first (a worker answers its batches in order). */
+  readonly waiting: { resolve(results: WriteResults): void; reject(err: unknown): void }[];
+}
+
+/** File writer threads for a restore: each batch of small files is split across them, and the answers come back in request order. */
+export class FileWriterPool {
+  private readonly writers: Writer[] = [];
+
+  constructor(size: number) {
+    for (let i = 0; i < Math.max(1, size); i++) {
+      const writer: Writer = { worker: new Worker(new URL('../workers/fileWriter.js', import.meta.url)), waiting: [] };
+      writer.worker.unref();
+      writer.worker.on('message', (results: WriteResults) => writer.waiting.shift()?.resolve(results));
+      writer.worker.on('error', (err) => {
+        for (const waiter of writer.waiting.splice(0)) waiter.reject(err);
+      });
+      this.writers.push(writer);
+    }
+  }
+
+  /** Writes the files; one entry per file, in order: undefined when written, else why not. */
+  async write(files: readonly WriteRequest[]): Promise<(string | undefined)[]> {
+    const share = Math.ceil(files.length / this.writers.length);
+    const parts = await Promise.all(
+      this.writers.map(async (writer, i) => {
+        const batch: WriteBatch = { files: files.slice(i * share, (i + 1) * share) };
+        if (batch.files.length === 0) return [];
+        const answer = new Promise<WriteResults>((resolve, reject) => writer.waiting.push({ resolve, reject }));
+        writer.worker.postMessage(batch, batch.files.map((file) => file.content.buffer as ArrayBuffer));
+        return (await answer).errors;
+      }),
+    );
+    return parts.flat();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.writers.map((writer) => writer.worker.terminate()));
+  }
+}
