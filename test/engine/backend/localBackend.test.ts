@@ -1,35 +1,19 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import type { BackendError } from '../../../src-main/engine/backend/backend.js';
 import { LocalBackend } from '../../../src-main/engine/backend/localBackend.js';
 import { backendContract, collect, objectName, packHandle } from '../../helpers/backendContract.js';
 import { seededBytes } from '../../helpers/data.js';
 import { tempDir } from '../../helpers/tempDir.js';
+import { tmpfsDir } from '../../helpers/tmpfs.js';
 
 const name = objectName;
 
 backendContract('local', async (t) => new LocalBackend(join(await tempDir(t), 'repo')));
 
-/** A fresh folder with a small tmpfs mounted on it (root only), or undefined with the test marked skipped. */
-async function tmpfsDir(t: TestContext, options: string): Promise<string | undefined> {
-  const where = await mkdtemp(join(tmpdir(), 'hindsight-tmpfs-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', where], { stdio: 'pipe' });
-  } catch (err) {
-    await rm(where, { recursive: true });
-    t.skip(`cannot mount a tmpfs here (${(err as Error).message.split('\n')[0]}); needs root`);
-    return undefined;
-  }
-  t.after(async () => {
-    execFileSync('umount', ['-l', where]);
-    await rm(where, { recursive: true });
-  });
-  return where;
-}
 
 test('list never shows temporary files of unfinished writes or foreign files', async (t) => {
   const root = join(await tempDir(t), 'repo');

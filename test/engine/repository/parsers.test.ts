@@ -1,34 +1,17 @@
 import assert from 'node:assert/strict';
-import { createCipheriv, createHash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
+import { FUZZ_CASES, expectTypedOutcome, prng } from '../../helpers/fuzz.js';
 import { MasterKey } from '../../../src-main/engine/crypto/masterKey.js';
 import { openConfig } from '../../../src-main/engine/repository/config.js';
 import { decodeIndexFile, encodeIndexFile } from '../../../src-main/engine/repository/indexFile.js';
 import { parseKeyFile } from '../../../src-main/engine/repository/keyFile.js';
 import { FormatViolation, decodePackHeader, encodePackHeader, type PackedBlob } from '../../../src-main/engine/repository/packFormat.js';
-import { RepositoryError } from '../../../src-main/engine/repository/repositoryError.js';
 import { openObject } from '../../../src-main/engine/repository/sealedObject.js';
-
-/** Cases: a few thousand in `npm test`, more with HINDSIGHT_FUZZ_CASES (npm run test:stress). */
-const CASES = Number(process.env.HINDSIGHT_FUZZ_CASES ?? 2000);
-
-/** Seeded pseudo-random bytes, so a failing case can be replayed. */
-function prng(seed: string, length: number): Buffer {
-  return createCipheriv('aes-256-ctr', createHash('sha256').update(seed).digest(), Buffer.alloc(16)).update(Buffer.alloc(length));
-}
 
 const blobs: PackedBlob[] = [0, 1, 2].map((i) => ({ id: prng(`id${i}`, 32), type: 'data', compressed: false, offset: i * 116, length: 116, rawLength: 100 }));
 const validHeader = encodePackHeader(blobs);
 const validIndex = encodeIndexFile({ supersedes: [prng('s', 32)], packs: [{ id: prng('p', 32), size: 400, blobs }] });
-
-/** The only acceptable outcomes for bad input: a value, or a typed error. */
-function expectTypedOutcome(parse: () => unknown): void {
-  try {
-    parse();
-  } catch (err) {
-    assert.ok(err instanceof FormatViolation || err instanceof RepositoryError, `untyped error: ${String(err)}`);
-  }
-}
 
 test('valid headers and indexes decode to what was encoded', () => {
   assert.deepEqual(decodePackHeader(validHeader, 348), blobs);
@@ -39,7 +22,7 @@ test('valid headers and indexes decode to what was encoded', () => {
 
 test('random and mutated pack headers, indexes, key files and objects only ever yield typed errors', () => {
   const master = MasterKey.generate();
-  for (let i = 0; i < CASES; i++) {
+  for (let i = 0; i < FUZZ_CASES; i++) {
     const random = prng(`r${i}`, i % 300);
     const mutated = Buffer.from(i % 2 === 0 ? validHeader : validIndex);
     const r = prng(`m${i}`, 8);

@@ -1,17 +1,8 @@
 import assert from 'node:assert/strict';
-import { createCipheriv, createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { FormatViolation } from '../../../src-main/engine/repository/packFormat.js';
-import { RepositoryError } from '../../../src-main/engine/repository/repositoryError.js';
+import { FUZZ_CASES, expectTypedOutcome, prng } from '../../helpers/fuzz.js';
 import { parseSnapshotRecord, type SnapshotRecord } from '../../../src-main/engine/snapshot/snapshot.js';
 import { decodeTree, encodeTree, type TreeNode } from '../../../src-main/engine/snapshot/tree.js';
-
-/** Cases per parser: a few thousand in `npm test`, more with HINDSIGHT_FUZZ_CASES (npm run test:stress). */
-const CASES = Number(process.env.HINDSIGHT_FUZZ_CASES ?? 2000);
-
-function prng(seed: string, length: number): Buffer {
-  return createCipheriv('aes-256-ctr', createHash('sha256').update(seed).digest(), Buffer.alloc(16)).update(Buffer.alloc(length));
-}
 
 const base = { mode: 0o644, uid: 1000, gid: 1000, mtimeNs: 1_700_000_000_123_456_789n, ctimeNs: 1_700_000_000_123_456_789n };
 const nodes: TreeNode[] = [
@@ -36,14 +27,6 @@ const record: SnapshotRecord = JSON.parse(
 );
 const validSnapshot = Buffer.from(JSON.stringify(record));
 
-function expectTypedOutcome(parse: () => unknown): void {
-  try {
-    parse();
-  } catch (err) {
-    assert.ok(err instanceof FormatViolation || err instanceof RepositoryError, `untyped error: ${String(err)}`);
-  }
-}
-
 test('valid trees and snapshot records parse to what was written', () => {
   const decoded = decodeTree(validTree);
   assert.deepEqual(decoded.map((n) => [n.name.toString(), n.type, n.size]), nodes.map((n) => [n.name.toString(), n.type, n.size]));
@@ -51,9 +34,9 @@ test('valid trees and snapshot records parse to what was written', () => {
   assert.deepEqual(parseSnapshotRecord(validSnapshot, 'x'), record);
 });
 
-test(`random, mutated and truncated trees and snapshot records (${CASES} each) only ever yield typed errors`, () => {
+test(`random, mutated and truncated trees and snapshot records (${FUZZ_CASES} each) only ever yield typed errors`, () => {
   let outcomes = 0;
-  for (let i = 0; i < CASES; i++) {
+  for (let i = 0; i < FUZZ_CASES; i++) {
     const r = prng(`m${i}`, 16);
     const mutated = (valid: Buffer) => {
       const copy = Buffer.from(valid);
@@ -68,7 +51,7 @@ test(`random, mutated and truncated trees and snapshot records (${CASES} each) o
       }
     }
   }
-  assert.equal(outcomes, CASES * 12);
+  assert.equal(outcomes, FUZZ_CASES * 12);
 });
 
 test('a tree declaring a huge entry count or name length is rejected without allocating for it', () => {
