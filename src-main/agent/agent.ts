@@ -364,34 +364,33 @@ export class Agent {
     const full = plan.fullEveryDays !== undefined && (state.lastFullAt === undefined || now - state.lastFullAt >= plan.fullEveryDays * 86_400_000);
     const changedPaths = plan.schedule.kind === 'continuous' && !state.scanAll && changed && !full ? [...changed] : undefined;
     const summary: Record<string, number | string> = {};
-    for (const target of plan.targets) {
-      await this.pool.withRepository(target, async (repository) => {
-        const { snapshot } = await backup(repository, {
-          paths: plan.sources,
-          type: full ? 'full' : 'incremental',
-          tags: [`plan:${plan.id}`],
-          excludes: { patterns: plan.excludes },
-          ...(this.options.workers !== undefined ? { workers: this.options.workers } : {}),
-          ...(changedPaths ? { changedPaths } : {}),
-          signal: context.signal,
-          onProgress: (p) => context.progress(p),
-          onWarning: (w) => context.warn(w),
-        });
-        if (plan.retention) summary.forgotten = (Number(summary.forgotten ?? 0) || 0) + (await forgetByPolicy(repository, plan.id, plan.retention));
-        Object.assign(summary, {
-          snapshot: snapshot.id,
-          filesNew: snapshot.summary.filesNew,
-          filesChanged: snapshot.summary.filesChanged,
-          filesUnchanged: snapshot.summary.filesUnchanged,
-          bytesAdded: snapshot.summary.bytesAdded,
-          totalBytes: snapshot.summary.totalBytes,
-        });
-      }, 'none');
-      this.db.targetSucceeded(target, this.date());
-    }
+    // Several targets are one repository replicated on all of them (each holds the same copy).
+    await this.pool.withRepository(plan.targets, async (repository) => {
+      const { snapshot } = await backup(repository, {
+        paths: plan.sources,
+        type: full ? 'full' : 'incremental',
+        tags: [`plan:${plan.id}`],
+        excludes: { patterns: plan.excludes },
+        ...(this.options.workers !== undefined ? { workers: this.options.workers } : {}),
+        ...(changedPaths ? { changedPaths } : {}),
+        signal: context.signal,
+        onProgress: (p) => context.progress(p),
+        onWarning: (w) => context.warn(w),
+      });
+      if (plan.retention) summary.forgotten = await forgetByPolicy(repository, plan.id, plan.retention);
+      Object.assign(summary, {
+        snapshot: snapshot.id,
+        filesNew: snapshot.summary.filesNew,
+        filesChanged: snapshot.summary.filesChanged,
+        filesUnchanged: snapshot.summary.filesUnchanged,
+        bytesAdded: snapshot.summary.bytesAdded,
+        totalBytes: snapshot.summary.totalBytes,
+      });
+    }, 'none');
+    for (const target of plan.targets) this.db.targetSucceeded(target, this.date());
     this.db.updatePlanState(plan.id, { scanAll: false, ...(full ? { lastFullAt: now } : {}) });
     if (plan.pruneEveryDays !== undefined && (state.lastPruneAt === undefined || now - state.lastPruneAt >= plan.pruneEveryDays * 86_400_000)) {
-      for (const target of plan.targets) await this.pool.withRepository(target, (repository) => prune(repository), 'exclusive');
+      await this.pool.withRepository(plan.targets, (repository) => prune(repository), 'exclusive');
       this.db.updatePlanState(plan.id, { lastPruneAt: now });
     }
     return { summary };

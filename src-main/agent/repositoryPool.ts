@@ -1,6 +1,6 @@
 import type { AgentEvent, RepositoryInfo } from '../../src-shared/api.js';
 import { HindsightError } from '../../src-shared/errors.js';
-import { backendFor } from '../engine/backend/location.js';
+import { backendFor, backendForTargets } from '../engine/backend/location.js';
 import { Repository } from '../engine/repository/repository.js';
 import type { AgentDatabase } from './agentDatabase.js';
 import { KeychainUnavailable, type SecretStore } from './secretStore.js';
@@ -48,8 +48,11 @@ export class RepositoryPool {
     return out;
   }
 
-  /** Runs `work` on the repository at `location`; jobs get their own instance, locked as asked. */
-  async withRepository<T>(location: string, work: (repository: Repository) => Promise<T>, lock: LockMode | 'query' = 'query'): Promise<T> {
+  /**
+   * Runs `work` on the repository at `location`, or on one repository replicated on several targets
+   * (a plan's targets: every target holds the same copy); jobs get their own instance, locked as asked.
+   */
+  async withRepository<T>(location: string | readonly string[], work: (repository: Repository) => Promise<T>, lock: LockMode | 'query' = 'query'): Promise<T> {
     if (lock === 'query') {
       const repository = await this.queryInstance(location);
       const held = await repository.lock(false);
@@ -80,28 +83,44 @@ export class RepositoryPool {
     this.forQueries.clear();
   }
 
-  private queryInstance(location: string): Promise<Repository> {
-    let pending = this.forQueries.get(location);
+  private queryInstance(location: string | readonly string[]): Promise<Repository> {
+    const key = typeof location === 'string' ? location : location.join('\n');
+    let pending = this.forQueries.get(key);
     if (!pending) {
       pending = this.open(location);
-      pending.catch(() => this.forQueries.delete(location));
-      this.forQueries.set(location, pending);
+      pending.catch(() => this.forQueries.delete(key));
+      this.forQueries.set(key, pending);
     }
     return pending;
   }
 
-  private async open(location: string): Promise<Repository> {
-    const target = this.db.targets().find((t) => t.location === location);
+  private async open(location: string | readonly string[]): Promise<Repository> {
+    const locations = typeof location === 'string' ? [location] : [...location];
+    const known = this.db.targets();
+    const target = known.find((t) => locations.includes(t.location));
     const password = (target ? await this.password(target.repositoryId) : undefined) ?? process.env.HINDSIGHT_PASSWORD;
     if (password === undefined) {
-      this.emit({ type: 'password.needed', repository: location });
+      this.emit({ type: 'password.needed', repository: locations.join(', ') });
       throw new HindsightError(
         'E_PASSWORD_NEEDED',
-        `The password of the repository at ${location} is not known here: connect it with its password (in the app, or \`hindsight agent\` with HINDSIGHT_PASSWORD).`,
+        `The password of the repository at ${locations.join(', ')} is not known here: connect it with its password (in the app, or \`hindsight agent\` with HINDSIGHT_PASSWORD).`,
       );
     }
-    const repository = await Repository.open(backendFor(location), password);
-    if (!target) this.db.rememberTarget(location, repository.config.id);
+    const backend =
+      locations.length === 1
+        ? backendFor(locations[0] as string)
+        : backendForTargets(locations, {
+            onReplicationEvent: (event) =>
+              this.emit({
+                type: 'warning',
+                warning:
+                  event.kind === 'target-down'
+                    ? { path: event.location, message: `target unreachable (${event.error}); it is behind until repaired (hindsight repair)` }
+                    : { path: event.failed, message: `${event.object}: ${event.reason}; read from ${event.readFrom ?? 'no other target'}` },
+              }),
+          });
+    const repository = await Repository.open(backend, password);
+    for (const each of locations) if (!known.some((t) => t.location === each)) this.db.rememberTarget(each, repository.config.id);
     return repository;
   }
 
