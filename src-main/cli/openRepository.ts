@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline/promises';
 import type { Backend } from '../engine/backend/backend.js';
 import { backendForTargets, type TargetOptions } from '../engine/backend/location.js';
 import { ReplicatedBackend, type ReplicationEvent } from '../engine/backend/replicatedBackend.js';
+import { recordTargets } from '../engine/backend/targetHistory.js';
 import { Repository } from '../engine/repository/repository.js';
 import { UsageError } from './cliError.js';
 import type { OptionValues } from './command.js';
@@ -58,13 +59,15 @@ export function repositoryBackend(values: OptionValues): Backend {
 }
 
 /**
- * Lines about targets that fell behind in this session (a replicated
- * repository only), for the end of a command that wrote to it.
+ * Records how a replicated repository's targets fared in this session and
+ * returns a line for each target that fell behind, for the end of a command
+ * that wrote to it.
  */
-export function behindTargets(repository: Repository): string[] {
+export async function behindTargets(repository: Repository): Promise<string[]> {
   if (!(repository.backend instanceof ReplicatedBackend)) return [];
-  return repository.backend
-    .status()
+  const statuses = repository.backend.status();
+  await recordTargets(statuses);
+  return statuses
     .filter((target) => target.behind)
     .map((target) => `target ${target.location} is behind (${target.lastError ?? 'it missed writes'}); run "hindsight repair" with every --repo when it is reachable`);
 }

@@ -185,11 +185,17 @@ test('the SFTP server stops mid-backup: the backup completes on the other target
 
   await server.start();
   const behind = hindsight(['targets', ...repos, '--json'], env);
-  const comparison = JSON.parse(behind.stdout) as { location: string; missing: number }[];
+  const comparison = JSON.parse(behind.stdout) as { location: string; missing: number; history: { behind: boolean; lastSuccess?: string; lastError?: string } | null }[];
   assert.equal(comparison[0]?.missing, 0);
   assert.ok((comparison[1]?.missing ?? 0) > 0, behind.stdout);
+  assert.equal(comparison[0]?.history?.behind, false);
+  assert.equal(comparison[1]?.history?.behind, true);
+  assert.match(comparison[1]?.history?.lastError ?? '', /refused the connection|connection .* lost/);
+  assert.ok(comparison[1]?.history?.lastSuccess, 'it worked before the server stopped');
   const repaired = hindsight(['repair', ...repos], env);
   assert.equal(repaired.status, 0, repaired.both);
+  const level = JSON.parse(hindsight(['targets', ...repos, '--json'], env).stdout) as { missing: number; history: { behind: boolean } }[];
+  assert.deepEqual(level.map((target) => [target.missing, target.history.behind]), [[0, false], [0, false]]);
   const check = hindsight(['check', ...repos, '--read-data'], env);
   assert.equal(check.status, 0, check.both);
   const fromRemote = join(dir, 'from-remote');

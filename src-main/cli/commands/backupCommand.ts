@@ -100,7 +100,7 @@ or (with several --repo) a target could not be written and is now behind.`,
         console.log(`  read ${formatBytes(s.bytesRead)} of ${formatBytes(s.totalBytes)}, added ${formatBytes(s.bytesAdded)} to the repository in ${formatDuration(s.durationMs)}`);
         if (warnings.length > 0) console.log(`  ${warnings.length} warning${warnings.length === 1 ? '' : 's'}: some files were not saved as they are now (see above)`);
       }
-      const behind = behindTargets(repository);
+      const behind = await behindTargets(repository);
       for (const line of behind) console.error(`warning: ${line}`);
       return warnings.length > 0 || behind.length > 0 ? EXIT_WITH_WARNINGS : 0;
     } finally {

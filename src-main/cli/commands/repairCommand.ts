@@ -1,6 +1,7 @@
 import type { Backend } from '../../engine/backend/backend.js';
 import { backendFor } from '../../engine/backend/location.js';
 import { ReplicatedBackend } from '../../engine/backend/replicatedBackend.js';
+import { readTargetHistory, recordTargets } from '../../engine/backend/targetHistory.js';
 import { compareTargets, repairTargets, type RepairResult } from '../../engine/maintenance/repair.js';
 import { Repository } from '../../engine/repository/repository.js';
 import { RepositoryError } from '../../engine/repository/repositoryError.js';
@@ -51,7 +52,12 @@ objects have no good copy anywhere.`,
     try {
       const lock = await repository.lock(true);
       try {
-        return printRepair(await repairTargets(repository, targetsOf(repository.backend)));
+        const result = await repairTargets(repository, targetsOf(repository.backend));
+        await recordTargets(
+          result.targets.map((t) => ({ location: t.location, reachable: t.reachable, behind: !t.reachable, lastSuccess: t.reachable ? new Date() : undefined, lastError: t.error })),
+          { repaired: true },
+        );
+        return printRepair(result);
       } finally {
         await lock.release();
       }
@@ -117,8 +123,9 @@ export const targetsCommand: Command = {
   summary: 'show each target of a replicated repository: reachable, objects behind',
   help: `Usage: hindsight targets --repo A --repo B [--json]
 
-Lists every target, whether it can be reached, and how many objects it lacks
-that another target has (listings only; "repair" verifies contents).
+Lists every target, whether it can be reached, how many objects it lacks
+that another target has (listings only; "repair" verifies contents), and
+when a backup or repair on this computer last reached it.
 
 Options:
 ${REPOSITORY_HELP}
@@ -129,13 +136,16 @@ ${REPOSITORY_HELP}
     const targets = repositoryLocations(values).map((location) => backendFor(location, options));
     try {
       const comparison = await compareTargets(targets);
+      const history = await readTargetHistory();
       if (values.json) {
-        console.log(JSON.stringify(comparison, null, 2));
+        console.log(JSON.stringify(comparison.map((target) => ({ ...target, history: history[target.location] ?? null })), null, 2));
       } else {
         for (const target of comparison) {
-          if (!target.reachable) console.log(`${target.location}: not reachable (${target.error})`);
-          else if (target.missing === 0) console.log(`${target.location}: up to date (${target.objects} objects)`);
-          else console.log(`${target.location}: behind by ${target.missing} objects (${Object.entries(target.missingByType).map(([type, n]) => `${n} ${type}`).join(', ')})`);
+          const seen = history[target.location]?.lastSuccess;
+          const last = seen ? `; last success ${seen}` : '';
+          if (!target.reachable) console.log(`${target.location}: not reachable (${target.error})${last}`);
+          else if (target.missing === 0) console.log(`${target.location}: up to date (${target.objects} objects)${last}`);
+          else console.log(`${target.location}: behind by ${target.missing} objects (${Object.entries(target.missingByType).map(([type, n]) => `${n} ${type}`).join(', ')})${last}`);
         }
       }
       return comparison.every((t) => t.reachable && t.missing === 0) ? 0 : EXIT_WITH_WARNINGS;

@@ -288,15 +288,17 @@ export class SftpBackend implements Backend {
         reject(hostKeyProblem ?? this.translateConnectError(err, methods.tried));
       };
       client.once('ready', () => {
+        // SFTP is many small request/answer pairs: Nagle's algorithm would hold each one back for the other side's delayed ACK (~40 ms).
+        client.setNoDelay(true);
         client.sftp((err, sftp) => {
           if (err) return fail(err);
           settled = true;
-          client.on('error', () => undefined);
           const ended = new Promise<void>((done) => client.once('close', () => done()));
           resolve({ client, sftp, call: guard(client, `The connection to ${host} was lost.`), ended });
         });
       });
-      client.once('error', fail);
+      // Kept for the client's whole life (fail ignores all but the first): a refused host key can be followed by a late ECONNRESET.
+      client.on('error', fail);
       client.once('close', () => fail(new BackendError('E_UNREACHABLE', `${host} closed the connection during login.`, { transient: true })));
       client.connect({
         host,
