@@ -60,7 +60,8 @@ Schedule (one of; default --manual):
       --manual              only with "plan run"
 
 Options for add:
-  -r, --repo LOCATION       target repository (repeatable: every target gets each snapshot)
+  -r, --repo LOCATION       target repository; repeat it for one repository kept on several targets
+                            (seed the others with "hindsight copy"): every snapshot goes to all
       --password-file FILE  the repository password (else $HINDSIGHT_PASSWORD, else asked);
                             kept in the system keychain for the agent
       --exclude PATTERN     gitignore-style exclude (repeatable; default: the desktop defaults)
