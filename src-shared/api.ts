@@ -104,6 +104,9 @@ export interface RepositoryInfo {
   readonly unlocked: boolean;
   readonly reachable?: boolean;
   readonly lastSuccess?: string;
+  /** A replicated target that missed writes and has not been repaired since. */
+  readonly behind?: boolean;
+  readonly lastError?: string;
 }
 
 export interface SnapshotInfo {

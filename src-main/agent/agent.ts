@@ -4,6 +4,8 @@ import { DEFAULT_EXCLUDES } from '../../src-shared/defaultExcludes.js';
 import type { Plan, PlanFields } from '../../src-shared/plan.js';
 import type { Progress, Warning } from '../../src-shared/progress.js';
 import { BackupInterrupted, backup } from '../engine/archiver/backup.js';
+import { ReplicatedBackend } from '../engine/backend/replicatedBackend.js';
+import { recordTargets } from '../engine/backend/targetHistory.js';
 import { checkRepository } from '../engine/maintenance/check.js';
 import { prune } from '../engine/maintenance/prune.js';
 import { restore } from '../engine/restorer/restore.js';
@@ -378,6 +380,13 @@ export class Agent {
         onWarning: (w) => context.warn(w),
       });
       if (plan.retention) summary.forgotten = await forgetByPolicy(repository, plan.id, plan.retention);
+      if (repository.backend instanceof ReplicatedBackend) {
+        const statuses = repository.backend.status();
+        await recordTargets(statuses);
+        for (const target of statuses) {
+          if (target.behind) context.warn({ path: target.location, message: `target is behind (${target.lastError ?? 'it missed writes'}); run "hindsight repair" when it is reachable` });
+        }
+      }
       Object.assign(summary, {
         snapshot: snapshot.id,
         filesNew: snapshot.summary.filesNew,

@@ -1,6 +1,7 @@
 import type { AgentEvent, RepositoryInfo } from '../../src-shared/api.js';
 import { HindsightError } from '../../src-shared/errors.js';
 import { backendFor, backendForTargets } from '../engine/backend/location.js';
+import { readTargetHistory } from '../engine/backend/targetHistory.js';
 import { Repository } from '../engine/repository/repository.js';
 import type { AgentDatabase } from './agentDatabase.js';
 import { KeychainUnavailable, type SecretStore } from './secretStore.js';
@@ -42,8 +43,18 @@ export class RepositoryPool {
 
   async list(): Promise<RepositoryInfo[]> {
     const out: RepositoryInfo[] = [];
+    // What this computer remembers of each target across runs (reachable, behind, last success).
+    const history = await readTargetHistory();
     for (const target of this.db.targets()) {
-      out.push({ location: target.location, id: target.repositoryId, unlocked: (await this.password(target.repositoryId)) !== undefined, ...(target.lastSuccess ? { lastSuccess: target.lastSuccess } : {}) });
+      const seen = history[target.location];
+      const lastSuccess = [target.lastSuccess, seen?.lastSuccess].filter((t): t is string => t !== undefined).sort().pop();
+      out.push({
+        location: target.location,
+        id: target.repositoryId,
+        unlocked: (await this.password(target.repositoryId)) !== undefined,
+        ...(lastSuccess ? { lastSuccess } : {}),
+        ...(seen ? { behind: seen.behind, ...(seen.lastError ? { lastError: seen.lastError } : {}), reachable: !(seen.lastFailure && (!seen.lastSuccess || seen.lastFailure > seen.lastSuccess)) } : {}),
+      });
     }
     return out;
   }
