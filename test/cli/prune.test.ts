@@ -38,7 +38,8 @@ test('prune refuses while a backup runs, and with --retry-lock waits for it', as
   assert.equal(hindsight(['backup', source], env).status, 0);
   for (let i = 0; i < 4; i++) await writeFile(join(source, `big${i}.bin`), seededBytes(`big${i}`, 48 * 1024 * 1024));
 
-  const running = start(['backup', source], env);
+  // The upload limit (16 MiB/s for 192 MiB) keeps the backup, and its lock, alive for seconds on any machine.
+  const running = start(['backup', '--limit-upload', '16384', source], env);
   // Wait until the backup holds its lock.
   while ((await readdir(join(dir, 'repo', 'locks'))).length === 0) await sleep(20);
   const refused = hindsight(['prune'], env);

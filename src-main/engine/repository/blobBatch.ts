@@ -56,9 +56,15 @@ export async function loadBlobs(repository: Repository, ids: readonly Buffer[]):
         try {
           if (!bytes) throw readError;
           loaded.set(key, repository.openBlobAt(blob, bytes.subarray(blob.offset - start, blob.offset - start + blob.length)));
-        } catch (err) {
-          loaded.delete(key);
-          failed.set(key, err as Error);
+        } catch {
+          // One blob at a time through loadBlob, which a replicated repository serves from another
+          // target when this copy is missing or damaged; only what fails there too is a failure.
+          try {
+            loaded.set(key, await repository.loadBlob(blob.id));
+          } catch (err) {
+            loaded.delete(key);
+            failed.set(key, err as Error);
+          }
         }
       }
       first = last + 1;

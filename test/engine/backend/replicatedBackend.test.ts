@@ -114,3 +114,26 @@ test('a repository on SFTP and a folder: damage on one is read around, found per
   await repository.close();
   await local.close();
 });
+
+test('every data pack damaged on the first target: a restore (batched small files and large ones) reads around all of it', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await buildAwkwardTree(source, { smallFiles: 300 });
+  const events: ReplicationEvent[] = [];
+  const backend = new ReplicatedBackend([new LocalBackend(join(dir, 'a')), new LocalBackend(join(dir, 'b'))], (e) => events.push(e));
+  const repository = await Repository.init(backend, { password: TEST_PASSWORD, kdf: FAST_KDF, packSize: 256 * 1024 });
+  const { snapshot } = await backup(repository, { paths: [source], cacheDir: join(dir, 'cache') });
+  let damaged = 0;
+  for (const blob of repository.index.blobs()) {
+    if (blob.type !== 'data') continue;
+    const file = join(dir, 'a', objectPath({ type: 'data', name: blob.pack }));
+    await writeFile(file, flipBit(await readFile(file), blob.offset + 1));
+    damaged += 1;
+  }
+  assert.ok(damaged > 300);
+  const target = join(dir, 'restored');
+  const result = await restore(repository, { snapshot, target });
+  assert.deepEqual(result.problems, []);
+  assertSameTree(await describeTree(join(target, source)), await describeTree(source));
+  assert.ok(events.some((e) => e.kind === 'read-fallback'), 'the fallback was reported');
+});
