@@ -112,7 +112,18 @@ export class FileSaver {
     // Files still queued or being read (a backup that failed part-way) fail rather than wait forever.
     const unfinished = [...this.queue.splice(0), ...this.slots.flatMap((slot) => slot.jobs.splice(0))];
     for (const job of unfinished) job.reject(new Error('the file saver is closed'));
-    await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
+    // terminate() was seen never to resolve on CI (two backups at once on a loaded machine: the backup
+    // hung after finishing, holding its lock). The workers are unref'ed and have no work left, so a
+    // bounded wait is enough; they do not keep the process alive.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(this.slots.map((slot) => slot.worker.terminate())),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 2000);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
     for (const slot of this.slots) slot.returns.close();
   }
 
