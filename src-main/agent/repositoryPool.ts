@@ -66,24 +66,11 @@ export class RepositoryPool {
   async withRepository<T>(location: string | readonly string[], work: (repository: Repository) => Promise<T>, lock: LockMode | 'query' = 'query'): Promise<T> {
     if (lock === 'query') {
       const repository = await this.queryInstance(location);
-      const held = await repository.lock(false);
-      try {
-        await repository.reloadIndex();
-        return await work(repository);
-      } finally {
-        await held.release();
-      }
+      return repository.withLock(false, () => work(repository));
     }
     const repository = await this.open(location);
     try {
-      if (lock === 'none') return await work(repository);
-      const held = await repository.lock(lock === 'exclusive');
-      try {
-        await repository.reloadIndex();
-        return await work(repository);
-      } finally {
-        await held.release();
-      }
+      return lock === 'none' ? await work(repository) : await repository.withLock(lock === 'exclusive', () => work(repository));
     } finally {
       await repository.close();
     }

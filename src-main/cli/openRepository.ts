@@ -105,13 +105,7 @@ export function readNewPassword(values: OptionValues): Promise<string> {
 export async function withReadLock<T>(values: OptionValues, work: (repository: Repository) => Promise<T>): Promise<T> {
   const repository = await openRepository(values);
   try {
-    const lock = await repository.lock(false);
-    try {
-      await repository.reloadIndex();
-      return await work(repository);
-    } finally {
-      await lock.release();
-    }
+    return await repository.withLock(false, () => work(repository));
   } finally {
     await repository.close();
   }

@@ -90,13 +90,7 @@ async function checkEachTarget(values: OptionValues, readData: ReadDataSubset | 
     try {
       const repository = await Repository.open(target, password);
       try {
-        const lock = await repository.lock(false);
-        try {
-          await repository.reloadIndex();
-          entry.result = await checkRepository(repository, readData ? { readData } : {});
-        } finally {
-          await lock.release();
-        }
+        entry.result = await repository.withLock(false, () => checkRepository(repository, readData ? { readData } : {}));
       } finally {
         await repository.close();
       }

@@ -216,6 +216,20 @@ export class Repository {
 
   // ---- locks ------------------------------------------------------------
 
+  /**
+   * Runs `work` under a lock, with the index read again once the lock is held (another process may have
+   * added or pruned data since the repository was opened), and releases the lock afterwards.
+   */
+  async withLock<T>(exclusive: boolean, work: () => Promise<T>): Promise<T> {
+    const lock = await this.lock(exclusive);
+    try {
+      await this.reloadIndex();
+      return await work();
+    } finally {
+      await lock.release();
+    }
+  }
+
   /** Takes a lock; with `waitMs`, keeps trying (every second) while another process holds a conflicting one. */
   async lock(exclusive: boolean, waitMs = 0): Promise<RepositoryLock> {
     const deadline = Date.now() + waitMs;
