@@ -1,6 +1,5 @@
 import type { BrowseEntry, Results, SnapshotInfo } from '../../src-shared/api.js';
 import { HindsightError } from '../../src-shared/errors.js';
-import { repositoryCacheDir } from '../engine/cacheDir.js';
 import { loadTree } from '../engine/archiver/parentTrees.js';
 import { Catalogue } from '../engine/catalogue/catalogue.js';
 import type { Repository } from '../engine/repository/repository.js';
@@ -36,25 +35,16 @@ export const snapshotQueries = {
     }));
   },
 
-  versions: (repository: Repository, path: string) => withCatalogue(repository, (catalogue) => catalogue.versions(path)),
+  versions: (repository: Repository, path: string) => Catalogue.withSynced(repository, (catalogue) => catalogue.versions(path)),
 
   diff: (repository: Repository, from: string, to: string): Promise<Results['snapshots.diff']> =>
-    withCatalogue(repository, async (catalogue) => {
+    Catalogue.withSynced(repository, async (catalogue) => {
       const [a, b] = [await resolveSnapshot(repository, from), await resolveSnapshot(repository, to)];
       return catalogue.diff(a.id, b.id);
     }),
 
   /** A glob as in `hindsight find`; plain text (no * ? [) finds names that contain it, as a search box should. */
   search: (repository: Repository, pattern: string) =>
-    withCatalogue(repository, (catalogue) => catalogue.find(/[*?[]/.test(pattern) ? pattern : `*${pattern}*`)),
+    Catalogue.withSynced(repository, (catalogue) => catalogue.find(/[*?[]/.test(pattern) ? pattern : `*${pattern}*`)),
 };
 
-async function withCatalogue<T>(repository: Repository, work: (catalogue: Catalogue) => Promise<T> | T): Promise<T> {
-  const catalogue = new Catalogue(repositoryCacheDir(repository.config.id));
-  try {
-    await catalogue.sync(repository);
-    return await work(catalogue);
-  } finally {
-    catalogue.close();
-  }
-}

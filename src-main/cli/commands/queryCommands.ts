@@ -11,12 +11,9 @@ import { openRepository } from '../openRepository.js';
 /** Opens the repository and its catalogue, brought up to date with the repository's snapshots. */
 async function withCatalogue<T>(values: OptionValues, work: (catalogue: Catalogue, repository: Repository) => Promise<T> | T): Promise<T> {
   const repository = await openRepository(values);
-  const catalogue = new Catalogue(repositoryCacheDir(repository.config.id));
   try {
-    await catalogue.sync(repository);
-    return await work(catalogue, repository);
+    return await Catalogue.withSynced(repository, (catalogue) => work(catalogue, repository));
   } finally {
-    catalogue.close();
     await repository.close();
   }
 }

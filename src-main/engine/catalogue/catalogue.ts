@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { openCacheDatabase } from '../cacheDatabase.js';
+import { repositoryCacheDir } from '../cacheDir.js';
 import type { Repository } from '../repository/repository.js';
 import { listSnapshotIds, loadSnapshot, type Snapshot } from '../snapshot/snapshot.js';
 import type { NodeType, TreeNode } from '../snapshot/tree.js';
@@ -55,6 +56,17 @@ export class Catalogue {
 
   constructor(folder: string) {
     this.db = openCacheDatabase(folder, 'catalogue.sqlite', MIGRATIONS);
+  }
+
+  /** Opens the repository's catalogue (in its cache folder), brings it up to date, runs `work`, closes it. */
+  static async withSynced<T>(repository: Repository, work: (catalogue: Catalogue) => Promise<T> | T): Promise<T> {
+    const catalogue = new Catalogue(repositoryCacheDir(repository.config.id));
+    try {
+      await catalogue.sync(repository);
+      return await work(catalogue);
+    } finally {
+      catalogue.close();
+    }
   }
 
   /** Deletes the catalogue's file; the next `sync` rebuilds it from the repository. */
