@@ -7,12 +7,13 @@ import { BackupInterrupted, backup } from '../engine/archiver/backup.js';
 import { ReplicatedBackend } from '../engine/backend/replicatedBackend.js';
 import { recordTargets } from '../engine/backend/targetHistory.js';
 import { checkRepository } from '../engine/maintenance/check.js';
+import { forgetSnapshots } from '../engine/maintenance/forget.js';
+import { isEmptyPolicy } from '../engine/maintenance/retention.js';
 import { prune } from '../engine/maintenance/prune.js';
 import { restore } from '../engine/restorer/restore.js';
 import { resolveSnapshot } from '../engine/snapshot/snapshot.js';
 import { ALL_PLANS, AgentDatabase } from './agentDatabase.js';
 import { systemClock, type Clock } from './clock.js';
-import { forgetByPolicy } from './forgetByPolicy.js';
 import { PlanWatcher } from './planWatcher.js';
 import { RepositoryPool } from './repositoryPool.js';
 import { dueAt, retryDelayMs, validateSchedule } from './schedule.js';
@@ -379,7 +380,11 @@ export class Agent {
         onProgress: (p) => context.progress(p),
         onWarning: (w) => context.warn(w),
       });
-      if (plan.retention) summary.forgotten = await forgetByPolicy(repository, plan.id, plan.retention);
+      // Only this plan's snapshots (by their tag): other plans may share the repository.
+      if (plan.retention && !isEmptyPolicy(plan.retention)) {
+        const decisions = await forgetSnapshots(repository, plan.retention, { select: (s) => s.tags.includes(`plan:${plan.id}`) });
+        summary.forgotten = decisions.filter((d) => !d.keep).length;
+      }
       if (repository.backend instanceof ReplicatedBackend) {
         const statuses = repository.backend.status();
         await recordTargets(statuses);

@@ -50,6 +50,12 @@ test('plan, status, pause and resume act directly on the plans when no agent run
   assert.match(ran.stdout, /Plan "docs": snapshot [0-9a-f]{8} saved/);
   const snapshots = await hindsight(['snapshots', '--repo', repo], env);
   assert.match(snapshots.stdout, /1 snapshot\n/);
+  // --keep-last 3 is applied after each run, to this plan's snapshots only.
+  assert.equal((await hindsight(['backup', '--repo', repo, '--tag', 'by-hand', source], env)).status, 0);
+  for (let i = 0; i < 3; i++) assert.equal((await hindsight(['plan', 'run', 'docs'], env)).status, 0);
+  const kept = JSON.parse((await hindsight(['snapshots', '--json', '--repo', repo], env)).stdout) as { tags: string[] }[];
+  assert.equal(kept.filter((s) => s.tags.some((tag) => tag.startsWith('plan:'))).length, 3);
+  assert.ok(kept.some((s) => s.tags.includes('by-hand')), 'a snapshot of no plan is left alone');
 
   const wrong = await hindsight(['plan', 'run', 'nope'], env);
   assert.equal(wrong.status, 2);

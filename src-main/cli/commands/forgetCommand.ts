@@ -1,6 +1,6 @@
 import { parseDuration } from '../../../src-shared/units.js';
-import { applyRetention, isEmptyPolicy, type RetentionPolicy } from '../../engine/maintenance/retention.js';
-import { listSnapshots } from '../../engine/snapshot/snapshot.js';
+import { forgetSnapshots } from '../../engine/maintenance/forget.js';
+import { isEmptyPolicy, type RetentionPolicy } from '../../engine/maintenance/retention.js';
 import { UsageError } from '../cliError.js';
 import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command } from '../command.js';
 import { openRepository } from '../openRepository.js';
@@ -61,28 +61,19 @@ ${PRUNE_HELP}
     const dryRun = values['dry-run'] === true;
     const repository = await openRepository(values);
     try {
-      const lock = await repository.lock(true);
-      let removed = 0;
-      try {
-        const all = await listSnapshots(repository);
-        const considered = values.host ? all.filter((s) => s.host === values.host) : all;
-        const decisions = applyRetention(considered, policy);
-        if (values.json) {
-          console.log(JSON.stringify(decisions.map((d) => ({ id: d.snapshot.id, time: d.snapshot.time, host: d.snapshot.host, keep: d.keep, reasons: d.reasons })), null, 2));
-        } else {
-          console.log('Action  ID        Time                 Host             Tags        Reasons');
-          for (const d of decisions) {
-            const time = new Date(d.snapshot.time).toLocaleString('sv-SE').slice(0, 19);
-            console.log(`${(d.keep ? 'keep' : 'remove').padEnd(6)}  ${d.snapshot.id.slice(0, 8)}  ${time}  ${d.snapshot.host.padEnd(15).slice(0, 15)}  ${(d.snapshot.tags.join(',') || '-').padEnd(10)}  ${d.reasons.join(', ')}`);
-          }
+      const host = values.host as string | undefined;
+      const decisions = await forgetSnapshots(repository, policy, { dryRun, ...(host ? { select: (s) => s.host === host } : {}) });
+      if (values.json) {
+        console.log(JSON.stringify(decisions.map((d) => ({ id: d.snapshot.id, time: d.snapshot.time, host: d.snapshot.host, keep: d.keep, reasons: d.reasons })), null, 2));
+      } else {
+        console.log('Action  ID        Time                 Host             Tags        Reasons');
+        for (const d of decisions) {
+          const time = new Date(d.snapshot.time).toLocaleString('sv-SE').slice(0, 19);
+          console.log(`${(d.keep ? 'keep' : 'remove').padEnd(6)}  ${d.snapshot.id.slice(0, 8)}  ${time}  ${d.snapshot.host.padEnd(15).slice(0, 15)}  ${(d.snapshot.tags.join(',') || '-').padEnd(10)}  ${d.reasons.join(', ')}`);
         }
-        const doomed = decisions.filter((d) => !d.keep);
-        if (!dryRun) for (const d of doomed) await repository.backend.delete({ type: 'snapshots', name: d.snapshot.id });
-        removed = doomed.length;
-        if (!values.json) console.log(`${decisions.length - removed} snapshots kept, ${removed} ${dryRun ? 'would be ' : ''}removed`);
-      } finally {
-        await lock.release();
       }
+      const removed = decisions.filter((d) => !d.keep).length;
+      if (!values.json) console.log(`${decisions.length - removed} snapshots kept, ${removed} ${dryRun ? 'would be ' : ''}removed`);
       if (values.prune && removed > 0) printPruneResult(await runPrune(repository, values, dryRun));
     } finally {
       await repository.close();

@@ -1,0 +1,26 @@
+import type { Repository } from '../repository/repository.js';
+import { listSnapshots, type Snapshot } from '../snapshot/snapshot.js';
+import { applyRetention, type RetentionDecision, type RetentionPolicy } from './retention.js';
+
+export interface ForgetOptions {
+  /** Only these snapshots are considered (a host, a plan's tag); the others are neither kept nor removed. */
+  readonly select?: (snapshot: Snapshot) => boolean;
+  /** Decide only; remove nothing. */
+  readonly dryRun?: boolean;
+}
+
+/**
+ * Removes, under an exclusive lock, the snapshots the policy does not keep
+ * and returns every decision. Their data is freed by the next prune.
+ */
+export async function forgetSnapshots(repository: Repository, policy: RetentionPolicy, options: ForgetOptions = {}): Promise<RetentionDecision[]> {
+  const lock = await repository.lock(true);
+  try {
+    const all = await listSnapshots(repository);
+    const decisions = applyRetention(options.select ? all.filter(options.select) : all, policy);
+    if (!options.dryRun) for (const d of decisions) if (!d.keep) await repository.backend.delete({ type: 'snapshots', name: d.snapshot.id });
+    return decisions;
+  } finally {
+    await lock.release();
+  }
+}
