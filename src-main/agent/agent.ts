@@ -300,16 +300,11 @@ export class Agent {
     this.db.recordSkipped({ kind: 'backup', planId: plan.id }, reason, this.date());
   }
 
+  /** Why a plan is held by a pause, for the history ("paused", "paused until …"); undefined when it is not. */
   private pauseReason(planId: string): string | undefined {
-    const pauses = this.db.pauses();
-    const now = this.clock.now();
-    for (const scope of [ALL_PLANS, planId]) {
-      if (!pauses.has(scope)) continue;
-      const until = pauses.get(scope);
-      if (until !== undefined && until <= now) continue;
-      return until === undefined ? 'paused' : `paused until ${new Date(until).toISOString()}`;
-    }
-    return undefined;
+    const until = this.pauseUntil(planId);
+    if (until === undefined) return undefined;
+    return until === 'resumed by hand' ? 'paused' : `paused until ${until}`;
   }
 
   private deferReason(): string | undefined {
@@ -524,6 +519,7 @@ export class Agent {
     };
   }
 
+  /** Until when a plan (or, with `onlyThis` and ALL_PLANS, everything) is paused; expired pauses do not count. */
   private pauseUntil(planId: string, onlyThis = false): string | undefined {
     const pauses = this.db.pauses();
     const now = this.clock.now();
