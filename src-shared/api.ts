@@ -14,6 +14,9 @@ const location = v.pipe(v.string(), v.minLength(1), v.maxLength(4096));
 const repoPath = v.pipe(v.string(), v.minLength(1), v.maxLength(4096));
 const none = v.strictObject({});
 
+/** The most one `snapshots.read` returns: enough for a preview, small enough for one message. */
+export const MAX_READ_BYTES = 4 * 1024 * 1024;
+
 export const methods = {
   'status.get': none,
   'plans.list': none,
@@ -30,6 +33,14 @@ export const methods = {
   'snapshots.versions': v.strictObject({ repository: location, path: repoPath }),
   'snapshots.diff': v.strictObject({ repository: location, from: id, to: id }),
   'snapshots.search': v.strictObject({ repository: location, pattern: v.pipe(v.string(), v.minLength(1), v.maxLength(1000)) }),
+  /** A byte range of a file in a snapshot (previews, downloads); every chunk read is verified. */
+  'snapshots.read': v.strictObject({
+    repository: location,
+    snapshot: id,
+    path: repoPath,
+    offset: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0),
+    length: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_READ_BYTES)), MAX_READ_BYTES),
+  }),
   'jobs.backup': v.strictObject({ planId: id }),
   'jobs.restore': v.strictObject({
     repository: location,
@@ -51,6 +62,8 @@ export const methods = {
     deferOnBattery: v.optional(v.boolean()),
     deferOnMetered: v.optional(v.boolean()),
   }),
+  /** The folders and files in a folder of the machine the agent runs on (choosing sources and restore targets in a browser). */
+  'host.listFolder': v.strictObject({ path: v.optional(v.pipe(v.string(), v.maxLength(4096))) }),
   /** What the host knows about power and network; the agent defers scheduled work accordingly. */
   'host.hint': v.strictObject({ hint: v.picklist(['suspend', 'resume', 'on-battery', 'on-ac', 'metered', 'unmetered']) }),
 } as const;
@@ -138,6 +151,22 @@ export interface VersionEntry {
   readonly snapshots: readonly { readonly id: string; readonly time: string }[];
 }
 
+export interface FileRange {
+  /** The whole file's size. */
+  readonly size: number;
+  readonly offset: number;
+  /** The bytes, base64 (the contract travels as JSON). */
+  readonly data: string;
+}
+
+export interface HostFolder {
+  /** The folder listed, absolute (a missing `path` lists the home folder). */
+  readonly path: string;
+  /** Its parent; absent at the root. */
+  readonly parent?: string;
+  readonly entries: readonly { readonly name: string; readonly type: 'dir' | 'file' | 'symlink' | 'other' }[];
+}
+
 export interface Settings {
   readonly maxConcurrentJobs: number;
   readonly deferOnBattery: boolean;
@@ -158,6 +187,7 @@ export interface Results {
   'snapshots.versions': VersionEntry[];
   'snapshots.diff': { readonly path: string; readonly change: 'added' | 'removed' | 'modified'; readonly sizeBefore?: number; readonly sizeAfter?: number }[];
   'snapshots.search': { readonly path: string; readonly snapshots: readonly { readonly id: string; readonly time: string }[] }[];
+  'snapshots.read': FileRange;
   'jobs.backup': JobRecord;
   'jobs.restore': JobRecord;
   'jobs.check': JobRecord;
@@ -168,6 +198,7 @@ export interface Results {
   'agent.resume': Status;
   'settings.get': Settings;
   'settings.update': Settings;
+  'host.listFolder': HostFolder;
   'host.hint': Status;
 }
 

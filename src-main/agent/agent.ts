@@ -16,6 +16,7 @@ import { ALL_PLANS, AgentDatabase } from './agentDatabase.js';
 import { systemClock, type Clock } from './clock.js';
 import { PlanWatcher } from './planWatcher.js';
 import { RepositoryPool } from './repositoryPool.js';
+import { listHostFolder } from './hostFolders.js';
 import { dueAt, retryDelayMs, validateSchedule } from './schedule.js';
 import { SessionSecretStore, type SecretStore } from './secretStore.js';
 import { snapshotQueries } from './snapshotQueries.js';
@@ -159,6 +160,8 @@ export class Agent {
     'snapshots.versions': ({ repository, path }) => this.pool.withRepository(repository, (repo) => snapshotQueries.versions(repo, path)),
     'snapshots.diff': ({ repository, from, to }) => this.pool.withRepository(repository, (repo) => snapshotQueries.diff(repo, from, to)),
     'snapshots.search': ({ repository, pattern }) => this.pool.withRepository(repository, (repo) => snapshotQueries.search(repo, pattern)),
+    'snapshots.read': ({ repository, snapshot, path, offset, length }) =>
+      this.pool.withRepository(repository, (repo) => snapshotQueries.read(repo, snapshot, path, offset, length)),
     'jobs.backup': ({ planId }) => {
       const plan = this.plan(planId);
       const paused = this.pauseReason(plan.id);
@@ -244,6 +247,7 @@ export class Agent {
       this.pump();
       return settings;
     },
+    'host.listFolder': ({ path }) => listHostFolder(path),
     'host.hint': ({ hint }) => {
       const opposite: Record<string, string> = { suspend: 'resume', resume: 'suspend', 'on-battery': 'on-ac', 'on-ac': 'on-battery', metered: 'unmetered', unmetered: 'metered' };
       this.hints.delete(opposite[hint] as string);

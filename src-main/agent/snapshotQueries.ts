@@ -1,4 +1,4 @@
-import type { BrowseEntry, Results, SnapshotInfo } from '../../src-shared/api.js';
+import type { BrowseEntry, FileRange, Results, SnapshotInfo } from '../../src-shared/api.js';
 import { HindsightError } from '../../src-shared/errors.js';
 import { loadTree } from '../engine/archiver/parentTrees.js';
 import { Catalogue } from '../engine/catalogue/catalogue.js';
@@ -33,6 +33,29 @@ export const snapshotQueries = {
       mtime: new Date(Number(node.mtimeNs / 1_000_000n)).toISOString(),
       ...(node.linkTarget ? { linkTarget: displayName(node.linkTarget) } : {}),
     }));
+  },
+
+  /** Bytes [offset, offset + length) of a file, loading only the chunks that overlap them. */
+  async read(repository: Repository, snapshotId: string, path: string, offset: number, length: number): Promise<FileRange> {
+    const snapshot = await resolveSnapshot(repository, snapshotId);
+    const target = await findPath(repository, snapshot, path);
+    if (target.kind !== 'entry' || target.node.type !== 'file') throw new HindsightError('E_NOT_A_FILE', `${path} in snapshot ${snapshot.id.slice(0, 8)} is not a file.`);
+    const { size, content = [] } = target.node;
+    const end = Math.min(size, offset + length);
+    const parts: Buffer[] = [];
+    let chunkStart = 0;
+    for (const id of content) {
+      if (chunkStart >= end) break;
+      const chunkLength = repository.index.get(id)?.rawLength;
+      if (chunkLength === undefined) throw new HindsightError('E_BLOB_NOT_FOUND', `A chunk of ${path} is missing from the repository; run check.`);
+      const chunkEnd = chunkStart + chunkLength;
+      if (chunkEnd > offset) {
+        const chunk = await repository.loadBlob(id);
+        parts.push(chunk.subarray(Math.max(0, offset - chunkStart), Math.min(chunk.length, end - chunkStart)));
+      }
+      chunkStart = chunkEnd;
+    }
+    return { size, offset: Math.min(offset, size), data: Buffer.concat(parts).toString('base64') };
   },
 
   versions: (repository: Repository, path: string) => Catalogue.withSynced(repository, (catalogue) => catalogue.versions(path)),

@@ -64,6 +64,22 @@ test('every call of the contract works through a real agent process and its sock
   assert.deepEqual(diff.map((d) => [d.path, d.change]), [[join(source, 'docs', 'report.txt'), 'modified']]);
   const found = await client.call('snapshots.search', { repository: repo, pattern: 'report' });
   assert.deepEqual(found.map((f) => f.path), [join(source, 'docs', 'report.txt')]);
+  // A range across chunk boundaries (3 MiB in chunks of 0.5–8 MiB), a range past the end, and the whole small file.
+  const photo = seededBytes('photo', 3 * 1024 * 1024);
+  const middle = await client.call('snapshots.read', { repository: repo, snapshot: b.id, path: join(source, 'photo.bin'), offset: 1_000_001, length: 2_000_000 });
+  assert.equal(middle.size, photo.length);
+  assert.ok(Buffer.from(middle.data, 'base64').equals(photo.subarray(1_000_001, 3_000_001)));
+  const tail = await client.call('snapshots.read', { repository: repo, snapshot: b.id, path: join(source, 'photo.bin'), offset: photo.length - 10, length: 100 });
+  assert.ok(Buffer.from(tail.data, 'base64').equals(photo.subarray(photo.length - 10)));
+  const report = await client.call('snapshots.read', { repository: repo, snapshot: a.id, path: join(source, 'docs', 'report.txt') });
+  assert.equal(Buffer.from(report.data, 'base64').toString(), 'first draft');
+  await assert.rejects(client.call('snapshots.read', { repository: repo, snapshot: a.id, path: join(source, 'docs') }), (err: AgentCallError) => err.code === 'E_NOT_A_FILE');
+  await assert.rejects(client.call('snapshots.read', { repository: repo, snapshot: a.id, path: join(source, 'photo.bin'), length: 64 * 1024 * 1024 }), (err: AgentCallError) => err.code === 'E_INVALID_PARAMS');
+
+  const folder = await client.call('host.listFolder', { path: source });
+  assert.deepEqual(folder, { path: source, parent: dir, entries: [{ name: 'docs', type: 'dir' }, { name: 'photo.bin', type: 'file' }] });
+  await assert.rejects(client.call('host.listFolder', { path: join(source, 'missing') }), (err: AgentCallError) => err.code === 'E_FOLDER_UNREADABLE' && /does not exist/.test(err.message));
+  await assert.rejects(client.call('host.listFolder', { path: 'relative/path' }), (err: AgentCallError) => err.code === 'E_INVALID_PARAMS');
 
   const target = join(dir, 'restored');
   const restored = await agent.finished((await client.call('jobs.restore', { repository: repo, snapshot: b.id, target })).id);
