@@ -15,10 +15,11 @@ import { keyCommand } from './commands/keyCommand.js';
 import { lsCommand } from './commands/lsCommand.js';
 import { copyCommand, repairCommand, targetsCommand } from './commands/repairCommand.js';
 import { restoreCommand } from './commands/restoreCommand.js';
+import { serveCommand } from './commands/serveCommand.js';
 import { snapshotsCommand } from './commands/snapshotsCommand.js';
 import { unlockCommand } from './commands/unlockCommand.js';
 
-const COMMANDS: readonly Command[] = [initCommand, backupCommand, snapshotsCommand, lsCommand, restoreCommand, catCommand, versionsCommand, findCommand, diffCommand, statsCommand, checkCommand, forgetCommand, pruneCommand, keyCommand, unlockCommand, cacheCommand, agentCommand, planCommand, statusCommand, pauseCommand, resumeCommand, targetsCommand, repairCommand, copyCommand];
+const COMMANDS: readonly Command[] = [initCommand, backupCommand, snapshotsCommand, lsCommand, restoreCommand, catCommand, versionsCommand, findCommand, diffCommand, statsCommand, checkCommand, forgetCommand, pruneCommand, keyCommand, unlockCommand, cacheCommand, agentCommand, planCommand, statusCommand, pauseCommand, resumeCommand, serveCommand, targetsCommand, repairCommand, copyCommand];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

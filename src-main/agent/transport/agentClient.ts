@@ -45,6 +45,11 @@ export class AgentClient {
     return this.send({ type: 'request', id: this.nextId++, method, params }) as Promise<Result<M>>;
   }
 
+  /** Forwards a request that is not typed here (a proxy such as `hindsight serve`); the agent checks it. */
+  forward(method: string, params: unknown): Promise<unknown> {
+    return this.send({ type: 'request', id: this.nextId++, method, params });
+  }
+
   /** Sends any value as a message, for tests of what the agent does with bad input. */
   send(message: { id: number } & Record<string, unknown>): Promise<unknown> {
     return new Promise((resolve, reject) => {
