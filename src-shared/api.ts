@@ -61,6 +61,8 @@ export const methods = {
     maxConcurrentJobs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(16))),
     deferOnBattery: v.optional(v.boolean()),
     deferOnMetered: v.optional(v.boolean()),
+    /** Upload at most this many KiB per second to the targets (on average across objects); 0 means no limit. */
+    uploadLimitKiBps: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(10_000_000))),
   }),
   /** The folders and files in a folder of the machine the agent runs on (choosing sources and restore targets in a browser). */
   'host.listFolder': v.strictObject({ path: v.optional(v.pipe(v.string(), v.maxLength(4096))) }),
@@ -171,6 +173,8 @@ export interface Settings {
   readonly maxConcurrentJobs: number;
   readonly deferOnBattery: boolean;
   readonly deferOnMetered: boolean;
+  /** 0: no limit. */
+  readonly uploadLimitKiBps: number;
 }
 
 export interface Results {

@@ -22,7 +22,7 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE targets (location TEXT PRIMARY KEY, repository_id TEXT NOT NULL, last_success TEXT);`,
 ];
 
-export const DEFAULT_SETTINGS: Settings = { maxConcurrentJobs: 1, deferOnBattery: false, deferOnMetered: true };
+export const DEFAULT_SETTINGS: Settings = { maxConcurrentJobs: 1, deferOnBattery: false, deferOnMetered: true, uploadLimitKiBps: 0 };
 
 export interface PlanState {
   readonly lastRunAt?: number;

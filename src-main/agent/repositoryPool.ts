@@ -104,10 +104,13 @@ export class RepositoryPool {
         `The password of the repository at ${locations.join(', ')} is not known here: connect it with its password (in the app, or \`hindsight agent\` with HINDSIGHT_PASSWORD).`,
       );
     }
+    const limit = this.db.settings().uploadLimitKiBps;
+    const uploads = limit > 0 ? { uploadBytesPerSecond: limit * 1024 } : {};
     const backend =
       locations.length === 1
-        ? backendFor(locations[0] as string)
+        ? backendFor(locations[0] as string, uploads)
         : backendForTargets(locations, {
+            ...uploads,
             onReplicationEvent: (event) =>
               this.emit({
                 type: 'warning',

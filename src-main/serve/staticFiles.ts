@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
-import { extname, join, normalize, sep } from 'node:path';
+import { extname, join, normalize, resolve, sep } from 'node:path';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -19,7 +19,8 @@ const TYPES: Record<string, string> = {
  * normalised and must stay inside `root`; unknown paths get index.html, so a
  * reload on any screen of the single-page app works.
  */
-export async function sendStatic(root: string, urlPath: string, response: ServerResponse, headers: Record<string, string>): Promise<void> {
+export async function sendStatic(rendererDir: string, urlPath: string, response: ServerResponse, headers: Record<string, string>): Promise<void> {
+  const root = resolve(rendererDir);
   const relative = normalize(decodeURIComponent(urlPath)).replace(/^([/\\])+/, '');
   let file = join(root, relative);
   if (file !== root && !file.startsWith(root + sep)) file = join(root, 'index.html');

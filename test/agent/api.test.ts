@@ -100,7 +100,7 @@ test('every call of the contract works through a real agent process and its sock
   await assert.rejects(client.call('jobs.backup', { planId: plan.id }), (err: AgentCallError) => err.code === 'E_PAUSED' && /paused/.test(err.message));
   assert.equal((await client.call('agent.resume', {})).state, 'idle');
 
-  assert.deepEqual(await client.call('settings.get', {}), { maxConcurrentJobs: 1, deferOnBattery: false, deferOnMetered: true });
+  assert.deepEqual(await client.call('settings.get', {}), { maxConcurrentJobs: 1, deferOnBattery: false, deferOnMetered: true, uploadLimitKiBps: 0 });
   assert.equal((await client.call('settings.update', { maxConcurrentJobs: 2, deferOnBattery: true })).maxConcurrentJobs, 2);
   assert.deepEqual((await client.call('host.hint', { hint: 'on-battery' })).hints, ['on-battery']);
   assert.deepEqual((await client.call('host.hint', { hint: 'on-ac' })).hints, []);

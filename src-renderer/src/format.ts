@@ -1,0 +1,45 @@
+import { formatBytes, formatDuration } from '../../src-shared/units.js';
+
+export { formatBytes, formatDuration };
+
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const timeOnly = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' });
+
+export function formatDateTime(iso: string): string {
+  return dateTime.format(new Date(iso));
+}
+
+export function formatTime(iso: string): string {
+  return timeOnly.format(new Date(iso));
+}
+
+/** "3 minutes ago", "in 2 hours": how people read the time of the last and next backup. */
+export function formatRelative(iso: string, now = Date.now()): string {
+  const seconds = Math.round((new Date(iso).getTime() - now) / 1000);
+  const abs = Math.abs(seconds);
+  const [value, unit] =
+    abs < 45 ? [0, 'second'] : abs < 3600 ? [Math.round(seconds / 60), 'minute'] : abs < 86400 ? [Math.round(seconds / 3600), 'hour'] : [Math.round(seconds / 86400), 'day'];
+  if (unit === 'second') return seconds <= 0 ? 'just now' : 'in a moment';
+  return new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' }).format(value, unit as Intl.RelativeTimeFormatUnit);
+}
+
+/** The last part of a path, for headings. */
+export function baseName(path: string): string {
+  const parts = path.split('/').filter(Boolean);
+  return parts[parts.length - 1] ?? '/';
+}
+
+export function joinPath(folder: string, name: string): string {
+  return folder.endsWith('/') ? `${folder}${name}` : `${folder}/${name}`;
+}
+
+export function parentPath(path: string): string {
+  const trimmed = path.replace(/\/+$/, '');
+  const at = trimmed.lastIndexOf('/');
+  return at <= 0 ? '/' : trimmed.slice(0, at);
+}
+
+/** A short, human name for a repository location ("usb-disk/backups", "sftp://nas/backups"). */
+export function locationLabel(location: string): string {
+  return location.length > 48 ? `…${location.slice(-47)}` : location;
+}
