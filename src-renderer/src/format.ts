@@ -3,14 +3,15 @@ import { formatBytes, formatDuration } from '../../src-shared/units.js';
 export { formatBytes, formatDuration };
 
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-const timeOnly = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' });
+const dateTimeSeconds = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 
 export function formatDateTime(iso: string): string {
   return dateTime.format(new Date(iso));
 }
 
-export function formatTime(iso: string): string {
-  return timeOnly.format(new Date(iso));
+/** With seconds: versions of a file saved minutes apart must not look the same. */
+export function formatDateTimeSeconds(iso: string): string {
+  return dateTimeSeconds.format(new Date(iso));
 }
 
 /** "3 minutes ago", "in 2 hours": how people read the time of the last and next backup. */

@@ -47,10 +47,18 @@ async function firstRun(page: Page, options: { repo: string; sourceParent: strin
 }
 
 let serve: ServeProcess;
-test.beforeEach(async () => {
+let consoleLines: string[] = [];
+test.beforeEach(async ({ page }) => {
   serve = await startServe();
+  consoleLines = [];
+  page.on('console', (message) => consoleLines.push(`${message.type()}: ${message.text()}`));
+  page.on('pageerror', (error) => consoleLines.push(`page error: ${error.message}`));
 });
-test.afterEach(async () => {
+test.afterEach(async ({}, testInfo) => {
+  if (testInfo.status !== testInfo.expectedStatus) {
+    await testInfo.attach('hindsight serve output', { body: serve.output.join('\n') });
+    await testInfo.attach('browser console', { body: consoleLines.join('\n') });
+  }
   await serve?.stop();
 });
 
@@ -155,7 +163,7 @@ test('first run, two backups, the timeline, two versions of a file, and the olde
   await page.reload();
   await expect(page.getByRole('heading', { name: 'Browse snapshots' })).toBeVisible();
   await page.getByRole('link', { name: 'Settings' }).click();
-  await expect(page.getByText('Password remembered')).toBeVisible();
+  await expect(page.getByRole('cell', { name: 'Unlocked' })).toBeVisible();
   await shot(page, '12-settings');
 });
 

@@ -67,7 +67,9 @@ export class WebSocketClient implements HindsightClient {
       for (const text of this.outbox.splice(0)) socket.send(text);
     };
     socket.onmessage = (message) => this.receive(JSON.parse(String(message.data)) as ResponseMessage | { type: 'event'; event: AgentEvent });
-    socket.onclose = () => {
+    socket.onclose = (event) => {
+      // For whoever opens the developer tools: why the UI says it lost the connection.
+      console.warn(`Hindsight: connection closed (${event.code}${event.reason ? `: ${event.reason}` : ''}); reconnecting.`);
       for (const { reject } of this.waiting.values()) reject(new ApiError('E_DISCONNECTED', 'The connection to Hindsight was lost; reconnecting.'));
       this.waiting.clear();
       this.outbox.length = 0;

@@ -13,7 +13,8 @@ export interface PlanDraft {
   enabled: boolean;
 }
 
-export const DEFAULT_RETENTION: Retention = { hourly: 24, daily: 30, weekly: 12, monthly: 24 };
+/** Like Time Machine: the latest ones, then hourly for a day, daily for a month, weekly and monthly beyond. */
+export const DEFAULT_RETENTION: Retention = { last: 24, hourly: 24, daily: 30, weekly: 12, monthly: 24 };
 
 export function newPlanDraft(): PlanDraft {
   return { name: 'My files', sources: [], excludes: DEFAULT_EXCLUDES.join('\n'), schedule: { kind: 'interval', everyMinutes: 60 }, retention: DEFAULT_RETENTION, pruneEveryDays: 7, enabled: true };

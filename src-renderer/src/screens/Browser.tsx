@@ -5,7 +5,7 @@ import { FilePreview } from '../components/FilePreview.js';
 import { RepositoryPicker, useChosenRepository, useSnapshots } from '../components/RepositoryPicker.js';
 import { RestoreDialog } from '../components/RestoreDialog.js';
 import { EmptyState, ErrorMessage, Loading } from '../components/States.js';
-import { baseName, formatBytes, formatDateTime, joinPath, parentPath } from '../format.js';
+import { baseName, formatBytes, formatDateTime, formatDateTimeSeconds, joinPath, parentPath } from '../format.js';
 import { useApp } from '../store/appContext.js';
 
 /** The folder a snapshot is best opened at: the deepest folder all its backed-up paths share. */
@@ -320,7 +320,7 @@ function FileDetails(props: {
             return (
               <li key={version.content + version.mtime} className={inThis ? 'current' : ''} data-size={version.size}>
                 <div>
-                  <strong>{formatDateTime(version.mtime)}</strong>
+                  <strong>{formatDateTimeSeconds(version.mtime)}</strong>
                   <span className="muted small">
                     {' '}
                     · {formatBytes(version.size)} · in {version.snapshots.length} snapshot{version.snapshots.length === 1 ? '' : 's'}

@@ -66,7 +66,7 @@ function TargetRow({ target }: { target: RepositoryInfo }) {
         {target.lastError && <div className="muted small">{target.lastError}</div>}
       </td>
       <td>{target.lastSuccess ? formatRelative(target.lastSuccess) : '—'}</td>
-      <td>{target.unlocked ? 'Remembered' : 'Needed'}</td>
+      <td>{target.unlocked ? 'Unlocked' : 'Needed'}</td>
     </tr>
   );
 }
@@ -77,7 +77,7 @@ function PlanCard({ plan, status }: { plan: Plan; status?: PlanStatus }) {
   const running = useApp((s) => s.status?.runningJobs.find((j) => j.planId === plan.id && j.kind === 'backup'));
   const progress = useApp((s) => (running ? s.progress[running.id] : undefined));
   const jobs = useApp((s) => s.jobs);
-  const lastBackup = jobs.find((j): j is JobRecord => j.planId === plan.id && j.kind === 'backup' && j.result !== 'running' && j.result !== 'queued');
+  const lastBackup = jobs.find((j): j is JobRecord => j.planId === plan.id && j.kind === 'backup' && j.result !== 'running' && j.result !== 'queued' && j.result !== 'skipped');
   const state = running && running.result === 'running' ? 'running' : (status?.state ?? 'idle');
   const paused = Boolean(status?.pausedUntil);
 

@@ -29,7 +29,7 @@ export function Settings() {
       </section>
       <section className="card">
         <h2>Repositories</h2>
-        <p className="muted small">Passwords marked "remembered" are kept in the system keychain (GNOME Keyring, macOS Keychain, Windows Credential Manager), never in a file.</p>
+        <p className="muted small">Passwords you chose to remember are kept in the system keychain (GNOME Keyring, macOS Keychain, Windows Credential Manager), never in a file.</p>
         <table className="table">
           <tbody>
             {repositories.map((r) => (
@@ -167,7 +167,7 @@ function RepositorySettings({ repository }: { repository: RepositoryInfo }) {
   return (
     <tr>
       <td className="mono">{repository.location}</td>
-      <td>{repository.unlocked ? 'Password remembered' : 'Password needed'}</td>
+      <td>{repository.unlocked ? 'Unlocked' : 'Password needed'}</td>
       <td>{repository.lastSuccess ? `Last success ${formatRelative(repository.lastSuccess)}` : ''}</td>
       <td className="right nowrap">
         {!repository.unlocked && (

@@ -19,7 +19,8 @@ export function Timeline() {
   const snapshots = useSnapshots(repository);
   const navigate = useApp((s) => s.navigate);
   const [zoom, setZoom] = useState<Zoom>('week');
-  const [end, setEnd] = useState(() => Date.now());
+  // The window ends a little after now, so the newest snapshot is not drawn on the edge.
+  const [end, setEnd] = useState(() => Date.now() + HOUR / 4);
   const span = SPANS[zoom];
   const start = end - span;
   const visible = useMemo(() => (snapshots ?? []).filter((s) => Date.parse(s.time) >= start && Date.parse(s.time) <= end), [snapshots, start, end]);
@@ -41,10 +42,10 @@ export function Timeline() {
         <button type="button" className="button" aria-label="Earlier" onClick={() => setEnd(end - span / 2)}>
           ‹
         </button>
-        <button type="button" className="button" onClick={() => setEnd(Date.now())}>
+        <button type="button" className="button" onClick={() => setEnd(Date.now() + HOUR / 4)}>
           Now
         </button>
-        <button type="button" className="button" aria-label="Later" onClick={() => setEnd(Math.min(Date.now(), end + span / 2))}>
+        <button type="button" className="button" aria-label="Later" onClick={() => setEnd(Math.min(Date.now() + HOUR / 4, end + span / 2))}>
           ›
         </button>
       </div>
