@@ -79,6 +79,11 @@ test('the token is required for the page, downloads and the WebSocket', async ({
   const page = await request.get(`${serve.origin}/`, { headers: { authorization: `Bearer ${serve.token}` } });
   expect(page.status()).toBe(200);
   expect(page.headers()['content-security-policy']).toContain("script-src 'self'");
+  // Paths cannot climb out of the UI's folder: the package.json two levels up is not served, index.html is.
+  for (const sneaky of ['/../../package.json', '/..%2f..%2fpackage.json', '/assets/..%2f..%2f..%2fpackage.json']) {
+    const response = await request.get(`${serve.origin}${sneaky}`, { headers: { authorization: `Bearer ${serve.token}` } });
+    expect(await response.text()).toContain('<div id="root">');
+  }
 
   const wsStatus = (headers: Record<string, string>) =>
     new Promise<number>((resolve) => {
@@ -136,6 +141,12 @@ test('first run, two backups, the timeline, two versions of a file, and the olde
   const versions = details.getByRole('list', { name: 'Versions' }).locator('li');
   await expect(versions).toHaveCount(2);
   await shot(page, '08-browser-versions');
+
+  // The browser's stand-in for dragging a file out: a download, streamed in verified ranges.
+  await files.getByRole('button', { name: 'data.bin' }).click();
+  const [download] = await Promise.all([page.waitForEvent('download'), details.getByRole('link', { name: 'Download' }).click()]);
+  expect(download.suggestedFilename()).toBe('data.bin');
+  expect((await readFile(await download.path())).equals(await readFile(join(source, 'data.bin')))).toBe(true);
 
   await files.getByRole('button', { name: 'picture.png' }).click();
   await expect(details.getByRole('img', { name: /Preview of/ })).toBeVisible();
