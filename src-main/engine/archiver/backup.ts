@@ -159,6 +159,7 @@ class BackupRun {
       gear: this.gear,
       chunker: this.repository.config.chunker,
       level: this.repository.config.compression.level,
+      ...(this.options.signal ? { signal: this.options.signal } : {}),
     });
     if (type === 'incremental') this.cache = new FilesCache(this.options.cacheDir ?? repositoryCacheDir(this.repository.config.id));
     if (parent) this.parents = new ParentTrees(this.repository, parent.tree);

@@ -24,6 +24,12 @@ export interface FileSaverOptions {
   readonly level: number;
   /** Chunk bytes read but not yet in a pack, across all workers. */
   readonly maxBytesInFlight?: number;
+  /**
+   * Stops mid-file: files being read fail at once and the chunks the workers
+   * still send are dropped; chunks already handed to the packer are kept. A
+   * large file therefore pauses within a chunk or two, not at its end.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Files up to this size go to a worker several in one message: for a 4 KiB file, posting the request costs as much as reading it. */
@@ -65,6 +71,7 @@ export class FileSaver {
   private readonly workerData: Omit<FileWorkerData, 'returns'>;
   private failure: unknown;
   private closed = false;
+  private stopped = false;
   private dispatchScheduled = false;
 
   constructor(
@@ -83,6 +90,15 @@ export class FileSaver {
       maxCredits: options.maxBytesInFlight ?? 16 * 1024 * 1024,
     };
     for (let i = 0; i < Math.max(1, options.workers); i++) this.slots.push(this.spawn());
+    options.signal?.addEventListener('abort', () => this.stop(), { once: true });
+  }
+
+  /** Fails every queued and unfinished file; the workers' further chunks for them are dropped as they arrive. */
+  private stop(): void {
+    this.stopped = true;
+    const reason = new Error('the backup was stopped');
+    for (const job of this.queue.splice(0)) job.reject(reason);
+    for (const slot of this.slots) for (const job of slot.jobs) job.reject(reason);
   }
 
   /**
@@ -93,6 +109,7 @@ export class FileSaver {
   read(path: Buffer, size: number, likely: readonly Buffer[], onChunk: (rawLength: number) => void): Promise<FileContent | FileFailure> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new Error('the file saver is closed'));
+    if (this.stopped) return Promise.reject(new Error('the backup was stopped'));
     // Copies, not views: posting a view of a pooled Buffer would clone the whole pool.
     const request: ReadRequest = { path: new Uint8Array(path), likely: likely.length > 0 ? new Uint8Array(Buffer.concat(likely)) : new Uint8Array(0) };
     return new Promise((resolve, reject) => {
@@ -151,6 +168,10 @@ export class FileSaver {
   private receive(slot: Slot, message: FileMessage): void {
     const job = slot.jobs[0];
     if (!job) return;
+    if (message.type === 'chunk' && this.stopped) {
+      this.release(message.body.byteLength);
+      return;
+    }
     if (message.type === 'chunk') {
       const { id, body, compressed, rawLength } = message;
       const chunkId = Buffer.from(id.buffer, id.byteOffset, id.byteLength);
@@ -185,6 +206,7 @@ export class FileSaver {
   }
 
   private dispatch(): void {
+    if (this.stopped) return;
     for (const slot of this.slots) {
       if (slot.jobs.length > 0 || this.queue.length === 0) continue;
       // Small files first, as a batch: a large file can take a worker for a quarter of a second, and
