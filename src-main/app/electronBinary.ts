@@ -18,7 +18,7 @@ export function findElectronBinary(projectRoot: string, env: NodeJS.ProcessEnv =
     return existsSync(path) ? { found: true, path } : { found: false, reason: `no Electron executable at ${path} (ELECTRON_OVERRIDE_DIST_PATH)` };
   }
   if (!existsSync(pkg)) return { found: false, reason: 'the electron package is not installed' };
-  if (!name) return { found: false, reason: 'the Electron binary is not installed (node_modules/electron/path.txt is missing; it was installed with ELECTRON_SKIP_BINARY_DOWNLOAD)' };
+  if (!name) return { found: false, reason: 'the Electron binary is not installed (no node_modules/electron/path.txt)' };
   const path = join(pkg, 'dist', name);
   return existsSync(path) ? { found: true, path } : { found: false, reason: `the Electron binary is not installed (node_modules/electron/dist/${name} is missing)` };
 }
