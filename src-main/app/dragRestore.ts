@@ -1,5 +1,5 @@
 import { lstat, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join, posix } from 'node:path';
 import type { AgentEvent, JobRecord } from '../../src-shared/api.js';
 import type { HindsightClient, SnapshotItem } from '../../src-shared/client.js';
 import { HindsightError } from '../../src-shared/errors.js';
@@ -36,17 +36,17 @@ export class DragRestorer {
     const known = this.prepared.get(key(item));
     if (known) return known.file;
     await mkdir(this.root, { recursive: true, mode: 0o700 });
+    // Restoring a file puts it in the target folder; restoring a folder puts its contents there.
+    // Either way the dragged item is to be `<dir>/<its name>`, so the target depends on its type.
+    const name = posix.basename(item.path);
+    const entry = name === '' ? undefined : (await this.agent.call('snapshots.browse', { repository: item.repository, snapshot: item.snapshot, path: posix.dirname(item.path) })).find((e) => e.name === name);
+    if (!entry) throw new DragRestoreFailed('E_DRAG_RESTORE', `${item.path} is not a file or folder in snapshot ${item.snapshot.slice(0, 8)}.`);
     const dir = await mkdtemp(join(this.root, 'drag-'));
     try {
-      const job = await this.restore(item, dir);
+      const file = join(dir, name);
+      const job = await this.restore(item, entry.type === 'dir' ? file : dir);
       if (job.result !== 'succeeded') throw new DragRestoreFailed('E_DRAG_RESTORE', `Could not restore ${item.path} for dragging: ${job.message ?? job.result}.`);
-      // The restore recreates the item's absolute path under the target folder.
-      const file = join(dir, item.path);
-      const inside = relative(dir, file);
-      if (inside === '' || inside.startsWith('..')) throw new DragRestoreFailed('E_DRAG_RESTORE', `${item.path} is not a file or folder inside the snapshot.`);
-      await lstat(file).catch(() => {
-        throw new DragRestoreFailed('E_DRAG_RESTORE', `${item.path} is not in snapshot ${item.snapshot.slice(0, 8)}.`);
-      });
+      await lstat(file);
       this.prepared.set(key(item), { dir, file, at: this.options.now() });
       return file;
     } catch (err) {
