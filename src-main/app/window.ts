@@ -10,14 +10,23 @@ export function registerAppScheme(): void {
 
 /** Serves build/renderer under app://hindsight/, every response with the CSP. */
 export function serveRenderer(session: Session, root: string): void {
-  session.protocol.handle(APP_SCHEME, async (request) => {
-    const file = rendererFile(root, request.url);
-    if (!file) return new Response('Not found', { status: 404 });
-    const response = await net.fetch(pathToFileURL(file).toString());
-    const headers = new Headers(response.headers);
+  const secured = (init: ConstructorParameters<typeof Headers>[0] = {}) => {
+    const headers = new Headers(init);
     headers.set('Content-Security-Policy', CONTENT_SECURITY_POLICY);
     headers.set('X-Content-Type-Options', 'nosniff');
-    return new Response(response.body, { status: response.status, headers });
+    return headers;
+  };
+  // A missing file is a 404 page of our own origin, not a network error: the window stays on app://hindsight.
+  const notFound = (what: string) => new Response(`${what} is not part of Hindsight's interface (is build/renderer built?).`, { status: 404, headers: secured({ 'Content-Type': 'text/plain; charset=utf-8' }) });
+  session.protocol.handle(APP_SCHEME, async (request) => {
+    const file = rendererFile(root, request.url);
+    if (!file) return notFound(new URL(request.url).pathname);
+    try {
+      const response = await net.fetch(pathToFileURL(file).toString());
+      return new Response(response.body, { status: response.status, headers: secured(response.headers) });
+    } catch {
+      return notFound(new URL(request.url).pathname);
+    }
   });
 }
 
