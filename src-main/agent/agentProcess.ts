@@ -12,20 +12,30 @@ export interface RunningAgent {
 
 /**
  * Runs the agent as a process of its own: listens on the local socket and,
- * when started by a parent with an IPC channel (`hindsight serve`, tests,
- * Electron's utility process), answers the parent's messages too.
+ * when started by a parent with an IPC channel (`hindsight serve`, tests),
+ * answers the parent's messages too; Electron's utility process attaches its
+ * MessagePort instead.
  */
-export async function runAgent(options: { dataDir: string; socketPath: string; secrets?: SecretStore; workers?: number }): Promise<RunningAgent> {
+export async function runAgent(options: {
+  dataDir: string;
+  socketPath: string;
+  secrets?: SecretStore;
+  workers?: number;
+  /** Another transport to serve (Electron's MessagePort); returns a function that detaches it. */
+  attach?: (agent: Agent) => () => void;
+}): Promise<RunningAgent> {
   const agent = new Agent({ dataDir: options.dataDir, secrets: options.secrets ?? new KeytarSecretStore(), ...(options.workers !== undefined ? { workers: options.workers } : {}) });
   const server = new AgentSocketServer(agent, options.socketPath);
   await server.listen();
   await agent.start();
-  let detachParent = () => {};
+  let detachParent = options.attach?.(agent) ?? (() => {});
   if (process.send) {
     const onMessage = (raw: unknown) => void dispatch(agent, raw).then((response) => process.send?.(response));
     process.on('message', onMessage);
     const unsubscribe = agent.subscribe((event) => process.send?.({ type: 'event', event } satisfies EventMessage));
+    const detachOther = detachParent;
     detachParent = () => {
+      detachOther();
       process.off('message', onMessage);
       unsubscribe();
     };

@@ -11,7 +11,11 @@ export interface SecretStore {
 export const KEYCHAIN_SERVICE = 'Hindsight';
 
 export class KeychainUnavailable extends HindsightError {
-  constructor(detail: string, cause?: unknown) {
+  constructor(
+    /** Why, in a few words: the desktop app passes it on to its agent. */
+    readonly detail: string,
+    cause?: unknown,
+  ) {
     super(
       'E_KEYCHAIN_UNAVAILABLE',
       `The system keychain cannot be used (${detail}). Enter the repository password for this session instead; it is kept in memory only.`,

@@ -1,0 +1,14 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { findElectronBinary } from './electronBinary.js';
+
+/** `npm start`: launches the built app in Electron, or says in one line why it cannot. */
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const binary = findElectronBinary(root);
+if (!binary.found) {
+  console.error(`hindsight: cannot start the desktop app: ${binary.reason}. Use "npx hindsight serve" for the dashboard in a browser.`);
+  process.exit(1);
+}
+const main = fileURLToPath(new URL('./main.js', import.meta.url));
+const child = spawn(binary.path, [main, ...process.argv.slice(2)], { stdio: 'inherit' });
+child.once('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

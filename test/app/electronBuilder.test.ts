@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const require = createRequire(import.meta.url);
+
+interface BuilderConfig {
+  appId?: string;
+  productName?: string;
+  asarUnpack?: string[];
+  npmRebuild?: boolean;
+  /** getConfig normalises the list into file sets. */
+  files?: { filter?: string[] }[];
+  directories?: { buildResources?: string };
+  linux?: { target?: string[]; icon?: string; maintainer?: string };
+  mac?: { target?: string[]; icon?: string };
+  win?: { target?: string[]; icon?: string };
+}
+
+/** electron-builder's own loader and schema check (app-builder-lib, which electron-builder runs on), so the test reads the file as `npm run dist` will. */
+async function loadConfig(): Promise<BuilderConfig> {
+  const { getConfig, validateConfiguration } = require('app-builder-lib/out/util/config/config') as {
+    getConfig(dir: string, file: string, extra: null): Promise<BuilderConfig>;
+    validateConfiguration(config: BuilderConfig, logger: unknown): Promise<void>;
+  };
+  const { DebugLogger } = require('builder-util') as { DebugLogger: new (enabled: boolean) => unknown };
+  const config = await getConfig(root, 'electron-builder.yml', null);
+  await validateConfiguration(config, new DebugLogger(false));
+  return config;
+}
+
+/** Width and height from a PNG's IHDR chunk. */
+function pngSize(file: string): [number, number] {
+  const bytes = readFileSync(file);
+  assert.equal(bytes.subarray(1, 4).toString('latin1'), 'PNG', `${file} is a PNG`);
+  return [bytes.readUInt32BE(16), bytes.readUInt32BE(20)];
+}
+
+test('electron-builder.yml passes electron-builder\'s schema and names the app, its targets and native-module handling', async () => {
+  const config = await loadConfig();
+  assert.equal(config.appId, 'org.hindsight.desktop');
+  assert.equal(config.productName, 'Hindsight');
+  assert.deepEqual(config.linux?.target, ['AppImage', 'deb']);
+  assert.deepEqual(config.mac?.target, ['dmg']);
+  assert.deepEqual(config.win?.target, ['nsis']);
+  assert.ok(config.linux?.maintainer, 'the deb needs a maintainer');
+  assert.equal(config.npmRebuild, true, 'native modules are rebuilt for Electron');
+  assert.ok(config.asarUnpack?.includes('**/*.node'), 'native modules load from outside the asar');
+  const files = config.files?.flatMap((set) => set.filter ?? []) ?? [];
+  for (const needed of ['build/src-main/**', 'build/src-shared/**', 'build/renderer/**', 'assets/tray/**', 'assets/icons/**']) assert.ok(files.includes(needed), needed);
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { main: string };
+  assert.equal(pkg.main, 'build/src-main/app/main.js', 'electron-builder starts the app from package.json main');
+});
+
+test('every icon the configuration and the app name exists, at the size its name says', async () => {
+  const config = await loadConfig();
+  const linuxIcons = join(root, config.linux?.icon as string);
+  for (const size of [16, 24, 32, 48, 64, 128, 256, 512]) assert.deepEqual(pngSize(join(linuxIcons, `${size}x${size}.png`)), [size, size]);
+  assert.deepEqual(pngSize(join(root, config.mac?.icon as string)), [1024, 1024]);
+  const ico = readFileSync(join(root, config.win?.icon as string));
+  assert.deepEqual([ico.readUInt16LE(0), ico.readUInt16LE(2)], [0, 1], 'an ICO header');
+  assert.ok(ico.readUInt16LE(4) >= 5, 'several sizes in the .ico');
+  assert.ok(existsSync(join(root, config.directories?.buildResources as string)));
+  // The tray's images, by the names tray.ts loads them.
+  for (const state of ['idle', 'running', 'paused', 'error', 'behind']) {
+    assert.deepEqual(pngSize(join(root, 'assets', 'tray', `${state}.png`)), [32, 32]);
+    assert.deepEqual(pngSize(join(root, 'assets', 'tray', `${state}Template.png`)), [16, 16]);
+    assert.deepEqual(pngSize(join(root, 'assets', 'tray', `${state}Template@2x.png`)), [32, 32]);
+  }
+});
