@@ -27,7 +27,9 @@ async function loadConfig(): Promise<BuilderConfig> {
     getConfig(dir: string, file: string, extra: null): Promise<BuilderConfig>;
     validateConfiguration(config: BuilderConfig, logger: unknown): Promise<void>;
   };
-  const { DebugLogger } = require('builder-util') as { DebugLogger: new (enabled: boolean) => unknown };
+  const { DebugLogger, setPrinter } = require('builder-util') as { DebugLogger: new (enabled: boolean) => unknown; setPrinter(printer: ((message: string) => void) | null): void };
+  // Its "• loaded configuration" line would go to stdout, which node:test's runner reads as its own protocol.
+  setPrinter(() => undefined);
   const config = await getConfig(root, 'electron-builder.yml', null);
   await validateConfiguration(config, new DebugLogger(false));
   return config;
