@@ -2,11 +2,11 @@ import { userInfo } from 'node:os';
 import { HindsightError } from '../../../src-shared/errors.js';
 import type { Backend } from './backend.js';
 import { LocalBackend } from './localBackend.js';
+import { s3LocationName, sftpLocationName } from './backendNames.js';
+import { LazyBackend } from './lazyBackend.js';
 import { RateLimitedBackend } from './rateLimitedBackend.js';
 import { ReplicatedBackend, type ReplicationEvent } from './replicatedBackend.js';
 import { RetryingBackend, type RetryPolicy } from './retryingBackend.js';
-import { S3Backend } from './s3Backend.js';
-import { SftpBackend } from './sftpBackend.js';
 
 export type ParsedLocation =
   | { readonly kind: 'local'; readonly path: string }
@@ -101,33 +101,31 @@ export function backendFor(location: string, options: TargetOptions = {}): Backe
     case 'local':
       backend = new LocalBackend(parsed.path);
       break;
-    case 'sftp':
-      backend = new RetryingBackend(
-        new SftpBackend({
-          host: parsed.host,
-          port: parsed.port,
-          username: parsed.username,
-          path: parsed.path,
-          ...(options.sshKeys && options.sshKeys.length > 0 ? { identityFiles: options.sshKeys } : {}),
-          ...(options.knownHostsFile ? { knownHostsFile: options.knownHostsFile } : {}),
-          ...(options.acceptNewHostKey ? { acceptNewHostKey: true } : {}),
-          ...(options.confirmNewHostKey ? { confirmNewHostKey: options.confirmNewHostKey } : {}),
-        }),
-        options.retry,
-      );
+    case 'sftp': {
+      const sftp = {
+        host: parsed.host,
+        port: parsed.port,
+        username: parsed.username,
+        path: parsed.path,
+        ...(options.sshKeys && options.sshKeys.length > 0 ? { identityFiles: options.sshKeys } : {}),
+        ...(options.knownHostsFile ? { knownHostsFile: options.knownHostsFile } : {}),
+        ...(options.acceptNewHostKey ? { acceptNewHostKey: true } : {}),
+        ...(options.confirmNewHostKey ? { confirmNewHostKey: options.confirmNewHostKey } : {}),
+      };
+      backend = new RetryingBackend(new LazyBackend(sftpLocationName(sftp), async () => new (await import('./sftpBackend.js')).SftpBackend(sftp)), options.retry);
       break;
-    case 's3':
-      backend = new RetryingBackend(
-        new S3Backend({
-          bucket: parsed.bucket,
-          prefix: parsed.prefix,
-          ...(parsed.endpoint ? { endpoint: parsed.endpoint } : {}),
-          ...(options.s3Region ? { region: options.s3Region } : {}),
-          pathStyle: parsed.endpoint !== undefined && !options.s3VirtualHosted,
-        }),
-        options.retry,
-      );
+    }
+    case 's3': {
+      const s3 = {
+        bucket: parsed.bucket,
+        prefix: parsed.prefix,
+        ...(parsed.endpoint ? { endpoint: parsed.endpoint } : {}),
+        ...(options.s3Region ? { region: options.s3Region } : {}),
+        pathStyle: parsed.endpoint !== undefined && !options.s3VirtualHosted,
+      };
+      backend = new RetryingBackend(new LazyBackend(s3LocationName(s3), async () => new (await import('./s3Backend.js')).S3Backend(s3)), options.retry);
       break;
+    }
   }
   return options.uploadBytesPerSecond ? new RateLimitedBackend(backend, options.uploadBytesPerSecond) : backend;
 }

@@ -13,6 +13,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { mapConcurrent } from '../concurrency.js';
+import { s3LocationName, s3Prefix } from './backendNames.js';
 import { BackendError, isValidObjectName, objectPath, type Backend, type ByteRange, type ObjectHandle, type ObjectInfo, type ObjectType } from './backend.js';
 
 export interface S3Options {
@@ -51,12 +52,9 @@ export class S3Backend implements Backend {
 
   constructor(private readonly options: S3Options) {
     this.bucket = options.bucket;
-    this.prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
-    if (this.prefix !== '') this.prefix += '/';
+    this.prefix = s3Prefix(options.prefix);
     this.partSize = options.partSize ?? 8 * MiB;
-    this.location = options.endpoint
-      ? `s3:${options.endpoint.replace(/\/+$/, '')}/${this.bucket}/${this.prefix}`.replace(/\/$/, '')
-      : `s3:${this.bucket}/${this.prefix}`.replace(/\/$/, '');
+    this.location = s3LocationName(options);
     const timeout = options.requestTimeoutMs ?? 60_000;
     this.client = new S3Client({
       region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',

@@ -15,6 +15,7 @@ import {
   type ObjectInfo,
   type ObjectType,
 } from './backend.js';
+import { sftpLocationName } from './backendNames.js';
 import { fingerprint, keyType, rememberHostKey, verifyHostKey } from './knownHosts.js';
 
 const { Client, utils } = ssh2;
@@ -78,9 +79,8 @@ export class SftpBackend implements Backend {
   private closed = false;
 
   constructor(private readonly options: SftpOptions) {
-    const port = options.port ?? 22;
     this.root = options.path.replace(/\/+$/, '') || '/';
-    this.location = `sftp://${options.username}@${options.host}${port === 22 ? '' : `:${port}`}${this.root.startsWith('/') ? '' : '/~/'}${this.root}`;
+    this.location = sftpLocationName(options);
   }
 
   async create(): Promise<void> {

@@ -1,0 +1,18 @@
+/** How remote targets are named in messages and histories; shared by the backends and by location.ts, which names them before their modules load. */
+
+export function sftpLocationName(options: { readonly username: string; readonly host: string; readonly port?: number; readonly path: string }): string {
+  const port = options.port ?? 22;
+  const root = options.path.replace(/\/+$/, '') || '/';
+  return `sftp://${options.username}@${options.host}${port === 22 ? '' : `:${port}`}${root.startsWith('/') ? '' : '/~/'}${root}`;
+}
+
+export function s3LocationName(options: { readonly endpoint?: string; readonly bucket: string; readonly prefix?: string }): string {
+  const prefix = s3Prefix(options.prefix);
+  return options.endpoint ? `s3:${options.endpoint.replace(/\/+$/, '')}/${options.bucket}/${prefix}`.replace(/\/$/, '') : `s3:${options.bucket}/${prefix}`.replace(/\/$/, '');
+}
+
+/** The key prefix of a repository in its bucket: no leading slash, one trailing slash unless empty. */
+export function s3Prefix(prefix: string | undefined): string {
+  const trimmed = (prefix ?? '').replace(/^\/+|\/+$/g, '');
+  return trimmed === '' ? '' : `${trimmed}/`;
+}
