@@ -18,6 +18,23 @@ import { TEST_PASSWORD, createTestRepository } from '../../helpers/testRepositor
 
 const MiB = 1024 * 1024;
 
+/** A local backend that fires `controller` once it has stored `count` data packs, as a pause arriving mid-backup would. */
+class StopAfterPacks extends LocalBackend {
+  private packs = 0;
+  constructor(
+    path: string,
+    private readonly count: number,
+    private readonly controller: AbortController,
+  ) {
+    super(path);
+  }
+
+  override async write(handle: ObjectHandle, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    await super.write(handle, data);
+    if (handle.type === 'data' && ++this.packs === this.count) this.controller.abort();
+  }
+}
+
 test('a backup stopped through its signal keeps its finished work, and the rerun uploads only the rest', async (t) => {
   const dir = await tempDir(t);
   const source = join(dir, 'source');
@@ -28,14 +45,7 @@ test('a backup stopped through its signal keeps its finished work, and the rerun
   const cacheDir = join(dir, 'cache');
   const controller = new AbortController();
   // Stop once three packs are stored (as a pause would): the safe point must keep them and what is in flight.
-  class StopAfterThreePacks extends LocalBackend {
-    private packs = 0;
-    override async write(handle: ObjectHandle, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
-      await super.write(handle, data);
-      if (handle.type === 'data' && ++this.packs === 3) controller.abort();
-    }
-  }
-  const repository = await Repository.open(new StopAfterThreePacks(made.path), TEST_PASSWORD);
+  const repository = await Repository.open(new StopAfterPacks(made.path, 3, controller), TEST_PASSWORD);
   await assert.rejects(backup(repository, { paths: [source], cacheDir, signal: controller.signal }), { code: 'E_INTERRUPTED' });
   assert.deepEqual(await listSnapshots(repository), [], 'no snapshot for an interrupted backup');
   const kept = await bytesUnder(join(made.path, 'data'));
@@ -61,14 +71,7 @@ test('a backup of one large file stops mid-file, not at its end, and the rerun c
   const made = await createTestRepository(t, { packSize: 2 * MiB });
   const cacheDir = join(dir, 'cache');
   const controller = new AbortController();
-  class StopAfterThreePacks extends LocalBackend {
-    private packs = 0;
-    override async write(handle: ObjectHandle, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
-      await super.write(handle, data);
-      if (handle.type === 'data' && ++this.packs === 3) controller.abort();
-    }
-  }
-  const repository = await Repository.open(new StopAfterThreePacks(made.path), TEST_PASSWORD);
+  const repository = await Repository.open(new StopAfterPacks(made.path, 3, controller), TEST_PASSWORD);
   await assert.rejects(backup(repository, { paths: [source], cacheDir, signal: controller.signal, workers: 1 }), { code: 'E_INTERRUPTED' });
   const kept = await bytesUnder(join(made.path, 'data'));
   // Before the stop reached the file's reader, a pause waited for the whole file to be packed.
