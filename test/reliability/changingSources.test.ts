@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, ftruncateSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
@@ -141,4 +142,31 @@ test('a file rewritten in place while it is read is recorded as read (old start,
   while (split < restored.length && restored[split] === before[split]) split += 1;
   assert.ok(split > 0 && split < after.length, `torn at ${split} of ${restored.length}`);
   assert.ok(restored.subarray(split, Math.min(restored.length, after.length)).equals(after.subarray(split, Math.min(restored.length, after.length))), 'the rest is the new content');
+});
+
+test('a file replaced by a named pipe after the folder was listed is a warning, not a backup that waits forever', { timeout: 60_000 }, async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await mkdir(source);
+  // Both large, so they go to the one worker one after the other: b-pipe.bin is opened after a-big.bin's first chunk.
+  await writeFile(join(source, 'a-big.bin'), seededBytes('big', 32 * 1024 * 1024));
+  await writeFile(join(source, 'b-pipe.bin'), seededBytes('soon a pipe', 1024 * 1024));
+  const { repository } = await createTestRepository(t);
+  let replaced = false;
+  const { warnings } = await backup(repository, {
+    paths: [source],
+    cacheDir: join(dir, 'cache'),
+    workers: 1,
+    onProgress: (p) => {
+      if (replaced || !p.currentPath?.endsWith('a-big.bin')) return;
+      replaced = true;
+      unlinkSync(join(source, 'b-pipe.bin'));
+      execFileSync('mkfifo', [join(source, 'b-pipe.bin')]);
+    },
+  });
+  assert.ok(replaced);
+  assert.deepEqual(
+    warnings.map((w) => [w.path.split('/').pop(), w.message]),
+    [['b-pipe.bin', 'could not be read: it is no longer a regular file']],
+  );
 });
