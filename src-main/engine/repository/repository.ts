@@ -12,7 +12,7 @@ import { createKeyFile, parseKeyFile, unwrapKeyFile, type KeyFile } from './keyF
 import { DEFAULT_LOCK_TIMING, acquireLock, listLocks, type LockInfo, type LockOwner, type LockTiming, type RepositoryLock } from './lock.js';
 import { MemoryIndex, type BlobLocation } from './memoryIndex.js';
 import { FormatViolation, TRAILER_LENGTH, decodePackHeader, type BlobType, type PackedBlob } from './packFormat.js';
-import { PackWriter } from './packWriter.js';
+import { MAX_BLOBS_PER_PACK, PackWriter } from './packWriter.js';
 import { RepositoryError, damaged } from './repositoryError.js';
 import { openObject, sealObject, storageId, type SealedObjectType } from './sealedObject.js';
 
@@ -295,7 +295,7 @@ export class Repository {
     if (open && ((open.count > 0 && open.size + incoming > this.config.packSize) || !open.fits(incoming))) await this.finishPack(type);
     const pack = openPackFor(this.openPacks, type, this.master);
     const blob = pack.add(type, id, prepared, rawLength);
-    if (pack.size >= this.config.packSize) await this.finishPack(type);
+    if (pack.isFull(this.config.packSize)) await this.finishPack(type);
     return blob.length;
   }
 
@@ -459,7 +459,7 @@ export class Repository {
         if (sealed.length !== blob.length) throw damaged(`Pack data/${source}`, 'shorter than its index says');
         const { body } = this.verifyBlobAt(blob, sealed);
         const current = open.get(blob.type);
-        if (current && current.count > 0 && current.size + body.length > this.config.packSize) await flushPack(blob.type);
+        if (current && (current.size + body.length > this.config.packSize || current.count >= MAX_BLOBS_PER_PACK) && current.count > 0) await flushPack(blob.type);
         openPackFor(open, blob.type, this.master).add(blob.type, blob.id, { body, compressed: blob.compressed }, blob.rawLength);
       }
     }
