@@ -42,6 +42,9 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX entries_by_version ON entries (version);`,
 ];
 
+/** Walked rows written to the temporary table per transaction. */
+const WALK_BATCH = 10_000;
+
 /**
  * The local catalogue (better-sqlite3, in the repository's cache folder):
  * every path of every snapshot, each distinct version stored once, so
@@ -49,9 +52,6 @@ const MIGRATIONS: readonly string[] = [
  * milliseconds instead of decrypting trees. It is rebuildable at any time
  * from the repository, which stays the only source of truth.
  */
-/** Walked rows written to the temporary table per transaction. */
-const WALK_BATCH = 10_000;
-
 export class Catalogue {
   private readonly db: Database.Database;
 
