@@ -121,7 +121,7 @@ function newHistory(dir: string): History {
   return { dir, source: join(dir, 'source'), generation: 0, initialised: false, saved: new Map(), forgotten: new Set(), mayVanish: new Set() };
 }
 
-/** Runs a round of work on `disk`, cuts the power after `cutAfter` changes (or at its end), and returns the disk it left. */
+/** Runs a round of work on `disk`, cuts the power after `cutAfter` changes (or at its end), and writes the disk the cut left to `next`. */
 async function cutRound(history: History, disk: string, next: string, round: number, model: PowerLossOptions) {
   const fs = await PowerLossFileSystem.load(disk, model);
   let finished = false;
