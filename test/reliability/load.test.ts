@@ -28,15 +28,32 @@ function smallFile(i: number): Buffer {
 
 const folderOf = (i: number) => `d${Math.floor(i / PER_FOLDER)}`;
 
+/** The file's text, or '' once the process it describes has gone. */
+function readFileSafely(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 /** Runs a Hindsight command and returns its exit status, output, seconds taken and peak memory in MiB. */
 function hindsight(args: string[], env: Record<string, string>): Promise<{ status: number | null; stderr: string; seconds: number; peakMiB: number }> {
   const started = Date.now();
   const child = spawn(process.execPath, [bin, ...args], { env: childEnv({ ...env, NODE_OPTIONS: `--import=${preload}` }), stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  // Sampled from outside too: the child's own timers stall while its main thread is busy (a long SQLite
+  // transaction), and the kernel's high-water mark misses memory V8 returns with madvise.
+  let sampledKib = 0;
+  const sampler = setInterval(() => {
+    const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSafely(`/proc/${child.pid}/status`))?.[1];
+    sampledKib = Math.max(sampledKib, Number(rss ?? 0));
+  }, 20);
   return new Promise((resolve) =>
     child.once('close', (status) => {
-      const kib = Number(/peak-rss-kib (\d+)/.exec(stderr)?.[1] ?? NaN);
+      clearInterval(sampler);
+      const kib = Math.max(sampledKib, Number(/peak-rss-kib (\d+)/.exec(stderr)?.[1] ?? NaN));
       resolve({ status, stderr, seconds: (Date.now() - started) / 1000, peakMiB: Math.round(kib / 1024) });
     }),
   );
