@@ -33,9 +33,11 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 const started = Date.now();
+// Ten minutes per file; the full reliability run (a million files, hundreds of cuts) sets more.
+const timeout = Number(process.env.HINDSIGHT_FILE_TIMEOUT_MINUTES ?? 10) * 60_000;
 if (files.length === 0) void finish();
 else {
-  const stream = run({ files, concurrency: Math.max(2, availableParallelism()), timeout: 10 * 60_000 });
+  const stream = run({ files, concurrency: Math.max(2, availableParallelism()), timeout });
   stream.on('test:pass', (event) => {
     if (event.details.type === 'suite') return;
     if (event.skip || event.todo) skipped += 1;

@@ -33,3 +33,15 @@ export function samplePositions(length: number, count: number): number[] {
   for (let i = 1; positions.size < count; i++) positions.add(Math.floor((i * length) / count) % length);
   return [...positions].sort((a, b) => a - b);
 }
+
+/** mulberry32: a small seeded generator of numbers in [0, 1), so a failing run can be repeated. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, type Dirent } from 'node:fs';
-import { lstat, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import {
   BackendError,
@@ -13,6 +12,7 @@ import {
   type ObjectInfo,
   type ObjectType,
 } from './backend.js';
+import { nodeFileSystem, type LocalFile, type LocalFileSystem } from './localFileSystem.js';
 
 const TEMP_PREFIX = '.tmp-';
 
@@ -21,31 +21,40 @@ const TEMP_PREFIX = '.tmp-';
  * this machine. Writes go to a temporary file in the destination folder,
  * which is fsync'd, renamed into place, and then the folder itself is
  * fsync'd, so a crash or power loss leaves either the old state or the
- * complete object.
+ * complete object. Every folder that gains or loses an entry (a new object,
+ * a deleted one, a new folder) is fsync'd before the call resolves: the
+ * engine orders its writes (packs, then the index naming them, then the
+ * snapshot; a forgotten snapshot gone before prune deletes its data), and
+ * that order only holds across a power cut if each step is durable before
+ * the next begins. docs/RELIABILITY.md has the model this is tested against.
  */
 export class LocalBackend implements Backend {
   readonly location: string;
   private readonly root: string;
 
-  constructor(root: string) {
+  constructor(
+    root: string,
+    private readonly fs: LocalFileSystem = nodeFileSystem,
+  ) {
     this.root = resolve(root);
     this.location = this.root;
   }
 
   async create(): Promise<void> {
-    const existing = await lstat(join(this.root, 'config')).catch(() => undefined);
+    const existing = await this.fs.lstat(join(this.root, 'config')).catch(() => undefined);
     if (existing) {
       throw new BackendError('E_ALREADY_EXISTS', `There is already a Hindsight repository at ${this.root}.`);
     }
     try {
-      await mkdir(this.root, { recursive: true, mode: 0o700 });
+      await this.makeFolder(this.root);
       for (const type of OBJECT_TYPES) {
-        if (type !== 'config') await mkdir(join(this.root, type), { recursive: true, mode: 0o700 });
+        if (type !== 'config') await this.fs.mkdir(join(this.root, type), { recursive: true, mode: 0o700 });
       }
       for (let i = 0; i < 256; i++) {
-        await mkdir(join(this.root, 'data', i.toString(16).padStart(2, '0')), { recursive: true, mode: 0o700 });
+        await this.fs.mkdir(join(this.root, 'data', i.toString(16).padStart(2, '0')), { recursive: true, mode: 0o700 });
       }
-      await syncDirectory(this.root);
+      await this.syncDirectory(join(this.root, 'data'));
+      await this.syncDirectory(this.root);
     } catch (err) {
       throw await this.translate(err, 'create the repository in');
     }
@@ -70,7 +79,7 @@ export class LocalBackend implements Backend {
     for (const folder of folders) {
       for (const entry of await this.readFolder(folder)) {
         if (!entry.isFile() || !isValidObjectName(type, entry.name)) continue;
-        const info = await lstat(join(folder, entry.name)).catch(() => undefined);
+        const info = await this.fs.lstat(join(folder, entry.name)).catch(() => undefined);
         // A concurrent delete between readdir and lstat simply means the object is gone.
         if (info) yield { name: entry.name, size: info.size };
       }
@@ -80,7 +89,7 @@ export class LocalBackend implements Backend {
   async stat(handle: ObjectHandle): Promise<ObjectInfo> {
     const path = this.pathOf(handle);
     try {
-      const info = await lstat(path);
+      const info = await this.fs.lstat(path);
       return { name: handle.name, size: info.size };
     } catch (err) {
       throw await this.translate(err, 'read', handle);
@@ -89,9 +98,9 @@ export class LocalBackend implements Backend {
 
   async read(handle: ObjectHandle, range?: ByteRange): Promise<Buffer> {
     const path = this.pathOf(handle);
-    let file: FileHandle | undefined;
+    let file: LocalFile | undefined;
     try {
-      file = await open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+      file = await this.fs.open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
       const size = (await file.stat()).size;
       const offset = range?.offset ?? 0;
       const length = range?.length ?? size - offset;
@@ -123,14 +132,14 @@ export class LocalBackend implements Backend {
     const folder = dirname(path);
     const temp = join(folder, TEMP_PREFIX + randomBytes(8).toString('hex'));
     try {
-      let file: FileHandle;
+      let file: LocalFile;
       try {
-        file = await open(temp, 'wx', 0o600);
+        file = await this.fs.open(temp, 'wx', 0o600);
       } catch (err) {
         if (!isErrno(err, 'ENOENT')) throw err;
         await this.assertRootExists();
-        await mkdir(folder, { recursive: true, mode: 0o700 });
-        file = await open(temp, 'wx', 0o600);
+        await this.makeFolder(folder);
+        file = await this.fs.open(temp, 'wx', 0o600);
       }
       try {
         await writeAll(file, Array.isArray(data) ? (data as readonly Uint8Array[]) : [data as Uint8Array]);
@@ -138,17 +147,19 @@ export class LocalBackend implements Backend {
       } finally {
         await file.close();
       }
-      await rename(temp, path);
-      await syncDirectory(folder);
+      await this.fs.rename(temp, path);
+      await this.syncDirectory(folder);
     } catch (err) {
-      await unlink(temp).catch(() => undefined);
+      await this.fs.unlink(temp).catch(() => undefined);
       throw await this.translate(err, 'write to', handle);
     }
   }
 
   async delete(handle: ObjectHandle): Promise<void> {
+    const path = this.pathOf(handle);
     try {
-      await unlink(this.pathOf(handle));
+      await this.fs.unlink(path);
+      await this.syncDirectory(dirname(path));
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return;
       throw await this.translate(err, 'delete from', handle);
@@ -161,9 +172,28 @@ export class LocalBackend implements Backend {
     return join(this.root, objectPath(handle));
   }
 
+  /** mkdir -p whose new folders survive a power cut: every folder that gained an entry is fsync'd. */
+  private async makeFolder(path: string): Promise<void> {
+    const first = await this.fs.mkdir(path, { recursive: true, mode: 0o700 });
+    if (first === undefined) return;
+    for (let folder = dirname(path); ; folder = dirname(folder)) {
+      await this.syncDirectory(folder);
+      if (folder === dirname(first) || folder === dirname(folder)) return;
+    }
+  }
+
+  private async syncDirectory(path: string): Promise<void> {
+    const folder = await this.fs.open(path, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+    try {
+      await folder.sync();
+    } finally {
+      await folder.close();
+    }
+  }
+
   private async readFolder(folder: string): Promise<Dirent[]> {
     try {
-      return await readdir(folder, { withFileTypes: true });
+      return await this.fs.readdir(folder, { withFileTypes: true });
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return [];
       throw await this.translate(err, 'list');
@@ -171,7 +201,7 @@ export class LocalBackend implements Backend {
   }
 
   private async assertRootExists(): Promise<void> {
-    const info = await stat(this.root).catch(() => undefined);
+    const info = await this.fs.stat(this.root).catch(() => undefined);
     if (!info) {
       throw new BackendError(
         'E_TARGET_MISSING',
@@ -222,7 +252,7 @@ export class LocalBackend implements Backend {
 /** Parts written with one writev per IOV_MAX of them: a pack of small blobs has thousands of parts, and a write each cost more than the data. */
 const PARTS_PER_WRITE = 1024;
 
-async function writeAll(file: FileHandle, parts: readonly Uint8Array[]): Promise<void> {
+async function writeAll(file: LocalFile, parts: readonly Uint8Array[]): Promise<void> {
   let position = 0;
   for (let first = 0; first < parts.length; first += PARTS_PER_WRITE) {
     const batch = parts.slice(first, first + PARTS_PER_WRITE);
@@ -239,15 +269,6 @@ async function writeAll(file: FileHandle, parts: readonly Uint8Array[]): Promise
         position += wrote;
       }
     }
-  }
-}
-
-async function syncDirectory(path: string): Promise<void> {
-  const folder = await open(path, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
-  try {
-    await folder.sync();
-  } finally {
-    await folder.close();
   }
 }
 

@@ -1,4 +1,4 @@
-import { isTransient, type Backend, type ByteRange, type ObjectHandle, type ObjectInfo, type ObjectType } from './backend.js';
+import { BackendError, isTransient, type Backend, type ByteRange, type ObjectHandle, type ObjectInfo, type ObjectType } from './backend.js';
 
 export interface RetryPolicy {
   /** Tries per call, the first included (default 6). */
@@ -30,6 +30,7 @@ export interface RetryEvent {
  * unknown host, a missing object) go straight through. Every operation of
  * the contract is safe to repeat: writes are atomic and replace, deletes are
  * idempotent; a listing that fails part-way resumes without repeating names.
+ * A ranged read that returns fewer bytes than asked is retried too.
  */
 export class RetryingBackend implements Backend {
   readonly location: string;
@@ -66,7 +67,14 @@ export class RetryingBackend implements Backend {
   }
 
   read(handle: ObjectHandle, range?: ByteRange): Promise<Buffer> {
-    return this.retry('read', () => this.inner.read(handle, range));
+    return this.retry('read', async () => {
+      const bytes = await this.inner.read(handle, range);
+      // A body cut off in transit must not reach the decryption as "damaged data": it is another try's job.
+      if (range && bytes.length !== range.length) {
+        throw new BackendError('E_IO', `Reading ${handle.type}/${handle.name} from ${this.location} returned ${bytes.length} of ${range.length} bytes.`, { transient: true });
+      }
+      return bytes;
+    });
   }
 
   write(handle: ObjectHandle, data: Uint8Array | readonly Uint8Array[]): Promise<void> {

@@ -46,19 +46,23 @@ export function encodeIndexFile(content: IndexFileContent): Buffer {
   return out;
 }
 
+/** Only the ids of the index files this one supersedes: which files are in force is known before any is decoded in full. */
+export function decodeSupersedes(data: Buffer): Buffer[] {
+  if (data.length < 5) throw new FormatViolation('index is truncated');
+  if (data[0] !== INDEX_FORMAT_VERSION) throw new FormatViolation(`unknown index format ${data[0]}`);
+  const count = data.readUInt32LE(1);
+  if (5 + count * 32 > data.length) throw new FormatViolation('index is truncated');
+  const supersedes: Buffer[] = [];
+  for (let i = 0, at = 5; i < count; i++, at += 32) supersedes.push(Buffer.from(data.subarray(at, at + 32)));
+  return supersedes;
+}
+
 export function decodeIndexFile(data: Buffer): IndexFileContent {
-  let at = 0;
+  const supersedes = decodeSupersedes(data);
+  let at = 5 + supersedes.length * 32;
   const need = (n: number) => {
     if (at + n > data.length) throw new FormatViolation('index is truncated');
   };
-  need(1);
-  if (data[at++] !== INDEX_FORMAT_VERSION) throw new FormatViolation(`unknown index format ${data[0]}`);
-  need(4);
-  const supersededCount = data.readUInt32LE(at);
-  at += 4;
-  need(supersededCount * 32);
-  const supersedes: Buffer[] = [];
-  for (let i = 0; i < supersededCount; i++, at += 32) supersedes.push(Buffer.from(data.subarray(at, at + 32)));
   need(4);
   const packCount = data.readUInt32LE(at);
   at += 4;

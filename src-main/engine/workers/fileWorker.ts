@@ -110,8 +110,11 @@ function readRequested({ path, likely }: ReadRequest): FileMessage {
 }
 
 function readFile(path: Buffer, known: ReadonlySet<string>): FileMessage {
-  const fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+  // O_NONBLOCK: a name that became a named pipe since the walk looked at it would block the open until a
+  // writer comes, in a synchronous call that not even worker.terminate() interrupts. Regular files ignore it.
+  const fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
   try {
+    if (!fstatSync(fd).isFile()) return { type: 'failed', code: undefined, message: 'it is no longer a regular file' };
     let carried = 0;
     let bytes = 0;
     for (;;) {

@@ -1,23 +1,20 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { BackendError, OBJECT_TYPES, type Backend } from '../../../src-main/engine/backend/backend.js';
+import { BackendError, type Backend } from '../../../src-main/engine/backend/backend.js';
 import { LocalBackend } from '../../../src-main/engine/backend/localBackend.js';
 import { RateLimitedBackend } from '../../../src-main/engine/backend/rateLimitedBackend.js';
 import { RetryingBackend, type RetryEvent } from '../../../src-main/engine/backend/retryingBackend.js';
 import { S3Backend } from '../../../src-main/engine/backend/s3Backend.js';
 import { SftpBackend } from '../../../src-main/engine/backend/sftpBackend.js';
-import { Repository } from '../../../src-main/engine/repository/repository.js';
 import { FaultyBackend } from '../../fixtures/faultyBackend.js';
 import { backendContract, collect, packHandle } from '../../helpers/backendContract.js';
 import { seededBytes } from '../../helpers/data.js';
+import { assertNoPartialObjects } from '../../helpers/partialObjects.js';
 import { assertRepositoryCycle } from '../../helpers/repositoryCycle.js';
 import { startS3Server } from '../../helpers/s3Server.js';
 import { sshdMissing, startSshServer } from '../../helpers/sshServer.js';
 import { tempDir } from '../../helpers/tempDir.js';
-import { TEST_PASSWORD } from '../../helpers/testRepository.js';
 
 /** Enough tries that 30% faults never exhaust them in a test run (0.3^15 per call), with waits of a few ms. */
 const PATIENT = { attempts: 15, baseDelayMs: 2, maxDelayMs: 20 };
@@ -90,25 +87,6 @@ test('the upload limit holds the average rate; reads are not limited', async (t)
   for (let i = 0; i < 8; i++) await limited.read(packHandle(i + 1));
   assert.ok(Date.now() - reading < 1000);
 });
-
-/** Every object under a final name is whole: sealed objects hash to their names, packs have an authentic header, and no temporary file is left. */
-async function assertNoPartialObjects(backend: Backend, folder: string | undefined): Promise<void> {
-  const repository = await Repository.open(backend, TEST_PASSWORD);
-  for (const type of OBJECT_TYPES) {
-    for (const { name } of await collect(backend.list(type))) {
-      if (type === 'data') {
-        await repository.readPackHeader(name);
-      } else if (type !== 'config' && type !== 'locks') {
-        const bytes = await backend.read({ type, name });
-        assert.equal(createHash('sha256').update(bytes).digest('hex'), name, `${type}/${name} is whole`);
-      }
-    }
-  }
-  if (folder) {
-    const leftovers = (await readdir(folder, { recursive: true })).filter((path) => path.includes('.tmp-'));
-    assert.deepEqual(leftovers, [], 'no temporary files are left behind');
-  }
-}
 
 async function cycleWithFaults(t: TestContext, raw: () => Backend, folder: string | undefined): Promise<void> {
   const faults: FaultyBackend[] = [];
