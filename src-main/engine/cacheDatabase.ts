@@ -13,12 +13,16 @@ export function openCacheDatabase(folder: string, file: string, migrations: read
   const db = new Database(join(folder, file));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  const version = db.pragma('user_version', { simple: true }) as number;
-  for (let i = version; i < migrations.length; i++) {
+  const current = () => db.pragma('user_version', { simple: true }) as number;
+  if (current() < migrations.length) {
+    // BEGIN IMMEDIATE takes the write lock before the version is read again: two processes opening a new
+    // cache at once (two backups) both saw version 0 and the second failed with "table … already exists".
     db.transaction(() => {
-      db.exec(migrations[i] as string);
-      db.pragma(`user_version = ${i + 1}`);
-    })();
+      for (let i = current(); i < migrations.length; i++) {
+        db.exec(migrations[i] as string);
+        db.pragma(`user_version = ${i + 1}`);
+      }
+    }).immediate();
   }
   return db;
 }
