@@ -208,7 +208,7 @@ test('pause and resume from the dashboard: the state changes and the backup cont
   await shot(page, '14-dashboard-paused');
 
   await card.getByRole('button', { name: 'Resume' }).click();
-  await expect(card.getByText('Backing up')).toBeVisible();
+  await expect(card.getByText('Backing up', { exact: true })).toBeVisible();
   await expect(card.getByRole('progressbar')).toBeVisible();
   await shot(page, '13-dashboard-running');
   await expect(card.getByText('Succeeded')).toBeVisible({ timeout: 150_000 });
