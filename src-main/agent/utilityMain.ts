@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import { errorBody } from './transport/dispatch.js';
 import type { AgentNotice, AgentPort } from './transport/agentPort.js';
 import { servePort } from './transport/portTransport.js';
@@ -11,6 +12,9 @@ import { PortSecretStore } from './portSecretStore.js';
  * the MessagePort the contract is served on; the local socket is served as
  * well, so `hindsight status|pause` and `hindsight serve` reach the app's agent.
  */
+
+// As in bin/hindsight.js: the heap grows at most 30% past what is live, which keeps backups of many small files lean.
+setFlagsFromString('--heap-growing-percent=30');
 
 /** `process.parentPort` of an Electron utility process (typed here: the agent does not import electron). */
 interface ParentPort {
