@@ -1,24 +1,8 @@
-import { join, normalize, relative, sep } from 'node:path';
+import { rendererContentSecurityPolicy, rendererFilePath } from '../renderer/rendererFiles.js';
 import { APP_HOST, APP_SCHEME } from './ipcValidation.js';
 
-/**
- * The renderer's Content-Security-Policy: only our own scripts, styles and
- * images; no inline script, no eval, no network (the renderer reaches the
- * agent through the preload only), no plugins, no framing, no forms.
- */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  // blob: for the snapshot browser's image previews, data: for the icon masks in the stylesheet.
-  "img-src 'self' data: blob:",
-  "font-src 'self'",
-  "connect-src 'none'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+/** The window's CSP: the renderer's own, with no network at all (it reaches the agent through the preload only). */
+export const CONTENT_SECURITY_POLICY = rendererContentSecurityPolicy("'none'");
 
 /**
  * The file under `root` (the built renderer) that an `app://hindsight/…` URL
@@ -33,15 +17,5 @@ export function rendererFile(root: string, url: string): string | undefined {
     return undefined;
   }
   if (parsed.protocol !== `${APP_SCHEME}:` || parsed.host !== APP_HOST) return undefined;
-  let path: string;
-  try {
-    path = decodeURIComponent(parsed.pathname);
-  } catch {
-    return undefined;
-  }
-  if (path.includes('\0')) return undefined;
-  const file = normalize(join(root, path === '/' ? 'index.html' : path));
-  const inside = relative(root, file);
-  if (inside === '' || inside.startsWith(`..${sep}`) || inside === '..') return undefined;
-  return file;
+  return rendererFilePath(root, parsed.pathname);
 }

@@ -7,6 +7,7 @@ import { HindsightError } from '../../src-shared/errors.js';
 import { presentedToken, tokenCookie, tokenMatches } from './accessToken.js';
 import type { AgentEndpoint } from './agentEndpoint.js';
 import { sendDownload } from './download.js';
+import { rendererContentSecurityPolicy } from '../renderer/rendererFiles.js';
 import { sendStatic } from './staticFiles.js';
 
 export interface ServeOptions {
@@ -29,7 +30,8 @@ export interface RunningServer {
 /** The WebSocket path; everything of the API contract goes through it. */
 export const API_PATH = '/api';
 const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+/** Addresses that only this machine can reach. */
+export const LOOPBACK: ReadonlySet<string> = new Set(['127.0.0.1', '::1', 'localhost']);
 
 /**
  * The HTTP + WebSocket server of `hindsight serve`: serves the built UI and
@@ -137,17 +139,7 @@ function send(ws: WebSocket, message: unknown): void {
 function securityHeaders(request: IncomingMessage): Record<string, string> {
   const host = request.headers.host ?? 'localhost';
   return {
-    'content-security-policy': [
-      "default-src 'self'",
-      "script-src 'self'",
-      "style-src 'self'",
-      "img-src 'self' data: blob:",
-      `connect-src 'self' ws://${host}`,
-      "object-src 'none'",
-      "base-uri 'none'",
-      "form-action 'none'",
-      "frame-ancestors 'none'",
-    ].join('; '),
+    'content-security-policy': rendererContentSecurityPolicy(`'self' ws://${host}`),
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',
     'x-frame-options': 'DENY',

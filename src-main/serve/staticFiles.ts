@@ -1,7 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
-import { extname, join, normalize, resolve, sep } from 'node:path';
+import { extname, join, resolve, sep } from 'node:path';
+import { rendererFilePath } from '../renderer/rendererFiles.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -15,15 +16,14 @@ const TYPES: Record<string, string> = {
 };
 
 /**
- * Sends a file of the built renderer. `urlPath` comes from the request: it is
- * normalised and must stay inside `root`; unknown paths get index.html, so a
- * reload on any screen of the single-page app works.
+ * Sends a file of the built renderer. `urlPath` comes from the request (the
+ * URL's path, still encoded); a path that would leave the renderer's folder,
+ * or names no file, gets index.html, so a reload on any screen of the
+ * single-page app works.
  */
 export async function sendStatic(rendererDir: string, urlPath: string, response: ServerResponse, headers: Record<string, string>): Promise<void> {
   const root = resolve(rendererDir);
-  const relative = normalize(decodeURIComponent(urlPath)).replace(/^([/\\])+/, '');
-  let file = join(root, relative);
-  if (file !== root && !file.startsWith(root + sep)) file = join(root, 'index.html');
+  let file = rendererFilePath(root, urlPath) ?? join(root, 'index.html');
   const info = await stat(file).catch(() => undefined);
   if (!info?.isFile()) file = join(root, 'index.html');
   const type = TYPES[extname(file)] ?? 'application/octet-stream';

@@ -1,11 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { newAccessToken } from '../../serve/accessToken.js';
 import { connectAgentEndpoint } from '../../serve/agentEndpoint.js';
-import { startServeServer } from '../../serve/serveServer.js';
+import { LOOPBACK, startServeServer } from '../../serve/serveServer.js';
 import { UsageError } from '../cliError.js';
 import type { Command } from '../command.js';
-
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 export const serveCommand: Command = {
   name: 'serve',
