@@ -44,3 +44,7 @@ export function parentPath(path: string): string {
 export function locationLabel(location: string): string {
   return location.length > 48 ? `…${location.slice(-47)}` : location;
 }
+
+export function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}

@@ -2,8 +2,7 @@ import { Fragment, useState } from 'react';
 import type { JobRecord } from '../../../src-shared/api.js';
 import { StateBadge } from '../components/StateBadge.js';
 import { EmptyState } from '../components/States.js';
-import { capitalise } from '../store/appStore.js';
-import { formatBytes, formatDateTime, formatDuration } from '../format.js';
+import { capitalise, formatBytes, formatDateTime, formatDuration } from '../format.js';
 import { useApp } from '../store/appContext.js';
 
 function summaryText(job: JobRecord): string {

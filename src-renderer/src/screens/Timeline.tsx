@@ -13,14 +13,15 @@ const TICKS: Record<Zoom, number> = { day: 3 * HOUR, week: DAY, month: 5 * DAY, 
 const WIDTH = 1000;
 const HEIGHT = 200;
 const AXIS = 28;
+/** The window ends this long after now, so the newest snapshot is not drawn on the edge. */
+const LEAD = HOUR / 4;
 
 export function Timeline() {
   const repository = useChosenRepository();
   const snapshots = useSnapshots(repository);
   const navigate = useApp((s) => s.navigate);
   const [zoom, setZoom] = useState<Zoom>('week');
-  // The window ends a little after now, so the newest snapshot is not drawn on the edge.
-  const [end, setEnd] = useState(() => Date.now() + HOUR / 4);
+  const [end, setEnd] = useState(() => Date.now() + LEAD);
   const span = SPANS[zoom];
   const start = end - span;
   const visible = useMemo(() => (snapshots ?? []).filter((s) => Date.parse(s.time) >= start && Date.parse(s.time) <= end), [snapshots, start, end]);
@@ -42,10 +43,10 @@ export function Timeline() {
         <button type="button" className="button" aria-label="Earlier" onClick={() => setEnd(end - span / 2)}>
           ‹
         </button>
-        <button type="button" className="button" onClick={() => setEnd(Date.now() + HOUR / 4)}>
+        <button type="button" className="button" onClick={() => setEnd(Date.now() + LEAD)}>
           Now
         </button>
-        <button type="button" className="button" aria-label="Later" onClick={() => setEnd(Math.min(Date.now() + HOUR / 4, end + span / 2))}>
+        <button type="button" className="button" aria-label="Later" onClick={() => setEnd(Math.min(Date.now() + LEAD, end + span / 2))}>
           ›
         </button>
       </div>

@@ -4,6 +4,7 @@ import type { Plan } from '../../../src-shared/plan.js';
 import type { Progress } from '../../../src-shared/progress.js';
 import type { Connection } from '../api/connection.js';
 import type { ConnectionState } from '../api/webSocketClient.js';
+import { capitalise } from '../format.js';
 import { parseRoute, routeHash, type Route, type Screen } from './route.js';
 
 export interface Notice {
@@ -155,7 +156,3 @@ export function createAppStore(connection: Connection) {
 }
 
 export type AppStore = ReturnType<typeof createAppStore>;
-
-export function capitalise(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
-}
