@@ -18,12 +18,16 @@ import { FAST_KDF, TEST_PASSWORD } from './testRepository.js';
  * life of a repository on one target. `packSize` small enough makes several
  * packs (and, on S3, multipart uploads).
  */
-export async function assertRepositoryCycle(t: TestContext, makeBackend: () => Backend, options: { packSize?: number; bigFileBytes?: number } = {}): Promise<void> {
+export async function assertRepositoryCycle(
+  t: TestContext,
+  makeBackend: () => Backend,
+  options: { packSize?: number; bigFileBytes?: number; chunker?: { minSize: number; avgSize: number; maxSize: number } } = {},
+): Promise<void> {
   const dir = await tempDir(t);
   const source = join(dir, 'source');
   await buildAwkwardTree(source, { smallFiles: 30 });
   if (options.bigFileBytes) await writeFile(join(source, 'big.bin'), seededBytes('big', options.bigFileBytes));
-  const created = await Repository.init(makeBackend(), { password: TEST_PASSWORD, kdf: FAST_KDF, ...(options.packSize ? { packSize: options.packSize } : {}) });
+  const created = await Repository.init(makeBackend(), { password: TEST_PASSWORD, kdf: FAST_KDF, ...(options.packSize ? { packSize: options.packSize } : {}), ...(options.chunker ? { chunker: options.chunker } : {}) });
   const { snapshot } = await backup(created, { paths: [source], cacheDir: join(dir, 'cache') });
   await created.close();
 
