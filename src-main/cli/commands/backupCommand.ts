@@ -2,8 +2,6 @@ import { hostname } from 'node:os';
 import { DEFAULT_EXCLUDES } from '../../../src-shared/defaultExcludes.js';
 import { formatBytes, formatDuration, parseBytes } from '../../../src-shared/units.js';
 import { backup } from '../../engine/archiver/backup.js';
-import { repositoryCacheDir } from '../../engine/cacheDir.js';
-import { Catalogue } from '../../engine/catalogue/catalogue.js';
 import { ExcludeRules } from '../../engine/archiver/excludes.js';
 import type { BackupType } from '../../engine/snapshot/snapshot.js';
 import { EXIT_WITH_WARNINGS, UsageError } from '../cliError.js';
@@ -81,16 +79,6 @@ or (with several --repo) a target could not be written and is now behind.`,
         onWarning: (w) => progress.warn('warning', w),
       });
       progress.done();
-      // Keep the catalogue current, so versions/find/diff answer at once; it can always be rebuilt.
-      // The snapshot is saved; a catalogue that cannot be brought up to date now is rebuilt by the next query.
-      const catalogue = new Catalogue(repositoryCacheDir(repository.config.id));
-      try {
-        await catalogue.sync(repository);
-      } catch (err) {
-        progress.warn('warning', { path: repositoryCacheDir(repository.config.id), message: `the local catalogue was not updated (${(err as Error).message}); versions, find and diff update it when next used` });
-      } finally {
-        catalogue.close();
-      }
       const s = snapshot.summary;
       if (json) {
         process.stdout.write(`${JSON.stringify({ type: 'summary', snapshot: snapshot.id, backupType: snapshot.type, parent: snapshot.parent ?? null, ...s })}\n`);

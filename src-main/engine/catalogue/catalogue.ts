@@ -24,6 +24,13 @@ export interface FindMatch {
   readonly snapshots: readonly { id: string; time: string }[];
 }
 
+export interface SyncResult {
+  readonly added: number;
+  readonly removed: number;
+  /** Folders whose entries were copied from the parent snapshot's instead of being read from the repository. */
+  readonly foldersReused: number;
+}
+
 export interface DiffEntry {
   readonly path: string;
   readonly change: 'added' | 'removed' | 'modified';
@@ -40,7 +47,12 @@ const MIGRATIONS: readonly string[] = [
      mtime_ns TEXT NOT NULL, content TEXT NOT NULL, UNIQUE (path_id, type, size, mtime_ns, content));
    CREATE TABLE entries (snapshot INTEGER NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (snapshot, version)) WITHOUT ROWID;
    CREATE INDEX entries_by_version ON entries (version);`,
+  // The tree id of every folder of a snapshot: the next snapshot's sync reuses the entries below a folder whose tree is unchanged.
+  `CREATE TABLE subtrees (snapshot INTEGER NOT NULL, path_id INTEGER NOT NULL, tree BLOB NOT NULL, PRIMARY KEY (snapshot, path_id)) WITHOUT ROWID;`,
 ];
+
+const SLASH = Buffer.from('/');
+const AFTER_SLASH = Buffer.from('0');
 
 /** Walked rows written to the temporary table per transaction. */
 const WALK_BATCH = 10_000;
@@ -75,8 +87,11 @@ export class Catalogue {
     for (const suffix of ['', '-wal', '-shm']) rmSync(join(folder, `catalogue.sqlite${suffix}`), { force: true });
   }
 
-  /** Adds snapshots the catalogue does not have yet and drops those no longer in the repository; returns how many were added. */
-  async sync(repository: Repository): Promise<{ added: number; removed: number }> {
+  /**
+   * Adds snapshots the catalogue does not have yet and drops those no longer in the repository; returns how
+   * many were added and removed, and how many folders were taken over unread from an earlier snapshot.
+   */
+  async sync(repository: Repository): Promise<SyncResult> {
     const inRepository = new Set(await listSnapshotIds(repository));
     const known = new Set((this.db.prepare('SELECT id FROM snapshots').all() as { id: string }[]).map((r) => r.id));
     const gone = [...known].filter((id) => !inRepository.has(id));
@@ -85,6 +100,7 @@ export class Catalogue {
         for (const id of ids) {
           const key = (this.db.prepare('SELECT key FROM snapshots WHERE id = ?').get(id) as { key: number }).key;
           this.db.prepare('DELETE FROM entries WHERE snapshot = ?').run(key);
+          this.db.prepare('DELETE FROM subtrees WHERE snapshot = ?').run(key);
           this.db.prepare('DELETE FROM snapshots WHERE key = ?').run(key);
         }
         this.db.exec('DELETE FROM versions WHERE id NOT IN (SELECT version FROM entries)');
@@ -92,53 +108,68 @@ export class Catalogue {
       });
       drop(gone);
     }
-    let added = 0;
-    const fresh = [...inRepository].filter((id) => !known.has(id)).sort();
+    const fresh = [...inRepository].filter((id) => !known.has(id));
     // Another process may have saved snapshots since this one read the index; their index files were
     // written before them, so reading the index again now covers every snapshot just listed.
     if (fresh.length > 0) await repository.reloadIndex();
-    for (const id of fresh) {
-      await this.addSnapshot(repository, await loadSnapshot(repository, id));
-      added += 1;
-    }
-    return { added, removed: gone.length };
+    // Oldest first, so a snapshot's parent is catalogued before it and its unchanged folders can be reused.
+    const snapshots = (await Promise.all(fresh.map((id) => loadSnapshot(repository, id)))).sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : a.id < b.id ? -1 : 1));
+    let foldersReused = 0;
+    for (const snapshot of snapshots) foldersReused += await this.addSnapshot(repository, snapshot);
+    return { added: snapshots.length, removed: gone.length, foldersReused };
   }
 
-  private async addSnapshot(repository: Repository, snapshot: Snapshot): Promise<void> {
+  /** Catalogues one snapshot; returns how many folders it took over from its parent without reading them. */
+  private async addSnapshot(repository: Repository, snapshot: Snapshot): Promise<number> {
     // A snapshot with the same root tree as one already catalogued (a backup with no change) holds
     // exactly the same versions: copy its entries instead of walking every tree again.
     const twin = this.db.prepare("SELECT key FROM snapshots WHERE json_extract(record, '$.tree') = ? LIMIT 1").get(snapshot.tree) as { key: number } | undefined;
     if (twin) {
       this.db.transaction(() => {
-        const { lastInsertRowid } = this.db
-          .prepare('INSERT INTO snapshots (id, time, host, record) VALUES (?, ?, ?, ?)')
-          .run(snapshot.id, snapshot.time, snapshot.host, JSON.stringify(snapshot));
-        this.db.prepare('INSERT INTO entries (snapshot, version) SELECT ?, version FROM entries WHERE snapshot = ?').run(lastInsertRowid, twin.key);
+        const key = this.insertSnapshot(snapshot);
+        this.db.prepare('INSERT INTO entries (snapshot, version) SELECT ?, version FROM entries WHERE snapshot = ?').run(key, twin.key);
+        this.db.prepare('INSERT INTO subtrees (snapshot, path_id, tree) SELECT ?, path_id, tree FROM subtrees WHERE snapshot = ?').run(key, twin.key);
       })();
-      return;
+      return 0;
     }
-    // The walk's rows go to a temporary table in batches as the trees are read, and then into the
+    // A folder whose tree id is the one it had at the same path in the parent holds the same entries
+    // below it (the id covers every name, time and content under it), so they are copied, not read:
+    // after a backup that changed a few files only the folders on the way to them are decrypted.
+    const parent = snapshot.parent ? (this.db.prepare('SELECT key FROM snapshots WHERE id = ?').get(snapshot.parent) as { key: number } | undefined) : undefined;
+    const parentTrees = new Map<string, string>();
+    if (parent) {
+      const rows = this.db.prepare('SELECT p.path, s.tree FROM subtrees s JOIN paths p ON p.id = s.path_id WHERE s.snapshot = ?').raw().iterate(parent.key) as IterableIterator<[Buffer, Buffer]>;
+      for (const [path, tree] of rows) parentTrees.set(path.toString('latin1'), tree.toString('latin1'));
+    }
+    // The walk's rows go to temporary tables in batches as the trees are read, and then into the
     // catalogue with a few set-based statements in one transaction: holding a snapshot of a million
-    // files as objects, with maps of every path and version, took over 1 GB. The temporary table is
+    // files as objects, with maps of every path and version, took over 1 GB. The temporary tables are
     // this connection's own, so other processes' catalogue writes are held up no longer than before.
-    this.db.exec('CREATE TEMP TABLE IF NOT EXISTS walked (path BLOB NOT NULL, type TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns TEXT NOT NULL, content TEXT NOT NULL)');
+    this.db.exec(`CREATE TEMP TABLE IF NOT EXISTS walked (path BLOB NOT NULL, type TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns TEXT NOT NULL, content TEXT NOT NULL, tree BLOB, below_from BLOB, below_to BLOB)`);
     this.db.exec('DELETE FROM temp.walked');
-    const insertWalked = this.db.prepare('INSERT INTO temp.walked (path, type, size, mtime_ns, content) VALUES (?, ?, ?, ?, ?)');
-    const saveBatch = this.db.transaction((batch: readonly { path: Buffer; node: TreeNode }[]) => {
-      for (const { path, node } of batch) insertWalked.run(path, node.type, node.size, node.mtimeNs.toString(), contentKey(node));
+    const insertWalked = this.db.prepare('INSERT INTO temp.walked (path, type, size, mtime_ns, content, tree, below_from, below_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    type Row = { path: Buffer; node: TreeNode; reused: boolean };
+    const saveBatch = this.db.transaction((batch: readonly Row[]) => {
+      for (const { path, node, reused } of batch) {
+        // Below a reused folder P lie the paths between "P/" and "P0" ('0' follows '/'), as bytes compare.
+        const [from, to] = reused ? [Buffer.concat([path, SLASH]), Buffer.concat([path, AFTER_SLASH])] : [null, null];
+        insertWalked.run(path, node.type, node.size, node.mtimeNs.toString(), contentKey(node), node.subtree ?? null, from, to);
+      }
     });
-    let batch: { path: Buffer; node: TreeNode }[] = [];
-    for await (const row of walkTree(repository, Buffer.from(snapshot.tree, 'hex'), Buffer.alloc(0))) {
-      batch.push(row);
+    let batch: Row[] = [];
+    let reusedCount = 0;
+    const reusable = (path: Buffer, node: TreeNode) => node.subtree !== undefined && parentTrees.get(path.toString('latin1')) === node.subtree.toString('latin1');
+    for await (const { path, node } of walkTree(repository, Buffer.from(snapshot.tree, 'hex'), Buffer.alloc(0), (path, node) => !reusable(path, node))) {
+      const reused = node.type === 'dir' && reusable(path, node);
+      if (reused) reusedCount += 1;
+      batch.push({ path, node, reused });
       if (batch.length < WALK_BATCH) continue;
       saveBatch(batch);
       batch = [];
     }
     saveBatch(batch);
     this.db.transaction(() => {
-      const { lastInsertRowid } = this.db
-        .prepare('INSERT INTO snapshots (id, time, host, record) VALUES (?, ?, ?, ?)')
-        .run(snapshot.id, snapshot.time, snapshot.host, JSON.stringify(snapshot));
+      const key = this.insertSnapshot(snapshot);
       this.db.exec('INSERT OR IGNORE INTO paths (path) SELECT path FROM temp.walked');
       this.db.exec(
         `INSERT OR IGNORE INTO versions (path_id, type, size, mtime_ns, content)
@@ -150,9 +181,29 @@ export class Catalogue {
            SELECT ?, v.id FROM temp.walked w JOIN paths p ON p.path = w.path
            JOIN versions v ON v.path_id = p.id AND v.type = w.type AND v.size = w.size AND v.mtime_ns = w.mtime_ns AND v.content = w.content`,
         )
-        .run(lastInsertRowid);
+        .run(key);
+      this.db.prepare('INSERT INTO subtrees (snapshot, path_id, tree) SELECT ?, p.id, w.tree FROM temp.walked w JOIN paths p ON p.path = w.path WHERE w.tree IS NOT NULL').run(key);
+      if (reusedCount === 0 || !parent) return;
+      // CROSS JOIN keeps the reused folders as the outer loop, each a range scan of the paths index.
+      const below = 'temp.walked w CROSS JOIN paths p ON p.path > w.below_from AND p.path < w.below_to';
+      this.db
+        .prepare(
+          `INSERT OR IGNORE INTO entries (snapshot, version)
+           SELECT ?, e.version FROM ${below} CROSS JOIN versions v ON v.path_id = p.id
+           CROSS JOIN entries e ON e.snapshot = ? AND e.version = v.id WHERE w.below_from IS NOT NULL`,
+        )
+        .run(key, parent.key);
+      this.db
+        .prepare(`INSERT OR IGNORE INTO subtrees (snapshot, path_id, tree) SELECT ?, s.path_id, s.tree FROM ${below} CROSS JOIN subtrees s ON s.snapshot = ? AND s.path_id = p.id WHERE w.below_from IS NOT NULL`)
+        .run(key, parent.key);
     })();
     this.db.exec('DELETE FROM temp.walked');
+    return reusedCount;
+  }
+
+  private insertSnapshot(snapshot: Snapshot): number {
+    const { lastInsertRowid } = this.db.prepare('INSERT INTO snapshots (id, time, host, record) VALUES (?, ?, ?, ?)').run(snapshot.id, snapshot.time, snapshot.host, JSON.stringify(snapshot));
+    return Number(lastInsertRowid);
   }
 
   /** Every distinct version of one path, oldest first. */

@@ -2,11 +2,19 @@ import { loadTree } from '../archiver/parentTrees.js';
 import type { Repository } from '../repository/repository.js';
 import type { TreeNode } from './tree.js';
 
-/** Every entry below a tree, depth first, with its path ("/" separated, relative to `prefix`). */
-export async function* walkTree(repository: Repository, tree: Buffer, prefix: Buffer): AsyncGenerator<{ path: Buffer; node: TreeNode }> {
+/**
+ * Every entry below a tree, depth first, with its path ("/" separated, relative to `prefix`). A folder is
+ * yielded itself and then entered unless `descend` says no.
+ */
+export async function* walkTree(
+  repository: Repository,
+  tree: Buffer,
+  prefix: Buffer,
+  descend: (path: Buffer, node: TreeNode) => boolean = () => true,
+): AsyncGenerator<{ path: Buffer; node: TreeNode }> {
   for (const node of await loadTree(repository, tree)) {
     const path = Buffer.concat([prefix, Buffer.from('/'), node.name]);
     yield { path, node };
-    if (node.type === 'dir' && node.subtree) yield* walkTree(repository, node.subtree, path);
+    if (node.type === 'dir' && node.subtree && descend(path, node)) yield* walkTree(repository, node.subtree, path, descend);
   }
 }

@@ -12,10 +12,19 @@ import { describeTree, type EntryState } from '../../helpers/fileTree.js';
 import { tempDir } from '../../helpers/tempDir.js';
 import { createTestRepository } from '../../helpers/testRepository.js';
 
-/** Four states of a folder: edits, deletions, additions, a symlink retargeted, a file turned into a folder. */
+/**
+ * Four states of a folder: edits, deletions, additions, a symlink retargeted, a file turned into a folder;
+ * `archive/` is written once and never touched again, so later snapshots share its trees.
+ */
 async function writeState(source: string, k: number): Promise<void> {
-  await rm(source, { recursive: true, force: true });
+  for (const name of ['docs', 'latest', 'shape', ...Array.from({ length: 4 }, (_, i) => `added-${i}.txt`)]) await rm(join(source, name), { recursive: true, force: true });
   await mkdir(join(source, 'docs', 'old'), { recursive: true });
+  if (k === 0) {
+    for (const folder of ['2024', '2025', join('2025', 'q4')]) {
+      await mkdir(join(source, 'archive', folder), { recursive: true });
+      for (let i = 0; i < 3; i++) await writeFile(join(source, 'archive', folder, `item-${i}.txt`), `${folder} item ${i}\n`);
+    }
+  }
   await writeFile(join(source, 'docs', 'report.txt'), k < 2 ? 'first draft\n' : `draft ${k}\n`);
   await writeFile(join(source, 'docs', 'stable.bin'), seededBytes('stable', 70_000));
   if (k !== 1) await writeFile(join(source, 'docs', 'old', 'notes.txt'), 'sometimes there\n');
@@ -38,10 +47,18 @@ test('versions, find, diff and stats agree with a brute-force walk of the restor
   const made = await createTestRepository(t);
   const snapshots: Snapshot[] = [];
   const states: States = new Map();
+  // One catalogue brought up to date after every backup (unchanged folders are taken over from the
+  // parent), one synced once at the end; both must give the brute-force answers.
+  const incremental = new Catalogue(join(dir, 'incremental-catalogue'));
+  t.after(() => incremental.close());
+  let foldersReused = 0;
   for (let k = 0; k < 4; k++) {
     await writeState(source, k);
     const { snapshot } = await backup(await made.reopen(), { paths: [source], cacheDir: join(dir, 'cache') });
     snapshots.push(snapshot);
+    const synced = await incremental.sync(await made.reopen());
+    assert.equal(synced.added, 1);
+    foldersReused += synced.foldersReused;
     const target = join(dir, `restored-${k}`);
     await restore(await made.reopen(), { snapshot, path: source, target });
     states.set(snapshot.id, new Map([...(await describeTree(target))].map(([hex, state]) => [relative(hex), state])));
@@ -49,7 +66,12 @@ test('versions, find, diff and stats agree with a brute-force walk of the restor
   const repository = await made.reopen();
   const catalogue = new Catalogue(join(dir, 'catalogue'));
   t.after(() => catalogue.close());
-  assert.deepEqual(await catalogue.sync(repository), { added: 4, removed: 0 });
+  const once = await catalogue.sync(repository);
+  assert.deepEqual([once.added, once.removed], [4, 0]);
+  // archive/ (with 2024, 2025 and 2025/q4 below it) is the same tree in snapshots 1–3, taken over three
+  // times without reading what is below it; shape/ is the same empty folder in snapshots 2 and 3.
+  assert.equal(foldersReused, 4);
+  assert.equal(once.foldersReused, 4);
 
   // versions: group the snapshots by what the restored entry looked like (type, size, time, content, target).
   for (const path of ['docs/report.txt', 'docs/stable.bin', 'docs/old/notes.txt', 'docs', 'latest', 'shape', 'added-3.txt', 'never-existed']) {
@@ -105,15 +127,24 @@ test('versions, find, diff and stats agree with a brute-force walk of the restor
   // A rebuilt catalogue gives identical answers.
   const answers = (c: Catalogue) => JSON.stringify([c.versions(`${source}/docs/report.txt`), c.find('*'), c.diff(snapshots[0]?.id as string, snapshots[3]?.id as string)]);
   const before = answers(catalogue);
+  assert.equal(answers(incremental), before);
+  for (const path of ['archive/2025/q4/item-1.txt', 'archive/2025/q4', 'archive', 'docs/report.txt']) {
+    assert.deepEqual(incremental.versions(`${source}/${path}`), catalogue.versions(`${source}/${path}`), path);
+  }
+  assert.deepEqual(
+    incremental.versions(`${source}/archive/2025/q4/item-1.txt`).map((v) => v.snapshots.length),
+    [4],
+    'one version of an untouched file, in all four snapshots',
+  );
   catalogue.close();
   Catalogue.reset(join(dir, 'catalogue'));
   const rebuilt = new Catalogue(join(dir, 'catalogue'));
-  assert.deepEqual(await rebuilt.sync(repository), { added: 4, removed: 0 });
+  assert.deepEqual(await rebuilt.sync(repository), { added: 4, removed: 0, foldersReused: 4 });
   assert.equal(answers(rebuilt), before);
 
   // A forgotten snapshot leaves the catalogue at the next sync.
   await repository.backend.delete({ type: 'snapshots', name: snapshots[0]?.id as string });
-  assert.deepEqual(await rebuilt.sync(repository), { added: 0, removed: 1 });
+  assert.deepEqual(await rebuilt.sync(repository), { added: 0, removed: 1, foldersReused: 0 });
   assert.ok(!rebuilt.versions(`${source}/docs/report.txt`).some((v) => v.snapshots.some((s) => s.id === snapshots[0]?.id)));
   rebuilt.close();
 });
