@@ -32,7 +32,10 @@ function assertFriendlyFailure(result: Result, status: number, message: RegExp):
 test('--help and --version', () => {
   const help = hindsight(['--help']);
   assert.equal(help.status, 0);
-  for (const command of ['init', 'key', 'unlock']) assert.match(help.stdout, new RegExp(`^  ${command} `, 'm'));
+  // Commands are loaded by name when they run: every listed name must load the command of that name.
+  const listed = [...help.stdout.matchAll(/^  (\S+) /gm)].map((m) => m[1] as string);
+  assert.ok(listed.length >= 25 && ['init', 'backup', 'restore', 'key', 'unlock', 'serve', 'copy'].every((c) => listed.includes(c)), listed.join());
+  for (const command of listed) assert.match(hindsight([command, '--help']).stdout, new RegExp(`^Usage: hindsight ${command}\\b`, 'm'), command);
   assert.match(hindsight(['key', '--help']).stdout, /Usage: hindsight key list\|add\|remove ID\|passwd/);
   assert.match(hindsight(['--version']).stdout, /^hindsight \d+\.\d+\.\d+/);
   assertFriendlyFailure(hindsight(['frobnicate']), 2, /Unknown command "frobnicate"/);
