@@ -69,6 +69,7 @@ export class FileSaver {
   private readonly queue: Job[] = [];
   private readonly credits: Int32Array;
   private readonly workerData: Omit<FileWorkerData, 'returns'>;
+  private readonly workerCount: number;
   private failure: unknown;
   private closed = false;
   private stopped = false;
@@ -89,7 +90,9 @@ export class FileSaver {
       // 16 MiB measured both faster and leaner than 64 MiB on 1 GiB (2 cores): more in flight only queues behind the packer.
       maxCredits: options.maxBytesInFlight ?? 16 * 1024 * 1024,
     };
-    for (let i = 0; i < Math.max(1, options.workers); i++) this.slots.push(this.spawn());
+    // Spawned with the first file to read: a backup that finds nothing changed never pays for starting
+    // them (~0.1 s of CPU each, taken from the walk on a 2-core machine).
+    this.workerCount = Math.max(1, options.workers);
     options.signal?.addEventListener('abort', () => this.stop(), { once: true });
   }
 
@@ -207,6 +210,7 @@ export class FileSaver {
 
   private dispatch(): void {
     if (this.stopped) return;
+    while (this.queue.length > this.slots.length && this.slots.length < this.workerCount) this.slots.push(this.spawn());
     for (const slot of this.slots) {
       if (slot.jobs.length > 0 || this.queue.length === 0) continue;
       // Small files first, as a batch: a large file can take a worker for a quarter of a second, and
