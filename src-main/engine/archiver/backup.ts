@@ -1,5 +1,4 @@
-import type { BigIntStats } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { lstat, readlink } from 'node:fs/promises';
 import { availableParallelism, hostname, userInfo } from 'node:os';
 import { resolve as resolvePath, sep } from 'node:path';
 import type { Progress, Warning } from '../../../src-shared/progress.js';
@@ -18,8 +17,8 @@ import { ExcludeRules, type ExcludeOptions } from './excludes.js';
 import { FileSaver } from './fileSaver.js';
 import { FilesCache, type CachedFile } from './filesCache.js';
 import { ParentTrees, type ParentDir } from './parentTrees.js';
-import { listEntries } from './entryLister.js';
-import { scanSourcesInWorker } from './scanner.js';
+import type { EntryStat } from './entryStat.js';
+import { FolderLister, type ListedEntry } from './folderLister.js';
 
 export interface BackupOptions {
   /** Files or folders to back up; made absolute. */
@@ -68,6 +67,7 @@ export interface BackupResult {
  */
 const SMALL_FILES_IN_FLIGHT = 64;
 const SMALL_FILE = 64 * 1024;
+const CACHEDIR_TAG = Buffer.from('CACHEDIR.TAG');
 /**
  * Folders walked alongside the one being listed. Without this, the workers idle at the end of every
  * folder while its last file is read and the next folder is listed; with it, folders overlap. Beyond
@@ -119,6 +119,7 @@ class BackupRun {
   private readonly hardLinks = new Map<string, Promise<readonly Buffer[] | undefined>>();
   private saver!: BlobSaver;
   private files!: FileSaver;
+  private lister!: FolderLister;
   private readonly smallFileSlots = new ByteBudget(SMALL_FILES_IN_FLIGHT);
   /** One large file per worker, plus one waiting for each. */
   private readonly largeFileSlots: ByteBudget;
@@ -165,12 +166,13 @@ class BackupRun {
     if (parent) this.parents = new ParentTrees(this.repository, parent.tree);
     if (parent && this.options.changedPaths) this.changed = new ChangedPaths(this.options.changedPaths);
     // Counting everything would undo the point of reading only what changed; the parent's totals are close.
+    this.lister = new FolderLister(this.changed ? undefined : { sources: this.sources, excludes: this.options.excludes ?? { patterns: [] }, oneFileSystem: this.options.oneFileSystem ?? false });
     const scan = this.changed
       ? Promise.resolve().then(() => {
           this.meter.counts.filesTotal = parent?.summary?.totalFiles;
           this.meter.counts.bytesTotal = parent?.summary?.totalBytes;
         })
-      : scanSourcesInWorker(this.sources, this.options.excludes ?? { patterns: [] }, this.options.oneFileSystem ?? false).then((totals) => {
+      : this.lister.totals.then((totals) => {
           this.meter.counts.filesTotal = totals.files;
           this.meter.counts.bytesTotal = totals.bytes;
         });
@@ -218,6 +220,7 @@ class BackupRun {
       throw new BackupInterrupted();
     } finally {
       this.cache?.close();
+      this.lister.close();
       await this.files.close();
       await lock.release().catch(() => undefined);
     }
@@ -276,7 +279,7 @@ class BackupRun {
     name: Buffer,
     relative: string,
     sourceRoot: string,
-    stat: BigIntStats,
+    stat: EntryStat,
     parentNode: TreeNode | undefined,
     sourceDevice: bigint,
   ): Promise<TreeNode | undefined> {
@@ -302,19 +305,17 @@ class BackupRun {
     return { ...metadataOf(name, type, stat), ...(type === 'chardev' || type === 'blockdev' ? { rdev: stat.rdev } : {}) };
   }
 
-  private async saveDirectoryEntries(path: Buffer, relative: string, sourceRoot: string, stat: BigIntStats, parent: ParentDir | undefined): Promise<TreeNode[]> {
-    let names: Buffer[];
-    try {
-      names = (await readdir(path, { encoding: 'buffer' })).sort(Buffer.compare);
-    } catch (err) {
-      this.warn(path, err);
+  private async saveDirectoryEntries(path: Buffer, relative: string, sourceRoot: string, stat: EntryStat, parent: ParentDir | undefined): Promise<TreeNode[]> {
+    const onlyTag = this.rules.excludeCaches && (await this.rules.isCacheDirectory(path.toString()));
+    const listing = await this.lister.list(path, onlyTag ? CACHEDIR_TAG : undefined);
+    if ('failed' in listing) {
+      this.warn(path, listing.failed);
       return [];
     }
-    const onlyTag = this.rules.excludeCaches && (await this.rules.isCacheDirectory(path.toString()));
+    const listed = listing.entries;
     // Entries keep their order whatever order their saves finish in.
-    const nodes: (TreeNode | undefined)[] = new Array(names.length);
+    const nodes: (TreeNode | undefined)[] = new Array(listed.length);
     const pending = new Set<Promise<void>>();
-    const listed = await listEntries(path, onlyTag ? names.filter((name) => name.toString() === 'CACHEDIR.TAG') : names);
     try {
       await this.saveListed(listed, relative, sourceRoot, stat, parent, nodes, pending);
     } catch (err) {
@@ -327,10 +328,10 @@ class BackupRun {
   }
 
   private async saveListed(
-    listed: Awaited<ReturnType<typeof listEntries>>,
+    listed: readonly ListedEntry[],
     relative: string,
     sourceRoot: string,
-    stat: BigIntStats,
+    stat: EntryStat,
     parent: ParentDir | undefined,
     nodes: (TreeNode | undefined)[],
     pending: Set<Promise<void>>,
@@ -368,7 +369,7 @@ class BackupRun {
   }
 
   /** A folder the file watcher saw no change in, taken whole from the parent snapshot (its own metadata is current). */
-  private async unchangedFolder(path: Buffer, name: Buffer, stat: BigIntStats, parentNode: TreeNode | undefined): Promise<TreeNode | undefined> {
+  private async unchangedFolder(path: Buffer, name: Buffer, stat: EntryStat, parentNode: TreeNode | undefined): Promise<TreeNode | undefined> {
     if (!this.changed || parentNode?.type !== 'dir' || !parentNode.subtree || this.changed.mustRescan(path)) return undefined;
     if (!this.repository.hasBlob(parentNode.subtree)) return undefined;
     this.summary.dirs += 1;
@@ -383,7 +384,7 @@ class BackupRun {
     return { ...metadataOf(name, 'dir', stat), subtree: parentNode.subtree };
   }
 
-  private async saveFile(path: Buffer, name: Buffer, stat: BigIntStats, parentNode: TreeNode | undefined): Promise<TreeNode | undefined> {
+  private async saveFile(path: Buffer, name: Buffer, stat: EntryStat, parentNode: TreeNode | undefined): Promise<TreeNode | undefined> {
     const meta = { ...metadataOf(name, 'file', stat), size: Number(stat.size), inode: stat.ino, ...hardLinkOf(stat) };
     this.summary.totalBytes += Number(stat.size);
     this.meter.counts.currentPath = path.toString();
@@ -416,7 +417,7 @@ class BackupRun {
   }
 
   /** The recorded chunk list, if the file looks exactly as it did then and every chunk is still in the repository. */
-  private unchangedContent(stat: BigIntStats, before: CachedFile | undefined): readonly Buffer[] | undefined {
+  private unchangedContent(stat: EntryStat, before: CachedFile | undefined): readonly Buffer[] | undefined {
     if (!before) return undefined;
     const same = before.size === Number(stat.size) && before.mtimeNs === stat.mtimeNs && before.ctimeNs === stat.ctimeNs && before.inode === stat.ino;
     if (!same || !before.content.every((id) => this.repository.hasBlob(id))) return undefined;
@@ -424,7 +425,7 @@ class BackupRun {
   }
 
   /** Reads a file into chunks (in a file worker); undefined (with a warning) when it cannot be read. */
-  private async readContent(path: Buffer, before: BigIntStats, previous: readonly Buffer[]): Promise<{ ids: Buffer[]; bytes: number; stable: boolean } | undefined> {
+  private async readContent(path: Buffer, before: EntryStat, previous: readonly Buffer[]): Promise<{ ids: Buffer[]; bytes: number; stable: boolean } | undefined> {
     const read = await this.files.read(path, Number(before.size), previous, (rawLength) => {
       this.meter.counts.currentPath = path.toString();
       this.meter.counts.bytesDone += rawLength;
@@ -468,7 +469,7 @@ class BackupRun {
   }
 }
 
-function metadataOf(name: Buffer, type: NodeType, stat: BigIntStats): TreeNode {
+function metadataOf(name: Buffer, type: NodeType, stat: EntryStat): TreeNode {
   return {
     name,
     type,
@@ -482,7 +483,7 @@ function metadataOf(name: Buffer, type: NodeType, stat: BigIntStats): TreeNode {
 }
 
 /** Device and link count only for files with several links: the device number can change across reboots, and storing it for every file would defeat tree dedup. */
-function hardLinkOf(stat: BigIntStats): Partial<TreeNode> {
+function hardLinkOf(stat: EntryStat): Partial<TreeNode> {
   return stat.nlink > 1n ? { device: stat.dev, links: Number(stat.nlink) } : {};
 }
 

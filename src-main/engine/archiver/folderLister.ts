@@ -1,0 +1,102 @@
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import type { ErrorInfo, ListReply, ListRequest, WalkMessage, WalkWorkerData } from '../workers/walkWorker.js';
+import { PackedStat, type EntryStat } from './entryStat.js';
+import type { ExcludeOptions } from './excludes.js';
+import type { ScanTotals } from './scanner.js';
+
+export interface ListedEntry {
+  readonly name: Buffer;
+  readonly path: Buffer;
+  /** Undefined when the entry could not be examined (it vanished, or permission was denied); `error` says why. */
+  readonly stat: EntryStat | undefined;
+  readonly error?: ErrorInfo;
+}
+
+/** A folder's entries sorted by name, or why the folder itself could not be read. */
+export type FolderListing = { readonly entries: readonly ListedEntry[] } | { readonly failed: ErrorInfo };
+
+const SLASH = Buffer.from('/');
+
+/**
+ * Lists folders for a backup's walk in a worker thread, and counts the
+ * backup's totals there too. The main thread packs, encrypts and keeps the
+ * walk going; on a 2-core machine it was busy ~0.3 s of a 1.9 s backup with
+ * readdir and a promise-per-entry lstat alone.
+ */
+export class FolderLister {
+  /** Resolves with the totals once counted; rejects if counting failed or was not asked for. */
+  readonly totals: Promise<ScanTotals>;
+  private readonly worker: Worker;
+  private readonly port: MessagePort;
+  private readonly pending = new Map<number, { folder: Buffer; resolve(listing: FolderListing): void; reject(err: unknown): void }>();
+  private nextId = 0;
+  private failure: unknown;
+
+  constructor(scan?: { sources: readonly string[]; excludes: ExcludeOptions; oneFileSystem: boolean }) {
+    const { port1, port2 } = new MessageChannel();
+    const data: WalkWorkerData = { port: port2, ...(scan ? { scan } : {}) };
+    this.worker = new Worker(new URL('../workers/walkWorker.js', import.meta.url), { workerData: data, transferList: [port2] });
+    this.port = port1;
+    this.port.on('message', (reply: ListReply) => this.receive(reply));
+    this.port.unref();
+    this.worker.unref();
+    this.totals = new Promise((resolve, reject) => {
+      if (!scan) reject(new Error('totals were not counted'));
+      this.worker.on('message', (message: WalkMessage) => {
+        if (message.type === 'totals') resolve(message.totals);
+        else reject(new Error(message.message));
+      });
+      this.worker.on('error', reject);
+    });
+    this.totals.catch(() => undefined);
+    this.worker.on('error', (err) => {
+      this.failure ??= err;
+      for (const waiting of this.pending.values()) waiting.reject(err);
+      this.pending.clear();
+    });
+  }
+
+  /** Lists `folder` (only the entry `only`, if given): each entry with its lstat, sorted by name. */
+  list(folder: Buffer, only?: Buffer): Promise<FolderListing> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    // Copies, not views: posting a view of a pooled Buffer would clone the whole pool.
+    const request: ListRequest = { id, folder: new Uint8Array(folder), ...(only ? { only: new Uint8Array(only) } : {}) };
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { folder, resolve, reject });
+      this.port.ref();
+      this.port.postMessage(request);
+    });
+  }
+
+  /** Stops the worker (a count still running is abandoned). Not awaited: see FileSaver.close on terminate(). */
+  close(): void {
+    for (const waiting of this.pending.values()) waiting.reject(new Error('the folder lister is closed'));
+    this.pending.clear();
+    this.port.close();
+    this.worker.terminate().catch(() => undefined);
+  }
+
+  private receive(reply: ListReply): void {
+    const waiting = this.pending.get(reply.id);
+    if (!waiting) return;
+    this.pending.delete(reply.id);
+    if (this.pending.size === 0) this.port.unref();
+    if ('failed' in reply) {
+      waiting.resolve({ failed: reply.failed });
+      return;
+    }
+    const names = Buffer.from(reply.names.buffer, reply.names.byteOffset, reply.names.byteLength);
+    const atRoot = waiting.folder.length === 1 && waiting.folder[0] === 0x2f;
+    const entries: ListedEntry[] = [];
+    let start = 0;
+    for (const [i, end] of reply.ends.entries()) {
+      const name = names.subarray(start, end);
+      start = end;
+      const path = atRoot ? Buffer.concat([SLASH, name]) : Buffer.concat([waiting.folder, SLASH, name]);
+      const error = reply.errors[i];
+      entries.push(error ? { name, path, stat: undefined, error } : { name, path, stat: PackedStat.at(reply.stats, i) });
+    }
+    waiting.resolve({ entries });
+  }
+}
