@@ -148,11 +148,8 @@ class BackupRun {
         throw new HindsightError('E_SOURCE_MISSING', `Cannot back up ${source}: ${err.code === 'ENOENT' ? 'it does not exist' : err.message}.`);
       });
     }
-    const host = this.options.host ?? hostname();
-    const parent = this.type === 'full' ? undefined : await this.findParent(host);
-    const type: BackupType = this.type === 'differential' && !parent ? 'full' : this.type;
-    const lock = await this.repository.lock(false);
-    await this.repository.reloadIndex();
+    // The threads start loading now, while the repository is locked and the parent looked up.
+    this.lister = new FolderLister();
     this.saver = new BlobSaver(this.repository);
     this.files = new FileSaver(this.saver, {
       workers: this.options.workers ?? availableParallelism(),
@@ -162,17 +159,32 @@ class BackupRun {
       level: this.repository.config.compression.level,
       ...(this.options.signal ? { signal: this.options.signal } : {}),
     });
+    try {
+      return await this.run(started);
+    } finally {
+      this.lister.close();
+      await this.files.close();
+    }
+  }
+
+  private async run(started: number): Promise<BackupResult> {
+    const host = this.options.host ?? hostname();
+    const parent = this.type === 'full' ? undefined : await this.findParent(host);
+    const type: BackupType = this.type === 'differential' && !parent ? 'full' : this.type;
+    const lock = await this.repository.lock(false);
+    await this.repository.reloadIndex();
+    // Without a parent every file is read: start all the file workers now, not with the first file.
+    if (!parent) this.files.startWorkers();
     if (type === 'incremental') this.cache = new FilesCache(this.options.cacheDir ?? repositoryCacheDir(this.repository.config.id));
     if (parent) this.parents = new ParentTrees(this.repository, parent.tree);
     if (parent && this.options.changedPaths) this.changed = new ChangedPaths(this.options.changedPaths);
     // Counting everything would undo the point of reading only what changed; the parent's totals are close.
-    this.lister = new FolderLister(this.changed ? undefined : { sources: this.sources, excludes: this.options.excludes ?? { patterns: [] }, oneFileSystem: this.options.oneFileSystem ?? false });
     const scan = this.changed
       ? Promise.resolve().then(() => {
           this.meter.counts.filesTotal = parent?.summary?.totalFiles;
           this.meter.counts.bytesTotal = parent?.summary?.totalBytes;
         })
-      : this.lister.totals.then((totals) => {
+      : this.lister.count(this.sources, this.options.excludes ?? { patterns: [] }, this.options.oneFileSystem ?? false).then((totals) => {
           this.meter.counts.filesTotal = totals.files;
           this.meter.counts.bytesTotal = totals.bytes;
         });
@@ -220,6 +232,7 @@ class BackupRun {
       throw new BackupInterrupted();
     } finally {
       this.cache?.close();
+      // Nothing may reach the repository once the lock is gone: the file saver stops first.
       this.lister.close();
       await this.files.close();
       await lock.release().catch(() => undefined);

@@ -127,7 +127,13 @@ export class FileSaver {
     });
   }
 
+  /** Starts every worker now rather than with the first files (when all files will be read anyway). */
+  startWorkers(): void {
+    while (!this.closed && this.slots.length < this.workerCount) this.slots.push(this.spawn());
+  }
+
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
     // Files still queued or being read (a backup that failed part-way) fail rather than wait forever.
     const unfinished = [...this.queue.splice(0), ...this.slots.flatMap((slot) => slot.jobs.splice(0))];

@@ -1,5 +1,5 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import type { ErrorInfo, ListReply, ListRequest, WalkMessage, WalkWorkerData } from '../workers/walkWorker.js';
+import type { CountRequest, ErrorInfo, ListReply, ListRequest, WalkMessage, WalkWorkerData } from '../workers/walkWorker.js';
 import { PackedStat, type EntryStat } from './entryStat.js';
 import type { ExcludeOptions } from './excludes.js';
 import type { ScanTotals } from './scanner.js';
@@ -24,35 +24,37 @@ const SLASH = Buffer.from('/');
  * readdir and a promise-per-entry lstat alone.
  */
 export class FolderLister {
-  /** Resolves with the totals once counted; rejects if counting failed or was not asked for. */
-  readonly totals: Promise<ScanTotals>;
   private readonly worker: Worker;
   private readonly port: MessagePort;
   private readonly pending = new Map<number, { folder: Buffer; resolve(listing: FolderListing): void; reject(err: unknown): void }>();
   private nextId = 0;
   private failure: unknown;
+  private closed = false;
 
-  constructor(scan?: { sources: readonly string[]; excludes: ExcludeOptions; oneFileSystem: boolean }) {
+  constructor() {
     const { port1, port2 } = new MessageChannel();
-    const data: WalkWorkerData = { port: port2, ...(scan ? { scan } : {}) };
+    const data: WalkWorkerData = { port: port2 };
     this.worker = new Worker(new URL('../workers/walkWorker.js', import.meta.url), { workerData: data, transferList: [port2] });
     this.port = port1;
     this.port.on('message', (reply: ListReply) => this.receive(reply));
     this.port.unref();
     this.worker.unref();
-    this.totals = new Promise((resolve, reject) => {
-      if (!scan) reject(new Error('totals were not counted'));
+    this.worker.on('error', (err) => {
+      this.failure ??= err;
+      for (const waiting of this.pending.values()) waiting.reject(err);
+      this.pending.clear();
+    });
+  }
+
+  /** Counts the files and bytes below `sources` (as the backup will see them), between listings. */
+  count(sources: readonly string[], excludes: ExcludeOptions, oneFileSystem: boolean): Promise<ScanTotals> {
+    return new Promise((resolve, reject) => {
       this.worker.on('message', (message: WalkMessage) => {
         if (message.type === 'totals') resolve(message.totals);
         else reject(new Error(message.message));
       });
       this.worker.on('error', reject);
-    });
-    this.totals.catch(() => undefined);
-    this.worker.on('error', (err) => {
-      this.failure ??= err;
-      for (const waiting of this.pending.values()) waiting.reject(err);
-      this.pending.clear();
+      this.worker.postMessage({ sources, excludes, oneFileSystem } satisfies CountRequest);
     });
   }
 
@@ -71,6 +73,8 @@ export class FolderLister {
 
   /** Stops the worker (a count still running is abandoned). Not awaited: see FileSaver.close on terminate(). */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     for (const waiting of this.pending.values()) waiting.reject(new Error('the folder lister is closed'));
     this.pending.clear();
     this.port.close();

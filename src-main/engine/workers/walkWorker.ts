@@ -7,8 +7,13 @@ import { scanSources, type ScanTotals } from '../archiver/scanner.js';
 export interface WalkWorkerData {
   /** Where list requests arrive and their answers go. */
   readonly port: MessagePort;
-  /** Also count what the backup will visit, for its progress totals. */
-  readonly scan?: { readonly sources: readonly string[]; readonly excludes: ExcludeOptions; readonly oneFileSystem: boolean };
+}
+
+/** Sent on the worker's own channel: count what the backup will visit, for its progress totals. */
+export interface CountRequest {
+  readonly sources: readonly string[];
+  readonly excludes: ExcludeOptions;
+  readonly oneFileSystem: boolean;
 }
 
 export interface ListRequest {
@@ -44,7 +49,7 @@ export type WalkMessage = { readonly type: 'totals'; readonly totals: ScanTotals
  * between. A listing is answered as soon as it is asked for; the count
  * yields to it after every folder.
  */
-const { port, scan } = workerData as WalkWorkerData;
+const { port } = workerData as WalkWorkerData;
 const SLASH = Buffer.from('/');
 
 port.on('message', (request: ListRequest) => {
@@ -84,9 +89,9 @@ function errorInfo(err: unknown): ErrorInfo {
   return { code: (err as NodeJS.ErrnoException).code, message: (err as Error).message };
 }
 
-if (scan) {
-  scanSources(scan.sources, new ExcludeRules(scan.excludes), scan.oneFileSystem).then(
+parentPort?.on('message', ({ sources, excludes, oneFileSystem }: CountRequest) => {
+  scanSources(sources, new ExcludeRules(excludes), oneFileSystem).then(
     (totals) => parentPort?.postMessage({ type: 'totals', totals } satisfies WalkMessage),
     (err: unknown) => parentPort?.postMessage({ type: 'totalsFailed', message: (err as Error).message } satisfies WalkMessage),
   );
-}
+});
