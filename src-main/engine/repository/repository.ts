@@ -58,6 +58,9 @@ export class Repository {
   /** Blobs in the open pack or in packs being uploaded, by hex id. */
   private readonly pending = new Set<string>();
   private readonly uploads = new Set<Promise<void>>();
+  /** Full packs taken out of `openPacks` and waiting for an upload slot, and who waits for them to leave. */
+  private finishing = 0;
+  private readonly finishingWaiters: (() => void)[] = [];
   private uploadError: unknown;
   private unindexed: IndexedPack[] = [];
   private closed = false;
@@ -292,6 +295,10 @@ export class Repository {
   /** Encrypts a reserved, already compressed blob into the open pack; returns its stored size. */
   async addPreparedBlob(type: BlobType, id: Buffer, prepared: PreparedBlob, rawLength: number): Promise<number> {
     this.assertUsable();
+    // Backpressure: while a full pack waits for an upload slot, no new pack fills up behind it. Without
+    // this, every blob but the one that filled a pack went on into a new pack, so on a slow target full
+    // packs piled up in memory (5 of 16 MiB seen on a local disk; without bound on a slow line).
+    while (this.finishing > 0) await new Promise<void>((resolve) => this.finishingWaiters.push(resolve));
     this.throwUploadError();
     // Start a new pack rather than let one blob push a pack well past its target size.
     const incoming = prepared.body.byteLength;
@@ -368,7 +375,13 @@ export class Repository {
     const pack = this.openPacks.get(type);
     this.openPacks.delete(type);
     if (!pack || pack.count === 0) return;
-    while (this.uploads.size >= this.options.uploadConcurrency) await Promise.race(this.uploads);
+    this.finishing += 1;
+    try {
+      while (this.uploads.size >= this.options.uploadConcurrency) await Promise.race(this.uploads);
+    } finally {
+      this.finishing -= 1;
+      if (this.finishing === 0) for (const wake of this.finishingWaiters.splice(0)) wake();
+    }
     this.throwUploadError();
     const { parts, size, blobs } = pack.finish();
     const upload = this.backend
