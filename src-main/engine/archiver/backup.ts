@@ -68,6 +68,8 @@ export interface BackupResult {
 const SMALL_FILES_IN_FLIGHT = 64;
 const SMALL_FILE = 64 * 1024;
 const CACHEDIR_TAG = Buffer.from('CACHEDIR.TAG');
+/** A folder's files are looked up in the files cache at once up to this many entries (a bigger folder would hold them all in memory). */
+const PREFETCH_UP_TO = 4096;
 /**
  * Folders walked alongside the one being listed. Without this, the workers idle at the end of every
  * folder while its last file is read and the next folder is listed; with it, folders overlap. Beyond
@@ -326,6 +328,7 @@ class BackupRun {
       return [];
     }
     const listed = listing.entries;
+    if (this.cache && listed.length <= PREFETCH_UP_TO) this.cache.prefetch(listed.filter((entry) => entry.stat?.isFile()).map((entry) => entry.path));
     // Entries keep their order whatever order their saves finish in.
     const nodes: (TreeNode | undefined)[] = new Array(listed.length);
     const pending = new Set<Promise<void>>();
