@@ -39,11 +39,9 @@ export class FolderLister {
     this.port.on('message', (reply: ListReply) => this.receive(reply));
     this.port.unref();
     this.worker.unref();
-    this.worker.on('error', (err) => {
-      this.failure ??= err;
-      for (const waiting of this.pending.values()) waiting.reject(err);
-      this.pending.clear();
-    });
+    this.worker.on('error', (err) => this.fail(err));
+    // An exit we did not ask for (an error event comes first when there is one) must not leave the walk waiting.
+    this.worker.on('exit', (code) => this.fail(new Error(`the folder listing thread stopped (exit status ${code})`)));
   }
 
   /** Counts the files and bytes below `sources` (as the backup will see them), between listings. */
@@ -54,6 +52,7 @@ export class FolderLister {
         else reject(new Error(message.message));
       });
       this.worker.on('error', reject);
+      this.worker.on('exit', () => reject(new Error('the folder listing thread stopped before the count was done')));
       this.worker.postMessage({ sources, excludes, oneFileSystem } satisfies CountRequest);
     });
   }
@@ -79,6 +78,12 @@ export class FolderLister {
     this.pending.clear();
     this.port.close();
     this.worker.terminate().catch(() => undefined);
+  }
+
+  private fail(err: unknown): void {
+    this.failure ??= err;
+    for (const waiting of this.pending.values()) waiting.reject(err);
+    this.pending.clear();
   }
 
   private receive(reply: ListReply): void {

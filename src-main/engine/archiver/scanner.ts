@@ -1,6 +1,7 @@
 import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
-import { join } from 'node:path';
 import type { ExcludeRules } from './excludes.js';
+
+const SLASH = 0x2f;
 
 export interface ScanTotals {
   readonly files: number;
@@ -16,14 +17,15 @@ export interface ScanTotals {
  */
 export async function scanSources(sources: readonly string[], rules: ExcludeRules, oneFileSystem: boolean): Promise<ScanTotals> {
   const totals = { files: 0, bytes: 0 };
-  const lstatOrUndefined = (path: string) => {
+  // Paths as bytes, as the backup walks them: a name that is not UTF-8 would not survive a string.
+  const lstatOrUndefined = (path: Buffer) => {
     try {
       return lstatSync(path, { bigint: true });
     } catch {
       return undefined;
     }
   };
-  const visit = async (path: string, relative: string, stat: BigIntStats, device: bigint): Promise<void> => {
+  const visit = async (path: Buffer, relative: string, stat: BigIntStats, device: bigint): Promise<void> => {
     if (stat.isFile()) {
       totals.files += 1;
       totals.bytes += Number(stat.size);
@@ -31,27 +33,28 @@ export async function scanSources(sources: readonly string[], rules: ExcludeRule
     }
     if (!stat.isDirectory() || (oneFileSystem && stat.dev !== device)) return;
     await new Promise<void>((resolve) => setImmediate(resolve));
-    let names: string[];
+    let names: Buffer[];
     try {
-      names = readdirSync(path);
+      names = readdirSync(path, { encoding: 'buffer' });
     } catch {
       return;
     }
-    const skipAllButTag = rules.excludeCaches && (await rules.isCacheDirectory(path));
+    const skipAllButTag = rules.excludeCaches && (await rules.isCacheDirectory(path.toString()));
     for (const name of names) {
-      if (skipAllButTag && name !== 'CACHEDIR.TAG') continue;
-      const child = join(path, name);
+      if (skipAllButTag && name.toString() !== 'CACHEDIR.TAG') continue;
+      const child = path.length === 1 && path[0] === SLASH ? Buffer.concat([path, name]) : Buffer.concat([path, Buffer.of(SLASH), name]);
       const childStat = lstatOrUndefined(child);
       if (!childStat) continue;
-      const childRelative = relative === '' ? name : `${relative}/${name}`;
-      if (rules.matchPath(childRelative, child, childStat.isDirectory()).excluded) continue;
+      const childRelative = relative === '' ? name.toString() : `${relative}/${name.toString()}`;
+      if (rules.matchPath(childRelative, child.toString(), childStat.isDirectory()).excluded) continue;
       if (childStat.isFile() && rules.matchSize(Number(childStat.size)).excluded) continue;
       await visit(child, childRelative, childStat, device);
     }
   };
   for (const source of sources) {
-    const stat = lstatOrUndefined(source);
-    if (stat) await visit(source, '', stat, stat.dev);
+    const path = Buffer.from(source);
+    const stat = lstatOrUndefined(path);
+    if (stat) await visit(path, '', stat, stat.dev);
   }
   return totals;
 }

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { lstatSync } from 'node:fs';
+import { mkdir, symlink, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { STAT_FIELDS } from '../../../src-main/engine/archiver/entryStat.js';
+import { FolderLister } from '../../../src-main/engine/archiver/folderLister.js';
+import { tempDir } from '../../helpers/tempDir.js';
+
+test('the folder lister gives every entry, sorted bytewise, with exactly what lstat says; a missing folder fails with its code', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, 'b-file'), 'twelve bytes');
+  await utimes(join(dir, 'b-file'), new Date('2020-02-02T02:02:02Z'), new Date('2021-03-03T03:03:03Z'));
+  await mkdir(join(dir, 'a-folder'));
+  await symlink('b-file', join(dir, 'c-link'));
+  execFileSync('mkfifo', [join(dir, 'd-fifo')]);
+  // A name that is not UTF-8, and one that sorts before ASCII letters only as bytes.
+  const odd = Buffer.from([0x65, 0xff, 0x2e, 0x62, 0x69, 0x6e]);
+  await writeFile(Buffer.concat([Buffer.from(`${dir}/`), odd]), '');
+  await writeFile(join(dir, 'Z-upper'), '');
+
+  const lister = new FolderLister();
+  t.after(() => lister.close());
+  const listing = await lister.list(Buffer.from(dir));
+  assert.ok('entries' in listing);
+  const names = listing.entries.map((e) => e.name);
+  assert.deepEqual(names, [...names].sort(Buffer.compare));
+  assert.deepEqual(names.map((n) => n.toString('latin1')), ['Z-upper', 'a-folder', 'b-file', 'c-link', 'd-fifo', odd.toString('latin1')]);
+  for (const entry of listing.entries) {
+    assert.ok(entry.path.equals(Buffer.concat([Buffer.from(`${dir}/`), entry.name])));
+    const real = lstatSync(entry.path, { bigint: true });
+    assert.ok(entry.stat, entry.name.toString());
+    for (const field of STAT_FIELDS) assert.equal(entry.stat[field], real[field], `${entry.name.toString()} ${field}`);
+    for (const kind of ['isFile', 'isDirectory', 'isSymbolicLink', 'isFIFO', 'isSocket', 'isCharacterDevice'] as const) assert.equal(entry.stat[kind](), real[kind](), `${entry.name.toString()} ${kind}`);
+  }
+  const file = listing.entries.find((e) => e.name.toString() === 'b-file');
+  assert.equal(file?.stat?.size, 12n);
+  assert.equal(file?.stat?.mtimeNs, 1614740583000000000n);
+
+  const only = await lister.list(Buffer.from(dir), Buffer.from('c-link'));
+  assert.ok('entries' in only);
+  assert.deepEqual(only.entries.map((e) => e.name.toString()), ['c-link']);
+
+  const missing = await lister.list(Buffer.from(join(dir, 'nowhere')));
+  assert.ok('failed' in missing);
+  assert.equal(missing.failed.code, 'ENOENT');
+
+  // The count, answered between listings: regular files and their bytes, the fifo and the link not included.
+  assert.deepEqual(await lister.count([dir], { patterns: [] }, false), { files: 3, bytes: 12 });
+});
