@@ -186,10 +186,15 @@ class BackupRun {
           this.meter.counts.filesTotal = parent?.summary?.totalFiles;
           this.meter.counts.bytesTotal = parent?.summary?.totalBytes;
         })
-      : this.lister.count(this.sources, this.options.excludes ?? { patterns: [] }, this.options.oneFileSystem ?? false).then((totals) => {
-          this.meter.counts.filesTotal = totals.files;
-          this.meter.counts.bytesTotal = totals.bytes;
-        });
+      : this.lister
+          .count(this.sources, this.options.excludes ?? { patterns: [] }, this.options.oneFileSystem ?? false)
+          .then((totals) => {
+            this.meter.counts.filesTotal = totals.files;
+            this.meter.counts.bytesTotal = totals.bytes;
+          })
+          // The totals only feed the progress line; a count that fails, or is cut short when a failed
+          // backup stops the thread, must not surface as an unhandled rejection.
+          .catch(() => undefined);
     try {
       this.meter.counts.phase = 'backing up';
       const trie = this.buildSourceTrie();
@@ -198,7 +203,7 @@ class BackupRun {
       this.meter.counts.phase = 'finishing';
       this.meter.tick(true);
       await this.saver.flush();
-      await scan.catch(() => undefined);
+      await scan;
       lock.assertHeld();
       Object.assign(this.summary, {
         totalFiles: this.summary.filesNew + this.summary.filesChanged + this.summary.filesUnchanged,

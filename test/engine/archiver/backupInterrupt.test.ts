@@ -123,3 +123,23 @@ test('with changed paths, folders without changes come from the parent snapshot 
   await restore(repository, { snapshot: full.snapshot, target: again });
   assertSameTree(await describeTree(join(again, source)), await describeTree(source));
 });
+
+test('a backup stopped before the progress count is done fails with its own error; the count cut short is no unhandled rejection', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  // Enough folders that the count is still running when the walk stops at its first entry.
+  for (let i = 0; i < 200; i++) {
+    await mkdir(join(source, `folder-${i}`), { recursive: true });
+    for (let j = 0; j < 20; j++) await writeFile(join(source, `folder-${i}`, `file-${j}`), `${i}/${j}`);
+  }
+  const made = await createTestRepository(t);
+  const unhandled: unknown[] = [];
+  const record = (reason: unknown) => unhandled.push(reason);
+  process.on('unhandledRejection', record);
+  t.after(() => process.off('unhandledRejection', record));
+  const controller = new AbortController();
+  controller.abort();
+  await assert.rejects(backup(made.repository, { paths: [source], cacheDir: join(dir, 'cache'), signal: controller.signal }), { code: 'E_INTERRUPTED' });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.deepEqual(unhandled, []);
+});
