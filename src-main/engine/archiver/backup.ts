@@ -7,6 +7,7 @@ import { repositoryCacheDir } from '../cacheDir.js';
 import { gearTable } from '../chunker/gearTable.js';
 import { ByteBudget } from '../concurrency.js';
 import { ProgressMeter } from '../progressMeter.js';
+import type { RepositoryLock } from '../repository/lock.js';
 import type { Repository } from '../repository/repository.js';
 import { listSnapshots, saveSnapshot, type BackupSummary, type BackupType, type Snapshot } from '../snapshot/snapshot.js';
 import { encodeTree, type NodeType, type TreeNode } from '../snapshot/tree.js';
@@ -122,6 +123,8 @@ class BackupRun {
   private saver!: BlobSaver;
   private files!: FileSaver;
   private lister!: FolderLister;
+  /** Taken once the parent is known; `execute` releases it after the threads have stopped. */
+  private lock: RepositoryLock | undefined;
   private readonly smallFileSlots = new ByteBudget(SMALL_FILES_IN_FLIGHT);
   /** One large file per worker, plus one waiting for each. */
   private readonly largeFileSlots: ByteBudget;
@@ -164,8 +167,11 @@ class BackupRun {
     try {
       return await this.run(started);
     } finally {
+      this.cache?.close();
+      // Nothing may reach the repository once the lock is gone: the file saver stops first.
       this.lister.close();
       await this.files.close();
+      await this.lock?.release().catch(() => undefined);
     }
   }
 
@@ -174,6 +180,7 @@ class BackupRun {
     const parent = this.type === 'full' ? undefined : await this.findParent(host);
     const type: BackupType = this.type === 'differential' && !parent ? 'full' : this.type;
     const lock = await this.repository.lock(false);
+    this.lock = lock;
     await this.repository.reloadIndex();
     // Without a parent every file is read: start all the file workers now, not with the first file.
     if (!parent) this.files.startWorkers();
@@ -237,12 +244,6 @@ class BackupRun {
       await this.saver.flush();
       this.cache?.commit();
       throw new BackupInterrupted();
-    } finally {
-      this.cache?.close();
-      // Nothing may reach the repository once the lock is gone: the file saver stops first.
-      this.lister.close();
-      await this.files.close();
-      await lock.release().catch(() => undefined);
     }
   }
 

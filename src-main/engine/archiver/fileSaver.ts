@@ -129,11 +129,10 @@ export class FileSaver {
 
   /** Starts every worker now rather than with the first files (when all files will be read anyway). */
   startWorkers(): void {
-    while (!this.closed && this.slots.length < this.workerCount) this.slots.push(this.spawn());
+    this.spawnUpTo(this.workerCount);
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
     this.closed = true;
     // Files still queued or being read (a backup that failed part-way) fail rather than wait forever.
     const unfinished = [...this.queue.splice(0), ...this.slots.flatMap((slot) => slot.jobs.splice(0))];
@@ -151,6 +150,10 @@ export class FileSaver {
     ]);
     clearTimeout(timer);
     for (const slot of this.slots) slot.returns.close();
+  }
+
+  private spawnUpTo(count: number): void {
+    while (!this.closed && this.slots.length < count) this.slots.push(this.spawn());
   }
 
   private spawn(): Slot {
@@ -216,7 +219,7 @@ export class FileSaver {
 
   private dispatch(): void {
     if (this.stopped) return;
-    while (this.queue.length > this.slots.length && this.slots.length < this.workerCount) this.slots.push(this.spawn());
+    this.spawnUpTo(Math.min(this.queue.length, this.workerCount));
     for (const slot of this.slots) {
       if (slot.jobs.length > 0 || this.queue.length === 0) continue;
       // Small files first, as a batch: a large file can take a worker for a quarter of a second, and

@@ -1,5 +1,6 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { CountRequest, ErrorInfo, ListReply, ListRequest, WalkMessage, WalkWorkerData } from '../workers/walkWorker.js';
+import { childPath } from './childPath.js';
 import { PackedStat, type EntryStat } from './entryStat.js';
 import type { ExcludeOptions } from './excludes.js';
 import type { ScanTotals } from './scanner.js';
@@ -15,8 +16,6 @@ export interface ListedEntry {
 /** A folder's entries sorted by name, or why the folder itself could not be read. */
 export type FolderListing = { readonly entries: readonly ListedEntry[] } | { readonly failed: ErrorInfo };
 
-const SLASH = Buffer.from('/');
-
 /**
  * Lists folders for a backup's walk in a worker thread, and counts the
  * backup's totals there too. The main thread packs, encrypts and keeps the
@@ -29,7 +28,6 @@ export class FolderLister {
   private readonly pending = new Map<number, { folder: Buffer; resolve(listing: FolderListing): void; reject(err: unknown): void }>();
   private nextId = 0;
   private failure: unknown;
-  private closed = false;
 
   constructor() {
     const { port1, port2 } = new MessageChannel();
@@ -72,8 +70,6 @@ export class FolderLister {
 
   /** Stops the worker (a count still running is abandoned). Not awaited: see FileSaver.close on terminate(). */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
     for (const waiting of this.pending.values()) waiting.reject(new Error('the folder lister is closed'));
     this.pending.clear();
     this.port.close();
@@ -96,13 +92,12 @@ export class FolderLister {
       return;
     }
     const names = Buffer.from(reply.names.buffer, reply.names.byteOffset, reply.names.byteLength);
-    const atRoot = waiting.folder.length === 1 && waiting.folder[0] === 0x2f;
     const entries: ListedEntry[] = [];
     let start = 0;
     for (const [i, end] of reply.ends.entries()) {
       const name = names.subarray(start, end);
       start = end;
-      const path = atRoot ? Buffer.concat([SLASH, name]) : Buffer.concat([waiting.folder, SLASH, name]);
+      const path = childPath(waiting.folder, name);
       const error = reply.errors[i];
       entries.push(error ? { name, path, stat: undefined, error } : { name, path, stat: PackedStat.at(reply.stats, i) });
     }

@@ -1,7 +1,6 @@
 import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
+import { childPath } from './childPath.js';
 import type { ExcludeRules } from './excludes.js';
-
-const SLASH = 0x2f;
 
 export interface ScanTotals {
   readonly files: number;
@@ -42,7 +41,7 @@ export async function scanSources(sources: readonly string[], rules: ExcludeRule
     const skipAllButTag = rules.excludeCaches && (await rules.isCacheDirectory(path.toString()));
     for (const name of names) {
       if (skipAllButTag && name.toString() !== 'CACHEDIR.TAG') continue;
-      const child = path.length === 1 && path[0] === SLASH ? Buffer.concat([path, name]) : Buffer.concat([path, Buffer.of(SLASH), name]);
+      const child = childPath(path, name);
       const childStat = lstatOrUndefined(child);
       if (!childStat) continue;
       const childRelative = relative === '' ? name.toString() : `${relative}/${name.toString()}`;

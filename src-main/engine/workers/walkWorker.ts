@@ -1,5 +1,6 @@
 import { lstatSync, readdirSync } from 'node:fs';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { childPath } from '../archiver/childPath.js';
 import { ExcludeRules, type ExcludeOptions } from '../archiver/excludes.js';
 import { packStat, packedStatsLength } from '../archiver/entryStat.js';
 import { scanSources, type ScanTotals } from '../archiver/scanner.js';
@@ -50,7 +51,6 @@ export type WalkMessage = { readonly type: 'totals'; readonly totals: ScanTotals
  * yields to it after every folder.
  */
 const { port } = workerData as WalkWorkerData;
-const SLASH = Buffer.from('/');
 
 port.on('message', (request: ListRequest) => {
   const reply = list(request);
@@ -67,7 +67,6 @@ function list({ id, folder, only }: ListRequest): ListReply {
     return { id, failed: errorInfo(err) };
   }
   if (only) names = names.filter((name) => name.equals(only));
-  const atRoot = path.length === 1 && path[0] === 0x2f;
   const stats = new BigInt64Array(packedStatsLength(names.length));
   const errors: (ErrorInfo | null)[] = [];
   const ends = new Uint32Array(names.length);
@@ -76,7 +75,7 @@ function list({ id, folder, only }: ListRequest): ListReply {
     length += name.length;
     ends[i] = length;
     try {
-      packStat(lstatSync(atRoot ? Buffer.concat([SLASH, name]) : Buffer.concat([path, SLASH, name]), { bigint: true }), stats, i);
+      packStat(lstatSync(childPath(path, name), { bigint: true }), stats, i);
       errors.push(null);
     } catch (err) {
       errors.push(errorInfo(err));
