@@ -123,6 +123,12 @@ function measure(command: string, args: string[], env: Record<string, string>, c
   return { seconds: seconds ?? 0, peakRssMb: (kb ?? 0) / 1024 };
 }
 
+/** Runs a step once the disk has written out what earlier steps left dirty, so no tool pays for another's writeback (a restore leaves ~the dataset's size of it). */
+function settled(step: () => Measurement): Measurement {
+  execFileSync('sync');
+  return step();
+}
+
 function duBytes(path: string): number {
   return Number(execFileSync('du', ['-sb', path], { encoding: 'utf8' }).split('\t')[0]);
 }
@@ -224,18 +230,23 @@ async function runOnce(work: string, rotation: number): Promise<{ dataBytes: num
   };
   console.log(`Running ${ordered.map((t) => `${t.name} ${t.version}`).join(', ')}…`);
   for (const tool of ordered) tool.init();
-  for (const tool of ordered) record(tool, 'first backup', tool.backup('run1'), true);
-  for (const tool of ordered) record(tool, 'no-change backup', tool.backup('run2'), true);
+  for (const tool of ordered) record(tool, 'first backup', settled(() => tool.backup('run1')), true);
+  for (const tool of ordered) record(tool, 'no-change backup', settled(() => tool.backup('run2')), true);
   // Mutate once, then let each tool back up the same mutated data.
   await mutateDataset(data);
-  for (const tool of ordered) record(tool, 'after mutation', tool.backup('run3'), true);
+  for (const tool of ordered) record(tool, 'after mutation', settled(() => tool.backup('run3')), true);
+  // Restored copies are deleted only at the end: on a disk mounted with `discard` (this VM's), creating
+  // files right after deleting a few hundred MB stalls for seconds, and that fell on whichever tool
+  // restored after another's copy was deleted.
+  const targets: string[] = [];
   for (const tool of ordered) {
     const target = join(work, `${tool.name}-restore`);
     await mkdir(target, { recursive: true });
-    record(tool, 'restore', tool.restore(target), false);
-    await rm(target, { recursive: true, force: true });
+    targets.push(target);
+    record(tool, 'restore', settled(() => tool.restore(target)), false);
   }
-  for (const tool of ordered) record(tool, 'verify all data', tool.verify(), false);
+  for (const tool of ordered) record(tool, 'verify all data', settled(() => tool.verify()), false);
+  for (const target of targets) await rm(target, { recursive: true, force: true });
   return { dataBytes, machine, results };
 }
 
@@ -311,7 +322,7 @@ await writeFile(join(root, 'bench', 'results.json'), JSON.stringify({ machine: d
 if (!values.only) {
   await writeFile(
     join(root, 'BENCHMARKS.md'),
-    `# Benchmarks\n\nLast full run of \`${command}\` on ${description}.\n\nDataset: ${formatBytes(dataBytes)} (seeded: ~60% incompressible files of 4 KiB–64 MiB, ~30% log text, up to 10k small files; then ~2% mutated). Page cache warm; every tool encrypts; Hindsight and borg use zstd 3, restic its default compression.${repeatNote}\n\n${ceilingsLine}\n\n${table}\n\nTime ratios below 1 mean Hindsight was faster. MB/s is source data per second.\n`,
+    `# Benchmarks\n\nLast full run of \`${command}\` on ${description}.\n\nDataset: ${formatBytes(dataBytes)} (seeded: ~60% incompressible files of 4 KiB–64 MiB, ~30% log text, up to 10k small files; then ~2% mutated). Page cache warm, dirty pages written out (\`sync\`) before each step; every tool encrypts; Hindsight and borg use zstd 3, restic its default compression.${repeatNote}\n\n${ceilingsLine}\n\n${table}\n\nTime ratios below 1 mean Hindsight was faster. MB/s is source data per second.\n`,
   );
 }
 for (const work of kept) console.log(`Kept ${work}`);

@@ -426,7 +426,9 @@ class BackupRun {
       this.advance(1, Number(stat.size));
       return { ...meta, content: sameInode };
     }
-    const previous = cached?.content ?? (parentNode?.type === 'file' ? parentNode.content : undefined) ?? [];
+    // Only ids the index holds: a chunk named by the files cache may be gone since (its snapshot forgotten
+    // and pruned), and the worker sends no bytes for the ids it is given.
+    const previous = (cached?.content ?? (parentNode?.type === 'file' ? parentNode.content : undefined) ?? []).filter((id) => this.repository.hasBlob(id));
     const reading = this.readContent(path, stat, previous);
     if (linkKey) this.hardLinks.set(linkKey, reading.then((read) => read?.ids));
     const content = await reading;
@@ -447,8 +449,8 @@ class BackupRun {
   }
 
   /** Reads a file into chunks (in a file worker); undefined (with a warning) when it cannot be read. */
-  private async readContent(path: Buffer, before: EntryStat, previous: readonly Buffer[]): Promise<{ ids: Buffer[]; bytes: number; stable: boolean } | undefined> {
-    const read = await this.files.read(path, Number(before.size), previous, (rawLength) => {
+  private async readContent(path: Buffer, before: EntryStat, stored: readonly Buffer[]): Promise<{ ids: Buffer[]; bytes: number; stable: boolean } | undefined> {
+    const read = await this.files.read(path, Number(before.size), stored, (rawLength) => {
       this.meter.counts.currentPath = path.toString();
       this.meter.counts.bytesDone += rawLength;
       this.meter.tick();

@@ -9,12 +9,6 @@ export interface BlobSaverStats {
   bytesAdded: number;
 }
 
-/** A chunk as a file worker hands it over: compressed (or found not worth compressing), or left raw because it is most likely stored already. */
-export interface WorkerChunk extends PreparedBlob {
-  /** False when the worker skipped compression; the chunk is compressed here if it turns out to be new. */
-  readonly final: boolean;
-}
-
 /**
  * Saves a backup's blobs: the dedup decision against the index (and against
  * blobs this run is still saving), then encryption into the open pack on
@@ -27,11 +21,10 @@ export class BlobSaver {
   constructor(private readonly repository: Repository) {}
 
   /** Stores one chunk of file content unless the repository has it or is saving it already. */
-  async saveChunk(id: Buffer, chunk: WorkerChunk, rawLength: number): Promise<void> {
+  async saveChunk(id: Buffer, chunk: PreparedBlob, rawLength: number): Promise<void> {
     if (!this.repository.reserveBlob(id)) return;
-    const prepared = chunk.final ? chunk : compressBlob(chunk.body, this.repository.config.compression.level);
     // Await first, then add: `x += await …` would read x before the wait and lose concurrent updates.
-    const stored = await this.add('data', id, prepared, rawLength);
+    const stored = await this.add('data', id, chunk, rawLength);
     this.stats.bytesAdded += stored;
     this.stats.dataBlobsAdded += 1;
   }

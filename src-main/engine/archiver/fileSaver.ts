@@ -105,16 +105,17 @@ export class FileSaver {
   }
 
   /**
-   * Reads one file into chunks and saves the new ones. `likely`: the ids the
-   * file had before; chunks with those ids skip compression in the worker.
+   * Reads one file into chunks and saves the new ones. `stored`: ids the file
+   * had before that the repository holds (checked against its index, which
+   * only grows during a backup); chunks with those ids come back as ids alone.
    * Rejects only on a failure that ends the backup (a pack could not be written).
    */
-  read(path: Buffer, size: number, likely: readonly Buffer[], onChunk: (rawLength: number) => void): Promise<FileContent | FileFailure> {
+  read(path: Buffer, size: number, stored: readonly Buffer[], onChunk: (rawLength: number) => void): Promise<FileContent | FileFailure> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new Error('the file saver is closed'));
     if (this.stopped) return Promise.reject(new Error('the backup was stopped'));
     // Copies, not views: posting a view of a pooled Buffer would clone the whole pool.
-    const request: ReadRequest = { path: new Uint8Array(path), likely: likely.length > 0 ? new Uint8Array(Buffer.concat(likely)) : new Uint8Array(0) };
+    const request: ReadRequest = { path: new Uint8Array(path), stored: stored.length > 0 ? new Uint8Array(Buffer.concat(stored)) : new Uint8Array(0) };
     return new Promise((resolve, reject) => {
       this.queue.push({ request, small: size < BATCH_BELOW, onChunk, ids: [], adds: [], resolve, reject });
       // Dispatched once the walk yields, so the files of a folder listed in one go leave in one message.
@@ -184,6 +185,12 @@ export class FileSaver {
       this.release(message.body.byteLength);
       return;
     }
+    if (message.type === 'stored') {
+      if (this.stopped) return;
+      job.ids.push(Buffer.from(message.id.buffer, message.id.byteOffset, message.id.byteLength));
+      job.onChunk(message.rawLength);
+      return;
+    }
     if (message.type === 'chunk') {
       const { id, body, compressed, rawLength } = message;
       const chunkId = Buffer.from(id.buffer, id.byteOffset, id.byteLength);
@@ -191,7 +198,7 @@ export class FileSaver {
       job.onChunk(rawLength);
       job.adds.push(
         this.saver
-          .saveChunk(chunkId, { body, compressed, final: message.final }, rawLength)
+          .saveChunk(chunkId, { body, compressed }, rawLength)
           .catch((err: unknown) => {
             this.failure ??= err;
           })

@@ -18,8 +18,11 @@ export interface FileWorkerData {
 
 export interface ReadRequest {
   readonly path: Uint8Array;
-  /** Ids the file had at its last backup, concatenated: chunks with these ids are most likely stored already, so they are sent uncompressed. */
-  readonly likely: Uint8Array;
+  /**
+   * Ids of chunks the file had at its last backup that the repository holds, concatenated: a chunk
+   * with one of these ids is sent as its id alone, neither compressed nor copied.
+   */
+  readonly stored: Uint8Array;
 }
 
 /** Files to read one after the other; the worker answers each in turn. */
@@ -33,10 +36,9 @@ export type FileMessage =
       readonly id: Uint8Array;
       readonly body: Uint8Array;
       readonly compressed: boolean;
-      /** False when compression was skipped because the chunk is most likely stored already. */
-      readonly final: boolean;
       readonly rawLength: number;
     }
+  | { readonly type: 'stored'; readonly id: Uint8Array; readonly rawLength: number }
   | { readonly type: 'done'; readonly bytes: number; readonly size: bigint; readonly mtimeNs: bigint }
   | { readonly type: 'failed'; readonly code: string | undefined; readonly message: string };
 
@@ -48,6 +50,8 @@ export interface FileMessages {
 const BLOCK_SIZE = 4 * 1024 * 1024;
 /** Chunk bytes gathered before posting: a batch of small files goes back in one or a few messages, not two per file. */
 const OUTBOX_BYTES = 1024 * 1024;
+/** Bytes read as chunks the repository holds before posting: their messages are tiny, but progress counts their bytes. */
+const OUTBOX_STORED_BYTES = 64 * 1024 * 1024;
 
 /**
  * Worker thread: reads one file at a time with synchronous calls (no event
@@ -77,6 +81,7 @@ const SPARE_BUFFERS = 4;
 const outbox: FileMessage[] = [];
 const outboxTransfer: ArrayBuffer[] = [];
 let outboxBytes = 0;
+let outboxStoredBytes = 0;
 
 parentPort?.on('message', ({ files }: ReadBatch) => {
   for (const file of files) post(readRequested(file));
@@ -96,11 +101,12 @@ function flush(): void {
   const batch: FileMessages = { messages: outbox.splice(0) };
   parentPort?.postMessage(batch, outboxTransfer.splice(0));
   outboxBytes = 0;
+  outboxStoredBytes = 0;
 }
 
-function readRequested({ path, likely }: ReadRequest): FileMessage {
+function readRequested({ path, stored }: ReadRequest): FileMessage {
   const known = new Set<string>();
-  for (let at = 0; at + ID_LENGTH <= likely.byteLength; at += ID_LENGTH) known.add(Buffer.from(likely.buffer, likely.byteOffset + at, ID_LENGTH).toString('hex'));
+  for (let at = 0; at + ID_LENGTH <= stored.byteLength; at += ID_LENGTH) known.add(Buffer.from(stored.buffer, stored.byteOffset + at, ID_LENGTH).toString('hex'));
   try {
     return readFile(Buffer.from(path.buffer, path.byteOffset, path.byteLength), known);
   } catch (err) {
@@ -143,17 +149,23 @@ function readFile(path: Buffer, known: ReadonlySet<string>): FileMessage {
   }
 }
 
-/** Sends one chunk, which lies in a reused buffer: what is posted is always a copy of its own, transferred. */
+/**
+ * Sends one chunk, which lies in a reused buffer: what is posted is always a copy of its own, transferred.
+ * A chunk the repository holds already goes as its id alone: after an edit most of a large file is such
+ * chunks, and copying them out only for the main thread to drop them cost memory and page faults.
+ */
 function send(chunk: Uint8Array, known: ReadonlySet<string>): void {
   const id = computeBlobId(key, chunk);
-  const likelyStored = known.has(id.toString('hex'));
-  const prepared = likelyStored ? { body: allocate(chunk.byteLength), compressed: false } : compressor.prepare(chunk, allocate);
-  if (likelyStored) prepared.body.set(chunk);
-  const body = prepared.body;
-  acquire(body.byteLength);
   // A copy of the id: a Buffer may be a view of a shared pool, and posting a view clones its whole ArrayBuffer.
-  const message: FileMessage = { type: 'chunk', id: new Uint8Array(id), body, compressed: prepared.compressed, final: !likelyStored, rawLength: chunk.byteLength };
-  post(message, body.buffer as ArrayBuffer);
+  if (known.has(id.toString('hex'))) {
+    post({ type: 'stored', id: new Uint8Array(id), rawLength: chunk.byteLength });
+    outboxStoredBytes += chunk.byteLength;
+    if (outboxStoredBytes >= OUTBOX_STORED_BYTES) flush();
+    return;
+  }
+  const { body, compressed } = compressor.prepare(chunk, allocate);
+  acquire(body.byteLength);
+  post({ type: 'chunk', id: new Uint8Array(id), body, compressed, rawLength: chunk.byteLength }, body.buffer as ArrayBuffer);
 }
 
 /** Waits until `bytes` more fit under the shared limit (a chunk larger than the limit goes alone). */

@@ -6,6 +6,8 @@ import { test } from 'node:test';
 import { backup } from '../../../src-main/engine/archiver/backup.js';
 import { BackendError, type ObjectHandle } from '../../../src-main/engine/backend/backend.js';
 import { LocalBackend } from '../../../src-main/engine/backend/localBackend.js';
+import { checkRepository } from '../../../src-main/engine/maintenance/check.js';
+import { prune } from '../../../src-main/engine/maintenance/prune.js';
 import { Repository } from '../../../src-main/engine/repository/repository.js';
 import { restore } from '../../../src-main/engine/restorer/restore.js';
 import { listSnapshots } from '../../../src-main/engine/snapshot/snapshot.js';
@@ -85,6 +87,41 @@ test('after editing 2% of the bytes the repository grows by about the changed ch
   const restored = join(dir, 'restored');
   await restore(await made.reopen(), { snapshot, target: restored, path: big });
   assert.ok((await readFile(join(restored, 'big.bin'))).equals(Buffer.concat([inserted, seededBytes('appended', 640 * 1024)])));
+});
+
+test('a changed file whose earlier chunks were pruned away is stored whole again', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await mkdir(source);
+  const file = join(source, 'report.bin');
+  const cacheDir = join(dir, 'cache');
+  const made = await createTestRepository(t, { packSize: 256 * 1024, chunker: { minSize: 64 * 1024, avgSize: 128 * 1024, maxSize: 512 * 1024 } });
+  await writeFile(file, seededBytes('first', 2 * MiB));
+  await backup(made.repository, { paths: [source], cacheDir });
+  // The second version's chunks are only in the second snapshot; forgetting it and pruning removes them,
+  // while the files cache still lists them as the file's content.
+  const second = seededBytes('second', 2 * MiB);
+  await writeFile(file, second);
+  const { snapshot: forgotten } = await backup(await made.reopen(), { paths: [source], cacheDir });
+  const secondIds = await findPath(await made.reopen(), forgotten, file);
+  assert.equal(secondIds.kind, 'entry');
+  const ids = secondIds.kind === 'entry' ? (secondIds.node.content ?? []) : [];
+  assert.ok(ids.length > 4, `${ids.length} chunks`);
+  await made.repository.backend.delete({ type: 'snapshots', name: forgotten.id });
+  await prune(await made.reopen());
+  const pruned = await made.reopen();
+  assert.ok(ids.every((id) => !pruned.hasBlob(id)), 'prune removed the second version\'s chunks');
+
+  // Changed again, it still starts with the second version: those chunks must be stored anew, not taken as stored.
+  const third = Buffer.concat([second, seededBytes('appended', 300 * 1024)]);
+  await writeFile(file, third);
+  const { snapshot } = await backup(pruned, { paths: [source], cacheDir });
+  assert.ok(snapshot.summary.dataBlobsAdded >= ids.length, `${snapshot.summary.dataBlobsAdded} chunks added`);
+  const checked = await checkRepository(await made.reopen(), { readData: { kind: 'all' } });
+  assert.deepEqual(checked.errors, []);
+  const restored = join(dir, 'restored');
+  await restore(await made.reopen(), { snapshot, target: restored, path: file });
+  assert.ok((await readFile(join(restored, 'report.bin'))).equals(third));
 });
 
 test('full rereads every file, incremental does not, differential compares with the last full', async (t) => {
