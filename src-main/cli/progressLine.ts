@@ -6,10 +6,17 @@ import { formatBytes, formatDuration } from '../../src-shared/units.js';
  * with --json (on stdout, for scripts); nothing otherwise. Warnings go the
  * same way: a JSON line, or a line on stderr below the progress line.
  */
-export function progressReporter(json: boolean): { update(progress: Progress): void; warn(label: 'warning' | 'error', warning: Warning): void; done(): void } {
+export function progressReporter(json: boolean): {
+  /** Whether progress is shown at all (a terminal, or --json): work done only for it can be skipped otherwise. */
+  readonly visible: boolean;
+  update(progress: Progress): void;
+  warn(label: 'warning' | 'error', warning: Warning): void;
+  done(): void;
+} {
   const tty = process.stderr.isTTY === true;
   let shown = false;
   return {
+    visible: json || tty,
     update(progress) {
       if (json) {
         process.stdout.write(`${JSON.stringify({ type: 'progress', ...progress })}\n`);

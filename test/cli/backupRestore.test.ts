@@ -92,6 +92,29 @@ test('a backup killed at random moments leaves a repository that opens, and the 
   assertSameTree(await describeTree(target), await describeTree(source));
 });
 
+test('backup counts the sources for its progress totals unless told --no-scan', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await buildAwkwardTree(source, { smallFiles: 40 });
+  const env = { HINDSIGHT_REPO: join(dir, 'repo'), HINDSIGHT_PASSWORD: 'pw', HINDSIGHT_CACHE_DIR: join(dir, 'cache') };
+  assert.equal(hindsight(['init'], env).status, 0);
+  const progressOf = (args: string[]) => {
+    const result = hindsight(['backup', '--json', ...args, source], env);
+    assert.equal(result.status, 0, result.stderr.toString());
+    const lines = result.stdout.toString().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    return { progress: lines.filter((l) => l.type === 'progress'), summary: lines.at(-1) as Record<string, unknown> };
+  };
+  // No parent to borrow totals from: without the count there are none.
+  const unscanned = progressOf(['--no-scan']);
+  assert.ok(unscanned.progress.length > 0);
+  assert.ok(unscanned.progress.every((l) => l.filesTotal === undefined && l.bytesTotal === undefined));
+  const scanned = progressOf(['--type', 'full']);
+  const last = scanned.progress.at(-1) as Record<string, unknown>;
+  assert.equal(last.filesTotal, scanned.summary.totalFiles);
+  assert.equal(last.bytesTotal, scanned.summary.totalBytes);
+  assert.ok((last.filesTotal as number) > 40);
+});
+
 test('on a terminal, backup shows a live progress line', async (t) => {
   if (spawnSync('script', ['--version']).error) {
     t.skip('util-linux "script" is not installed; it provides the pseudo-terminal');

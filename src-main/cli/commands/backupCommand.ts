@@ -29,6 +29,9 @@ ${REPOSITORY_HELP}
       --exclude-larger-than SIZE   skip files larger than SIZE (e.g. 2GiB)
       --one-file-system     do not cross into other mounted file systems
       --no-default-excludes do not apply the default excludes listed below
+      --no-scan             do not count files and bytes first: the progress shows no
+                            percentage or ETA, and the backup is faster (the count is
+                            skipped anyway when no progress is shown: no terminal, no --json)
       --host NAME           record this host name instead of ${hostname()}
       --json                print progress and the summary as JSON lines
 
@@ -47,6 +50,7 @@ or (with several --repo) a target could not be written and is now behind.`,
     'exclude-larger-than': { type: 'string' },
     'one-file-system': { type: 'boolean' },
     'no-default-excludes': { type: 'boolean' },
+    'no-scan': { type: 'boolean' },
     host: { type: 'string' },
     json: { type: 'boolean' },
   },
@@ -74,6 +78,7 @@ or (with several --repo) a target could not be written and is now behind.`,
         tags: (values.tag as string[] | undefined) ?? [],
         excludes: { patterns, excludeCaches: values['exclude-caches'] === true, ...(largerThan !== undefined ? { excludeLargerThan: largerThan } : {}) },
         oneFileSystem: values['one-file-system'] === true,
+        countTotals: progress.visible && values['no-scan'] !== true,
         ...(values.host ? { host: values.host as string } : {}),
         onProgress: (p) => progress.update(p),
         onWarning: (w) => progress.warn('warning', w),

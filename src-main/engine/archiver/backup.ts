@@ -35,6 +35,12 @@ export interface BackupOptions {
   /** File reading and compression worker threads; default: one per core. */
   readonly workers?: number;
   readonly onProgress?: (progress: Progress) => void;
+  /**
+   * Count the files and bytes to back up, in a second walk alongside the backup, for the progress
+   * totals (percentage and ETA). Default true. Without it the totals are the parent snapshot's, or
+   * unknown: worth it when nobody watches the progress (restic skips its scanner likewise when quiet).
+   */
+  readonly countTotals?: boolean;
   readonly onWarning?: (warning: Warning) => void;
   /**
    * Stops the backup at a safe point (pause or cancel): the packs finished so far and an index naming
@@ -188,7 +194,8 @@ class BackupRun {
     if (parent) this.parents = new ParentTrees(this.repository, parent.tree);
     if (parent && this.options.changedPaths) this.changed = new ChangedPaths(this.options.changedPaths);
     // Counting everything would undo the point of reading only what changed; the parent's totals are close.
-    const scan = this.changed
+    const estimate = this.changed !== undefined || this.options.countTotals === false;
+    const scan = estimate
       ? Promise.resolve().then(() => {
           this.meter.counts.filesTotal = parent?.summary?.totalFiles;
           this.meter.counts.bytesTotal = parent?.summary?.totalBytes;

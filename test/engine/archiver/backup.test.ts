@@ -3,7 +3,8 @@ import { appendFileSync, unlinkSync } from 'node:fs';
 import { appendFile, mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { backup } from '../../../src-main/engine/archiver/backup.js';
+import type { Progress } from '../../../src-shared/progress.js';
+import { backup, type BackupOptions } from '../../../src-main/engine/archiver/backup.js';
 import { BackendError, type ObjectHandle } from '../../../src-main/engine/backend/backend.js';
 import { LocalBackend } from '../../../src-main/engine/backend/localBackend.js';
 import { checkRepository } from '../../../src-main/engine/maintenance/check.js';
@@ -122,6 +123,37 @@ test('a changed file whose earlier chunks were pruned away is stored whole again
   const restored = join(dir, 'restored');
   await restore(await made.reopen(), { snapshot, target: restored, path: file });
   assert.ok((await readFile(join(restored, 'report.bin'))).equals(third));
+});
+
+test('progress totals: counted by a walk of their own, else taken from the parent snapshot, else unknown', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await mkdir(join(source, 'sub'), { recursive: true });
+  let bytes = 0;
+  for (let i = 0; i < 30; i++) {
+    await writeFile(join(source, i % 2 === 0 ? 'sub' : '', `f${i}`), seededBytes(`f${i}`, 1000 + i));
+    bytes += 1000 + i;
+  }
+  const made = await createTestRepository(t);
+  const cacheDir = join(dir, 'cache');
+  const lastProgress = async (options: Partial<BackupOptions>) => {
+    let latest: Progress | undefined;
+    await backup(await made.reopen(), { paths: [source], cacheDir, onProgress: (p) => (latest = p), ...options });
+    return latest;
+  };
+  const counted = await lastProgress({});
+  assert.equal(counted?.filesTotal, 30);
+  assert.equal(counted?.bytesTotal, bytes);
+  await writeFile(join(source, 'extra'), seededBytes('extra', 5000));
+  // The parent's totals stand in: the new file is not in them.
+  const estimated = await lastProgress({ countTotals: false });
+  assert.equal(estimated?.filesTotal, 30);
+  assert.equal(estimated?.bytesTotal, bytes);
+  assert.equal(estimated?.filesDone, 31);
+  const unknown = await lastProgress({ countTotals: false, type: 'full' });
+  assert.equal(unknown?.filesTotal, undefined);
+  assert.equal(unknown?.bytesTotal, undefined);
+  assert.equal(unknown?.filesDone, 31);
 });
 
 test('full rereads every file, incremental does not, differential compares with the last full', async (t) => {
