@@ -12,6 +12,7 @@ import { createKeyFile, parseKeyFile, unwrapKeyFile, type KeyFile } from './keyF
 import { DEFAULT_LOCK_TIMING, acquireLock, listLocks, type LockInfo, type LockOwner, type LockTiming, type RepositoryLock } from './lock.js';
 import { MemoryIndex, type BlobLocation } from './memoryIndex.js';
 import { FormatViolation, TRAILER_LENGTH, decodePackHeader, type BlobType, type PackedBlob } from './packFormat.js';
+import { PackBuffers } from './packBuffers.js';
 import { MAX_BLOBS_PER_PACK, PackWriter } from './packWriter.js';
 import { RepositoryError, damaged } from './repositoryError.js';
 import { openObject, sealObject, storageId, type SealedObjectType } from './sealedObject.js';
@@ -58,6 +59,8 @@ export class Repository {
   /** Blobs in the open pack or in packs being uploaded, by hex id. */
   private readonly pending = new Set<string>();
   private readonly uploads = new Set<Promise<void>>();
+  /** Open packs (data and trees), one waiting for an upload slot, and those uploading: what is in memory at most. */
+  private readonly packBuffers: PackBuffers;
   /** Full packs taken out of `openPacks` and waiting for an upload slot, and who waits for them to leave. */
   private finishing = 0;
   private readonly finishingWaiters: (() => void)[] = [];
@@ -71,7 +74,9 @@ export class Repository {
     readonly config: RepositoryConfig,
     private currentKeyId: string,
     private readonly options: Required<RepositoryOptions>,
-  ) {}
+  ) {
+    this.packBuffers = new PackBuffers(options.uploadConcurrency + 3);
+  }
 
   /** Creates a new repository on `backend`, protected by `password`, and opens it. */
   static async init(backend: Backend, init: InitOptions, options: RepositoryOptions = {}): Promise<Repository> {
@@ -304,7 +309,7 @@ export class Repository {
     const incoming = prepared.body.byteLength;
     const open = this.openPacks.get(type);
     if (open && ((open.count > 0 && open.size + incoming > this.config.packSize) || !open.fits(incoming))) await this.finishPack(type);
-    const pack = openPackFor(this.openPacks, type, this.master);
+    const pack = this.openPackFor(this.openPacks, type);
     const blob = pack.add(type, id, prepared, rawLength);
     if (pack.isFull(this.config.packSize)) await this.finishPack(type);
     return blob.length;
@@ -394,7 +399,10 @@ export class Repository {
       .catch((err: unknown) => {
         this.uploadError ??= err;
       })
-      .finally(() => this.uploads.delete(upload));
+      .finally(() => {
+        pack.release();
+        this.uploads.delete(upload);
+      });
     this.uploads.add(upload);
     if (this.unindexed.length >= this.options.packsPerIndex) await this.writeIndex();
   }
@@ -470,7 +478,11 @@ export class Repository {
       open.delete(type);
       if (!pack || pack.count === 0) return;
       const { parts, size, blobs: packed } = pack.finish();
-      await this.backend.write({ type: 'data', name: pack.name }, parts);
+      try {
+        await this.backend.write({ type: 'data', name: pack.name }, parts);
+      } finally {
+        pack.release();
+      }
       written.push({ id: pack.id, size, blobs: packed });
       onPack?.(size);
     };
@@ -482,11 +494,20 @@ export class Repository {
         const { body } = this.verifyBlobAt(blob, sealed);
         const current = open.get(blob.type);
         if (current && (current.size + body.length > this.config.packSize || current.count >= MAX_BLOBS_PER_PACK) && current.count > 0) await flushPack(blob.type);
-        openPackFor(open, blob.type, this.master).add(blob.type, blob.id, { body, compressed: blob.compressed }, blob.rawLength);
+        this.openPackFor(open, blob.type).add(blob.type, blob.id, { body, compressed: blob.compressed }, blob.rawLength);
       }
     }
     for (const type of [...open.keys()]) await flushPack(type);
     return written;
+  }
+
+  private openPackFor(open: Map<BlobType, PackWriter>, type: BlobType): PackWriter {
+    let pack = open.get(type);
+    if (!pack) {
+      pack = new PackWriter(this.master, this.packBuffers, this.config.packSize);
+      open.set(type, pack);
+    }
+    return pack;
   }
 
   // ---- small sealed objects -----------------------------------------------
@@ -573,11 +594,4 @@ function currentOwner(): LockOwner {
   return { host: hostname(), username, pid: process.pid };
 }
 
-function openPackFor(open: Map<BlobType, PackWriter>, type: BlobType, master: MasterKey): PackWriter {
-  let pack = open.get(type);
-  if (!pack) {
-    pack = new PackWriter(master);
-    open.set(type, pack);
-  }
-  return pack;
-}
+
