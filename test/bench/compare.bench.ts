@@ -235,18 +235,15 @@ async function runOnce(work: string, rotation: number): Promise<{ dataBytes: num
   // Mutate once, then let each tool back up the same mutated data.
   await mutateDataset(data);
   for (const tool of ordered) record(tool, 'after mutation', settled(() => tool.backup('run3')), true);
-  // Restored copies are deleted only at the end: on a disk mounted with `discard` (this VM's), creating
-  // files right after deleting a few hundred MB stalls for seconds, and that fell on whichever tool
-  // restored after another's copy was deleted.
-  const targets: string[] = [];
+  // Restored copies are deleted only at the end of the whole run: on a disk mounted with `discard` (this
+  // VM's), creating files after a few hundred MB were deleted stalls for seconds, and that fell on
+  // whichever tool restored after another's copy was deleted.
   for (const tool of ordered) {
     const target = join(work, `${tool.name}-restore`);
     await mkdir(target, { recursive: true });
-    targets.push(target);
     record(tool, 'restore', settled(() => tool.restore(target)), false);
   }
   for (const tool of ordered) record(tool, 'verify all data', settled(() => tool.verify()), false);
-  for (const target of targets) await rm(target, { recursive: true, force: true });
   return { dataBytes, machine, results };
 }
 
@@ -259,12 +256,13 @@ function median(numbers: readonly number[]): number {
 const repeat = Math.max(1, Number(values.repeat));
 const runs: Awaited<ReturnType<typeof runOnce>>[] = [];
 const kept: string[] = [];
+// Nothing is deleted until every repetition is done (see the restores in runOnce): a repetition run
+// after a few GB were deleted restored 2-3x slower, with every tool.
 for (let r = 0; r < repeat; r++) {
   if (repeat > 1) console.log(`Repetition ${r + 1} of ${repeat}`);
   const work = await mkdtemp(join(tmpdir(), 'hindsight-bench-'));
   runs.push(await runOnce(work, r));
-  if (!values.keep) await rm(work, { recursive: true, force: true });
-  else kept.push(work);
+  kept.push(work);
 }
 
 const first = runs[0] as Awaited<ReturnType<typeof runOnce>>;
@@ -325,4 +323,7 @@ if (!values.only) {
     `# Benchmarks\n\nLast full run of \`${command}\` on ${description}.\n\nDataset: ${formatBytes(dataBytes)} (seeded: ~60% incompressible files of 4 KiB–64 MiB, ~30% log text, up to 10k small files; then ~2% mutated). Page cache warm, dirty pages written out (\`sync\`) before each step; every tool encrypts; Hindsight and borg use zstd 3, restic its default compression.${repeatNote}\n\n${ceilingsLine}\n\n${table}\n\nTime ratios below 1 mean Hindsight was faster. MB/s is source data per second.\n`,
   );
 }
-for (const work of kept) console.log(`Kept ${work}`);
+for (const work of kept) {
+  if (values.keep) console.log(`Kept ${work}`);
+  else await rm(work, { recursive: true, force: true });
+}
