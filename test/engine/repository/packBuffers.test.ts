@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { test } from 'node:test';
+import type { Backend, ByteRange, ObjectHandle, ObjectType } from '../../../src-main/engine/backend/backend.js';
+import { LocalBackend } from '../../../src-main/engine/backend/localBackend.js';
+import { computeBlobId } from '../../../src-main/engine/crypto/blobId.js';
+import { PackBuffers } from '../../../src-main/engine/repository/packBuffers.js';
+import { Repository } from '../../../src-main/engine/repository/repository.js';
+import { seededBytes } from '../../helpers/data.js';
+import { TEST_PASSWORD, createTestRepository } from '../../helpers/testRepository.js';
+
+test('pack buffers: the smallest free one that fits is reused, at most `keep` are kept', () => {
+  const buffers = new PackBuffers(2);
+  const small = buffers.take(1000);
+  const large = buffers.take(5000);
+  const extra = buffers.take(3000);
+  assert.ok(small.length >= 1000 && large.length >= 5000 && extra.length >= 3000);
+  buffers.give(large);
+  buffers.give(small);
+  buffers.give(extra);
+  assert.equal(buffers.take(900), small);
+  assert.equal(buffers.take(900), large);
+  // The third was dropped, not kept: a new buffer comes.
+  const fresh = buffers.take(900);
+  assert.ok(fresh !== extra && fresh !== small && fresh !== large);
+});
+
+/**
+ * A local backend that writes packs late and out of order, and checks that the bytes it was handed
+ * did not change while it waited: a pack buffer handed back before its write finished would be
+ * refilled by the next pack in the meantime.
+ */
+class LateBackend implements Backend {
+  readonly location: string;
+  packWrites = 0;
+  private turn = 0;
+
+  constructor(private readonly inner: LocalBackend) {
+    this.location = inner.location;
+  }
+
+  create(): Promise<void> {
+    return this.inner.create();
+  }
+  list(type: ObjectType) {
+    return this.inner.list(type);
+  }
+  stat(handle: ObjectHandle) {
+    return this.inner.stat(handle);
+  }
+  read(handle: ObjectHandle, range?: ByteRange) {
+    return this.inner.read(handle, range);
+  }
+  async write(handle: ObjectHandle, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    if (handle.type !== 'data') return this.inner.write(handle, data);
+    const parts = data instanceof Uint8Array ? [data] : data;
+    const given = Buffer.concat(parts);
+    this.packWrites += 1;
+    await sleep([30, 5, 15][this.turn++ % 3]);
+    await this.inner.write(handle, parts);
+    assert.ok(Buffer.concat(parts).equals(given), `pack ${handle.name} changed while it was being written`);
+  }
+  delete(handle: ObjectHandle): Promise<void> {
+    return this.inner.delete(handle);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+test('a pack buffer is reused only once its pack is written: slow, out-of-order writes store every blob intact', async (t) => {
+  const made = await createTestRepository(t, { packSize: 64 * 1024, compressionLevel: 0 });
+  await made.repository.close();
+  const backend = new LateBackend(new LocalBackend(made.path));
+  const repository = await Repository.open(backend, TEST_PASSWORD, { uploadConcurrency: 3 });
+  t.after(() => repository.close());
+
+  // Sizes that leave packs filled unevenly, and one blob larger than a pack, which grows its buffer.
+  const blobs = Array.from({ length: 160 }, (_, i) => seededBytes(`blob ${i}`, i === 80 ? 200 * 1024 : 3000 + ((i * 7919) % 20_000)));
+  await Promise.all(
+    blobs.map(async (body) => {
+      const id = computeBlobId(repository.blobIdKey, body);
+      assert.ok(repository.reserveBlob(id));
+      await repository.addPreparedBlob('data', id, { body, compressed: false }, body.byteLength);
+    }),
+  );
+  await repository.flush();
+  assert.ok(backend.packWrites > 20, `${backend.packWrites} packs`);
+
+  const reopened = await made.reopen();
+  t.after(() => reopened.close());
+  for (const body of blobs) assert.ok((await reopened.loadBlob(computeBlobId(reopened.blobIdKey, body))).equals(body));
+});
