@@ -15,7 +15,7 @@ import { walkTree } from '../snapshot/walkTree.js';
 import { BlobSaver } from './blobSaver.js';
 import { ChangedPaths } from './changedPaths.js';
 import { ExcludeRules, type ExcludeOptions } from './excludes.js';
-import { FileSaver } from './fileSaver.js';
+import { FileSaver, type PreviousChunks } from './fileSaver.js';
 import { FilesCache, type CachedFile } from './filesCache.js';
 import { ParentTrees, type ParentDir } from './parentTrees.js';
 import type { EntryStat } from './entryStat.js';
@@ -433,9 +433,10 @@ class BackupRun {
       this.advance(1, Number(stat.size));
       return { ...meta, content: sameInode };
     }
-    // Only ids the index holds: a chunk named by the files cache may be gone since (its snapshot forgotten
-    // and pruned), and the worker sends no bytes for the ids it is given.
-    const previous = (cached?.content ?? (parentNode?.type === 'file' ? parentNode.content : undefined) ?? []).filter((id) => this.repository.hasBlob(id));
+    // Lengths from the index, 0 where it lacks the chunk: one named by the files cache may be gone since
+    // (its snapshot forgotten and pruned), and the worker sends no bytes for chunks it takes as stored.
+    const ids = cached?.content ?? (parentNode?.type === 'file' ? parentNode.content : undefined) ?? [];
+    const previous = { ids, lengths: ids.map((id) => this.repository.index.get(id)?.rawLength ?? 0) };
     const reading = this.readContent(path, stat, previous);
     if (linkKey) this.hardLinks.set(linkKey, reading.then((read) => read?.ids));
     const content = await reading;
@@ -456,8 +457,8 @@ class BackupRun {
   }
 
   /** Reads a file into chunks (in a file worker); undefined (with a warning) when it cannot be read. */
-  private async readContent(path: Buffer, before: EntryStat, stored: readonly Buffer[]): Promise<{ ids: Buffer[]; bytes: number; stable: boolean } | undefined> {
-    const read = await this.files.read(path, Number(before.size), stored, (rawLength) => {
+  private async readContent(path: Buffer, before: EntryStat, previous: PreviousChunks): Promise<{ ids: Buffer[]; bytes: number; stable: boolean } | undefined> {
+    const read = await this.files.read(path, Number(before.size), previous, (rawLength) => {
       this.meter.counts.currentPath = path.toString();
       this.meter.counts.bytesDone += rawLength;
       this.meter.tick();

@@ -7,8 +7,16 @@ import type { BlobSaver } from './blobSaver.js';
 export interface FileContent {
   readonly ids: Buffer[];
   readonly bytes: number;
+  /** Of `bytes`, those the chunker ran over; the rest were recognised as the file's previous chunks by their hash. */
+  readonly chunked: number;
   readonly size: bigint;
   readonly mtimeNs: bigint;
+}
+
+/** A file's chunks at its last backup, in order, and their lengths (0 for a chunk the repository does not hold). */
+export interface PreviousChunks {
+  readonly ids: readonly Buffer[];
+  readonly lengths: readonly number[];
 }
 
 /** A file that could not be opened or read (vanished, permission denied, …): the backup warns and goes on. */
@@ -105,17 +113,23 @@ export class FileSaver {
   }
 
   /**
-   * Reads one file into chunks and saves the new ones. `stored`: ids the file
-   * had before that the repository holds (checked against its index, which
-   * only grows during a backup); chunks with those ids come back as ids alone.
+   * Reads one file into chunks and saves the new ones. `previous`: the file's
+   * chunks at its last backup, in order, each with its length as the index
+   * has it (0: not in the repository; the index only grows during a backup).
+   * Chunks the repository holds come back as ids alone, and those still where
+   * they were are recognised without running the chunker over them.
    * Rejects only on a failure that ends the backup (a pack could not be written).
    */
-  read(path: Buffer, size: number, stored: readonly Buffer[], onChunk: (rawLength: number) => void): Promise<FileContent | FileFailure> {
+  read(path: Buffer, size: number, previous: PreviousChunks, onChunk: (rawLength: number) => void): Promise<FileContent | FileFailure> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new Error('the file saver is closed'));
     if (this.stopped) return Promise.reject(new Error('the backup was stopped'));
     // Copies, not views: posting a view of a pooled Buffer would clone the whole pool.
-    const request: ReadRequest = { path: new Uint8Array(path), stored: stored.length > 0 ? new Uint8Array(Buffer.concat(stored)) : new Uint8Array(0) };
+    const request: ReadRequest = {
+      path: new Uint8Array(path),
+      previous: previous.ids.length > 0 ? new Uint8Array(Buffer.concat(previous.ids)) : new Uint8Array(0),
+      lengths: Uint32Array.from(previous.lengths),
+    };
     return new Promise((resolve, reject) => {
       this.queue.push({ request, small: size < BATCH_BELOW, onChunk, ids: [], adds: [], resolve, reject });
       // Dispatched once the walk yields, so the files of a folder listed in one go leave in one message.
@@ -215,7 +229,7 @@ export class FileSaver {
     void Promise.all(job.adds).then(() => {
       if (this.failure !== undefined) job.reject(this.failure);
       else if (message.type === 'failed') job.resolve({ failed: { code: message.code, message: message.message } });
-      else job.resolve({ ids: job.ids, bytes: message.bytes, size: message.size, mtimeNs: message.mtimeNs });
+      else job.resolve({ ids: job.ids, bytes: message.bytes, chunked: message.chunked, size: message.size, mtimeNs: message.mtimeNs });
     });
   }
 

@@ -18,11 +18,13 @@ export interface FileWorkerData {
 
 export interface ReadRequest {
   readonly path: Uint8Array;
+  /** The file's chunk ids at its last backup, in order, concatenated. */
+  readonly previous: Uint8Array;
   /**
-   * Ids of chunks the file had at its last backup that the repository holds, concatenated: a chunk
-   * with one of these ids is sent as its id alone, neither compressed nor copied.
+   * Their lengths, 0 for a chunk the repository does not hold. A chunk the repository holds is sent as
+   * its id alone, neither compressed nor copied; one found where it was is not even cut again.
    */
-  readonly stored: Uint8Array;
+  readonly lengths: Uint32Array;
 }
 
 /** Files to read one after the other; the worker answers each in turn. */
@@ -39,7 +41,14 @@ export type FileMessage =
       readonly rawLength: number;
     }
   | { readonly type: 'stored'; readonly id: Uint8Array; readonly rawLength: number }
-  | { readonly type: 'done'; readonly bytes: number; readonly size: bigint; readonly mtimeNs: bigint }
+  | {
+      readonly type: 'done';
+      readonly bytes: number;
+      /** Of `bytes`, those the chunker ran over; the rest were recognised as the file's previous chunks. */
+      readonly chunked: number;
+      readonly size: bigint;
+      readonly mtimeNs: bigint;
+    }
   | { readonly type: 'failed'; readonly code: string | undefined; readonly message: string };
 
 /** What a worker posts: its messages in order, several at once. */
@@ -104,68 +113,153 @@ function flush(): void {
   outboxStoredBytes = 0;
 }
 
-function readRequested({ path, stored }: ReadRequest): FileMessage {
+/** The file's chunks at its last backup, in order: their ids (hex) and lengths, 0 for a chunk the repository does not hold. */
+interface Previous {
+  readonly ids: readonly string[];
+  readonly lengths: Uint32Array;
+  /** Ids the repository holds: chunks with these ids are sent as ids alone. */
+  readonly known: ReadonlySet<string>;
+  /** Where each id last occurs in `ids`. */
+  readonly at: ReadonlyMap<string, number>;
+}
+
+function readRequested({ path, previous, lengths }: ReadRequest): FileMessage {
+  const ids: string[] = [];
   const known = new Set<string>();
-  for (let at = 0; at + ID_LENGTH <= stored.byteLength; at += ID_LENGTH) known.add(Buffer.from(stored.buffer, stored.byteOffset + at, ID_LENGTH).toString('hex'));
+  const at = new Map<string, number>();
+  for (let i = 0; i < lengths.length; i++) {
+    const id = Buffer.from(previous.buffer, previous.byteOffset + i * ID_LENGTH, ID_LENGTH).toString('hex');
+    ids.push(id);
+    at.set(id, i);
+    if ((lengths[i] as number) > 0) known.add(id);
+  }
   try {
-    return readFile(Buffer.from(path.buffer, path.byteOffset, path.byteLength), known);
+    return readFile(Buffer.from(path.buffer, path.byteOffset, path.byteLength), { ids, lengths, known, at });
   } catch (err) {
     chunker.finish();
     return { type: 'failed', code: (err as NodeJS.ErrnoException).code, message: (err as Error).message };
   }
 }
 
-function readFile(path: Buffer, known: ReadonlySet<string>): FileMessage {
+/**
+ * Reads a file as chunks. Where the file still holds its previous chunks, they are recognised by their
+ * hash alone: at a chunk boundary, the bytes that follow are compared (by id) with the previous chunk
+ * expected there, and if they match, the chunker would cut exactly where it cut before (its cuts depend
+ * only on the bytes since the last cut, and every chunk but a file's last ended at a cut), so it need not
+ * run over them. After an append or an edit the chunker runs from the first chunk that differs until it
+ * produces a chunk the file had before, and the comparison takes over again from there. Hashing runs
+ * at several times the chunker's speed, so a large file with a small change is read at nearly that rate.
+ */
+function readFile(path: Buffer, previous: Previous): FileMessage {
   // O_NONBLOCK: a name that became a named pipe since the walk looked at it would block the open until a
   // writer comes, in a synchronous call that not even worker.terminate() interrupts. Regular files ignore it.
   const fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
   try {
     if (!fstatSync(fd).isFile()) return { type: 'failed', code: undefined, message: 'it is no longer a regular file' };
-    let carried = 0;
-    let bytes = 0;
+    let offset = 0;
+    let chunked = 0;
+    // The previous chunk expected at `offset` (a chunk boundary), or -1 when none can be compared there.
+    let expected = comparable(previous, 0);
     for (;;) {
-      const bytesRead = readSync(fd, block, 0, BLOCK_SIZE, bytes);
-      if (bytesRead === 0) break;
-      const view = block.subarray(0, bytesRead);
-      bytes += bytesRead;
-      let offset = 0;
-      for (const length of chunker.push(view)) {
-        const take = length - carried;
-        // A chunk inside this block is used where it lies; one that began earlier is completed in `carry`.
-        if (carried === 0) send(view.subarray(offset, offset + take), known);
-        else send(carry.subarray(0, carried + view.copy(carry, carried, offset, offset + take)), known);
-        offset += take;
-        carried = 0;
+      if (expected >= 0 && matches(fd, offset, previous, expected)) {
+        const length = previous.lengths[expected] as number;
+        sendStored(Buffer.from(previous.ids[expected] as string, 'hex'), length);
+        offset += length;
+        expected = comparable(previous, expected + 1);
+        continue;
       }
-      // The start of the next chunk waits in `carry`, so the read buffer can be reused.
-      carried += view.copy(carry, carried, offset);
+      const stop = chunkFrom(fd, offset, previous);
+      chunked += stop.offset - offset;
+      offset = stop.offset;
+      if (stop.expected < 0) break;
+      expected = stop.expected;
     }
-    const last = chunker.finish();
-    if (last > 0) send(carry.subarray(0, last), known);
     const after = fstatSync(fd, { bigint: true });
-    return { type: 'done', bytes, size: after.size, mtimeNs: after.mtimeNs };
+    return { type: 'done', bytes: offset, chunked, size: after.size, mtimeNs: after.mtimeNs };
   } finally {
     closeSync(fd);
   }
+}
+
+/** `index` if that previous chunk can be compared at a boundary: one the repository holds, and not the file's last (which ended at the end of the file, not at a cut). */
+function comparable(previous: Previous, index: number): number {
+  return index < previous.ids.length - 1 && (previous.lengths[index] as number) > 0 && (previous.lengths[index] as number) <= carry.length ? index : -1;
+}
+
+/** Whether the bytes at `offset` are previous chunk `index`, read into `carry`. */
+function matches(fd: number, offset: number, previous: Previous, index: number): boolean {
+  const length = previous.lengths[index] as number;
+  let got = 0;
+  while (got < length) {
+    const bytesRead = readSync(fd, carry, got, length - got, offset + got);
+    if (bytesRead === 0) return false;
+    got += bytesRead;
+  }
+  return computeBlobId(key, carry.subarray(0, length)).toString('hex') === previous.ids[index];
+}
+
+/**
+ * Runs the chunker from `offset` (a chunk boundary) and sends the chunks it cuts, until the end of the
+ * file, or until it cuts a chunk the file had before, after which the next previous chunk can be compared.
+ * Returns where it stopped and that chunk's index (-1 at the end of the file).
+ */
+function chunkFrom(fd: number, offset: number, previous: Previous): { offset: number; expected: number } {
+  let carried = 0;
+  let position = offset;
+  let boundary = offset;
+  for (;;) {
+    const bytesRead = readSync(fd, block, 0, BLOCK_SIZE, position);
+    if (bytesRead === 0) break;
+    const view = block.subarray(0, bytesRead);
+    position += bytesRead;
+    let at = 0;
+    for (const length of chunker.push(view)) {
+      const take = length - carried;
+      // A chunk inside this block is used where it lies; one that began earlier is completed in `carry`.
+      const id = carried === 0 ? send(view.subarray(at, at + take), previous.known) : send(carry.subarray(0, carried + view.copy(carry, carried, at, at + take)), previous.known);
+      at += take;
+      carried = 0;
+      boundary += length;
+      const seen = previous.at.get(id);
+      const next = seen === undefined ? -1 : comparable(previous, seen + 1);
+      if (next >= 0) {
+        // The chunker has run past this boundary into the rest of the block: start it afresh there.
+        chunker.finish();
+        return { offset: boundary, expected: next };
+      }
+    }
+    // The start of the next chunk waits in `carry`, so the read buffer can be reused.
+    carried += view.copy(carry, carried, at);
+  }
+  const last = chunker.finish();
+  if (last > 0) send(carry.subarray(0, last), previous.known);
+  return { offset: boundary + last, expected: -1 };
 }
 
 /**
  * Sends one chunk, which lies in a reused buffer: what is posted is always a copy of its own, transferred.
  * A chunk the repository holds already goes as its id alone: after an edit most of a large file is such
  * chunks, and copying them out only for the main thread to drop them cost memory and page faults.
+ * Returns the chunk's id, in hex.
  */
-function send(chunk: Uint8Array, known: ReadonlySet<string>): void {
+function send(chunk: Uint8Array, known: ReadonlySet<string>): string {
   const id = computeBlobId(key, chunk);
-  // A copy of the id: a Buffer may be a view of a shared pool, and posting a view clones its whole ArrayBuffer.
-  if (known.has(id.toString('hex'))) {
-    post({ type: 'stored', id: new Uint8Array(id), rawLength: chunk.byteLength });
-    outboxStoredBytes += chunk.byteLength;
-    if (outboxStoredBytes >= OUTBOX_STORED_BYTES) flush();
-    return;
+  const hex = id.toString('hex');
+  if (known.has(hex)) {
+    sendStored(id, chunk.byteLength);
+    return hex;
   }
   const { body, compressed } = compressor.prepare(chunk, allocate);
   acquire(body.byteLength);
+  // A copy of the id: a Buffer may be a view of a shared pool, and posting a view clones its whole ArrayBuffer.
   post({ type: 'chunk', id: new Uint8Array(id), body, compressed, rawLength: chunk.byteLength }, body.buffer as ArrayBuffer);
+  return hex;
+}
+
+function sendStored(id: Buffer, rawLength: number): void {
+  post({ type: 'stored', id: new Uint8Array(id), rawLength });
+  outboxStoredBytes += rawLength;
+  if (outboxStoredBytes >= OUTBOX_STORED_BYTES) flush();
 }
 
 /** Waits until `bytes` more fit under the shared limit (a chunk larger than the limit goes alone). */

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { BlobSaver } from '../../../src-main/engine/archiver/blobSaver.js';
+import { FileSaver, type FileContent, type PreviousChunks } from '../../../src-main/engine/archiver/fileSaver.js';
+import { gearTable } from '../../../src-main/engine/chunker/gearTable.js';
+import { seededBytes } from '../../helpers/data.js';
+import { tempDir } from '../../helpers/tempDir.js';
+import { createTestRepository } from '../../helpers/testRepository.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const CHUNKER = { minSize: 16 * KiB, avgSize: 32 * KiB, maxSize: 128 * KiB };
+
+async function fileSaver(t: TestContext) {
+  const made = await createTestRepository(t, { chunker: CHUNKER });
+  const repository = made.repository;
+  const saver = new BlobSaver(repository);
+  const files = new FileSaver(saver, { workers: 2, blobIdKey: repository.blobIdKey, gear: gearTable(repository.chunkerSeed), chunker: CHUNKER, level: 3 });
+  t.after(() => files.close());
+  const path = join(await tempDir(t), 'file.bin');
+  /** The chunks of an earlier read as previous chunks, with their lengths as the index has them. */
+  const previousOf = (content: FileContent): PreviousChunks => ({ ids: content.ids, lengths: content.ids.map((id) => repository.index.get(id)?.rawLength ?? 0) });
+  /** Writes `content` and reads it with `previous` (none: a read from scratch). */
+  const read = async (content: Buffer, previous: PreviousChunks = { ids: [], lengths: [] }): Promise<FileContent> => {
+    await writeFile(path, content);
+    const result = await files.read(Buffer.from(path), content.length, previous, () => undefined);
+    assert.ok(!('failed' in result), 'read failed');
+    await saver.flush();
+    return result;
+  };
+  return { read, previousOf };
+}
+
+const hex = (content: FileContent) => content.ids.map((id) => id.toString('hex'));
+
+/** Every edit of a 3 MiB file, and how many bytes the chunker may run over at most when the previous chunks are given. */
+function edits(): { name: string; before: Buffer; after: Buffer; chunkedAtMost: number }[] {
+  const base = seededBytes('base', 3 * MiB);
+  const zeros = Buffer.alloc(MiB);
+  const repetitive = Buffer.concat([zeros, seededBytes('middle', MiB), zeros]);
+  const around = (at: number, insert: Buffer, remove = 0) => Buffer.concat([base.subarray(0, at), insert, base.subarray(at + remove)]);
+  return [
+    { name: 'append', before: base, after: Buffer.concat([base, seededBytes('tail', 100 * KiB)]), chunkedAtMost: 100 * KiB + 2 * CHUNKER.maxSize },
+    { name: 'insertion in the middle', before: base, after: around(1.5 * MiB, seededBytes('ins', 50 * KiB)), chunkedAtMost: 50 * KiB + 6 * CHUNKER.maxSize },
+    { name: 'deletion in the middle', before: base, after: around(MiB, Buffer.alloc(0), 200 * KiB), chunkedAtMost: 6 * CHUNKER.maxSize },
+    { name: 'overwrite in place', before: base, after: around(MiB, seededBytes('over', 10 * KiB), 10 * KiB), chunkedAtMost: 10 * KiB + 6 * CHUNKER.maxSize },
+    { name: 'truncation', before: base, after: base.subarray(0, 2 * MiB + 12345), chunkedAtMost: 2 * CHUNKER.maxSize },
+    { name: 'one byte in front', before: base, after: Buffer.concat([Buffer.from([7]), base]), chunkedAtMost: 6 * CHUNKER.maxSize },
+    { name: 'repeated chunks, appended to', before: repetitive, after: Buffer.concat([repetitive, seededBytes('more', 64 * KiB)]), chunkedAtMost: 64 * KiB + 2 * CHUNKER.maxSize },
+    { name: 'replaced entirely', before: base, after: seededBytes('other', 3 * MiB), chunkedAtMost: 3 * MiB },
+    { name: 'unchanged', before: base, after: base, chunkedAtMost: CHUNKER.maxSize },
+  ];
+}
+
+test('a changed file read with its previous chunks gives exactly the chunks of a read from scratch, and the chunker runs only near the change', async (t) => {
+  const { read, previousOf } = await fileSaver(t);
+  for (const edit of edits()) {
+    const before = await read(edit.before);
+    const incremental = await read(edit.after, previousOf(before));
+    const scratch = await read(edit.after);
+    assert.deepEqual(hex(incremental), hex(scratch), edit.name);
+    assert.equal(incremental.bytes, edit.after.length, edit.name);
+    assert.equal(scratch.chunked, edit.after.length, `${edit.name}: a read from scratch runs the chunker over everything`);
+    assert.ok(incremental.chunked <= edit.chunkedAtMost, `${edit.name}: the chunker ran over ${incremental.chunked} bytes`);
+  }
+});
+
+test('previous chunks that are wrong, or not in the repository, do not change what is read', async (t) => {
+  const { read, previousOf } = await fileSaver(t);
+  const base = seededBytes('base', MiB);
+  const before = previousOf(await read(base));
+  const after = Buffer.concat([base, seededBytes('tail', 10 * KiB)]);
+  const scratch = hex(await read(after));
+  const stranger = previousOf(await read(seededBytes('other', MiB)));
+  assert.deepEqual(hex(await read(after, stranger)), scratch, "another file's chunks");
+  const absent = await read(after, { ids: before.ids, lengths: before.lengths.map(() => 0) });
+  assert.deepEqual(hex(absent), scratch, 'chunks the repository lacks');
+  assert.equal(absent.chunked, after.length, 'chunks the repository lacks are never compared');
+  const misMeasured = await read(after, { ids: before.ids, lengths: before.lengths.map((length, i) => (i === 2 ? length + 1 : length)) });
+  assert.deepEqual(hex(misMeasured), scratch, 'a wrong length');
+});
