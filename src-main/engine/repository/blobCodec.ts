@@ -1,6 +1,6 @@
 import { Compressor, Decompressor } from 'zstd-napi';
 import binding from 'zstd-napi/binding.js';
-import { NonceKind, makeNonce, open, sealDetached } from '../crypto/aead.js';
+import { NonceKind, makeNonce, open, sealInto } from '../crypto/aead.js';
 import type { PackedBlob } from './packFormat.js';
 
 /** A blob is stored raw unless zstd saves at least this fraction of it: already-compressed media and archives gain nothing. */
@@ -65,9 +65,9 @@ function copyInto(target: Uint8Array, source: Uint8Array): Uint8Array {
   return target;
 }
 
-/** Encrypts a prepared blob at `offset` of a pack (the offset is the nonce counter); returns ciphertext and tag. */
-export function sealBody(packKey: Buffer, offset: number, body: Uint8Array): [Buffer, Buffer] {
-  return sealDetached(packKey, makeNonce(NonceKind.PackBlob, offset), body);
+/** Encrypts a prepared blob into `pack` at `offset` (the offset is the nonce counter); returns the bytes written, ciphertext and tag. */
+export function sealBodyInto(packKey: Buffer, pack: Buffer, offset: number, body: Uint8Array): number {
+  return sealInto(packKey, makeNonce(NonceKind.PackBlob, offset), body, pack, offset);
 }
 
 /**

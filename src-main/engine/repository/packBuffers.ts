@@ -1,11 +1,12 @@
 /**
  * Buffers that packs are encrypted into, handed back once a pack is written
- * and reused for the next. Each blob's ciphertext, as node:crypto returns it,
- * is copied into the pack's buffer at once, so it dies young and is freed by
- * the next minor collection; kept until its pack was written, it outlived
- * two of them, and V8 frees old buffers only in a full collection, which
- * it starts only once 64 MB more external memory is held: on a 1 GiB backup
- * the main thread's malloc heap held ~150 MB, much of it such dead buffers.
+ * and reused for the next. A blob is encrypted into its pack's buffer a
+ * slice at a time (`sealInto`), so what node:crypto allocates dies young and
+ * is freed by the next minor collection. Before, each blob's ciphertext was
+ * kept until its pack was written: it outlived two minor collections, and
+ * V8 frees old buffers only in a full collection, which it starts only once
+ * 64 MB more external memory is held; on a 1 GiB backup the main thread's
+ * malloc heap held ~150 MB, much of it such dead buffers.
  */
 export class PackBuffers {
   private readonly free: Buffer[] = [];

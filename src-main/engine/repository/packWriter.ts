@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { NonceKind, makeNonce, seal } from '../crypto/aead.js';
+import { NonceKind, TAG_LENGTH, makeNonce, seal } from '../crypto/aead.js';
 import type { MasterKey } from '../crypto/masterKey.js';
-import { sealBody, type PreparedBlob } from './blobCodec.js';
+import { sealBodyInto, type PreparedBlob } from './blobCodec.js';
 import type { PackBuffers } from './packBuffers.js';
 import { TRAILER_LENGTH, encodePackHeader, type BlobType, type PackedBlob } from './packFormat.js';
 
@@ -64,12 +64,8 @@ export class PackWriter {
   /** Encrypts a (possibly compressed) blob at the end of the pack. */
   add(type: BlobType, id: Buffer, prepared: PreparedBlob, rawLength: number): PackedBlob {
     if (this.finished) throw new Error('pack already finished');
-    const [body, tag] = sealBody(this.key, this.bytes, prepared.body);
-    const length = body.length + tag.length;
+    const length = sealBodyInto(this.key, this.room(prepared.body.byteLength + TAG_LENGTH), this.bytes, prepared.body);
     const blob: PackedBlob = { id, type, compressed: prepared.compressed, offset: this.bytes, length, rawLength };
-    const buffer = this.room(length);
-    body.copy(buffer, this.bytes);
-    tag.copy(buffer, this.bytes + body.length);
     this.blobs.push(blob);
     this.bytes += length;
     return blob;
