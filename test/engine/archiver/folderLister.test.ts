@@ -49,3 +49,24 @@ test('the folder lister gives every entry, sorted bytewise, with exactly what ls
   // The count, answered between listings: regular files and their bytes, the fifo and the link not included.
   assert.deepEqual(await lister.count([dir], { patterns: [] }, false), { files: 3, bytes: 12 });
 });
+
+test('folders asked for at once are each answered with their own listing', async (t) => {
+  const dir = await tempDir(t);
+  const folders = Array.from({ length: 30 }, (_, i) => join(dir, `f${i}`));
+  for (const [i, folder] of folders.entries()) {
+    await mkdir(folder);
+    for (let j = 0; j <= i % 5; j++) await writeFile(join(folder, `file-${i}-${j}`), 'x'.repeat(i));
+  }
+  const lister = new FolderLister();
+  t.after(() => lister.close());
+  const listings = await Promise.all([...folders.map((folder) => lister.list(Buffer.from(folder))), lister.list(Buffer.from(join(dir, 'missing')))]);
+  for (const [i, folder] of folders.entries()) {
+    const listing = listings[i];
+    assert.ok(listing && 'entries' in listing);
+    assert.deepEqual(
+      listing.entries.map((e) => [e.path.toString(), e.stat?.size]),
+      Array.from({ length: (i % 5) + 1 }, (_, j) => [join(folder, `file-${i}-${j}`), BigInt(i)]),
+    );
+  }
+  assert.ok(listings[30] && 'failed' in listings[30]);
+});
