@@ -7,7 +7,10 @@ interface Writer {
   readonly waiting: { resolve(results: WriteResults): void; reject(err: unknown): void }[];
 }
 
-/** File writer threads for a restore: each batch of small files is split across them, and the answers come back in request order. */
+/**
+ * File writer threads for a restore: each batch of small files goes whole to the writer with the
+ * fewest batches waiting, so two threads do not create files in one folder at once.
+ */
 export class FileWriterPool {
   private readonly writers: Writer[] = [];
 
@@ -25,17 +28,11 @@ export class FileWriterPool {
 
   /** Writes the files; one entry per file, in order: undefined when written, else why not. */
   async write(files: readonly WriteRequest[]): Promise<(string | undefined)[]> {
-    const share = Math.ceil(files.length / this.writers.length);
-    const parts = await Promise.all(
-      this.writers.map(async (writer, i) => {
-        const batch: WriteBatch = { files: files.slice(i * share, (i + 1) * share) };
-        if (batch.files.length === 0) return [];
-        const answer = new Promise<WriteResults>((resolve, reject) => writer.waiting.push({ resolve, reject }));
-        writer.worker.postMessage(batch, batch.files.map((file) => file.content.buffer as ArrayBuffer));
-        return (await answer).errors;
-      }),
-    );
-    return parts.flat();
+    const writer = this.writers.reduce((best, candidate) => (candidate.waiting.length < best.waiting.length ? candidate : best));
+    const batch: WriteBatch = { files };
+    const answer = new Promise<WriteResults>((resolve, reject) => writer.waiting.push({ resolve, reject }));
+    writer.worker.postMessage(batch, files.map((file) => file.content.buffer as ArrayBuffer));
+    return [...(await answer).errors];
   }
 
   async close(): Promise<void> {
