@@ -10,7 +10,7 @@ import { ProgressMeter } from '../progressMeter.js';
 import type { RepositoryLock } from '../repository/lock.js';
 import type { Repository } from '../repository/repository.js';
 import { listSnapshots, saveSnapshot, type BackupSummary, type BackupType, type Snapshot } from '../snapshot/snapshot.js';
-import { encodeTree, type NodeType, type TreeNode } from '../snapshot/tree.js';
+import { encodeTree, sameNode, type NodeType, type TreeNode } from '../snapshot/tree.js';
 import { walkTree } from '../snapshot/walkTree.js';
 import { BlobSaver } from './blobSaver.js';
 import { ChangedPaths } from './changedPaths.js';
@@ -316,8 +316,11 @@ class BackupRun {
       if (reused) return reused;
       this.summary.dirs += 1;
       const crossesDevice = (this.options.oneFileSystem ?? false) && stat.dev !== sourceDevice;
-      const entries = crossesDevice ? [] : await this.saveDirectoryEntries(path, relative, sourceRoot, stat, parentNode ? await this.parents?.children(parentNode) : undefined);
-      return { ...metadataOf(name, 'dir', stat), subtree: await this.saver.saveTree(encodeTree(entries)) };
+      const parentDir = parentNode ? await this.parents?.children(parentNode) : undefined;
+      const entries = crossesDevice ? [] : await this.saveDirectoryEntries(path, relative, sourceRoot, stat, parentDir);
+      // A folder unchanged since the parent snapshot has the same tree: its id is known, and the tree is in the repository (loaded from it).
+      const unchanged = parentDir !== undefined && parentNode?.subtree !== undefined && sameEntries(entries, parentDir.nodes);
+      return { ...metadataOf(name, 'dir', stat), subtree: unchanged ? parentNode.subtree : await this.saver.saveTree(encodeTree(entries)) };
     }
     if (stat.isFile()) return this.saveFile(path, name, stat, parentNode);
     this.summary.otherEntries += 1;
@@ -517,6 +520,11 @@ function metadataOf(name: Buffer, type: NodeType, stat: EntryStat): TreeNode {
 /** Device and link count only for files with several links: the device number can change across reboots, and storing it for every file would defeat tree dedup. */
 function hardLinkOf(stat: EntryStat): Partial<TreeNode> {
   return stat.nlink > 1n ? { device: stat.dev, links: Number(stat.nlink) } : {};
+}
+
+/** Entries in the same order with the same fields: the lister and the tree encoding both order names bytewise. */
+function sameEntries(entries: readonly TreeNode[], before: readonly TreeNode[]): boolean {
+  return entries.length === before.length && entries.every((node, i) => sameNode(node, before[i] as TreeNode));
 }
 
 function fileStateOf(node: TreeNode): CachedFile | undefined {

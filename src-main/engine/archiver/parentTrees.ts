@@ -4,8 +4,9 @@ import { FormatViolation } from '../repository/packFormat.js';
 import { damaged } from '../repository/repositoryError.js';
 import { decodeTree, type TreeNode } from '../snapshot/tree.js';
 
-/** A folder of the parent snapshot, by entry name. */
+/** A folder of the parent snapshot: its entries in tree order, and by name. */
 export interface ParentDir {
+  readonly nodes: readonly TreeNode[];
   get(name: Buffer): TreeNode | undefined;
 }
 
@@ -43,7 +44,7 @@ export class ParentTrees {
     // A tree that fails here is simply not read ahead; loading it later reports the damage.
     if (subtrees.length > 1) for (const [hex, plaintext] of (await loadBlobs(this.repository, subtrees)).loaded) this.ahead.set(hex, plaintext);
     const byName = new Map(nodes.map((node) => [node.name.toString('latin1'), node]));
-    return { get: (name) => byName.get(name.toString('latin1')) };
+    return { nodes, get: (name) => byName.get(name.toString('latin1')) };
   }
 }
 

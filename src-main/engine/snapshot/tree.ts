@@ -113,6 +113,41 @@ function encodeNode(node: TreeNode): Record<string, unknown> {
 }
 
 /**
+ * Whether two entries serialise to the same bytes: every field `encodeNode` writes is equal. A folder
+ * whose entries all match those of its tree in the parent snapshot keeps that tree's id, without
+ * being encoded and hashed again.
+ */
+export function sameNode(a: TreeNode, b: TreeNode): boolean {
+  return (
+    a.type === b.type &&
+    a.mode === b.mode &&
+    a.uid === b.uid &&
+    a.gid === b.gid &&
+    a.mtimeNs === b.mtimeNs &&
+    a.ctimeNs === b.ctimeNs &&
+    a.size === b.size &&
+    a.inode === b.inode &&
+    a.device === b.device &&
+    a.links === b.links &&
+    a.rdev === b.rdev &&
+    a.name.equals(b.name) &&
+    sameBytes(a.subtree, b.subtree) &&
+    sameBytes(a.linkTarget, b.linkTarget) &&
+    sameIds(a.content, b.content)
+  );
+}
+
+function sameBytes(a: Buffer | undefined, b: Buffer | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.equals(b));
+}
+
+function sameIds(a: readonly Buffer[] | undefined, b: readonly Buffer[] | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined || a.length !== b.length) return false;
+  return a.every((id, i) => id.equals(b[i] as Buffer));
+}
+
+/**
  * Parses a tree blob. Its shape is checked here (types, ids, required fields
  * per type); whether its names are safe to create on disk is the restorer's
  * decision, so one bad name does not hide the rest of a directory.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { appendFileSync, unlinkSync } from 'node:fs';
-import { appendFile, mkdir, open, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, open, readFile, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Progress } from '../../../src-shared/progress.js';
@@ -58,6 +58,41 @@ test('a second backup without changes reads nothing and adds almost nothing', as
   // Without the files cache, the parent snapshot still tells unchanged files apart.
   const third = await backup(await made.reopen(), { paths: [source], cacheDir: join(dir, 'other-cache') });
   assert.equal(third.snapshot.summary.filesRead, 0);
+});
+
+test('changes that read no content reach the snapshot, and untouched folders keep their tree ids', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  for (const folder of ['same/deep', 'modes', 'links', 'gone', 'times']) await mkdir(join(source, folder), { recursive: true });
+  for (const folder of ['same', 'same/deep', 'modes', 'gone', 'times']) await writeFile(join(source, folder, 'f.txt'), `in ${folder}`);
+  await writeFile(join(source, 'gone', 'g.txt'), 'removed later');
+  await symlink('../same/f.txt', join(source, 'links', 'l'));
+  const made = await createTestRepository(t);
+  const cacheDir = join(dir, 'cache');
+  const first = await backup(made.repository, { paths: [source], cacheDir });
+
+  // Each folder's tree has to change, though no file's content does.
+  await chmod(join(source, 'modes', 'f.txt'), 0o600);
+  await unlink(join(source, 'links', 'l'));
+  await symlink('../modes/f.txt', join(source, 'links', 'l'));
+  await unlink(join(source, 'gone', 'g.txt'));
+  await utimes(join(source, 'times'), new Date('2020-01-01T00:00:00Z'), new Date('2020-01-01T00:00:00Z'));
+  const repository = await made.reopen();
+  const second = await backup(repository, { paths: [source], cacheDir });
+  assert.equal(second.snapshot.summary.filesRead, 1, 'only the chmod-ed file is read again (its ctime changed)');
+  assert.equal(second.snapshot.summary.bytesRead, 'in modes'.length);
+
+  const treeOf = async (snapshot: typeof first.snapshot, folder: string) => {
+    const found = await findPath(repository, snapshot, join(source, folder));
+    assert.equal(found.kind, 'dir');
+    return found.tree.toString('hex');
+  };
+  // A folder's own times are recorded in its parent's tree, so 'times' keeps its tree too.
+  for (const folder of ['same', 'same/deep', 'times']) assert.equal(await treeOf(second.snapshot, folder), await treeOf(first.snapshot, folder), `${folder} is unchanged`);
+  for (const folder of ['modes', 'links', 'gone', '.']) assert.notEqual(await treeOf(second.snapshot, folder), await treeOf(first.snapshot, folder), `${folder} changed`);
+  const target = join(dir, 'restored');
+  await restore(repository, { snapshot: second.snapshot, target });
+  assertSameTree(await describeTree(join(target, source)), await describeTree(source));
 });
 
 test('after editing 2% of the bytes the repository grows by about the changed chunks', async (t) => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeTree, encodeTree, type TreeNode } from '../../../src-main/engine/snapshot/tree.js';
+import { decodeTree, encodeTree, sameNode, type TreeNode } from '../../../src-main/engine/snapshot/tree.js';
 
 test('a tree encodes to exactly the bytes of the format (its id depends on them), and decodes back', () => {
   const nodes: TreeNode[] = [
@@ -18,4 +18,66 @@ test('a tree encodes to exactly the bytes of the format (its id depends on them)
   const encoded = encodeTree(nodes);
   assert.equal(encoded.toString('utf8'), expected);
   assert.deepEqual(encodeTree(decodeTree(encoded)), encoded);
+});
+
+test('sameNode holds exactly when two entries encode to the same bytes, field by field', () => {
+  // Every field of a node, so a field added to the format but not to sameNode fails here.
+  const full: Required<TreeNode> = {
+    name: Buffer.from('n'),
+    type: 'file',
+    mode: 0o644,
+    uid: 1,
+    gid: 2,
+    mtimeNs: 3n,
+    ctimeNs: 4n,
+    size: 5,
+    content: [Buffer.alloc(32, 1), Buffer.alloc(32, 2)],
+    subtree: Buffer.alloc(32, 3),
+    linkTarget: Buffer.from('t'),
+    inode: 6n,
+    device: 7n,
+    links: 8,
+    rdev: 9n,
+  };
+  const changed: Required<TreeNode> = {
+    name: Buffer.from('m'),
+    type: 'dir',
+    mode: 0o600,
+    uid: 11,
+    gid: 12,
+    mtimeNs: 13n,
+    ctimeNs: 14n,
+    size: 15,
+    content: [Buffer.alloc(32, 1), Buffer.alloc(32, 4)],
+    subtree: Buffer.alloc(32, 5),
+    linkTarget: Buffer.from('u'),
+    inode: 16n,
+    device: 17n,
+    links: 18,
+    rdev: 19n,
+  };
+  const copy = (node: Required<TreeNode>): TreeNode => ({
+    ...node,
+    name: Buffer.from(node.name),
+    content: node.content.map((id) => Buffer.from(id)),
+    subtree: Buffer.from(node.subtree),
+    linkTarget: Buffer.from(node.linkTarget),
+  });
+  const encodesAlike = (a: TreeNode, b: TreeNode) => encodeTree([a]).equals(encodeTree([b]));
+  assert.ok(sameNode(full, copy(full)), 'a copy with fresh buffers is the same');
+  const variants: TreeNode[] = [];
+  for (const key of Object.keys(full) as (keyof TreeNode)[]) {
+    variants.push({ ...full, [key]: changed[key] });
+    if (key !== 'name' && key !== 'type' && typeof full[key] !== 'number' && typeof full[key] !== 'bigint') {
+      const { [key]: _dropped, ...without } = full;
+      variants.push(without as TreeNode);
+    }
+  }
+  variants.push({ ...full, content: [Buffer.alloc(32, 1)] }, { ...full, content: [] });
+  for (const node of [...variants, { ...full, inode: undefined, device: undefined, links: undefined, rdev: undefined } as TreeNode]) {
+    const { inode, device, links, rdev, ...rest } = node;
+    const comparable: TreeNode = { ...rest, ...(inode !== undefined ? { inode } : {}), ...(device !== undefined ? { device } : {}), ...(links !== undefined ? { links } : {}), ...(rdev !== undefined ? { rdev } : {}) };
+    assert.equal(sameNode(full, comparable), encodesAlike(full, comparable), `changed: ${JSON.stringify(Object.keys(node))}`);
+    assert.equal(sameNode(full, comparable), false);
+  }
 });
