@@ -54,6 +54,8 @@ export interface SaveResult {
  */
 export class Repository {
   private memoryIndex = new MemoryIndex();
+  /** The index file names `memoryIndex` was loaded from, while it holds nothing else. */
+  private loadedIndexListing: string | undefined;
   /** One open pack per blob type: trees never share a pack with file data, so losing a data pack never hides which files it held (as in restic). */
   private readonly openPacks = new Map<BlobType, PackWriter>();
   /** Blobs in the open pack or in packs being uploaded, by hex id. */
@@ -153,13 +155,19 @@ export class Repository {
     if ([...this.openPacks.values()].some((pack) => pack.count > 0) || this.uploads.size > 0 || this.unindexed.length > 0) {
       throw new RepositoryError('E_INVALID_ARGUMENT', 'The index cannot be reloaded while new data is waiting to be flushed.');
     }
+    const names = await this.listIndexFiles();
+    // Index files are named by their content: the same names are the same index, not worth reading
+    // again (a backup reloads right after opening, once it holds its lock).
+    const listing = names.join(' ');
+    if (listing === this.loadedIndexListing) return;
     const fresh = new MemoryIndex();
     // One file decoded at a time: a million blobs decoded at once were some 200 MB of objects, and the
     // heap they grew stayed grown (a restore of a million small files peaked at 900 MB).
-    for (const { id, plaintext } of await this.readIndexesInForce()) {
+    for (const { id, plaintext } of await this.readIndexesInForce(names)) {
       for (const pack of decodeIndexFileOrThrow(plaintext, id).packs) fresh.addPack(pack.id, pack.size, pack.blobs);
     }
     this.memoryIndex = fresh;
+    this.loadedIndexListing = listing;
   }
 
   get keyId(): string {
@@ -393,6 +401,8 @@ export class Repository {
       .write({ type: 'data', name: pack.name }, parts)
       .then(() => {
         this.memoryIndex.addPack(pack.id, size, blobs);
+        // The index in memory is now ahead of the files: the next reload reads them all again.
+        this.loadedIndexListing = undefined;
         for (const blob of blobs) this.pending.delete(blob.id.toString('hex'));
         this.unindexed.push({ id: pack.id, size, blobs });
       })
@@ -432,11 +442,15 @@ export class Repository {
     return (await this.readIndexesInForce()).map(({ id, plaintext }) => ({ id, content: decodeIndexFileOrThrow(plaintext, id) }));
   }
 
-  /** The decrypted bytes of every index file in force (see readIndexFiles), not yet decoded. */
-  private async readIndexesInForce(): Promise<{ id: string; plaintext: Buffer }[]> {
+  private async listIndexFiles(): Promise<string[]> {
     const names: string[] = [];
     for await (const { name } of this.backend.list('index')) names.push(name);
-    const files = await mapConcurrent(names.sort(), 8, async (id) => ({ id, plaintext: await this.loadObject('index', id) }));
+    return names.sort();
+  }
+
+  /** The decrypted bytes of every index file in force (see readIndexFiles), not yet decoded. */
+  private async readIndexesInForce(names?: readonly string[]): Promise<{ id: string; plaintext: Buffer }[]> {
+    const files = await mapConcurrent(names ?? (await this.listIndexFiles()), 8, async (id) => ({ id, plaintext: await this.loadObject('index', id) }));
     const superseded = new Set(files.flatMap((file) => decodeOrThrow(file.id, () => decodeSupersedes(file.plaintext)).map((s) => s.toString('hex'))));
     return files.filter((file) => !superseded.has(file.id));
   }

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { BackendError, type ByteRange, type ObjectHandle } from '../../../src-main/engine/backend/backend.js';
+import { LocalBackend } from '../../../src-main/engine/backend/localBackend.js';
+import { Repository } from '../../../src-main/engine/repository/repository.js';
+import { seededBytes } from '../../helpers/data.js';
+import { TEST_PASSWORD, createTestRepository } from '../../helpers/testRepository.js';
+
+/** A local backend that counts index file reads and can refuse to write index files. */
+class IndexWatchingBackend extends LocalBackend {
+  indexReads = 0;
+  refuseIndexWrites = false;
+
+  override read(handle: ObjectHandle, range?: ByteRange): Promise<Buffer> {
+    if (handle.type === 'index') this.indexReads += 1;
+    return super.read(handle, range);
+  }
+
+  override write(handle: ObjectHandle, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    if (handle.type === 'index' && this.refuseIndexWrites) return Promise.reject(new BackendError('E_IO', 'index writes refused by the test'));
+    return super.write(handle, data);
+  }
+}
+
+test('reloading the index reads the index files again only when they changed, and always sees what other sessions did', async (t) => {
+  const made = await createTestRepository(t);
+  const other = made.repository;
+  const first = await other.saveBlob('data', seededBytes('first', 5000));
+  await other.flush();
+
+  const backend = new IndexWatchingBackend(made.path);
+  const repository = await Repository.open(backend, TEST_PASSWORD);
+  t.after(() => repository.close());
+  assert.ok(repository.hasBlob(first.id));
+  const readsAtOpen = backend.indexReads;
+  assert.equal(readsAtOpen, 1);
+
+  await repository.reloadIndex();
+  assert.equal(backend.indexReads, readsAtOpen, 'the same index files are not read again');
+
+  // Another session adds an index file: the reload reads them all and knows the new blob.
+  const second = await other.saveBlob('data', seededBytes('second', 5000));
+  await other.flush();
+  assert.ok(!repository.hasBlob(second.id));
+  await repository.reloadIndex();
+  assert.equal(backend.indexReads, readsAtOpen + 2);
+  assert.ok(repository.hasBlob(second.id) && repository.hasBlob(first.id));
+
+  // An index file removed (as a prune rewrites the index) takes its blobs out of the reloaded index.
+  const files = await repository.readIndexFiles();
+  const firstIndex = files.find(({ content }) => content.packs.some((pack) => pack.blobs.some((blob) => blob.id.equals(first.id))));
+  assert.ok(firstIndex);
+  await backend.delete({ type: 'index', name: firstIndex.id });
+  await repository.reloadIndex();
+  assert.ok(!repository.hasBlob(first.id), 'a blob whose index file is gone is no longer known');
+  assert.ok(repository.hasBlob(second.id));
+});
+
+test('a pack whose index file could not be written is forgotten by the next reload, though no index file changed', async (t) => {
+  const made = await createTestRepository(t);
+  await made.repository.close();
+  const backend = new IndexWatchingBackend(made.path);
+  const repository = await Repository.open(backend, TEST_PASSWORD);
+  t.after(() => repository.close());
+
+  backend.refuseIndexWrites = true;
+  const orphan = await repository.saveBlob('data', seededBytes('orphan', 5000));
+  await assert.rejects(repository.flush(), /index writes refused/);
+  assert.ok(repository.hasBlob(orphan.id), 'the pack was written, so this session knows the blob');
+
+  // Deduplicating against it later would make snapshots refer to a blob no index names.
+  await repository.reloadIndex();
+  assert.ok(!repository.hasBlob(orphan.id));
+});
