@@ -1,5 +1,4 @@
 import { isAscii } from 'node:buffer';
-import * as v from 'valibot';
 import { FormatViolation } from '../repository/packFormat.js';
 
 export type NodeType = 'file' | 'dir' | 'symlink' | 'fifo' | 'socket' | 'chardev' | 'blockdev';
@@ -34,33 +33,10 @@ export interface TreeNode {
   readonly rdev?: bigint;
 }
 
-const NODE_TYPES = ['file', 'dir', 'symlink', 'fifo', 'socket', 'chardev', 'blockdev'] as const;
-const hexId = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/));
-const decimal = v.pipe(v.string(), v.regex(/^-?\d{1,30}$/));
-const uint = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER));
-const base64 = v.pipe(v.string(), v.regex(/^[A-Za-z0-9+/]*={0,2}$/));
-
-const NODE_SCHEMA = v.object({
-  name: v.optional(v.string()),
-  nameB64: v.optional(base64),
-  type: v.picklist(NODE_TYPES),
-  mode: v.pipe(uint, v.maxValue(0o7777)),
-  uid: uint,
-  gid: uint,
-  mtimeNs: decimal,
-  ctimeNs: decimal,
-  size: uint,
-  content: v.optional(v.array(hexId)),
-  subtree: v.optional(hexId),
-  linkTarget: v.optional(v.string()),
-  linkTargetB64: v.optional(base64),
-  inode: v.optional(decimal),
-  device: v.optional(decimal),
-  links: v.optional(uint),
-  rdev: v.optional(decimal),
-});
-
-const TREE_SCHEMA = v.object({ nodes: v.array(NODE_SCHEMA) });
+const NODE_TYPES: ReadonlySet<string> = new Set<NodeType>(['file', 'dir', 'symlink', 'fifo', 'socket', 'chardev', 'blockdev']);
+const HEX_ID = /^[0-9a-f]{64}$/;
+const DECIMAL = /^-?\d{1,30}$/;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Bytes as a JSON string when they are UTF-8 that round-trips exactly, else base64 under the `…B64` key. */
 function putBytes(out: Record<string, unknown>, bytes: Buffer, key: string): void {
@@ -72,12 +48,6 @@ function putBytes(out: Record<string, unknown>, bytes: Buffer, key: string): voi
   const text = bytes.toString('utf8');
   if (Buffer.from(text, 'utf8').equals(bytes)) out[key] = text;
   else out[`${key}B64`] = bytes.toString('base64');
-}
-
-function decodeBytes(text: string | undefined, b64: string | undefined): Buffer | undefined {
-  if (text !== undefined) return Buffer.from(text, 'utf8');
-  if (b64 !== undefined) return Buffer.from(b64, 'base64');
-  return undefined;
 }
 
 /** Serialises a directory's entries, sorted by name bytes, as the plaintext of a tree blob. */
@@ -151,6 +121,10 @@ function sameIds(a: readonly Buffer[] | undefined, b: readonly Buffer[] | undefi
  * Parses a tree blob. Its shape is checked here (types, ids, required fields
  * per type); whether its names are safe to create on disk is the restorer's
  * decision, so one bad name does not hide the rest of a directory.
+ *
+ * Checked by hand in one pass rather than with a valibot schema: a backup decodes every tree of its
+ * parent snapshot, and the schema made the decode of a 13-entry tree take 39 µs instead of 26 (of
+ * which JSON.parse is 9).
  */
 export function decodeTree(plaintext: Buffer): TreeNode[] {
   let raw: unknown;
@@ -159,33 +133,85 @@ export function decodeTree(plaintext: Buffer): TreeNode[] {
   } catch {
     throw new FormatViolation('tree is not valid JSON');
   }
-  const parsed = v.safeParse(TREE_SCHEMA, raw);
-  if (!parsed.success) throw new FormatViolation(`tree has unexpected content: ${v.summarize(parsed.issues).split('\n')[0]}`);
-  return parsed.output.nodes.map((n) => {
-    const name = decodeBytes(n.name, n.nameB64);
-    if (!name) throw new FormatViolation('tree entry without a name');
-    if (n.type === 'dir' && !n.subtree) throw new FormatViolation('directory entry without a subtree');
-    if (n.type === 'file' && !n.content) throw new FormatViolation('file entry without content');
-    if (n.type === 'symlink' && n.linkTarget === undefined && n.linkTargetB64 === undefined) throw new FormatViolation('symlink without a target');
-    const node: TreeNode = {
-      name,
-      type: n.type,
-      mode: n.mode,
-      uid: n.uid,
-      gid: n.gid,
-      mtimeNs: BigInt(n.mtimeNs),
-      ctimeNs: BigInt(n.ctimeNs),
-      size: n.size,
-      ...(n.content ? { content: n.content.map((id) => Buffer.from(id, 'hex')) } : {}),
-      ...(n.subtree ? { subtree: Buffer.from(n.subtree, 'hex') } : {}),
-      ...(n.type === 'symlink' ? { linkTarget: decodeBytes(n.linkTarget, n.linkTargetB64) as Buffer } : {}),
-      ...(n.inode !== undefined ? { inode: BigInt(n.inode) } : {}),
-      ...(n.device !== undefined ? { device: BigInt(n.device) } : {}),
-      ...(n.links !== undefined ? { links: n.links } : {}),
-      ...(n.rdev !== undefined ? { rdev: BigInt(n.rdev) } : {}),
-    };
-    return node;
+  const nodes = isRecord(raw) ? raw.nodes : undefined;
+  if (!Array.isArray(nodes)) throw new FormatViolation('tree has unexpected content: no list of entries');
+  return nodes.map((entry: unknown, index) => {
+    try {
+      return decodeNode(entry);
+    } catch (err) {
+      if (err instanceof FormatViolation) throw new FormatViolation(`tree has unexpected content: entry ${index}: ${err.message}`);
+      throw err;
+    }
   });
+}
+
+function decodeNode(entry: unknown): TreeNode {
+  if (!isRecord(entry)) throw new FormatViolation('not an object');
+  const type = entry.type;
+  if (typeof type !== 'string' || !NODE_TYPES.has(type)) throw new FormatViolation('unknown type');
+  const name = bytesField(entry, 'name');
+  if (!name) throw new FormatViolation('no name');
+  const mode = uintField(entry, 'mode');
+  if (mode > 0o7777) throw new FormatViolation('mode out of range');
+  const node: { -readonly [K in keyof TreeNode]: TreeNode[K] } = {
+    name,
+    type: type as NodeType,
+    mode,
+    uid: uintField(entry, 'uid'),
+    gid: uintField(entry, 'gid'),
+    mtimeNs: decimalField(entry, 'mtimeNs'),
+    ctimeNs: decimalField(entry, 'ctimeNs'),
+    size: uintField(entry, 'size'),
+  };
+  if (entry.content !== undefined) {
+    if (!Array.isArray(entry.content)) throw new FormatViolation('content is not a list');
+    node.content = entry.content.map((id: unknown) => idFrom(id, 'content'));
+  }
+  if (entry.subtree !== undefined) node.subtree = idFrom(entry.subtree, 'subtree');
+  const linkTarget = bytesField(entry, 'linkTarget');
+  if (entry.inode !== undefined) node.inode = decimalField(entry, 'inode');
+  if (entry.device !== undefined) node.device = decimalField(entry, 'device');
+  if (entry.links !== undefined) node.links = uintField(entry, 'links');
+  if (entry.rdev !== undefined) node.rdev = decimalField(entry, 'rdev');
+  if (type === 'dir' && !node.subtree) throw new FormatViolation('directory entry without a subtree');
+  if (type === 'file' && !node.content) throw new FormatViolation('file entry without content');
+  if (type === 'symlink') {
+    if (!linkTarget) throw new FormatViolation('symlink without a target');
+    node.linkTarget = linkTarget;
+  }
+  return node;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Bytes stored under `key` as text, or under `key`B64 as base64 (see putBytes). */
+function bytesField(entry: Record<string, unknown>, key: string): Buffer | undefined {
+  const text = entry[key];
+  const b64 = entry[`${key}B64`];
+  if (text !== undefined && typeof text !== 'string') throw new FormatViolation(`${key} is not a string`);
+  if (b64 !== undefined && (typeof b64 !== 'string' || !BASE64.test(b64))) throw new FormatViolation(`${key}B64 is not base64`);
+  if (text !== undefined) return Buffer.from(text, 'utf8');
+  if (b64 !== undefined) return Buffer.from(b64, 'base64');
+  return undefined;
+}
+
+function uintField(entry: Record<string, unknown>, key: string): number {
+  const value = entry[key];
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new FormatViolation(`${key} is not a whole number`);
+  return value;
+}
+
+function decimalField(entry: Record<string, unknown>, key: string): bigint {
+  const value = entry[key];
+  if (typeof value !== 'string' || !DECIMAL.test(value)) throw new FormatViolation(`${key} is not a decimal number`);
+  return BigInt(value);
+}
+
+function idFrom(value: unknown, what: string): Buffer {
+  if (typeof value !== 'string' || !HEX_ID.test(value)) throw new FormatViolation(`${what} is not a 64-digit hex id`);
+  return Buffer.from(value, 'hex');
 }
 
 /** A printable form of a raw name: UTF-8 where valid, with control characters and invalid bytes escaped. */

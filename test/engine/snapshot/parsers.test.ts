@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FUZZ_CASES, expectTypedOutcome, prng } from '../../helpers/fuzz.js';
 import { parseSnapshotRecord, type SnapshotRecord } from '../../../src-main/engine/snapshot/snapshot.js';
+import { FormatViolation } from '../../../src-main/engine/repository/packFormat.js';
 import { decodeTree, encodeTree, type TreeNode } from '../../../src-main/engine/snapshot/tree.js';
 
 const base = { mode: 0o644, uid: 1000, gid: 1000, mtimeNs: 1_700_000_000_123_456_789n, ctimeNs: 1_700_000_000_123_456_789n };
@@ -32,6 +33,41 @@ test('valid trees and snapshot records parse to what was written', () => {
   assert.deepEqual(decoded.map((n) => [n.name.toString(), n.type, n.size]), nodes.map((n) => [n.name.toString(), n.type, n.size]));
   assert.ok(encodeTree(decoded).equals(validTree), 'a decoded tree encodes to the same bytes');
   assert.deepEqual(parseSnapshotRecord(validSnapshot, 'x'), record);
+});
+
+test('each field of a tree entry is checked: a wrong value is a FormatViolation naming it, unknown fields are ignored', () => {
+  const good = { name: 'a', type: 'file', mode: 420, uid: 1, gid: 2, mtimeNs: '-5', ctimeNs: '6', size: 7, content: ['ab'.repeat(32)], inode: '8' };
+  const treeOf = (entry: unknown) => Buffer.from(JSON.stringify({ nodes: [entry] }));
+  const parsed = decodeTree(treeOf({ ...good, future: { anything: true } }))[0];
+  assert.deepEqual(parsed, { name: Buffer.from('a'), type: 'file', mode: 420, uid: 1, gid: 2, mtimeNs: -5n, ctimeNs: 6n, size: 7, content: [Buffer.alloc(32, 0xab)], inode: 8n });
+  const bad: [string, unknown][] = [
+    ['not an object', 'entry'],
+    ['unknown type', { ...good, type: 'door' }],
+    ['no name', { ...good, name: undefined }],
+    ['name is not a string', { ...good, name: 5 }],
+    ['nameB64 is not base64', { ...good, name: undefined, nameB64: 'a!b' }],
+    ['mode out of range', { ...good, mode: 0o10000 }],
+    ['uid is not a whole number', { ...good, uid: -1 }],
+    ['gid is not a whole number', { ...good, gid: 1.5 }],
+    ['size is not a whole number', { ...good, size: 2 ** 53 }],
+    ['mtimeNs is not a decimal number', { ...good, mtimeNs: '12a' }],
+    ['ctimeNs is not a decimal number', { ...good, ctimeNs: 6 }],
+    ['content is not a list', { ...good, content: 'ab'.repeat(32) }],
+    ['content is not a 64-digit hex id', { ...good, content: ['AB'.repeat(32)] }],
+    ['subtree is not a 64-digit hex id', { ...good, type: 'dir', content: undefined, subtree: 'ab'.repeat(31) }],
+    ['linkTarget is not a string', { ...good, linkTarget: null }],
+    ['inode is not a decimal number', { ...good, inode: null }],
+    ['device is not a decimal number', { ...good, device: '1'.repeat(31) }],
+    ['links is not a whole number', { ...good, links: '2' }],
+    ['rdev is not a decimal number', { ...good, rdev: 3 }],
+    ['directory entry without a subtree', { ...good, type: 'dir', content: undefined }],
+    ['file entry without content', { ...good, content: undefined }],
+    ['symlink without a target', { ...good, type: 'symlink', content: undefined }],
+  ];
+  for (const [message, entry] of bad) {
+    assert.throws(() => decodeTree(treeOf(entry)), (err: Error) => err instanceof FormatViolation && err.message.includes(message), message);
+  }
+  for (const notATree of ['[]', '{"nodes":{}}', 'null', '{"nodes":[null]}']) assert.throws(() => decodeTree(Buffer.from(notATree)), FormatViolation, notATree);
 });
 
 test(`random, mutated and truncated trees and snapshot records (${FUZZ_CASES} each) only ever yield typed errors`, () => {
