@@ -126,9 +126,8 @@ export class FileSaver {
     if (this.stopped) return Promise.reject(new Error('the backup was stopped'));
     // Copies, not views: posting a view of a pooled Buffer would clone the whole pool.
     const request: ReadRequest = {
-      path: new Uint8Array(path),
-      previous: previous.ids.length > 0 ? new Uint8Array(Buffer.concat(previous.ids)) : new Uint8Array(0),
-      lengths: Uint32Array.from(previous.lengths),
+      path: path.toString('latin1'),
+      ...(previous.ids.length > 0 ? { previous: new Uint8Array(Buffer.concat(previous.ids)), lengths: Uint32Array.from(previous.lengths) } : {}),
     };
     return new Promise((resolve, reject) => {
       this.queue.push({ request, small: size < BATCH_BELOW, onChunk, ids: [], adds: [], resolve, reject });

@@ -59,8 +59,7 @@ export class FolderLister {
   list(folder: Buffer, only?: Buffer): Promise<FolderListing> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     const id = this.nextId++;
-    // Copies, not views: posting a view of a pooled Buffer would clone the whole pool.
-    const request: ListRequest = { id, folder: new Uint8Array(folder), ...(only ? { only: new Uint8Array(only) } : {}) };
+    const request: ListRequest = { id, folder: folder.toString('latin1'), ...(only ? { only: only.toString('latin1') } : {}) };
     return new Promise((resolve, reject) => {
       this.pending.set(id, { folder, resolve, reject });
       this.port.ref();

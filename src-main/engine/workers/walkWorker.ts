@@ -19,9 +19,10 @@ export interface CountRequest {
 
 export interface ListRequest {
   readonly id: number;
-  readonly folder: Uint8Array;
-  /** List this name alone (if present) instead of every entry. */
-  readonly only?: Uint8Array;
+  /** The folder's path bytes as a latin1 string: one copy to cross threads (see ReadRequest.path). */
+  readonly folder: string;
+  /** List this name alone (if present) instead of every entry; latin1 like `folder`. */
+  readonly only?: string;
 }
 
 export interface ErrorInfo {
@@ -59,14 +60,14 @@ port.on('message', (request: ListRequest) => {
 });
 
 function list({ id, folder, only }: ListRequest): ListReply {
-  const path = Buffer.from(folder.buffer, folder.byteOffset, folder.byteLength);
+  const path = Buffer.from(folder, 'latin1');
   let names: Buffer[];
   try {
     names = readdirSync(path, { encoding: 'buffer' }).sort(Buffer.compare);
   } catch (err) {
     return { id, failed: errorInfo(err) };
   }
-  if (only) names = names.filter((name) => name.equals(only));
+  if (only !== undefined) names = names.filter((name) => name.toString('latin1') === only);
   const stats = new BigInt64Array(packedStatsLength(names.length));
   const errors: (ErrorInfo | null)[] = [];
   const ends = new Uint32Array(names.length);
