@@ -14,7 +14,7 @@ setFlagsFromString('--interrupt-budget=1000000');
 
 let cli;
 try {
-  cli = await import('../build/src-main/cli/main.js');
+  cli = await import('../build/bundle/cli/main.js');
 } catch (err) {
   if (err?.code !== 'ERR_MODULE_NOT_FOUND') throw err;
   console.error('hindsight: the CLI is not built yet; run "npm run build" in the Hindsight folder.');

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { HindsightError } from '../../src-shared/errors.js';
 import { UsageError, exitStatusFor } from './cliError.js';
 import type { Command } from './command.js';
+import { PACKAGE_JSON } from './installPaths.js';
 /**
  * Each command's module is loaded only when that command runs: importing all of them (and the engine,
  * SQLite, the server) cost ~0.1 s on every run, a tenth of a backup that finds nothing changed.
@@ -54,7 +55,7 @@ Environment: HINDSIGHT_REPO (repository location), HINDSIGHT_PASSWORD, HINDSIGHT
 }
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string };
   return pkg.version;
 }
 

@@ -4,6 +4,7 @@ import { connectAgentEndpoint } from '../../serve/agentEndpoint.js';
 import { LOOPBACK, startServeServer } from '../../serve/serveServer.js';
 import { UsageError } from '../cliError.js';
 import type { Command } from '../command.js';
+import { RENDERER_DIR } from '../installPaths.js';
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -36,7 +37,7 @@ Options:
     const endpoint = await connectAgentEndpoint();
     let server;
     try {
-      server = await startServeServer({ endpoint, host, port, token: newAccessToken(), rendererDir: fileURLToPath(new URL('../../../renderer/', import.meta.url)) });
+      server = await startServeServer({ endpoint, host, port, token: newAccessToken(), rendererDir: fileURLToPath(RENDERER_DIR) });
     } catch (err) {
       await endpoint.close();
       throw err;

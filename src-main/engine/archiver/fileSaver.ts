@@ -1,6 +1,7 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { ChunkerParams } from '../chunker/fastCdc.js';
 import type { FileMessage, FileMessages, FileWorkerData, ReadBatch, ReadRequest } from '../workers/fileWorker.js';
+import { workerScript } from '../workers/workerScript.js';
 import type { BlobSaver } from './blobSaver.js';
 
 /** What a file held when it was read, and what it looked like just after. */
@@ -173,7 +174,7 @@ export class FileSaver {
   private spawn(): Slot {
     const { port1, port2 } = new MessageChannel();
     const workerData: FileWorkerData = { ...this.workerData, returns: port2 };
-    const slot: Slot = { worker: new Worker(new URL('../workers/fileWorker.js', import.meta.url), { workerData, transferList: [port2] }), returns: port1, jobs: [] };
+    const slot: Slot = { worker: new Worker(workerScript('fileWorker'), { workerData, transferList: [port2] }), returns: port1, jobs: [] };
     port1.unref();
     slot.worker.unref();
     slot.worker.on('message', ({ messages }: FileMessages) => {

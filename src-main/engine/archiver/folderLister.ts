@@ -1,5 +1,6 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { CountRequest, ErrorInfo, ListReply, ListRequest, WalkMessage, WalkWorkerData } from '../workers/walkWorker.js';
+import { workerScript } from '../workers/workerScript.js';
 import { childPath } from './childPath.js';
 import { PackedStat, type EntryStat } from './entryStat.js';
 import type { ExcludeOptions } from './excludes.js';
@@ -32,7 +33,7 @@ export class FolderLister {
   constructor() {
     const { port1, port2 } = new MessageChannel();
     const data: WalkWorkerData = { port: port2 };
-    this.worker = new Worker(new URL('../workers/walkWorker.js', import.meta.url), { workerData: data, transferList: [port2] });
+    this.worker = new Worker(workerScript('walkWorker'), { workerData: data, transferList: [port2] });
     this.port = port1;
     this.port.on('message', (reply: ListReply) => this.receive(reply));
     this.port.unref();

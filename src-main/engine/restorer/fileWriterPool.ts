@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { WriteBatch, WriteRequest, WriteResults } from '../workers/fileWriter.js';
+import { workerScript } from '../workers/workerScript.js';
 
 interface Writer {
   readonly worker: Worker;
@@ -16,7 +17,7 @@ export class FileWriterPool {
 
   constructor(size: number) {
     for (let i = 0; i < Math.max(1, size); i++) {
-      const writer: Writer = { worker: new Worker(new URL('../workers/fileWriter.js', import.meta.url)), waiting: [] };
+      const writer: Writer = { worker: new Worker(workerScript('fileWriter')), waiting: [] };
       writer.worker.unref();
       writer.worker.on('message', (results: WriteResults) => writer.waiting.shift()?.resolve(results));
       writer.worker.on('error', (err) => {
