@@ -3,6 +3,7 @@ import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from '
 import { Chunker, type ChunkerParams } from '../chunker/fastCdc.js';
 import { computeBlobId } from '../crypto/blobId.js';
 import { ScratchCompressor } from '../repository/blobCodec.js';
+import { lowerThreadPriority } from './threadPriority.js';
 
 export interface FileWorkerData {
   readonly blobIdKey: Uint8Array;
@@ -62,6 +63,12 @@ export interface FileMessages {
 }
 
 const BLOCK_SIZE = 4 * 1024 * 1024;
+/**
+ * Below the main thread (see lowerThreadPriority). 5 steps give the main thread about three times a
+ * worker's share of a contended core. Backup after a 2% change, 256 MiB set, 5 alternating rounds:
+ * 0.88 -> 0.81 s (10 steps: 0.80 s); a first backup took as long as before.
+ */
+const WORKER_NICENESS = 5;
 /** Chunk bytes gathered before posting: a batch of small files goes back in one or a few messages, not two per file. */
 const OUTBOX_BYTES = 1024 * 1024;
 /** Bytes read as chunks the repository holds before posting: their messages are tiny, but progress counts their bytes. */
@@ -78,6 +85,7 @@ const OUTBOX_STORED_BYTES = 64 * 1024 * 1024;
  * however fast files are read.
  */
 const data = workerData as FileWorkerData;
+lowerThreadPriority(WORKER_NICENESS);
 const key = Buffer.from(data.blobIdKey);
 const credits = new Int32Array(data.credits);
 const chunker = new Chunker(data.gear, data.chunker);
