@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
-import type { Backend, ByteRange, ObjectHandle, ObjectType } from '../../../src-main/engine/backend/backend.js';
+import type { ObjectHandle } from '../../../src-main/engine/backend/backend.js';
 import { LocalBackend } from '../../../src-main/engine/backend/localBackend.js';
 import { computeBlobId } from '../../../src-main/engine/crypto/blobId.js';
 import { PackBuffers } from '../../../src-main/engine/repository/packBuffers.js';
@@ -30,48 +30,25 @@ test('pack buffers: the smallest free one that fits is reused, at most `keep` ar
  * did not change while it waited: a pack buffer handed back before its write finished would be
  * refilled by the next pack in the meantime.
  */
-class LateBackend implements Backend {
-  readonly location: string;
+class LateBackend extends LocalBackend {
   packWrites = 0;
   private turn = 0;
 
-  constructor(private readonly inner: LocalBackend) {
-    this.location = inner.location;
-  }
-
-  create(): Promise<void> {
-    return this.inner.create();
-  }
-  list(type: ObjectType) {
-    return this.inner.list(type);
-  }
-  stat(handle: ObjectHandle) {
-    return this.inner.stat(handle);
-  }
-  read(handle: ObjectHandle, range?: ByteRange) {
-    return this.inner.read(handle, range);
-  }
-  async write(handle: ObjectHandle, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
-    if (handle.type !== 'data') return this.inner.write(handle, data);
+  override async write(handle: ObjectHandle, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    if (handle.type !== 'data') return super.write(handle, data);
     const parts = data instanceof Uint8Array ? [data] : data;
     const given = Buffer.concat(parts);
     this.packWrites += 1;
     await sleep([30, 5, 15][this.turn++ % 3]);
-    await this.inner.write(handle, parts);
+    await super.write(handle, parts);
     assert.ok(Buffer.concat(parts).equals(given), `pack ${handle.name} changed while it was being written`);
-  }
-  delete(handle: ObjectHandle): Promise<void> {
-    return this.inner.delete(handle);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
 
 test('a pack buffer is reused only once its pack is written: slow, out-of-order writes store every blob intact', async (t) => {
   const made = await createTestRepository(t, { packSize: 64 * 1024, compressionLevel: 0 });
   await made.repository.close();
-  const backend = new LateBackend(new LocalBackend(made.path));
+  const backend = new LateBackend(made.path);
   const repository = await Repository.open(backend, TEST_PASSWORD, { uploadConcurrency: 3 });
   t.after(() => repository.close());
 
