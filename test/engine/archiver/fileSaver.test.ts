@@ -30,7 +30,7 @@ async function fileSaver(t: TestContext) {
     await saver.flush();
     return result;
   };
-  return { read, previousOf };
+  return { read, previousOf, files, repository, saver };
 }
 
 const hex = (content: FileContent) => content.ids.map((id) => id.toString('hex'));
@@ -80,4 +80,28 @@ test('previous chunks that are wrong, or not in the repository, do not change wh
   assert.equal(absent.chunked, after.length, 'chunks the repository lacks are never compared');
   const misMeasured = await read(after, { ids: before.ids, lengths: before.lengths.map((length, i) => (i === 2 ? length + 1 : length)) });
   assert.deepEqual(hex(misMeasured), scratch, 'a wrong length');
+});
+
+test('one worker reads files checked against their last chunks; another starts only when new bytes back up', async (t) => {
+  const { read, previousOf, files, saver } = await fileSaver(t);
+  const dir = await tempDir(t);
+  const contents = Array.from({ length: 6 }, (_, i) => seededBytes(`file ${i}`, 2 * MiB));
+  const earlier: PreviousChunks[] = [];
+  for (const content of contents) earlier.push(previousOf(await read(content)));
+  assert.equal(files.workersStarted, 1, 'files read one at a time need one worker');
+
+  // Six files of 2 MiB, each with 16 KiB appended, all at once: 96 KiB of new bytes.
+  const paths = contents.map((_, i) => join(dir, `changed-${i}`));
+  await Promise.all(paths.map((path, i) => writeFile(path, Buffer.concat([contents[i] as Buffer, seededBytes(`tail ${i}`, 16 * KiB)]))));
+  const changed = await Promise.all(paths.map((path, i) => files.read(Buffer.from(path), 2 * MiB + 16 * KiB, earlier[i] as PreviousChunks, () => undefined)));
+  assert.ok(changed.every((result) => !('failed' in result) && result.chunked < 512 * KiB));
+  assert.equal(files.workersStarted, 1, 'checking known chunks is cheap: no second worker');
+
+  // Six new files of 2 MiB at once: 12 MiB of new bytes wait behind the first worker.
+  const fresh = Array.from({ length: 6 }, (_, i) => join(dir, `new-${i}`));
+  await Promise.all(fresh.map((path, i) => writeFile(path, seededBytes(`new ${i}`, 2 * MiB))));
+  const added = await Promise.all(fresh.map((path) => files.read(Buffer.from(path), 2 * MiB, { ids: [], lengths: [] }, () => undefined)));
+  assert.ok(added.every((result) => !('failed' in result) && result.bytes === 2 * MiB));
+  assert.equal(files.workersStarted, 2);
+  await saver.flush();
 });
