@@ -124,8 +124,12 @@ class BackupRun {
     durationMs: 0,
   };
   private readonly gear: Uint32Array;
-  /** Hard-linked files read (or being read) in this run: device:inode → chunk ids, undefined if the read failed. Files are read concurrently, so the other names wait for the first. */
-  private readonly hardLinks = new Map<string, Promise<readonly Buffer[] | undefined>>();
+  /**
+   * Hard-linked files read (or being read) in this run: device:inode → chunk ids and, if the read was
+   * stable, the state they belong to; undefined if the read failed. Files are read concurrently, so the
+   * other names wait for the first.
+   */
+  private readonly hardLinks = new Map<string, Promise<{ ids: readonly Buffer[]; state: CachedFile | undefined } | undefined>>();
   private saver!: BlobSaver;
   private files!: FileSaver;
   private lister!: FolderLister;
@@ -344,7 +348,10 @@ class BackupRun {
       return [];
     }
     const listed = listing.entries;
-    if (this.cache && listed.length <= PREFETCH_UP_TO) this.cache.prefetch(listed.filter((entry) => entry.stat?.isFile()).map((entry) => entry.path));
+    // Only files the parent snapshot does not show unchanged: saveFile asks the files cache about no others.
+    if (this.cache && listed.length <= PREFETCH_UP_TO) {
+      this.cache.prefetch(listed.filter((entry) => entry.stat?.isFile() && !sameFileState(entry.stat, parentFileState(parent?.get(entry.name)))).map((entry) => entry.path));
+    }
     // Entries keep their order whatever order their saves finish in.
     const nodes: (TreeNode | undefined)[] = new Array(listed.length);
     const pending = new Set<Promise<void>>();
@@ -421,8 +428,10 @@ class BackupRun {
     this.summary.totalBytes += Number(stat.size);
     this.meter.counts.currentPath = path.toString();
     const linkKey = stat.nlink > 1n ? `${stat.dev}:${stat.ino}` : undefined;
-    const cached = this.cache?.get(path);
-    const reusable = this.unchangedContent(stat, cached) ?? this.unchangedContent(stat, parentNode?.type === 'file' ? fileStateOf(parentNode) : undefined);
+    // The parent snapshot first: for an unchanged file it says what the files cache would, without a lookup.
+    const fromParent = this.unchangedContent(stat, parentFileState(parentNode));
+    const cached = fromParent ? undefined : this.cache?.get(path);
+    const reusable = fromParent ?? this.unchangedContent(stat, cached);
     if (reusable) {
       this.summary.filesUnchanged += 1;
       this.advance(1, Number(stat.size));
@@ -434,28 +443,29 @@ class BackupRun {
       if (cached || parentNode) this.summary.filesChanged += 1;
       else this.summary.filesNew += 1;
       this.advance(1, Number(stat.size));
-      return { ...meta, content: sameInode };
+      // Remembered under this name too (if it was listed as the read found it), so the next backup need not read it.
+      if (sameFileState(stat, sameInode.state)) this.cache?.set(path, sameInode.state as CachedFile);
+      return { ...meta, content: sameInode.ids };
     }
     // Lengths from the index, 0 where it lacks the chunk: one named by the files cache may be gone since
     // (its snapshot forgotten and pruned), and the worker sends no bytes for chunks it takes as stored.
     const ids = cached?.content ?? (parentNode?.type === 'file' ? parentNode.content : undefined) ?? [];
     const previous = { ids, lengths: ids.map((id) => this.repository.index.get(id)?.rawLength ?? 0) };
     const reading = this.readContent(path, stat, previous);
-    if (linkKey) this.hardLinks.set(linkKey, reading.then((read) => read?.ids));
+    const state = (read: { ids: Buffer[]; stable: boolean }): CachedFile | undefined =>
+      read.stable ? { size: Number(stat.size), mtimeNs: stat.mtimeNs, ctimeNs: stat.ctimeNs, inode: stat.ino, content: read.ids } : undefined;
+    if (linkKey) this.hardLinks.set(linkKey, reading.then((read) => read && { ids: read.ids, state: state(read) }));
     const content = await reading;
     if (!content) return undefined;
     if (cached || parentNode) this.summary.filesChanged += 1;
     else this.summary.filesNew += 1;
-    if (content.stable) this.cache?.set(path, { size: Number(stat.size), mtimeNs: stat.mtimeNs, ctimeNs: stat.ctimeNs, inode: stat.ino, content: content.ids });
-    else this.cache?.set(path, undefined);
+    this.cache?.set(path, state(content));
     return { ...meta, size: content.bytes, content: content.ids };
   }
 
   /** The recorded chunk list, if the file looks exactly as it did then and every chunk is still in the repository. */
   private unchangedContent(stat: EntryStat, before: CachedFile | undefined): readonly Buffer[] | undefined {
-    if (!before) return undefined;
-    const same = before.size === Number(stat.size) && before.mtimeNs === stat.mtimeNs && before.ctimeNs === stat.ctimeNs && before.inode === stat.ino;
-    if (!same || !before.content.every((id) => this.repository.hasBlob(id))) return undefined;
+    if (!before || !sameFileState(stat, before) || !before.content.every((id) => this.repository.hasBlob(id))) return undefined;
     return before.content;
   }
 
@@ -527,8 +537,13 @@ function sameEntries(entries: readonly TreeNode[], before: readonly TreeNode[]):
   return entries.length === before.length && entries.every((node, i) => sameNode(node, before[i] as TreeNode));
 }
 
-function fileStateOf(node: TreeNode): CachedFile | undefined {
-  if (!node.content || node.inode === undefined) return undefined;
+/** Whether a file looks exactly as it did then: size, mtime, ctime and inode. */
+function sameFileState(stat: EntryStat, before: CachedFile | undefined): boolean {
+  return before !== undefined && before.size === Number(stat.size) && before.mtimeNs === stat.mtimeNs && before.ctimeNs === stat.ctimeNs && before.inode === stat.ino;
+}
+
+function parentFileState(node: TreeNode | undefined): CachedFile | undefined {
+  if (node?.type !== 'file' || !node.content || node.inode === undefined) return undefined;
   return { size: node.size, mtimeNs: node.mtimeNs, ctimeNs: node.ctimeNs, inode: node.inode, content: node.content };
 }
 

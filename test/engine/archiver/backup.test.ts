@@ -58,6 +58,12 @@ test('a second backup without changes reads nothing and adds almost nothing', as
   // Without the files cache, the parent snapshot still tells unchanged files apart.
   const third = await backup(await made.reopen(), { paths: [source], cacheDir: join(dir, 'other-cache') });
   assert.equal(third.snapshot.summary.filesRead, 0);
+
+  // Without a parent (another host name), the files cache alone does, for every name of a hard-linked file too.
+  const fourth = await backup(await made.reopen(), { paths: [source], cacheDir, host: 'another-host' });
+  assert.equal(fourth.snapshot.parent, undefined);
+  assert.equal(fourth.snapshot.summary.filesRead, 0);
+  assert.equal(fourth.snapshot.summary.filesUnchanged, first.snapshot.summary.filesNew);
 });
 
 test('changes that read no content reach the snapshot, and untouched folders keep their tree ids', async (t) => {
