@@ -95,8 +95,6 @@ export class FileSaver {
   private closed = false;
   private stopped = false;
   private dispatchScheduled = false;
-  /** `fresh` bytes of the jobs in `queue`. */
-  private queuedFresh = 0;
 
   constructor(
     private readonly saver: BlobSaver,
@@ -123,7 +121,6 @@ export class FileSaver {
   private stop(): void {
     this.stopped = true;
     const reason = new Error('the backup was stopped');
-    this.queuedFresh = 0;
     for (const job of this.queue.splice(0)) job.reject(reason);
     for (const slot of this.slots) for (const job of slot.jobs) job.reject(reason);
   }
@@ -143,12 +140,11 @@ export class FileSaver {
     // Copies, not views: posting a view of a pooled Buffer would clone the whole pool.
     const request: ReadRequest = {
       path: path.toString('latin1'),
-      ...(previous.ids.length > 0 ? { previous: new Uint8Array(Buffer.concat(previous.ids)), lengths: Uint32Array.from(previous.lengths) } : {}),
+      ...(previous.ids.length > 0 ? { previous: { ids: new Uint8Array(Buffer.concat(previous.ids)), lengths: Uint32Array.from(previous.lengths) } } : {}),
     };
     return new Promise((resolve, reject) => {
       const fresh = Math.max(0, size - previous.lengths.reduce((sum, length) => sum + length, 0));
       this.queue.push({ request, small: size < BATCH_BELOW, fresh, onChunk, ids: [], adds: [], resolve, reject });
-      this.queuedFresh += fresh;
       // Dispatched once the walk yields, so the files of a folder listed in one go leave in one message.
       if (this.dispatchScheduled) return;
       this.dispatchScheduled = true;
@@ -175,7 +171,6 @@ export class FileSaver {
   async close(): Promise<void> {
     this.closed = true;
     // Files still queued or being read (a backup that failed part-way) fail rather than wait forever.
-    this.queuedFresh = 0;
     const unfinished = [...this.queue.splice(0), ...this.slots.flatMap((slot) => slot.jobs.splice(0))];
     for (const job of unfinished) job.reject(new Error('the file saver is closed'));
     // terminate() was seen never to resolve on CI (two backups at once on a loaded machine: the backup
@@ -268,7 +263,9 @@ export class FileSaver {
     if (this.stopped || this.queue.length === 0) return;
     this.spawnUpTo(Math.max(1, this.slots.length));
     this.assign();
-    if (this.queuedFresh >= SPAWN_BACKLOG && this.slots.length < this.workerCount) {
+    // What is still queued waits behind busy workers; the backup lets only some 70 files in at once, so the sum is short.
+    const backlog = this.queue.reduce((sum, job) => sum + job.fresh, 0);
+    if (backlog >= SPAWN_BACKLOG && this.slots.length < this.workerCount) {
       this.spawnUpTo(this.slots.length + 1);
       this.assign();
     }
@@ -285,7 +282,6 @@ export class FileSaver {
         else i += 1;
       }
       if (slot.jobs.length === 0) slot.jobs.push(this.queue.shift() as Job);
-      for (const job of slot.jobs) this.queuedFresh -= job.fresh;
       const batch: ReadBatch = { files: slot.jobs.map((job) => job.request) };
       slot.worker.postMessage(batch);
     }

@@ -24,13 +24,12 @@ export interface ReadRequest {
    * instead of 6.
    */
   readonly path: string;
-  /** The file's chunk ids at its last backup, in order, concatenated; absent for a new file. */
-  readonly previous?: Uint8Array;
   /**
-   * Their lengths, 0 for a chunk the repository does not hold. A chunk the repository holds is sent as
+   * The file's chunks at its last backup, absent for a new file: their ids in order, concatenated, and
+   * their lengths, 0 for a chunk the repository does not hold. A chunk the repository holds is sent as
    * its id alone, neither compressed nor copied; one found where it was is not even cut again.
    */
-  readonly lengths?: Uint32Array;
+  readonly previous?: { readonly ids: Uint8Array; readonly lengths: Uint32Array };
 }
 
 /** Files to read one after the other; the worker answers each in turn. */
@@ -136,14 +135,15 @@ interface Previous {
   readonly at: ReadonlyMap<string, number>;
 }
 
-const NO_LENGTHS = new Uint32Array(0);
+const NO_PREVIOUS = { ids: new Uint8Array(0), lengths: new Uint32Array(0) };
 
-function readRequested({ path, previous, lengths = NO_LENGTHS }: ReadRequest): FileMessage {
+function readRequested({ path, previous = NO_PREVIOUS }: ReadRequest): FileMessage {
+  const { lengths } = previous;
   const ids: string[] = [];
   const known = new Set<string>();
   const at = new Map<string, number>();
   for (let i = 0; i < lengths.length; i++) {
-    const id = Buffer.from((previous as Uint8Array).buffer, (previous as Uint8Array).byteOffset + i * ID_LENGTH, ID_LENGTH).toString('hex');
+    const id = Buffer.from(previous.ids.buffer, previous.ids.byteOffset + i * ID_LENGTH, ID_LENGTH).toString('hex');
     ids.push(id);
     at.set(id, i);
     if ((lengths[i] as number) > 0) known.add(id);
