@@ -1,6 +1,6 @@
 import type { BrowseEntry, FileRange, Results, SnapshotInfo } from '../../src-shared/api.js';
 import { HindsightError } from '../../src-shared/errors.js';
-import { loadTree } from '../engine/archiver/parentTrees.js';
+import { loadTree } from '../engine/snapshot/treeLoader.js';
 import { Catalogue } from '../engine/catalogue/catalogue.js';
 import type { Repository } from '../engine/repository/repository.js';
 import { listSnapshots, resolveSnapshot } from '../engine/snapshot/snapshot.js';

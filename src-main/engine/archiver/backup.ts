@@ -1,6 +1,7 @@
 import { lstat, readlink } from 'node:fs/promises';
 import { availableParallelism, hostname, userInfo } from 'node:os';
 import { resolve as resolvePath, sep } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Progress, Warning } from '../../../src-shared/progress.js';
 import { HindsightError } from '../../../src-shared/errors.js';
 import { repositoryCacheDir } from '../cacheDir.js';
@@ -341,6 +342,10 @@ class BackupRun {
   }
 
   private async saveDirectoryEntries(path: Buffer, relative: string, sourceRoot: string, stat: EntryStat, parent: ParentDir | undefined): Promise<TreeNode[]> {
+    // A turn of the event loop per folder, so that the files queued so far leave for the workers and the
+    // chunks they sent are packed. Otherwise, while folder listings keep arriving and parent trees come
+    // from memory, the walk goes on for tens of milliseconds without one, and the workers wait.
+    await nextTurn();
     const onlyTag = this.rules.excludeCaches && (await this.rules.isCacheDirectory(path.toString()));
     const listing = await this.lister.list(path, onlyTag ? CACHEDIR_TAG : undefined);
     if ('failed' in listing) {

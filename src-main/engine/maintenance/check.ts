@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Progress } from '../../../src-shared/progress.js';
-import { loadTree } from '../archiver/parentTrees.js';
 import { ProgressMeter } from '../progressMeter.js';
 import type { BlobLocation } from '../repository/memoryIndex.js';
 import type { Repository } from '../repository/repository.js';
 import { listSnapshotIds, loadSnapshot, type Snapshot } from '../snapshot/snapshot.js';
 import { displayName } from '../snapshot/tree.js';
+import { TreeLoader } from '../snapshot/treeLoader.js';
 
 /** Which packs `--read-data` reads: all, a percentage, or slice K of M (both chosen by pack id, so repeated runs cover the same ground). */
 export type ReadDataSubset = { readonly kind: 'all' } | { readonly kind: 'percent'; readonly percent: number } | { readonly kind: 'slice'; readonly slice: number; readonly of: number };
@@ -78,6 +78,7 @@ export async function checkRepository(repository: Repository, options: CheckOpti
   await repository.reloadIndex();
   meter.counts.phase = 'checking trees';
   const treesSeen = new Set<string>();
+  const trees = new TreeLoader(repository);
   for (const snapshot of snapshots) {
     const pending: { id: Buffer; path: string }[] = [{ id: Buffer.from(snapshot.tree, 'hex'), path: '' }];
     while (pending.length > 0) {
@@ -92,7 +93,7 @@ export async function checkRepository(repository: Repository, options: CheckOpti
       }
       let nodes;
       try {
-        nodes = await loadTree(repository, id);
+        nodes = await trees.load(id);
       } catch (err) {
         errors.push({ kind: 'tree-unreadable', message: `folder ${path || '/'} of snapshot ${snapshot.id.slice(0, 8)}: ${(err as Error).message}` });
         continue;
@@ -213,13 +214,14 @@ function inSubset(pack: string, subset: ReadDataSubset): boolean {
 /** Which files (as "snapshot:/path") use any of `blobs`; a second walk, done only when something is wrong. */
 async function filesUsing(repository: Repository, snapshots: readonly Snapshot[], blobs: ReadonlySet<string>): Promise<Map<string, string[]>> {
   const found = new Map<string, string[]>();
+  const trees = new TreeLoader(repository);
   for (const snapshot of snapshots) {
     const pending: { id: Buffer; path: string }[] = [{ id: Buffer.from(snapshot.tree, 'hex'), path: '' }];
     while (pending.length > 0) {
       const { id, path } = pending.pop() as { id: Buffer; path: string };
       let nodes;
       try {
-        nodes = await loadTree(repository, id);
+        nodes = await trees.load(id);
       } catch {
         continue;
       }

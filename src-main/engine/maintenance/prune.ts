@@ -1,11 +1,11 @@
 import type { Progress } from '../../../src-shared/progress.js';
-import { loadTree } from '../archiver/parentTrees.js';
 import { ProgressMeter } from '../progressMeter.js';
 import type { IndexedPack } from '../repository/indexFile.js';
 import type { BlobLocation } from '../repository/memoryIndex.js';
 import type { Repository } from '../repository/repository.js';
 import { RepositoryError } from '../repository/repositoryError.js';
 import { listSnapshots } from '../snapshot/snapshot.js';
+import { TreeLoader } from '../snapshot/treeLoader.js';
 
 export interface PruneOptions {
   /** Packs with less than this fraction of live bytes are rewritten (default 0.8). */
@@ -139,6 +139,7 @@ export async function prune(repository: Repository, options: PruneOptions = {}):
 /** Ids (hex) of every tree and data blob some snapshot uses. */
 async function usedBlobs(repository: Repository): Promise<Set<string>> {
   const used = new Set<string>();
+  const trees = new TreeLoader(repository);
   for (const snapshot of await listSnapshots(repository)) {
     const pending: Buffer[] = [Buffer.from(snapshot.tree, 'hex')];
     while (pending.length > 0) {
@@ -147,7 +148,7 @@ async function usedBlobs(repository: Repository): Promise<Set<string>> {
       if (used.has(key)) continue;
       used.add(key);
       if (!repository.index.has(id)) continue;
-      for (const node of await loadTree(repository, id)) {
+      for (const node of await trees.load(id)) {
         if (node.subtree) pending.push(node.subtree);
         for (const blob of node.content ?? []) used.add(blob.toString('hex'));
       }

@@ -80,6 +80,12 @@ export class MemoryIndex {
     return this.packNumbers.has(name);
   }
 
+  /** The size the index recorded for a pack; undefined for a pack it does not know. */
+  packSize(name: string): number | undefined {
+    const pack = this.packNumbers.get(name);
+    return pack === undefined ? undefined : this.packSizes[pack];
+  }
+
   /** Every indexed pack with the size its index recorded. */
   *packs(): IterableIterator<{ name: string; size: number }> {
     for (let i = 0; i < this.packNames.length; i++) {

@@ -5,12 +5,12 @@ import { availableParallelism } from 'node:os';
 import ignore, { type Ignore } from 'ignore';
 import type { Progress, Warning } from '../../../src-shared/progress.js';
 import { HindsightError } from '../../../src-shared/errors.js';
-import { loadTree } from '../archiver/parentTrees.js';
 import { ByteBudget, mapConcurrent } from '../concurrency.js';
 import { ProgressMeter } from '../progressMeter.js';
 import type { Repository } from '../repository/repository.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import { displayName, type TreeNode } from '../snapshot/tree.js';
+import { TreeLoader } from '../snapshot/treeLoader.js';
 import { findPath } from '../snapshot/treePath.js';
 import type { WriteRequest } from '../workers/fileWriter.js';
 import { loadBlobs } from '../repository/blobBatch.js';
@@ -85,6 +85,7 @@ class RestoreRun {
   private readonly include: Ignore | undefined;
   private readonly exclude: Ignore | undefined;
   private readonly meter: ProgressMeter;
+  private readonly trees: TreeLoader;
   private readonly problems: Warning[] = [];
   private readonly counts = { filesRestored: 0, filesSkipped: 0, dirs: 0, symlinks: 0, hardLinks: 0, bytesWritten: 0 };
   private readonly symlinks: Pending[] = [];
@@ -112,6 +113,7 @@ class RestoreRun {
     this.include = options.include?.length ? ignore().add([...options.include]) : undefined;
     this.exclude = options.exclude?.length ? ignore().add([...options.exclude]) : undefined;
     this.meter = new ProgressMeter('restore', options.onProgress);
+    this.trees = new TreeLoader(repository);
   }
 
   async execute(): Promise<RestoreResult> {
@@ -144,7 +146,7 @@ class RestoreRun {
   private async restoreDirectory(dir: Buffer, relative: string, tree: Buffer, selected: boolean): Promise<void> {
     let nodes: TreeNode[];
     try {
-      nodes = await loadTree(this.repository, tree);
+      nodes = await this.trees.load(tree);
     } catch (err) {
       this.problem(dir, `the folder's listing could not be read: ${(err as Error).message}`);
       return;

@@ -1,4 +1,4 @@
-import { loadTree } from '../archiver/parentTrees.js';
+import { loadTree } from './treeLoader.js';
 import type { Repository } from '../repository/repository.js';
 import { RepositoryError } from '../repository/repositoryError.js';
 import type { Snapshot } from './snapshot.js';

@@ -105,3 +105,22 @@ test('one worker reads files checked against their last chunks; another starts o
   assert.equal(files.workersStarted, 2);
   await saver.flush();
 });
+
+test('a large file leaves for a worker at once; small files wait until the caller yields, to leave together', async (t) => {
+  const { files, saver } = await fileSaver(t);
+  const dir = await tempDir(t);
+  const small = join(dir, 'small.txt');
+  const large = join(dir, 'large.bin');
+  await writeFile(small, seededBytes('small', 4 * KiB));
+  await writeFile(large, seededBytes('large', 1 * MiB));
+
+  const none = { ids: [], lengths: [] };
+  const smallRead = files.read(Buffer.from(small), 4 * KiB, none, () => undefined);
+  assert.equal(files.workersStarted, 0, 'a small file waits for the rest of its folder');
+  const largeRead = files.read(Buffer.from(large), 1 * MiB, none, () => undefined);
+  assert.equal(files.workersStarted, 1, 'a large file is handed over before read() returns');
+  const [smallResult, largeResult] = await Promise.all([smallRead, largeRead]);
+  assert.ok(!('failed' in smallResult) && smallResult.bytes === 4 * KiB);
+  assert.ok(!('failed' in largeResult) && largeResult.bytes === 1 * MiB);
+  await saver.flush();
+});
