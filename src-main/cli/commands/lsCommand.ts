@@ -1,6 +1,7 @@
 import { formatBytes } from '../../../src-shared/units.js';
 import { resolveSnapshot } from '../../engine/snapshot/snapshot.js';
 import { displayName, type TreeNode } from '../../engine/snapshot/tree.js';
+import { TreeLoader } from '../../engine/snapshot/treeLoader.js';
 import { findPath, splitReference } from '../../engine/snapshot/treePath.js';
 import { walkTree } from '../../engine/snapshot/walkTree.js';
 import { UsageError } from '../cliError.js';
@@ -36,7 +37,7 @@ ${REPOSITORY_HELP}
         }
       };
       if (target.kind === 'entry') print(base, target.node);
-      else for await (const { path: entryPath, node } of walkTree(repository, target.tree, base)) print(entryPath, node);
+      else for await (const { path: entryPath, node } of walkTree(new TreeLoader(repository), target.tree, base)) print(entryPath, node);
     });
   },
 };

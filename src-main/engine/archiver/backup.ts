@@ -12,6 +12,7 @@ import type { RepositoryLock } from '../repository/lock.js';
 import type { Repository } from '../repository/repository.js';
 import { listSnapshots, saveSnapshot, type BackupSummary, type BackupType, type Snapshot } from '../snapshot/snapshot.js';
 import { encodeTree, sameNode, type NodeType, type TreeNode } from '../snapshot/tree.js';
+import { TreeLoader } from '../snapshot/treeLoader.js';
 import { walkTree } from '../snapshot/walkTree.js';
 import { BlobSaver } from './blobSaver.js';
 import { ChangedPaths } from './changedPaths.js';
@@ -142,6 +143,8 @@ class BackupRun {
   private foldersInFlight = 0;
   private cache: FilesCache | undefined;
   private parents: ParentTrees | undefined;
+  /** The parent snapshot's trees, read a pack window at a time for the whole run. */
+  private readonly trees: TreeLoader;
   private changed: ChangedPaths | undefined;
 
   constructor(
@@ -154,6 +157,7 @@ class BackupRun {
     this.rules = new ExcludeRules(options.excludes ?? { patterns: [] });
     this.meter = new ProgressMeter('backup', options.onProgress);
     this.gear = gearTable(repository.chunkerSeed);
+    this.trees = new TreeLoader(repository);
     this.largeFileSlots = new ByteBudget(2 * (options.workers ?? availableParallelism()));
   }
 
@@ -196,7 +200,7 @@ class BackupRun {
     // Without a parent every file is read: start all the file workers now, not with the first file.
     if (!parent) this.files.startWorkers();
     if (type === 'incremental') this.cache = new FilesCache(this.options.cacheDir ?? repositoryCacheDir(this.repository.config.id));
-    if (parent) this.parents = new ParentTrees(this.repository, parent.tree);
+    if (parent) this.parents = new ParentTrees(this.repository, parent.tree, this.trees);
     if (parent && this.options.changedPaths) this.changed = new ChangedPaths(this.options.changedPaths);
     // Counting everything would undo the point of reading only what changed; the parent's totals are close.
     const estimate = this.changed !== undefined || this.options.countTotals === false;
@@ -417,7 +421,7 @@ class BackupRun {
     if (!this.changed || parentNode?.type !== 'dir' || !parentNode.subtree || this.changed.mustRescan(path)) return undefined;
     if (!this.repository.hasBlob(parentNode.subtree)) return undefined;
     this.summary.dirs += 1;
-    for await (const { node } of walkTree(this.repository, parentNode.subtree, path)) {
+    for await (const { node } of walkTree(this.trees, parentNode.subtree, path)) {
       if (node.type === 'dir') this.summary.dirs += 1;
       else if (node.type === 'file') {
         this.summary.filesUnchanged += 1;

@@ -1,6 +1,6 @@
 import type { Repository } from '../repository/repository.js';
 import type { TreeNode } from '../snapshot/tree.js';
-import { TreeLoader } from '../snapshot/treeLoader.js';
+import type { TreeLoader } from '../snapshot/treeLoader.js';
 
 /** A folder of the parent snapshot: its entries in tree order, and by name. */
 export interface ParentDir {
@@ -13,14 +13,11 @@ export interface ParentDir {
  * same paths, so an unchanged file can take its chunk list from there.
  */
 export class ParentTrees {
-  private readonly trees: TreeLoader;
-
   constructor(
     private readonly repository: Repository,
     private readonly rootId: string,
-  ) {
-    this.trees = new TreeLoader(repository);
-  }
+    private readonly trees: TreeLoader,
+  ) {}
 
   root(): Promise<ParentDir | undefined> {
     return this.load(Buffer.from(this.rootId, 'hex'));

@@ -7,6 +7,7 @@ import { repositoryCacheDir } from '../cacheDir.js';
 import type { Repository } from '../repository/repository.js';
 import { listSnapshotIds, loadSnapshot, type Snapshot } from '../snapshot/snapshot.js';
 import type { NodeType, TreeNode } from '../snapshot/tree.js';
+import { TreeLoader } from '../snapshot/treeLoader.js';
 import { walkTree } from '../snapshot/walkTree.js';
 
 export interface VersionInfo {
@@ -159,7 +160,7 @@ export class Catalogue {
     let batch: Row[] = [];
     let reusedCount = 0;
     const reusable = (path: Buffer, node: TreeNode) => node.subtree !== undefined && parentTrees.get(path.toString('latin1')) === node.subtree.toString('latin1');
-    for await (const { path, node } of walkTree(repository, Buffer.from(snapshot.tree, 'hex'), Buffer.alloc(0), (path, node) => !reusable(path, node))) {
+    for await (const { path, node } of walkTree(new TreeLoader(repository), Buffer.from(snapshot.tree, 'hex'), Buffer.alloc(0), (path, node) => !reusable(path, node))) {
       const reused = node.type === 'dir' && reusable(path, node);
       if (reused) reusedCount += 1;
       batch.push({ path, node, reused });

@@ -11,7 +11,7 @@ import { decodeTree, type TreeNode } from './tree.js';
  * now in 1. On a local disk that saves little time (the reads overlapped the walk); on SFTP or S3 each
  * read is a round trip.
  */
-export const TREE_WINDOW = 2 * 1024 * 1024;
+const TREE_WINDOW = 2 * 1024 * 1024;
 /** Windows kept: a walk goes back and forth between a few packs, since unchanged folders keep trees from older backups. */
 const WINDOWS_KEPT = 4;
 

@@ -1,29 +1,19 @@
-import type { Repository } from '../repository/repository.js';
 import type { TreeNode } from './tree.js';
-import { TreeLoader } from './treeLoader.js';
+import type { TreeLoader } from './treeLoader.js';
 
 /**
  * Every entry below a tree, depth first, with its path ("/" separated, relative to `prefix`). A folder is
  * yielded itself and then entered unless `descend` says no.
  */
-export function walkTree(
-  repository: Repository,
+export async function* walkTree(
+  trees: TreeLoader,
   tree: Buffer,
   prefix: Buffer,
   descend: (path: Buffer, node: TreeNode) => boolean = () => true,
 ): AsyncGenerator<{ path: Buffer; node: TreeNode }> {
-  return walkBelow(new TreeLoader(repository), tree, prefix, descend);
-}
-
-async function* walkBelow(
-  trees: TreeLoader,
-  tree: Buffer,
-  prefix: Buffer,
-  descend: (path: Buffer, node: TreeNode) => boolean,
-): AsyncGenerator<{ path: Buffer; node: TreeNode }> {
   for (const node of await trees.load(tree)) {
     const path = Buffer.concat([prefix, Buffer.from('/'), node.name]);
     yield { path, node };
-    if (node.type === 'dir' && node.subtree && descend(path, node)) yield* walkBelow(trees, node.subtree, path, descend);
+    if (node.type === 'dir' && node.subtree && descend(path, node)) yield* walkTree(trees, node.subtree, path, descend);
   }
 }

@@ -9,6 +9,7 @@ import { backup } from '../../../src-main/engine/archiver/backup.js';
 import type { Repository } from '../../../src-main/engine/repository/repository.js';
 import type { Snapshot } from '../../../src-main/engine/snapshot/snapshot.js';
 import { findPath } from '../../../src-main/engine/snapshot/treePath.js';
+import { TreeLoader } from '../../../src-main/engine/snapshot/treeLoader.js';
 import { walkTree } from '../../../src-main/engine/snapshot/walkTree.js';
 import { tempDir } from '../../helpers/tempDir.js';
 import { createTestRepository } from '../../helpers/testRepository.js';
@@ -17,7 +18,7 @@ async function pathsIn(repository: Repository, snapshot: Snapshot, source: strin
   const start = await findPath(repository, snapshot, source);
   assert.equal(start.kind, 'dir');
   const paths: string[] = [];
-  for await (const { path } of walkTree(repository, start.kind === 'dir' ? start.tree : Buffer.alloc(0), Buffer.alloc(0))) paths.push(path.toString().slice(1));
+  for await (const { path } of walkTree(new TreeLoader(repository), start.kind === 'dir' ? start.tree : Buffer.alloc(0), Buffer.alloc(0))) paths.push(path.toString().slice(1));
   return paths.sort();
 }
 

@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { backup } from '../../../src-main/engine/archiver/backup.js';
-import type { ObjectHandle } from '../../../src-main/engine/backend/backend.js';
+import type { ByteRange, ObjectHandle } from '../../../src-main/engine/backend/backend.js';
 import { LocalBackend } from '../../../src-main/engine/backend/localBackend.js';
 import { Repository } from '../../../src-main/engine/repository/repository.js';
 import { checkRepository } from '../../../src-main/engine/maintenance/check.js';
@@ -142,4 +142,34 @@ test('a backup stopped before the progress count is done fails with its own erro
   await assert.rejects(backup(made.repository, { paths: [source], cacheDir: join(dir, 'cache'), signal: controller.signal }), { code: 'E_INTERRUPTED' });
   await new Promise((resolve) => setTimeout(resolve, 300));
   assert.deepEqual(unhandled, []);
+});
+
+test('with changed paths, the unchanged folders taken from the parent share one read of its trees', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  for (let i = 0; i < 20; i++) {
+    await mkdir(join(source, `folder-${i}`, 'inner'), { recursive: true });
+    await writeFile(join(source, `folder-${i}`, 'inner', 'file.txt'), `file ${i}`);
+  }
+  const made = await createTestRepository(t);
+  const cacheDir = join(dir, 'cache');
+  await backup(made.repository, { paths: [source], cacheDir });
+  await made.repository.close();
+
+  class PackReads extends LocalBackend {
+    count = 0;
+    override read(handle: ObjectHandle, range?: ByteRange): Promise<Buffer> {
+      if (handle.type === 'data') this.count += 1;
+      return super.read(handle, range);
+    }
+  }
+  const backend = new PackReads(made.path);
+  const repository = await Repository.open(backend, TEST_PASSWORD);
+  t.after(() => repository.close());
+  await writeFile(join(source, 'folder-0', 'inner', 'file.txt'), 'file 0, version 2');
+  const { snapshot } = await backup(repository, { paths: [source], cacheDir, changedPaths: [join(source, 'folder-0', 'inner', 'file.txt')] });
+  assert.equal(snapshot.summary.filesRead, 1);
+  assert.equal(snapshot.summary.filesUnchanged, 19);
+  // 19 folders walked whole from the parent (for their counts) and the way down to folder-0: one window.
+  assert.equal(backend.count, 1, `${backend.count} reads of packs`);
 });
