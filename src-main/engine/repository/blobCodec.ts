@@ -36,9 +36,9 @@ export function compressBlob(plaintext: Uint8Array, level: number): PreparedBlob
 
 /**
  * `compressBlob` for a thread that hands every blob on (a file worker): zstd writes into one
- * reused scratch buffer, and the stored form is copied out once into a buffer of exactly its size,
- * the blob's only allocation. `compressBlob` allocates the bound for every blob, which a worker
- * then holds as garbage until its next collection (~70 MB of RSS per worker, measured).
+ * reused scratch buffer, and the stored form is copied out once, to where `allocate` says (a file
+ * worker's ring). `compressBlob` allocates the bound for every blob, which a worker then holds as
+ * garbage until its next collection (~70 MB of RSS per worker, measured).
  */
 export class ScratchCompressor {
   private readonly context = new binding.CCtx();

@@ -1,5 +1,5 @@
 import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
-import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { Chunker, type ChunkerParams } from '../chunker/fastCdc.js';
 import { computeBlobId } from '../crypto/blobId.js';
 import { ScratchCompressor } from '../repository/blobCodec.js';
@@ -10,11 +10,14 @@ export interface FileWorkerData {
   readonly gear: Uint32Array;
   readonly chunker: ChunkerParams;
   readonly level: number;
-  /** One Int32: bytes posted to the main thread and not yet released by it; shared by every file worker. */
-  readonly credits: SharedArrayBuffer;
-  readonly maxCredits: number;
-  /** Where the main thread hands back the buffers of chunks it has packed, for reuse. */
-  readonly returns: MessagePort;
+  /**
+   * This worker's chunk ring: each chunk's stored form is written here (contiguous, wrapping to the
+   * start when it does not fit at the end) and the main thread encrypts it into a pack from here.
+   * Its size is a power of two, at least twice the largest chunk.
+   */
+  readonly ring: SharedArrayBuffer;
+  /** One Int32: the ring's bytes the main thread has released, in order, counted from 0 and wrapping at 2^32. */
+  readonly released: SharedArrayBuffer;
 }
 
 export interface ReadRequest {
@@ -41,7 +44,10 @@ export type FileMessage =
   | {
       readonly type: 'chunk';
       readonly id: Uint8Array;
-      readonly body: Uint8Array;
+      /** Where the stored form lies in the ring, and how many ring bytes to release once it is packed (with any skipped before it). */
+      readonly offset: number;
+      readonly length: number;
+      readonly span: number;
       readonly compressed: boolean;
       readonly rawLength: number;
     }
@@ -79,28 +85,27 @@ const OUTBOX_STORED_BYTES = 64 * 1024 * 1024;
  * computes each chunk's id and compresses it, and posts the chunks to the
  * main thread in order, which deduplicates, encrypts and packs them.
  *
- * The main thread releases a chunk's bytes once it is in a pack; a worker
- * waits while more than `maxCredits` bytes are out, so memory stays bounded
- * however fast files are read.
+ * A chunk's stored form goes to the main thread through this worker's ring
+ * (shared memory), which the main thread releases in order once each chunk
+ * is in a pack; a worker waits while the ring is full, so memory stays
+ * bounded however fast files are read.
  */
 const data = workerData as FileWorkerData;
 lowerThreadPriority(WORKER_NICENESS);
 const key = Buffer.from(data.blobIdKey);
-const credits = new Int32Array(data.credits);
+const ring = Buffer.from(data.ring);
+const released = new Int32Array(data.released);
+/** Ring bytes handed out so far, counted like `released` (wrapping at 2^32). */
+let produced = 0;
+/** Where the last buffer from `allocate` lies in the ring. */
+let allocated = { offset: 0, span: 0 };
 const chunker = new Chunker(data.gear, data.chunker);
 const compressor = new ScratchCompressor(data.level);
 const block = Buffer.allocUnsafeSlow(BLOCK_SIZE);
 /** The start of a chunk that began in an earlier block, and then the whole chunk once it ends. */
 const carry = Buffer.allocUnsafeSlow(data.chunker.maxSize);
 const ID_LENGTH = 32;
-/**
- * Buffers handed back by the main thread. Reusing them instead of allocating one per chunk keeps the
- * main thread from holding tens of MB of packed chunks as garbage until its next collection.
- */
-const spare: ArrayBuffer[] = [];
-const SPARE_BUFFERS = 4;
 const outbox: FileMessage[] = [];
-const outboxTransfer: ArrayBuffer[] = [];
 let outboxBytes = 0;
 let outboxStoredBytes = 0;
 
@@ -109,18 +114,17 @@ parentPort?.on('message', ({ files }: ReadBatch) => {
   flush();
 });
 
-function post(message: FileMessage, transfer?: ArrayBuffer): void {
+function post(message: FileMessage): void {
   outbox.push(message);
-  if (!transfer) return;
-  outboxTransfer.push(transfer);
-  outboxBytes += transfer.byteLength;
+  if (message.type !== 'chunk') return;
+  outboxBytes += message.length;
   if (outboxBytes >= OUTBOX_BYTES) flush();
 }
 
 function flush(): void {
   if (outbox.length === 0) return;
   const batch: FileMessages = { messages: outbox.splice(0) };
-  parentPort?.postMessage(batch, outboxTransfer.splice(0));
+  parentPort?.postMessage(batch);
   outboxBytes = 0;
   outboxStoredBytes = 0;
 }
@@ -252,7 +256,7 @@ function chunkFrom(fd: number, offset: number, previous: Previous): { offset: nu
 }
 
 /**
- * Sends one chunk, which lies in a reused buffer: what is posted is always a copy of its own, transferred.
+ * Sends one chunk, which lies in a reused buffer: its stored form is copied into the ring.
  * A chunk the repository holds already goes as its id alone: after an edit most of a large file is such
  * chunks, and copying them out only for the main thread to drop them cost memory and page faults.
  * Returns the chunk's id, in hex.
@@ -265,9 +269,8 @@ function send(chunk: Uint8Array, known: ReadonlySet<string>): string {
     return hex;
   }
   const { body, compressed } = compressor.prepare(chunk, allocate);
-  acquire(body.byteLength);
   // A copy of the id: a Buffer may be a view of a shared pool, and posting a view clones its whole ArrayBuffer.
-  post({ type: 'chunk', id: new Uint8Array(id), body, compressed, rawLength: chunk.byteLength }, body.buffer as ArrayBuffer);
+  post({ type: 'chunk', id: new Uint8Array(id), offset: allocated.offset, length: body.byteLength, span: allocated.span, compressed, rawLength: chunk.byteLength });
   return hex;
 }
 
@@ -277,30 +280,24 @@ function sendStored(id: Buffer, rawLength: number): void {
   if (outboxStoredBytes >= OUTBOX_STORED_BYTES) flush();
 }
 
-/** Waits until `bytes` more fit under the shared limit (a chunk larger than the limit goes alone). */
-function acquire(bytes: number): void {
+/**
+ * The next `length` bytes of the ring, contiguous: where they would run past its end, the bytes up to
+ * the end are skipped (and released with this chunk). Waits while the main thread still holds them.
+ * The ring is at least twice the largest chunk, so an empty ring always has room.
+ */
+function allocate(length: number): Uint8Array {
   for (;;) {
-    const used = Atomics.load(credits, 0);
-    if (used === 0 || used + bytes <= data.maxCredits) {
-      Atomics.add(credits, 0, bytes);
-      return;
+    const position = produced & (ring.length - 1);
+    const skip = position + length > ring.length ? ring.length - position : 0;
+    const done = Atomics.load(released, 0);
+    if (((produced - done) | 0) + skip + length <= ring.length) {
+      const offset = skip > 0 ? 0 : position;
+      produced = (produced + skip + length) | 0;
+      allocated = { offset, span: skip + length };
+      return ring.subarray(offset, offset + length);
     }
     // The main thread can only release what it has received.
     flush();
-    Atomics.wait(credits, 0, used, 100);
+    Atomics.wait(released, 0, done, 100);
   }
-}
-
-/** A buffer of `length` bytes for a chunk to post: the smallest returned one that fits, else a new one. */
-function allocate(length: number): Uint8Array {
-  for (let returned = receiveMessageOnPort(data.returns); returned; returned = receiveMessageOnPort(data.returns)) {
-    if (spare.length < SPARE_BUFFERS) spare.push(returned.message as ArrayBuffer);
-  }
-  let best = -1;
-  for (const [i, buffer] of spare.entries()) {
-    if (buffer.byteLength >= length && (best < 0 || buffer.byteLength < (spare[best] as ArrayBuffer).byteLength)) best = i;
-  }
-  if (best < 0) return new Uint8Array(length);
-  const [buffer] = spare.splice(best, 1);
-  return new Uint8Array(buffer as ArrayBuffer, 0, length);
 }
