@@ -97,8 +97,6 @@ const ring = Buffer.from(data.ring);
 const released = new Int32Array(data.released);
 /** Ring bytes handed out so far, counted like `released` (wrapping at 2^32). */
 let produced = 0;
-/** Where the last buffer from `allocate` lies in the ring. */
-let allocated = { offset: 0, span: 0 };
 const chunker = new Chunker(data.gear, data.chunker);
 const compressor = new ScratchCompressor(data.level);
 const block = Buffer.allocUnsafeSlow(BLOCK_SIZE);
@@ -268,9 +266,13 @@ function send(chunk: Uint8Array, known: ReadonlySet<string>): string {
     sendStored(id, chunk.byteLength);
     return hex;
   }
+  const before = produced;
   const { body, compressed } = compressor.prepare(chunk, allocate);
+  // `body` lies in the ring; the span adds the bytes `allocate` skipped at the ring's end for it.
+  const offset = body.byteOffset - ring.byteOffset;
+  const span = (produced - before) | 0;
   // A copy of the id: a Buffer may be a view of a shared pool, and posting a view clones its whole ArrayBuffer.
-  post({ type: 'chunk', id: new Uint8Array(id), offset: allocated.offset, length: body.byteLength, span: allocated.span, compressed, rawLength: chunk.byteLength });
+  post({ type: 'chunk', id: new Uint8Array(id), offset, length: body.byteLength, span, compressed, rawLength: chunk.byteLength });
   return hex;
 }
 
@@ -293,7 +295,6 @@ function allocate(length: number): Uint8Array {
     if (((produced - done) | 0) + skip + length <= ring.length) {
       const offset = skip > 0 ? 0 : position;
       produced = (produced + skip + length) | 0;
-      allocated = { offset, span: skip + length };
       return ring.subarray(offset, offset + length);
     }
     // The main thread can only release what it has received.

@@ -43,6 +43,15 @@ async function backedUpFolders(t: TestContext) {
   return { ...made, dir, root: Buffer.from(snapshot.tree, 'hex') };
 }
 
+/** The backup of backedUpFolders, opened again through a backend that counts pack reads. */
+async function openCounted(t: TestContext) {
+  const made = await backedUpFolders(t);
+  const backend = new PackReadCounter(made.path);
+  const repository = await Repository.open(backend, TEST_PASSWORD);
+  t.after(() => repository.close());
+  return { made, backend, repository };
+}
+
 /** Every tree below `root` (root first, depth first) with its nodes, read by `load`. */
 async function walk(root: Buffer, load: (id: Buffer) => Promise<TreeNode[]>): Promise<Map<string, TreeNode[]>> {
   const trees = new Map<string, TreeNode[]>();
@@ -76,10 +85,7 @@ async function flipByteAt(file: string, offset: number): Promise<void> {
 }
 
 test('a walk reads a small tree pack once, and gets every tree exactly as a read of that tree alone', async (t) => {
-  const made = await backedUpFolders(t);
-  const backend = new PackReadCounter(made.path);
-  const repository = await Repository.open(backend, TEST_PASSWORD);
-  t.after(() => repository.close());
+  const { made, backend, repository } = await openCounted(t);
 
   const alone = await walk(made.root, (id) => loadTree(repository, id));
   // The source, 3 + 12 + 36 folders below it, and the folders above it down from "/".
@@ -94,10 +100,7 @@ test('a walk reads a small tree pack once, and gets every tree exactly as a read
 });
 
 test('trees spread over more than one window are each read with their window, never one by one', async (t) => {
-  const made = await backedUpFolders(t);
-  const backend = new PackReadCounter(made.path);
-  const repository = await Repository.open(backend, TEST_PASSWORD);
-  t.after(() => repository.close());
+  const { made, backend, repository } = await openCounted(t);
   const alone = await walk(made.root, (id) => loadTree(repository, id));
 
   // Windows of 2 KiB hold a few trees each: trees are found in windows read for earlier ones, and in
