@@ -52,11 +52,27 @@ test(`backup, forget and prune SIGKILLed at seeded random moments (${KILLS} each
   let generation = 0;
   let seed = 20261123;
   const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-  const typicalMs: Record<Operation, number> = { backup: 800, forget: 400, prune: 800 };
   const figures = { kills: 0, interrupted: 0, finished: 0, snapshotsVerified: 0 };
   /** Snapshots whose command reported success; forget may remove them later, nothing else may. */
   const saved = new Set<string>();
   const forgotten = new Set<string>();
+  /** Runs `args` to the end and returns how long it took. */
+  const timed = (args: string[]) => {
+    const started = Date.now();
+    const result = hindsight(args, env);
+    assert.equal(result.status, 0, `${args[0]}: ${result.stderr}`);
+    return Date.now() - started;
+  };
+  // Kill moments scale with how long each operation takes with this build on this machine: timed once
+  // here, then updated by every run that finishes. Fixed guesses went stale as the commands got faster
+  // (a backup of this set came to finish in under the 370 ms its first kill waited).
+  await writeGeneration(source, ++generation, SHAPE);
+  const typicalMs: Record<Operation, number> = {
+    backup: timed(['backup', '--tag', `g${generation}`, source]),
+    forget: timed(['forget', '--keep-last', '3']),
+    prune: timed(['prune', '--repack-below', '100%']),
+  };
+  for (const s of snapshots()) saved.add(s.id);
 
   for (let i = 0; i < KILLS * 3; i++) {
     const operation: Operation = (['backup', 'forget', 'prune'] as const)[i % 3] as Operation;
