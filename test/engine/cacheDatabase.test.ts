@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -28,4 +30,26 @@ test('processes that open a new cache database at the same moment all succeed, a
     assert.equal((db.prepare('SELECT count(*) AS n FROM things').get() as { n: number }).n, 300000);
     db.close();
   }
+});
+
+test('an open that meets another process writing to the new database waits for it instead of failing with "database is locked"', async (t) => {
+  const folder = join(await tempDir(t), 'cache');
+  await run(process.execPath, ['-e', `require('node:fs').mkdirSync(${JSON.stringify(folder)})`]);
+  // The other process holds a write lock on the file in its first (rollback journal) state, as a process
+  // converting it to WAL does; this one's switch to WAL reads the header and then has to wait for it.
+  const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
+  const holder = spawn(
+    process.execPath,
+    ['-e', `const D = require(${JSON.stringify(sqlite)}); const db = new D(${JSON.stringify(join(folder, 'x.sqlite'))}); db.exec('BEGIN IMMEDIATE; CREATE TABLE theirs (n INTEGER)'); console.log('held'); setTimeout(() => { db.exec('COMMIT'); db.close(); }, 400);`],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const exited = once(holder, 'exit');
+  await once(holder.stdout, 'data');
+  const db = openCacheDatabase(folder, 'x.sqlite', MIGRATIONS);
+  assert.deepEqual(await exited, [0, null]);
+  assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+  assert.equal(db.pragma('user_version', { simple: true }), 2);
+  const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+  assert.deepEqual(tables, ['more', 'theirs', 'things']);
+  db.close();
 });
