@@ -35,34 +35,36 @@ export function compressBlob(plaintext: Uint8Array, level: number): PreparedBlob
 }
 
 /**
- * `compressBlob` for a thread that hands every blob on (a file worker): zstd writes into one
- * reused scratch buffer, and the stored form is copied out once, to where `allocate` says (a file
- * worker's ring). `compressBlob` allocates the bound for every blob, which a worker then holds as
- * garbage until its next collection (~70 MB of RSS per worker, measured).
+ * `compressBlob` for a thread that hands every blob on (a file worker): zstd writes straight into a
+ * slot the caller gives (a file worker's ring), as long as the plaintext, and the plaintext is copied
+ * there instead when compression does not pay. `compressBlob` allocates the bound for every blob,
+ * which a worker then holds as garbage until its next collection (~70 MB of RSS per worker,
+ * measured); a scratch buffer for the bound cost each worker 8 MiB and a copy of every compressed blob.
  */
-export class ScratchCompressor {
+export class SlotCompressor {
   private readonly context = new binding.CCtx();
-  private scratch = new Uint8Array(0);
 
   constructor(private readonly level: number) {
     if (level > 0) this.context.setParameter(binding.CParameter.compressionLevel, level);
   }
 
-  /** The blob's stored form, copied into `allocate(length)` (never a view of `plaintext`). */
-  prepare(plaintext: Uint8Array, allocate: (length: number) => Uint8Array): PreparedBlob {
+  /** The blob's stored form, written to the start of `slot` (at least `plaintext.byteLength` long) and returned as a view of it. */
+  prepareInto(plaintext: Uint8Array, slot: Uint8Array): PreparedBlob {
     if (this.level > 0 && plaintext.byteLength > 0) {
-      const bound = binding.compressBound(plaintext.byteLength);
-      if (this.scratch.byteLength < bound) this.scratch = new Uint8Array(bound);
-      const length = this.context.compress2(this.scratch, plaintext);
-      if (length <= plaintext.byteLength * (1 - MIN_SAVING)) return { body: copyInto(allocate(length), this.scratch.subarray(0, length)), compressed: true };
+      // Room for no more than a worthwhile saving: zstd fails with "destination buffer is too small" when
+      // the frame would not be that small, and that (or any other failure of zstd) means storing it raw.
+      const room = slot.subarray(0, Math.floor(plaintext.byteLength * (1 - MIN_SAVING)));
+      let length = -1;
+      try {
+        length = this.context.compress2(room, plaintext);
+      } catch {
+        length = -1;
+      }
+      if (length >= 0) return { body: room.subarray(0, length), compressed: true };
     }
-    return { body: copyInto(allocate(plaintext.byteLength), plaintext), compressed: false };
+    slot.set(plaintext);
+    return { body: slot.subarray(0, plaintext.byteLength), compressed: false };
   }
-}
-
-function copyInto(target: Uint8Array, source: Uint8Array): Uint8Array {
-  target.set(source);
-  return target;
 }
 
 /** Encrypts a prepared blob into `pack` at `offset` (the offset is the nonce counter); returns the bytes written, ciphertext and tag. */

@@ -2,7 +2,7 @@ import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } fr
 import { parentPort, workerData } from 'node:worker_threads';
 import { Chunker, type ChunkerParams } from '../chunker/fastCdc.js';
 import { computeBlobId } from '../crypto/blobId.js';
-import { ScratchCompressor } from '../repository/blobCodec.js';
+import { SlotCompressor } from '../repository/blobCodec.js';
 import { lowerThreadPriority } from './threadPriority.js';
 
 export interface FileWorkerData {
@@ -98,7 +98,7 @@ const released = new Int32Array(data.released);
 /** Ring bytes handed out so far, counted like `released` (wrapping at 2^32). */
 let produced = 0;
 const chunker = new Chunker(data.gear, data.chunker);
-const compressor = new ScratchCompressor(data.level);
+const compressor = new SlotCompressor(data.level);
 const block = Buffer.allocUnsafeSlow(BLOCK_SIZE);
 /** The start of a chunk that began in an earlier block, and then the whole chunk once it ends. */
 const carry = Buffer.allocUnsafeSlow(data.chunker.maxSize);
@@ -267,7 +267,10 @@ function send(chunk: Uint8Array, known: ReadonlySet<string>): string {
     return hex;
   }
   const before = produced;
-  const { body, compressed } = compressor.prepare(chunk, allocate);
+  const slot = allocate(chunk.byteLength);
+  const { body, compressed } = compressor.prepareInto(chunk, slot);
+  // What compression saved goes back to the ring at once: nothing was handed out after the slot.
+  produced = (produced - (slot.byteLength - body.byteLength)) | 0;
   // `body` lies in the ring; the span adds the bytes `allocate` skipped at the ring's end for it.
   const offset = body.byteOffset - ring.byteOffset;
   const span = (produced - before) | 0;
