@@ -17,6 +17,8 @@ const byName = (a: ObjectInfo, b: ObjectInfo) => a.name.localeCompare(b.name);
 export interface ContractOptions {
   /** Object size that exercises the backend's large-object path (S3 multipart, SFTP pipelined writes). */
   readonly largeObjectBytes?: number;
+  /** The backend offers `createWriter` (the local disk); every other must not. */
+  readonly piecewise?: boolean;
   /** Skips the whole suite with this reason (e.g. sshd is not installed). */
   readonly skip?: string;
 }
@@ -95,6 +97,43 @@ export function backendContract(label: string, open: (t: TestContext) => Promise
     assert.ok((await backend.read(packHandle(8))).equals(whole), 'large object differs');
     assert.deepEqual(await backend.read(packHandle(8), { offset: large - 100_000, length: 100_000 }), whole.subarray(large - 100_000));
   });
+
+  if (options.piecewise) {
+    contract('an object written piece by piece is invisible until committed; an aborted one leaves nothing', async (backend) => {
+      assert.ok(backend.createWriter);
+      await backend.create();
+      const parts = [seededBytes('piece 1', 300_000), seededBytes('piece 2', 5), seededBytes('piece 3', 1_000_000)];
+      const writer = backend.createWriter(packHandle(3));
+      for (const part of parts) {
+        await writer.append(part);
+        assert.deepEqual(await collect(backend.list('data')), [], 'nothing is listed before the commit');
+        await assert.rejects(backend.stat(packHandle(3)), { code: 'E_NOT_FOUND' });
+      }
+      await writer.commit();
+      await writer.abort();
+      assert.ok((await backend.read(packHandle(3))).equals(Buffer.concat(parts)), 'the pieces back to back');
+
+      const dropped = backend.createWriter(packHandle(4));
+      await dropped.append(seededBytes('piece 4', 1000));
+      await dropped.abort();
+      await assert.rejects(dropped.append(Buffer.alloc(1)), { code: 'E_IO' });
+      await assert.rejects(dropped.commit(), { code: 'E_IO' });
+      assert.deepEqual((await collect(backend.list('data'))).map((o) => o.name), [objectName(3)]);
+
+      const replacing = backend.createWriter(packHandle(3));
+      await replacing.append(Buffer.from('new'));
+      await replacing.commit();
+      assert.equal((await backend.read(packHandle(3))).toString(), 'new');
+      const empty = backend.createWriter(packHandle(5));
+      await empty.commit();
+      assert.deepEqual(await backend.stat(packHandle(5)), { name: objectName(5), size: 0 });
+    });
+  } else {
+    // A write that retries or goes to several copies needs the object whole: such a backend must not offer a writer.
+    contract('objects are taken whole: no piece-by-piece writer is offered', async (backend) => {
+      assert.equal(backend.createWriter, undefined);
+    });
+  }
 
   contract('concurrent writes and reads of many objects; list reports each exactly once', async (backend) => {
     await backend.create();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { bin, childEnv } from '../helpers/agentProcess.js';
@@ -27,6 +27,8 @@ test('a backup to a full disk fails with "is full", the repository stays consist
   assert.equal(failed.status, 1, failed.stdout + failed.stderr);
   assert.match(failed.stderr, /is full/);
   assert.doesNotMatch(failed.stderr, /\n\s+at /, 'a message, not a stack trace');
+  const leftovers = (await readdir(join(disk, 'repo'), { recursive: true })).filter((path) => path.includes('.tmp-'));
+  assert.deepEqual(leftovers, [], 'packs written in part are removed, not left to fill the disk');
   const check = hindsight(['check'], env);
   assert.equal(check.status, 0, `consistent after the failure: ${check.stdout}${check.stderr}`);
   assert.match(hindsight(['snapshots'], env).stdout, /^0 snapshots/m);

@@ -55,6 +55,23 @@ export interface Backend {
    * tries the next copy then; one with a single copy lets the error through.
    */
   readChecked?<T>(handle: ObjectHandle, range: ByteRange | undefined, accept: (bytes: Buffer) => T): Promise<T>;
+  /**
+   * Writes an object piece by piece as it is produced, so a pack need not be held in memory whole.
+   * The object keeps `write`'s contract: nothing of it is visible under its name until `commit`
+   * resolves, then all of it is, durably. Offered only where appending is cheap and nothing is lost by
+   * not retrying it (the local disk); without it a pack is buffered and handed to `write`.
+   */
+  createWriter?(handle: ObjectHandle): ObjectWriter;
+}
+
+/** An object being written by `Backend.createWriter`. Calls must not overlap: each waits for the one before. */
+export interface ObjectWriter {
+  /** Adds bytes at the end; the caller may reuse `data` once this resolves. */
+  append(data: Uint8Array): Promise<void>;
+  /** Makes the object whole and durable under its name (replacing one there), as `write` would. */
+  commit(): Promise<void>;
+  /** Gives the object up, leaving nothing behind; never rejects. Does nothing after `commit` resolved. */
+  abort(): Promise<void>;
 }
 
 /** Reads through `readChecked` where the backend has it, so a damaged copy can be replaced by a good one. */

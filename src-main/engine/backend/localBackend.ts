@@ -11,6 +11,7 @@ import {
   type ObjectHandle,
   type ObjectInfo,
   type ObjectType,
+  type ObjectWriter,
 } from './backend.js';
 import { nodeFileSystem, type LocalFile, type LocalFileSystem } from './localFileSystem.js';
 
@@ -128,30 +129,73 @@ export class LocalBackend implements Backend {
   }
 
   async write(handle: ObjectHandle, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    const writer = this.createWriter(handle);
+    try {
+      await writer.append(data);
+      await writer.commit();
+    } finally {
+      await writer.abort();
+    }
+  }
+
+  createWriter(handle: ObjectHandle): ObjectWriter & { append(data: Uint8Array | readonly Uint8Array[]): Promise<void> } {
     const path = this.pathOf(handle);
     const folder = dirname(path);
     const temp = join(folder, TEMP_PREFIX + randomBytes(8).toString('hex'));
-    try {
-      let file: LocalFile;
-      try {
-        file = await this.fs.open(temp, 'wx', 0o600);
-      } catch (err) {
-        if (!isErrno(err, 'ENOENT')) throw err;
-        await this.assertRootExists();
-        await this.makeFolder(folder);
-        file = await this.fs.open(temp, 'wx', 0o600);
-      }
-      try {
-        await writeAll(file, Array.isArray(data) ? (data as readonly Uint8Array[]) : [data as Uint8Array]);
-        await file.sync();
-      } finally {
-        await file.close();
-      }
-      await this.fs.rename(temp, path);
-      await this.syncDirectory(folder);
-    } catch (err) {
+    let file: LocalFile | undefined;
+    let position = 0;
+    let state: 'open' | 'committed' | 'failed' = 'open';
+    const fail = async (err: unknown): Promise<never> => {
+      state = 'failed';
+      await file?.close().catch(() => undefined);
+      file = undefined;
       await this.fs.unlink(temp).catch(() => undefined);
       throw await this.translate(err, 'write to', handle);
+    };
+    return {
+      append: async (data) => {
+        if (state !== 'open') throw new BackendError('E_IO', `The write of ${handle.type}/${handle.name} was already ${state === 'failed' ? 'given up' : 'finished'}.`);
+        try {
+          file ??= await this.openTemp(temp, folder);
+          position = await writeAll(file, Array.isArray(data) ? (data as readonly Uint8Array[]) : [data as Uint8Array], position);
+        } catch (err) {
+          return fail(err);
+        }
+      },
+      commit: async () => {
+        if (state !== 'open') throw new BackendError('E_IO', `The write of ${handle.type}/${handle.name} was already ${state === 'failed' ? 'given up' : 'finished'}.`);
+        try {
+          file ??= await this.openTemp(temp, folder);
+          await file.sync();
+          await file.close();
+          file = undefined;
+          await this.fs.rename(temp, path);
+          state = 'committed';
+          await this.syncDirectory(folder);
+        } catch (err) {
+          // Once renamed the object is whole under its name; only the folder's fsync failed.
+          if (state === 'committed') throw await this.translate(err, 'write to', handle);
+          return fail(err);
+        }
+      },
+      abort: async () => {
+        if (state !== 'open') return;
+        state = 'failed';
+        await file?.close().catch(() => undefined);
+        file = undefined;
+        await this.fs.unlink(temp).catch(() => undefined);
+      },
+    };
+  }
+
+  private async openTemp(temp: string, folder: string): Promise<LocalFile> {
+    try {
+      return await this.fs.open(temp, 'wx', 0o600);
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+      await this.assertRootExists();
+      await this.makeFolder(folder);
+      return await this.fs.open(temp, 'wx', 0o600);
     }
   }
 
@@ -252,8 +296,8 @@ export class LocalBackend implements Backend {
 /** Parts written with one writev per IOV_MAX of them: a pack of small blobs has thousands of parts, and a write each cost more than the data. */
 const PARTS_PER_WRITE = 1024;
 
-async function writeAll(file: LocalFile, parts: readonly Uint8Array[]): Promise<void> {
-  let position = 0;
+/** Writes `parts` back to back from `position`; returns the position after them. */
+async function writeAll(file: LocalFile, parts: readonly Uint8Array[], position: number): Promise<number> {
   for (let first = 0; first < parts.length; first += PARTS_PER_WRITE) {
     const batch = parts.slice(first, first + PARTS_PER_WRITE);
     const { bytesWritten } = await file.writev(batch as Uint8Array[], position);
@@ -270,6 +314,7 @@ async function writeAll(file: LocalFile, parts: readonly Uint8Array[]): Promise<
       }
     }
   }
+  return position;
 }
 
 function isErrno(err: unknown, code: string): boolean {

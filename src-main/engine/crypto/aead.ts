@@ -42,22 +42,26 @@ export function seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, 
   return Buffer.concat([head, tail, cipher.getAuthTag()], head.length + tail.length + TAG_LENGTH);
 }
 
-/** Encrypted this much at a time by `sealInto`: node:crypto returns a new buffer per call, and one this small comes from malloc's reused bins, not a fresh mapping. */
+/** Encrypted this much at a time by `sealInSlices`: node:crypto returns a new buffer per call, and one this small comes from malloc's reused bins, not a fresh mapping. */
 const SEAL_SLICE = 64 * 1024;
 
 /**
- * Like `seal`, but writes ciphertext and tag into `target` at `at` (which must have room for
- * plaintext + TAG_LENGTH bytes); returns the bytes written. Measured on 1 MiB blobs: 3.7 GB/s against
- * 3.3 for one update and a copy.
+ * Like `seal`, but hands the ciphertext to `put` a slice at a time and then the tag, each a buffer
+ * valid only during the call; returns the bytes put, plaintext + TAG_LENGTH. Measured on 1 MiB blobs,
+ * copying the slices into a pack: 3.7 GB/s against 3.3 for one update and a copy.
  */
-export function sealInto(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, target: Buffer, at: number): number {
+export function sealInSlices(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, put: (bytes: Buffer) => void): number {
   const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_LENGTH });
   let written = 0;
-  for (let from = 0; from < plaintext.byteLength; from += SEAL_SLICE) {
-    written += cipher.update(plaintext.subarray(from, from + SEAL_SLICE)).copy(target, at + written);
-  }
-  written += cipher.final().copy(target, at + written);
-  return written + cipher.getAuthTag().copy(target, at + written);
+  const give = (bytes: Buffer) => {
+    if (bytes.length === 0) return;
+    put(bytes);
+    written += bytes.length;
+  };
+  for (let from = 0; from < plaintext.byteLength; from += SEAL_SLICE) give(cipher.update(plaintext.subarray(from, from + SEAL_SLICE)));
+  give(cipher.final());
+  give(cipher.getAuthTag());
+  return written;
 }
 
 /** Reverses `seal`; throws AuthenticationFailure if any byte of the ciphertext, tag, nonce, key or aad differs. */

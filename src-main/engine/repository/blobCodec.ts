@@ -1,6 +1,6 @@
 import { Compressor, Decompressor } from 'zstd-napi';
 import binding from 'zstd-napi/binding.js';
-import { NonceKind, makeNonce, open, sealInto } from '../crypto/aead.js';
+import { NonceKind, makeNonce, open, sealInSlices } from '../crypto/aead.js';
 import type { PackedBlob } from './packFormat.js';
 
 /** A blob is stored raw unless zstd saves at least this fraction of it: already-compressed media and archives gain nothing. */
@@ -67,9 +67,9 @@ export class SlotCompressor {
   }
 }
 
-/** Encrypts a prepared blob into `pack` at `offset` (the offset is the nonce counter); returns the bytes written, ciphertext and tag. */
-export function sealBodyInto(packKey: Buffer, pack: Buffer, offset: number, body: Uint8Array): number {
-  return sealInto(packKey, makeNonce(NonceKind.PackBlob, offset), body, pack, offset);
+/** Encrypts a prepared blob that starts at `offset` in its pack (the offset is the nonce counter), handing the sealed bytes to `put`; returns their length. */
+export function sealBody(packKey: Buffer, offset: number, body: Uint8Array, put: (bytes: Buffer) => void): number {
+  return sealInSlices(packKey, makeNonce(NonceKind.PackBlob, offset), body, put);
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Buffers that packs are encrypted into, handed back once a pack is written
  * and reused for the next. A blob is encrypted into its pack's buffer a
- * slice at a time (`sealInto`), so what node:crypto allocates dies young and
+ * slice at a time (`sealInSlices`), so what node:crypto allocates dies young and
  * is freed by the next minor collection. Before, each blob's ciphertext was
  * kept until its pack was written: it outlived two minor collections, and
  * V8 frees old buffers only in a full collection, which it starts only once

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { NonceKind, TAG_LENGTH, makeNonce, seal } from '../crypto/aead.js';
 import type { MasterKey } from '../crypto/masterKey.js';
-import { sealBodyInto, type PreparedBlob } from './blobCodec.js';
-import type { PackBuffers } from './packBuffers.js';
+import type { ObjectHandle } from '../backend/backend.js';
+import { sealBody, type PreparedBlob } from './blobCodec.js';
+import type { PackBody } from './packBody.js';
 import { TRAILER_LENGTH, encodePackHeader, type BlobType, type PackedBlob } from './packFormat.js';
 
 /** Packs are capped below 4 GiB because offsets and lengths are 32-bit. */
@@ -17,30 +18,27 @@ export const MAX_PACK_BYTES = 0xffff_0000;
 export const MAX_BLOBS_PER_PACK = 8192;
 
 /**
- * Collects sealed blobs for one pack in memory, in one buffer taken from
- * `buffers` (grown if a blob does not fit) and handed back by `release` once
- * the pack is written. The pack id is random and the pack key is
- * HKDF(master, id); within the pack each blob's nonce is its offset, which
- * strictly increases, so no (key, nonce) pair ever repeats.
+ * Builds one pack: seals each blob into the pack's body (in memory, or
+ * written on as it comes; see PackBody) and, when stored, the header that
+ * lists them. The pack id is random and the pack key is HKDF(master, id);
+ * within the pack each blob's nonce is its offset, which strictly increases,
+ * so no (key, nonce) pair ever repeats.
  */
 export class PackWriter {
   readonly id: Buffer;
   readonly name: string;
   private readonly key: Buffer;
-  private buffer: Buffer | undefined;
+  private readonly body: PackBody;
   private readonly blobs: PackedBlob[] = [];
   private bytes = 0;
   private finished = false;
 
-  /** `packSize`: the size the pack is expected to reach, what its buffer is first taken for. */
-  constructor(
-    master: MasterKey,
-    private readonly buffers: PackBuffers,
-    private readonly packSize: number,
-  ) {
+  /** `bodyFor`: where the pack named by the handle keeps its bytes. */
+  constructor(master: MasterKey, bodyFor: (handle: ObjectHandle) => PackBody) {
     this.id = randomBytes(32);
     this.name = this.id.toString('hex');
     this.key = master.packKey(this.id);
+    this.body = bodyFor({ type: 'data', name: this.name });
   }
 
   get size(): number {
@@ -64,42 +62,37 @@ export class PackWriter {
   /** Encrypts a (possibly compressed) blob at the end of the pack. */
   add(type: BlobType, id: Buffer, prepared: PreparedBlob, rawLength: number): PackedBlob {
     if (this.finished) throw new Error('pack already finished');
-    const length = sealBodyInto(this.key, this.room(prepared.body.byteLength + TAG_LENGTH), this.bytes, prepared.body);
+    this.body.reserve(prepared.body.byteLength + TAG_LENGTH);
+    const length = sealBody(this.key, this.bytes, prepared.body, (bytes) => this.body.put(bytes));
     const blob: PackedBlob = { id, type, compressed: prepared.compressed, offset: this.bytes, length, rawLength };
     this.blobs.push(blob);
     this.bytes += length;
     return blob;
   }
 
-  /**
-   * Seals the header and returns the pack as the list of its pieces (written out in order, never
-   * concatenated), its size and its blobs. The pieces stay valid until `release`.
-   */
-  finish(): { parts: readonly Buffer[]; size: number; blobs: readonly PackedBlob[] } {
+  /** Whether the pack should take no more blobs until `ready` resolves: too many of its bytes are on their way, or writing them failed. */
+  get congested(): boolean {
+    return this.body.congested;
+  }
+
+  /** Resolves when the pack may take more blobs (see PackBody.ready); rejects when storing it has failed. */
+  ready(): Promise<void> {
+    return this.body.ready();
+  }
+
+  /** Seals the header, ends the pack with it and stores the pack; returns its size and blobs. */
+  async store(): Promise<{ size: number; blobs: readonly PackedBlob[] }> {
     this.finished = true;
     const header = seal(this.key, makeNonce(NonceKind.PackHeader, 0), encodePackHeader(this.blobs));
     const trailer = Buffer.alloc(TRAILER_LENGTH);
     trailer.writeUInt32LE(header.length, 0);
-    const body = this.buffer ? [this.buffer.subarray(0, this.bytes)] : [];
-    return { parts: [...body, header, trailer], size: this.bytes + header.length + TRAILER_LENGTH, blobs: this.blobs };
+    await this.body.store([header, trailer]);
+    return { size: this.bytes + header.length + TRAILER_LENGTH, blobs: this.blobs };
   }
 
-  /** Hands the pack's buffer back for the next pack: call once the pack is written (or given up). */
-  release(): void {
-    if (this.buffer) this.buffers.give(this.buffer);
-    this.buffer = undefined;
-  }
-
-  /** The pack's buffer with room for `length` more bytes; a blob larger than the rest of it moves the pack to a larger one. */
-  private room(length: number): Buffer {
-    const needed = this.bytes + length;
-    if (this.buffer && this.buffer.length >= needed) return this.buffer;
-    const grown = this.buffers.take(Math.max(needed, this.packSize + 64 * 1024, 2 * (this.buffer?.length ?? 0)));
-    if (this.buffer) {
-      this.buffer.copy(grown, 0, 0, this.bytes);
-      this.buffers.give(this.buffer);
-    }
-    this.buffer = grown;
-    return grown;
+  /** Frees the pack's memory, and gives up the pack unless it was stored: call once, after `store` settles or instead of it. */
+  release(): Promise<void> {
+    this.finished = true;
+    return this.body.release();
   }
 }

@@ -13,6 +13,7 @@ import { DEFAULT_LOCK_TIMING, acquireLock, listLocks, type LockInfo, type LockOw
 import { MemoryIndex, type BlobLocation } from './memoryIndex.js';
 import { FormatViolation, TRAILER_LENGTH, decodePackHeader, type BlobType, type PackedBlob } from './packFormat.js';
 import { PackBuffers } from './packBuffers.js';
+import { MemoryPackBody, StreamedPackBody, type PackBody } from './packBody.js';
 import { MAX_BLOBS_PER_PACK, PackWriter } from './packWriter.js';
 import { RepositoryError, damaged } from './repositoryError.js';
 import { openObject, sealObject, storageId, type SealedObjectType } from './sealedObject.js';
@@ -63,6 +64,8 @@ export class Repository {
   private readonly uploads = new Set<Promise<void>>();
   /** Open packs (data and trees), one waiting for an upload slot, and those uploading: what is in memory at most. */
   private readonly packBuffers: PackBuffers;
+  /** Stages of packs streamed to the target: a few per pack on their way, for the open packs and those finishing. */
+  private readonly stageBuffers = new PackBuffers(16);
   /** Full packs taken out of `openPacks` and waiting for an upload slot, and who waits for them to leave. */
   private finishing = 0;
   private readonly finishingWaiters: (() => void)[] = [];
@@ -310,13 +313,26 @@ export class Repository {
     this.assertUsable();
     // Backpressure: while a full pack waits for an upload slot, no new pack fills up behind it. Without
     // this, every blob but the one that filled a pack went on into a new pack, so on a slow target full
-    // packs piled up in memory (5 of 16 MiB seen on a local disk; without bound on a slow line).
-    while (this.finishing > 0) await new Promise<void>((resolve) => this.finishingWaiters.push(resolve));
-    this.throwUploadError();
+    // packs piled up in memory (5 of 16 MiB seen on a local disk; without bound on a slow line). A pack
+    // written as it fills holds blobs back too, while its bytes wait for a slow disk. The condition is
+    // tested again after every wait, and nothing waits between the last test and the add below:
+    // callers come in bursts (a worker's batch of chunks), and each must see what the one before did.
+    for (;;) {
+      while (this.finishing > 0) await new Promise<void>((resolve) => this.finishingWaiters.push(resolve));
+      if (this.uploadError !== undefined) await this.throwUploadError();
+      const open = this.openPacks.get(type);
+      if (!open?.congested) break;
+      await open.ready().catch((err: unknown) => {
+        this.uploadError ??= err;
+      });
+    }
     // Start a new pack rather than let one blob push a pack well past its target size.
     const incoming = prepared.body.byteLength;
     const open = this.openPacks.get(type);
     if (open && ((open.count > 0 && open.size + incoming > this.config.packSize) || !open.fits(incoming))) await this.finishPack(type);
+    // A call that waited above may wake after a failed backup closed the repository: a pack it opened
+    // now would be written in part and never removed.
+    this.assertUsable();
     const pack = this.openPackFor(this.openPacks, type);
     const blob = pack.add(type, id, prepared, rawLength);
     if (pack.isFull(this.config.packSize)) await this.finishPack(type);
@@ -380,7 +396,7 @@ export class Repository {
     this.assertUsable();
     for (const type of [...this.openPacks.keys()]) await this.finishPack(type);
     while (this.uploads.size > 0) await Promise.all(this.uploads);
-    this.throwUploadError();
+    if (this.uploadError !== undefined) await this.throwUploadError();
     if (this.unindexed.length > 0) await this.writeIndex();
   }
 
@@ -395,11 +411,15 @@ export class Repository {
       this.finishing -= 1;
       if (this.finishing === 0) for (const wake of this.finishingWaiters.splice(0)) wake();
     }
-    this.throwUploadError();
-    const { parts, size, blobs } = pack.finish();
-    const upload = this.backend
-      .write({ type: 'data', name: pack.name }, parts)
-      .then(() => {
+    // No await between taking the slot and filling it, or a waiting pack could take the same slot.
+    if (this.uploadError !== undefined) {
+      // This pack is no longer open, so giving up the open packs would not reach it.
+      await pack.release();
+      await this.throwUploadError();
+    }
+    const upload = pack
+      .store()
+      .then(({ size, blobs }) => {
         this.memoryIndex.addPack(pack.id, size, blobs);
         // The index in memory is now ahead of the files: the next reload reads them all again.
         this.loadedIndexListing = undefined;
@@ -409,8 +429,8 @@ export class Repository {
       .catch((err: unknown) => {
         this.uploadError ??= err;
       })
-      .finally(() => {
-        pack.release();
+      .finally(async () => {
+        await pack.release();
         this.uploads.delete(upload);
       });
     this.uploads.add(upload);
@@ -423,14 +443,23 @@ export class Repository {
     await this.saveObject('index', encodeIndexFile({ supersedes: [], packs }));
   }
 
-  private throwUploadError(): void {
-    if (this.uploadError !== undefined) {
-      const err = this.uploadError;
-      this.uploadError = undefined;
-      this.openPacks.clear();
-      this.pending.clear();
-      throw err;
-    }
+  /**
+   * After a failed upload: the open packs are given up with it, and the error thrown. Callers test
+   * `uploadError` first, so that without an error nothing waits (see finishPack).
+   */
+  private async throwUploadError(): Promise<void> {
+    const err = this.uploadError;
+    this.uploadError = undefined;
+    await this.abandonOpenPacks();
+    throw err;
+  }
+
+  /** Drops the open packs and their blobs; a pack already partly written to the target is removed there. */
+  private async abandonOpenPacks(): Promise<void> {
+    const packs = [...this.openPacks.values()];
+    this.openPacks.clear();
+    this.pending.clear();
+    await Promise.all(packs.map((pack) => pack.release()));
   }
 
   /**
@@ -491,37 +520,52 @@ export class Repository {
       const pack = open.get(type);
       open.delete(type);
       if (!pack || pack.count === 0) return;
-      const { parts, size, blobs: packed } = pack.finish();
+      let stored: Awaited<ReturnType<PackWriter['store']>>;
       try {
-        await this.backend.write({ type: 'data', name: pack.name }, parts);
+        stored = await pack.store();
       } finally {
-        pack.release();
+        await pack.release();
       }
+      const { size, blobs: packed } = stored;
       written.push({ id: pack.id, size, blobs: packed });
       onPack?.(size);
     };
-    for (const [source, members] of bySource) {
-      const bytes = await this.backend.read({ type: 'data', name: source });
-      for (const blob of members) {
-        const sealed = bytes.subarray(blob.offset, blob.offset + blob.length);
-        if (sealed.length !== blob.length) throw damaged(`Pack data/${source}`, 'shorter than its index says');
-        const { body } = this.verifyBlobAt(blob, sealed);
-        const current = open.get(blob.type);
-        if (current && (current.size + body.length > this.config.packSize || current.count >= MAX_BLOBS_PER_PACK) && current.count > 0) await flushPack(blob.type);
-        this.openPackFor(open, blob.type).add(blob.type, blob.id, { body, compressed: blob.compressed }, blob.rawLength);
+    try {
+      for (const [source, members] of bySource) {
+        const bytes = await this.backend.read({ type: 'data', name: source });
+        for (const blob of members) {
+          const sealed = bytes.subarray(blob.offset, blob.offset + blob.length);
+          if (sealed.length !== blob.length) throw damaged(`Pack data/${source}`, 'shorter than its index says');
+          const { body } = this.verifyBlobAt(blob, sealed);
+          const current = open.get(blob.type);
+          if (current && (current.size + body.length > this.config.packSize || current.count >= MAX_BLOBS_PER_PACK) && current.count > 0) await flushPack(blob.type);
+          const pack = this.openPackFor(open, blob.type);
+          pack.add(blob.type, blob.id, { body, compressed: blob.compressed }, blob.rawLength);
+          await pack.ready();
+        }
       }
+      for (const type of [...open.keys()]) await flushPack(type);
+    } catch (err) {
+      // Packs partly written to the target are removed there; the caller indexes none of them.
+      await Promise.all([...open.values()].map((pack) => pack.release()));
+      throw err;
     }
-    for (const type of [...open.keys()]) await flushPack(type);
     return written;
   }
 
   private openPackFor(open: Map<BlobType, PackWriter>, type: BlobType): PackWriter {
     let pack = open.get(type);
     if (!pack) {
-      pack = new PackWriter(this.master, this.packBuffers, this.config.packSize);
+      pack = new PackWriter(this.master, (handle) => this.packBody(handle));
       open.set(type, pack);
     }
     return pack;
+  }
+
+  /** A pack streams to a target that can append (a local disk); anything else gets it whole, from memory. */
+  private packBody(handle: ObjectHandle): PackBody {
+    if (this.backend.createWriter) return new StreamedPackBody(this.backend.createWriter(handle), this.stageBuffers);
+    return new MemoryPackBody(this.backend, handle, this.packBuffers, this.config.packSize);
   }
 
   // ---- small sealed objects -----------------------------------------------
@@ -569,6 +613,10 @@ export class Repository {
 
   async close(): Promise<void> {
     this.closed = true;
+    // After a failed backup packs may still be on their way: they settle (and a pack written in part is
+    // removed) before the backend closes under them.
+    await Promise.allSettled([...this.uploads]);
+    await this.abandonOpenPacks();
     await this.backend.close();
   }
 

@@ -16,6 +16,7 @@ import { findPath } from '../../../src-main/engine/snapshot/treePath.js';
 import { seededBytes } from '../../helpers/data.js';
 import { assertSameTree, buildAwkwardTree, describeTree } from '../../helpers/fileTree.js';
 import { bytesUnder } from '../../helpers/folderSize.js';
+import { assertNoPartialObjects } from '../../helpers/partialObjects.js';
 import { tempDir } from '../../helpers/tempDir.js';
 import { FAST_KDF, TEST_PASSWORD, createTestRepository } from '../../helpers/testRepository.js';
 
@@ -296,12 +297,22 @@ test('a pack that cannot be written fails the backup with that error while files
   await buildAwkwardTree(source, { smallFiles: 2000 });
   await writeFile(join(source, 'large.bin'), seededBytes('large', 24 * MiB));
   let packs = 0;
+  // The second data pack fills the disk: its first bytes reach the file, then the write fails.
   class FullDisk extends LocalBackend {
-    override async write(handle: ObjectHandle, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
-      if (handle.type === 'data' && ++packs > 1) throw new BackendError('E_NO_SPACE', 'The backup target is full.');
-      return super.write(handle, data);
+    override createWriter(handle: ObjectHandle) {
+      const writer = super.createWriter(handle);
+      if (handle.type !== 'data' || ++packs < 2) return writer;
+      return {
+        ...writer,
+        append: async (data: Uint8Array) => {
+          await writer.append(data);
+          throw new BackendError('E_NO_SPACE', 'The backup target is full.');
+        },
+      };
     }
   }
   const repository = await Repository.init(new FullDisk(join(dir, 'repo')), { password: TEST_PASSWORD, kdf: FAST_KDF, packSize: 1024 * 1024 });
   await assert.rejects(backup(repository, { paths: [source], cacheDir: join(dir, 'cache') }), { code: 'E_NO_SPACE' });
+  await repository.close();
+  await assertNoPartialObjects(new LocalBackend(join(dir, 'repo')), join(dir, 'repo'));
 });

@@ -29,9 +29,16 @@ class StopAfterPacks extends LocalBackend {
     super(path);
   }
 
-  override async write(handle: ObjectHandle, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
-    await super.write(handle, data);
-    if (handle.type === 'data' && ++this.packs === this.count) this.controller.abort();
+  // Every object, streamed pack or whole, is written through a writer: a data pack is stored once its commit resolves.
+  override createWriter(handle: ObjectHandle) {
+    const writer = super.createWriter(handle);
+    return {
+      ...writer,
+      commit: async () => {
+        await writer.commit();
+        if (handle.type === 'data' && ++this.packs === this.count) this.controller.abort();
+      },
+    };
   }
 }
 

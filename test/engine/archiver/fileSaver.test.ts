@@ -138,9 +138,20 @@ class GatedBackend extends LocalBackend {
     this.open();
   }
 
-  override async write(handle: ObjectHandle, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
-    if (handle.type === 'data') await this.gate;
-    return super.write(handle, data);
+  override createWriter(handle: ObjectHandle) {
+    const writer = super.createWriter(handle);
+    if (handle.type !== 'data') return writer;
+    return {
+      ...writer,
+      append: async (data: Uint8Array) => {
+        await this.gate;
+        await writer.append(data);
+      },
+      commit: async () => {
+        await this.gate;
+        await writer.commit();
+      },
+    };
   }
 }
 

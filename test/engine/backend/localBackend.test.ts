@@ -12,7 +12,7 @@ import { tmpfsDir } from '../../helpers/tmpfs.js';
 
 const name = objectName;
 
-backendContract('local', async (t) => new LocalBackend(join(await tempDir(t), 'repo')));
+backendContract('local', async (t) => new LocalBackend(join(await tempDir(t), 'repo')), { piecewise: true });
 
 
 test('list never shows temporary files of unfinished writes or foreign files', async (t) => {
@@ -50,6 +50,17 @@ test('a full target fails with "target is full" and leaves no partial object', a
   assert.deepEqual((await collect(backend.list('data'))).map((o) => o.name), [name(1)]);
   assert.deepEqual(await readdir(join(mountPoint, 'repo', 'data', '00')), [name(1)], 'the temporary file must be removed');
   assert.deepEqual(await backend.read(packHandle(1)), seededBytes('fits', 64 * 1024));
+  // Written piece by piece: the append that finds the disk full fails the same way, and the partly written file goes.
+  const writer = backend.createWriter(packHandle(3));
+  await writer.append(seededBytes('first piece', 32 * 1024));
+  await assert.rejects(
+    (async () => {
+      for (let i = 0; i < 16; i++) await writer.append(seededBytes(`piece ${i}`, 32 * 1024));
+    })(),
+    { code: 'E_NO_SPACE' },
+  );
+  await writer.abort();
+  assert.deepEqual(await readdir(join(mountPoint, 'repo', 'data', '00')), [name(1)], 'the temporary file must be removed');
   // Once space is freed the same write succeeds.
   await backend.delete(packHandle(1));
   await backend.write(packHandle(2), seededBytes('now fits', 128 * 1024));

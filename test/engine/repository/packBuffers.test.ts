@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
-import type { ObjectHandle } from '../../../src-main/engine/backend/backend.js';
+import type { Backend, ByteRange, ObjectHandle, ObjectType } from '../../../src-main/engine/backend/backend.js';
 import { LocalBackend } from '../../../src-main/engine/backend/localBackend.js';
 import { computeBlobId } from '../../../src-main/engine/crypto/blobId.js';
 import { PackBuffers } from '../../../src-main/engine/repository/packBuffers.js';
@@ -28,20 +28,46 @@ test('pack buffers: the smallest free one that fits is reused, at most `keep` ar
 /**
  * A local backend that writes packs late and out of order, and checks that the bytes it was handed
  * did not change while it waited: a pack buffer handed back before its write finished would be
- * refilled by the next pack in the meantime.
+ * refilled by the next pack in the meantime. Packs reach it whole (it does not offer `createWriter`),
+ * as they reach a remote target.
  */
-class LateBackend extends LocalBackend {
+class LateBackend implements Backend {
+  readonly location: string;
   packWrites = 0;
   private turn = 0;
+  private readonly inner: LocalBackend;
 
-  override async write(handle: ObjectHandle, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
-    if (handle.type !== 'data') return super.write(handle, data);
+  constructor(path: string) {
+    this.inner = new LocalBackend(path);
+    this.location = this.inner.location;
+  }
+
+  async write(handle: ObjectHandle, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    if (handle.type !== 'data') return this.inner.write(handle, data);
     const parts = data instanceof Uint8Array ? [data] : data;
     const given = Buffer.concat(parts);
     this.packWrites += 1;
     await sleep([30, 5, 15][this.turn++ % 3]);
-    await super.write(handle, parts);
+    await this.inner.write(handle, parts);
     assert.ok(Buffer.concat(parts).equals(given), `pack ${handle.name} changed while it was being written`);
+  }
+  create(): Promise<void> {
+    return this.inner.create();
+  }
+  list(type: ObjectType) {
+    return this.inner.list(type);
+  }
+  stat(handle: ObjectHandle) {
+    return this.inner.stat(handle);
+  }
+  read(handle: ObjectHandle, range?: ByteRange) {
+    return this.inner.read(handle, range);
+  }
+  delete(handle: ObjectHandle): Promise<void> {
+    return this.inner.delete(handle);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
   }
 }
 
