@@ -61,5 +61,8 @@ export function printPruneResult(result: PruneResult): void {
   console.log(
     `Prune ${verb} delete ${result.packsToDelete} unused packs and ${result.unindexedPacks} leftover packs, rewrite ${result.packsToRepack} sparse packs, keep ${result.packsToKeep}`,
   );
+  if (result.unfinishedWrites > 0) {
+    console.log(`Prune ${verb} delete ${result.unfinishedWrites} unfinished writes of interrupted backups (${formatBytes(result.unfinishedBytes)})`);
+  }
   console.log(`Repository data: ${formatBytes(result.bytesBefore)} → ${formatBytes(result.bytesAfter)}${result.dryRun ? ' (estimated)' : ''}`);
 }

@@ -62,6 +62,17 @@ export interface Backend {
    * not retrying it (the local disk); without it a pack is buffered and handed to `write`.
    */
   createWriter?(handle: ObjectHandle): ObjectWriter;
+  /**
+   * Finds the temporary files of writes that never finished (a process killed or a power cut mid-write):
+   * never listed or read, they only take space. Deletes them unless `dryRun`. Call only while no other
+   * process writes to the repository (under the exclusive lock, as prune is).
+   */
+  sweepTemporaryFiles?(dryRun: boolean): Promise<TemporaryFiles>;
+}
+
+export interface TemporaryFiles {
+  readonly files: number;
+  readonly bytes: number;
 }
 
 /** An object being written by `Backend.createWriter`. Calls must not overlap: each waits for the one before. */

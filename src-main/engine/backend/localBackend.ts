@@ -12,6 +12,7 @@ import {
   type ObjectInfo,
   type ObjectType,
   type ObjectWriter,
+  type TemporaryFiles,
 } from './backend.js';
 import { nodeFileSystem, type LocalFile, type LocalFileSystem } from './localFileSystem.js';
 
@@ -211,6 +212,33 @@ export class LocalBackend implements Backend {
   }
 
   async close(): Promise<void> {}
+
+  async sweepTemporaryFiles(dryRun: boolean): Promise<TemporaryFiles> {
+    await this.assertRootExists();
+    // Not locks/: a process taking a lock writes there without holding one.
+    const dataFolders = (await this.readFolder(join(this.root, 'data'))).filter((entry) => entry.isDirectory()).map((entry) => join(this.root, 'data', entry.name));
+    let files = 0;
+    let bytes = 0;
+    for (const folder of [...dataFolders, join(this.root, 'index'), join(this.root, 'snapshots')]) {
+      for (const entry of await this.readFolder(folder)) {
+        if (!entry.isFile() || !entry.name.startsWith(TEMP_PREFIX)) continue;
+        const path = join(folder, entry.name);
+        const info = await this.fs.lstat(path).catch(() => undefined);
+        if (!info) continue;
+        if (!dryRun) {
+          try {
+            await this.fs.unlink(path);
+          } catch (err) {
+            if (isErrno(err, 'ENOENT')) continue;
+            throw await this.translate(err, 'delete an unfinished write from');
+          }
+        }
+        files += 1;
+        bytes += info.size;
+      }
+    }
+    return { files, bytes };
+  }
 
   private pathOf(handle: ObjectHandle): string {
     return join(this.root, objectPath(handle));

@@ -1,4 +1,4 @@
-import type { Backend, ByteRange, ObjectHandle, ObjectInfo, ObjectType } from './backend.js';
+import type { Backend, ByteRange, ObjectHandle, ObjectInfo, ObjectType, TemporaryFiles } from './backend.js';
 
 /**
  * Holds uploads to an average rate (a token bucket kept as the time the
@@ -48,6 +48,10 @@ export class RateLimitedBackend implements Backend {
 
   delete(handle: ObjectHandle): Promise<void> {
     return this.inner.delete(handle);
+  }
+
+  async sweepTemporaryFiles(dryRun: boolean): Promise<TemporaryFiles> {
+    return (await this.inner.sweepTemporaryFiles?.(dryRun)) ?? { files: 0, bytes: 0 };
   }
 
   close(): Promise<void> {

@@ -1,4 +1,4 @@
-import { BackendError, objectPath, type Backend, type ByteRange, type ObjectHandle, type ObjectInfo, type ObjectType } from './backend.js';
+import { BackendError, objectPath, type Backend, type ByteRange, type ObjectHandle, type ObjectInfo, type ObjectType, type TemporaryFiles } from './backend.js';
 
 /** What the engine knows about one target of a replicated repository, for the CLI and the UI. */
 export interface TargetStatus {
@@ -114,6 +114,18 @@ export class ReplicatedBackend implements Backend {
   async delete(handle: ObjectHandle): Promise<void> {
     objectPath(handle);
     await this.everywhere((backend) => backend.delete(handle));
+  }
+
+  /** Sweeps every target that is up and can; a failure on any of them fails the sweep. */
+  async sweepTemporaryFiles(dryRun: boolean): Promise<TemporaryFiles> {
+    let files = 0;
+    let bytes = 0;
+    for (const { backend } of this.live()) {
+      const swept = await backend.sweepTemporaryFiles?.(dryRun);
+      files += swept?.files ?? 0;
+      bytes += swept?.bytes ?? 0;
+    }
+    return { files, bytes };
   }
 
   async close(): Promise<void> {

@@ -21,6 +21,9 @@ export interface PrunePlan {
   readonly packsToKeep: number;
   /** Packs on storage that no index names (left by interrupted backups). */
   readonly unindexedPacks: number;
+  /** Temporary files of writes that never finished (a killed backup's packs), and their bytes: not in `bytesBefore`. */
+  readonly unfinishedWrites: number;
+  readonly unfinishedBytes: number;
   readonly blobsUsed: number;
   readonly blobsUnused: number;
   readonly bytesBefore: number;
@@ -98,18 +101,21 @@ export async function prune(repository: Repository, options: PruneOptions = {}):
     }
   }
   const unindexed = [...stored.keys()].filter((name) => !packs.has(name));
+  const unfinished = (await repository.backend.sweepTemporaryFiles?.(true)) ?? { files: 0, bytes: 0 };
   const bytesBefore = [...stored.values()].reduce((a, b) => a + b, 0);
   const plan: PrunePlan = {
     packsToDelete: remove.length,
     packsToRepack: repack.length,
     packsToKeep: keep.length,
     unindexedPacks: unindexed.length,
+    unfinishedWrites: unfinished.files,
+    unfinishedBytes: unfinished.bytes,
     blobsUsed: used.size,
     blobsUnused,
     bytesBefore,
     bytesAfter,
   };
-  if (options.dryRun || (remove.length === 0 && repack.length === 0 && unindexed.length === 0)) {
+  if (options.dryRun || (remove.length === 0 && repack.length === 0 && unindexed.length === 0 && unfinished.files === 0)) {
     return { ...plan, dryRun: options.dryRun === true, bytesAfter: options.dryRun ? bytesAfter : bytesBefore };
   }
 
@@ -130,6 +136,7 @@ export async function prune(repository: Repository, options: PruneOptions = {}):
 
   meter.counts.phase = 'deleting packs';
   for (const name of [...remove, ...repack, ...unindexed]) await repository.backend.delete({ type: 'data', name });
+  await repository.backend.sweepTemporaryFiles?.(false);
   meter.counts.phase = 'done';
   meter.tick(true);
   const after = keep.reduce((n, p) => n + p.size, 0) + fresh.reduce((n, p) => n + p.size, 0);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { backup } from '../../../src-main/engine/archiver/backup.js';
@@ -75,4 +75,33 @@ test('prune refuses when a snapshot uses data that is missing, and changes nothi
   const before = await bytesUnder(made.path, { except: 'locks' });
   await assert.rejects(prune(await made.reopen()), { code: 'E_DAMAGED', message: /missing from the index; nothing was pruned/ });
   assert.equal(await bytesUnder(made.path, { except: 'locks' }), before);
+});
+
+test('prune removes the temporary files of writes a killed backup never finished, and no lock in progress', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'home');
+  const made = await createTestRepository(t);
+  await writeGeneration(source, 0);
+  const { snapshot } = await backup(made.repository, { paths: [source], cacheDir: join(dir, 'cache') });
+  // A pack a killed process was writing as it filled: appended to, never committed nor given up.
+  const half = made.repository.backend.createWriter?.({ type: 'data', name: 'ab'.repeat(32) });
+  assert.ok(half);
+  await half.append(Buffer.alloc(300 * KiB, 1));
+  // Someone taking a lock writes its file without holding one: that is left alone.
+  await writeFile(join(made.path, 'locks', '.tmp-0123456789abcdef'), 'a lock being written');
+  const temporary = async () => (await readdir(made.path, { recursive: true })).filter((path) => path.includes('.tmp-')).sort();
+  assert.equal((await temporary()).length, 2);
+
+  const dry = await prune(await made.reopen(), { dryRun: true });
+  assert.deepEqual([dry.unfinishedWrites, dry.unfinishedBytes], [1, 300 * KiB]);
+  assert.equal((await temporary()).length, 2, 'a dry run deletes nothing');
+  const result = await prune(await made.reopen());
+  assert.deepEqual([result.unfinishedWrites, result.unfinishedBytes], [1, 300 * KiB]);
+  assert.deepEqual(await temporary(), [join('locks', '.tmp-0123456789abcdef')]);
+
+  const after = await made.reopen();
+  assert.deepEqual((await checkRepository(after)).errors, []);
+  const target = join(dir, 'restored');
+  assert.deepEqual((await restore(after, { snapshot, path: source, target })).problems, []);
+  assertSameTree(await describeTree(target, { mtimes: false }), await describeTree(source, { mtimes: false }));
 });
