@@ -9,6 +9,7 @@ import type { ObjectHandle } from '../../../src-main/engine/backend/backend.js';
 import { LocalBackend } from '../../../src-main/engine/backend/localBackend.js';
 import { gearTable } from '../../../src-main/engine/chunker/gearTable.js';
 import { Repository } from '../../../src-main/engine/repository/repository.js';
+import { Gate, gatedWriter } from '../../fixtures/wrappedBackends.js';
 import { seededBytes } from '../../helpers/data.js';
 import { tempDir } from '../../helpers/tempDir.js';
 import { TEST_PASSWORD, createTestRepository } from '../../helpers/testRepository.js';
@@ -131,27 +132,11 @@ test('a large file leaves for a worker at once; small files wait until the calle
 
 /** A local backend whose pack writes wait until the test opens the gate: chunks pile up in the ring meanwhile. */
 class GatedBackend extends LocalBackend {
-  private open!: () => void;
-  readonly gate = new Promise<void>((resolve) => (this.open = resolve));
-
-  openGate(): void {
-    this.open();
-  }
+  readonly gate = new Gate();
 
   override createWriter(handle: ObjectHandle) {
     const writer = super.createWriter(handle);
-    if (handle.type !== 'data') return writer;
-    return {
-      ...writer,
-      append: async (data: Uint8Array) => {
-        await this.gate;
-        await writer.append(data);
-      },
-      commit: async () => {
-        await this.gate;
-        await writer.commit();
-      },
-    };
+    return handle.type === 'data' ? gatedWriter(writer, this.gate) : writer;
   }
 }
 
@@ -178,7 +163,7 @@ test('chunks pass through a small ring, released only in ring order, and every s
   await Promise.all(paths.map((path, i) => writeFile(path, contents[i] as Buffer)));
   const reads = paths.map((path, i) => files.read(Buffer.from(path), (contents[i] as Buffer).length, { ids: [], lengths: [] }, () => undefined));
   await sleep(300);
-  backend.openGate();
+  backend.gate.open();
   const results = await Promise.all(reads);
   await saver.flush();
   for (const [i, result] of results.entries()) {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
-import type { Backend, ByteRange, ObjectHandle, ObjectType } from '../../../src-main/engine/backend/backend.js';
-import { LocalBackend } from '../../../src-main/engine/backend/localBackend.js';
+import type { ObjectHandle } from '../../../src-main/engine/backend/backend.js';
 import { computeBlobId } from '../../../src-main/engine/crypto/blobId.js';
 import { PackBuffers } from '../../../src-main/engine/repository/packBuffers.js';
 import { Repository } from '../../../src-main/engine/repository/repository.js';
+import { WholeObjectBackend } from '../../fixtures/wrappedBackends.js';
 import { seededBytes } from '../../helpers/data.js';
 import { TEST_PASSWORD, createTestRepository } from '../../helpers/testRepository.js';
 
@@ -31,18 +31,11 @@ test('pack buffers: the smallest free one that fits is reused, at most `keep` ar
  * refilled by the next pack in the meantime. Packs reach it whole (it does not offer `createWriter`),
  * as they reach a remote target.
  */
-class LateBackend implements Backend {
-  readonly location: string;
+class LateBackend extends WholeObjectBackend {
   packWrites = 0;
   private turn = 0;
-  private readonly inner: LocalBackend;
 
-  constructor(path: string) {
-    this.inner = new LocalBackend(path);
-    this.location = this.inner.location;
-  }
-
-  async write(handle: ObjectHandle, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
+  override async write(handle: ObjectHandle, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
     if (handle.type !== 'data') return this.inner.write(handle, data);
     const parts = data instanceof Uint8Array ? [data] : data;
     const given = Buffer.concat(parts);
@@ -50,24 +43,6 @@ class LateBackend implements Backend {
     await sleep([30, 5, 15][this.turn++ % 3]);
     await this.inner.write(handle, parts);
     assert.ok(Buffer.concat(parts).equals(given), `pack ${handle.name} changed while it was being written`);
-  }
-  create(): Promise<void> {
-    return this.inner.create();
-  }
-  list(type: ObjectType) {
-    return this.inner.list(type);
-  }
-  stat(handle: ObjectHandle) {
-    return this.inner.stat(handle);
-  }
-  read(handle: ObjectHandle, range?: ByteRange) {
-    return this.inner.read(handle, range);
-  }
-  delete(handle: ObjectHandle): Promise<void> {
-    return this.inner.delete(handle);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
 
