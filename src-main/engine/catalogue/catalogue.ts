@@ -96,18 +96,27 @@ export class Catalogue {
     const inRepository = new Set(await listSnapshotIds(repository));
     const known = new Set((this.db.prepare('SELECT id FROM snapshots').all() as { id: string }[]).map((r) => r.id));
     const gone = [...known].filter((id) => !inRepository.has(id));
+    let removed = 0;
     if (gone.length > 0) {
       const drop = this.db.transaction((ids: string[]) => {
+        let dropped = 0;
         for (const id of ids) {
-          const key = (this.db.prepare('SELECT key FROM snapshots WHERE id = ?').get(id) as { key: number }).key;
+          // Another process syncing the same catalogue may have dropped it already.
+          const row = this.db.prepare('SELECT key FROM snapshots WHERE id = ?').get(id) as { key: number } | undefined;
+          if (!row) continue;
+          dropped += 1;
+          const key = row.key;
           this.db.prepare('DELETE FROM entries WHERE snapshot = ?').run(key);
           this.db.prepare('DELETE FROM subtrees WHERE snapshot = ?').run(key);
           this.db.prepare('DELETE FROM snapshots WHERE key = ?').run(key);
         }
         this.db.exec('DELETE FROM versions WHERE id NOT IN (SELECT version FROM entries)');
         this.db.exec('DELETE FROM paths WHERE id NOT IN (SELECT path_id FROM versions)');
+        return dropped;
       });
-      drop(gone);
+      // IMMEDIATE: the drop reads before it writes, and SQLite does not wait for a write lock a reader
+      // asks for (two could deadlock), so while another process wrote to the catalogue it failed at once.
+      removed = drop.immediate(gone);
     }
     const fresh = [...inRepository].filter((id) => !known.has(id));
     // Another process may have saved snapshots since this one read the index; their index files were
@@ -116,22 +125,35 @@ export class Catalogue {
     // Oldest first, so a snapshot's parent is catalogued before it and its unchanged folders can be reused.
     const snapshots = (await Promise.all(fresh.map((id) => loadSnapshot(repository, id)))).sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : a.id < b.id ? -1 : 1));
     let foldersReused = 0;
-    for (const snapshot of snapshots) foldersReused += await this.addSnapshot(repository, snapshot);
-    return { added: snapshots.length, removed: gone.length, foldersReused };
+    let added = 0;
+    for (const snapshot of snapshots) {
+      const reused = await this.addSnapshot(repository, snapshot);
+      if (reused === undefined) continue;
+      added += 1;
+      foldersReused += reused;
+    }
+    return { added, removed, foldersReused };
   }
 
-  /** Catalogues one snapshot; returns how many folders it took over from its parent without reading them. */
-  private async addSnapshot(repository: Repository, snapshot: Snapshot): Promise<number> {
+  /**
+   * Catalogues one snapshot; returns how many folders it took over from its parent without reading them,
+   * or undefined when another process catalogued it meanwhile (the agent and a command can sync one
+   * catalogue at once). The transactions that add it are IMMEDIATE and look for it first, under the lock.
+   */
+  private async addSnapshot(repository: Repository, snapshot: Snapshot): Promise<number | undefined> {
     // A snapshot with the same root tree as one already catalogued (a backup with no change) holds
     // exactly the same versions: copy its entries instead of walking every tree again.
     const twin = this.db.prepare("SELECT key FROM snapshots WHERE json_extract(record, '$.tree') = ? LIMIT 1").get(snapshot.tree) as { key: number } | undefined;
     if (twin) {
-      this.db.transaction(() => {
-        const key = this.insertSnapshot(snapshot);
-        this.db.prepare('INSERT INTO entries (snapshot, version) SELECT ?, version FROM entries WHERE snapshot = ?').run(key, twin.key);
-        this.db.prepare('INSERT INTO subtrees (snapshot, path_id, tree) SELECT ?, path_id, tree FROM subtrees WHERE snapshot = ?').run(key, twin.key);
-      })();
-      return 0;
+      return this.db
+        .transaction(() => {
+          if (this.isCatalogued(snapshot.id)) return undefined;
+          const key = this.insertSnapshot(snapshot);
+          this.db.prepare('INSERT INTO entries (snapshot, version) SELECT ?, version FROM entries WHERE snapshot = ?').run(key, twin.key);
+          this.db.prepare('INSERT INTO subtrees (snapshot, path_id, tree) SELECT ?, path_id, tree FROM subtrees WHERE snapshot = ?').run(key, twin.key);
+          return 0;
+        })
+        .immediate();
     }
     // A folder whose tree id is the one it had at the same path in the parent holds the same entries
     // below it (the id covers every name, time and content under it), so they are copied, not read:
@@ -169,37 +191,45 @@ export class Catalogue {
       batch = [];
     }
     saveBatch(batch);
-    this.db.transaction(() => {
-      const key = this.insertSnapshot(snapshot);
-      this.db.exec('INSERT OR IGNORE INTO paths (path) SELECT path FROM temp.walked');
-      this.db.exec(
-        `INSERT OR IGNORE INTO versions (path_id, type, size, mtime_ns, content)
-         SELECT p.id, w.type, w.size, w.mtime_ns, w.content FROM temp.walked w JOIN paths p ON p.path = w.path`,
-      );
-      this.db
-        .prepare(
-          `INSERT OR IGNORE INTO entries (snapshot, version)
-           SELECT ?, v.id FROM temp.walked w JOIN paths p ON p.path = w.path
-           JOIN versions v ON v.path_id = p.id AND v.type = w.type AND v.size = w.size AND v.mtime_ns = w.mtime_ns AND v.content = w.content`,
-        )
-        .run(key);
-      this.db.prepare('INSERT INTO subtrees (snapshot, path_id, tree) SELECT ?, p.id, w.tree FROM temp.walked w JOIN paths p ON p.path = w.path WHERE w.tree IS NOT NULL').run(key);
-      if (reusedCount === 0 || !parent) return;
-      // CROSS JOIN keeps the reused folders as the outer loop, each a range scan of the paths index.
-      const below = 'temp.walked w CROSS JOIN paths p ON p.path > w.below_from AND p.path < w.below_to';
-      this.db
-        .prepare(
-          `INSERT OR IGNORE INTO entries (snapshot, version)
-           SELECT ?, e.version FROM ${below} CROSS JOIN versions v ON v.path_id = p.id
-           CROSS JOIN entries e ON e.snapshot = ? AND e.version = v.id WHERE w.below_from IS NOT NULL`,
-        )
-        .run(key, parent.key);
-      this.db
-        .prepare(`INSERT OR IGNORE INTO subtrees (snapshot, path_id, tree) SELECT ?, s.path_id, s.tree FROM ${below} CROSS JOIN subtrees s ON s.snapshot = ? AND s.path_id = p.id WHERE w.below_from IS NOT NULL`)
-        .run(key, parent.key);
-    })();
+    const added = this.db
+      .transaction(() => {
+        if (this.isCatalogued(snapshot.id)) return false;
+        const key = this.insertSnapshot(snapshot);
+        this.db.exec('INSERT OR IGNORE INTO paths (path) SELECT path FROM temp.walked');
+        this.db.exec(
+          `INSERT OR IGNORE INTO versions (path_id, type, size, mtime_ns, content)
+           SELECT p.id, w.type, w.size, w.mtime_ns, w.content FROM temp.walked w JOIN paths p ON p.path = w.path`,
+        );
+        this.db
+          .prepare(
+            `INSERT OR IGNORE INTO entries (snapshot, version)
+             SELECT ?, v.id FROM temp.walked w JOIN paths p ON p.path = w.path
+             JOIN versions v ON v.path_id = p.id AND v.type = w.type AND v.size = w.size AND v.mtime_ns = w.mtime_ns AND v.content = w.content`,
+          )
+          .run(key);
+        this.db.prepare('INSERT INTO subtrees (snapshot, path_id, tree) SELECT ?, p.id, w.tree FROM temp.walked w JOIN paths p ON p.path = w.path WHERE w.tree IS NOT NULL').run(key);
+        if (reusedCount === 0 || !parent) return true;
+        // CROSS JOIN keeps the reused folders as the outer loop, each a range scan of the paths index.
+        const below = 'temp.walked w CROSS JOIN paths p ON p.path > w.below_from AND p.path < w.below_to';
+        this.db
+          .prepare(
+            `INSERT OR IGNORE INTO entries (snapshot, version)
+             SELECT ?, e.version FROM ${below} CROSS JOIN versions v ON v.path_id = p.id
+             CROSS JOIN entries e ON e.snapshot = ? AND e.version = v.id WHERE w.below_from IS NOT NULL`,
+          )
+          .run(key, parent.key);
+        this.db
+          .prepare(`INSERT OR IGNORE INTO subtrees (snapshot, path_id, tree) SELECT ?, s.path_id, s.tree FROM ${below} CROSS JOIN subtrees s ON s.snapshot = ? AND s.path_id = p.id WHERE w.below_from IS NOT NULL`)
+          .run(key, parent.key);
+        return true;
+      })
+      .immediate();
     this.db.exec('DELETE FROM temp.walked');
-    return reusedCount;
+    return added ? reusedCount : undefined;
+  }
+
+  private isCatalogued(id: string): boolean {
+    return this.db.prepare('SELECT 1 FROM snapshots WHERE id = ?').get(id) !== undefined;
   }
 
   private insertSnapshot(snapshot: Snapshot): number {

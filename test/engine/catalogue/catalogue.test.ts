@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createRequire } from 'node:module';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -147,4 +150,69 @@ test('versions, find, diff and stats agree with a brute-force walk of the restor
   assert.deepEqual(await rebuilt.sync(repository), { added: 0, removed: 1, foldersReused: 0 });
   assert.ok(!rebuilt.versions(`${source}/docs/report.txt`).some((v) => v.snapshots.some((s) => s.id === snapshots[0]?.id)));
   rebuilt.close();
+});
+
+test('a sync that drops snapshots waits for another process writing to the catalogue instead of failing with "database is locked"', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await mkdir(source);
+  const made = await createTestRepository(t);
+  const snapshots: Snapshot[] = [];
+  for (let i = 0; i < 2; i++) {
+    await writeFile(join(source, 'file.txt'), `version ${i}`);
+    snapshots.push((await backup(made.repository, { paths: [source], cacheDir: join(dir, 'cache') })).snapshot);
+  }
+  const folder = join(dir, 'catalogue');
+  const catalogue = new Catalogue(folder);
+  t.after(() => catalogue.close());
+  await catalogue.sync(made.repository);
+  await made.repository.backend.delete({ type: 'snapshots', name: (snapshots[0] as Snapshot).id });
+  // Another process (a second Hindsight) holds the catalogue's write lock for a moment, as its own sync would.
+  const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
+  const holder = spawn(
+    process.execPath,
+    ['-e', `const D = require(${JSON.stringify(sqlite)}); const db = new D(${JSON.stringify(join(folder, 'catalogue.sqlite'))}); db.exec('BEGIN IMMEDIATE'); console.log('held'); setTimeout(() => { db.exec('COMMIT'); db.close(); }, 400);`],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const exited = once(holder, 'exit');
+  await once(holder.stdout, 'data');
+  const result = await catalogue.sync(made.repository);
+  assert.deepEqual(await exited, [0, null]);
+  assert.equal(result.removed, 1);
+  assert.deepEqual(
+    catalogue.versions(join(source, 'file.txt')).flatMap((v) => v.snapshots.map((s) => s.id)),
+    [(snapshots[1] as Snapshot).id],
+  );
+});
+
+test('two processes syncing one catalogue at once each add the new snapshots once, and both answer the same', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await mkdir(join(source, 'sub'), { recursive: true });
+  const made = await createTestRepository(t);
+  for (let i = 0; i < 3; i++) {
+    await writeFile(join(source, 'sub', 'file.txt'), `version ${i}`);
+    await writeFile(join(source, `added-${i}.txt`), `added ${i}`);
+    await backup(made.repository, { paths: [source], cacheDir: join(dir, 'cache') });
+  }
+  const folder = join(dir, 'catalogue');
+  // Two connections to one catalogue file, as the agent and a command line would have.
+  const first = new Catalogue(folder);
+  const second = new Catalogue(folder);
+  t.after(() => {
+    first.close();
+    second.close();
+  });
+  const [a, b] = await Promise.all([first.sync(made.repository), second.sync(await made.reopen())]);
+  assert.equal(a.added + b.added, 3, `added ${a.added} and ${b.added}`);
+  for (const catalogue of [first, second]) {
+    assert.equal((await catalogue.sync(made.repository)).added, 0);
+    const versions = catalogue.versions(join(source, 'sub', 'file.txt'));
+    assert.deepEqual(versions.map((v) => v.snapshots.length), [1, 1, 1]);
+  }
+  const oldest = (first.versions(join(source, 'sub', 'file.txt'))[0]?.snapshots[0] as { id: string }).id;
+  await made.repository.backend.delete({ type: 'snapshots', name: oldest });
+  const [c, d] = await Promise.all([first.sync(made.repository), second.sync(await made.reopen())]);
+  assert.equal(c.removed + d.removed, 1, `removed ${c.removed} and ${d.removed}`);
+  for (const catalogue of [first, second]) assert.equal(catalogue.versions(join(source, 'sub', 'file.txt')).length, 2);
 });
