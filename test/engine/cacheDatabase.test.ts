@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createRequire } from 'node:module';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { openCacheDatabase } from '../../src-main/engine/cacheDatabase.js';
+import { holdSqliteWriteLock } from '../fixtures/sqliteWriter.js';
 import { tempDir } from '../helpers/tempDir.js';
 
 const run = promisify(execFile);
@@ -37,14 +36,7 @@ test('an open that meets another process writing to the new database waits for i
   await run(process.execPath, ['-e', `require('node:fs').mkdirSync(${JSON.stringify(folder)})`]);
   // The other process holds a write lock on the file in its first (rollback journal) state, as a process
   // converting it to WAL does; this one's switch to WAL reads the header and then has to wait for it.
-  const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
-  const holder = spawn(
-    process.execPath,
-    ['-e', `const D = require(${JSON.stringify(sqlite)}); const db = new D(${JSON.stringify(join(folder, 'x.sqlite'))}); db.exec('BEGIN IMMEDIATE; CREATE TABLE theirs (n INTEGER)'); console.log('held'); setTimeout(() => { db.exec('COMMIT'); db.close(); }, 400);`],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const exited = once(holder, 'exit');
-  await once(holder.stdout, 'data');
+  const { exited } = await holdSqliteWriteLock(join(folder, 'x.sqlite'), 400, 'CREATE TABLE theirs (n INTEGER)');
   const db = openCacheDatabase(folder, 'x.sqlite', MIGRATIONS);
   assert.deepEqual(await exited, [0, null]);
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');

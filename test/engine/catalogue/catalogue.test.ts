@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createRequire } from 'node:module';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -10,6 +7,7 @@ import { Catalogue } from '../../../src-main/engine/catalogue/catalogue.js';
 import { repositoryStats } from '../../../src-main/engine/catalogue/stats.js';
 import { restore } from '../../../src-main/engine/restorer/restore.js';
 import type { Snapshot } from '../../../src-main/engine/snapshot/snapshot.js';
+import { holdSqliteWriteLock } from '../../fixtures/sqliteWriter.js';
 import { seededBytes } from '../../helpers/data.js';
 import { describeTree, type EntryState } from '../../helpers/fileTree.js';
 import { tempDir } from '../../helpers/tempDir.js';
@@ -168,14 +166,7 @@ test('a sync that drops snapshots waits for another process writing to the catal
   await catalogue.sync(made.repository);
   await made.repository.backend.delete({ type: 'snapshots', name: (snapshots[0] as Snapshot).id });
   // Another process (a second Hindsight) holds the catalogue's write lock for a moment, as its own sync would.
-  const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
-  const holder = spawn(
-    process.execPath,
-    ['-e', `const D = require(${JSON.stringify(sqlite)}); const db = new D(${JSON.stringify(join(folder, 'catalogue.sqlite'))}); db.exec('BEGIN IMMEDIATE'); console.log('held'); setTimeout(() => { db.exec('COMMIT'); db.close(); }, 400);`],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const exited = once(holder, 'exit');
-  await once(holder.stdout, 'data');
+  const { exited } = await holdSqliteWriteLock(join(folder, 'catalogue.sqlite'), 400);
   const result = await catalogue.sync(made.repository);
   assert.deepEqual(await exited, [0, null]);
   assert.equal(result.removed, 1);
