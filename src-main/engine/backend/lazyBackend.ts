@@ -1,4 +1,4 @@
-import type { Backend, ByteRange, ObjectHandle, ObjectInfo, ObjectType } from './backend.js';
+import type { Backend, ByteRange, ObjectHandle, ObjectInfo, ObjectType, TemporaryFiles } from './backend.js';
 
 /**
  * A backend whose module loads on first use. The S3 SDK and ssh2 take about
@@ -39,6 +39,10 @@ export class LazyBackend implements Backend {
 
   async delete(handle: ObjectHandle): Promise<void> {
     return (await this.backend()).delete(handle);
+  }
+
+  async sweepTemporaryFiles(dryRun: boolean): Promise<TemporaryFiles> {
+    return (await (await this.backend()).sweepTemporaryFiles?.(dryRun)) ?? { files: 0, bytes: 0 };
   }
 
   async close(): Promise<void> {

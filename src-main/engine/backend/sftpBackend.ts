@@ -14,6 +14,7 @@ import {
   type ObjectHandle,
   type ObjectInfo,
   type ObjectType,
+  type TemporaryFiles,
 } from './backend.js';
 import { sftpLocationName } from './backendNames.js';
 import { fingerprint, keyType, rememberHostKey, verifyHostKey } from './knownHosts.js';
@@ -220,6 +221,33 @@ export class SftpBackend implements Backend {
       if (sftpCode(err) === NO_SUCH_FILE) return;
       throw this.translate(err, 'delete from', handle);
     }
+  }
+
+  async sweepTemporaryFiles(dryRun: boolean): Promise<TemporaryFiles> {
+    const session = await this.connect();
+    await this.assertRootExists(session);
+    // Not locks/: a process taking a lock writes there without holding one.
+    const dataFolders = (await this.readFolder(session, posix.join(this.root, 'data')))
+      .filter((entry) => entry.attrs.isDirectory())
+      .map((entry) => posix.join(this.root, 'data', entry.filename));
+    let files = 0;
+    let bytes = 0;
+    for (const folder of [...dataFolders, posix.join(this.root, 'index'), posix.join(this.root, 'snapshots')]) {
+      for (const entry of await this.readFolder(session, folder)) {
+        if (!entry.attrs.isFile() || !entry.filename.startsWith(TEMP_PREFIX)) continue;
+        if (!dryRun) {
+          try {
+            await session.call<void>((cb) => session.sftp.unlink(posix.join(folder, entry.filename), cb));
+          } catch (err) {
+            if (sftpCode(err) === NO_SUCH_FILE) continue;
+            throw this.translate(err, 'delete an unfinished write from');
+          }
+        }
+        files += 1;
+        bytes += entry.attrs.size;
+      }
+    }
+    return { files, bytes };
   }
 
   async close(): Promise<void> {

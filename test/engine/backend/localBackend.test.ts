@@ -8,6 +8,7 @@ import { LocalBackend } from '../../../src-main/engine/backend/localBackend.js';
 import { backendContract, collect, objectName, packHandle } from '../../helpers/backendContract.js';
 import { seededBytes } from '../../helpers/data.js';
 import { tempDir } from '../../helpers/tempDir.js';
+import { assertSweepsTemporaryFiles } from '../../helpers/temporaryFiles.js';
 import { tmpfsDir } from '../../helpers/tmpfs.js';
 
 const name = objectName;
@@ -26,6 +27,11 @@ test('list never shows temporary files of unfinished writes or foreign files', a
   assert.deepEqual(await collect(backend.list('index')), []);
   await backend.write(packHandle(3), Buffer.from('x'));
   assert.deepEqual((await readdir(join(root, 'data', '00'))).sort(), ['.tmp-deadbeef', name(3)]);
+});
+
+test('temporary files of unfinished writes are found, removed unless a dry run, and locks/ is left alone', async (t) => {
+  const root = join(await tempDir(t), 'repo');
+  await assertSweepsTemporaryFiles(new LocalBackend(root), root);
 });
 
 test('a missing target says to connect the disk', async (t) => {

@@ -4,10 +4,13 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BackendError } from '../../../src-main/engine/backend/backend.js';
+import { LazyBackend } from '../../../src-main/engine/backend/lazyBackend.js';
+import { RetryingBackend } from '../../../src-main/engine/backend/retryingBackend.js';
 import { SftpBackend } from '../../../src-main/engine/backend/sftpBackend.js';
 import { backendContract, collect, packHandle } from '../../helpers/backendContract.js';
 import { assertRepositoryCycle } from '../../helpers/repositoryCycle.js';
 import { freePort, sshdMissing, startSshServer } from '../../helpers/sshServer.js';
+import { assertSweepsTemporaryFiles } from '../../helpers/temporaryFiles.js';
 
 const skip = sshdMissing() ?? false;
 
@@ -23,6 +26,15 @@ backendContract(
 test('sftp: init, backup, restore byte for byte and check --read-data against a real sshd', { skip }, async (t) => {
   const server = await startSshServer(t);
   await assertRepositoryCycle(t, () => new SftpBackend(server.options(join(server.dir, 'repo'))), { packSize: 512 * 1024 });
+});
+
+test('sftp: temporary files of unfinished uploads are found, removed unless a dry run, and locks/ is left alone', { skip }, async (t) => {
+  const server = await startSshServer(t);
+  const root = join(server.dir, 'repo');
+  // Through the wrappers a location gets: the sweep passes the lazy loader and the retries.
+  const backend = new RetryingBackend(new LazyBackend('sftp', async () => new SftpBackend(server.options(root))));
+  t.after(() => backend.close());
+  await assertSweepsTemporaryFiles(backend, root);
 });
 
 test('sftp: a key the server does not accept is refused with a clear message', { skip }, async (t) => {
