@@ -91,6 +91,11 @@ export async function readChecked<T>(backend: Backend, handle: ObjectHandle, ran
   return accept(await backend.read(handle, range));
 }
 
+/** Sweeps through `sweepTemporaryFiles` where the backend has it; one without leaves no temporary files to sweep. */
+export async function sweepTemporaryFiles(backend: Backend, dryRun: boolean): Promise<TemporaryFiles> {
+  return (await backend.sweepTemporaryFiles?.(dryRun)) ?? { files: 0, bytes: 0 };
+}
+
 export type BackendErrorCode =
   | 'E_NOT_FOUND'
   | 'E_INVALID_RANGE'

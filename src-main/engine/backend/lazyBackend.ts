@@ -1,4 +1,4 @@
-import type { Backend, ByteRange, ObjectHandle, ObjectInfo, ObjectType, TemporaryFiles } from './backend.js';
+import { sweepTemporaryFiles, type Backend, type ByteRange, type ObjectHandle, type ObjectInfo, type ObjectType, type TemporaryFiles } from './backend.js';
 
 /**
  * A backend whose module loads on first use. The S3 SDK and ssh2 take about
@@ -42,7 +42,7 @@ export class LazyBackend implements Backend {
   }
 
   async sweepTemporaryFiles(dryRun: boolean): Promise<TemporaryFiles> {
-    return (await (await this.backend()).sweepTemporaryFiles?.(dryRun)) ?? { files: 0, bytes: 0 };
+    return sweepTemporaryFiles(await this.backend(), dryRun);
   }
 
   async close(): Promise<void> {

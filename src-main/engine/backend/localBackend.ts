@@ -146,16 +146,22 @@ export class LocalBackend implements Backend {
     let file: LocalFile | undefined;
     let position = 0;
     let state: 'open' | 'committed' | 'failed' = 'open';
-    const fail = async (err: unknown): Promise<never> => {
+    const assertOpen = () => {
+      if (state !== 'open') throw new BackendError('E_IO', `The write of ${handle.type}/${handle.name} was already ${state === 'failed' ? 'given up' : 'finished'}.`);
+    };
+    const discard = async () => {
       state = 'failed';
       await file?.close().catch(() => undefined);
       file = undefined;
       await this.fs.unlink(temp).catch(() => undefined);
+    };
+    const fail = async (err: unknown): Promise<never> => {
+      await discard();
       throw await this.translate(err, 'write to', handle);
     };
     return {
       append: async (data) => {
-        if (state !== 'open') throw new BackendError('E_IO', `The write of ${handle.type}/${handle.name} was already ${state === 'failed' ? 'given up' : 'finished'}.`);
+        assertOpen();
         try {
           file ??= await this.openTemp(temp, folder);
           position = await writeAll(file, Array.isArray(data) ? (data as readonly Uint8Array[]) : [data as Uint8Array], position);
@@ -164,7 +170,7 @@ export class LocalBackend implements Backend {
         }
       },
       commit: async () => {
-        if (state !== 'open') throw new BackendError('E_IO', `The write of ${handle.type}/${handle.name} was already ${state === 'failed' ? 'given up' : 'finished'}.`);
+        assertOpen();
         try {
           file ??= await this.openTemp(temp, folder);
           await file.sync();
@@ -180,11 +186,7 @@ export class LocalBackend implements Backend {
         }
       },
       abort: async () => {
-        if (state !== 'open') return;
-        state = 'failed';
-        await file?.close().catch(() => undefined);
-        file = undefined;
-        await this.fs.unlink(temp).catch(() => undefined);
+        if (state === 'open') await discard();
       },
     };
   }

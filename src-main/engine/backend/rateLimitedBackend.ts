@@ -1,4 +1,4 @@
-import type { Backend, ByteRange, ObjectHandle, ObjectInfo, ObjectType, TemporaryFiles } from './backend.js';
+import { sweepTemporaryFiles, type Backend, type ByteRange, type ObjectHandle, type ObjectInfo, type ObjectType, type TemporaryFiles } from './backend.js';
 
 /**
  * Holds uploads to an average rate (a token bucket kept as the time the
@@ -50,8 +50,8 @@ export class RateLimitedBackend implements Backend {
     return this.inner.delete(handle);
   }
 
-  async sweepTemporaryFiles(dryRun: boolean): Promise<TemporaryFiles> {
-    return (await this.inner.sweepTemporaryFiles?.(dryRun)) ?? { files: 0, bytes: 0 };
+  sweepTemporaryFiles(dryRun: boolean): Promise<TemporaryFiles> {
+    return sweepTemporaryFiles(this.inner, dryRun);
   }
 
   close(): Promise<void> {

@@ -1,4 +1,4 @@
-import { BackendError, objectPath, type Backend, type ByteRange, type ObjectHandle, type ObjectInfo, type ObjectType, type TemporaryFiles } from './backend.js';
+import { BackendError, objectPath, sweepTemporaryFiles, type Backend, type ByteRange, type ObjectHandle, type ObjectInfo, type ObjectType, type TemporaryFiles } from './backend.js';
 
 /** What the engine knows about one target of a replicated repository, for the CLI and the UI. */
 export interface TargetStatus {
@@ -121,9 +121,9 @@ export class ReplicatedBackend implements Backend {
     let files = 0;
     let bytes = 0;
     for (const { backend } of this.live()) {
-      const swept = await backend.sweepTemporaryFiles?.(dryRun);
-      files += swept?.files ?? 0;
-      bytes += swept?.bytes ?? 0;
+      const swept = await sweepTemporaryFiles(backend, dryRun);
+      files += swept.files;
+      bytes += swept.bytes;
     }
     return { files, bytes };
   }

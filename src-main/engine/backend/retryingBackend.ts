@@ -1,4 +1,4 @@
-import { BackendError, isTransient, type Backend, type ByteRange, type ObjectHandle, type ObjectInfo, type ObjectType, type TemporaryFiles } from './backend.js';
+import { BackendError, isTransient, sweepTemporaryFiles, type Backend, type ByteRange, type ObjectHandle, type ObjectInfo, type ObjectType, type TemporaryFiles } from './backend.js';
 
 export interface RetryPolicy {
   /** Tries per call, the first included (default 6). */
@@ -87,7 +87,7 @@ export class RetryingBackend implements Backend {
 
   // Safe to repeat: a file deleted by an attempt that then failed is simply not found again.
   sweepTemporaryFiles(dryRun: boolean): Promise<TemporaryFiles> {
-    return this.retry('clean up', async () => (await this.inner.sweepTemporaryFiles?.(dryRun)) ?? { files: 0, bytes: 0 });
+    return this.retry('clean up', () => sweepTemporaryFiles(this.inner, dryRun));
   }
 
   close(): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Progress } from '../../../src-shared/progress.js';
+import { sweepTemporaryFiles } from '../backend/backend.js';
 import { ProgressMeter } from '../progressMeter.js';
 import type { IndexedPack } from '../repository/indexFile.js';
 import type { BlobLocation } from '../repository/memoryIndex.js';
@@ -101,7 +102,7 @@ export async function prune(repository: Repository, options: PruneOptions = {}):
     }
   }
   const unindexed = [...stored.keys()].filter((name) => !packs.has(name));
-  const unfinished = (await repository.backend.sweepTemporaryFiles?.(true)) ?? { files: 0, bytes: 0 };
+  const unfinished = await sweepTemporaryFiles(repository.backend, true);
   const bytesBefore = [...stored.values()].reduce((a, b) => a + b, 0);
   const plan: PrunePlan = {
     packsToDelete: remove.length,
@@ -115,7 +116,9 @@ export async function prune(repository: Repository, options: PruneOptions = {}):
     bytesBefore,
     bytesAfter,
   };
-  if (options.dryRun || (remove.length === 0 && repack.length === 0 && unindexed.length === 0 && unfinished.files === 0)) {
+  // Temporary files are no pack and in no index: they go at once, whatever else prune has to do.
+  if (!options.dryRun && unfinished.files > 0) await sweepTemporaryFiles(repository.backend, false);
+  if (options.dryRun || (remove.length === 0 && repack.length === 0 && unindexed.length === 0)) {
     return { ...plan, dryRun: options.dryRun === true, bytesAfter: options.dryRun ? bytesAfter : bytesBefore };
   }
 
@@ -136,7 +139,6 @@ export async function prune(repository: Repository, options: PruneOptions = {}):
 
   meter.counts.phase = 'deleting packs';
   for (const name of [...remove, ...repack, ...unindexed]) await repository.backend.delete({ type: 'data', name });
-  await repository.backend.sweepTemporaryFiles?.(false);
   meter.counts.phase = 'done';
   meter.tick(true);
   const after = keep.reduce((n, p) => n + p.size, 0) + fresh.reduce((n, p) => n + p.size, 0);
