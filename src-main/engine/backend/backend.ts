@@ -61,7 +61,7 @@ export interface Backend {
    * resolves, then all of it is, durably. Offered only where appending is cheap and nothing is lost by
    * not retrying it (the local disk); without it a pack is buffered and handed to `write`.
    */
-  createWriter?(handle: ObjectHandle): ObjectWriter;
+  createWriter?(handle: ObjectHandle, options?: WriterOptions): ObjectWriter;
   /**
    * Finds the temporary files of writes that never finished (a process killed or a power cut mid-write):
    * never listed or read, they only take space. Deletes them unless `dryRun`. Call only while no other
@@ -73,6 +73,16 @@ export interface Backend {
 export interface TemporaryFiles {
   readonly files: number;
   readonly bytes: number;
+}
+
+export interface WriterOptions {
+  /**
+   * Nothing will read the object soon (a pack): the backend may write it around its cache, so a backup
+   * does not push what other programs have cached out of memory. An append of whole 4 KiB blocks at a
+   * 4 KiB boundary, from memory that starts on a page boundary (`PackBuffers` with an aligned size),
+   * can then skip the cache; anything else is written as usual.
+   */
+  readonly uncached?: boolean;
 }
 
 /** An object being written by `Backend.createWriter`. Calls must not overlap: each waits for the one before. */

@@ -12,11 +12,16 @@ import {
   type ObjectInfo,
   type ObjectType,
   type ObjectWriter,
+  type WriterOptions,
   type TemporaryFiles,
 } from './backend.js';
 import { nodeFileSystem, type LocalFile, type LocalFileSystem } from './localFileSystem.js';
 
 const TEMP_PREFIX = '.tmp-';
+/** Linux's flag for writes that go from a program's memory to the disk, around the page cache; absent elsewhere. */
+const O_DIRECT = (fsConstants as { O_DIRECT?: number }).O_DIRECT;
+/** What an uncached write must be a multiple of, in length and file position: the largest logical block size in common use. */
+const DIRECT_BLOCK = 4096;
 
 /**
  * A repository in a folder: an external disk, a NAS mount, or a folder on
@@ -139,18 +144,38 @@ export class LocalBackend implements Backend {
     }
   }
 
-  createWriter(handle: ObjectHandle): ObjectWriter & { append(data: Uint8Array | readonly Uint8Array[]): Promise<void> } {
+  /**
+   * `uncached` (packs): whole blocks are written through a second descriptor opened with O_DIRECT, so
+   * they skip the page cache; the rest (a pack's last, partial stage) through the first, and the fsync
+   * at commit makes both durable. Measured on the 1 GiB benchmark set (first backup, 4 alternating
+   * rounds): 3.70 -> 2.75 s, system time 2.0 -> 0.63 s. Most of that saving is this virtual machine's:
+   * its page cache pages had been handed back to the host (free page reporting), and each one written
+   * into faulted in afresh (a 640 MB write of 16 MiB files took 1.2–1.8 s buffered, 0.35 s when each
+   * file was dropped from the cache after its fsync, as borg does, 0.26–0.33 s with O_DIRECT). On any
+   * machine it saves the copy into the cache and leaves other programs' cached files in memory.
+   * Where O_DIRECT is missing (macOS, Windows) or refused (a file system without it, memory not
+   * aligned: EINVAL), the write goes through the cache as before.
+   */
+  createWriter(handle: ObjectHandle, options: WriterOptions = {}): ObjectWriter & { append(data: Uint8Array | readonly Uint8Array[]): Promise<void> } {
     const path = this.pathOf(handle);
     const folder = dirname(path);
     const temp = join(folder, TEMP_PREFIX + randomBytes(8).toString('hex'));
     let file: LocalFile | undefined;
+    // The O_DIRECT descriptor: opened with the first whole-block append; null when it cannot be used.
+    let direct: LocalFile | null | undefined = options.uncached && O_DIRECT !== undefined ? undefined : null;
     let position = 0;
     let state: 'open' | 'committed' | 'failed' = 'open';
     const assertOpen = () => {
       if (state !== 'open') throw new BackendError('E_IO', `The write of ${handle.type}/${handle.name} was already ${state === 'failed' ? 'given up' : 'finished'}.`);
     };
+    const closeDirect = async () => {
+      const open = direct;
+      direct = null;
+      await open?.close();
+    };
     const discard = async () => {
       state = 'failed';
+      await closeDirect().catch(() => undefined);
       await file?.close().catch(() => undefined);
       file = undefined;
       await this.fs.unlink(temp).catch(() => undefined);
@@ -164,7 +189,18 @@ export class LocalBackend implements Backend {
         assertOpen();
         try {
           file ??= await this.openTemp(temp, folder);
-          position = await writeAll(file, Array.isArray(data) ? (data as readonly Uint8Array[]) : [data as Uint8Array], position);
+          const parts = Array.isArray(data) ? (data as readonly Uint8Array[]) : [data as Uint8Array];
+          const whole = parts.length === 1 ? (parts[0] as Uint8Array) : undefined;
+          if (whole && direct !== null && whole.byteLength > 0 && whole.byteLength % DIRECT_BLOCK === 0 && position % DIRECT_BLOCK === 0) {
+            direct ??= await this.fs.open(temp, fsConstants.O_WRONLY | (O_DIRECT as number)).catch(() => null);
+            if (direct) {
+              const wrote = await writeUncached(direct, whole, position);
+              // What O_DIRECT left (refused, or a short write) goes through the cache.
+              position = await writeAll(file, [whole.subarray(wrote)], position + wrote);
+              return;
+            }
+          }
+          position = await writeAll(file, parts, position);
         } catch (err) {
           return fail(err);
         }
@@ -173,6 +209,9 @@ export class LocalBackend implements Backend {
         assertOpen();
         try {
           file ??= await this.openTemp(temp, folder);
+          await closeDirect();
+          // One fsync per file, whichever descriptor wrote: it flushes the cached part, the file's size
+          // and block map, and the disk's write cache (which may still hold what O_DIRECT sent).
           await file.sync();
           await file.close();
           file = undefined;
@@ -345,6 +384,16 @@ async function writeAll(file: LocalFile, parts: readonly Uint8Array[], position:
     }
   }
   return position;
+}
+
+/** Writes `bytes` at `position` with O_DIRECT; returns how many were written, 0 when the kernel refused (EINVAL: memory or file system not suited). */
+async function writeUncached(direct: LocalFile, bytes: Uint8Array, position: number): Promise<number> {
+  try {
+    return (await direct.write(bytes, 0, bytes.byteLength, position)).bytesWritten;
+  } catch (err) {
+    if (isErrno(err, 'EINVAL')) return 0;
+    throw err;
+  }
 }
 
 function isErrno(err: unknown, code: string): boolean {

@@ -13,7 +13,7 @@ import { DEFAULT_LOCK_TIMING, acquireLock, listLocks, type LockInfo, type LockOw
 import { MemoryIndex, type BlobLocation } from './memoryIndex.js';
 import { FormatViolation, TRAILER_LENGTH, decodePackHeader, type BlobType, type PackedBlob } from './packFormat.js';
 import { PackBuffers } from './packBuffers.js';
-import { MemoryPackBody, StreamedPackBody, type PackBody } from './packBody.js';
+import { MemoryPackBody, STAGE_BYTES, StreamedPackBody, type PackBody } from './packBody.js';
 import { MAX_BLOBS_PER_PACK, PackWriter } from './packWriter.js';
 import { RepositoryError, damaged } from './repositoryError.js';
 import { openObject, sealObject, storageId, type SealedObjectType } from './sealedObject.js';
@@ -65,7 +65,7 @@ export class Repository {
   /** Open packs (data and trees), one waiting for an upload slot, and those uploading: what is in memory at most. */
   private readonly packBuffers: PackBuffers;
   /** Stages of packs streamed to the target: a few per pack on their way, for the open packs and those finishing. */
-  private readonly stageBuffers = new PackBuffers(16);
+  private readonly stageBuffers = new PackBuffers(16, STAGE_BYTES);
   /** Full packs taken out of `openPacks` and waiting for an upload slot, and who waits for them to leave. */
   private finishing = 0;
   private readonly finishingWaiters: (() => void)[] = [];
@@ -564,7 +564,7 @@ export class Repository {
 
   /** A pack streams to a target that can append (a local disk); anything else gets it whole, from memory. */
   private packBody(handle: ObjectHandle): PackBody {
-    if (this.backend.createWriter) return new StreamedPackBody(this.backend.createWriter(handle), this.stageBuffers);
+    if (this.backend.createWriter) return new StreamedPackBody(this.backend.createWriter(handle, { uncached: true }), this.stageBuffers);
     return new MemoryPackBody(this.backend, handle, this.packBuffers, this.config.packSize);
   }
 
