@@ -27,12 +27,19 @@ async function loadConfig(): Promise<BuilderConfig> {
     getConfig(dir: string, file: string, extra: null): Promise<BuilderConfig>;
     validateConfiguration(config: BuilderConfig, logger: unknown): Promise<void>;
   };
-  const { DebugLogger, setPrinter } = require('builder-util') as { DebugLogger: new (enabled: boolean) => unknown; setPrinter(printer: ((message: string) => void) | null): void };
-  // Its "• loaded configuration" line would go to stdout, which node:test's runner reads as its own protocol.
-  setPrinter(() => undefined);
-  const config = await getConfig(root, 'electron-builder.yml', null);
-  await validateConfiguration(config, new DebugLogger(false));
-  return config;
+  const { DebugLogger, log } = require('builder-util') as { DebugLogger: new (enabled: boolean) => unknown; log: { stream: { write(text: string): boolean } } };
+  // Its "• loaded configuration" line goes to stdout, which node:test's runner reads as its own
+  // protocol: once it landed inside a message and the runner failed the file ("Unable to deserialize
+  // cloned data"). Its logger writes to its stream directly, so the stream is what is silenced.
+  const stream = log.stream;
+  log.stream = { write: () => true };
+  try {
+    const config = await getConfig(root, 'electron-builder.yml', null);
+    await validateConfiguration(config, new DebugLogger(false));
+    return config;
+  } finally {
+    log.stream = stream;
+  }
 }
 
 /** Width and height from a PNG's IHDR chunk. */
