@@ -79,7 +79,7 @@ export interface WriterOptions {
   /**
    * Nothing will read the object soon (a pack): the backend may write it around its cache, so a backup
    * does not push what other programs have cached out of memory. An append of whole 4 KiB blocks at a
-   * 4 KiB boundary, from memory that starts on a page boundary (`PackBuffers` with an aligned size),
+   * 4 KiB boundary, from memory that starts on a page boundary (`BufferPool` with an aligned size),
    * can then skip the cache; anything else is written as usual.
    */
   readonly uncached?: boolean;

@@ -15,14 +15,10 @@ import {
   type WriterOptions,
   type TemporaryFiles,
 } from './backend.js';
+import { DirectWriter } from '../directWrites.js';
 import { nodeFileSystem, type LocalFile, type LocalFileSystem } from './localFileSystem.js';
 
 const TEMP_PREFIX = '.tmp-';
-/** Linux's flag for writes that go from a program's memory to the disk, around the page cache; absent elsewhere. */
-const O_DIRECT = (fsConstants as { O_DIRECT?: number }).O_DIRECT;
-/** What an uncached write must be a multiple of, in length and file position: the largest logical block size in common use. */
-const DIRECT_BLOCK = 4096;
-
 /**
  * A repository in a folder: an external disk, a NAS mount, or a folder on
  * this machine. Writes go to a temporary file in the destination folder,
@@ -145,24 +141,17 @@ export class LocalBackend implements Backend {
   }
 
   /**
-   * `uncached` (packs): whole blocks are written through a second descriptor opened with O_DIRECT, so
-   * they skip the page cache; the rest (a pack's last, partial stage) through the first, and the fsync
-   * at commit makes both durable. Measured on the 1 GiB benchmark set (first backup, 4 alternating
-   * rounds): 3.70 -> 2.75 s, system time 2.0 -> 0.63 s. Most of that saving is this virtual machine's:
-   * its page cache pages had been handed back to the host (free page reporting), and each one written
-   * into faulted in afresh (a 640 MB write of 16 MiB files took 1.2–1.8 s buffered, 0.35 s when each
-   * file was dropped from the cache after its fsync, as borg does, 0.26–0.33 s with O_DIRECT). On any
-   * machine it saves the copy into the cache and leaves other programs' cached files in memory.
-   * Where O_DIRECT is missing (macOS, Windows) or refused (a file system without it, memory not
-   * aligned: EINVAL), the write goes through the cache as before.
+   * `uncached` (packs): whole blocks are written through a `DirectWriter` (O_DIRECT, around the page
+   * cache), the rest (a pack's last, partial stage) through the file's descriptor, whose fsync at
+   * commit makes both durable.
    */
   createWriter(handle: ObjectHandle, options: WriterOptions = {}): ObjectWriter & { append(data: Uint8Array | readonly Uint8Array[]): Promise<void> } {
     const path = this.pathOf(handle);
     const folder = dirname(path);
     const temp = join(folder, TEMP_PREFIX + randomBytes(8).toString('hex'));
     let file: LocalFile | undefined;
-    // The O_DIRECT descriptor: opened with the first whole-block append; null when it cannot be used.
-    let direct: LocalFile | null | undefined = options.uncached && O_DIRECT !== undefined ? undefined : null;
+    // Opened with the first whole-block append; null when not wanted or not to be had.
+    let direct: DirectWriter | null | undefined = options.uncached ? undefined : null;
     let position = 0;
     let state: 'open' | 'committed' | 'failed' = 'open';
     const assertOpen = () => {
@@ -191,10 +180,10 @@ export class LocalBackend implements Backend {
           file ??= await this.openTemp(temp, folder);
           const parts = Array.isArray(data) ? (data as readonly Uint8Array[]) : [data as Uint8Array];
           const whole = parts.length === 1 ? (parts[0] as Uint8Array) : undefined;
-          if (whole && direct !== null && whole.byteLength > 0 && whole.byteLength % DIRECT_BLOCK === 0 && position % DIRECT_BLOCK === 0) {
-            direct ??= await this.fs.open(temp, fsConstants.O_WRONLY | (O_DIRECT as number)).catch(() => null);
+          if (whole && direct !== null && DirectWriter.fits(position, whole.byteLength)) {
+            direct ??= (await DirectWriter.open(temp, file, (path, flags) => this.fs.open(path, flags))) ?? null;
             if (direct) {
-              const wrote = await writeUncached(direct, whole, position);
+              const wrote = await direct.write(whole, position);
               // What O_DIRECT left (refused, or a short write) goes through the cache.
               position = await writeAll(file, [whole.subarray(wrote)], position + wrote);
               return;
@@ -384,16 +373,6 @@ async function writeAll(file: LocalFile, parts: readonly Uint8Array[], position:
     }
   }
   return position;
-}
-
-/** Writes `bytes` at `position` with O_DIRECT; returns how many were written, 0 when the kernel refused (EINVAL: memory or file system not suited). */
-async function writeUncached(direct: LocalFile, bytes: Uint8Array, position: number): Promise<number> {
-  try {
-    return (await direct.write(bytes, 0, bytes.byteLength, position)).bytesWritten;
-  } catch (err) {
-    if (isErrno(err, 'EINVAL')) return 0;
-    throw err;
-  }
 }
 
 function isErrno(err: unknown, code: string): boolean {

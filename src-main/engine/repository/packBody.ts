@@ -1,5 +1,5 @@
 import type { Backend, ObjectHandle, ObjectWriter } from '../backend/backend.js';
-import type { PackBuffers } from './packBuffers.js';
+import type { BufferPool } from '../bufferPool.js';
 
 /**
  * Where a pack's sealed bytes go as they are produced: held in memory until
@@ -35,7 +35,7 @@ export class MemoryPackBody implements PackBody {
   constructor(
     private readonly backend: Backend,
     private readonly handle: ObjectHandle,
-    private readonly buffers: PackBuffers,
+    private readonly buffers: BufferPool,
     private readonly packSize: number,
   ) {}
 
@@ -97,7 +97,7 @@ export class StreamedPackBody implements PackBody {
 
   constructor(
     private readonly writer: ObjectWriter,
-    private readonly stages: PackBuffers,
+    private readonly stages: BufferPool,
   ) {}
 
   reserve(): void {}

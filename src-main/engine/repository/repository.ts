@@ -12,7 +12,7 @@ import { createKeyFile, parseKeyFile, unwrapKeyFile, type KeyFile } from './keyF
 import { DEFAULT_LOCK_TIMING, acquireLock, listLocks, type LockInfo, type LockOwner, type LockTiming, type RepositoryLock } from './lock.js';
 import { MemoryIndex, type BlobLocation } from './memoryIndex.js';
 import { FormatViolation, TRAILER_LENGTH, decodePackHeader, type BlobType, type PackedBlob } from './packFormat.js';
-import { PackBuffers } from './packBuffers.js';
+import { BufferPool } from '../bufferPool.js';
 import { MemoryPackBody, STAGE_BYTES, StreamedPackBody, type PackBody } from './packBody.js';
 import { MAX_BLOBS_PER_PACK, PackWriter } from './packWriter.js';
 import { RepositoryError, damaged } from './repositoryError.js';
@@ -63,9 +63,9 @@ export class Repository {
   private readonly pending = new Set<string>();
   private readonly uploads = new Set<Promise<void>>();
   /** Open packs (data and trees), one waiting for an upload slot, and those uploading: what is in memory at most. */
-  private readonly packBuffers: PackBuffers;
+  private readonly packBuffers: BufferPool;
   /** Stages of packs streamed to the target: a few per pack on their way, for the open packs and those finishing. */
-  private readonly stageBuffers = new PackBuffers(16, STAGE_BYTES);
+  private readonly stageBuffers = new BufferPool(16, STAGE_BYTES);
   /** Full packs taken out of `openPacks` and waiting for an upload slot, and who waits for them to leave. */
   private finishing = 0;
   private readonly finishingWaiters: (() => void)[] = [];
@@ -80,7 +80,7 @@ export class Repository {
     private currentKeyId: string,
     private readonly options: Required<RepositoryOptions>,
   ) {
-    this.packBuffers = new PackBuffers(options.uploadConcurrency + 3);
+    this.packBuffers = new BufferPool(options.uploadConcurrency + 3);
   }
 
   /** Creates a new repository on `backend`, protected by `password`, and opens it. */

@@ -14,7 +14,9 @@ import { TreeLoader } from '../snapshot/treeLoader.js';
 import { findPath } from '../snapshot/treePath.js';
 import type { WriteRequest } from '../workers/fileWriter.js';
 import { loadBlobs } from '../repository/blobBatch.js';
+import { BufferPool } from '../bufferPool.js';
 import { sameMicrosecond, utimesSeconds } from './fileTimes.js';
+import { FileAppender, RESTORE_STAGE_BYTES } from './fileAppender.js';
 import { FileWriterPool } from './fileWriterPool.js';
 import { unsafeNameReason } from './pathSafety.js';
 
@@ -30,7 +32,7 @@ export interface RestoreOptions {
   readonly exclude?: readonly string[];
   /** What to do when a file already exists: replace it always, only when size or mtime differ (default), or never. */
   readonly overwrite?: OverwritePolicy;
-  /** Files written at once (default 8). */
+  /** Large files written at once (default 8). */
   readonly concurrency?: number;
   readonly onProgress?: (progress: Progress) => void;
   readonly onProblem?: (problem: Warning) => void;
@@ -54,6 +56,8 @@ const SMALL_FILE = 1024 * 1024;
 /** A batch of small files ends at this many files or bytes, whichever comes first, so its content in memory stays small. */
 const BATCH_FILES = 256;
 const BATCH_BYTES = 8 * 1024 * 1024;
+/** Large files restored at once, unless `concurrency` says otherwise. */
+const LARGE_FILES_AT_ONCE = 8;
 
 interface Pending {
   readonly path: Buffer;
@@ -105,6 +109,9 @@ class RestoreRun {
   private readonly smallBatchSlots = new ByteBudget(2 * availableParallelism());
   private smallBatchFailure: { error: unknown } | undefined;
 
+  /** Stages of large files on their way to the disk: one per file restored at once. */
+  private readonly stages: BufferPool;
+
   constructor(
     private readonly repository: Repository,
     private readonly options: RestoreOptions,
@@ -113,6 +120,7 @@ class RestoreRun {
     this.include = options.include?.length ? ignore().add([...options.include]) : undefined;
     this.exclude = options.exclude?.length ? ignore().add([...options.exclude]) : undefined;
     this.meter = new ProgressMeter('restore', options.onProgress);
+    this.stages = new BufferPool(options.concurrency ?? LARGE_FILES_AT_ONCE, RESTORE_STAGE_BYTES);
     this.trees = new TreeLoader(repository);
   }
 
@@ -211,7 +219,7 @@ class RestoreRun {
     if (batch.length > 0) await this.queueSmallFiles(dir, batch);
     await mapConcurrent(
       files.filter((file) => file.node.size > SMALL_FILE),
-      this.options.concurrency ?? 8,
+      this.options.concurrency ?? LARGE_FILES_AT_ONCE,
       (file) => this.restoreFile(file.path, file.node),
     );
     for (const sub of subdirs) {
@@ -358,7 +366,9 @@ class RestoreRun {
       return;
     }
     let written = 0;
+    let appender: FileAppender | undefined;
     try {
+      appender = await FileAppender.open(temp, file, this.stages);
       const ids = node.content ?? [];
       // Read the next chunk while writing this one.
       let next = ids.length > 0 ? this.repository.loadBlob(ids[0] as Buffer) : undefined;
@@ -366,13 +376,14 @@ class RestoreRun {
         const data = await (next as Promise<Buffer>);
         next = i + 1 < ids.length ? this.repository.loadBlob(ids[i + 1] as Buffer) : undefined;
         next?.catch(() => undefined);
-        await file.write(data, 0, data.length, written);
+        await appender.append(data);
         written += data.length;
         this.counts.bytesWritten += data.length;
         this.meter.counts.bytesDone += data.length;
         this.meter.tick();
       }
       if (written !== node.size) throw new HindsightError('E_DAMAGED', `the snapshot says ${node.size} bytes but its chunks hold ${written}`);
+      await appender.finish();
       await file.chmod(node.mode);
       if (this.isRoot) await file.chown(node.uid, node.gid);
       const mtime = utimesSeconds(node.mtimeNs);
@@ -383,6 +394,7 @@ class RestoreRun {
       this.counts.filesRestored += 1;
       this.meter.counts.filesDone += 1;
     } catch (err) {
+      await appender?.release().catch(() => undefined);
       await file?.close();
       await unlink(temp).catch(() => undefined);
       this.meter.counts.bytesDone += node.size - written;

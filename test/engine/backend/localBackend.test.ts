@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { constants as fsConstants } from 'node:fs';
-import { mkdir, open, readdir, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { BackendError } from '../../../src-main/engine/backend/backend.js';
 import { LocalBackend } from '../../../src-main/engine/backend/localBackend.js';
-import { PackBuffers } from '../../../src-main/engine/repository/packBuffers.js';
+import { BufferPool } from '../../../src-main/engine/bufferPool.js';
 import { backendContract, collect, objectName, packHandle } from '../../helpers/backendContract.js';
 import { seededBytes } from '../../helpers/data.js';
+import { cachedBytes, pageCacheUncheckable } from '../../helpers/pageCache.js';
 import { tempDir } from '../../helpers/tempDir.js';
 import { assertSweepsTemporaryFiles } from '../../helpers/temporaryFiles.js';
 import { tmpfsDir } from '../../helpers/tmpfs.js';
@@ -36,36 +36,15 @@ test('temporary files of unfinished writes are found, removed unless a dry run, 
   await assertSweepsTemporaryFiles(new LocalBackend(root), root);
 });
 
-/** Bytes of `path` in the page cache (util-linux's fincore), or undefined where fincore is missing. */
-function cachedBytes(path: string): number | undefined {
-  const result = spawnSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', path], { encoding: 'utf8' });
-  return result.status === 0 ? Number(result.stdout.trim()) : undefined;
-}
-
-/** Whether the kernel takes O_DIRECT for files in `folder` (Linux, and a file system that has it). */
-async function directWritesWork(folder: string): Promise<boolean> {
-  const { O_DIRECT } = fsConstants as { O_DIRECT?: number };
-  if (O_DIRECT === undefined) return false;
-  const probe = join(folder, 'probe');
-  try {
-    await (await open(probe, fsConstants.O_WRONLY | fsConstants.O_CREAT | O_DIRECT, 0o600)).close();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await rm(probe, { force: true });
-  }
-}
-
 test('an uncached writer puts whole blocks from aligned memory on disk around the page cache, everything else through it, and the object is exact', async (t) => {
   const root = join(await tempDir(t), 'repo');
   const backend = new LocalBackend(root);
   await backend.create();
-  const stages = new PackBuffers(2, 1024 * 1024);
+  const stages = new BufferPool(3, 1024 * 1024);
   const aligned = [stages.take(1024 * 1024), stages.take(1024 * 1024)];
   aligned.forEach((stage, i) => seededBytes(`stage ${i}`, stage.length).copy(stage));
-  // Whole blocks, but from ordinary memory, which is not page-aligned: O_DIRECT refuses it (EINVAL) and the cache takes it.
-  const unaligned = Buffer.allocUnsafeSlow(256 * 1024);
+  // Whole blocks, but one byte past a page boundary: O_DIRECT refuses them (EINVAL) and the cache takes them.
+  const unaligned = stages.take(1024 * 1024).subarray(1, 1 + 256 * 1024);
   seededBytes('unaligned', unaligned.length).copy(unaligned);
   const parts = [aligned[0], aligned[1], unaligned, seededBytes('tail', 1000)] as Buffer[];
   const write = async (number: number, uncached: boolean) => {
@@ -76,19 +55,16 @@ test('an uncached writer puts whole blocks from aligned memory on disk around th
   };
   const uncachedPath = await write(1, true);
   const cachedPath = await write(2, false);
-  const uncachedInCache = cachedBytes(uncachedPath);
-  const cachedInCache = cachedBytes(cachedPath);
+  const uncachedInCache = cachedBytes(uncachedPath) ?? 0;
+  const cachedInCache = cachedBytes(cachedPath) ?? 0;
   for (const number of [1, 2]) assert.ok((await backend.read(packHandle(number))).equals(Buffer.concat(parts)), `object ${number} differs from what was appended`);
-  if (uncachedInCache === undefined || cachedInCache === undefined) {
-    t.diagnostic('fincore (util-linux) is missing: which bytes skipped the page cache was not checked');
-    return;
-  }
-  if (!(await directWritesWork(root))) {
-    t.diagnostic('no O_DIRECT here (not Linux, or the file system refuses it): uncached writes went through the cache, as they should');
+  const uncheckable = await pageCacheUncheckable(root);
+  if (uncheckable) {
+    t.diagnostic(`${uncheckable}: the contents were checked, not which bytes skipped the page cache`);
     return;
   }
   assert.ok(cachedInCache >= 2 * 1024 * 1024, `a cached write leaves its bytes in the page cache (${cachedInCache} bytes there)`);
-  assert.ok(uncachedInCache <= 256 * 1024 + 8192, `only the unaligned piece and the tail may be cached, ${uncachedInCache} bytes are`);
+  assert.ok(uncachedInCache >= 256 * 1024 && uncachedInCache <= 256 * 1024 + 8192, `the unaligned piece and the tail are cached, nothing else: ${uncachedInCache} bytes are`);
 });
 
 test('a missing target says to connect the disk', async (t) => {

@@ -1,14 +1,13 @@
 /**
- * Buffers that packs are encrypted into, handed back once a pack is written
- * and reused for the next. A blob is encrypted into its pack's buffer a
- * slice at a time (`sealInSlices`), so what node:crypto allocates dies young and
- * is freed by the next minor collection. Before, each blob's ciphertext was
- * kept until its pack was written: it outlived two minor collections, and
- * V8 frees old buffers only in a full collection, which it starts only once
- * 64 MB more external memory is held; on a 1 GiB backup the main thread's
+ * Large buffers handed back once used and reused, instead of allocated per use: what packs are
+ * encrypted into, and the stages that packs and restored files go to the disk in. A blob is encrypted
+ * into its pack's buffer a slice at a time (`sealInSlices`), so what node:crypto allocates dies young
+ * and is freed by the next minor collection. Before, each blob's ciphertext was kept until its pack
+ * was written: it outlived two minor collections, and V8 frees old buffers only in a full collection,
+ * which it starts only once 64 MB more external memory is held; on a 1 GiB backup the main thread's
  * malloc heap held ~150 MB, much of it such dead buffers.
  */
-export class PackBuffers {
+export class BufferPool {
   private readonly free: Buffer[] = [];
   /** The memory of the aligned buffers once made; null if it could not be. */
   private aligned: ArrayBuffer | null | undefined;

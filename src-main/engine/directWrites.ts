@@ -1,0 +1,74 @@
+import { constants as fsConstants } from 'node:fs';
+
+/** Linux's flag for writes that go from a program's memory to the disk, around the page cache; absent elsewhere. */
+const O_DIRECT = (fsConstants as { O_DIRECT?: number }).O_DIRECT;
+/** What an uncached write must be a multiple of, in length and file position: the largest logical block size in common use. */
+const DIRECT_BLOCK = 4096;
+
+/** The calls made on a descriptor: Node's FileHandle has them, and so has the local backend's LocalFile. */
+export interface WritableFile {
+  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+  stat(): Promise<{ readonly dev: number; readonly ino: number }>;
+  close(): Promise<void>;
+}
+
+/**
+ * A second descriptor on a file being written, opened with O_DIRECT, for what nothing will read soon
+ * (a pack, a restored file): whole blocks from page-aligned memory (`BufferPool` with an aligned size)
+ * go from there to the disk without a copy in the page cache, so the write neither pushes other
+ * programs' cached files out of memory nor pays for filling the cache. What it cannot take goes through
+ * the file's ordinary descriptor; that descriptor's fsync, if any, covers both.
+ *
+ * Measured on this project's 2-core virtual machine, 1 GiB benchmark set (4 alternating rounds each):
+ * first backup 3.70 -> 2.75 s (system time 2.0 -> 0.63 s), restore 3.69 -> 2.45 s (3.54 -> 1.12 s).
+ * Most of that is the machine's: its host takes back free memory (free page reporting), so each page
+ * cache page written into is faulted in afresh (640 MB of 16 MiB files took 1.2–1.8 s buffered, 0.35 s
+ * when each was dropped from the cache after its fsync, as borg does, 0.26–0.33 s with O_DIRECT).
+ * Node has no posix_fadvise; O_DIRECT needs no native code.
+ */
+export class DirectWriter {
+  private constructor(private readonly file: WritableFile) {}
+
+  /**
+   * Opens `path` for uncached writes to the file `file` has open there (created already); undefined where
+   * O_DIRECT is missing (macOS, Windows) or refused (a file system without it), or when `path` no longer
+   * names that file: in a folder others can write to, it could have been replaced meanwhile (a symbolic
+   * link is not followed, another file is not written).
+   */
+  static async open<P>(path: P, file: WritableFile, openFile: (path: P, flags: number) => Promise<WritableFile>): Promise<DirectWriter | undefined> {
+    if (O_DIRECT === undefined) return undefined;
+    let direct: WritableFile | undefined;
+    try {
+      direct = await openFile(path, fsConstants.O_WRONLY | fsConstants.O_NOFOLLOW | O_DIRECT);
+      const [opened, expected] = await Promise.all([direct.stat(), file.stat()]);
+      if (opened.dev === expected.dev && opened.ino === expected.ino) return new DirectWriter(direct);
+    } catch {
+      // Refused: the caller writes through the cache.
+    }
+    await direct?.close().catch(() => undefined);
+    return undefined;
+  }
+
+  /** Whether `length` bytes at `position` are whole blocks, as O_DIRECT needs. */
+  static fits(position: number, length: number): boolean {
+    return length > 0 && length % DIRECT_BLOCK === 0 && position % DIRECT_BLOCK === 0;
+  }
+
+  /**
+   * Writes `bytes` (whole blocks, see `fits`) at `position`; returns how many reached the disk this way,
+   * 0 when the kernel refused them (EINVAL: memory not page-aligned, or a file system with larger blocks).
+   * The caller writes the rest through the cache.
+   */
+  async write(bytes: Uint8Array, position: number): Promise<number> {
+    try {
+      return (await this.file.write(bytes, 0, bytes.byteLength, position)).bytesWritten;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EINVAL') return 0;
+      throw err;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.file.close();
+  }
+}

@@ -1,0 +1,80 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import type { BufferPool } from '../bufferPool.js';
+import { DirectWriter } from '../directWrites.js';
+
+/** A large restored file goes to the disk in stages of this size. */
+export const RESTORE_STAGE_BYTES = 1024 * 1024;
+
+/**
+ * Writes a restored file front to back. Where the disk takes O_DIRECT (Linux), its bytes are gathered
+ * into page-aligned stages that go to the disk around the page cache (`DirectWriter`): restoring a few
+ * gigabytes does not push every other program's cached files out of memory, and the cache's own copy
+ * of every byte is saved (this copy into the stage replaces it). The last, partial stage goes through
+ * the cache. Elsewhere each piece is written as it comes.
+ */
+export class FileAppender {
+  private stage: Buffer | undefined;
+  private filled = 0;
+  /** Bytes written to the file so far, through either descriptor. */
+  private written = 0;
+
+  private constructor(
+    private readonly file: FileHandle,
+    private direct: DirectWriter | undefined,
+    private readonly stages: BufferPool,
+  ) {}
+
+  /** `file` is `path` opened for writing, created by this restore. */
+  static async open(path: Buffer, file: FileHandle, stages: BufferPool): Promise<FileAppender> {
+    return new FileAppender(file, await DirectWriter.open(path, file, open), stages);
+  }
+
+  async append(data: Uint8Array): Promise<void> {
+    if (!this.direct) {
+      await writeFully(this.file, data, this.written);
+      this.written += data.byteLength;
+      return;
+    }
+    for (let from = 0; from < data.byteLength; ) {
+      this.stage ??= this.stages.take(RESTORE_STAGE_BYTES);
+      const length = Math.min(data.byteLength - from, this.stage.length - this.filled);
+      this.stage.set(data.subarray(from, from + length), this.filled);
+      this.filled += length;
+      from += length;
+      if (this.filled === this.stage.length) await this.flush();
+    }
+  }
+
+  /** Writes what is still staged: the file then holds everything appended. Then `release`. */
+  async finish(): Promise<void> {
+    if (this.filled > 0) await this.flush();
+    await this.release();
+  }
+
+  /** Gives the stage back and closes the O_DIRECT descriptor (the file stays open); after `finish`, or instead of it. */
+  async release(): Promise<void> {
+    if (this.stage) this.stages.give(this.stage);
+    this.stage = undefined;
+    this.filled = 0;
+    const direct = this.direct;
+    this.direct = undefined;
+    await direct?.close();
+  }
+
+  private async flush(): Promise<void> {
+    const bytes = (this.stage as Buffer).subarray(0, this.filled);
+    const direct = this.direct && DirectWriter.fits(this.written, bytes.byteLength) ? await this.direct.write(bytes, this.written) : 0;
+    // What O_DIRECT left (the last, partial stage; refused; a short write) goes through the cache.
+    await writeFully(this.file, bytes.subarray(direct), this.written + direct);
+    this.written += bytes.byteLength;
+    this.filled = 0;
+  }
+}
+
+/** Writes all of `bytes` at `position`: a short write (a signal, a disk filling up) goes on from where it stopped, or fails with the disk's error. */
+async function writeFully(file: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  for (let done = 0; done < bytes.byteLength; ) {
+    const { bytesWritten } = await file.write(bytes, done, bytes.byteLength - done, position + done);
+    done += bytesWritten;
+  }
+}
