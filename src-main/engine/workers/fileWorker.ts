@@ -267,7 +267,7 @@ function send(chunk: Uint8Array, known: ReadonlySet<string>): string {
     return hex;
   }
   const before = produced;
-  const slot = allocate(chunk.byteLength);
+  const slot = allocate(compressor.slotLength(chunk.byteLength));
   const { body, compressed } = compressor.prepareInto(chunk, slot);
   // What compression saved goes back to the ring at once: nothing was handed out after the slot.
   produced = (produced - (slot.byteLength - body.byteLength)) | 0;

@@ -31,3 +31,22 @@ test('a slot compressor writes the stored form at the start of the slot: compres
   assert.equal(new SlotCompressor(0).prepareInto(text, Buffer.alloc(text.length)).compressed, false);
   assert.equal(compressor.prepareInto(Buffer.alloc(0), Buffer.alloc(0)).body.byteLength, 0);
 });
+
+test('a small blob gets a slot with room for any frame, where an incompressible one is stored raw without zstd failing; a large one a slot of its own length', () => {
+  const compressor = new SlotCompressor(3);
+  const noise = randomBytes(100_000);
+  assert.ok(compressor.slotLength(noise.length) > noise.length, 'room for zstd to finish an incompressible frame');
+  assert.equal(compressor.slotLength(4 * 1024 * 1024), 4 * 1024 * 1024);
+  assert.equal(new SlotCompressor(0).slotLength(1000), 1000, 'no compression, no room needed');
+  for (const [plaintext, compressed] of [
+    [noise, false],
+    [Buffer.concat([randomBytes(98_000), text.subarray(0, 2_000)]), false],
+    [text, true],
+  ] as const) {
+    const slot = Buffer.alloc(compressor.slotLength(plaintext.length), 0xee);
+    const prepared = compressor.prepareInto(plaintext, slot);
+    assert.equal(prepared.compressed, compressed);
+    assert.equal(prepared.body.byteOffset, slot.byteOffset);
+    assert.deepEqual(compressed ? new Decompressor().decompress(prepared.body) : Buffer.from(prepared.body), plaintext);
+  }
+});
