@@ -19,6 +19,7 @@ import { DirectWriter } from '../directWrites.js';
 import { nodeFileSystem, type LocalFile, type LocalFileSystem } from './localFileSystem.js';
 
 const TEMP_PREFIX = '.tmp-';
+
 /**
  * A repository in a folder: an external disk, a NAS mount, or a folder on
  * this machine. Writes go to a temporary file in the destination folder,
