@@ -73,8 +73,11 @@ export interface BackupResult {
  * large ones (one per worker at a time) have limits of their own. With one shared limit, the large
  * files of one folder held every slot while the workers crunched them, the walk of folders of small
  * files stalled, and later the main thread worked through those alone while the workers idled.
+ * 128 small files (with batches of 32, fileSaver's BATCH_FILES) rather than 64 (batches of 16): half
+ * the messages to and from the workers; first backup of the 1 GiB set's 10,100 small files, 5
+ * alternating rounds, 1.03 -> 0.97 s (user CPU 1.31 -> 1.22 s); 256 and 64 gained nothing more.
  */
-const SMALL_FILES_IN_FLIGHT = 64;
+const SMALL_FILES_IN_FLIGHT = 128;
 const SMALL_FILE = 64 * 1024;
 const CACHEDIR_TAG = Buffer.from('CACHEDIR.TAG');
 /** A folder's files are looked up in the files cache at once up to this many entries (a bigger folder would hold them all in memory). */
