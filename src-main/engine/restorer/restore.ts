@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
+import { chmodSync, chownSync, constants as fsConstants, utimesSync } from 'node:fs';
 import { chmod, chown, lchown, link, lstat, lutimes, mkdir, open, realpath, rename, symlink, unlink, utimes } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import ignore, { type Ignore } from 'ignore';
@@ -56,6 +56,8 @@ const SMALL_FILE = 1024 * 1024;
 /** A batch of small files ends at this many files or bytes, whichever comes first, so its content in memory stays small. */
 const BATCH_FILES = 256;
 const BATCH_BYTES = 8 * 1024 * 1024;
+/** Folders given their metadata between two turns of the event loop, at the end of a restore. */
+const FOLDERS_PER_TURN = 64;
 /** Large files restored at once, unless `concurrency` says otherwise. */
 const LARGE_FILES_AT_ONCE = 8;
 
@@ -145,7 +147,14 @@ class RestoreRun {
     await this.createHardLinks();
     await this.createSymlinks();
     // Deepest first, so setting a folder's mtime is not undone by writing into it.
-    for (const dir of this.directories.reverse()) await this.applyMetadata(dir.path, dir.node, false);
+    // With synchronous calls: one after the other anyway, and each through the thread pool cost a round
+    // trip of thread wake-ups. Restore of 5,925 small files in 585 folders, 6 alternating rounds: 0.80 ->
+    // 0.71 s. A pause every FOLDERS_PER_TURN folders lets the agent's event loop serve its callers
+    // between them, however slow the disk (a network share).
+    for (const [i, dir] of this.directories.reverse().entries()) {
+      this.applyFolderMetadata(dir.path, dir.node);
+      if (i % FOLDERS_PER_TURN === FOLDERS_PER_TURN - 1) await new Promise((resolve) => setImmediate(resolve));
+    }
     this.meter.counts.phase = 'done';
     this.meter.tick(true);
     return { ...this.counts, problems: this.problems };
@@ -446,6 +455,18 @@ class RestoreRun {
     }
     await unlink(path);
     return true;
+  }
+
+  /** `applyMetadata` for a folder, synchronously. */
+  private applyFolderMetadata(path: Buffer, node: TreeNode): void {
+    const mtime = utimesSeconds(node.mtimeNs);
+    try {
+      if (this.isRoot) chownSync(path, node.uid, node.gid);
+      chmodSync(path, node.mode);
+      utimesSync(path, mtime, mtime);
+    } catch (err) {
+      this.problem(path, `metadata not restored: ${(err as Error).message}`);
+    }
   }
 
   private async applyMetadata(path: Buffer, node: TreeNode, isLink: boolean): Promise<void> {
