@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, constants as fsConstants, utimesSync } from 'node:fs';
-import { chmod, chown, lchown, link, lstat, lutimes, mkdir, open, realpath, rename, symlink, unlink, utimes } from 'node:fs/promises';
+import { lchown, link, lstat, lutimes, mkdir, open, realpath, rename, symlink, unlink } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import ignore, { type Ignore } from 'ignore';
 import type { Progress, Warning } from '../../../src-shared/progress.js';
@@ -436,7 +436,7 @@ class RestoreRun {
         if (!(await this.ensureDirectory(path.subarray(0, path.lastIndexOf(0x2f))))) continue;
         if (!(await this.replaceable(path))) continue;
         await symlink(target, path);
-        await this.applyMetadata(path, node, true);
+        await this.applyLinkMetadata(path, node);
         this.counts.symlinks += 1;
       } catch (err) {
         this.problem(path, `symbolic link not restored: ${(err as Error).message}`);
@@ -457,7 +457,7 @@ class RestoreRun {
     return true;
   }
 
-  /** `applyMetadata` for a folder, synchronously. */
+  /** Owner (as root), mode and times of a folder, with synchronous calls (see `execute`). */
   private applyFolderMetadata(path: Buffer, node: TreeNode): void {
     const mtime = utimesSeconds(node.mtimeNs);
     try {
@@ -469,17 +469,12 @@ class RestoreRun {
     }
   }
 
-  private async applyMetadata(path: Buffer, node: TreeNode, isLink: boolean): Promise<void> {
+  /** Owner (as root) and times of a symbolic link itself; a link has no mode of its own. */
+  private async applyLinkMetadata(path: Buffer, node: TreeNode): Promise<void> {
     const mtime = utimesSeconds(node.mtimeNs);
     try {
-      if (isLink) {
-        if (this.isRoot) await lchown(path, node.uid, node.gid);
-        await lutimes(path, mtime, mtime);
-        return;
-      }
-      if (this.isRoot) await chown(path, node.uid, node.gid);
-      await chmod(path, node.mode);
-      await utimes(path, mtime, mtime);
+      if (this.isRoot) await lchown(path, node.uid, node.gid);
+      await lutimes(path, mtime, mtime);
     } catch (err) {
       this.problem(path, `metadata not restored: ${(err as Error).message}`);
     }
