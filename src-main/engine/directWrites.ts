@@ -8,8 +8,33 @@ const DIRECT_BLOCK = 4096;
 /** The calls made on a descriptor: Node's FileHandle has them, and so has the local backend's LocalFile. */
 export interface WritableFile {
   write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+  writev(buffers: Uint8Array[], position: number): Promise<{ bytesWritten: number }>;
   stat(): Promise<{ readonly dev: number; readonly ino: number }>;
   close(): Promise<void>;
+}
+
+/** Parts written with one writev per IOV_MAX of them: a pack of small blobs has thousands of parts, and a write each cost more than the data. */
+const PARTS_PER_WRITE = 1024;
+
+/** Writes `parts` back to back from `position`, through the page cache; returns the position after them. */
+export async function writeAll(file: Pick<WritableFile, 'write' | 'writev'>, parts: readonly Uint8Array[], position: number): Promise<number> {
+  for (let first = 0; first < parts.length; first += PARTS_PER_WRITE) {
+    const batch = parts.slice(first, first + PARTS_PER_WRITE);
+    const { bytesWritten } = await file.writev(batch as Uint8Array[], position);
+    position += bytesWritten;
+    // A short write (rare, e.g. a signal, or a disk filling up) finishes part by part, or fails with the disk's error.
+    let skipped = bytesWritten;
+    for (const part of batch) {
+      const from = Math.min(part.byteLength, skipped);
+      skipped -= from;
+      for (let done = from; done < part.byteLength; ) {
+        const { bytesWritten: wrote } = await file.write(part, done, part.byteLength - done, position);
+        done += wrote;
+        position += wrote;
+      }
+    }
+  }
+  return position;
 }
 
 /**
@@ -55,17 +80,23 @@ export class DirectWriter {
   }
 
   /**
-   * Writes `bytes` (whole blocks, see `fits`) at `position`; returns how many reached the disk this way,
-   * 0 when the kernel refused them (EINVAL: memory not page-aligned, or a file system with larger blocks).
-   * The caller writes the rest through the cache.
+   * Writes `bytes` at `position` of the file `cached` has open: around the cache where it can (whole
+   * blocks, see `fits`), and what O_DIRECT leaves (a partial block, a refusal, a short write) through
+   * `cached`. Returns the position after them. EINVAL is the kernel refusing the memory or the file
+   * system's block size, and costs only the retry through the cache.
    */
-  async write(bytes: Uint8Array, position: number): Promise<number> {
-    try {
-      return (await this.file.write(bytes, 0, bytes.byteLength, position)).bytesWritten;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EINVAL') return 0;
-      throw err;
+  async writeAt(bytes: Uint8Array, position: number, cached: Pick<WritableFile, 'write' | 'writev'>): Promise<number> {
+    let direct = 0;
+    if (DirectWriter.fits(position, bytes.byteLength)) {
+      try {
+        direct = (await this.file.write(bytes, 0, bytes.byteLength, position)).bytesWritten;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+      }
     }
+    // Nothing left (the usual case) costs no call: an empty write still goes through the thread pool.
+    if (direct === bytes.byteLength) return position + direct;
+    return writeAll(cached, [bytes.subarray(direct)], position + direct);
   }
 
   close(): Promise<void> {

@@ -15,7 +15,7 @@ import {
   type WriterOptions,
   type TemporaryFiles,
 } from './backend.js';
-import { DirectWriter } from '../directWrites.js';
+import { DirectWriter, writeAll } from '../directWrites.js';
 import { nodeFileSystem, type LocalFile, type LocalFileSystem } from './localFileSystem.js';
 
 const TEMP_PREFIX = '.tmp-';
@@ -184,9 +184,7 @@ export class LocalBackend implements Backend {
           if (whole && direct !== null && DirectWriter.fits(position, whole.byteLength)) {
             direct ??= (await DirectWriter.open(temp, file, (path, flags) => this.fs.open(path, flags))) ?? null;
             if (direct) {
-              const wrote = await direct.write(whole, position);
-              // What O_DIRECT left (refused, or a short write) goes through the cache.
-              position = await writeAll(file, [whole.subarray(wrote)], position + wrote);
+              position = await direct.writeAt(whole, position, file);
               return;
             }
           }
@@ -350,30 +348,6 @@ export class LocalBackend implements Backend {
         });
     }
   }
-}
-
-/** Parts written with one writev per IOV_MAX of them: a pack of small blobs has thousands of parts, and a write each cost more than the data. */
-const PARTS_PER_WRITE = 1024;
-
-/** Writes `parts` back to back from `position`; returns the position after them. */
-async function writeAll(file: LocalFile, parts: readonly Uint8Array[], position: number): Promise<number> {
-  for (let first = 0; first < parts.length; first += PARTS_PER_WRITE) {
-    const batch = parts.slice(first, first + PARTS_PER_WRITE);
-    const { bytesWritten } = await file.writev(batch as Uint8Array[], position);
-    position += bytesWritten;
-    // A short write (rare, e.g. a signal) finishes part by part.
-    let skipped = bytesWritten;
-    for (const part of batch) {
-      const from = Math.min(part.byteLength, skipped);
-      skipped -= from;
-      for (let done = from; done < part.byteLength; ) {
-        const { bytesWritten: wrote } = await file.write(part, done, part.byteLength - done, position);
-        done += wrote;
-        position += wrote;
-      }
-    }
-  }
-  return position;
 }
 
 function isErrno(err: unknown, code: string): boolean {

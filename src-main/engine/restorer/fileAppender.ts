@@ -1,6 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { BufferPool } from '../bufferPool.js';
-import { DirectWriter } from '../directWrites.js';
+import { DirectWriter, writeAll } from '../directWrites.js';
 
 /** A large restored file goes to the disk in stages of this size. */
 export const RESTORE_STAGE_BYTES = 1024 * 1024;
@@ -31,8 +31,7 @@ export class FileAppender {
 
   async append(data: Uint8Array): Promise<void> {
     if (!this.direct) {
-      await writeFully(this.file, data, this.written);
-      this.written += data.byteLength;
+      this.written = await writeAll(this.file, [data], this.written);
       return;
     }
     for (let from = 0; from < data.byteLength; ) {
@@ -61,20 +60,10 @@ export class FileAppender {
     await direct?.close();
   }
 
+  /** Writes the stage; only called while there is one, which needs the O_DIRECT descriptor (see `append`). */
   private async flush(): Promise<void> {
     const bytes = (this.stage as Buffer).subarray(0, this.filled);
-    const direct = this.direct && DirectWriter.fits(this.written, bytes.byteLength) ? await this.direct.write(bytes, this.written) : 0;
-    // What O_DIRECT left (the last, partial stage; refused; a short write) goes through the cache.
-    await writeFully(this.file, bytes.subarray(direct), this.written + direct);
-    this.written += bytes.byteLength;
+    this.written = await (this.direct as DirectWriter).writeAt(bytes, this.written, this.file);
     this.filled = 0;
-  }
-}
-
-/** Writes all of `bytes` at `position`: a short write (a signal, a disk filling up) goes on from where it stopped, or fails with the disk's error. */
-async function writeFully(file: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
-  for (let done = 0; done < bytes.byteLength; ) {
-    const { bytesWritten } = await file.write(bytes, done, bytes.byteLength - done, position + done);
-    done += bytesWritten;
   }
 }
