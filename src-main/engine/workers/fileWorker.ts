@@ -172,9 +172,12 @@ function readFile(path: Buffer, previous: Previous): FileMessage {
   // writer comes, in a synchronous call that not even worker.terminate() interrupts. Regular files ignore it.
   const fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
   try {
-    if (!fstatSync(fd).isFile()) return { type: 'failed', code: undefined, message: 'it is no longer a regular file' };
+    const before = fstatSync(fd, { bigint: true });
+    if (!before.isFile()) return { type: 'failed', code: undefined, message: 'it is no longer a regular file' };
+    const size = Number(before.size);
     let offset = 0;
     let chunked = 0;
+    let reads = 0;
     // The previous chunk expected at `offset` (a chunk boundary), or -1 when none can be compared there.
     let expected = comparable(previous, 0);
     for (;;) {
@@ -182,16 +185,21 @@ function readFile(path: Buffer, previous: Previous): FileMessage {
         const length = previous.lengths[expected] as number;
         sendStored(Buffer.from(previous.ids[expected] as string, 'hex'), length);
         offset += length;
+        reads += 2;
         expected = comparable(previous, expected + 1);
         continue;
       }
-      const stop = chunkFrom(fd, offset, previous);
+      const stop = chunkFrom(fd, offset, size, previous);
       chunked += stop.offset - offset;
       offset = stop.offset;
+      reads += stop.reads;
       if (stop.expected < 0) break;
       expected = stop.expected;
     }
-    const after = fstatSync(fd, { bigint: true });
+    // A file read in one call was read as the stat just before it shows it (a change during that one call
+    // is not seen; the files cache keeps the walk's stat, so the next backup reads it again). A file read
+    // in several calls is looked at again, to tell a change while it was being read.
+    const after = reads > 1 ? fstatSync(fd, { bigint: true }) : before;
     return { type: 'done', bytes: offset, chunked, size: after.size, mtimeNs: after.mtimeNs };
   } finally {
     closeSync(fd);
@@ -220,12 +228,14 @@ function matches(fd: number, offset: number, previous: Previous, index: number):
  * file, or until it cuts a chunk the file had before, after which the next previous chunk can be compared.
  * Returns where it stopped and that chunk's index (-1 at the end of the file).
  */
-function chunkFrom(fd: number, offset: number, previous: Previous): { offset: number; expected: number } {
+function chunkFrom(fd: number, offset: number, size: number, previous: Previous): { offset: number; expected: number; reads: number } {
   let carried = 0;
   let position = offset;
   let boundary = offset;
+  let reads = 0;
   for (;;) {
     const bytesRead = readSync(fd, block, 0, BLOCK_SIZE, position);
+    reads += 1;
     if (bytesRead === 0) break;
     const view = block.subarray(0, bytesRead);
     position += bytesRead;
@@ -242,15 +252,19 @@ function chunkFrom(fd: number, offset: number, previous: Previous): { offset: nu
       if (next >= 0) {
         // The chunker has run past this boundary into the rest of the block: start it afresh there.
         chunker.finish();
-        return { offset: boundary, expected: next };
+        return { offset: boundary, expected: next, reads };
       }
     }
     // The start of the next chunk waits in `carry`, so the read buffer can be reused.
     carried += view.copy(carry, carried, at);
+    // A short read that reached the size the file had when opened is its end: the read that would return
+    // nothing is one system call of six per small file (first backup of a 78,579-file source tree: 160,798
+    // preads, half of them empty). A file that grew meanwhile is read on; its second stat tells the change.
+    if (bytesRead < BLOCK_SIZE && position >= size) break;
   }
   const last = chunker.finish();
   if (last > 0) send(carry.subarray(0, last), previous.known);
-  return { offset: boundary + last, expected: -1 };
+  return { offset: boundary + last, expected: -1, reads };
 }
 
 /**
