@@ -18,7 +18,7 @@ import { BlobSaver } from './blobSaver.js';
 import { ChangedPaths } from './changedPaths.js';
 import { ExcludeRules, type ExcludeOptions } from './excludes.js';
 import { FileSaver, type PreviousChunks } from './fileSaver.js';
-import { FilesCache, type CachedFile } from './filesCache.js';
+import { FilesCache, type CachedFile, type CachedFolder } from './filesCache.js';
 import { ParentTrees, type ParentDir } from './parentTrees.js';
 import type { EntryStat } from './entryStat.js';
 import { FolderLister, type ListedEntry } from './folderLister.js';
@@ -80,8 +80,6 @@ export interface BackupResult {
 const SMALL_FILES_IN_FLIGHT = 128;
 const SMALL_FILE = 64 * 1024;
 const CACHEDIR_TAG = Buffer.from('CACHEDIR.TAG');
-/** A folder's files are looked up in the files cache at once up to this many entries (a bigger folder would hold them all in memory). */
-const PREFETCH_UP_TO = 4096;
 /**
  * Folders walked alongside the one being listed. Without this, the workers idle at the end of every
  * folder while its last file is read and the next folder is listed; with it, folders overlap. Beyond
@@ -145,6 +143,8 @@ class BackupRun {
   private readonly largeFileSlots: ByteBudget;
   private foldersInFlight = 0;
   private cache: FilesCache | undefined;
+  /** Folders being saved, whose files read so far the files cache keeps if the backup is interrupted. */
+  private readonly openFolders = new Set<CachedFolder>();
   private parents: ParentTrees | undefined;
   /** The parent snapshot's trees, read a pack window at a time for the whole run. */
   private readonly trees: TreeLoader;
@@ -261,6 +261,7 @@ class BackupRun {
       if (!this.options.signal?.aborted) throw err;
       // Keep what is done: finished packs get an index, and the files cache learns the files read in full.
       await this.saver.flush();
+      for (const folder of this.openFolders) this.cache?.save(folder);
       this.cache?.commit();
       throw new BackupInterrupted();
     }
@@ -302,7 +303,10 @@ class BackupRun {
       const stat = await lstat(childPath, { bigint: true });
       const parentNode = parent?.get(name);
       if (child.isSource) {
-        const node = await this.saveEntry(Buffer.from(childPath), name, '', childPath, stat, parentNode, stat.dev);
+        // A source that is a file is remembered in its folder's row with whatever else that row holds.
+        const folder = stat.isFile() ? this.cache?.folder(Buffer.from(path)) : undefined;
+        const node = await this.saveEntry(Buffer.from(childPath), name, '', childPath, stat, parentNode, stat.dev, folder);
+        if (folder) this.cache?.save(folder);
         if (node) nodes.push(node);
         continue;
       }
@@ -322,6 +326,7 @@ class BackupRun {
     stat: EntryStat,
     parentNode: TreeNode | undefined,
     sourceDevice: bigint,
+    folder: CachedFolder | undefined,
   ): Promise<TreeNode | undefined> {
     if (stat.isDirectory()) {
       const reused = await this.unchangedFolder(path, name, stat, parentNode);
@@ -334,7 +339,7 @@ class BackupRun {
       const unchanged = parentDir !== undefined && parentNode?.subtree !== undefined && sameEntries(entries, parentDir.nodes);
       return { ...metadataOf(name, 'dir', stat), subtree: unchanged ? parentNode.subtree : await this.saver.saveTree(encodeTree(entries)) };
     }
-    if (stat.isFile()) return this.saveFile(path, name, stat, parentNode);
+    if (stat.isFile()) return this.saveFile(path, name, stat, parentNode, folder);
     this.summary.otherEntries += 1;
     if (stat.isSymbolicLink()) {
       try {
@@ -360,21 +365,23 @@ class BackupRun {
       return [];
     }
     const listed = listing.entries;
-    // Only files the parent snapshot does not show unchanged: saveFile asks the files cache about no others.
-    if (this.cache && listed.length <= PREFETCH_UP_TO) {
-      this.cache.prefetch(listed.filter((entry) => entry.stat?.isFile() && !sameFileState(entry.stat, parentFileState(parent?.get(entry.name)))).map((entry) => entry.path));
-    }
+    const folder = this.cache?.folder(path);
+    if (folder) this.openFolders.add(folder);
     // Entries keep their order whatever order their saves finish in.
     const nodes: (TreeNode | undefined)[] = new Array(listed.length);
     const pending = new Set<Promise<void>>();
     try {
-      await this.saveListed(listed, relative, sourceRoot, stat, parent, nodes, pending);
+      await this.saveListed(listed, relative, sourceRoot, stat, parent, folder, nodes, pending);
     } catch (err) {
       // Stopped part-way (an interruption): what was started finishes before the error goes up.
       await Promise.allSettled(pending);
       throw err;
     }
     await Promise.all(pending);
+    if (folder) {
+      this.openFolders.delete(folder);
+      this.cache?.save(folder, folder.changed ? new Set(listed.map((entry) => entry.name.toString('latin1'))) : undefined);
+    }
     return nodes.filter((node): node is TreeNode => node !== undefined);
   }
 
@@ -384,6 +391,7 @@ class BackupRun {
     sourceRoot: string,
     stat: EntryStat,
     parent: ParentDir | undefined,
+    folder: CachedFolder | undefined,
     nodes: (TreeNode | undefined)[],
     pending: Set<Promise<void>>,
   ): Promise<void> {
@@ -401,7 +409,7 @@ class BackupRun {
       const slots = childStat.size < SMALL_FILE ? this.smallFileSlots : this.largeFileSlots;
       if (isFile) await slots.acquire(1);
       else if (concurrent) this.foldersInFlight += 1;
-      const save = this.saveEntry(childPath, name, childRelative, sourceRoot, childStat, parent?.get(name), stat.dev).then((node) => {
+      const save = this.saveEntry(childPath, name, childRelative, sourceRoot, childStat, parent?.get(name), stat.dev, folder).then((node) => {
         nodes[index] = node;
       });
       if (!concurrent) {
@@ -435,14 +443,14 @@ class BackupRun {
     return { ...metadataOf(name, 'dir', stat), subtree: parentNode.subtree };
   }
 
-  private async saveFile(path: Buffer, name: Buffer, stat: EntryStat, parentNode: TreeNode | undefined): Promise<TreeNode | undefined> {
+  private async saveFile(path: Buffer, name: Buffer, stat: EntryStat, parentNode: TreeNode | undefined, folder: CachedFolder | undefined): Promise<TreeNode | undefined> {
     const meta = { ...metadataOf(name, 'file', stat), size: Number(stat.size), inode: stat.ino, ...hardLinkOf(stat) };
     this.summary.totalBytes += Number(stat.size);
     this.meter.counts.currentPath = path.toString();
     const linkKey = stat.nlink > 1n ? `${stat.dev}:${stat.ino}` : undefined;
     // The parent snapshot first: for an unchanged file it says what the files cache would, without a lookup.
     const fromParent = this.unchangedContent(stat, parentFileState(parentNode));
-    const cached = fromParent ? undefined : this.cache?.get(path);
+    const cached = fromParent ? undefined : folder?.get(name);
     const reusable = fromParent ?? this.unchangedContent(stat, cached);
     if (reusable) {
       this.summary.filesUnchanged += 1;
@@ -456,7 +464,7 @@ class BackupRun {
       else this.summary.filesNew += 1;
       this.advance(1, Number(stat.size));
       // Remembered under this name too (if it was listed as the read found it), so the next backup need not read it.
-      if (sameFileState(stat, sameInode.state)) this.cache?.set(path, sameInode.state as CachedFile);
+      if (sameFileState(stat, sameInode.state)) folder?.set(name, sameInode.state as CachedFile);
       return { ...meta, content: sameInode.ids };
     }
     // Lengths from the index, 0 where it lacks the chunk: one named by the files cache may be gone since
@@ -471,7 +479,7 @@ class BackupRun {
     if (!content) return undefined;
     if (cached || parentNode) this.summary.filesChanged += 1;
     else this.summary.filesNew += 1;
-    this.cache?.set(path, state(content));
+    folder?.set(name, state(content));
     return { ...meta, size: content.bytes, content: content.ids };
   }
 

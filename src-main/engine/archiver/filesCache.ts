@@ -11,14 +11,6 @@ export interface CachedFile {
   readonly content: readonly Buffer[];
 }
 
-interface Row {
-  size: number;
-  mtime_ns: string;
-  ctime_ns: string;
-  inode: string;
-  content: Buffer;
-}
-
 /** Numbered schema migrations; the database's user_version says how many have run. */
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE files (
@@ -29,70 +21,159 @@ const MIGRATIONS: readonly string[] = [
      inode TEXT NOT NULL,
      content BLOB NOT NULL
    ) WITHOUT ROWID`,
+  // One row per folder instead of one per file: see FilesCache. What the old table held is dropped (one
+  // slower backup, never data).
+  `DROP TABLE files;
+   CREATE TABLE folders (
+     path BLOB PRIMARY KEY,
+     files BLOB NOT NULL
+   ) WITHOUT ROWID`,
 ];
+
+/** Folder rows gathered before they are written in one transaction. */
+const ROWS_PER_COMMIT = 64;
 
 /**
  * The files cache of one repository (better-sqlite3, in the user's cache
- * folder): absolute path → size, mtime, ctime, inode and chunk ids at the
- * last read. A file whose stat still matches is not read again. The cache is
- * only a shortcut: deleting it costs one slower backup, never data.
+ * folder): for each folder, its files' size, mtime, ctime, inode and chunk
+ * ids at their last read. A file whose stat still matches is not read again.
+ * The cache is only a shortcut: deleting it costs one slower backup, never
+ * data.
+ *
+ * A row holds a whole folder. With a row per file, a first backup of a
+ * 78,579-file source tree spent 1.7 s of the main thread's CPU writing them
+ * (and 3.2 s of its time, waiting on the write-ahead log), and looking them
+ * up cost ~10 µs each; now it is one row per folder (5,095 there).
  */
 export class FilesCache {
   private readonly db: Database.Database;
-  private readonly lookupStatement: Database.Statement<[Buffer], Row>;
-  private readonly upsertStatement: Database.Statement<[Buffer, number, string, string, string, Buffer]>;
-  private readonly deleteStatement: Database.Statement<[Buffer]>;
-  private pending: [Buffer, CachedFile | undefined][] = [];
-  /** Rows looked up ahead by `prefetch`, by path (latin1), until `get` takes them. */
-  private readonly prefetched = new Map<string, Row | undefined>();
+  private readonly lookupStatement: Database.Statement<[Buffer], { files: Buffer }>;
+  private readonly upsertStatement: Database.Statement<[Buffer, Buffer]>;
+  private pending: [Buffer, Buffer][] = [];
 
   constructor(folder: string) {
     this.db = openCacheDatabase(folder, 'files.sqlite', MIGRATIONS);
-    this.lookupStatement = this.db.prepare('SELECT size, mtime_ns, ctime_ns, inode, content FROM files WHERE path = ?');
-    this.upsertStatement = this.db.prepare('INSERT OR REPLACE INTO files (path, size, mtime_ns, ctime_ns, inode, content) VALUES (?, ?, ?, ?, ?, ?)');
-    this.deleteStatement = this.db.prepare('DELETE FROM files WHERE path = ?');
+    this.lookupStatement = this.db.prepare('SELECT files FROM folders WHERE path = ?');
+    this.upsertStatement = this.db.prepare('INSERT OR REPLACE INTO folders (path, files) VALUES (?, ?)');
+  }
+
+  /** The files of the folder at `path` as remembered; its row is read only if a file is asked for. */
+  folder(path: Buffer): CachedFolder {
+    return new CachedFolder(path, () => this.lookupStatement.get(path)?.files);
   }
 
   /**
-   * Looks up a folder's files in one read transaction, for `get` to take: one at a time, each lookup was a
-   * transaction of its own, and 10,000 of them took 45 ms instead of 20.
+   * Records what a backup learnt about a folder's files (nothing to write if it read none). `listed`:
+   * the names the folder has now, when the backup saw all of them; files remembered under other names
+   * are forgotten, so a folder's row does not keep every name it ever had.
    */
-  prefetch(paths: readonly Buffer[]): void {
-    this.db.transaction(() => {
-      for (const path of paths) this.prefetched.set(path.toString('latin1'), this.lookupStatement.get(path));
-    })();
-  }
-
-  get(path: Buffer): CachedFile | undefined {
-    const key = path.toString('latin1');
-    const row = this.prefetched.has(key) ? this.prefetched.get(key) : this.lookupStatement.get(path);
-    this.prefetched.delete(key);
-    if (!row || row.content.length % BLOB_ID_LENGTH !== 0) return undefined;
-    const content: Buffer[] = [];
-    for (let at = 0; at < row.content.length; at += BLOB_ID_LENGTH) content.push(Buffer.from(row.content.subarray(at, at + BLOB_ID_LENGTH)));
-    return { size: row.size, mtimeNs: BigInt(row.mtime_ns), ctimeNs: BigInt(row.ctime_ns), inode: BigInt(row.inode), content };
-  }
-
-  /** Records a file as read (or forgets it, with undefined); written in batches. */
-  set(path: Buffer, file: CachedFile | undefined): void {
-    this.pending.push([path, file]);
-    if (this.pending.length >= 1000) this.commit();
+  save(folder: CachedFolder, listed?: ReadonlySet<string>): void {
+    if (!folder.changed) return;
+    this.pending.push([folder.path, folder.encode(listed)]);
+    if (this.pending.length >= ROWS_PER_COMMIT) this.commit();
   }
 
   commit(): void {
     const batch = this.pending;
     this.pending = [];
+    if (batch.length === 0) return;
     this.db.transaction(() => {
-      for (const [path, file] of batch) {
-        if (!file) this.deleteStatement.run(path);
-        else this.upsertStatement.run(path, file.size, file.mtimeNs.toString(), file.ctimeNs.toString(), file.inode.toString(), Buffer.concat(file.content));
-      }
+      for (const [path, files] of batch) this.upsertStatement.run(path, files);
     })();
   }
 
   close(): void {
-    this.prefetched.clear();
     this.commit();
     this.db.close();
   }
+}
+
+/** One folder's remembered files, by name (latin1: one character per byte), and what this backup changed. */
+export class CachedFolder {
+  private remembered: Map<string, CachedFile> | undefined;
+  private readonly changes = new Map<string, CachedFile | undefined>();
+
+  constructor(
+    readonly path: Buffer,
+    private readonly load: () => Buffer | undefined,
+  ) {}
+
+  get(name: Buffer): CachedFile | undefined {
+    const key = name.toString('latin1');
+    if (this.changes.has(key)) return this.changes.get(key);
+    return this.loaded().get(key);
+  }
+
+  /** Remembers a file as read (or forgets it, with undefined). */
+  set(name: Buffer, file: CachedFile | undefined): void {
+    this.changes.set(name.toString('latin1'), file);
+  }
+
+  get changed(): boolean {
+    return this.changes.size > 0;
+  }
+
+  /** The folder's row: what was remembered (of the names still `listed`, if given), with this backup's changes. */
+  encode(listed?: ReadonlySet<string>): Buffer {
+    const files = new Map(this.loaded());
+    if (listed) for (const name of files.keys()) if (!listed.has(name)) files.delete(name);
+    for (const [name, file] of this.changes) {
+      if (file) files.set(name, file);
+      else files.delete(name);
+    }
+    return encodeFolder(files);
+  }
+
+  private loaded(): Map<string, CachedFile> {
+    this.remembered ??= decodeFolder(this.load());
+    return this.remembered;
+  }
+}
+
+/** Fixed part of a file's record: name length (u16), size (f64), mtime and ctime (i64 ns), inode (u64), chunk count (u32). */
+const RECORD_FIXED = 2 + 8 + 8 + 8 + 8 + 4;
+
+function encodeFolder(files: ReadonlyMap<string, CachedFile>): Buffer {
+  let length = 4;
+  for (const [name, file] of files) length += RECORD_FIXED + name.length + file.content.length * BLOB_ID_LENGTH;
+  const out = Buffer.allocUnsafe(length);
+  let at = out.writeUInt32LE(files.size, 0);
+  for (const [name, file] of files) {
+    at = out.writeUInt16LE(name.length, at);
+    at += out.write(name, at, 'latin1');
+    at = out.writeDoubleLE(file.size, at);
+    at = out.writeBigInt64LE(file.mtimeNs, at);
+    at = out.writeBigInt64LE(file.ctimeNs, at);
+    at = out.writeBigUInt64LE(file.inode, at);
+    at = out.writeUInt32LE(file.content.length, at);
+    for (const id of file.content) at += id.copy(out, at);
+  }
+  return out;
+}
+
+/** A row read back; a row that does not parse is taken as empty (the cache is only a shortcut). */
+function decodeFolder(row: Buffer | undefined): Map<string, CachedFile> {
+  const files = new Map<string, CachedFile>();
+  if (!row || row.length < 4) return files;
+  try {
+    let at = 4;
+    for (let count = row.readUInt32LE(0); count > 0; count--) {
+      const nameLength = row.readUInt16LE(at);
+      const name = row.toString('latin1', at + 2, at + 2 + nameLength);
+      at += 2 + nameLength;
+      const size = row.readDoubleLE(at);
+      const mtimeNs = row.readBigInt64LE(at + 8);
+      const ctimeNs = row.readBigInt64LE(at + 16);
+      const inode = row.readBigUInt64LE(at + 24);
+      const chunks = row.readUInt32LE(at + 32);
+      at += RECORD_FIXED - 2;
+      if (at + chunks * BLOB_ID_LENGTH > row.length) return new Map();
+      const content: Buffer[] = [];
+      for (let i = 0; i < chunks; i++, at += BLOB_ID_LENGTH) content.push(Buffer.from(row.subarray(at, at + BLOB_ID_LENGTH)));
+      files.set(name, { size, mtimeNs, ctimeNs, inode, content });
+    }
+  } catch {
+    return new Map();
+  }
+  return files;
 }
