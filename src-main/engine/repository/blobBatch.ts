@@ -1,6 +1,7 @@
 import type { Repository } from './repository.js';
 import { RepositoryError } from './repositoryError.js';
 import type { BlobLocation } from './memoryIndex.js';
+import type { PackWindows } from './packWindows.js';
 
 /** Blobs closer than this in a pack are read in one range: reading a few unused bytes costs less than another open and read. */
 const MAX_GAP = 256 * 1024;
@@ -11,9 +12,10 @@ const MAX_RANGE = 8 * 1024 * 1024;
  * restorer does): the blobs are grouped by pack and sorted by offset, and
  * neighbours are read as one range. Every blob is authenticated and its id
  * rechecked as `loadBlob` would. A blob that cannot be loaded is reported in
- * `failed` with the reason; the others are still returned.
+ * `failed` with the reason; the others are still returned. With `windows`,
+ * ranges are read through them, so calls for neighbouring blobs share reads.
  */
-export async function loadBlobs(repository: Repository, ids: readonly Buffer[]): Promise<{ loaded: Map<string, Buffer>; failed: Map<string, Error> }> {
+export async function loadBlobs(repository: Repository, ids: readonly Buffer[], windows?: PackWindows): Promise<{ loaded: Map<string, Buffer>; failed: Map<string, Error> }> {
   const loaded = new Map<string, Buffer>();
   const failed = new Map<string, Error>();
   const byPack = new Map<string, BlobLocation[]>();
@@ -45,17 +47,22 @@ export async function loadBlobs(repository: Repository, ids: readonly Buffer[]):
       const group = members.slice(first, last + 1);
       const end = Math.max(...group.map((blob) => blob.offset + blob.length));
       let bytes: Buffer | undefined;
+      let bytesStart = start;
       let readError: Error | undefined;
       try {
-        bytes = await repository.backend.read({ type: 'data', name: pack }, { offset: start, length: end - start });
+        if (windows) {
+          const window = windows.cover(pack, start, end);
+          bytes = await window.bytes;
+          bytesStart = window.start;
+        } else bytes = await repository.backend.read({ type: 'data', name: pack }, { offset: start, length: end - start });
       } catch (err) {
         readError = err as Error;
       }
       for (const blob of group) {
         const key = blob.id.toString('hex');
         try {
-          if (!bytes) throw readError;
-          loaded.set(key, repository.openBlobAt(blob, bytes.subarray(blob.offset - start, blob.offset - start + blob.length)));
+          if (!bytes) throw readError ?? new Error('the pack could not be read');
+          loaded.set(key, repository.openBlobAt(blob, bytes.subarray(blob.offset - bytesStart, blob.offset - bytesStart + blob.length)));
         } catch {
           // One blob at a time through loadBlob, which a replicated repository serves from another
           // target when this copy is missing or damaged; only what fails there too is a failure.

@@ -1,5 +1,5 @@
-import type { BlobLocation } from '../repository/memoryIndex.js';
 import { FormatViolation } from '../repository/packFormat.js';
+import { PackWindows } from '../repository/packWindows.js';
 import type { Repository } from '../repository/repository.js';
 import { damaged } from '../repository/repositoryError.js';
 import { decodeTree, type TreeNode } from './tree.js';
@@ -15,14 +15,6 @@ const TREE_WINDOW = 2 * 1024 * 1024;
 /** Windows kept: a walk goes back and forth between a few packs, since unchanged folders keep trees from older backups. */
 const WINDOWS_KEPT = 4;
 
-interface Window {
-  readonly pack: string;
-  readonly start: number;
-  readonly end: number;
-  /** Undefined when the read failed: its trees are then read one at a time, which names the failure. */
-  readonly bytes: Promise<Buffer | undefined>;
-}
-
 /**
  * Reads the trees of a walk through snapshots (backup's parent, restore,
  * check, prune, ls) a pack window at a time. Every tree is still
@@ -32,13 +24,14 @@ interface Window {
  * repository and reports what is wrong.
  */
 export class TreeLoader {
-  /** Least recently used first. */
-  private readonly windows: Window[] = [];
+  private readonly windows: PackWindows;
 
   constructor(
     private readonly repository: Repository,
-    private readonly windowBytes = TREE_WINDOW,
-  ) {}
+    windowBytes = TREE_WINDOW,
+  ) {
+    this.windows = new PackWindows(repository, windowBytes, WINDOWS_KEPT, 'ending-at-range');
+  }
 
   async load(id: Buffer): Promise<TreeNode[]> {
     return decodeTreeBlob(id, await this.loadPlaintext(id));
@@ -47,7 +40,7 @@ export class TreeLoader {
   private async loadPlaintext(id: Buffer): Promise<Buffer> {
     const location = this.repository.index.get(id);
     if (location) {
-      const window = this.windowFor(location);
+      const window = this.windows.cover(location.pack, location.offset, location.offset + location.length);
       const bytes = await window.bytes;
       if (bytes) {
         const from = location.offset - window.start;
@@ -59,28 +52,6 @@ export class TreeLoader {
       }
     }
     return this.repository.loadBlob(id);
-  }
-
-  private windowFor(location: BlobLocation): Window {
-    const end = location.offset + location.length;
-    const at = this.windows.findIndex((w) => w.pack === location.pack && w.start <= location.offset && end <= w.end);
-    if (at >= 0) {
-      const [hit] = this.windows.splice(at, 1) as [Window];
-      this.windows.push(hit);
-      return hit;
-    }
-    const packSize = Math.max(end, this.repository.index.packSize(location.pack) ?? end);
-    const start = Math.max(0, end - this.windowBytes);
-    const windowEnd = Math.min(packSize, start + this.windowBytes);
-    const window: Window = {
-      pack: location.pack,
-      start,
-      end: windowEnd,
-      bytes: this.repository.backend.read({ type: 'data', name: location.pack }, { offset: start, length: windowEnd - start }).catch(() => undefined),
-    };
-    this.windows.push(window);
-    if (this.windows.length > WINDOWS_KEPT) this.windows.shift();
-    return window;
   }
 }
 
