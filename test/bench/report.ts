@@ -188,10 +188,10 @@ export function formatCeilings(ceilings: Record<string, number>): string {
   return `Ceilings on this data: read ${f('readMBps')} MB/s, zstd -3 (one thread) ${f('zstd3MBps')} MB/s, AES-256-GCM ${f('aes256gcmMBps')} MB/s, SHA-256 ${f('sha256MBps')} MB/s (openssl speed, 16 KiB blocks).`;
 }
 
-/** "78,579 files, 5,096 folders, 56 symbolic links, 1.4 GiB". */
+/** "78,579 files, 5,095 folders, 56 symbolic links, 1.2 GiB (1,298,682,509 bytes)". */
 export function formatShape(report: Pick<DatasetReport, 'files' | 'folders' | 'links' | 'bytes'>): string {
   const n = (count: number) => count.toLocaleString('en-US');
-  return `${n(report.files)} files, ${n(report.folders)} folders${report.links > 0 ? `, ${n(report.links)} other entries (links)` : ''}, ${formatBytes(report.bytes)} (${n(report.bytes)} bytes)`;
+  return `${n(report.files)} files, ${n(report.folders)} folders${report.links > 0 ? `, ${n(report.links)} symbolic links` : ''}, ${formatBytes(report.bytes)} (${n(report.bytes)} bytes)`;
 }
 
 export function formatDatasetSection(report: DatasetReport, machine: string, repeat: number): string {

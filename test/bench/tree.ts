@@ -11,11 +11,12 @@ export interface TreeListing {
   /** Regular files, sorted by path, so that seeded picks select the same files on every machine. */
   files: TreeFile[];
   folders: string[];
+  /** Symbolic links (backed up as links; not picked for changes). */
   links: number;
   bytes: number;
 }
 
-/** Lists a tree (regular files with sizes, folders, a count of the rest) without following links. */
+/** Lists a tree (regular files with sizes, folders, a count of symbolic links) without following links. */
 export async function listTree(root: string): Promise<TreeListing> {
   const listing: TreeListing = { files: [], folders: [], links: 0, bytes: 0 };
   const walk = async (relative: string): Promise<void> => {
@@ -29,7 +30,7 @@ export async function listTree(root: string): Promise<TreeListing> {
         const { size } = await lstat(join(root, path));
         listing.files.push({ path, size });
         listing.bytes += size;
-      } else listing.links += 1;
+      } else if (entry.isSymbolicLink()) listing.links += 1;
     }
   };
   await walk('');
