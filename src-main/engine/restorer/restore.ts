@@ -66,7 +66,7 @@ const LARGE_FILES_AT_ONCE = 8;
  * files together and folders in walk order, so the next folders' batches find their chunks in the
  * window the last one read (see PackWindows). 4 of 8 MiB: 32 MiB at most.
  */
-const CONTENT_WINDOW = 4 * 1024 * 1024;
+const CONTENT_WINDOW = 2 * 1024 * 1024;
 const CONTENT_WINDOWS_KEPT = 4;
 
 interface Pending {

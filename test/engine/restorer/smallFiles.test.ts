@@ -3,10 +3,15 @@ import { mkdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { backup } from '../../../src-main/engine/archiver/backup.js';
+import type { ByteRange, ObjectHandle } from '../../../src-main/engine/backend/backend.js';
+import { LocalBackend } from '../../../src-main/engine/backend/localBackend.js';
+import { Repository } from '../../../src-main/engine/repository/repository.js';
 import { restore } from '../../../src-main/engine/restorer/restore.js';
+import { listSnapshots } from '../../../src-main/engine/snapshot/snapshot.js';
 import { seededBytes } from '../../helpers/data.js';
+import { assertSameTree, describeTree } from '../../helpers/fileTree.js';
 import { tempDir } from '../../helpers/tempDir.js';
-import { createTestRepository } from '../../helpers/testRepository.js';
+import { TEST_PASSWORD, createTestRepository } from '../../helpers/testRepository.js';
 
 test('small files restored in batches honour the overwrite policy in a folder that already exists', async (t) => {
   const dir = await tempDir(t);
@@ -43,4 +48,39 @@ test('small files restored in batches honour the overwrite policy in a folder th
   const never = await restore(repository, { snapshot, path: source, target, overwrite: 'never' });
   assert.equal(never.filesRestored, 0);
   assert.equal(await readFile(join(target, 'note-3.txt'), 'utf8'), 'kept under never');
+});
+
+/** A local backend that counts reads of packs. */
+class PackReadCounter extends LocalBackend {
+  packReads = 0;
+
+  override read(handle: ObjectHandle, range?: ByteRange): Promise<Buffer> {
+    if (handle.type === 'data') this.packReads += 1;
+    return super.read(handle, range);
+  }
+}
+
+test('small files of many folders are read a pack window at a time, not a read per folder', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  // 120 folders of 5 small files: 600 chunks in one data pack (and the trees in another).
+  for (let f = 0; f < 120; f++) {
+    await mkdir(join(source, `folder-${f}`), { recursive: true });
+    for (let i = 0; i < 5; i++) await writeFile(join(source, `folder-${f}`, `file-${i}`), seededBytes(`${f}/${i}`, 500 + 37 * i));
+  }
+  const made = await createTestRepository(t);
+  await backup(made.repository, { paths: [source], cacheDir: join(dir, 'cache') });
+  await made.repository.close();
+  const backend = new PackReadCounter(made.path);
+  const repository = await Repository.open(backend, TEST_PASSWORD);
+  t.after(() => repository.close());
+  const [snapshot] = await listSnapshots(repository);
+  assert.ok(snapshot);
+  const target = join(dir, 'restored');
+  const result = await restore(repository, { snapshot, path: source, target });
+  assert.deepEqual(result.problems, []);
+  assert.equal(result.filesRestored, 600);
+  assertSameTree(await describeTree(target), await describeTree(source));
+  // A read per folder's batch would be 120 (plus the trees'); windows of the pack take a handful.
+  assert.ok(backend.packReads <= 6, `${backend.packReads} pack reads for 120 folders`);
 });
