@@ -365,6 +365,8 @@ class BackupRun {
       return [];
     }
     const listed = listing.entries;
+    // With changed paths, most folders are taken from the parent snapshot unlisted: nothing to list ahead.
+    if (!this.changed) this.lister.prefetch(this.subfoldersToList(listed, relative, stat));
     const folder = this.cache?.folder(path);
     if (folder) this.openFolders.add(folder);
     // Entries keep their order whatever order their saves finish in.
@@ -425,6 +427,17 @@ class BackupRun {
       tracked.catch(() => undefined);
       pending.add(tracked);
     }
+  }
+
+  /** The subfolders among `listed` that the walk will list: not excluded, and on the same file system if it must stay on one. */
+  private subfoldersToList(listed: readonly ListedEntry[], relative: string, stat: EntryStat): Buffer[] {
+    const oneFileSystem = this.options.oneFileSystem ?? false;
+    return listed
+      .filter(({ name, path, stat: childStat }) => {
+        if (!childStat?.isDirectory() || (oneFileSystem && childStat.dev !== stat.dev)) return false;
+        return !this.rules.matchPath(relative === '' ? name.toString() : `${relative}/${name.toString()}`, path.toString(), true).excluded;
+      })
+      .map((entry) => entry.path);
   }
 
   /** A folder the file watcher saw no change in, taken whole from the parent snapshot (its own metadata is current). */

@@ -42,21 +42,31 @@ export type ListReply =
       readonly errors: readonly (ErrorInfo | null)[];
     };
 
+/** Folders to list, answered together in a ListReplies. */
+export interface ListRequests {
+  readonly requests: readonly ListRequest[];
+}
+
+export interface ListReplies {
+  readonly replies: readonly ListReply[];
+}
+
 export type WalkMessage = { readonly type: 'totals'; readonly totals: ScanTotals } | { readonly type: 'totalsFailed'; readonly message: string };
 
 /**
  * Worker thread: lists folders for a backup's walk (readdir, then lstat of
  * every entry) with synchronous calls, which cost a fraction of the main
  * thread's promise-per-call lstat, and counts the backup's totals in
- * between. A listing is answered as soon as it is asked for; the count
- * yields to it after every folder.
+ * between. Listings are answered as soon as they are asked for, several
+ * at once when the backup asks for a folder's subfolders ahead; the count
+ * yields to them after every folder.
  */
 const { port } = workerData as WalkWorkerData;
 
-port.on('message', (request: ListRequest) => {
-  const reply = list(request);
-  const transfer = 'names' in reply ? [reply.names.buffer, reply.ends.buffer, reply.stats.buffer] : [];
-  port.postMessage(reply, transfer as ArrayBuffer[]);
+port.on('message', ({ requests }: ListRequests) => {
+  const replies = requests.map(list);
+  const transfer = replies.flatMap((reply) => ('names' in reply ? [reply.names.buffer, reply.ends.buffer, reply.stats.buffer] : []));
+  port.postMessage({ replies } satisfies ListReplies, transfer as ArrayBuffer[]);
 });
 
 function list({ id, folder, only }: ListRequest): ListReply {
