@@ -1,4 +1,4 @@
-import { hkdfSync, randomBytes } from 'node:crypto';
+import { createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 import { KEY_LENGTH } from './aead.js';
 
 const PACK_KEY_CACHE_SIZE = 4096;
@@ -12,7 +12,7 @@ export class MasterKey {
   readonly blobIdKey: Buffer;
   readonly chunkerSeed: Buffer;
   private readonly secret: Buffer;
-  private readonly packKeys = new Map<string, Buffer>();
+  private readonly packKeys = new Map<string, KeyObject>();
 
   constructor(secret: Uint8Array) {
     if (secret.byteLength !== KEY_LENGTH) throw new RangeError(`master key must be ${KEY_LENGTH} bytes`);
@@ -30,12 +30,17 @@ export class MasterKey {
     return Buffer.from(this.secret);
   }
 
-  /** The AES key of one pack: HKDF(master, salt = pack id). Distinct pack ids give independent keys. */
-  packKey(packId: Uint8Array): Buffer {
+  /**
+   * The AES key of one pack: HKDF(master, salt = pack id); distinct pack ids give independent keys. As a
+   * KeyObject: createCipheriv given key bytes imports them anew for each blob, and took 16-28 µs against
+   * 6-12 µs given a KeyObject (micro-benchmark on this project's loaded 2-core AMD EPYC VM); a backup
+   * seals one blob per small file, a restore opens one.
+   */
+  packKey(packId: Uint8Array): KeyObject {
     const cacheKey = Buffer.from(packId).toString('hex');
     let key = this.packKeys.get(cacheKey);
     if (!key) {
-      key = this.derive(packId, 'hindsight v1 pack');
+      key = createSecretKey(this.derive(packId, 'hindsight v1 pack'));
       if (this.packKeys.size >= PACK_KEY_CACHE_SIZE) {
         this.packKeys.delete(this.packKeys.keys().next().value as string);
       }

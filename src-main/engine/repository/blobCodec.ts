@@ -1,6 +1,6 @@
 import { Compressor, Decompressor } from 'zstd-napi';
 import binding from 'zstd-napi/binding.js';
-import { NonceKind, makeNonce, open, sealInSlices } from '../crypto/aead.js';
+import { NonceKind, makeNonce, open, sealInSlices, type CipherKey } from '../crypto/aead.js';
 import type { PackedBlob } from './packFormat.js';
 
 /** A blob is stored raw unless zstd saves at least this fraction of it: already-compressed media and archives gain nothing. */
@@ -84,7 +84,7 @@ export class SlotCompressor {
 }
 
 /** Encrypts a prepared blob that starts at `offset` in its pack (the offset is the nonce counter), handing the sealed bytes to `put`; returns their length. */
-export function sealBody(packKey: Buffer, offset: number, body: Uint8Array, put: (bytes: Buffer) => void): number {
+export function sealBody(packKey: CipherKey, offset: number, body: Uint8Array, put: (bytes: Buffer) => void): number {
   return sealInSlices(packKey, makeNonce(NonceKind.PackBlob, offset), body, put);
 }
 
@@ -92,7 +92,7 @@ export function sealBody(packKey: Buffer, offset: number, body: Uint8Array, put:
  * Decrypts and decompresses one blob; returns both its stored form (what a repack re-encrypts) and its
  * plaintext. Throws AuthenticationFailure on any damage, or a plain Error if the lengths disagree.
  */
-export function openBlob(packKey: Buffer, blob: PackedBlob, sealed: Uint8Array): { body: Buffer; plaintext: Buffer } {
+export function openBlob(packKey: CipherKey, blob: PackedBlob, sealed: Uint8Array): { body: Buffer; plaintext: Buffer } {
   const body = open(packKey, makeNonce(NonceKind.PackBlob, blob.offset), sealed);
   if (!blob.compressed) return { body, plaintext: body };
   decompressor ??= new Decompressor();

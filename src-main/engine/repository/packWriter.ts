@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { NonceKind, TAG_LENGTH, makeNonce, seal } from '../crypto/aead.js';
 import type { MasterKey } from '../crypto/masterKey.js';
 import type { ObjectHandle } from '../backend/backend.js';
@@ -27,7 +27,7 @@ export const MAX_BLOBS_PER_PACK = 8192;
 export class PackWriter {
   readonly id: Buffer;
   readonly name: string;
-  private readonly key: Buffer;
+  private readonly key: KeyObject;
   private readonly body: PackBody;
   private readonly blobs: PackedBlob[] = [];
   private bytes = 0;
