@@ -4,6 +4,7 @@ import { formatBytes, parseDuration } from '../../../src-shared/units.js';
 import { runAgent } from '../../agent/agentProcess.js';
 import { agentSocketPath, appDataDir } from '../../agent/appDataDir.js';
 import { withAgent, type AgentConnection } from '../agentConnection.js';
+import { HindsightError } from '../../../src-shared/errors.js';
 import { UsageError } from '../cliError.js';
 import type { Command } from '../command.js';
 import { readPassword } from '../password.js';
@@ -24,7 +25,8 @@ Plans, job history and settings are kept in ${appDataDir()}
 ($HINDSIGHT_DATA_DIR). Repository passwords come from the system keychain; with
 no keychain, HINDSIGHT_PASSWORD is used for every repository.`,
   options: {},
-  async run() {
+  interruptible: true,
+  async run(_values, _positionals, { signal }) {
     const running = await runAgent({ dataDir: appDataDir(), socketPath: agentSocketPath() });
     console.log(`Hindsight agent running; socket ${running.socketPath}`);
     running.agent.subscribe((event) => {
@@ -32,11 +34,7 @@ no keychain, HINDSIGHT_PASSWORD is used for every repository.`,
       if (event.type === 'job.finished') console.log(`job ${event.job.id.slice(0, 8)} ${event.job.result}${event.job.message ? `: ${event.job.message}` : ''}`);
       if (event.type === 'warning') console.warn(`warning: ${event.warning.path}: ${event.warning.message}`);
     });
-    await new Promise<void>((resolve) => {
-      const stop = () => resolve();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    });
+    await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
     console.log('Stopping: running jobs stop at a safe point.');
     await running.stop();
   },
@@ -94,8 +92,11 @@ export const planCommand: Command = {
     disabled: { type: 'boolean' },
     json: { type: 'boolean' },
   },
+  takesArguments: true,
   async run(values, positionals) {
     const [action, ...rest] = positionals;
+    const takes = ({ list: 0, remove: 1, run: 1 } as Record<string, number>)[action ?? ''];
+    if (takes !== undefined && rest.length !== takes) throw new UsageError(takes === 0 ? `"plan ${action}" takes no arguments.` : `"plan ${action}" takes one plan (its id or name).`);
     switch (action) {
       case 'add':
         return addPlan(values, rest);
@@ -120,7 +121,7 @@ export const planCommand: Command = {
         return withAgent(async (agent) => {
           const plan = await findPlan(agent, rest);
           const job = await runAndWait(agent, () => agent.call('jobs.backup', { planId: plan.id }));
-          if (job.result !== 'succeeded') throw new UsageError(`The backup of "${plan.name}" ${job.result}${job.message ? `: ${job.message}` : ''}`);
+          if (job.result !== 'succeeded') throw new HindsightError('E_JOB_FAILED', `The backup of "${plan.name}" ${job.result}${job.message ? `: ${job.message}` : ''}`);
           const added = Number(job.summary?.bytesAdded ?? 0);
           console.log(`Plan "${plan.name}": snapshot ${String(job.summary?.snapshot ?? '').slice(0, 8)} saved, ${formatBytes(added)} added.`);
           return job.warnings > 0 ? 3 : 0;
@@ -192,7 +193,8 @@ async function findPlan(agent: AgentConnection, args: string[]) {
   const plans = await agent.call('plans.list', {});
   const matches = plans.filter((p) => p.id === key || p.name === key || (key.length >= 4 && p.id.startsWith(key)));
   if (matches.length === 1) return matches[0] as (typeof plans)[number];
-  throw new UsageError(matches.length === 0 ? `No plan "${key}"; see hindsight plan list.` : `"${key}" matches several plans; give more of the id.`);
+  if (matches.length === 0) throw new HindsightError('E_PLAN_NOT_FOUND', `No plan "${key}"; see hindsight plan list.`);
+  throw new UsageError(`"${key}" matches several plans; give more of the id.`);
 }
 
 /** Starts a job and follows it to its end, with a progress line. */

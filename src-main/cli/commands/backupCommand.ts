@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { HindsightError } from '../../../src-shared/errors.js';
 import { DEFAULT_EXCLUDES } from '../../../src-shared/defaultExcludes.js';
 import { formatBytes, formatDuration, parseBytes } from '../../../src-shared/units.js';
 import { backup } from '../../engine/archiver/backup.js';
@@ -54,7 +55,10 @@ or (with several --repo) a target could not be written and is now behind.`,
     host: { type: 'string' },
     json: { type: 'boolean' },
   },
-  async run(values, paths) {
+  takesArguments: true,
+  interruptible: true,
+  survivesClosedOutput: true,
+  async run(values, paths, { signal }) {
     if (paths.length === 0) throw new UsageError('Say what to back up: hindsight backup --repo R PATH...');
     const type = (values.type as string | undefined) ?? 'incremental';
     if (!['incremental', 'differential', 'full'].includes(type)) throw new UsageError('--type is incremental, differential or full.');
@@ -65,7 +69,7 @@ or (with several --repo) a target could not be written and is now behind.`,
       try {
         patterns.push(...(await ExcludeRules.readExcludeFile(file)));
       } catch (err) {
-        throw new UsageError(`Cannot read the exclude file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        throw new HindsightError('E_EXCLUDE_FILE', `Cannot read the exclude file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
       }
     }
     const json = values.json === true;
@@ -82,6 +86,7 @@ or (with several --repo) a target could not be written and is now behind.`,
         ...(values.host ? { host: values.host as string } : {}),
         onProgress: (p) => progress.update(p),
         onWarning: (w) => progress.warn('warning', w),
+        signal,
       });
       progress.done();
       const s = snapshot.summary;

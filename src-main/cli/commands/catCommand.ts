@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { RepositoryError } from '../../engine/repository/repositoryError.js';
 import { resolveSnapshot } from '../../engine/snapshot/snapshot.js';
 import { findPath, splitReference } from '../../engine/snapshot/treePath.js';
+import { stopIfAborted } from '../../engine/interruption.js';
 import { UsageError } from '../cliError.js';
 import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command } from '../command.js';
 import { withReadLock } from '../openRepository.js';
@@ -17,7 +18,9 @@ chunk as it goes.
 Options:
 ${REPOSITORY_HELP}`,
   options: { ...REPOSITORY_OPTIONS },
-  async run(values, positionals) {
+  takesArguments: true,
+  interruptible: true,
+  async run(values, positionals, { signal }) {
     if (positionals.length !== 1 || !positionals[0]?.includes(':')) throw new UsageError('Say which file: hindsight cat SNAPSHOT:/path/to/file.');
     const { snapshot: reference, path } = splitReference(positionals[0]);
     await withReadLock(values, async (repository) => {
@@ -27,7 +30,9 @@ ${REPOSITORY_HELP}`,
         throw new RepositoryError('E_PATH_NOT_FOUND', `${path} in snapshot ${snapshot.id.slice(0, 8)} is not a file.`);
       }
       for (const id of target.node.content ?? []) {
-        if (!process.stdout.write(await repository.loadBlob(id))) await once(process.stdout, 'drain');
+        stopIfAborted(signal, 'cat interrupted.');
+        // Waits for 'drain', or for the signal when the reader has gone (a closed pipe never drains).
+        if (!process.stdout.write(await repository.loadBlob(id))) await once(process.stdout, 'drain', { signal }).catch(() => undefined);
       }
     });
   },

@@ -2,14 +2,11 @@ import { backendFor } from '../../engine/backend/location.js';
 import { checkRepository, type CheckResult, type ReadDataSubset } from '../../engine/maintenance/check.js';
 import { compareTargets } from '../../engine/maintenance/repair.js';
 import { Repository } from '../../engine/repository/repository.js';
-import { UsageError } from '../cliError.js';
+import { EXIT_DAMAGED, UsageError } from '../cliError.js';
 import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command, type OptionValues } from '../command.js';
 import { repositoryLocations, targetOptions, withReadLock } from '../openRepository.js';
 import { readPassword } from '../password.js';
 import { progressReporter } from '../progressLine.js';
-
-/** Exit status when check finds damage (same as any other E_DAMAGED). */
-const EXIT_DAMAGED = 13;
 
 export const checkCommand: Command = {
   name: 'check',
@@ -32,16 +29,17 @@ ${REPOSITORY_HELP}
 
 Exit status 13 means damage was found.`,
   options: { ...REPOSITORY_OPTIONS, 'read-data': { type: 'boolean' }, subset: { type: 'string' }, json: { type: 'boolean' } },
-  async run(values) {
+  interruptible: true,
+  async run(values, _positionals, { signal }) {
     const subset = values.subset === undefined ? undefined : parseSubset(values.subset as string);
     if (subset && !values['read-data']) throw new UsageError('--subset goes with --read-data.');
     const readData: ReadDataSubset | undefined = values['read-data'] ? (subset ?? { kind: 'all' }) : undefined;
     const json = values.json === true;
-    if (repositoryLocations(values).length > 1) return checkEachTarget(values, readData, json);
+    if (repositoryLocations(values).length > 1) return checkEachTarget(values, readData, json, signal);
     const progress = progressReporter(false);
     try {
       return await withReadLock(values, async (repository) => {
-        const result = await checkRepository(repository, { ...(readData ? { readData } : {}), onProgress: (p) => progress.update(p) });
+        const result = await checkRepository(repository, { ...(readData ? { readData } : {}), onProgress: (p) => progress.update(p), signal });
         progress.done();
         if (json) console.log(JSON.stringify(result, null, 2));
         else printResult(result, readData !== undefined, '');
@@ -69,7 +67,7 @@ function printResult(result: CheckResult, readData: boolean, prefix: string): vo
  * report names the target that is damaged rather than hiding it behind the
  * copies on the others.
  */
-async function checkEachTarget(values: OptionValues, readData: ReadDataSubset | undefined, json: boolean): Promise<number> {
+async function checkEachTarget(values: OptionValues, readData: ReadDataSubset | undefined, json: boolean, signal: AbortSignal): Promise<number> {
   const options = targetOptions(values);
   const targets = repositoryLocations(values).map((location) => backendFor(location, options));
   const password = await readPassword({ file: values['password-file'] as string | undefined, env: 'HINDSIGHT_PASSWORD', prompt: 'Repository password' });
@@ -90,7 +88,7 @@ async function checkEachTarget(values: OptionValues, readData: ReadDataSubset | 
     try {
       const repository = await Repository.open(target, password);
       try {
-        entry.result = await repository.withLock(false, () => checkRepository(repository, readData ? { readData } : {}));
+        entry.result = await repository.withLock(false, () => checkRepository(repository, { ...(readData ? { readData } : {}), signal }));
       } finally {
         await repository.close();
       }

@@ -24,6 +24,7 @@ ${REPOSITORY_HELP}
     'new-password-file': { type: 'string' },
     json: { type: 'boolean' },
   },
+  takesArguments: true,
   async run(values, positionals) {
     const [action, ...rest] = positionals;
     const expectArgs = (n: number) => {

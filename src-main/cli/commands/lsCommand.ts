@@ -4,6 +4,7 @@ import { displayName, type TreeNode } from '../../engine/snapshot/tree.js';
 import { TreeLoader } from '../../engine/snapshot/treeLoader.js';
 import { findPath, splitReference } from '../../engine/snapshot/treePath.js';
 import { walkTree } from '../../engine/snapshot/walkTree.js';
+import { stopIfAborted } from '../../engine/interruption.js';
 import { UsageError } from '../cliError.js';
 import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command } from '../command.js';
 import { withReadLock } from '../openRepository.js';
@@ -20,7 +21,9 @@ Options:
 ${REPOSITORY_HELP}
       --json                one JSON object per entry`,
   options: { ...REPOSITORY_OPTIONS, json: { type: 'boolean' } },
-  async run(values, positionals) {
+  takesArguments: true,
+  interruptible: true,
+  async run(values, positionals, { signal }) {
     if (positionals.length !== 1) throw new UsageError('Say which snapshot: hindsight ls SNAPSHOT[:PATH].');
     const { snapshot: reference, path } = splitReference(positionals[0] as string);
     await withReadLock(values, async (repository) => {
@@ -28,6 +31,7 @@ ${REPOSITORY_HELP}
       const target = await findPath(repository, snapshot, path);
       const base = Buffer.from(path === '/' ? '' : path.replace(/\/+$/, ''));
       const print = (entryPath: Buffer, node: TreeNode) => {
+        stopIfAborted(signal, 'Listing interrupted.');
         if (values.json) {
           console.log(JSON.stringify({ path: displayName(entryPath), type: node.type, mode: node.mode, size: node.size, mtime: new Date(Number(node.mtimeNs / 1_000_000n)).toISOString(), uid: node.uid, gid: node.gid, ...(node.linkTarget ? { linkTarget: displayName(node.linkTarget) } : {}) }));
         } else {

@@ -29,10 +29,11 @@ ${REPOSITORY_HELP}
       --dry-run             only say what would be removed
 ${PRUNE_HELP}`,
   options: { ...REPOSITORY_OPTIONS, ...PRUNE_OPTIONS, 'dry-run': { type: 'boolean' } },
-  async run(values) {
+  interruptible: true,
+  async run(values, _positionals, { signal }) {
     const repository = await openRepository(values);
     try {
-      printPruneResult(await runPrune(repository, values, values['dry-run'] === true));
+      printPruneResult(await runPrune(repository, values, values['dry-run'] === true, signal));
     } finally {
       await repository.close();
     }
@@ -40,7 +41,7 @@ ${PRUNE_HELP}`,
 };
 
 /** Shared with `forget --prune`: parses the prune options, takes the exclusive lock, prunes. */
-export async function runPrune(repository: Repository, values: OptionValues, dryRun: boolean): Promise<PruneResult> {
+export async function runPrune(repository: Repository, values: OptionValues, dryRun: boolean, signal: AbortSignal): Promise<PruneResult> {
   const below = values['repack-below'] === undefined ? undefined : /^(\d+(?:\.\d+)?)%$/.exec(values['repack-below'] as string);
   if (values['repack-below'] !== undefined && (!below || Number(below[1]) > 100)) throw new UsageError('--repack-below takes a percentage such as 80%.');
   const waitMs = values['retry-lock'] === undefined ? 0 : parseDuration(values['retry-lock'] as string);
@@ -48,7 +49,7 @@ export async function runPrune(repository: Repository, values: OptionValues, dry
   const lock = await repository.lock(true, waitMs);
   const progress = progressReporter(false);
   try {
-    return await prune(repository, { dryRun, ...(below ? { repackBelow: Number(below[1]) / 100 } : {}), onProgress: (p) => progress.update(p) });
+    return await prune(repository, { dryRun, ...(below ? { repackBelow: Number(below[1]) / 100 } : {}), onProgress: (p) => progress.update(p), signal });
   } finally {
     progress.done();
     await lock.release();

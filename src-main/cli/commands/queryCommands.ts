@@ -34,6 +34,7 @@ Options:
 ${REPOSITORY_HELP}
       --json                print the versions as JSON`,
   options: { ...REPOSITORY_OPTIONS, ...JSON_OPTION },
+  takesArguments: true,
   async run(values, positionals) {
     if (positionals.length !== 1) throw new UsageError('Say which file: hindsight versions PATH.');
     const versions = await withCatalogue(values, (catalogue) => catalogue.versions(positionals[0] as string));
@@ -58,6 +59,7 @@ Options:
 ${REPOSITORY_HELP}
       --json                print the matches as JSON`,
   options: { ...REPOSITORY_OPTIONS, ...JSON_OPTION },
+  takesArguments: true,
   async run(values, positionals) {
     if (positionals.length !== 1) throw new UsageError('Say what to find: hindsight find PATTERN.');
     const matches = await withCatalogue(values, (catalogue) => catalogue.find(positionals[0] as string));
@@ -78,6 +80,7 @@ Options:
 ${REPOSITORY_HELP}
       --json                print the changes as JSON`,
   options: { ...REPOSITORY_OPTIONS, ...JSON_OPTION },
+  takesArguments: true,
   async run(values, positionals) {
     if (positionals.length !== 2) throw new UsageError('Say which two snapshots: hindsight diff A B.');
     const changes = await withCatalogue(values, async (catalogue, repository) => {
@@ -132,6 +135,7 @@ can always be rebuilt from the repository.
 Options:
 ${REPOSITORY_HELP}`,
   options: { ...REPOSITORY_OPTIONS },
+  takesArguments: true,
   async run(values, positionals) {
     if (positionals[0] !== 'rebuild' || positionals.length !== 1) throw new UsageError('Say "hindsight cache rebuild".');
     const repository = await openRepository(values);

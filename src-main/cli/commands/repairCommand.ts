@@ -5,13 +5,10 @@ import { readTargetHistory, recordTargets } from '../../engine/backend/targetHis
 import { compareTargets, repairTargets, type RepairResult } from '../../engine/maintenance/repair.js';
 import { Repository } from '../../engine/repository/repository.js';
 import { RepositoryError } from '../../engine/repository/repositoryError.js';
-import { EXIT_WITH_WARNINGS, UsageError } from '../cliError.js';
+import { EXIT_DAMAGED, EXIT_WITH_WARNINGS, UsageError } from '../cliError.js';
 import { REPOSITORY_HELP, REPOSITORY_OPTIONS, TARGET_HELP, TARGET_OPTIONS, type Command } from '../command.js';
 import { openOrClose, openRepository, repositoryLocations, targetOptions } from '../openRepository.js';
 import { readPassword } from '../password.js';
-
-/** Exit status when some object has no good copy anywhere (as for any damage). */
-const EXIT_DAMAGED = 13;
 
 function targetsOf(backend: Backend): readonly Backend[] {
   return backend instanceof ReplicatedBackend ? backend.targets : [backend];

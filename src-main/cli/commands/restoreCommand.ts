@@ -35,7 +35,9 @@ Exit status 3 means some entries were not restored (each is listed).`,
     overwrite: { type: 'string' },
     json: { type: 'boolean' },
   },
-  async run(values, positionals) {
+  takesArguments: true,
+  interruptible: true,
+  async run(values, positionals, { signal }) {
     if (positionals.length !== 1) throw new UsageError('Say which snapshot: hindsight restore SNAPSHOT[:PATH] --target DIR.');
     const target = values.target as string | undefined;
     if (!target) throw new UsageError('Say where to restore to: --target DIR.');
@@ -56,6 +58,7 @@ Exit status 3 means some entries were not restored (each is listed).`,
           overwrite: overwrite as OverwritePolicy,
           onProgress: (p) => progress.update(p),
           onProblem: (problem) => progress.warn('error', problem),
+          signal,
         });
         progress.done();
         if (json) {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Progress } from '../../../src-shared/progress.js';
+import { stopIfAborted } from '../interruption.js';
 import { ProgressMeter } from '../progressMeter.js';
 import type { BlobLocation } from '../repository/memoryIndex.js';
 import type { Repository } from '../repository/repository.js';
@@ -14,7 +15,11 @@ export interface CheckOptions {
   /** Decrypt and hash every blob of the selected packs. */
   readonly readData?: ReadDataSubset;
   readonly onProgress?: (progress: Progress) => void;
+  /** Stops the check between two folders or two packs; it changes nothing, so any point is safe. Rejects with OperationInterrupted. */
+  readonly signal?: AbortSignal;
 }
+
+const INTERRUPTED = 'The check was stopped before it finished; nothing was changed. Run it again to check everything.';
 
 export type ProblemKind =
   | 'snapshot-unreadable'
@@ -82,6 +87,7 @@ export async function checkRepository(repository: Repository, options: CheckOpti
   for (const snapshot of snapshots) {
     const pending: { id: Buffer; path: string }[] = [{ id: Buffer.from(snapshot.tree, 'hex'), path: '' }];
     while (pending.length > 0) {
+      stopIfAborted(options.signal, INTERRUPTED);
       const { id, path } = pending.pop() as { id: Buffer; path: string };
       const key = id.toString('hex');
       if (treesSeen.has(key)) continue;
@@ -149,6 +155,7 @@ export async function checkRepository(repository: Repository, options: CheckOpti
     meter.counts.filesTotal = selected.length;
     meter.counts.filesDone = 0;
     for (const name of selected) {
+      stopIfAborted(options.signal, INTERRUPTED);
       const blobs = byPack.get(name) ?? [];
       let bytes: Buffer | undefined;
       try {

@@ -1,5 +1,6 @@
 import type { Progress } from '../../../src-shared/progress.js';
 import { sweepTemporaryFiles } from '../backend/backend.js';
+import { stopIfAborted } from '../interruption.js';
 import { ProgressMeter } from '../progressMeter.js';
 import type { IndexedPack } from '../repository/indexFile.js';
 import type { BlobLocation } from '../repository/memoryIndex.js';
@@ -14,6 +15,12 @@ export interface PruneOptions {
   /** Plan only: report what would happen, change nothing. */
   readonly dryRun?: boolean;
   readonly onProgress?: (progress: Progress) => void;
+  /**
+   * Stops the prune before it repacks, or after repacking and before the index changes (the new packs
+   * are then unindexed, and the next prune removes them): never half-way through replacing the index
+   * or deleting. Rejects with OperationInterrupted.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface PrunePlan {
@@ -122,6 +129,8 @@ export async function prune(repository: Repository, options: PruneOptions = {}):
     return { ...plan, dryRun: options.dryRun === true, bytesAfter: options.dryRun ? bytesAfter : bytesBefore };
   }
 
+  // The last point where stopping leaves nothing to undo; after it, every step keeps the repository whole.
+  stopIfAborted(options.signal, 'The prune was stopped before it changed anything.');
   meter.counts.phase = 'repacking';
   meter.counts.bytesTotal = liveInRepacked.reduce((n, b) => n + b.length, 0);
   const fresh = await repository.repackBlobs(liveInRepacked, (bytes) => {
@@ -129,6 +138,7 @@ export async function prune(repository: Repository, options: PruneOptions = {}):
     meter.tick();
   });
 
+  stopIfAborted(options.signal, 'The prune was stopped after repacking, before it changed the index: nothing was removed; the next prune removes the copies it made.');
   meter.counts.phase = 'writing the index';
   meter.tick(true);
   // Supersede every index file on storage, not only those in force: a file an earlier, interrupted
