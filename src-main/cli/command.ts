@@ -57,6 +57,22 @@ export const TARGET_HELP = `      --ssh-key FILE        SFTP: private key to log
       --s3-virtual-hosted   S3: bucket in the host name instead of the path
       --limit-upload KIB/S  upload at most this many KiB per second (on average)`;
 
+/** restic's snapshot filters, for the commands that pick snapshots (snapshots, ls, restore, cat). */
+export const SNAPSHOT_FILTER_OPTIONS = {
+  host: { type: 'string', multiple: true },
+  path: { type: 'string', multiple: true },
+  tag: { type: 'string', multiple: true },
+} as const satisfies OptionSpec;
+
+export const SNAPSHOT_FILTER_HELP = `      --host HOST           only snapshots of this host (repeatable: any of them)
+      --path PATH           only snapshots whose paths include PATH (repeatable: all of them)
+      --tag TAG[,TAG…]      only snapshots with these tags (repeatable: any of the groups)`;
+
+/** The filter the --host, --path and --tag options describe. */
+export function snapshotFilter(values: OptionValues): { hosts: string[]; paths: string[]; tags: string[] } {
+  return { hosts: (values.host as string[] | undefined) ?? [], paths: (values.path as string[] | undefined) ?? [], tags: (values.tag as string[] | undefined) ?? [] };
+}
+
 export const REPOSITORY_HELP = `  -r, --repo LOCATION       the repository: a folder (or local:/path), sftp://user@host[:port]/path,
                             s3://host[:port]/bucket/prefix, s3:http://host:port/bucket/prefix
                             or s3:bucket/prefix (AWS); give it several times for a

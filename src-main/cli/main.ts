@@ -21,6 +21,7 @@ const COMMANDS: readonly (readonly [name: string, load: () => Promise<Command>])
   ['stats', async () => (await import('./commands/queryCommands.js')).statsCommand],
   ['check', async () => (await import('./commands/checkCommand.js')).checkCommand],
   ['forget', async () => (await import('./commands/forgetCommand.js')).forgetCommand],
+  ['tag', async () => (await import('./commands/tagCommand.js')).tagCommand],
   ['prune', async () => (await import('./commands/pruneCommand.js')).pruneCommand],
   ['key', async () => (await import('./commands/keyCommand.js')).keyCommand],
   ['unlock', async () => (await import('./commands/unlockCommand.js')).unlockCommand],
@@ -91,7 +92,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     const stop = watchForStop(command);
     try {
-      return (await command.run(parsed.values, parsed.positionals, { signal: stop.signal })) ?? 0;
+      const status = (await command.run(parsed.values, parsed.positionals, { signal: stop.signal })) ?? 0;
+      if (stop.outputClosed() && !command.survivesClosedOutput) throw new OutputClosed();
+      return status;
     } catch (err) {
       // Whatever the command stopped with, the reason it stopped is what the status tells.
       if (stop.signal.reason instanceof OutputClosed) throw stop.signal.reason;
@@ -110,8 +113,10 @@ export async function main(argv: readonly string[]): Promise<number> {
  * (`| head`) ends the output quietly, as for any Unix tool, except in a backup, which goes on: its
  * snapshot matters more than its progress lines.
  */
-function watchForStop(command: Command): { signal: AbortSignal; dispose(): void } {
+function watchForStop(command: Command): { signal: AbortSignal; outputClosed(): boolean; dispose(): void } {
   const controller = new AbortController();
+  let closed = false;
+  let running = true;
   const onSignal = () => {
     if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
     if (controller.signal.aborted || !command.interruptible) {
@@ -123,17 +128,22 @@ function watchForStop(command: Command): { signal: AbortSignal; dispose(): void 
   };
   const onOutputError = (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+    closed = true;
     if (command.survivesClosedOutput) return;
-    if (!command.interruptible) process.exit(exitStatusFor(new OutputClosed()));
-    if (!controller.signal.aborted) controller.abort(new OutputClosed());
+    // The pipe's error may come only after the command wrote its last line and returned.
+    if (!running) process.exitCode = exitStatusFor(new OutputClosed());
+    else if (!command.interruptible) process.exit(exitStatusFor(new OutputClosed()));
+    else if (!controller.signal.aborted) controller.abort(new OutputClosed());
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.stdout.on('error', onOutputError);
   return {
     signal: controller.signal,
+    outputClosed: () => closed,
     // The output handler stays: the last lines, written after the command returns, may meet the closed pipe too.
     dispose() {
+      running = false;
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     },

@@ -1,9 +1,9 @@
 import { formatBytes } from '../../../src-shared/units.js';
 import { restore, type OverwritePolicy } from '../../engine/restorer/restore.js';
-import { resolveSnapshot } from '../../engine/snapshot/snapshot.js';
+import { selectSnapshot } from '../../engine/snapshot/snapshotSelection.js';
 import { splitReference } from '../../engine/snapshot/treePath.js';
 import { EXIT_WITH_WARNINGS, UsageError } from '../cliError.js';
-import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command } from '../command.js';
+import { REPOSITORY_HELP, REPOSITORY_OPTIONS, SNAPSHOT_FILTER_HELP, SNAPSHOT_FILTER_OPTIONS, snapshotFilter, type Command } from '../command.js';
 import { withReadLock } from '../openRepository.js';
 import { progressReporter } from '../progressLine.js';
 
@@ -15,10 +15,12 @@ export const restoreCommand: Command = {
 Restores a whole snapshot, or the folder or file at PATH in it, into DIR:
 contents, permissions, modification times, symbolic links, hard links and
 empty folders. Every chunk is verified as it is read; a damaged chunk fails
-only its file. Nothing is ever written outside DIR.
+only its file. Nothing is ever written outside DIR. SNAPSHOT "latest" is the
+newest snapshot that holds PATH (and matches --host, --path and --tag).
 
 Options:
 ${REPOSITORY_HELP}
+${SNAPSHOT_FILTER_HELP}
   -t, --target DIR          where to restore (created if missing)
       --include PATTERN     restore only matching paths (repeatable, gitignore style)
       --exclude PATTERN     skip matching paths (repeatable)
@@ -29,6 +31,7 @@ ${REPOSITORY_HELP}
 Exit status 3 means some entries were not restored (each is listed).`,
   options: {
     ...REPOSITORY_OPTIONS,
+    ...SNAPSHOT_FILTER_OPTIONS,
     target: { type: 'string', short: 't' },
     include: { type: 'string', multiple: true },
     exclude: { type: 'string', multiple: true },
@@ -48,7 +51,7 @@ Exit status 3 means some entries were not restored (each is listed).`,
     const progress = progressReporter(json);
     try {
       return await withReadLock(values, async (repository) => {
-        const snapshot = await resolveSnapshot(repository, reference);
+        const snapshot = await selectSnapshot(repository, reference, { path, filter: snapshotFilter(values) });
         const result = await restore(repository, {
           snapshot,
           path,

@@ -1,0 +1,226 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { seededBytes } from '../helpers/data.js';
+import { tempDir } from '../helpers/tempDir.js';
+
+/** The edges a person meets in the first hour: unsafe init targets, pipes, stray arguments, `latest`, exit statuses. */
+
+const bin = fileURLToPath(new URL('../../../bin/hindsight.js', import.meta.url));
+const holdLock = fileURLToPath(new URL('../fixtures/holdLock.js', import.meta.url));
+
+interface Result {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HINDSIGHT_')));
+}
+
+function hindsight(args: string[], env: Record<string, string> = {}): Result {
+  const result = spawnSync(process.execPath, [bin, ...args], { env: { ...cleanEnv(), ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Runs `hindsight ARGS | head -c BYTES` in bash and returns hindsight's own status and standard error. */
+function throughHead(args: string[], bytes: number, env: Record<string, string>): Result {
+  const command = `${[process.execPath, bin, ...args].map((a) => `'${a}'`).join(' ')} 2>"$ERR" | head -c ${bytes}; echo "status=\${PIPESTATUS[0]}"`;
+  const dir = env.HINDSIGHT_CACHE_DIR as string;
+  const errFile = join(dir, `stderr-${Math.random().toString(16).slice(2)}`);
+  const result = spawnSync('bash', ['-c', `mkdir -p "${dir}" && ${command}; cat "$ERR" >&2`], { env: { ...cleanEnv(), ...env, ERR: errFile }, encoding: 'utf8' });
+  const status = /status=(\d+)\s*$/.exec(result.stdout)?.[1];
+  return { status: status === undefined ? null : Number(status), stdout: result.stdout.replace(/status=\d+\s*$/, ''), stderr: result.stderr };
+}
+
+async function repositoryWithSnapshot(t: import('node:test').TestContext) {
+  const dir = await tempDir(t);
+  const env = { HINDSIGHT_REPO: join(dir, 'repo'), HINDSIGHT_PASSWORD: 'pw', HINDSIGHT_CACHE_DIR: join(dir, 'cache') };
+  assert.equal(hindsight(['init'], env).status, 0);
+  const source = join(dir, 'source');
+  await mkdir(source);
+  for (let i = 0; i < 2000; i++) await writeFile(join(source, `file-${i}`), `file ${i}\n`);
+  await writeFile(join(source, 'big'), seededBytes('big', 8 * 1024 * 1024));
+  assert.equal(hindsight(['backup', source], env).status, 0);
+  return { dir, env, source };
+}
+
+test('init refuses a folder whose parent is missing (an unmounted disk) and a folder of other files; --create-parents', async (t) => {
+  const dir = await tempDir(t);
+  const env = { HINDSIGHT_PASSWORD: 'pw' };
+  const missing = hindsight(['init', '--repo', join(dir, 'media', 'disk', 'hindsight')], env);
+  assert.equal(missing.status, 10, missing.stderr);
+  assert.match(missing.stderr, /does not exist\. If it is on a disk, is the disk mounted\? .*--create-parents/);
+  assert.deepEqual(await readdir(dir), [], 'nothing was created');
+
+  const documents = join(dir, 'documents');
+  await mkdir(documents);
+  await writeFile(join(documents, 'letter.txt'), 'Dear Ann');
+  const full = hindsight(['init', '--repo', documents], env);
+  assert.equal(full.status, 1, full.stderr);
+  assert.match(full.stderr, /holds other files \(letter\.txt\)/);
+  assert.deepEqual(await readdir(documents), ['letter.txt']);
+
+  const created = hindsight(['init', '--repo', join(dir, 'media', 'disk', 'hindsight'), '--create-parents'], env);
+  assert.equal(created.status, 0, created.stderr);
+  await mkdir(join(dir, 'empty'));
+  assert.equal(hindsight(['init', '--repo', join(dir, 'empty')], env).status, 0);
+});
+
+test('a standard output closed early ends the output quietly, and never a backup half-way', async (t) => {
+  const { dir, env, source } = await repositoryWithSnapshot(t);
+  for (const args of [['ls', 'latest'], ['ls', 'latest', '--json'], ['cat', `latest:${source}/big`]]) {
+    const result = throughHead(args, 10, env);
+    assert.equal(result.status, 141, `${args.join(' ')}: ${result.stderr}`);
+    assert.equal(result.stderr, '', `${args.join(' ')} says nothing`);
+  }
+  assert.deepEqual(await readdir(join(dir, 'repo', 'locks')), []);
+
+  await writeFile(join(source, 'new'), seededBytes('new', 4 * 1024 * 1024));
+  const backup = throughHead(['backup', '--json', source], 1, env);
+  assert.equal(backup.status, 0, backup.stderr);
+  assert.doesNotMatch(backup.stderr, /EPIPE|internal error|Unhandled/);
+  assert.equal((await readdir(join(dir, 'repo', 'snapshots'))).length, 2, 'the backup completed');
+  assert.deepEqual(await readdir(join(dir, 'repo', 'locks')), []);
+});
+
+test('every command rejects an argument it does not take: exit 2, one line', () => {
+  const calls = [
+    ['init', 'extra'],
+    ['snapshots', 'extra'],
+    ['ls', 'latest', 'extra'],
+    ['restore', 'latest', 'extra', '--target', '/tmp/nowhere'],
+    ['cat', 'latest:/a', 'extra'],
+    ['versions', '/a', 'extra'],
+    ['find', 'a', 'extra'],
+    ['diff', 'a', 'b', 'extra'],
+    ['stats', 'foo'],
+    ['check', 'extra'],
+    ['forget', '--keep-last', '3', 'extra'],
+    ['prune', 'extra'],
+    ['key', 'list', 'extra'],
+    ['unlock', 'extra'],
+    ['cache', 'rebuild', 'extra'],
+    ['agent', 'extra'],
+    ['plan', 'list', 'extra'],
+    ['plan', 'run', 'a', 'extra'],
+    ['status', 'extra'],
+    ['pause', 'extra'],
+    ['resume', 'extra'],
+    ['serve', 'extra'],
+    ['targets', 'extra'],
+    ['repair', 'extra'],
+    ['copy', 'extra'],
+    ['tag', 'extra'],
+  ];
+  // Every command but backup (whose arguments are all paths) is in the list.
+  const listed = [...hindsight(['--help']).stdout.matchAll(/^  (\S+) /gm)].map((m) => m[1] as string);
+  assert.deepEqual(listed.filter((name) => name !== 'backup' && !calls.some(([command]) => command === name)), []);
+  for (const call of calls) {
+    const result = hindsight(call, { HINDSIGHT_REPO: '/nonexistent', HINDSIGHT_PASSWORD: 'pw' });
+    assert.equal(result.status, 2, `${call.join(' ')}: ${result.stderr}`);
+    assert.equal(result.stderr.trimEnd().split('\n').length, 1, `${call.join(' ')}: ${result.stderr}`);
+    assert.match(result.stderr, /^hindsight: .*\(see "hindsight \S+ --help"\)\n$/, call.join(' '));
+  }
+});
+
+test('forget ID removes that snapshot; forget prints its groups; a stray argument removes nothing', async (t) => {
+  const { dir, env, source } = await repositoryWithSnapshot(t);
+  for (let i = 0; i < 3; i++) assert.equal(hindsight(['backup', source], env).status, 0);
+  const ids = () => readdir(join(dir, 'repo', 'snapshots'));
+  assert.equal((await ids()).length, 4);
+  assert.equal(hindsight(['forget', '--keep-last', '3', 'extra'], env).status, 2);
+  assert.equal((await ids()).length, 4);
+
+  const dryRun = hindsight(['forget', '--keep-last', '1', '--dry-run'], env);
+  assert.equal(dryRun.status, 0, dryRun.stderr);
+  assert.match(dryRun.stdout, new RegExp(`Snapshots of host \\S+, paths ${source}:`));
+
+  const [first, second] = await ids();
+  const removed = hindsight(['forget', (first as string).slice(0, 8), second as string], env);
+  assert.equal(removed.status, 0, removed.stderr);
+  assert.match(removed.stdout, new RegExp(`removed snapshot ${(first as string).slice(0, 8)}`));
+  assert.deepEqual((await ids()).sort(), (await ids()).filter((id) => id !== first && id !== second).sort());
+  assert.equal((await ids()).length, 2);
+  assert.equal(hindsight(['forget', 'ffffffff'], env).status, 1, 'an id that matches nothing');
+  assert.equal(hindsight(['forget', 'ffffffff', '--keep-last', '1'], env).status, 2, 'ids and rules do not mix');
+});
+
+test('latest is the newest snapshot that holds the path; --host, --path and --tag filter', async (t) => {
+  const dir = await tempDir(t);
+  const env = { HINDSIGHT_REPO: join(dir, 'repo'), HINDSIGHT_PASSWORD: 'pw', HINDSIGHT_CACHE_DIR: join(dir, 'cache') };
+  assert.equal(hindsight(['init'], env).status, 0);
+  const [ann, bob] = [join(dir, 'ann'), join(dir, 'bob')];
+  await mkdir(ann);
+  await mkdir(bob);
+  await writeFile(join(ann, 'report.txt'), 'Ann\'s report');
+  await writeFile(join(bob, 'notes.txt'), 'Bob\'s notes');
+  assert.equal(hindsight(['backup', '--tag', 'work', ann], env).status, 0);
+  assert.equal(hindsight(['backup', '--host', 'laptop', '--tag', 'home', bob], env).status, 0);
+
+  const cat = hindsight(['cat', `latest:${ann}/report.txt`], env);
+  assert.equal(cat.status, 0, cat.stderr);
+  assert.equal(cat.stdout, 'Ann\'s report');
+  assert.match(hindsight(['ls', `latest:${ann}`], env).stdout, /report\.txt/);
+  const target = join(dir, 'restored');
+  assert.equal(hindsight(['restore', `latest:${ann}`, '--target', target], env).status, 0);
+  assert.deepEqual(await readdir(target), ['report.txt']);
+  assert.equal(hindsight(['cat', `latest:${dir}/nobody.txt`], env).status, 1);
+
+  const count = (args: string[]) => JSON.parse(hindsight(['snapshots', '--json', ...args], env).stdout).length as number;
+  assert.equal(count([]), 2);
+  assert.equal(count(['--host', 'laptop']), 1);
+  assert.equal(count(['--path', ann]), 1);
+  assert.equal(count(['--tag', 'home']), 1);
+  assert.equal(count(['--tag', 'home,work']), 0);
+  assert.equal(count(['--tag', 'home', '--tag', 'work']), 2);
+  assert.match(hindsight(['ls', 'latest', '--host', 'laptop'], env).stdout, /notes\.txt/);
+  assert.equal(hindsight(['ls', 'latest', '--tag', 'nothing'], env).status, 1);
+});
+
+test('exit statuses follow README\'s table, command by command', async (t) => {
+  const { dir, env, source } = await repositoryWithSnapshot(t);
+  const expect = (status: number, args: string[], extraEnv: Record<string, string> = {}) => {
+    const result = hindsight(args, { ...env, ...extraEnv });
+    assert.equal(result.status, status, `${args.join(' ')}: ${result.stderr}`);
+    return result;
+  };
+  expect(0, ['snapshots']);
+  expect(2, ['snapshots', '--frobnicate']);
+  expect(2, ['backup']);
+  // Runtime failures are not wrong usage: no pointer to --help.
+  assert.doesNotMatch(expect(1, ['backup', join(dir, 'missing-folder')]).stderr, /--help/);
+  assert.doesNotMatch(expect(12, ['snapshots'], { HINDSIGHT_PASSWORD: '' }).stderr, /--help/);
+  expect(12, ['snapshots'], { HINDSIGHT_PASSWORD: 'wrong' });
+  expect(12, ['snapshots', '--password-file', join(dir, 'no-such-file')]);
+  expect(10, ['snapshots'], { HINDSIGHT_REPO: join(dir, 'nothing-here') });
+  expect(10, ['init'], { HINDSIGHT_REPO: join(dir, 'unmounted', 'repo') });
+  expect(1, ['cat', `latest:${source}/missing`]);
+  expect(1, ['restore', 'ffffffff', '--target', join(dir, 'out')]);
+
+  const child = spawn(process.execPath, [holdLock, env.HINDSIGHT_REPO, 'pw', 'exclusive'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await once(child.stdout, 'data');
+  try {
+    expect(11, ['backup', source]);
+    expect(11, ['prune']);
+  } finally {
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+  }
+
+  // Damage: a pack cut short.
+  const data = join(env.HINDSIGHT_REPO, 'data');
+  for (const folder of await readdir(data)) {
+    const packs = await readdir(join(data, folder));
+    if (packs.length > 0) {
+      await writeFile(join(data, folder, packs[0] as string), 'cut short');
+      break;
+    }
+  }
+  expect(13, ['check']);
+});
