@@ -47,7 +47,7 @@ export async function selectSnapshot(repository: Repository, reference: string, 
       if (!(err instanceof RepositoryError) || err.code !== 'E_PATH_NOT_FOUND') throw err;
     }
   }
-  throw new RepositoryError('E_SNAPSHOT_NOT_FOUND', `No snapshot holds ${path}.`);
+  throw new RepositoryError('E_SNAPSHOT_NOT_FOUND', `The repository has no snapshot that holds ${path}.`);
 }
 
 /** Whether `path` is `folder` or lies below it (both absolute, "/"-separated). */
