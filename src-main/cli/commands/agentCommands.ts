@@ -1,8 +1,10 @@
+import { lstat } from 'node:fs/promises';
 import type { JobRecord, PlanStatus } from '../../../src-shared/api.js';
 import type { PlanInput, Schedule } from '../../../src-shared/plan.js';
 import { formatBytes, parseDuration } from '../../../src-shared/units.js';
 import { runAgent } from '../../agent/agentProcess.js';
 import { agentSocketPath, appDataDir } from '../../agent/appDataDir.js';
+import { KeychainUnavailable, KeytarSecretStore } from '../../agent/secretStore.js';
 import { withAgent, type AgentConnection } from '../agentConnection.js';
 import { HindsightError } from '../../../src-shared/errors.js';
 import { UsageError } from '../cliError.js';
@@ -27,8 +29,14 @@ no keychain, HINDSIGHT_PASSWORD is used for every repository.`,
   options: {},
   interruptible: true,
   async run(_values, _positionals, { signal }) {
-    const running = await runAgent({ dataDir: appDataDir(), socketPath: agentSocketPath() });
+    const secrets = new KeytarSecretStore();
+    const running = await runAgent({ dataDir: appDataDir(), socketPath: agentSocketPath(), secrets });
     console.log(`Hindsight agent running; socket ${running.socketPath}`);
+    // Said at start-up, not at the first backup that finds no password.
+    await secrets.get('hindsight-start-up').catch((err: unknown) => {
+      if (!(err instanceof KeychainUnavailable)) throw err;
+      console.warn(`warning: no system keychain (${err.detail}): repository passwords are kept for this session only${process.env.HINDSIGHT_PASSWORD ? ', and HINDSIGHT_PASSWORD is used for every repository' : '; set HINDSIGHT_PASSWORD, or give each password again after a restart'}.`);
+    });
     running.agent.subscribe((event) => {
       if (event.type === 'job.started') console.log(`job ${event.job.id.slice(0, 8)} queued: ${event.job.kind}${event.job.planId ? ` (plan ${event.job.planId.slice(0, 8)})` : ''}`);
       if (event.type === 'job.finished') console.log(`job ${event.job.id.slice(0, 8)} ${event.job.result}${event.job.message ? `: ${event.job.message}` : ''}`);
@@ -97,6 +105,9 @@ export const planCommand: Command = {
     const [action, ...rest] = positionals;
     const takes = ({ list: 0, remove: 1, run: 1 } as Record<string, number>)[action ?? ''];
     if (takes !== undefined && rest.length !== takes) throw new UsageError(takes === 0 ? `"plan ${action}" takes no arguments.` : `"plan ${action}" takes one plan (its id or name).`);
+    // The options describe a new plan: given to another action they would be silently ignored.
+    const misplaced = action === 'add' ? undefined : Object.keys(values).find((option) => !(action === 'list' && option === 'json'));
+    if (misplaced) throw new UsageError(`"plan ${action}" does not take --${misplaced} (it is an option of "plan add").`);
     switch (action) {
       case 'add':
         return addPlan(values, rest);
@@ -150,12 +161,25 @@ async function addPlan(values: Record<string, unknown>, paths: string[]): Promis
   };
   const retention = Object.fromEntries(KEEPS.filter((k) => values[`keep-${k}`] !== undefined).map((k) => [k, wholeNumber(`--keep-${k}`, values[`keep-${k}`])]));
   if (Object.keys(retention).length > 0) input.retention = retention;
+  for (const path of paths) {
+    await lstat(path).catch((err: NodeJS.ErrnoException) => {
+      throw new HindsightError('E_SOURCE_MISSING', `Cannot back up ${path}: ${err.code === 'ENOENT' ? 'it does not exist' : err.message}.`);
+    });
+  }
   await withAgent(async (agent) => {
+    if ((await agent.call('plans.list', {})).some((plan) => plan.name === name)) {
+      throw new HindsightError('E_PLAN_EXISTS', `There is already a plan named "${name}"; choose another name, or remove that plan first.`);
+    }
+    // Without a keychain the password is kept for this session only: say so rather than store nothing silently.
+    const stopWarnings = agent.onEvent((event) => {
+      if (event.type === 'warning') console.error(`warning: ${event.warning.path}: ${event.warning.message}${agent.remote ? '' : ' Without a keychain, a running agent needs HINDSIGHT_PASSWORD.'}`);
+    });
     const known = new Set((await agent.call('repositories.list', {})).filter((r) => r.unlocked).map((r) => r.location));
     for (const location of targets.filter((t) => !known.has(t))) {
       const password = await readPassword({ file: values['password-file'] as string | undefined, env: 'HINDSIGHT_PASSWORD', prompt: `Password of ${location}` });
       await agent.call('repositories.connect', { location, password, remember: true });
     }
+    stopWarnings();
     const plan = await agent.call('plans.create', input);
     console.log(`Plan "${plan.name}" added (${plan.id.slice(0, 8)}), ${describeSchedule(plan.schedule)}.`);
   });
