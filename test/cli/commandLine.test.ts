@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -223,4 +223,42 @@ test('exit statuses follow README\'s table, command by command', async (t) => {
     }
   }
   expect(13, ['check']);
+});
+
+test('check advises prune only for what prune removes, and repair, never prune, for a target that is behind', async (t) => {
+  const dir = await tempDir(t);
+  const env = { HINDSIGHT_PASSWORD: 'pw', HINDSIGHT_CACHE_DIR: join(dir, 'cache') };
+  const source = join(dir, 'source');
+  await mkdir(source);
+  for (let i = 0; i < 6; i++) await writeFile(join(source, `large-${i}`), seededBytes(`large${i}`, 1024 * 1024));
+  await writeFile(join(source, 'small'), seededBytes('small', 100 * 1024));
+
+  // One repository: a pack 98% in use keeps its one unused chunk through prune, so no prune advice for it.
+  const single = ['--repo', join(dir, 'single')];
+  assert.equal(hindsight(['init', ...single], env).status, 0);
+  assert.equal(hindsight(['backup', ...single, source], env).status, 0);
+  await writeFile(join(source, 'small'), seededBytes('small, changed', 100 * 1024));
+  assert.equal(hindsight(['backup', ...single, source], env).status, 0);
+  assert.equal(hindsight(['forget', ...single, '--keep-last', '1', '--prune'], env).status, 0);
+  const after = JSON.parse(hindsight(['check', ...single, '--json'], env).stdout) as { unusedBlobs: number; reclaimableBlobs: number };
+  assert.ok(after.unusedBlobs > 0 && after.reclaimableBlobs === 0, JSON.stringify(after));
+  const checked = hindsight(['check', ...single], env);
+  assert.equal(checked.status, 0, checked.stderr);
+  assert.doesNotMatch(checked.stdout, /prune/);
+
+  // Two targets, one missing a snapshot: its data looks unused there, and pruning it alone would lose it.
+  const [a, b] = [join(dir, 'a'), join(dir, 'b')];
+  const both = ['--repo', a, '--repo', b];
+  assert.equal(hindsight(['init', ...both], env).status, 0);
+  assert.equal(hindsight(['backup', ...both, source], env).status, 0);
+  await writeFile(join(source, 'new'), seededBytes('new', 2 * 1024 * 1024));
+  assert.equal(hindsight(['backup', ...both, source], env).status, 0);
+  const snapshots = JSON.parse(hindsight(['snapshots', '--json', '--repo', b], env).stdout) as { id: string }[];
+  await rm(join(b, 'snapshots', (snapshots[1] as { id: string }).id));
+  const replicated = hindsight(['check', ...both], env);
+  assert.equal(replicated.status, 13);
+  const sectionB = replicated.stdout.slice(replicated.stdout.indexOf(`target ${b}`));
+  assert.match(sectionB, /lacks 1 object/);
+  assert.match(sectionB, /"hindsight repair" with every --repo/);
+  assert.doesNotMatch(sectionB.split('\n').slice(0, -2).join('\n'), /reclaims|removes them/);
 });

@@ -51,14 +51,28 @@ Exit status 13 means damage was found.`,
   },
 };
 
-function printResult(result: CheckResult, readData: boolean, prefix: string): void {
+/**
+ * The advice must be true: prune is advised only for what it removes, and never for one target of a
+ * replicated repository on its own. On a target that lacks what the others hold, chunks look unused
+ * because their snapshot is missing there: pruning it alone would delete that snapshot's data.
+ */
+function printResult(result: CheckResult, readData: boolean, prefix: string, target?: { behind: boolean }): void {
   for (const error of result.errors) console.log(`${prefix}error: ${error.message}`);
   const read = readData ? `, read ${result.blobsRead} chunks in ${result.packsRead} packs` : '';
   console.log(`${prefix}${result.snapshots} snapshots, ${result.trees} folders, ${result.packs} packs checked${read}: ${result.errors.length === 0 ? 'no errors found' : `${result.errors.length} error${result.errors.length === 1 ? '' : 's'}`}`);
-  if (result.unreferencedPacks.length > 0) {
-    console.log(`${prefix}${result.unreferencedPacks.length} pack${result.unreferencedPacks.length === 1 ? ' is' : 's are'} not in any index (left by interrupted backups); "hindsight prune" removes them`);
+  if (target?.behind) {
+    if (result.unusedBlobs > 0 || result.unreferencedPacks.length > 0) {
+      console.log(`${prefix}this target is behind the others, so some of its data looks unused: "hindsight repair" with every --repo brings it up to date (do not prune this target alone)`);
+    }
+    return;
   }
-  if (result.unusedBlobs > 0) console.log(`${prefix}${result.unusedBlobs} chunks are no longer used by any snapshot; "hindsight prune" reclaims the space`);
+  const prune = target ? '"hindsight prune" with every --repo' : '"hindsight prune"';
+  if (result.unreferencedPacks.length > 0) {
+    console.log(`${prefix}${result.unreferencedPacks.length} pack${result.unreferencedPacks.length === 1 ? ' is' : 's are'} not in any index (left by interrupted backups); ${prune} removes them`);
+  }
+  if (result.reclaimableBlobs > 0) {
+    console.log(`${prefix}${result.reclaimableBlobs} chunk${result.reclaimableBlobs === 1 ? ' is' : 's are'} no longer used by any snapshot; ${prune} reclaims the space`);
+  }
 }
 
 /**
@@ -72,10 +86,10 @@ async function checkEachTarget(values: OptionValues, readData: ReadDataSubset | 
   const targets = repositoryLocations(values).map((location) => backendFor(location, options));
   const password = await readPassword({ file: values['password-file'] as string | undefined, env: 'HINDSIGHT_PASSWORD', prompt: 'Repository password' });
   const comparison = await compareTargets(targets);
-  const report: { location: string; problems: string[]; result?: CheckResult }[] = [];
+  const report: { location: string; problems: string[]; behind: boolean; result?: CheckResult }[] = [];
   for (const [i, target] of targets.entries()) {
     const compared = comparison[i] as (typeof comparison)[number];
-    const entry: (typeof report)[number] = { location: target.location, problems: [] };
+    const entry: (typeof report)[number] = { location: target.location, problems: [], behind: compared.reachable && compared.missing > 0 };
     report.push(entry);
     if (!compared.reachable) {
       entry.problems.push(`not reachable: ${compared.error}`);
@@ -104,7 +118,7 @@ async function checkEachTarget(values: OptionValues, readData: ReadDataSubset | 
     if (json) continue;
     console.log(`target ${entry.location}: ${errors === 0 ? 'no errors found' : `DAMAGED (${errors} error${errors === 1 ? '' : 's'})`}`);
     for (const problem of entry.problems) console.log(`  error: ${problem}`);
-    if (entry.result) printResult(entry.result, readData !== undefined, '  ');
+    if (entry.result) printResult(entry.result, readData !== undefined, '  ', { behind: entry.behind });
   }
   if (json) console.log(JSON.stringify(report, null, 2));
   else if (damaged > 0) console.log(`${damaged} of ${targets.length} targets damaged or incomplete; "hindsight repair" with every --repo fixes what another target holds a good copy of.`);

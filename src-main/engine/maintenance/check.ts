@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Progress } from '../../../src-shared/progress.js';
 import { stopIfAborted } from '../interruption.js';
 import { ProgressMeter } from '../progressMeter.js';
+import { DEFAULT_REPACK_BELOW } from './prune.js';
 import type { BlobLocation } from '../repository/memoryIndex.js';
 import type { Repository } from '../repository/repository.js';
 import { listSnapshotIds, loadSnapshot, type Snapshot } from '../snapshot/snapshot.js';
@@ -47,8 +48,13 @@ export interface CheckResult {
   readonly blobsRead: number;
   /** Packs on storage that no index names: left by interrupted backups; prune removes them. */
   readonly unreferencedPacks: readonly string[];
-  /** Indexed blobs no snapshot uses: prune reclaims them. */
+  /** Indexed blobs no snapshot uses. */
   readonly unusedBlobs: number;
+  /**
+   * Those of them prune would remove at its default threshold: the ones in packs it deletes or rewrites.
+   * The rest sit in packs mostly in use, which prune keeps whole.
+   */
+  readonly reclaimableBlobs: number;
 }
 
 const MAX_AFFECTED = 20;
@@ -128,7 +134,17 @@ export async function checkRepository(repository: Repository, options: CheckOpti
     else byPack.set(blob.pack, [blob]);
   }
   let unusedBlobs = 0;
-  for (const blob of repository.index.blobs()) if (!used.has(blob.id.toString('hex'))) unusedBlobs += 1;
+  let reclaimableBlobs = 0;
+  for (const blobs of byPack.values()) {
+    let [total, live, unused] = [0, 0, 0];
+    for (const blob of blobs) {
+      total += blob.length;
+      if (used.has(blob.id.toString('hex'))) live += blob.length;
+      else unused += 1;
+    }
+    unusedBlobs += unused;
+    if (live < DEFAULT_REPACK_BELOW * total) reclaimableBlobs += unused;
+  }
   for (const { name, size } of repository.index.packs()) {
     const actual = stored.get(name);
     const blobs = byPack.get(name) ?? [];
@@ -207,7 +223,7 @@ export async function checkRepository(repository: Repository, options: CheckOpti
 
   meter.counts.phase = 'done';
   meter.tick(true);
-  return { errors, snapshots: snapshots.length, trees: treesSeen.size, packs: repository.index.packCount, packsRead, blobsRead, unreferencedPacks, unusedBlobs };
+  return { errors, snapshots: snapshots.length, trees: treesSeen.size, packs: repository.index.packCount, packsRead, blobsRead, unreferencedPacks, unusedBlobs, reclaimableBlobs };
 }
 
 function inSubset(pack: string, subset: ReadDataSubset): boolean {

@@ -9,6 +9,9 @@ import { RepositoryError } from '../repository/repositoryError.js';
 import { listSnapshots } from '../snapshot/snapshot.js';
 import { TreeLoader } from '../snapshot/treeLoader.js';
 
+/** Packs with less than this fraction of live bytes are rewritten, unless told otherwise. */
+export const DEFAULT_REPACK_BELOW = 0.8;
+
 export interface PruneOptions {
   /** Packs with less than this fraction of live bytes are rewritten (default 0.8). */
   readonly repackBelow?: number;
@@ -56,7 +59,7 @@ export interface PruneResult extends PrunePlan {
  */
 export async function prune(repository: Repository, options: PruneOptions = {}): Promise<PruneResult> {
   const meter = new ProgressMeter('prune', options.onProgress);
-  const threshold = options.repackBelow ?? 0.8;
+  const threshold = options.repackBelow ?? DEFAULT_REPACK_BELOW;
 
   // The index may have changed while the caller waited for the lock.
   await repository.reloadIndex();
