@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -261,4 +261,47 @@ test('check advises prune only for what prune removes, and repair, never prune, 
   assert.match(sectionB, /lacks 1 object/);
   assert.match(sectionB, /"hindsight repair" with every --repo/);
   assert.doesNotMatch(sectionB.split('\n').slice(0, -2).join('\n'), /reclaims|removes them/);
+});
+
+test('restic\'s extras: backup --dry-run and --files-from, tag, cache --cleanup', async (t) => {
+  const { dir, env, source } = await repositoryWithSnapshot(t);
+  const repo = env.HINDSIGHT_REPO;
+  const packs = async () => (await readdir(join(repo, 'data'), { recursive: true })).length;
+  const [snapshotsBefore, packsBefore] = [await readdir(join(repo, 'snapshots')), await packs()];
+  await writeFile(join(source, 'new'), seededBytes('new', 1024 * 1024));
+  const dry = hindsight(['backup', '--dry-run', '--exclude', 'file-1*', source], env);
+  assert.equal(dry.status, 0, dry.stderr);
+  // 2000 small files less the 1111 named file-1…, plus big and new.
+  assert.match(dry.stdout, /Dry run: would back up 891 files \(9\.\d+ MiB\)/);
+  assert.deepEqual(await readdir(join(repo, 'snapshots')), snapshotsBefore);
+  assert.equal(await packs(), packsBefore);
+
+  const list = join(dir, 'list');
+  await writeFile(list, `# what to back up\n${source}/big\n\n${source}/new\n`);
+  const fromList = hindsight(['backup', '--files-from', list], env);
+  assert.equal(fromList.status, 0, fromList.stderr);
+  const listed = JSON.parse(hindsight(['snapshots', '--json', '--path', `${source}/big`], env).stdout) as { id: string; paths: string[] }[];
+  assert.deepEqual(listed.map((s) => s.paths), [[`${source}/big`, `${source}/new`]]);
+
+  const id = (listed[0] as { id: string }).id;
+  const tagged = hindsight(['tag', '--add', 'important', '--add', 'lists', id.slice(0, 8)], env);
+  assert.equal(tagged.status, 0, tagged.stderr);
+  assert.equal(JSON.parse(hindsight(['snapshots', '--json', '--tag', 'important,lists'], env).stdout).length, 1);
+  const newId = (JSON.parse(hindsight(['snapshots', '--json', '--tag', 'important'], env).stdout)[0] as { id: string }).id;
+  assert.equal(hindsight(['tag', '--remove', 'lists', newId], env).status, 0);
+  assert.deepEqual((JSON.parse(hindsight(['snapshots', '--json', '--tag', 'important'], env).stdout)[0] as { tags: string[] }).tags, ['important']);
+  assert.equal(hindsight(['tag', newId], env).status, 2);
+
+  const cache = env.HINDSIGHT_CACHE_DIR;
+  const gone = join(cache, 'a'.repeat(64));
+  await mkdir(gone, { recursive: true });
+  await writeFile(join(gone, 'files.sqlite'), '');
+  const longAgo = new Date(Date.now() - 40 * 24 * 3600_000);
+  await utimes(join(gone, 'files.sqlite'), longAgo, longAgo);
+  await utimes(gone, longAgo, longAgo);
+  const kept = (await readdir(cache)).filter((name) => name !== 'a'.repeat(64));
+  const cleaned = hindsight(['cache', '--cleanup'], env);
+  assert.equal(cleaned.status, 0, cleaned.stderr);
+  assert.match(cleaned.stdout, /removed the cache of repository aaaaaaaa/);
+  assert.deepEqual((await readdir(cache)).sort(), kept.sort());
 });

@@ -1,12 +1,15 @@
+import { lstat, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { HindsightError } from '../../../src-shared/errors.js';
 import { DEFAULT_EXCLUDES } from '../../../src-shared/defaultExcludes.js';
 import { formatBytes, formatDuration, parseBytes } from '../../../src-shared/units.js';
 import { backup } from '../../engine/archiver/backup.js';
-import { ExcludeRules } from '../../engine/archiver/excludes.js';
+import { ExcludeRules, type ExcludeOptions } from '../../engine/archiver/excludes.js';
+import { scanSources } from '../../engine/archiver/scanner.js';
 import type { BackupType } from '../../engine/snapshot/snapshot.js';
 import { EXIT_WITH_WARNINGS, UsageError } from '../cliError.js';
-import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command } from '../command.js';
+import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command, type OptionValues } from '../command.js';
 import { behindTargets, openRepository } from '../openRepository.js';
 import { progressReporter } from '../progressLine.js';
 
@@ -34,6 +37,10 @@ ${REPOSITORY_HELP}
                             percentage or ETA, and the backup is faster (the count is
                             skipped anyway when no progress is shown: no terminal, no --json)
       --host NAME           record this host name instead of ${hostname()}
+      --files-from FILE     back up the paths listed in FILE, one per line (repeatable;
+                            empty lines and lines starting with # are skipped)
+      --dry-run             only count the files and bytes that would be backed up
+                            (after excludes); nothing is read or written
       --json                print progress and the summary as JSON lines
 
 Default excludes (caches, trash, system clutter):
@@ -53,13 +60,16 @@ or (with several --repo) a target could not be written and is now behind.`,
     'no-default-excludes': { type: 'boolean' },
     'no-scan': { type: 'boolean' },
     host: { type: 'string' },
+    'files-from': { type: 'string', multiple: true },
+    'dry-run': { type: 'boolean' },
     json: { type: 'boolean' },
   },
   takesArguments: true,
   interruptible: true,
   survivesClosedOutput: true,
-  async run(values, paths, { signal }) {
-    if (paths.length === 0) throw new UsageError('Say what to back up: hindsight backup --repo R PATH...');
+  async run(values, given, { signal }) {
+    const paths = [...given, ...(await readFilesFrom((values['files-from'] as string[] | undefined) ?? []))];
+    if (paths.length === 0) throw new UsageError('Say what to back up: hindsight backup --repo R PATH... (or --files-from FILE).');
     const type = (values.type as string | undefined) ?? 'incremental';
     if (!['incremental', 'differential', 'full'].includes(type)) throw new UsageError('--type is incremental, differential or full.');
     const largerThan = values['exclude-larger-than'] === undefined ? undefined : parseBytes(values['exclude-larger-than'] as string);
@@ -73,6 +83,8 @@ or (with several --repo) a target could not be written and is now behind.`,
       }
     }
     const json = values.json === true;
+    const excludes: ExcludeOptions = { patterns, excludeCaches: values['exclude-caches'] === true, ...(largerThan !== undefined ? { excludeLargerThan: largerThan } : {}) };
+    if (values['dry-run']) return dryRun(values, paths, excludes, json);
     const repository = await openRepository(values);
     const progress = progressReporter(json);
     try {
@@ -80,7 +92,7 @@ or (with several --repo) a target could not be written and is now behind.`,
         paths,
         type: type as BackupType,
         tags: (values.tag as string[] | undefined) ?? [],
-        excludes: { patterns, excludeCaches: values['exclude-caches'] === true, ...(largerThan !== undefined ? { excludeLargerThan: largerThan } : {}) },
+        excludes,
         oneFileSystem: values['one-file-system'] === true,
         countTotals: progress.visible && values['no-scan'] !== true,
         ...(values.host ? { host: values.host as string } : {}),
@@ -107,3 +119,36 @@ or (with several --repo) a target could not be written and is now behind.`,
     }
   },
 };
+
+/** The paths listed in --files-from files, as restic reads them. */
+async function readFilesFrom(files: readonly string[]): Promise<string[]> {
+  const paths: string[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      throw new HindsightError('E_FILES_FROM', `Cannot read the list of paths ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    paths.push(...text.split(/\r?\n/).filter((line) => line.trim() !== '' && !line.startsWith('#')));
+  }
+  return paths;
+}
+
+/**
+ * --dry-run: what a backup would visit, after excludes, without reading a file or writing anything.
+ * The repository is opened all the same, so a wrong password or a missing disk shows now.
+ */
+async function dryRun(values: OptionValues, paths: readonly string[], excludes: ExcludeOptions, json: boolean): Promise<void> {
+  const sources = paths.map((path) => resolve(path));
+  for (const source of sources) {
+    await lstat(source).catch((err: NodeJS.ErrnoException) => {
+      throw new HindsightError('E_SOURCE_MISSING', `Cannot back up ${source}: ${err.code === 'ENOENT' ? 'it does not exist' : err.message}.`);
+    });
+  }
+  const repository = await openRepository(values);
+  await repository.close();
+  const totals = await scanSources(sources, new ExcludeRules(excludes), values['one-file-system'] === true);
+  if (json) console.log(JSON.stringify({ type: 'dry-run', sources, files: totals.files, bytes: totals.bytes }));
+  else console.log(`Dry run: would back up ${totals.files} file${totals.files === 1 ? '' : 's'} (${formatBytes(totals.bytes)}) from ${sources.join(' ')}; nothing was read or written.`);
+}
