@@ -305,3 +305,48 @@ test('restic\'s extras: backup --dry-run and --files-from, tag, cache --cleanup'
   assert.match(cleaned.stdout, /removed the cache of repository aaaaaaaa/);
   assert.deepEqual((await readdir(cache)).sort(), kept.sort());
 });
+
+test('polish: one time format, counts that agree with their nouns, aligned tags, clear messages', async (t) => {
+  const { dir, env, source } = await repositoryWithSnapshot(t);
+  const single = join(dir, 'single');
+  await mkdir(single);
+  await writeFile(join(single, 'only'), 'one file');
+  assert.equal(hindsight(['backup', '--tag', 'a-long-tag-name', single], env).status, 0);
+
+  const restored = hindsight(['restore', `latest:${single}`, '--target', join(dir, 'restored')], env);
+  assert.match(restored.stdout, /  1 file \(8 B\), 0 folders, 0 symbolic links, 0 hard links; 0 existing files left as they were/);
+  const onFile = hindsight(['restore', `latest:${single}`, '--target', join(single, 'only')], env);
+  assert.equal(onFile.status, 1);
+  assert.match(onFile.stderr, /Cannot restore into .*only: it is a file, not a folder\./);
+  assert.doesNotMatch(onFile.stderr, /EEXIST/);
+
+  const table = hindsight(['snapshots'], env).stdout.split('\n').filter((line) => line.includes('/'));
+  const pathColumn = (line: string) => line.indexOf(' /');
+  assert.equal(new Set(table.map(pathColumn)).size, 1, table.join('\n'));
+  for (const args of [['key', 'list'], ['snapshots']]) assert.doesNotMatch(hindsight(args, env).stdout, /\d{4}-\d\d-\d\dT\d\d:/, `${args.join(' ')} shows local time`);
+
+  // A relative path in versions is a path in the current folder.
+  const versions = spawnSync(process.execPath, [bin, 'versions', 'file-7'], { cwd: source, env: { ...cleanEnv(), ...env }, encoding: 'utf8' });
+  assert.equal(versions.status, 0, versions.stderr);
+  assert.match(versions.stdout, /^file .* in 1 snapshot/m);
+
+  // A repository inside the folder backed up is left out, with a word.
+  const inner = join(single, 'repo');
+  assert.equal(hindsight(['init', '--repo', inner], env).status, 0);
+  const intoItself = hindsight(['backup', '--repo', inner, single], env);
+  assert.equal(intoItself.status, 0, intoItself.stderr);
+  assert.match(intoItself.stderr, /warning: the repository .*repo is inside .*single; it is left out of the backup\./);
+  assert.doesNotMatch(hindsight(['ls', '--repo', inner, 'latest'], env).stdout, /repo/);
+
+  // --retry-lock says what it waits for.
+  const child = spawn(process.execPath, [holdLock, env.HINDSIGHT_REPO, 'pw', 'shared'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await once(child.stdout, 'data');
+  try {
+    const waited = hindsight(['prune', '--retry-lock', '2s'], env);
+    assert.equal(waited.status, 11);
+    assert.match(waited.stderr, /Waiting up to 2s for it \(--retry-lock\)/);
+  } finally {
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+  }
+});

@@ -1,7 +1,7 @@
 import { lstat } from 'node:fs/promises';
 import type { JobRecord, PlanStatus } from '../../../src-shared/api.js';
 import type { PlanInput, Schedule } from '../../../src-shared/plan.js';
-import { formatBytes, parseDuration } from '../../../src-shared/units.js';
+import { formatBytes, formatLocalTime, parseDuration } from '../../../src-shared/units.js';
 import { runAgent } from '../../agent/agentProcess.js';
 import { agentSocketPath, appDataDir } from '../../agent/appDataDir.js';
 import { KeychainUnavailable, KeytarSecretStore } from '../../agent/secretStore.js';
@@ -259,12 +259,22 @@ function describeSchedule(schedule: Schedule): string {
   }
 }
 
+/** "until 2026-12-05 18:00" in local time, as every other command shows times; or "until resumed". */
+function untilText(until: string): string {
+  return until === 'resumed by hand' || Number.isNaN(Date.parse(until)) ? 'until resumed' : `until ${formatLocalTime(until, true)}`;
+}
+
+/** The agent's state as a sentence's end: "Hindsight is idle", "… is in error (a plan's last run failed)". */
+function describeAgentState(state: string): string {
+  return state === 'error' ? "in error (a plan's last run failed; see hindsight plan list)" : state;
+}
+
 function describeState(status: PlanStatus | undefined): string {
   if (!status) return '';
   const parts: string[] = [status.state];
-  if (status.lastRun) parts.push(`last ${status.lastRun.result} ${new Date(status.lastRun.at).toLocaleString('sv-SE').slice(0, 16)}`);
-  if (status.nextRun) parts.push(`next ${new Date(status.nextRun).toLocaleString('sv-SE').slice(0, 16)}`);
-  if (status.pausedUntil) parts.push(`paused until ${status.pausedUntil}`);
+  if (status.lastRun) parts.push(`last ${status.lastRun.result} ${formatLocalTime(status.lastRun.at, true)}`);
+  if (status.nextRun) parts.push(`next ${formatLocalTime(status.nextRun, true)}`);
+  if (status.pausedUntil) parts.push(`paused ${untilText(status.pausedUntil)}`);
   if (status.watching === false) parts.push('not watching (periodic scans)');
   return parts.join(', ');
 }
@@ -281,7 +291,7 @@ now with their progress, and each plan's last and next run.`,
     await withAgent(async (agent) => {
       const status = await agent.call('status.get', {});
       if (values.json) return void console.log(JSON.stringify({ ...status, agentRunning: agent.remote }, null, 2));
-      console.log(`Hindsight is ${status.state}${status.pausedUntil ? ` (paused until ${status.pausedUntil})` : ''}${agent.remote ? '' : '; no agent is running, so nothing runs on schedule'}.`);
+      console.log(`Hindsight is ${describeAgentState(status.state)}${status.pausedUntil ? ` (${untilText(status.pausedUntil)})` : ''}${agent.remote ? '' : '; no agent is running, so nothing runs on schedule'}.`);
       for (const job of status.runningJobs) {
         const p = job.progress;
         console.log(`  ${job.kind} ${job.id.slice(0, 8)}: ${p ? `${p.filesDone} files, ${formatBytes(p.bytesDone)}${p.bytesTotal ? ` of ${formatBytes(p.bytesTotal)}` : ''}` : job.result}`);
@@ -306,7 +316,7 @@ runs on schedule until "hindsight resume" or until DURATION (e.g. 1h) passes.`,
       const planId = values.plan === undefined ? undefined : (await findPlan(agent, [values.plan as string])).id;
       const status = await agent.call('agent.pause', { ...(planId ? { planId } : {}), ...(ms !== undefined ? { forSeconds: ms / 1000 } : {}) });
       const until = planId ? status.plans.find((p) => p.planId === planId)?.pausedUntil : status.pausedUntil;
-      console.log(`Paused${planId ? ` plan ${values.plan as string}` : ''} ${until === 'resumed by hand' || until === undefined ? 'until resumed' : `until ${until}`}.`);
+      console.log(`Paused${planId ? ` plan ${values.plan as string}` : ''} ${until === undefined ? 'until resumed' : untilText(until)}.`);
     });
   },
 };
@@ -323,7 +333,7 @@ backup left off.`,
     await withAgent(async (agent) => {
       const planId = values.plan === undefined ? undefined : (await findPlan(agent, [values.plan as string])).id;
       const status = await agent.call('agent.resume', planId ? { planId } : {});
-      console.log(`Resumed; Hindsight is ${status.state}.`);
+      console.log(`Resumed; Hindsight is ${describeAgentState(status.state)}.`);
     });
   },
 };

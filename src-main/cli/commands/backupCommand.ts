@@ -3,14 +3,15 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { HindsightError } from '../../../src-shared/errors.js';
 import { DEFAULT_EXCLUDES } from '../../../src-shared/defaultExcludes.js';
-import { formatBytes, formatDuration, parseBytes } from '../../../src-shared/units.js';
+import { formatBytes, formatCount, formatDuration, parseBytes } from '../../../src-shared/units.js';
 import { backup } from '../../engine/archiver/backup.js';
 import { ExcludeRules, type ExcludeOptions } from '../../engine/archiver/excludes.js';
 import { scanSources } from '../../engine/archiver/scanner.js';
 import type { BackupType } from '../../engine/snapshot/snapshot.js';
 import { EXIT_WITH_WARNINGS, UsageError } from '../cliError.js';
 import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command, type OptionValues } from '../command.js';
-import { behindTargets, openRepository } from '../openRepository.js';
+import { parseLocation } from '../../engine/backend/location.js';
+import { behindTargets, openRepository, repositoryLocations } from '../openRepository.js';
 import { progressReporter } from '../progressLine.js';
 
 export const backupCommand: Command = {
@@ -82,6 +83,7 @@ or (with several --repo) a target could not be written and is now behind.`,
         throw new HindsightError('E_EXCLUDE_FILE', `Cannot read the exclude file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
       }
     }
+    patterns.push(...repositoriesInside(paths, repositoryLocations(values)));
     const json = values.json === true;
     const excludes: ExcludeOptions = { patterns, excludeCaches: values['exclude-caches'] === true, ...(largerThan !== undefined ? { excludeLargerThan: largerThan } : {}) };
     if (values['dry-run']) return dryRun(values, paths, excludes, json);
@@ -106,7 +108,7 @@ or (with several --repo) a target could not be written and is now behind.`,
         process.stdout.write(`${JSON.stringify({ type: 'summary', snapshot: snapshot.id, backupType: snapshot.type, parent: snapshot.parent ?? null, ...s })}\n`);
       } else {
         console.log(`Snapshot ${snapshot.id.slice(0, 8)} saved (${snapshot.type}${snapshot.parent ? `, parent ${snapshot.parent.slice(0, 8)}` : ''})`);
-        console.log(`  files: ${s.filesNew} new, ${s.filesChanged} changed, ${s.filesUnchanged} unchanged; ${s.dirs} folders`);
+        console.log(`  files: ${s.filesNew} new, ${s.filesChanged} changed, ${s.filesUnchanged} unchanged; ${formatCount(s.dirs, 'folder')}`);
         console.log(`  read ${formatBytes(s.bytesRead)} of ${formatBytes(s.totalBytes)}, added ${formatBytes(s.bytesAdded)} to the repository in ${formatDuration(s.durationMs)}`);
         if (warnings.length > 0) console.log(`  ${warnings.length} warning${warnings.length === 1 ? '' : 's'}: some files were not saved as they are now (see above)`);
       }
@@ -150,5 +152,25 @@ async function dryRun(values: OptionValues, paths: readonly string[], excludes: 
   await repository.close();
   const totals = await scanSources(sources, new ExcludeRules(excludes), values['one-file-system'] === true);
   if (json) console.log(JSON.stringify({ type: 'dry-run', sources, files: totals.files, bytes: totals.bytes }));
-  else console.log(`Dry run: would back up ${totals.files} file${totals.files === 1 ? '' : 's'} (${formatBytes(totals.bytes)}) from ${sources.join(' ')}; nothing was read or written.`);
+  else console.log(`Dry run: would back up ${formatCount(totals.files, 'file')} (${formatBytes(totals.bytes)}) from ${sources.join(' ')}; nothing was read or written.`);
+}
+
+/**
+ * Exclude patterns for local repositories inside a folder being backed up: backing a repository up
+ * into itself grows it with every run. Each is left out, with a word, rather than silently.
+ */
+function repositoriesInside(paths: readonly string[], locations: readonly string[]): string[] {
+  const sources = paths.map((path) => resolve(path));
+  const patterns: string[] = [];
+  for (const location of locations) {
+    const parsed = parseLocation(location);
+    if (parsed.kind !== 'local') continue;
+    const repository = resolve(parsed.path);
+    const source = sources.find((folder) => repository.startsWith(`${folder.replace(/\/+$/, '')}/`));
+    if (!source) continue;
+    console.error(`warning: the repository ${repository} is inside ${source}; it is left out of the backup.`);
+    // An absolute pattern of several levels matches the absolute path (see ExcludeRules).
+    patterns.push(`${repository}/`);
+  }
+  return patterns;
 }

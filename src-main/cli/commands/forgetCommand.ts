@@ -1,4 +1,4 @@
-import { parseDuration } from '../../../src-shared/units.js';
+import { formatLocalTime, parseDuration } from '../../../src-shared/units.js';
 import { forgetSnapshots, removeSnapshots } from '../../engine/maintenance/forget.js';
 import { isEmptyPolicy, type RetentionDecision, type RetentionPolicy } from '../../engine/maintenance/retention.js';
 import type { Repository } from '../../engine/repository/repository.js';
@@ -91,7 +91,7 @@ async function forgetByIds(values: OptionValues, ids: readonly string[], signal:
   try {
     const removed = await removeSnapshots(repository, ids, { dryRun });
     if (values.json) console.log(JSON.stringify(removed.map((s) => ({ id: s.id, time: s.time, host: s.host, paths: s.paths, keep: false })), null, 2));
-    else for (const s of removed) console.log(`${dryRun ? 'would remove' : 'removed'} snapshot ${s.id.slice(0, 8)} of ${new Date(s.time).toLocaleString('sv-SE').slice(0, 19)}, ${s.host}: ${s.paths.join(' ')}`);
+    else for (const s of removed) console.log(`${dryRun ? 'would remove' : 'removed'} snapshot ${s.id.slice(0, 8)} of ${formatLocalTime(s.time)}, ${s.host}: ${s.paths.join(' ')}`);
     await pruneAfter(repository, values, removed.length, dryRun, signal);
   } finally {
     await repository.close();
@@ -112,7 +112,7 @@ function printDecisions(decisions: readonly RetentionDecision[]): void {
       console.log('Action  ID        Time                 Tags        Reasons');
       group = key;
     }
-    const time = new Date(d.snapshot.time).toLocaleString('sv-SE').slice(0, 19);
+    const time = formatLocalTime(d.snapshot.time);
     console.log(`${(d.keep ? 'keep' : 'remove').padEnd(6)}  ${d.snapshot.id.slice(0, 8)}  ${time}  ${(d.snapshot.tags.join(',') || '-').padEnd(10)}  ${d.reasons.join(', ')}`);
   }
 }

@@ -1,4 +1,4 @@
-import { formatBytes } from '../../../src-shared/units.js';
+import { formatBytes, formatLocalTime } from '../../../src-shared/units.js';
 import { selectSnapshot } from '../../engine/snapshot/snapshotSelection.js';
 import { displayName, type TreeNode } from '../../engine/snapshot/tree.js';
 import { TreeLoader } from '../../engine/snapshot/treeLoader.js';
@@ -38,7 +38,7 @@ ${SNAPSHOT_FILTER_HELP}
           console.log(JSON.stringify({ path: displayName(entryPath), type: node.type, mode: node.mode, size: node.size, mtime: new Date(Number(node.mtimeNs / 1_000_000n)).toISOString(), uid: node.uid, gid: node.gid, ...(node.linkTarget ? { linkTarget: displayName(node.linkTarget) } : {}) }));
         } else {
           const link = node.linkTarget ? ` -> ${displayName(node.linkTarget)}` : '';
-          const mtime = new Date(Number(node.mtimeNs / 1_000_000n)).toLocaleString('sv-SE').slice(0, 19);
+          const mtime = formatLocalTime(new Date(Number(node.mtimeNs / 1_000_000n)));
           console.log(`${modeString(node)} ${String(node.uid).padStart(5)} ${String(node.gid).padStart(5)} ${formatBytes(node.size).padStart(10)}  ${mtime}  ${displayName(entryPath)}${link}`);
         }
       };

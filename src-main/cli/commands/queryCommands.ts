@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { formatBytes, formatLocalTime, parseDuration } from '../../../src-shared/units.js';
 import { DEFAULT_MAX_UNUSED_MS, removeOldCaches } from '../../engine/cacheCleanup.js';
 import { repositoryCacheDir } from '../../engine/cacheDir.js';
@@ -38,9 +39,11 @@ ${REPOSITORY_HELP}
   takesArguments: true,
   async run(values, positionals) {
     if (positionals.length !== 1) throw new UsageError('Say which file: hindsight versions PATH.');
-    const versions = await withCatalogue(values, (catalogue) => catalogue.versions(positionals[0] as string));
+    // Snapshots hold absolute paths; "report.txt" means the one in the current folder, as for any command.
+    const path = resolve(positionals[0] as string);
+    const versions = await withCatalogue(values, (catalogue) => catalogue.versions(path));
     if (values.json) return void console.log(JSON.stringify(versions, null, 2));
-    if (versions.length === 0) return void console.log(`No snapshot has ${positionals[0]}.`);
+    if (versions.length === 0) return void console.log(`No snapshot has ${path}.`);
     for (const v of versions) {
       const where = v.snapshots.map((s) => `${s.id.slice(0, 8)} (${localTime(s.time)})`);
       console.log(`${v.type.padEnd(7)} ${formatBytes(v.size).padStart(10)}  modified ${localTime(v.mtime)}  in ${where.length} snapshot${where.length === 1 ? '' : 's'}: ${where.join(', ')}`);

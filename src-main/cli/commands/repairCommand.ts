@@ -1,3 +1,4 @@
+import { formatLocalTime } from '../../../src-shared/units.js';
 import type { Backend } from '../../engine/backend/backend.js';
 import { backendFor } from '../../engine/backend/location.js';
 import { ReplicatedBackend } from '../../engine/backend/replicatedBackend.js';
@@ -139,7 +140,7 @@ ${REPOSITORY_HELP}
       } else {
         for (const target of comparison) {
           const seen = history[target.location]?.lastSuccess;
-          const last = seen ? `; last success ${seen}` : '';
+          const last = seen ? `; last success ${formatLocalTime(seen)}` : '';
           if (!target.reachable) console.log(`${target.location}: not reachable (${target.error})${last}`);
           else if (target.missing === 0) console.log(`${target.location}: up to date (${target.objects} objects)${last}`);
           else console.log(`${target.location}: behind by ${target.missing} objects (${Object.entries(target.missingByType).map(([type, n]) => `${n} ${type}`).join(', ')})${last}`);

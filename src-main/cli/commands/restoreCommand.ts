@@ -1,4 +1,4 @@
-import { formatBytes } from '../../../src-shared/units.js';
+import { formatBytes, formatCount } from '../../../src-shared/units.js';
 import { restore, type OverwritePolicy } from '../../engine/restorer/restore.js';
 import { selectSnapshot } from '../../engine/snapshot/snapshotSelection.js';
 import { splitReference } from '../../engine/snapshot/treePath.js';
@@ -68,7 +68,9 @@ Exit status 3 means some entries were not restored (each is listed).`,
           process.stdout.write(`${JSON.stringify({ type: 'summary', snapshot: snapshot.id, ...result, problems: result.problems.length })}\n`);
         } else {
           console.log(`Restored snapshot ${snapshot.id.slice(0, 8)}${path === '/' ? '' : `:${path}`} to ${target}`);
-          console.log(`  ${result.filesRestored} files (${formatBytes(result.bytesWritten)}), ${result.dirs} folders, ${result.symlinks} symbolic links, ${result.hardLinks} hard links; ${result.filesSkipped} existing files left as they were`);
+          console.log(
+            `  ${formatCount(result.filesRestored, 'file')} (${formatBytes(result.bytesWritten)}), ${formatCount(result.dirs, 'folder')}, ${formatCount(result.symlinks, 'symbolic link')}, ${formatCount(result.hardLinks, 'hard link')}; ${formatCount(result.filesSkipped, 'existing file')} left as ${result.filesSkipped === 1 ? 'it was' : 'they were'}`,
+          );
           if (result.problems.length > 0) console.log(`  ${result.problems.length} entr${result.problems.length === 1 ? 'y was' : 'ies were'} not restored (see above)`);
         }
         return result.problems.length > 0 ? EXIT_WITH_WARNINGS : 0;

@@ -1,4 +1,4 @@
-import { formatBytes } from '../../../src-shared/units.js';
+import { formatBytes, formatLocalTime } from '../../../src-shared/units.js';
 import { listMatchingSnapshots } from '../../engine/snapshot/snapshotSelection.js';
 import { REPOSITORY_HELP, REPOSITORY_OPTIONS, SNAPSHOT_FILTER_HELP, SNAPSHOT_FILTER_OPTIONS, snapshotFilter, type Command } from '../command.js';
 import { openRepository } from '../openRepository.js';
@@ -24,10 +24,11 @@ ${SNAPSHOT_FILTER_HELP}
         console.log(JSON.stringify(snapshots, null, 2));
         return;
       }
-      console.log('ID        Time                 Host             Type          Added      Tags  Paths');
+      const tags = (s: (typeof snapshots)[number]) => s.tags.join(',') || '-';
+      const tagsWidth = Math.max(4, ...snapshots.map((s) => tags(s).length));
+      console.log(`ID        Time                 Host             Type          Added      ${'Tags'.padEnd(tagsWidth)}  Paths`);
       for (const s of snapshots) {
-        const time = new Date(s.time).toLocaleString('sv-SE').slice(0, 19);
-        console.log(`${s.id.slice(0, 8)}  ${time}  ${s.host.padEnd(15).slice(0, 15)}  ${s.type.padEnd(12)}  ${formatBytes(s.summary.bytesAdded).padStart(9)}  ${s.tags.join(',') || '-'}  ${s.paths.join(' ')}`);
+        console.log(`${s.id.slice(0, 8)}  ${formatLocalTime(s.time)}  ${s.host.padEnd(15).slice(0, 15)}  ${s.type.padEnd(12)}  ${formatBytes(s.summary.bytesAdded).padStart(9)}  ${tags(s).padEnd(tagsWidth)}  ${s.paths.join(' ')}`);
       }
       console.log(`${snapshots.length} snapshot${snapshots.length === 1 ? '' : 's'}`);
     } finally {

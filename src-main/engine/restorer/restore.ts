@@ -142,7 +142,8 @@ class RestoreRun {
       await mkdir(this.options.target, { recursive: true });
       this.root = Buffer.from(await realpath(this.options.target));
     } catch (err) {
-      throw new HindsightError('E_TARGET', `Cannot restore into ${this.options.target}: ${(err as Error).message}`);
+      const reason = (err as NodeJS.ErrnoException).code === 'EEXIST' || (err as NodeJS.ErrnoException).code === 'ENOTDIR' ? 'it is a file, not a folder' : (err as Error).message;
+      throw new HindsightError('E_TARGET', `Cannot restore into ${this.options.target}: ${reason}.`);
     }
     await this.removeLeftovers(this.root);
     if ((this.options.path ?? '/') === '/') this.meter.counts.bytesTotal = this.options.snapshot.summary.totalBytes;
