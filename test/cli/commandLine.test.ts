@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -213,16 +213,21 @@ test('exit statuses follow README\'s table, command by command', async (t) => {
     await once(child, 'exit');
   }
 
-  // Damage: a pack cut short.
+  // Damage: a flipped bit in a pack, found by reading; check says what is affected, and does not send the user to check.
   const data = join(env.HINDSIGHT_REPO, 'data');
   for (const folder of await readdir(data)) {
     const packs = await readdir(join(data, folder));
     if (packs.length > 0) {
-      await writeFile(join(data, folder, packs[0] as string), 'cut short');
+      const pack = join(data, folder, packs[0] as string);
+      const bytes = await readFile(pack);
+      bytes.writeUInt8(bytes.readUInt8(bytes.length >> 1) ^ 1, bytes.length >> 1);
+      await writeFile(pack, bytes);
       break;
     }
   }
-  expect(13, ['check']);
+  const damaged = expect(13, ['check', '--read-data']);
+  assert.match(damaged.stdout, /is damaged or was modified \(.*\)\. Hindsight will not use it/);
+  assert.doesNotMatch(damaged.stdout, /Run "hindsight check"|\.;/);
 });
 
 test('check advises prune only for what prune removes, and repair, never prune, for a target that is behind', async (t) => {

@@ -5,6 +5,7 @@ import { ProgressMeter } from '../progressMeter.js';
 import { DEFAULT_REPACK_BELOW } from './prune.js';
 import type { BlobLocation } from '../repository/memoryIndex.js';
 import type { Repository } from '../repository/repository.js';
+import { CHECK_ADVICE } from '../repository/repositoryError.js';
 import { listSnapshotIds, loadSnapshot, type Snapshot } from '../snapshot/snapshot.js';
 import { displayName } from '../snapshot/tree.js';
 import { TreeLoader } from '../snapshot/treeLoader.js';
@@ -80,7 +81,7 @@ export async function checkRepository(repository: Repository, options: CheckOpti
     try {
       snapshots.push(await loadSnapshot(repository, id));
     } catch (err) {
-      errors.push({ kind: 'snapshot-unreadable', message: `snapshot ${id.slice(0, 8)}: ${(err as Error).message}` });
+      errors.push({ kind: 'snapshot-unreadable', message: `snapshot ${id.slice(0, 8)}: ${problemText(err)}` });
     }
   }
 
@@ -107,7 +108,7 @@ export async function checkRepository(repository: Repository, options: CheckOpti
       try {
         nodes = await trees.load(id);
       } catch (err) {
-        errors.push({ kind: 'tree-unreadable', message: `folder ${path || '/'} of snapshot ${snapshot.id.slice(0, 8)}: ${(err as Error).message}` });
+        errors.push({ kind: 'tree-unreadable', message: `folder ${path || '/'} of snapshot ${snapshot.id.slice(0, 8)}: ${problemText(err)}` });
         continue;
       }
       meter.counts.filesDone += nodes.length;
@@ -184,7 +185,7 @@ export async function checkRepository(repository: Repository, options: CheckOpti
           }
         }
       } catch (err) {
-        errors.push({ kind: 'pack-header', message: `pack ${name.slice(0, 16)}: ${(err as Error).message}` });
+        errors.push({ kind: 'pack-header', message: `pack ${name.slice(0, 16)}: ${problemText(err)}` });
       }
       for (const blob of blobs) {
         if (badBlobs.has(blob.id.toString('hex'))) continue;
@@ -194,7 +195,7 @@ export async function checkRepository(repository: Repository, options: CheckOpti
           blobsRead += 1;
         } catch (err) {
           badBlobs.set(blob.id.toString('hex'), 'blob-damaged');
-          damage.set(blob.id.toString('hex'), (err as Error).message);
+          damage.set(blob.id.toString('hex'), problemText(err));
         }
       }
       packsRead += 1;
@@ -217,7 +218,7 @@ export async function checkRepository(repository: Repository, options: CheckOpti
         kind === 'blob-damaged'
           ? (damage.get(blob) as string)
           : `Data blob ${blob.slice(0, 16)} ${kind === 'blob-not-indexed' ? 'is not in the index' : kind === 'pack-missing' ? 'is in a missing pack' : 'lies beyond the end of its pack'}`;
-      errors.push({ kind, message: `${what}; ${use}`, affects: files });
+      errors.push({ kind, message: `${what.replace(/\.$/, '')}; ${use}`, affects: files });
     }
   }
 
@@ -262,4 +263,9 @@ async function filesUsing(repository: Repository, snapshots: readonly Snapshot[]
     }
   }
   return found;
+}
+
+/** An error's message in check's report, without the advice to run check. */
+function problemText(err: unknown): string {
+  return (err as Error).message.replace(CHECK_ADVICE, '');
 }
