@@ -1,5 +1,6 @@
 import { backendFor } from '../../engine/backend/location.js';
 import { checkRepository, type CheckResult, type ReadDataSubset } from '../../engine/maintenance/check.js';
+import { OperationInterrupted } from '../../engine/interruption.js';
 import { compareTargets } from '../../engine/maintenance/repair.js';
 import { Repository } from '../../engine/repository/repository.js';
 import { EXIT_DAMAGED, UsageError } from '../cliError.js';
@@ -107,6 +108,11 @@ async function checkEachTarget(values: OptionValues, readData: ReadDataSubset | 
         await repository.close();
       }
     } catch (err) {
+      if (err instanceof OperationInterrupted) {
+        // An open SFTP or HTTP connection would keep the process from exiting.
+        await Promise.all(targets.map((t) => t.close().catch(() => undefined)));
+        throw err;
+      }
       entry.problems.push((err as Error).message);
     }
   }
