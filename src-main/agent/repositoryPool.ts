@@ -1,6 +1,7 @@
 import type { AgentEvent, RepositoryInfo } from '../../src-shared/api.js';
 import { HindsightError } from '../../src-shared/errors.js';
 import { backendFor, backendForTargets } from '../engine/backend/location.js';
+import { checkNewRepositoryFolder } from '../engine/backend/newRepositoryFolder.js';
 import { readTargetHistory } from '../engine/backend/targetHistory.js';
 import { Repository } from '../engine/repository/repository.js';
 import type { AgentDatabase } from './agentDatabase.js';
@@ -24,6 +25,8 @@ export class RepositoryPool {
   ) {}
 
   async create(location: string, password: string, remember: boolean): Promise<RepositoryInfo> {
+    // The app's "new repository" step follows init's rule: no missing parent (an unmounted disk), no folder of the user's files.
+    await checkNewRepositoryFolder(location);
     const repository = await Repository.init(backendFor(location), { password });
     try {
       return await this.adopt(location, repository, password, remember);

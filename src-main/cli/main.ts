@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { HindsightError } from '../../src-shared/errors.js';
-import { UsageError, exitStatusFor } from './cliError.js';
+import { EXIT_INTERRUPTED, OutputClosed, UsageError, exitStatusFor } from './cliError.js';
 import type { Command } from './command.js';
 import { PACKAGE_JSON } from './installPaths.js';
 /**
@@ -21,6 +21,7 @@ const COMMANDS: readonly (readonly [name: string, load: () => Promise<Command>])
   ['stats', async () => (await import('./commands/queryCommands.js')).statsCommand],
   ['check', async () => (await import('./commands/checkCommand.js')).checkCommand],
   ['forget', async () => (await import('./commands/forgetCommand.js')).forgetCommand],
+  ['tag', async () => (await import('./commands/tagCommand.js')).tagCommand],
   ['prune', async () => (await import('./commands/pruneCommand.js')).pruneCommand],
   ['key', async () => (await import('./commands/keyCommand.js')).keyCommand],
   ['unlock', async () => (await import('./commands/unlockCommand.js')).unlockCommand],
@@ -86,16 +87,75 @@ export async function main(argv: readonly string[]): Promise<number> {
       console.log(command.help);
       return 0;
     }
-    return (await command.run(parsed.values, parsed.positionals)) ?? 0;
+    if (!command.takesArguments && parsed.positionals.length > 0) {
+      throw new UsageError(`"${command.name}" takes no arguments, but was given "${parsed.positionals[0]}".`);
+    }
+    const stop = watchForStop(command);
+    try {
+      const status = (await command.run(parsed.values, parsed.positionals, { signal: stop.signal })) ?? 0;
+      if (stop.outputClosed() && !command.survivesClosedOutput) throw new OutputClosed();
+      return status;
+    } catch (err) {
+      // Whatever the command stopped with, the reason it stopped is what the status tells.
+      if (stop.signal.reason instanceof OutputClosed) throw stop.signal.reason;
+      throw err;
+    } finally {
+      stop.dispose();
+    }
   } catch (err) {
     return report(err, name);
   }
 }
 
+/**
+ * Ctrl-C and SIGTERM: the first asks the command to stop at a safe point (releasing its lock and
+ * removing its temporary files), the second ends the process at once. A closed standard output
+ * (`| head`) ends the output quietly, as for any Unix tool, except in a backup, which goes on: its
+ * snapshot matters more than its progress lines.
+ */
+function watchForStop(command: Command): { signal: AbortSignal; outputClosed(): boolean; dispose(): void } {
+  const controller = new AbortController();
+  let closed = false;
+  let running = true;
+  const onSignal = () => {
+    if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+    if (controller.signal.aborted || !command.interruptible) {
+      console.error('hindsight: interrupted.');
+      process.exit(EXIT_INTERRUPTED);
+    }
+    console.error('hindsight: interrupted; stopping at a safe point (press Ctrl-C again to stop at once).');
+    controller.abort();
+  };
+  const onOutputError = (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+    closed = true;
+    if (command.survivesClosedOutput) return;
+    // The pipe's error may come only after the command wrote its last line and returned.
+    if (!running) process.exitCode = exitStatusFor(new OutputClosed());
+    else if (!command.interruptible) process.exit(exitStatusFor(new OutputClosed()));
+    else if (!controller.signal.aborted) controller.abort(new OutputClosed());
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.stdout.on('error', onOutputError);
+  return {
+    signal: controller.signal,
+    outputClosed: () => closed,
+    // The output handler stays: the last lines, written after the command returns, may meet the closed pipe too.
+    dispose() {
+      running = false;
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
 function report(err: unknown, command: string | undefined): number {
+  if (err instanceof OutputClosed) return exitStatusFor(err);
   if (err instanceof HindsightError) {
-    console.error(`hindsight: ${err.message}`);
-    if (err instanceof UsageError) console.error(`Run "hindsight ${command && COMMANDS.some(([known]) => known === command) ? `${command} ` : ''}--help" for usage.`);
+    // Wrong usage is one line, the pointer to --help included: easy to spot in a script's log.
+    const help = err instanceof UsageError ? ` (see "hindsight ${command && COMMANDS.some(([known]) => known === command) ? `${command} ` : ''}--help")` : '';
+    console.error(`hindsight: ${err.message}${help}`);
     if (process.env.HINDSIGHT_DEBUG && err.cause) console.error(err.cause);
   } else {
     // Not an error we anticipated: keep the detail, it is a bug to report.

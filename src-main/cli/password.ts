@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { HindsightError } from '../../src-shared/errors.js';
-import { UsageError } from './cliError.js';
+import { PasswordError } from './cliError.js';
 
 export interface PasswordSources {
   readonly file?: string | undefined;
@@ -14,11 +14,11 @@ export async function readPassword(sources: PasswordSources, confirm = false): P
   const fromEnv = process.env[sources.env];
   if (fromEnv !== undefined) return checked(fromEnv);
   if (!process.stdin.isTTY) {
-    throw new UsageError(`No password given: set ${sources.env}, pass a password file, or run in a terminal to be asked.`);
+    throw new PasswordError(`No password given: set ${sources.env}, pass a password file, or run in a terminal to be asked.`);
   }
   const password = checked(await promptHidden(`${sources.prompt}: `));
   if (confirm && (await promptHidden(`${sources.prompt} (again): `)) !== password) {
-    throw new UsageError('The two passwords did not match; nothing was changed.');
+    throw new PasswordError('The two passwords did not match; nothing was changed.');
   }
   return password;
 }
@@ -28,14 +28,14 @@ async function readPasswordFile(path: string): Promise<string> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new UsageError(`Cannot read the password file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new PasswordError(`Cannot read the password file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   // Editors add a final newline; it is never part of the password.
   return text.replace(/\r?\n$/, '');
 }
 
 function checked(password: string): string {
-  if (password === '') throw new UsageError('The password is empty.');
+  if (password === '') throw new PasswordError('The password is empty.');
   return password;
 }
 

@@ -1,5 +1,5 @@
 import type { Progress, Warning } from '../../src-shared/progress.js';
-import { formatBytes, formatDuration } from '../../src-shared/units.js';
+import { formatBytes, formatCount, formatDuration } from '../../src-shared/units.js';
 
 /**
  * Shows progress on stderr: a live, rewritten line on a terminal; JSON lines
@@ -44,10 +44,13 @@ export function progressReporter(json: boolean): {
 }
 
 export function formatProgress(p: Progress): string {
-  const files = p.filesTotal !== undefined ? `${p.filesDone}/${p.filesTotal} files` : `${p.filesDone} files`;
-  const bytes = p.bytesTotal !== undefined ? `${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)}` : formatBytes(p.bytesDone);
-  const percent = p.bytesTotal ? ` ${Math.min(100, (100 * p.bytesDone) / p.bytesTotal).toFixed(0)}%` : '';
-  const eta = p.etaSeconds !== undefined ? ` ETA ${formatDuration(p.etaSeconds * 1000)}` : '';
+  // Totals may be estimates (the parent snapshot's, with --no-scan): once passed they say nothing, and "10/9 files" is wrong.
+  const filesTotal = p.filesTotal !== undefined && p.filesDone <= p.filesTotal ? p.filesTotal : undefined;
+  const bytesTotal = p.bytesTotal !== undefined && p.bytesDone <= p.bytesTotal ? p.bytesTotal : undefined;
+  const files = filesTotal !== undefined ? `${p.filesDone}/${filesTotal} files` : formatCount(p.filesDone, 'file');
+  const bytes = bytesTotal !== undefined ? `${formatBytes(p.bytesDone)}/${formatBytes(bytesTotal)}` : formatBytes(p.bytesDone);
+  const percent = bytesTotal ? ` ${((100 * p.bytesDone) / bytesTotal).toFixed(0)}%` : '';
+  const eta = p.etaSeconds !== undefined && bytesTotal !== undefined ? ` ETA ${formatDuration(p.etaSeconds * 1000)}` : '';
   const current = p.currentPath ? `  ${p.currentPath}` : '';
   return `[${formatDuration(p.elapsedMs)}]${percent} ${files}, ${bytes}, ${formatBytes(p.bytesPerSecond)}/s${eta}${current}`;
 }

@@ -58,7 +58,7 @@ test('plan, status, pause and resume act directly on the plans when no agent run
   assert.ok(kept.some((s) => s.tags.includes('by-hand')), 'a snapshot of no plan is left alone');
 
   const wrong = await hindsight(['plan', 'run', 'nope'], env);
-  assert.equal(wrong.status, 2);
+  assert.equal(wrong.status, 1, 'a plan that is not there is a runtime failure, not wrong usage');
   assert.match(wrong.stderr, /No plan "nope"/);
   const badSchedule = await hindsight(['plan', 'add', '--name', 'x', '--repo', repo, '--cron', 'sometimes', source], env);
   assert.notEqual(badSchedule.status, 0);
@@ -84,4 +84,46 @@ test('the same commands talk to a running agent', async (t) => {
   await hindsight(['resume', '--plan', 'docs'], env);
   assert.equal((await agent.client.call('status.get', {})).plans[0]?.state, 'idle');
   await agent.stop();
+});
+
+test('plan add refuses a second plan of the same name and a folder that does not exist; plan run refuses plan add\'s options; a missing keychain is said', async (t) => {
+  const dir = await tempDir(t);
+  const { source, env, repo } = await setUp(dir);
+  const passwordFile = join(dir, 'password');
+  await writeFile(passwordFile, 'cli pw\n');
+  const { HINDSIGHT_PASSWORD: _password, ...withoutPassword } = env;
+  const first = await hindsight(['plan', 'add', '--name', 'docs', '--repo', repo, '--password-file', passwordFile, source], withoutPassword);
+  assert.equal(first.status, 0, first.stderr);
+  // This machine has no keychain (no D-Bus session): the password is kept for the session only, and the user is told.
+  if (/keychain cannot be used/.test(first.stderr)) assert.match(first.stderr, /a running agent needs HINDSIGHT_PASSWORD/);
+
+  const again = await hindsight(['plan', 'add', '--name', 'docs', '--repo', repo, source], env);
+  assert.equal(again.status, 1);
+  assert.match(again.stderr, /already a plan named "docs"/);
+  const missing = await hindsight(['plan', 'add', '--name', 'other', '--repo', repo, join(dir, 'no-such-folder')], env);
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /no-such-folder: it does not exist/);
+  const listed = await hindsight(['plan', 'list'], env);
+  assert.match(listed.stdout, /^1 plan$/m);
+
+  const run = await hindsight(['plan', 'run', 'docs', '--password-file', passwordFile], env);
+  assert.equal(run.status, 2);
+  assert.match(run.stderr, /"plan run" does not take --password-file/);
+});
+
+test('an agent started without a keychain says so at start-up, and stops cleanly on SIGTERM', async (t) => {
+  const dir = await tempDir(t);
+  const child = spawn(process.execPath, [bin, 'agent'], { env: childEnv({ HINDSIGHT_DATA_DIR: join(dir, 'data'), DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent', DISPLAY: '' }), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  const warned = new Promise<void>((resolve) => {
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (stderr.includes('no system keychain')) resolve();
+    });
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  await warned;
+  assert.match(stderr, /warning: no system keychain \(.+\): repository passwords are kept for this session only/);
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0);
 });

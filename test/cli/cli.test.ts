@@ -82,7 +82,7 @@ test('passwords come from --password-file (final newline ignored), and --repo be
   assert.equal(hindsight(['init', '--repo', repo, '--password-file', passwordFile], { HINDSIGHT_REPO: join(dir, 'elsewhere') }).status, 0);
   await Repository.open(new LocalBackend(repo), 'from a file');
   assert.equal(hindsight(['key', 'list', '-r', repo], { HINDSIGHT_PASSWORD: 'from a file' }).status, 0);
-  assertFriendlyFailure(hindsight(['key', 'list', '-r', repo, '--password-file', join(dir, 'nope')]), 2, /Cannot read the password file/);
+  assertFriendlyFailure(hindsight(['key', 'list', '-r', repo, '--password-file', join(dir, 'nope')]), 12, /Cannot read the password file/);
 });
 
 test('clear errors: no repository, no password, missing target, bad options', async (t) => {
@@ -90,7 +90,7 @@ test('clear errors: no repository, no password, missing target, bad options', as
   assertFriendlyFailure(hindsight(['key', 'list'], { HINDSIGHT_PASSWORD: 'x' }), 2, /Which repository\? Give --repo/);
   assertFriendlyFailure(hindsight(['key', 'list', '--repo', join(dir, 'gone')], { HINDSIGHT_PASSWORD: 'x' }), 10, /does not exist\. If it is on an external disk/);
   assertFriendlyFailure(hindsight(['key', 'list', '--repo', dir], { HINDSIGHT_PASSWORD: 'x' }), 10, /There is no Hindsight repository at/);
-  assertFriendlyFailure(hindsight(['init', '--repo', join(dir, 'r')]), 2, /No password given: set HINDSIGHT_PASSWORD/);
+  assertFriendlyFailure(hindsight(['init', '--repo', join(dir, 'r')]), 12, /No password given: set HINDSIGHT_PASSWORD/);
   assertFriendlyFailure(hindsight(['init', '--repo', join(dir, 'r'), '--compression', 'high'], { HINDSIGHT_PASSWORD: 'x' }), 2, /--compression takes a whole number/);
   assertFriendlyFailure(hindsight(['init', '--repo', join(dir, 'r'), '--compression', '25'], { HINDSIGHT_PASSWORD: 'x' }), 1, /compression level must be 0–19/);
   assertFriendlyFailure(hindsight(['init', '--repo', 'ftp://nas/backups'], { HINDSIGHT_PASSWORD: 'x' }), 2, /Unknown repository location "ftp:\/\/nas\/backups": use a folder path/);

@@ -1,9 +1,12 @@
+import { lstat } from 'node:fs/promises';
 import type { JobRecord, PlanStatus } from '../../../src-shared/api.js';
 import type { PlanInput, Schedule } from '../../../src-shared/plan.js';
-import { formatBytes, parseDuration } from '../../../src-shared/units.js';
+import { formatBytes, formatLocalTime, parseDuration } from '../../../src-shared/units.js';
 import { runAgent } from '../../agent/agentProcess.js';
 import { agentSocketPath, appDataDir } from '../../agent/appDataDir.js';
+import { KeychainUnavailable, KeytarSecretStore } from '../../agent/secretStore.js';
 import { withAgent, type AgentConnection } from '../agentConnection.js';
+import { HindsightError } from '../../../src-shared/errors.js';
 import { UsageError } from '../cliError.js';
 import type { Command } from '../command.js';
 import { readPassword } from '../password.js';
@@ -24,19 +27,22 @@ Plans, job history and settings are kept in ${appDataDir()}
 ($HINDSIGHT_DATA_DIR). Repository passwords come from the system keychain; with
 no keychain, HINDSIGHT_PASSWORD is used for every repository.`,
   options: {},
-  async run() {
-    const running = await runAgent({ dataDir: appDataDir(), socketPath: agentSocketPath() });
+  interruptible: true,
+  async run(_values, _positionals, { signal }) {
+    const secrets = new KeytarSecretStore();
+    const running = await runAgent({ dataDir: appDataDir(), socketPath: agentSocketPath(), secrets });
     console.log(`Hindsight agent running; socket ${running.socketPath}`);
+    // Said at start-up, not at the first backup that finds no password.
+    await secrets.get('hindsight-start-up').catch((err: unknown) => {
+      if (!(err instanceof KeychainUnavailable)) throw err;
+      console.warn(`warning: no system keychain (${err.detail}): repository passwords are kept for this session only${process.env.HINDSIGHT_PASSWORD ? ', and HINDSIGHT_PASSWORD is used for every repository' : '; set HINDSIGHT_PASSWORD, or give each password again after a restart'}.`);
+    });
     running.agent.subscribe((event) => {
       if (event.type === 'job.started') console.log(`job ${event.job.id.slice(0, 8)} queued: ${event.job.kind}${event.job.planId ? ` (plan ${event.job.planId.slice(0, 8)})` : ''}`);
       if (event.type === 'job.finished') console.log(`job ${event.job.id.slice(0, 8)} ${event.job.result}${event.job.message ? `: ${event.job.message}` : ''}`);
       if (event.type === 'warning') console.warn(`warning: ${event.warning.path}: ${event.warning.message}`);
     });
-    await new Promise<void>((resolve) => {
-      const stop = () => resolve();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    });
+    await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
     console.log('Stopping: running jobs stop at a safe point.');
     await running.stop();
   },
@@ -94,8 +100,14 @@ export const planCommand: Command = {
     disabled: { type: 'boolean' },
     json: { type: 'boolean' },
   },
+  takesArguments: true,
   async run(values, positionals) {
     const [action, ...rest] = positionals;
+    const takes = ({ list: 0, remove: 1, run: 1 } as Record<string, number>)[action ?? ''];
+    if (takes !== undefined && rest.length !== takes) throw new UsageError(takes === 0 ? `"plan ${action}" takes no arguments.` : `"plan ${action}" takes one plan (its id or name).`);
+    // The options describe a new plan: given to another action they would be silently ignored.
+    const misplaced = action === 'add' ? undefined : Object.keys(values).find((option) => !(action === 'list' && option === 'json'));
+    if (misplaced) throw new UsageError(`"plan ${action}" does not take --${misplaced} (it is an option of "plan add").`);
     switch (action) {
       case 'add':
         return addPlan(values, rest);
@@ -120,7 +132,7 @@ export const planCommand: Command = {
         return withAgent(async (agent) => {
           const plan = await findPlan(agent, rest);
           const job = await runAndWait(agent, () => agent.call('jobs.backup', { planId: plan.id }));
-          if (job.result !== 'succeeded') throw new UsageError(`The backup of "${plan.name}" ${job.result}${job.message ? `: ${job.message}` : ''}`);
+          if (job.result !== 'succeeded') throw new HindsightError('E_JOB_FAILED', `The backup of "${plan.name}" ${job.result}${job.message ? `: ${job.message}` : ''}`);
           const added = Number(job.summary?.bytesAdded ?? 0);
           console.log(`Plan "${plan.name}": snapshot ${String(job.summary?.snapshot ?? '').slice(0, 8)} saved, ${formatBytes(added)} added.`);
           return job.warnings > 0 ? 3 : 0;
@@ -149,12 +161,25 @@ async function addPlan(values: Record<string, unknown>, paths: string[]): Promis
   };
   const retention = Object.fromEntries(KEEPS.filter((k) => values[`keep-${k}`] !== undefined).map((k) => [k, wholeNumber(`--keep-${k}`, values[`keep-${k}`])]));
   if (Object.keys(retention).length > 0) input.retention = retention;
+  for (const path of paths) {
+    await lstat(path).catch((err: NodeJS.ErrnoException) => {
+      throw new HindsightError('E_SOURCE_MISSING', `Cannot back up ${path}: ${err.code === 'ENOENT' ? 'it does not exist' : err.message}.`);
+    });
+  }
   await withAgent(async (agent) => {
+    if ((await agent.call('plans.list', {})).some((plan) => plan.name === name)) {
+      throw new HindsightError('E_PLAN_EXISTS', `There is already a plan named "${name}"; choose another name, or remove that plan first.`);
+    }
+    // Without a keychain the password is kept for this session only: say so rather than store nothing silently.
+    const stopWarnings = agent.onEvent((event) => {
+      if (event.type === 'warning') console.error(`warning: ${event.warning.path}: ${event.warning.message}${agent.remote ? '' : ' Without a keychain, a running agent needs HINDSIGHT_PASSWORD.'}`);
+    });
     const known = new Set((await agent.call('repositories.list', {})).filter((r) => r.unlocked).map((r) => r.location));
     for (const location of targets.filter((t) => !known.has(t))) {
       const password = await readPassword({ file: values['password-file'] as string | undefined, env: 'HINDSIGHT_PASSWORD', prompt: `Password of ${location}` });
       await agent.call('repositories.connect', { location, password, remember: true });
     }
+    stopWarnings();
     const plan = await agent.call('plans.create', input);
     console.log(`Plan "${plan.name}" added (${plan.id.slice(0, 8)}), ${describeSchedule(plan.schedule)}.`);
   });
@@ -192,7 +217,8 @@ async function findPlan(agent: AgentConnection, args: string[]) {
   const plans = await agent.call('plans.list', {});
   const matches = plans.filter((p) => p.id === key || p.name === key || (key.length >= 4 && p.id.startsWith(key)));
   if (matches.length === 1) return matches[0] as (typeof plans)[number];
-  throw new UsageError(matches.length === 0 ? `No plan "${key}"; see hindsight plan list.` : `"${key}" matches several plans; give more of the id.`);
+  if (matches.length === 0) throw new HindsightError('E_PLAN_NOT_FOUND', `No plan "${key}"; see hindsight plan list.`);
+  throw new UsageError(`"${key}" matches several plans; give more of the id.`);
 }
 
 /** Starts a job and follows it to its end, with a progress line. */
@@ -233,12 +259,22 @@ function describeSchedule(schedule: Schedule): string {
   }
 }
 
+/** "until 2026-12-05 18:00" in local time, as every other command shows times; or "until resumed". */
+function untilText(until: string): string {
+  return until === 'resumed by hand' || Number.isNaN(Date.parse(until)) ? 'until resumed' : `until ${formatLocalTime(until, true)}`;
+}
+
+/** The agent's state as a sentence's end: "Hindsight is idle", "… is in error (a plan's last run failed)". */
+function describeAgentState(state: string): string {
+  return state === 'error' ? "in error (a plan's last run failed; see hindsight plan list)" : state;
+}
+
 function describeState(status: PlanStatus | undefined): string {
   if (!status) return '';
   const parts: string[] = [status.state];
-  if (status.lastRun) parts.push(`last ${status.lastRun.result} ${new Date(status.lastRun.at).toLocaleString('sv-SE').slice(0, 16)}`);
-  if (status.nextRun) parts.push(`next ${new Date(status.nextRun).toLocaleString('sv-SE').slice(0, 16)}`);
-  if (status.pausedUntil) parts.push(`paused until ${status.pausedUntil}`);
+  if (status.lastRun) parts.push(`last ${status.lastRun.result} ${formatLocalTime(status.lastRun.at, true)}`);
+  if (status.nextRun) parts.push(`next ${formatLocalTime(status.nextRun, true)}`);
+  if (status.pausedUntil) parts.push(`paused ${untilText(status.pausedUntil)}`);
   if (status.watching === false) parts.push('not watching (periodic scans)');
   return parts.join(', ');
 }
@@ -255,7 +291,7 @@ now with their progress, and each plan's last and next run.`,
     await withAgent(async (agent) => {
       const status = await agent.call('status.get', {});
       if (values.json) return void console.log(JSON.stringify({ ...status, agentRunning: agent.remote }, null, 2));
-      console.log(`Hindsight is ${status.state}${status.pausedUntil ? ` (paused until ${status.pausedUntil})` : ''}${agent.remote ? '' : '; no agent is running, so nothing runs on schedule'}.`);
+      console.log(`Hindsight is ${describeAgentState(status.state)}${status.pausedUntil ? ` (${untilText(status.pausedUntil)})` : ''}${agent.remote ? '' : '; no agent is running, so nothing runs on schedule'}.`);
       for (const job of status.runningJobs) {
         const p = job.progress;
         console.log(`  ${job.kind} ${job.id.slice(0, 8)}: ${p ? `${p.filesDone} files, ${formatBytes(p.bytesDone)}${p.bytesTotal ? ` of ${formatBytes(p.bytesTotal)}` : ''}` : job.result}`);
@@ -280,7 +316,7 @@ runs on schedule until "hindsight resume" or until DURATION (e.g. 1h) passes.`,
       const planId = values.plan === undefined ? undefined : (await findPlan(agent, [values.plan as string])).id;
       const status = await agent.call('agent.pause', { ...(planId ? { planId } : {}), ...(ms !== undefined ? { forSeconds: ms / 1000 } : {}) });
       const until = planId ? status.plans.find((p) => p.planId === planId)?.pausedUntil : status.pausedUntil;
-      console.log(`Paused${planId ? ` plan ${values.plan as string}` : ''} ${until === 'resumed by hand' || until === undefined ? 'until resumed' : `until ${until}`}.`);
+      console.log(`Paused${planId ? ` plan ${values.plan as string}` : ''} ${until === undefined ? 'until resumed' : untilText(until)}.`);
     });
   },
 };
@@ -297,7 +333,7 @@ backup left off.`,
     await withAgent(async (agent) => {
       const planId = values.plan === undefined ? undefined : (await findPlan(agent, [values.plan as string])).id;
       const status = await agent.call('agent.resume', planId ? { planId } : {});
-      console.log(`Resumed; Hindsight is ${status.state}.`);
+      console.log(`Resumed; Hindsight is ${describeAgentState(status.state)}.`);
     });
   },
 };

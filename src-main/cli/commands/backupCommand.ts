@@ -1,12 +1,17 @@
+import { lstat, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { HindsightError } from '../../../src-shared/errors.js';
 import { DEFAULT_EXCLUDES } from '../../../src-shared/defaultExcludes.js';
-import { formatBytes, formatDuration, parseBytes } from '../../../src-shared/units.js';
+import { formatBytes, formatCount, formatDuration, parseBytes } from '../../../src-shared/units.js';
 import { backup } from '../../engine/archiver/backup.js';
-import { ExcludeRules } from '../../engine/archiver/excludes.js';
+import { ExcludeRules, type ExcludeOptions } from '../../engine/archiver/excludes.js';
+import { scanSources } from '../../engine/archiver/scanner.js';
 import type { BackupType } from '../../engine/snapshot/snapshot.js';
 import { EXIT_WITH_WARNINGS, UsageError } from '../cliError.js';
-import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command } from '../command.js';
-import { behindTargets, openRepository } from '../openRepository.js';
+import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command, type OptionValues } from '../command.js';
+import { parseLocation } from '../../engine/backend/location.js';
+import { behindTargets, openRepository, repositoryLocations } from '../openRepository.js';
 import { progressReporter } from '../progressLine.js';
 
 export const backupCommand: Command = {
@@ -33,6 +38,10 @@ ${REPOSITORY_HELP}
                             percentage or ETA, and the backup is faster (the count is
                             skipped anyway when no progress is shown: no terminal, no --json)
       --host NAME           record this host name instead of ${hostname()}
+      --files-from FILE     back up the paths listed in FILE, one per line (repeatable;
+                            empty lines and lines starting with # are skipped)
+      --dry-run             only count the files and bytes that would be backed up
+                            (after excludes); nothing is read or written
       --json                print progress and the summary as JSON lines
 
 Default excludes (caches, trash, system clutter):
@@ -52,10 +61,16 @@ or (with several --repo) a target could not be written and is now behind.`,
     'no-default-excludes': { type: 'boolean' },
     'no-scan': { type: 'boolean' },
     host: { type: 'string' },
+    'files-from': { type: 'string', multiple: true },
+    'dry-run': { type: 'boolean' },
     json: { type: 'boolean' },
   },
-  async run(values, paths) {
-    if (paths.length === 0) throw new UsageError('Say what to back up: hindsight backup --repo R PATH...');
+  takesArguments: true,
+  interruptible: true,
+  survivesClosedOutput: true,
+  async run(values, given, { signal }) {
+    const paths = [...given, ...(await readFilesFrom((values['files-from'] as string[] | undefined) ?? []))];
+    if (paths.length === 0) throw new UsageError('Say what to back up: hindsight backup --repo R PATH... (or --files-from FILE).');
     const type = (values.type as string | undefined) ?? 'incremental';
     if (!['incremental', 'differential', 'full'].includes(type)) throw new UsageError('--type is incremental, differential or full.');
     const largerThan = values['exclude-larger-than'] === undefined ? undefined : parseBytes(values['exclude-larger-than'] as string);
@@ -65,10 +80,13 @@ or (with several --repo) a target could not be written and is now behind.`,
       try {
         patterns.push(...(await ExcludeRules.readExcludeFile(file)));
       } catch (err) {
-        throw new UsageError(`Cannot read the exclude file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        throw new HindsightError('E_EXCLUDE_FILE', `Cannot read the exclude file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
       }
     }
+    patterns.push(...repositoriesInside(paths, repositoryLocations(values)));
     const json = values.json === true;
+    const excludes: ExcludeOptions = { patterns, excludeCaches: values['exclude-caches'] === true, ...(largerThan !== undefined ? { excludeLargerThan: largerThan } : {}) };
+    if (values['dry-run']) return dryRun(values, paths, excludes, json);
     const repository = await openRepository(values);
     const progress = progressReporter(json);
     try {
@@ -76,12 +94,13 @@ or (with several --repo) a target could not be written and is now behind.`,
         paths,
         type: type as BackupType,
         tags: (values.tag as string[] | undefined) ?? [],
-        excludes: { patterns, excludeCaches: values['exclude-caches'] === true, ...(largerThan !== undefined ? { excludeLargerThan: largerThan } : {}) },
+        excludes,
         oneFileSystem: values['one-file-system'] === true,
         countTotals: progress.visible && values['no-scan'] !== true,
         ...(values.host ? { host: values.host as string } : {}),
         onProgress: (p) => progress.update(p),
         onWarning: (w) => progress.warn('warning', w),
+        signal,
       });
       progress.done();
       const s = snapshot.summary;
@@ -89,7 +108,7 @@ or (with several --repo) a target could not be written and is now behind.`,
         process.stdout.write(`${JSON.stringify({ type: 'summary', snapshot: snapshot.id, backupType: snapshot.type, parent: snapshot.parent ?? null, ...s })}\n`);
       } else {
         console.log(`Snapshot ${snapshot.id.slice(0, 8)} saved (${snapshot.type}${snapshot.parent ? `, parent ${snapshot.parent.slice(0, 8)}` : ''})`);
-        console.log(`  files: ${s.filesNew} new, ${s.filesChanged} changed, ${s.filesUnchanged} unchanged; ${s.dirs} folders`);
+        console.log(`  files: ${s.filesNew} new, ${s.filesChanged} changed, ${s.filesUnchanged} unchanged; ${formatCount(s.dirs, 'folder')}`);
         console.log(`  read ${formatBytes(s.bytesRead)} of ${formatBytes(s.totalBytes)}, added ${formatBytes(s.bytesAdded)} to the repository in ${formatDuration(s.durationMs)}`);
         if (warnings.length > 0) console.log(`  ${warnings.length} warning${warnings.length === 1 ? '' : 's'}: some files were not saved as they are now (see above)`);
       }
@@ -102,3 +121,56 @@ or (with several --repo) a target could not be written and is now behind.`,
     }
   },
 };
+
+/** The paths listed in --files-from files, as restic reads them. */
+async function readFilesFrom(files: readonly string[]): Promise<string[]> {
+  const paths: string[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      throw new HindsightError('E_FILES_FROM', `Cannot read the list of paths ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    paths.push(...text.split(/\r?\n/).filter((line) => line.trim() !== '' && !line.startsWith('#')));
+  }
+  return paths;
+}
+
+/**
+ * --dry-run: what a backup would visit, after excludes, without reading a file or writing anything.
+ * The repository is opened all the same, so a wrong password or a missing disk shows now.
+ */
+async function dryRun(values: OptionValues, paths: readonly string[], excludes: ExcludeOptions, json: boolean): Promise<void> {
+  const sources = paths.map((path) => resolve(path));
+  for (const source of sources) {
+    await lstat(source).catch((err: NodeJS.ErrnoException) => {
+      throw new HindsightError('E_SOURCE_MISSING', `Cannot back up ${source}: ${err.code === 'ENOENT' ? 'it does not exist' : err.message}.`);
+    });
+  }
+  const repository = await openRepository(values);
+  await repository.close();
+  const totals = await scanSources(sources, new ExcludeRules(excludes), values['one-file-system'] === true);
+  if (json) console.log(JSON.stringify({ type: 'dry-run', sources, files: totals.files, bytes: totals.bytes }));
+  else console.log(`Dry run: would back up ${formatCount(totals.files, 'file')} (${formatBytes(totals.bytes)}) from ${sources.join(' ')}; nothing was read or written.`);
+}
+
+/**
+ * Exclude patterns for local repositories inside a folder being backed up: backing a repository up
+ * into itself grows it with every run. Each is left out, with a word, rather than silently.
+ */
+function repositoriesInside(paths: readonly string[], locations: readonly string[]): string[] {
+  const sources = paths.map((path) => resolve(path));
+  const patterns: string[] = [];
+  for (const location of locations) {
+    const parsed = parseLocation(location);
+    if (parsed.kind !== 'local') continue;
+    const repository = resolve(parsed.path);
+    const source = sources.find((folder) => repository.startsWith(`${folder.replace(/\/+$/, '')}/`));
+    if (!source) continue;
+    console.error(`warning: the repository ${repository} is inside ${source}; it is left out of the backup.`);
+    // An absolute pattern of several levels matches the absolute path (see ExcludeRules).
+    patterns.push(`${repository}/`);
+  }
+  return patterns;
+}

@@ -1,15 +1,13 @@
 import { backendFor } from '../../engine/backend/location.js';
 import { checkRepository, type CheckResult, type ReadDataSubset } from '../../engine/maintenance/check.js';
+import { OperationInterrupted } from '../../engine/interruption.js';
 import { compareTargets } from '../../engine/maintenance/repair.js';
 import { Repository } from '../../engine/repository/repository.js';
-import { UsageError } from '../cliError.js';
+import { EXIT_DAMAGED, UsageError } from '../cliError.js';
 import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command, type OptionValues } from '../command.js';
 import { repositoryLocations, targetOptions, withReadLock } from '../openRepository.js';
 import { readPassword } from '../password.js';
 import { progressReporter } from '../progressLine.js';
-
-/** Exit status when check finds damage (same as any other E_DAMAGED). */
-const EXIT_DAMAGED = 13;
 
 export const checkCommand: Command = {
   name: 'check',
@@ -32,16 +30,17 @@ ${REPOSITORY_HELP}
 
 Exit status 13 means damage was found.`,
   options: { ...REPOSITORY_OPTIONS, 'read-data': { type: 'boolean' }, subset: { type: 'string' }, json: { type: 'boolean' } },
-  async run(values) {
+  interruptible: true,
+  async run(values, _positionals, { signal }) {
     const subset = values.subset === undefined ? undefined : parseSubset(values.subset as string);
     if (subset && !values['read-data']) throw new UsageError('--subset goes with --read-data.');
     const readData: ReadDataSubset | undefined = values['read-data'] ? (subset ?? { kind: 'all' }) : undefined;
     const json = values.json === true;
-    if (repositoryLocations(values).length > 1) return checkEachTarget(values, readData, json);
+    if (repositoryLocations(values).length > 1) return checkEachTarget(values, readData, json, signal);
     const progress = progressReporter(false);
     try {
       return await withReadLock(values, async (repository) => {
-        const result = await checkRepository(repository, { ...(readData ? { readData } : {}), onProgress: (p) => progress.update(p) });
+        const result = await checkRepository(repository, { ...(readData ? { readData } : {}), onProgress: (p) => progress.update(p), signal });
         progress.done();
         if (json) console.log(JSON.stringify(result, null, 2));
         else printResult(result, readData !== undefined, '');
@@ -53,14 +52,28 @@ Exit status 13 means damage was found.`,
   },
 };
 
-function printResult(result: CheckResult, readData: boolean, prefix: string): void {
+/**
+ * The advice must be true: prune is advised only for what it removes, and never for one target of a
+ * replicated repository on its own. On a target that lacks what the others hold, chunks look unused
+ * because their snapshot is missing there: pruning it alone would delete that snapshot's data.
+ */
+function printResult(result: CheckResult, readData: boolean, prefix: string, target?: { behind: boolean }): void {
   for (const error of result.errors) console.log(`${prefix}error: ${error.message}`);
   const read = readData ? `, read ${result.blobsRead} chunks in ${result.packsRead} packs` : '';
   console.log(`${prefix}${result.snapshots} snapshots, ${result.trees} folders, ${result.packs} packs checked${read}: ${result.errors.length === 0 ? 'no errors found' : `${result.errors.length} error${result.errors.length === 1 ? '' : 's'}`}`);
-  if (result.unreferencedPacks.length > 0) {
-    console.log(`${prefix}${result.unreferencedPacks.length} pack${result.unreferencedPacks.length === 1 ? ' is' : 's are'} not in any index (left by interrupted backups); "hindsight prune" removes them`);
+  if (target?.behind) {
+    if (result.unusedBlobs > 0 || result.unreferencedPacks.length > 0) {
+      console.log(`${prefix}this target is behind the others, so some of its data looks unused: "hindsight repair" with every --repo brings it up to date (do not prune this target alone)`);
+    }
+    return;
   }
-  if (result.unusedBlobs > 0) console.log(`${prefix}${result.unusedBlobs} chunks are no longer used by any snapshot; "hindsight prune" reclaims the space`);
+  const prune = target ? '"hindsight prune" with every --repo' : '"hindsight prune"';
+  if (result.unreferencedPacks.length > 0) {
+    console.log(`${prefix}${result.unreferencedPacks.length} pack${result.unreferencedPacks.length === 1 ? ' is' : 's are'} not in any index (left by interrupted backups); ${prune} removes them`);
+  }
+  if (result.reclaimableBlobs > 0) {
+    console.log(`${prefix}${result.reclaimableBlobs} chunk${result.reclaimableBlobs === 1 ? ' is' : 's are'} no longer used by any snapshot; ${prune} reclaims the space`);
+  }
 }
 
 /**
@@ -69,15 +82,15 @@ function printResult(result: CheckResult, readData: boolean, prefix: string): vo
  * report names the target that is damaged rather than hiding it behind the
  * copies on the others.
  */
-async function checkEachTarget(values: OptionValues, readData: ReadDataSubset | undefined, json: boolean): Promise<number> {
+async function checkEachTarget(values: OptionValues, readData: ReadDataSubset | undefined, json: boolean, signal: AbortSignal): Promise<number> {
   const options = targetOptions(values);
   const targets = repositoryLocations(values).map((location) => backendFor(location, options));
   const password = await readPassword({ file: values['password-file'] as string | undefined, env: 'HINDSIGHT_PASSWORD', prompt: 'Repository password' });
   const comparison = await compareTargets(targets);
-  const report: { location: string; problems: string[]; result?: CheckResult }[] = [];
+  const report: { location: string; problems: string[]; behind: boolean; result?: CheckResult }[] = [];
   for (const [i, target] of targets.entries()) {
     const compared = comparison[i] as (typeof comparison)[number];
-    const entry: (typeof report)[number] = { location: target.location, problems: [] };
+    const entry: (typeof report)[number] = { location: target.location, problems: [], behind: compared.reachable && compared.missing > 0 };
     report.push(entry);
     if (!compared.reachable) {
       entry.problems.push(`not reachable: ${compared.error}`);
@@ -90,11 +103,16 @@ async function checkEachTarget(values: OptionValues, readData: ReadDataSubset | 
     try {
       const repository = await Repository.open(target, password);
       try {
-        entry.result = await repository.withLock(false, () => checkRepository(repository, readData ? { readData } : {}));
+        entry.result = await repository.withLock(false, () => checkRepository(repository, { ...(readData ? { readData } : {}), signal }));
       } finally {
         await repository.close();
       }
     } catch (err) {
+      if (err instanceof OperationInterrupted) {
+        // An open SFTP or HTTP connection would keep the process from exiting.
+        await Promise.all(targets.map((t) => t.close().catch(() => undefined)));
+        throw err;
+      }
       entry.problems.push((err as Error).message);
     }
   }
@@ -106,7 +124,7 @@ async function checkEachTarget(values: OptionValues, readData: ReadDataSubset | 
     if (json) continue;
     console.log(`target ${entry.location}: ${errors === 0 ? 'no errors found' : `DAMAGED (${errors} error${errors === 1 ? '' : 's'})`}`);
     for (const problem of entry.problems) console.log(`  error: ${problem}`);
-    if (entry.result) printResult(entry.result, readData !== undefined, '  ');
+    if (entry.result) printResult(entry.result, readData !== undefined, '  ', { behind: entry.behind });
   }
   if (json) console.log(JSON.stringify(report, null, 2));
   else if (damaged > 0) console.log(`${damaged} of ${targets.length} targets damaged or incomplete; "hindsight repair" with every --repo fixes what another target holds a good copy of.`);

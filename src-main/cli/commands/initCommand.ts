@@ -1,8 +1,9 @@
 import { formatBytes, parseBytes } from '../../../src-shared/units.js';
+import { checkNewRepositoryFolder } from '../../engine/backend/newRepositoryFolder.js';
 import { Repository } from '../../engine/repository/repository.js';
 import { UsageError } from '../cliError.js';
 import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command } from '../command.js';
-import { openOrClose, repositoryBackend } from '../openRepository.js';
+import { openOrClose, repositoryBackend, repositoryLocations } from '../openRepository.js';
 import { readPassword } from '../password.js';
 
 export const initCommand: Command = {
@@ -12,15 +13,19 @@ export const initCommand: Command = {
 
 Creates an empty, encrypted repository. The password protects everything in
 it: without it nothing can be restored, so keep it somewhere safe.
+A folder must be new or empty, and the folder above it must exist (a missing
+one is what an unmounted disk looks like), unless --create-parents is given.
 
 Options:
 ${REPOSITORY_HELP}
       --compression LEVEL   zstd level 0-19 (0 = off); default 3
-      --pack-size SIZE      target pack size, e.g. 16MiB (default)`,
+      --pack-size SIZE      target pack size, e.g. 16MiB (default)
+      --create-parents      create the missing folders above the repository`,
   options: {
     ...REPOSITORY_OPTIONS,
     compression: { type: 'string' },
     'pack-size': { type: 'string' },
+    'create-parents': { type: 'boolean' },
   },
   async run(values) {
     const backend = repositoryBackend(values);
@@ -28,6 +33,7 @@ ${REPOSITORY_HELP}
     if (compressionLevel !== undefined && !Number.isInteger(compressionLevel)) throw new UsageError('--compression takes a whole number from 0 to 19.');
     const packSize = values['pack-size'] === undefined ? undefined : parseBytes(values['pack-size'] as string);
     if (values['pack-size'] !== undefined && packSize === undefined) throw new UsageError('--pack-size takes a size such as 16MiB.');
+    for (const location of repositoryLocations(values)) await checkNewRepositoryFolder(location, { createParents: values['create-parents'] === true });
     const password = await readPassword({ file: values['password-file'] as string | undefined, env: 'HINDSIGHT_PASSWORD', prompt: 'Password for the new repository' }, true);
     const repository = await openOrClose(backend, () => Repository.init(backend, { password, compressionLevel, packSize }));
     console.log(`Created repository ${repository.config.id.slice(0, 8)} at ${backend.location}`);

@@ -1,4 +1,4 @@
-import { formatBytes } from '../../../src-shared/units.js';
+import { formatBytes, formatLocalTime } from '../../../src-shared/units.js';
 import { UsageError } from '../cliError.js';
 import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command } from '../command.js';
 import { openRepository, readNewPassword } from '../openRepository.js';
@@ -24,6 +24,7 @@ ${REPOSITORY_HELP}
     'new-password-file': { type: 'string' },
     json: { type: 'boolean' },
   },
+  takesArguments: true,
   async run(values, positionals) {
     const [action, ...rest] = positionals;
     const expectArgs = (n: number) => {
@@ -45,7 +46,7 @@ ${REPOSITORY_HELP}
           console.log('   ID        Created                    User@Host                      KDF');
           for (const key of keys) {
             const kdf = `argon2id ${formatBytes(key.kdf.memoryKiB * 1024)}, t=${key.kdf.iterations}, p=${key.kdf.parallelism}`;
-            console.log(`${key.current ? '*' : ' '}  ${key.id.slice(0, 8)}  ${key.created.padEnd(25)}  ${`${key.username}@${key.host}`.padEnd(29)}  ${kdf}`);
+            console.log(`${key.current ? '*' : ' '}  ${key.id.slice(0, 8)}  ${formatLocalTime(key.created).padEnd(25)}  ${`${key.username}@${key.host}`.padEnd(29)}  ${kdf}`);
           }
           break;
         }

@@ -1,5 +1,7 @@
-import { formatBytes, parseDuration } from '../../../src-shared/units.js';
+import { HindsightError } from '../../../src-shared/errors.js';
+import { formatBytes, formatDuration, parseDuration } from '../../../src-shared/units.js';
 import { prune, type PruneResult } from '../../engine/maintenance/prune.js';
+import type { RepositoryLock } from '../../engine/repository/lock.js';
 import type { Repository } from '../../engine/repository/repository.js';
 import { UsageError } from '../cliError.js';
 import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command, type OptionValues } from '../command.js';
@@ -29,10 +31,11 @@ ${REPOSITORY_HELP}
       --dry-run             only say what would be removed
 ${PRUNE_HELP}`,
   options: { ...REPOSITORY_OPTIONS, ...PRUNE_OPTIONS, 'dry-run': { type: 'boolean' } },
-  async run(values) {
+  interruptible: true,
+  async run(values, _positionals, { signal }) {
     const repository = await openRepository(values);
     try {
-      printPruneResult(await runPrune(repository, values, values['dry-run'] === true));
+      printPruneResult(await runPrune(repository, values, values['dry-run'] === true, signal));
     } finally {
       await repository.close();
     }
@@ -40,15 +43,15 @@ ${PRUNE_HELP}`,
 };
 
 /** Shared with `forget --prune`: parses the prune options, takes the exclusive lock, prunes. */
-export async function runPrune(repository: Repository, values: OptionValues, dryRun: boolean): Promise<PruneResult> {
+export async function runPrune(repository: Repository, values: OptionValues, dryRun: boolean, signal: AbortSignal): Promise<PruneResult> {
   const below = values['repack-below'] === undefined ? undefined : /^(\d+(?:\.\d+)?)%$/.exec(values['repack-below'] as string);
   if (values['repack-below'] !== undefined && (!below || Number(below[1]) > 100)) throw new UsageError('--repack-below takes a percentage such as 80%.');
   const waitMs = values['retry-lock'] === undefined ? 0 : parseDuration(values['retry-lock'] as string);
   if (waitMs === undefined) throw new UsageError('--retry-lock takes a duration such as 30s or 10m.');
-  const lock = await repository.lock(true, waitMs);
+  const lock = await lockSayingWhy(repository, waitMs);
   const progress = progressReporter(false);
   try {
-    return await prune(repository, { dryRun, ...(below ? { repackBelow: Number(below[1]) / 100 } : {}), onProgress: (p) => progress.update(p) });
+    return await prune(repository, { dryRun, ...(below ? { repackBelow: Number(below[1]) / 100 } : {}), onProgress: (p) => progress.update(p), signal });
   } finally {
     progress.done();
     await lock.release();
@@ -64,5 +67,17 @@ export function printPruneResult(result: PruneResult): void {
   if (result.unfinishedWrites > 0) {
     console.log(`Prune ${verb} delete ${result.unfinishedWrites} unfinished writes of interrupted backups (${formatBytes(result.unfinishedBytes)})`);
   }
-  console.log(`Repository data: ${formatBytes(result.bytesBefore)} → ${formatBytes(result.bytesAfter)}${result.dryRun ? ' (estimated)' : ''}`);
+  // Unfinished writes take space too: leaving them out showed "deleted 13 MiB" beside "40 MiB → 40 MiB".
+  console.log(`Repository data: ${formatBytes(result.bytesBefore + result.unfinishedBytes)} → ${formatBytes(result.bytesAfter)}${result.dryRun ? ' (estimated)' : ''}`);
+}
+
+/** With --retry-lock, says that it waits and for whom, rather than waiting silently. */
+async function lockSayingWhy(repository: Repository, waitMs: number): Promise<RepositoryLock> {
+  try {
+    return await repository.lock(true);
+  } catch (err) {
+    if (waitMs === 0 || !(err instanceof HindsightError) || err.code !== 'E_LOCKED') throw err;
+    console.error(`${err.message.replace(/\.?$/, '.')} Waiting up to ${formatDuration(waitMs)} for it (--retry-lock)…`);
+    return repository.lock(true, waitMs);
+  }
 }

@@ -1,4 +1,6 @@
-import { formatBytes } from '../../../src-shared/units.js';
+import { resolve } from 'node:path';
+import { formatBytes, formatLocalTime, parseDuration } from '../../../src-shared/units.js';
+import { DEFAULT_MAX_UNUSED_MS, removeOldCaches } from '../../engine/cacheCleanup.js';
 import { repositoryCacheDir } from '../../engine/cacheDir.js';
 import { Catalogue } from '../../engine/catalogue/catalogue.js';
 import { repositoryStats } from '../../engine/catalogue/stats.js';
@@ -18,7 +20,7 @@ async function withCatalogue<T>(values: OptionValues, work: (catalogue: Catalogu
   }
 }
 
-const localTime = (iso: string) => new Date(iso).toLocaleString('sv-SE').slice(0, 19);
+const localTime = (iso: string) => formatLocalTime(iso);
 const JSON_OPTION = { json: { type: 'boolean' } } as const;
 
 export const versionsCommand: Command = {
@@ -34,11 +36,14 @@ Options:
 ${REPOSITORY_HELP}
       --json                print the versions as JSON`,
   options: { ...REPOSITORY_OPTIONS, ...JSON_OPTION },
+  takesArguments: true,
   async run(values, positionals) {
     if (positionals.length !== 1) throw new UsageError('Say which file: hindsight versions PATH.');
-    const versions = await withCatalogue(values, (catalogue) => catalogue.versions(positionals[0] as string));
+    // Snapshots hold absolute paths; "report.txt" means the one in the current folder, as for any command.
+    const path = resolve(positionals[0] as string);
+    const versions = await withCatalogue(values, (catalogue) => catalogue.versions(path));
     if (values.json) return void console.log(JSON.stringify(versions, null, 2));
-    if (versions.length === 0) return void console.log(`No snapshot has ${positionals[0]}.`);
+    if (versions.length === 0) return void console.log(`No snapshot has ${path}.`);
     for (const v of versions) {
       const where = v.snapshots.map((s) => `${s.id.slice(0, 8)} (${localTime(s.time)})`);
       console.log(`${v.type.padEnd(7)} ${formatBytes(v.size).padStart(10)}  modified ${localTime(v.mtime)}  in ${where.length} snapshot${where.length === 1 ? '' : 's'}: ${where.join(', ')}`);
@@ -58,6 +63,7 @@ Options:
 ${REPOSITORY_HELP}
       --json                print the matches as JSON`,
   options: { ...REPOSITORY_OPTIONS, ...JSON_OPTION },
+  takesArguments: true,
   async run(values, positionals) {
     if (positionals.length !== 1) throw new UsageError('Say what to find: hindsight find PATTERN.');
     const matches = await withCatalogue(values, (catalogue) => catalogue.find(positionals[0] as string));
@@ -78,6 +84,7 @@ Options:
 ${REPOSITORY_HELP}
       --json                print the changes as JSON`,
   options: { ...REPOSITORY_OPTIONS, ...JSON_OPTION },
+  takesArguments: true,
   async run(values, positionals) {
     if (positionals.length !== 2) throw new UsageError('Say which two snapshots: hindsight diff A B.');
     const changes = await withCatalogue(values, async (catalogue, repository) => {
@@ -123,17 +130,25 @@ ${REPOSITORY_HELP}
 
 export const cacheCommand: Command = {
   name: 'cache',
-  summary: 'rebuild the local catalogue from the repository',
+  summary: 'rebuild the local catalogue, or remove the caches of repositories that are gone',
   help: `Usage: hindsight cache rebuild --repo LOCATION
+       hindsight cache --cleanup [--max-unused DURATION] [--dry-run]
 
 The catalogue behind versions, find and diff lives in the cache folder and
-can always be rebuilt from the repository.
+can always be rebuilt from the repository. With --cleanup, the cache folders
+of repositories no command has used for 30 days (gone, or no longer backed
+up) are removed, as restic does; they are rebuilt if ever needed again.
 
 Options:
-${REPOSITORY_HELP}`,
-  options: { ...REPOSITORY_OPTIONS },
+${REPOSITORY_HELP}
+      --cleanup             remove the caches of repositories unused for a while
+      --max-unused DURATION with --cleanup: how long unused (default 30d)
+      --dry-run             with --cleanup: only list them`,
+  options: { ...REPOSITORY_OPTIONS, cleanup: { type: 'boolean' }, 'max-unused': { type: 'string' }, 'dry-run': { type: 'boolean' } },
+  takesArguments: true,
   async run(values, positionals) {
-    if (positionals[0] !== 'rebuild' || positionals.length !== 1) throw new UsageError('Say "hindsight cache rebuild".');
+    if (values.cleanup) return cleanUpCaches(values, positionals);
+    if (positionals[0] !== 'rebuild' || positionals.length !== 1) throw new UsageError('Say "hindsight cache rebuild" or "hindsight cache --cleanup".');
     const repository = await openRepository(values);
     const folder = repositoryCacheDir(repository.config.id);
     Catalogue.reset(folder);
@@ -147,3 +162,13 @@ ${REPOSITORY_HELP}`,
     }
   },
 };
+
+async function cleanUpCaches(values: OptionValues, positionals: readonly string[]): Promise<void> {
+  if (positionals.length > 0) throw new UsageError('"cache --cleanup" takes no arguments.');
+  const maxUnused = values['max-unused'] === undefined ? DEFAULT_MAX_UNUSED_MS : parseDuration(values['max-unused'] as string);
+  if (maxUnused === undefined) throw new UsageError('--max-unused takes a duration such as 30d.');
+  const dryRun = values['dry-run'] === true;
+  const removed = await removeOldCaches(maxUnused, { dryRun });
+  for (const cache of removed) console.log(`${dryRun ? 'would remove' : 'removed'} the cache of repository ${cache.repositoryId.slice(0, 8)}, last used ${formatLocalTime(cache.lastUsed)}`);
+  console.log(`${removed.length} cache${removed.length === 1 ? '' : 's'} ${dryRun ? 'would be ' : ''}removed`);
+}

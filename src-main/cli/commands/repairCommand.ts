@@ -1,3 +1,4 @@
+import { formatLocalTime } from '../../../src-shared/units.js';
 import type { Backend } from '../../engine/backend/backend.js';
 import { backendFor } from '../../engine/backend/location.js';
 import { ReplicatedBackend } from '../../engine/backend/replicatedBackend.js';
@@ -5,13 +6,10 @@ import { readTargetHistory, recordTargets } from '../../engine/backend/targetHis
 import { compareTargets, repairTargets, type RepairResult } from '../../engine/maintenance/repair.js';
 import { Repository } from '../../engine/repository/repository.js';
 import { RepositoryError } from '../../engine/repository/repositoryError.js';
-import { EXIT_WITH_WARNINGS, UsageError } from '../cliError.js';
+import { EXIT_DAMAGED, EXIT_WITH_WARNINGS, UsageError } from '../cliError.js';
 import { REPOSITORY_HELP, REPOSITORY_OPTIONS, TARGET_HELP, TARGET_OPTIONS, type Command } from '../command.js';
 import { openOrClose, openRepository, repositoryLocations, targetOptions } from '../openRepository.js';
 import { readPassword } from '../password.js';
-
-/** Exit status when some object has no good copy anywhere (as for any damage). */
-const EXIT_DAMAGED = 13;
 
 function targetsOf(backend: Backend): readonly Backend[] {
   return backend instanceof ReplicatedBackend ? backend.targets : [backend];
@@ -142,7 +140,7 @@ ${REPOSITORY_HELP}
       } else {
         for (const target of comparison) {
           const seen = history[target.location]?.lastSuccess;
-          const last = seen ? `; last success ${seen}` : '';
+          const last = seen ? `; last success ${formatLocalTime(seen)}` : '';
           if (!target.reachable) console.log(`${target.location}: not reachable (${target.error})${last}`);
           else if (target.missing === 0) console.log(`${target.location}: up to date (${target.objects} objects)${last}`);
           else console.log(`${target.location}: behind by ${target.missing} objects (${Object.entries(target.missingByType).map(([type, n]) => `${n} ${type}`).join(', ')})${last}`);

@@ -1,9 +1,9 @@
-import { formatBytes } from '../../../src-shared/units.js';
+import { formatBytes, formatCount } from '../../../src-shared/units.js';
 import { restore, type OverwritePolicy } from '../../engine/restorer/restore.js';
-import { resolveSnapshot } from '../../engine/snapshot/snapshot.js';
+import { selectSnapshot } from '../../engine/snapshot/snapshotSelection.js';
 import { splitReference } from '../../engine/snapshot/treePath.js';
 import { EXIT_WITH_WARNINGS, UsageError } from '../cliError.js';
-import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command } from '../command.js';
+import { REPOSITORY_HELP, REPOSITORY_OPTIONS, SNAPSHOT_FILTER_HELP, SNAPSHOT_FILTER_OPTIONS, snapshotFilter, type Command } from '../command.js';
 import { withReadLock } from '../openRepository.js';
 import { progressReporter } from '../progressLine.js';
 
@@ -15,10 +15,12 @@ export const restoreCommand: Command = {
 Restores a whole snapshot, or the folder or file at PATH in it, into DIR:
 contents, permissions, modification times, symbolic links, hard links and
 empty folders. Every chunk is verified as it is read; a damaged chunk fails
-only its file. Nothing is ever written outside DIR.
+only its file. Nothing is ever written outside DIR. SNAPSHOT "latest" is the
+newest snapshot that holds PATH (and matches --host, --path and --tag).
 
 Options:
 ${REPOSITORY_HELP}
+${SNAPSHOT_FILTER_HELP}
   -t, --target DIR          where to restore (created if missing)
       --include PATTERN     restore only matching paths (repeatable, gitignore style)
       --exclude PATTERN     skip matching paths (repeatable)
@@ -29,13 +31,16 @@ ${REPOSITORY_HELP}
 Exit status 3 means some entries were not restored (each is listed).`,
   options: {
     ...REPOSITORY_OPTIONS,
+    ...SNAPSHOT_FILTER_OPTIONS,
     target: { type: 'string', short: 't' },
     include: { type: 'string', multiple: true },
     exclude: { type: 'string', multiple: true },
     overwrite: { type: 'string' },
     json: { type: 'boolean' },
   },
-  async run(values, positionals) {
+  takesArguments: true,
+  interruptible: true,
+  async run(values, positionals, { signal }) {
     if (positionals.length !== 1) throw new UsageError('Say which snapshot: hindsight restore SNAPSHOT[:PATH] --target DIR.');
     const target = values.target as string | undefined;
     if (!target) throw new UsageError('Say where to restore to: --target DIR.');
@@ -46,7 +51,7 @@ Exit status 3 means some entries were not restored (each is listed).`,
     const progress = progressReporter(json);
     try {
       return await withReadLock(values, async (repository) => {
-        const snapshot = await resolveSnapshot(repository, reference);
+        const snapshot = await selectSnapshot(repository, reference, { path, filter: snapshotFilter(values) });
         const result = await restore(repository, {
           snapshot,
           path,
@@ -56,13 +61,16 @@ Exit status 3 means some entries were not restored (each is listed).`,
           overwrite: overwrite as OverwritePolicy,
           onProgress: (p) => progress.update(p),
           onProblem: (problem) => progress.warn('error', problem),
+          signal,
         });
         progress.done();
         if (json) {
           process.stdout.write(`${JSON.stringify({ type: 'summary', snapshot: snapshot.id, ...result, problems: result.problems.length })}\n`);
         } else {
           console.log(`Restored snapshot ${snapshot.id.slice(0, 8)}${path === '/' ? '' : `:${path}`} to ${target}`);
-          console.log(`  ${result.filesRestored} files (${formatBytes(result.bytesWritten)}), ${result.dirs} folders, ${result.symlinks} symbolic links, ${result.hardLinks} hard links; ${result.filesSkipped} existing files left as they were`);
+          console.log(
+            `  ${formatCount(result.filesRestored, 'file')} (${formatBytes(result.bytesWritten)}), ${formatCount(result.dirs, 'folder')}, ${formatCount(result.symlinks, 'symbolic link')}, ${formatCount(result.hardLinks, 'hard link')}; ${formatCount(result.filesSkipped, 'existing file')} left as ${result.filesSkipped === 1 ? 'it was' : 'they were'}`,
+          );
           if (result.problems.length > 0) console.log(`  ${result.problems.length} entr${result.problems.length === 1 ? 'y was' : 'ies were'} not restored (see above)`);
         }
         return result.problems.length > 0 ? EXIT_WITH_WARNINGS : 0;

@@ -27,7 +27,8 @@ Options:
     listen: { type: 'string' },
     'allow-remote': { type: 'boolean' },
   },
-  async run(values) {
+  interruptible: true,
+  async run(values, _positionals, { signal }) {
     const port = Number(values.port ?? 8080);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a number from 0 to 65535, not "${String(values.port)}".`);
     const host = (values.listen as string | undefined) ?? '127.0.0.1';
@@ -45,10 +46,7 @@ Options:
     if (!LOOPBACK.has(host)) console.warn(`warning: listening on ${host}: anyone who can reach this address and has the token controls your backups; the token is sent without encryption unless HTTPS is in front.`);
     console.log(`Hindsight is ready, using ${endpoint.description}.`);
     console.log(`Open ${server.url}`);
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+    await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
     console.log('Stopping.');
     await server.close();
     await endpoint.close();

@@ -1,3 +1,4 @@
+import { formatLocalTime } from '../../../src-shared/units.js';
 import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command } from '../command.js';
 import { openRepository } from '../openRepository.js';
 
@@ -19,7 +20,7 @@ ${REPOSITORY_HELP}
     try {
       const removed = await repository.unlock(values['remove-all'] === true);
       for (const lock of removed) {
-        console.log(`Removed ${lock.exclusive ? 'exclusive' : 'shared'} lock ${lock.id.slice(0, 8)} of ${lock.username}@${lock.host} (pid ${lock.pid}), last seen ${lock.heartbeat.toISOString()}`);
+        console.log(`Removed ${lock.exclusive ? 'exclusive' : 'shared'} lock ${lock.id.slice(0, 8)} of ${lock.username}@${lock.host} (pid ${lock.pid}), last seen ${formatLocalTime(lock.heartbeat)}`);
       }
       const { locks } = await repository.listLocks();
       console.log(`${removed.length} lock${removed.length === 1 ? '' : 's'} removed; ${locks.length} still held.`);

@@ -381,6 +381,8 @@ export class SftpBackend implements Backend {
     }
     const explicit = this.options.identityFiles;
     const candidates = explicit ?? ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((name) => posix.join(homedir(), '.ssh', name));
+    /** Default keys skipped because a passphrase protects them: the user must hear about them, and about ssh-add. */
+    const locked: string[] = [];
     for (const file of candidates) {
       let text: Buffer;
       try {
@@ -391,7 +393,8 @@ export class SftpBackend implements Backend {
       }
       const parsed = utils.parseKey(text, this.options.passphrase);
       if (parsed instanceof Error) {
-        if (explicit) throw new BackendError('E_AUTH', `Cannot use the SSH key ${file}: ${parsed.message}. An encrypted key needs its passphrase, or load it into ssh-agent.`);
+        if (explicit) throw new BackendError('E_AUTH', `Cannot use the SSH key ${file}: ${parsed.message}. A key protected by a passphrase is used through ssh-agent: run "ssh-add ${file}" first.`);
+        locked.push(file);
         continue;
       }
       list.push({ type: 'publickey', username, key: text, ...(this.options.passphrase === undefined ? {} : { passphrase: this.options.passphrase }) });
@@ -400,7 +403,9 @@ export class SftpBackend implements Backend {
     if (list.length === 0) {
       throw new BackendError(
         'E_AUTH',
-        `No SSH key to log in to ${this.options.host} with: no ssh-agent is running and there is no usable ~/.ssh/id_ed25519, id_ecdsa or id_rsa. Give one with --ssh-key FILE.`,
+        locked.length > 0
+          ? `No SSH key to log in to ${this.options.host} with: ${locked.join(', ')} ${locked.length === 1 ? 'is' : 'are'} protected by a passphrase and no ssh-agent is running. Start ssh-agent and run "ssh-add ${locked[0] as string}", then try again.`
+          : `No SSH key to log in to ${this.options.host} with: no ssh-agent is running and there is no usable ~/.ssh/id_ed25519, id_ecdsa or id_rsa. Give one with --ssh-key FILE.`,
       );
     }
     return { list, tried };

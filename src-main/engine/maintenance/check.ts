@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Progress } from '../../../src-shared/progress.js';
+import { stopIfAborted } from '../interruption.js';
 import { ProgressMeter } from '../progressMeter.js';
+import { DEFAULT_REPACK_BELOW } from './prune.js';
 import type { BlobLocation } from '../repository/memoryIndex.js';
 import type { Repository } from '../repository/repository.js';
+import { CHECK_ADVICE } from '../repository/repositoryError.js';
 import { listSnapshotIds, loadSnapshot, type Snapshot } from '../snapshot/snapshot.js';
 import { displayName } from '../snapshot/tree.js';
 import { TreeLoader } from '../snapshot/treeLoader.js';
@@ -14,7 +17,11 @@ export interface CheckOptions {
   /** Decrypt and hash every blob of the selected packs. */
   readonly readData?: ReadDataSubset;
   readonly onProgress?: (progress: Progress) => void;
+  /** Stops the check between two folders or two packs; it changes nothing, so any point is safe. Rejects with OperationInterrupted. */
+  readonly signal?: AbortSignal;
 }
+
+const INTERRUPTED = 'The check was stopped before it finished; nothing was changed. Run it again to check everything.';
 
 export type ProblemKind =
   | 'snapshot-unreadable'
@@ -42,8 +49,13 @@ export interface CheckResult {
   readonly blobsRead: number;
   /** Packs on storage that no index names: left by interrupted backups; prune removes them. */
   readonly unreferencedPacks: readonly string[];
-  /** Indexed blobs no snapshot uses: prune reclaims them. */
+  /** Indexed blobs no snapshot uses. */
   readonly unusedBlobs: number;
+  /**
+   * Those of them prune would remove at its default threshold: the ones in packs it deletes or rewrites.
+   * The rest sit in packs mostly in use, which prune keeps whole.
+   */
+  readonly reclaimableBlobs: number;
 }
 
 const MAX_AFFECTED = 20;
@@ -69,7 +81,7 @@ export async function checkRepository(repository: Repository, options: CheckOpti
     try {
       snapshots.push(await loadSnapshot(repository, id));
     } catch (err) {
-      errors.push({ kind: 'snapshot-unreadable', message: `snapshot ${id.slice(0, 8)}: ${(err as Error).message}` });
+      errors.push({ kind: 'snapshot-unreadable', message: `snapshot ${id.slice(0, 8)}: ${problemText(err)}` });
     }
   }
 
@@ -82,6 +94,7 @@ export async function checkRepository(repository: Repository, options: CheckOpti
   for (const snapshot of snapshots) {
     const pending: { id: Buffer; path: string }[] = [{ id: Buffer.from(snapshot.tree, 'hex'), path: '' }];
     while (pending.length > 0) {
+      stopIfAborted(options.signal, INTERRUPTED);
       const { id, path } = pending.pop() as { id: Buffer; path: string };
       const key = id.toString('hex');
       if (treesSeen.has(key)) continue;
@@ -95,7 +108,7 @@ export async function checkRepository(repository: Repository, options: CheckOpti
       try {
         nodes = await trees.load(id);
       } catch (err) {
-        errors.push({ kind: 'tree-unreadable', message: `folder ${path || '/'} of snapshot ${snapshot.id.slice(0, 8)}: ${(err as Error).message}` });
+        errors.push({ kind: 'tree-unreadable', message: `folder ${path || '/'} of snapshot ${snapshot.id.slice(0, 8)}: ${problemText(err)}` });
         continue;
       }
       meter.counts.filesDone += nodes.length;
@@ -122,7 +135,17 @@ export async function checkRepository(repository: Repository, options: CheckOpti
     else byPack.set(blob.pack, [blob]);
   }
   let unusedBlobs = 0;
-  for (const blob of repository.index.blobs()) if (!used.has(blob.id.toString('hex'))) unusedBlobs += 1;
+  let reclaimableBlobs = 0;
+  for (const blobs of byPack.values()) {
+    let [total, live, unused] = [0, 0, 0];
+    for (const blob of blobs) {
+      total += blob.length;
+      if (used.has(blob.id.toString('hex'))) live += blob.length;
+      else unused += 1;
+    }
+    unusedBlobs += unused;
+    if (live < DEFAULT_REPACK_BELOW * total) reclaimableBlobs += unused;
+  }
   for (const { name, size } of repository.index.packs()) {
     const actual = stored.get(name);
     const blobs = byPack.get(name) ?? [];
@@ -149,6 +172,7 @@ export async function checkRepository(repository: Repository, options: CheckOpti
     meter.counts.filesTotal = selected.length;
     meter.counts.filesDone = 0;
     for (const name of selected) {
+      stopIfAborted(options.signal, INTERRUPTED);
       const blobs = byPack.get(name) ?? [];
       let bytes: Buffer | undefined;
       try {
@@ -161,7 +185,7 @@ export async function checkRepository(repository: Repository, options: CheckOpti
           }
         }
       } catch (err) {
-        errors.push({ kind: 'pack-header', message: `pack ${name.slice(0, 16)}: ${(err as Error).message}` });
+        errors.push({ kind: 'pack-header', message: `pack ${name.slice(0, 16)}: ${problemText(err)}` });
       }
       for (const blob of blobs) {
         if (badBlobs.has(blob.id.toString('hex'))) continue;
@@ -171,7 +195,7 @@ export async function checkRepository(repository: Repository, options: CheckOpti
           blobsRead += 1;
         } catch (err) {
           badBlobs.set(blob.id.toString('hex'), 'blob-damaged');
-          damage.set(blob.id.toString('hex'), (err as Error).message);
+          damage.set(blob.id.toString('hex'), problemText(err));
         }
       }
       packsRead += 1;
@@ -194,13 +218,13 @@ export async function checkRepository(repository: Repository, options: CheckOpti
         kind === 'blob-damaged'
           ? (damage.get(blob) as string)
           : `Data blob ${blob.slice(0, 16)} ${kind === 'blob-not-indexed' ? 'is not in the index' : kind === 'pack-missing' ? 'is in a missing pack' : 'lies beyond the end of its pack'}`;
-      errors.push({ kind, message: `${what}; ${use}`, affects: files });
+      errors.push({ kind, message: `${what.replace(/\.$/, '')}; ${use}`, affects: files });
     }
   }
 
   meter.counts.phase = 'done';
   meter.tick(true);
-  return { errors, snapshots: snapshots.length, trees: treesSeen.size, packs: repository.index.packCount, packsRead, blobsRead, unreferencedPacks, unusedBlobs };
+  return { errors, snapshots: snapshots.length, trees: treesSeen.size, packs: repository.index.packCount, packsRead, blobsRead, unreferencedPacks, unusedBlobs, reclaimableBlobs };
 }
 
 function inSubset(pack: string, subset: ReadDataSubset): boolean {
@@ -239,4 +263,9 @@ async function filesUsing(repository: Repository, snapshots: readonly Snapshot[]
     }
   }
   return found;
+}
+
+/** An error's message in check's report, without the advice to run check. */
+function problemText(err: unknown): string {
+  return (err as Error).message.replace(CHECK_ADVICE, '');
 }

@@ -1,5 +1,5 @@
 import type { Repository } from '../repository/repository.js';
-import { listSnapshots, type Snapshot } from '../snapshot/snapshot.js';
+import { listSnapshots, resolveSnapshot, type Snapshot } from '../snapshot/snapshot.js';
 import { applyRetention, type RetentionDecision, type RetentionPolicy } from './retention.js';
 
 export interface ForgetOptions {
@@ -20,6 +20,26 @@ export async function forgetSnapshots(repository: Repository, policy: RetentionP
     const decisions = applyRetention(options.select ? all.filter(options.select) : all, policy);
     if (!options.dryRun) for (const d of decisions) if (!d.keep) await repository.backend.delete({ type: 'snapshots', name: d.snapshot.id });
     return decisions;
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
+ * Removes the snapshots named (ids or unique prefixes), under an exclusive lock, as restic's
+ * `forget ID…`. Every reference is resolved before anything is removed: one that matches nothing
+ * removes nothing. Returns the snapshots removed (or, with dryRun, that would be).
+ */
+export async function removeSnapshots(repository: Repository, references: readonly string[], options: { readonly dryRun?: boolean } = {}): Promise<Snapshot[]> {
+  const lock = await repository.lock(true);
+  try {
+    const chosen = new Map<string, Snapshot>();
+    for (const reference of references) {
+      const snapshot = await resolveSnapshot(repository, reference);
+      chosen.set(snapshot.id, snapshot);
+    }
+    if (!options.dryRun) for (const id of chosen.keys()) await repository.backend.delete({ type: 'snapshots', name: id });
+    return [...chosen.values()];
   } finally {
     await lock.release();
   }

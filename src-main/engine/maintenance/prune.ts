@@ -1,5 +1,6 @@
 import type { Progress } from '../../../src-shared/progress.js';
 import { sweepTemporaryFiles } from '../backend/backend.js';
+import { stopIfAborted } from '../interruption.js';
 import { ProgressMeter } from '../progressMeter.js';
 import type { IndexedPack } from '../repository/indexFile.js';
 import type { BlobLocation } from '../repository/memoryIndex.js';
@@ -8,12 +9,21 @@ import { RepositoryError } from '../repository/repositoryError.js';
 import { listSnapshots } from '../snapshot/snapshot.js';
 import { TreeLoader } from '../snapshot/treeLoader.js';
 
+/** Packs with less than this fraction of live bytes are rewritten, unless told otherwise. */
+export const DEFAULT_REPACK_BELOW = 0.8;
+
 export interface PruneOptions {
   /** Packs with less than this fraction of live bytes are rewritten (default 0.8). */
   readonly repackBelow?: number;
   /** Plan only: report what would happen, change nothing. */
   readonly dryRun?: boolean;
   readonly onProgress?: (progress: Progress) => void;
+  /**
+   * Stops the prune before it repacks, or after repacking and before the index changes (the new packs
+   * are then unindexed, and the next prune removes them): never half-way through replacing the index
+   * or deleting. Rejects with OperationInterrupted.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface PrunePlan {
@@ -49,7 +59,7 @@ export interface PruneResult extends PrunePlan {
  */
 export async function prune(repository: Repository, options: PruneOptions = {}): Promise<PruneResult> {
   const meter = new ProgressMeter('prune', options.onProgress);
-  const threshold = options.repackBelow ?? 0.8;
+  const threshold = options.repackBelow ?? DEFAULT_REPACK_BELOW;
 
   // The index may have changed while the caller waited for the lock.
   await repository.reloadIndex();
@@ -122,6 +132,8 @@ export async function prune(repository: Repository, options: PruneOptions = {}):
     return { ...plan, dryRun: options.dryRun === true, bytesAfter: options.dryRun ? bytesAfter : bytesBefore };
   }
 
+  // The last point where stopping leaves nothing to undo; after it, every step keeps the repository whole.
+  stopIfAborted(options.signal, 'The prune was stopped before it changed anything.');
   meter.counts.phase = 'repacking';
   meter.counts.bytesTotal = liveInRepacked.reduce((n, b) => n + b.length, 0);
   const fresh = await repository.repackBlobs(liveInRepacked, (bytes) => {
@@ -129,6 +141,7 @@ export async function prune(repository: Repository, options: PruneOptions = {}):
     meter.tick();
   });
 
+  stopIfAborted(options.signal, 'The prune was stopped after repacking, before it changed the index: nothing was removed; the next prune removes the copies it made.');
   meter.counts.phase = 'writing the index';
   meter.tick(true);
   // Supersede every index file on storage, not only those in force: a file an earlier, interrupted

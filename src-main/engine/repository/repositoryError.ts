@@ -23,11 +23,14 @@ export class RepositoryError extends HindsightError {
   }
 }
 
+/** What a person meeting damage should do; check, which is that, leaves it out of its own report. */
+export const CHECK_ADVICE = ' Run "hindsight check" to see what is affected.';
+
 /** The one wording for "this object failed authentication", so every damaged object reads alike. */
 export function damaged(what: string, detail: string, cause?: unknown): RepositoryError {
   return new RepositoryError(
     'E_DAMAGED',
-    `${what} is damaged or was modified (${detail}). Hindsight will not use it. Run "hindsight check" to see what is affected.`,
+    `${what} is damaged or was modified (${detail}). Hindsight will not use it.${CHECK_ADVICE}`,
     cause === undefined ? undefined : { cause },
   );
 }
