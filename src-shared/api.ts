@@ -189,7 +189,7 @@ export interface Results {
   'snapshots.list': SnapshotInfo[];
   'snapshots.browse': BrowseEntry[];
   'snapshots.versions': VersionEntry[];
-  'snapshots.diff': { readonly path: string; readonly change: 'added' | 'removed' | 'modified'; readonly sizeBefore?: number; readonly sizeAfter?: number }[];
+  'snapshots.diff': { readonly path: string; readonly change: 'added' | 'removed' | 'modified'; readonly sizeBefore?: number; readonly sizeAfter?: number; readonly attributesOnly?: boolean }[];
   'snapshots.search': { readonly path: string; readonly snapshots: readonly { readonly id: string; readonly time: string }[] }[];
   'snapshots.read': FileRange;
   'jobs.backup': JobRecord;

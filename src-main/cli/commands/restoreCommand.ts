@@ -62,7 +62,7 @@ Exit status 3 means some entries were not restored (each is listed).`,
           process.stdout.write(`${JSON.stringify({ type: 'summary', snapshot: snapshot.id, ...result, problems: result.problems.length })}\n`);
         } else {
           console.log(`Restored snapshot ${snapshot.id.slice(0, 8)}${path === '/' ? '' : `:${path}`} to ${target}`);
-          console.log(`  ${result.filesRestored} files (${formatBytes(result.bytesWritten)}), ${result.dirs} folders, ${result.symlinks} symbolic links, ${result.hardLinks} hard links; ${result.filesSkipped} existing files left as they were`);
+          console.log(`  ${result.filesRestored} files (${formatBytes(result.bytesWritten)}), ${result.dirs} folders, ${result.symlinks} symbolic links, ${result.hardLinks} hard links, ${result.specials} FIFOs and device files; ${result.filesSkipped} existing files left as they were`);
           if (result.problems.length > 0) console.log(`  ${result.problems.length} entr${result.problems.length === 1 ? 'y was' : 'ies were'} not restored (see above)`);
         }
         return result.problems.length > 0 ? EXIT_WITH_WARNINGS : 0;

@@ -22,6 +22,9 @@ import { FilesCache, type CachedFile } from './filesCache.js';
 import { ParentTrees, type ParentDir } from './parentTrees.js';
 import type { EntryStat } from './entryStat.js';
 import { FolderLister, type ListedEntry } from './folderLister.js';
+import { onlyMetadataChanged } from '../metadata/metadataChange.js';
+import { XattrStore } from '../metadata/xattrStore.js';
+import { readXattrs } from '../metadata/xattrs.js';
 
 export interface BackupOptions {
   /** Files or folders to back up; made absolute. */
@@ -31,6 +34,8 @@ export interface BackupOptions {
   readonly excludes?: ExcludeOptions;
   /** Do not descend into other file systems (mount points are kept as empty folders). */
   readonly oneFileSystem?: boolean;
+  /** Keep extended attributes (POSIX ACLs among them). Default true; false is `--no-xattrs`. */
+  readonly xattrs?: boolean;
   readonly host?: string;
   /** Folder for the files cache; default: the user's cache folder for this repository. */
   readonly cacheDir?: string;
@@ -137,6 +142,7 @@ class BackupRun {
   private readonly hardLinks = new Map<string, Promise<{ ids: readonly Buffer[]; state: CachedFile | undefined } | undefined>>();
   private saver!: BlobSaver;
   private files!: FileSaver;
+  private xattrStore!: XattrStore;
   private lister!: FolderLister;
   /** Taken once the parent is known; `execute` releases it after the threads have stopped. */
   private lock: RepositoryLock | undefined;
@@ -172,8 +178,9 @@ class BackupRun {
       });
     }
     // The threads start loading now, while the repository is locked and the parent looked up.
-    this.lister = new FolderLister();
+    this.lister = new FolderLister({ xattrs: this.options.xattrs ?? true });
     this.saver = new BlobSaver(this.repository);
+    this.xattrStore = new XattrStore(this.repository, this.saver);
     this.files = new FileSaver(this.saver, {
       workers: this.options.workers ?? availableParallelism(),
       blobIdKey: this.repository.blobIdKey,
@@ -228,6 +235,7 @@ class BackupRun {
       const rootTree = await this.saver.saveTree(encodeTree(rootNodes));
       this.meter.counts.phase = 'finishing';
       this.meter.tick(true);
+      await this.xattrStore.settled();
       await this.saver.flush();
       await scan;
       lock.assertHeld();
@@ -294,12 +302,12 @@ class BackupRun {
 
   /** The folders above the sources: their metadata is recorded, only the way down to the sources is followed. */
   private async saveIntermediate(path: string, trie: SourceNode, parent: ParentDir | undefined): Promise<TreeNode[]> {
-    if (trie.isSource) return this.saveDirectoryEntries(Buffer.from(path), '', path, await lstat(path, { bigint: true }), parent);
+    if (trie.isSource) return this.saveDirectoryEntries(Buffer.from(path), '', path, await this.sourceStat(path), parent);
     const nodes: TreeNode[] = [];
     for (const [segment, child] of [...trie.children].sort(([a], [b]) => Buffer.compare(Buffer.from(a), Buffer.from(b)))) {
       const childPath = path === '/' ? `/${segment}` : `${path}/${segment}`;
       const name = Buffer.from(segment);
-      const stat = await lstat(childPath, { bigint: true });
+      const stat = await this.sourceStat(childPath);
       const parentNode = parent?.get(name);
       if (child.isSource) {
         const node = await this.saveEntry(Buffer.from(childPath), name, '', childPath, stat, parentNode, stat.dev);
@@ -307,7 +315,7 @@ class BackupRun {
         continue;
       }
       const entries = await this.saveIntermediate(childPath, child, parentNode ? await this.parents?.children(parentNode) : undefined);
-      nodes.push({ ...metadataOf(name, 'dir', stat), subtree: await this.saver.saveTree(encodeTree(entries)) });
+      nodes.push({ ...this.metadataOf(name, 'dir', stat), subtree: await this.saver.saveTree(encodeTree(entries)) });
       this.summary.dirs += 1;
     }
     return nodes;
@@ -332,20 +340,25 @@ class BackupRun {
       const entries = crossesDevice ? [] : await this.saveDirectoryEntries(path, relative, sourceRoot, stat, parentDir);
       // A folder unchanged since the parent snapshot has the same tree: its id is known, and the tree is in the repository (loaded from it).
       const unchanged = parentDir !== undefined && parentNode?.subtree !== undefined && sameEntries(entries, parentDir.nodes);
-      return { ...metadataOf(name, 'dir', stat), subtree: unchanged ? parentNode.subtree : await this.saver.saveTree(encodeTree(entries)) };
+      return { ...this.metadataOf(name, 'dir', stat), subtree: unchanged ? parentNode.subtree : await this.saver.saveTree(encodeTree(entries)) };
     }
     if (stat.isFile()) return this.saveFile(path, name, stat, parentNode);
     this.summary.otherEntries += 1;
     if (stat.isSymbolicLink()) {
       try {
-        return { ...metadataOf(name, 'symlink', stat), linkTarget: await readlink(path, { encoding: 'buffer' }) };
+        return { ...this.metadataOf(name, 'symlink', stat), linkTarget: await readlink(path, { encoding: 'buffer' }) };
       } catch (err) {
         this.warn(path, err);
         return undefined;
       }
     }
-    const type: NodeType = stat.isFIFO() ? 'fifo' : stat.isSocket() ? 'socket' : stat.isCharacterDevice() ? 'chardev' : 'blockdev';
-    return { ...metadataOf(name, type, stat), ...(type === 'chardev' || type === 'blockdev' ? { rdev: stat.rdev } : {}) };
+    // A socket belongs to the program listening on it, which makes a new one when it starts (restic and borg skip them too).
+    if (stat.isSocket()) {
+      this.warnings.push(this.report(path, 'not saved: sockets are made by the program that listens on them'));
+      return undefined;
+    }
+    const type: NodeType = stat.isFIFO() ? 'fifo' : stat.isCharacterDevice() ? 'chardev' : 'blockdev';
+    return { ...this.metadataOf(name, type, stat), ...(type === 'chardev' || type === 'blockdev' ? { rdev: stat.rdev } : {}) };
   }
 
   private async saveDirectoryEntries(path: Buffer, relative: string, sourceRoot: string, stat: EntryStat, parent: ParentDir | undefined): Promise<TreeNode[]> {
@@ -387,12 +400,13 @@ class BackupRun {
     nodes: (TreeNode | undefined)[],
     pending: Set<Promise<void>>,
   ): Promise<void> {
-    for (const [index, { name, path: childPath, stat: childStat, error }] of listed.entries()) {
+    for (const [index, { name, path: childPath, stat: childStat, error, xattrError }] of listed.entries()) {
       this.options.signal?.throwIfAborted();
       if (!childStat) {
         this.warn(childPath, error);
         continue;
       }
+      if (xattrError) this.warnings.push(this.report(childPath, `extended attributes not saved: ${xattrError.message}`));
       const childRelative = relative === '' ? name.toString() : `${relative}/${name.toString()}`;
       if (this.rules.matchPath(childRelative, childPath.toString(), childStat.isDirectory()).excluded) continue;
       if (childStat.isFile() && this.rules.matchSize(Number(childStat.size)).excluded) continue;
@@ -432,16 +446,17 @@ class BackupRun {
         this.advance(1, node.size);
       } else this.summary.otherEntries += 1;
     }
-    return { ...metadataOf(name, 'dir', stat), subtree: parentNode.subtree };
+    return { ...this.metadataOf(name, 'dir', stat), subtree: parentNode.subtree };
   }
 
   private async saveFile(path: Buffer, name: Buffer, stat: EntryStat, parentNode: TreeNode | undefined): Promise<TreeNode | undefined> {
-    const meta = { ...metadataOf(name, 'file', stat), size: Number(stat.size), inode: stat.ino, ...hardLinkOf(stat) };
+    const meta = { ...this.metadataOf(name, 'file', stat), size: Number(stat.size), inode: stat.ino, ...hardLinkOf(stat) };
     this.summary.totalBytes += Number(stat.size);
     this.meter.counts.currentPath = path.toString();
     const linkKey = stat.nlink > 1n ? `${stat.dev}:${stat.ino}` : undefined;
     // The parent snapshot first: for an unchanged file it says what the files cache would, without a lookup.
-    const fromParent = this.unchangedContent(stat, parentFileState(parentNode));
+    // A change of metadata alone (an ACL, an attribute) moves the change time but leaves the content as recorded.
+    const fromParent = this.unchangedContent(stat, parentFileState(parentNode, onlyMetadataChanged(meta, parentNode) ? stat.ctimeNs : undefined));
     const cached = fromParent ? undefined : this.cache?.get(path);
     const reusable = fromParent ?? this.unchangedContent(stat, cached);
     if (reusable) {
@@ -502,6 +517,23 @@ class BackupRun {
     return { ids: read.ids, bytes: read.bytes, stable };
   }
 
+  private metadataOf(name: Buffer, type: NodeType, stat: EntryStat): TreeNode {
+    return metadataOf(name, type, stat, this.xattrStore);
+  }
+
+  /** The lstat of a source or a folder above one, with its extended attributes (the lister reads those of everything below). */
+  private async sourceStat(path: string): Promise<EntryStat> {
+    const stat = await lstat(path, { bigint: true });
+    if (this.options.xattrs === false) return stat;
+    try {
+      const xattrs = readXattrs(Buffer.from(path));
+      return xattrs ? Object.assign(stat, { xattrs }) : stat;
+    } catch (err) {
+      this.warnings.push(this.report(Buffer.from(path), `extended attributes not saved: ${(err as Error).message}`));
+      return stat;
+    }
+  }
+
   private advance(files: number, bytes: number): void {
     this.meter.counts.filesDone += files;
     this.meter.counts.bytesDone += bytes;
@@ -526,7 +558,7 @@ class BackupRun {
   }
 }
 
-function metadataOf(name: Buffer, type: NodeType, stat: EntryStat): TreeNode {
+function metadataOf(name: Buffer, type: NodeType, stat: EntryStat, xattrs: XattrStore): TreeNode {
   return {
     name,
     type,
@@ -536,6 +568,7 @@ function metadataOf(name: Buffer, type: NodeType, stat: EntryStat): TreeNode {
     mtimeNs: stat.mtimeNs,
     ctimeNs: stat.ctimeNs,
     size: 0,
+    ...(stat.xattrs ? { xattrs: xattrs.treeForm(stat.xattrs) } : {}),
   };
 }
 
@@ -554,9 +587,10 @@ function sameFileState(stat: EntryStat, before: CachedFile | undefined): boolean
   return before !== undefined && before.size === Number(stat.size) && before.mtimeNs === stat.mtimeNs && before.ctimeNs === stat.ctimeNs && before.inode === stat.ino;
 }
 
-function parentFileState(node: TreeNode | undefined): CachedFile | undefined {
+/** `ctimeNs`: the change time to take as the recorded one (see onlyMetadataChanged). */
+function parentFileState(node: TreeNode | undefined, ctimeNs?: bigint): CachedFile | undefined {
   if (node?.type !== 'file' || !node.content || node.inode === undefined) return undefined;
-  return { size: node.size, mtimeNs: node.mtimeNs, ctimeNs: node.ctimeNs, inode: node.inode, content: node.content };
+  return { size: node.size, mtimeNs: node.mtimeNs, ctimeNs: ctimeNs ?? node.ctimeNs, inode: node.inode, content: node.content };
 }
 
 function currentUser(): string {

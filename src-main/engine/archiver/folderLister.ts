@@ -12,6 +12,8 @@ export interface ListedEntry {
   /** Undefined when the entry could not be examined (it vanished, or permission was denied); `error` says why. */
   readonly stat: EntryStat | undefined;
   readonly error?: ErrorInfo;
+  /** Why its extended attributes could not be read (the entry is saved without them). */
+  readonly xattrError?: ErrorInfo;
 }
 
 /** A folder's entries sorted by name, or why the folder itself could not be read. */
@@ -30,9 +32,10 @@ export class FolderLister {
   private nextId = 0;
   private failure: unknown;
 
-  constructor() {
+  /** `xattrs`: read each entry's extended attributes with its lstat (default true). */
+  constructor(options: { readonly xattrs?: boolean } = {}) {
     const { port1, port2 } = new MessageChannel();
-    const data: WalkWorkerData = { port: port2 };
+    const data: WalkWorkerData = { port: port2, xattrs: options.xattrs ?? true };
     this.worker = new Worker(workerScript('walkWorker'), { workerData: data, transferList: [port2] });
     this.port = port1;
     this.port.on('message', (reply: ListReply) => this.receive(reply));
@@ -100,6 +103,11 @@ export class FolderLister {
       const path = childPath(waiting.folder, name);
       const error = reply.errors[i];
       entries.push(error ? { name, path, stat: undefined, error } : { name, path, stat: PackedStat.at(reply.stats, i) });
+    }
+    for (const { at, xattrs, error } of reply.xattrs) {
+      const entry = entries[at] as ListedEntry;
+      if (error) entries[at] = { ...entry, xattrError: error };
+      else (entry.stat as PackedStat).xattrs = xattrs?.map(({ name, value }) => ({ name, value: Buffer.from(value.buffer, value.byteOffset, value.byteLength) }));
     }
     waiting.resolve({ entries });
   }

@@ -6,6 +6,7 @@ import type { BlobLocation } from '../repository/memoryIndex.js';
 import type { Repository } from '../repository/repository.js';
 import { RepositoryError } from '../repository/repositoryError.js';
 import { listSnapshots } from '../snapshot/snapshot.js';
+import { dataBlobsOf } from '../snapshot/tree.js';
 import { TreeLoader } from '../snapshot/treeLoader.js';
 
 export interface PruneOptions {
@@ -159,7 +160,7 @@ async function usedBlobs(repository: Repository): Promise<Set<string>> {
       if (!repository.index.has(id)) continue;
       for (const node of await trees.load(id)) {
         if (node.subtree) pending.push(node.subtree);
-        for (const blob of node.content ?? []) used.add(blob.toString('hex'));
+        for (const blob of dataBlobsOf(node)) used.add(blob.toString('hex'));
       }
     }
   }
