@@ -11,7 +11,7 @@ import { ProgressMeter } from '../progressMeter.js';
 import type { RepositoryLock } from '../repository/lock.js';
 import type { Repository } from '../repository/repository.js';
 import { listSnapshots, saveSnapshot, type BackupSummary, type BackupType, type Snapshot } from '../snapshot/snapshot.js';
-import { encodeTree, sameNode, type NodeType, type TreeNode } from '../snapshot/tree.js';
+import { encodeTree, sameNode, type NodeType, type TreeNode, type TreeXattr } from '../snapshot/tree.js';
 import { TreeLoader } from '../snapshot/treeLoader.js';
 import { walkTree } from '../snapshot/walkTree.js';
 import { BlobSaver } from './blobSaver.js';
@@ -24,7 +24,6 @@ import type { EntryStat } from './entryStat.js';
 import { FolderLister, type ListedEntry } from './folderLister.js';
 import { onlyMetadataChanged } from '../metadata/metadataChange.js';
 import { XattrStore } from '../metadata/xattrStore.js';
-import { readXattrs } from '../metadata/xattrs.js';
 
 export interface BackupOptions {
   /** Files or folders to back up; made absolute. */
@@ -178,9 +177,8 @@ class BackupRun {
       });
     }
     // The threads start loading now, while the repository is locked and the parent looked up.
-    this.lister = new FolderLister({ xattrs: this.options.xattrs ?? true });
+    this.lister = new FolderLister();
     this.saver = new BlobSaver(this.repository);
-    this.xattrStore = new XattrStore(this.repository, this.saver);
     this.files = new FileSaver(this.saver, {
       workers: this.options.workers ?? availableParallelism(),
       blobIdKey: this.repository.blobIdKey,
@@ -204,6 +202,7 @@ class BackupRun {
     const host = this.options.host ?? hostname();
     const parent = this.type === 'full' ? undefined : await this.findParent(host);
     const type: BackupType = this.type === 'differential' && !parent ? 'full' : this.type;
+    this.xattrStore = new XattrStore(this.repository, this.saver, this.options.xattrs !== false, parent?.xattrs === true);
     const lock = await this.repository.lock(false);
     this.lock = lock;
     await this.repository.reloadIndex();
@@ -259,6 +258,7 @@ class BackupRun {
         ...(parent ? { parent: parent.id } : {}),
         tree: rootTree.toString('hex'),
         summary: { ...this.summary },
+        ...(this.options.xattrs !== false ? { xattrs: true as const } : {}),
       });
       // Entries may be written earlier in batches: an entry is only trusted when all its chunks are in the index.
       this.cache?.commit();
@@ -302,12 +302,12 @@ class BackupRun {
 
   /** The folders above the sources: their metadata is recorded, only the way down to the sources is followed. */
   private async saveIntermediate(path: string, trie: SourceNode, parent: ParentDir | undefined): Promise<TreeNode[]> {
-    if (trie.isSource) return this.saveDirectoryEntries(Buffer.from(path), '', path, await this.sourceStat(path), parent);
+    if (trie.isSource) return this.saveDirectoryEntries(Buffer.from(path), '', path, await lstat(path, { bigint: true }), parent);
     const nodes: TreeNode[] = [];
     for (const [segment, child] of [...trie.children].sort(([a], [b]) => Buffer.compare(Buffer.from(a), Buffer.from(b)))) {
       const childPath = path === '/' ? `/${segment}` : `${path}/${segment}`;
       const name = Buffer.from(segment);
-      const stat = await this.sourceStat(childPath);
+      const stat = await lstat(childPath, { bigint: true });
       const parentNode = parent?.get(name);
       if (child.isSource) {
         const node = await this.saveEntry(Buffer.from(childPath), name, '', childPath, stat, parentNode, stat.dev);
@@ -315,7 +315,7 @@ class BackupRun {
         continue;
       }
       const entries = await this.saveIntermediate(childPath, child, parentNode ? await this.parents?.children(parentNode) : undefined);
-      nodes.push({ ...this.metadataOf(name, 'dir', stat), subtree: await this.saver.saveTree(encodeTree(entries)) });
+      nodes.push({ ...this.metadataOf(Buffer.from(childPath), name, 'dir', stat, parentNode), subtree: await this.saver.saveTree(encodeTree(entries)) });
       this.summary.dirs += 1;
     }
     return nodes;
@@ -340,13 +340,13 @@ class BackupRun {
       const entries = crossesDevice ? [] : await this.saveDirectoryEntries(path, relative, sourceRoot, stat, parentDir);
       // A folder unchanged since the parent snapshot has the same tree: its id is known, and the tree is in the repository (loaded from it).
       const unchanged = parentDir !== undefined && parentNode?.subtree !== undefined && sameEntries(entries, parentDir.nodes);
-      return { ...this.metadataOf(name, 'dir', stat), subtree: unchanged ? parentNode.subtree : await this.saver.saveTree(encodeTree(entries)) };
+      return { ...this.metadataOf(path, name, 'dir', stat, parentNode), subtree: unchanged ? parentNode.subtree : await this.saver.saveTree(encodeTree(entries)) };
     }
     if (stat.isFile()) return this.saveFile(path, name, stat, parentNode);
     this.summary.otherEntries += 1;
     if (stat.isSymbolicLink()) {
       try {
-        return { ...this.metadataOf(name, 'symlink', stat), linkTarget: await readlink(path, { encoding: 'buffer' }) };
+        return { ...this.metadataOf(path, name, 'symlink', stat, parentNode), linkTarget: await readlink(path, { encoding: 'buffer' }) };
       } catch (err) {
         this.warn(path, err);
         return undefined;
@@ -358,7 +358,7 @@ class BackupRun {
       return undefined;
     }
     const type: NodeType = stat.isFIFO() ? 'fifo' : stat.isCharacterDevice() ? 'chardev' : 'blockdev';
-    return { ...this.metadataOf(name, type, stat), ...(type === 'chardev' || type === 'blockdev' ? { rdev: stat.rdev } : {}) };
+    return { ...this.metadataOf(path, name, type, stat, parentNode), ...(type === 'chardev' || type === 'blockdev' ? { rdev: stat.rdev } : {}) };
   }
 
   private async saveDirectoryEntries(path: Buffer, relative: string, sourceRoot: string, stat: EntryStat, parent: ParentDir | undefined): Promise<TreeNode[]> {
@@ -367,7 +367,8 @@ class BackupRun {
     // from memory, the walk goes on for tens of milliseconds without one, and the workers wait.
     await nextTurn();
     const onlyTag = this.rules.excludeCaches && (await this.rules.isCacheDirectory(path.toString()));
-    const listing = await this.lister.list(path, onlyTag ? CACHEDIR_TAG : undefined);
+    // A folder the parent snapshot has: its entries' attributes come from there unless their change time moved (XattrStore.forEntry).
+    const listing = await this.lister.list(path, onlyTag ? CACHEDIR_TAG : undefined, this.xattrStore.readWithListing(parent !== undefined));
     if ('failed' in listing) {
       this.warn(path, listing.failed);
       return [];
@@ -446,11 +447,11 @@ class BackupRun {
         this.advance(1, node.size);
       } else this.summary.otherEntries += 1;
     }
-    return { ...this.metadataOf(name, 'dir', stat), subtree: parentNode.subtree };
+    return { ...this.metadataOf(path, name, 'dir', stat, parentNode), subtree: parentNode.subtree };
   }
 
   private async saveFile(path: Buffer, name: Buffer, stat: EntryStat, parentNode: TreeNode | undefined): Promise<TreeNode | undefined> {
-    const meta = { ...this.metadataOf(name, 'file', stat), size: Number(stat.size), inode: stat.ino, ...hardLinkOf(stat) };
+    const meta = { ...this.metadataOf(path, name, 'file', stat, parentNode), size: Number(stat.size), inode: stat.ino, ...hardLinkOf(stat) };
     this.summary.totalBytes += Number(stat.size);
     this.meter.counts.currentPath = path.toString();
     const linkKey = stat.nlink > 1n ? `${stat.dev}:${stat.ino}` : undefined;
@@ -517,21 +518,15 @@ class BackupRun {
     return { ids: read.ids, bytes: read.bytes, stable };
   }
 
-  private metadataOf(name: Buffer, type: NodeType, stat: EntryStat): TreeNode {
-    return metadataOf(name, type, stat, this.xattrStore);
-  }
-
-  /** The lstat of a source or a folder above one, with its extended attributes (the lister reads those of everything below). */
-  private async sourceStat(path: string): Promise<EntryStat> {
-    const stat = await lstat(path, { bigint: true });
-    if (this.options.xattrs === false) return stat;
+  /** The entry's tree node without content; its attributes per XattrStore.forEntry (a failure to read them is a warning). */
+  private metadataOf(path: Buffer, name: Buffer, type: NodeType, stat: EntryStat, before: TreeNode | undefined): TreeNode {
+    let xattrs: TreeXattr[] | undefined;
     try {
-      const xattrs = readXattrs(Buffer.from(path));
-      return xattrs ? Object.assign(stat, { xattrs }) : stat;
+      xattrs = this.xattrStore.forEntry(path, type, stat, before);
     } catch (err) {
-      this.warnings.push(this.report(Buffer.from(path), `extended attributes not saved: ${(err as Error).message}`));
-      return stat;
+      this.warnings.push(this.report(path, `extended attributes not saved: ${(err as Error).message}`));
     }
+    return { ...metadataOf(name, type, stat), ...(xattrs ? { xattrs } : {}) };
   }
 
   private advance(files: number, bytes: number): void {
@@ -558,7 +553,7 @@ class BackupRun {
   }
 }
 
-function metadataOf(name: Buffer, type: NodeType, stat: EntryStat, xattrs: XattrStore): TreeNode {
+function metadataOf(name: Buffer, type: NodeType, stat: EntryStat): TreeNode {
   return {
     name,
     type,
@@ -568,7 +563,6 @@ function metadataOf(name: Buffer, type: NodeType, stat: EntryStat, xattrs: Xattr
     mtimeNs: stat.mtimeNs,
     ctimeNs: stat.ctimeNs,
     size: 0,
-    ...(stat.xattrs ? { xattrs: xattrs.treeForm(stat.xattrs) } : {}),
   };
 }
 

@@ -3,13 +3,13 @@ import { constants } from 'node:fs';
 import type { Xattr } from '../metadata/xattrs.js';
 
 /**
- * What a backup reads of an entry's lstat: a real BigIntStats, or one packed by the folder lister;
- * with the entry's extended attributes, read alongside (absent when it has none or they were not read).
+ * What a backup reads of an entry's lstat: a real BigIntStats, or one packed by the folder lister.
+ * `xattrsRead`: its extended attributes were read alongside, and are `xattrs` (absent: it has none).
  */
 export type EntryStat = Pick<
   BigIntStats,
   'dev' | 'ino' | 'mode' | 'nlink' | 'uid' | 'gid' | 'rdev' | 'size' | 'mtimeNs' | 'ctimeNs' | 'isFile' | 'isDirectory' | 'isSymbolicLink' | 'isFIFO' | 'isSocket' | 'isCharacterDevice'
-> & { readonly xattrs?: readonly Xattr[] };
+> & { readonly xattrsRead?: boolean; readonly xattrs?: readonly Xattr[] };
 
 /** The fields packed per entry, in this order, into a BigInt64Array. */
 export const STAT_FIELDS = ['dev', 'ino', 'mode', 'nlink', 'uid', 'gid', 'rdev', 'size', 'mtimeNs', 'ctimeNs'] as const;
@@ -26,10 +26,11 @@ export class PackedStat implements EntryStat {
   constructor(
     private readonly fields: BigInt64Array,
     private readonly at: number,
+    readonly xattrsRead = false,
   ) {}
 
-  static at(fields: BigInt64Array, index: number): PackedStat {
-    return new PackedStat(fields, index * FIELDS);
+  static at(fields: BigInt64Array, index: number, xattrsRead = false): PackedStat {
+    return new PackedStat(fields, index * FIELDS, xattrsRead);
   }
 
   private field(i: number): bigint {

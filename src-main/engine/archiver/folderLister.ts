@@ -28,14 +28,13 @@ export type FolderListing = { readonly entries: readonly ListedEntry[] } | { rea
 export class FolderLister {
   private readonly worker: Worker;
   private readonly port: MessagePort;
-  private readonly pending = new Map<number, { folder: Buffer; resolve(listing: FolderListing): void; reject(err: unknown): void }>();
+  private readonly pending = new Map<number, { folder: Buffer; xattrs: boolean; resolve(listing: FolderListing): void; reject(err: unknown): void }>();
   private nextId = 0;
   private failure: unknown;
 
-  /** `xattrs`: read each entry's extended attributes with its lstat (default true). */
-  constructor(options: { readonly xattrs?: boolean } = {}) {
+  constructor() {
     const { port1, port2 } = new MessageChannel();
-    const data: WalkWorkerData = { port: port2, xattrs: options.xattrs ?? true };
+    const data: WalkWorkerData = { port: port2 };
     this.worker = new Worker(workerScript('walkWorker'), { workerData: data, transferList: [port2] });
     this.port = port1;
     this.port.on('message', (reply: ListReply) => this.receive(reply));
@@ -59,13 +58,16 @@ export class FolderLister {
     });
   }
 
-  /** Lists `folder` (only the entry `only`, if given): each entry with its lstat, sorted by name. */
-  list(folder: Buffer, only?: Buffer): Promise<FolderListing> {
+  /**
+   * Lists `folder` (only the entry `only`, if given): each entry with its lstat, sorted by name, and with
+   * `xattrs` its extended attributes too (each entry's stat says whether they were read).
+   */
+  list(folder: Buffer, only?: Buffer, xattrs = false): Promise<FolderListing> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     const id = this.nextId++;
-    const request: ListRequest = { id, folder: folder.toString('latin1'), ...(only ? { only: only.toString('latin1') } : {}) };
+    const request: ListRequest = { id, folder: folder.toString('latin1'), ...(only ? { only: only.toString('latin1') } : {}), xattrs };
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { folder, resolve, reject });
+      this.pending.set(id, { folder, xattrs, resolve, reject });
       this.port.ref();
       this.port.postMessage(request);
     });
@@ -102,7 +104,7 @@ export class FolderLister {
       start = end;
       const path = childPath(waiting.folder, name);
       const error = reply.errors[i];
-      entries.push(error ? { name, path, stat: undefined, error } : { name, path, stat: PackedStat.at(reply.stats, i) });
+      entries.push(error ? { name, path, stat: undefined, error } : { name, path, stat: PackedStat.at(reply.stats, i, waiting.xattrs) });
     }
     for (const { at, xattrs, error } of reply.xattrs) {
       const entry = entries[at] as ListedEntry;

@@ -42,13 +42,12 @@ export function xattrsSupported(): boolean {
 }
 
 /**
- * The binding takes paths as JS strings, passed on as UTF-8: a name whose bytes are not UTF-8 cannot
- * be reached through it.
+ * The binding takes paths as JS strings, passed on as UTF-8: a path whose bytes are not UTF-8 cannot
+ * be reached through it (undefined).
  */
-function pathString(path: Buffer): string {
+function pathString(path: Buffer): string | undefined {
   const text = path.toString('utf8');
-  if (!Buffer.from(text, 'utf8').equals(path)) throw new XattrError('E_XATTR_PATH', 'its extended attributes cannot be read or written: the path is not valid UTF-8');
-  return text;
+  return Buffer.from(text, 'utf8').equals(path) ? text : undefined;
 }
 
 const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, number]) => [number, name]));
@@ -68,13 +67,16 @@ export function isUnsupported(code: string): boolean {
 
 /**
  * An entry's extended attributes, sorted by name; undefined when it has none, which costs one
- * listing call: values are fetched only for names listed. A file system without extended
- * attributes has none. Throws XattrError.
+ * listing (the binding makes it two calls: the size, then the names); values are fetched only for
+ * names listed. A file system without extended attributes has none. So has, as far as can be told,
+ * an entry whose path is not UTF-8, which the binding cannot reach: a warning for each would make
+ * every backup of such names end "with warnings" (README says so instead). Throws XattrError.
  */
 export function readXattrs(path: Buffer): Xattr[] | undefined {
   const calls = loadBinding();
   if (calls === null) return undefined;
   const text = pathString(path);
+  if (text === undefined) return undefined;
   let names: string[];
   try {
     names = calls.listAttributesSync(text);
@@ -105,12 +107,8 @@ export function readXattrs(path: Buffer): Xattr[] | undefined {
 export function writeXattrs(path: Buffer, xattrs: readonly Xattr[]): { readonly name: string; readonly error: XattrError }[] {
   const calls = loadBinding();
   if (calls === null) return xattrs.map(({ name }) => ({ name, error: new XattrError('E_XATTR_PLATFORM', 'this system keeps no extended attributes') }));
-  let text: string;
-  try {
-    text = pathString(path);
-  } catch (err) {
-    return xattrs.map(({ name }) => ({ name, error: err as XattrError }));
-  }
+  const text = pathString(path);
+  if (text === undefined) return xattrs.map(({ name }) => ({ name, error: new XattrError('E_XATTR_PATH', 'the path is not valid UTF-8, which the attribute library cannot take') }));
   const failures: { name: string; error: XattrError }[] = [];
   for (const { name, value } of xattrs) {
     try {

@@ -9,8 +9,6 @@ import { readXattrs } from '../metadata/xattrs.js';
 export interface WalkWorkerData {
   /** Where list requests arrive and their answers go. */
   readonly port: MessagePort;
-  /** Read each entry's extended attributes along with its lstat. */
-  readonly xattrs: boolean;
 }
 
 /** Sent on the worker's own channel: count what the backup will visit, for its progress totals. */
@@ -26,6 +24,8 @@ export interface ListRequest {
   readonly folder: string;
   /** List this name alone (if present) instead of every entry; latin1 like `folder`. */
   readonly only?: string;
+  /** Read each entry's extended attributes along with its lstat. */
+  readonly xattrs: boolean;
 }
 
 export interface ErrorInfo {
@@ -62,7 +62,7 @@ export type WalkMessage = { readonly type: 'totals'; readonly totals: ScanTotals
  * between. A listing is answered as soon as it is asked for; the count
  * yields to it after every folder.
  */
-const { port, xattrs: withXattrs } = workerData as WalkWorkerData;
+const { port } = workerData as WalkWorkerData;
 
 port.on('message', (request: ListRequest) => {
   const reply = list(request);
@@ -70,7 +70,7 @@ port.on('message', (request: ListRequest) => {
   port.postMessage(reply, transfer as ArrayBuffer[]);
 });
 
-function list({ id, folder, only }: ListRequest): ListReply {
+function list({ id, folder, only, xattrs: withXattrs }: ListRequest): ListReply {
   const path = Buffer.from(folder, 'latin1');
   let names: Buffer[];
   try {

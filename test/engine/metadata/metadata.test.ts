@@ -324,7 +324,7 @@ test('a large attribute value is stored as a data blob: tampering with it is det
   assert.ok(check.errors.some((e) => e.kind === 'blob-damaged' || e.kind === 'pack-header'), JSON.stringify(check.errors));
 });
 
-test('--no-xattrs (xattrs: false) saves no attributes; a FIFO is recreated without root', async (t) => {
+test('--no-xattrs (xattrs: false) saves no attributes, and a later backup with them reads them even for unchanged files; a FIFO is recreated without root', async (t) => {
   const dir = await tempDir(t);
   if (!needsUserXattrs(t, dir)) return;
   const source = join(dir, 'source');
@@ -342,4 +342,10 @@ test('--no-xattrs (xattrs: false) saves no attributes; a FIFO is recreated witho
   assert.ok(statSync(join(target, 'pipe')).isFIFO());
   assert.equal(statSync(join(target, 'pipe')).mode & 0o777, 0o600);
   assert.deepEqual(readdirSync(target).sort(), ['pipe', 'tagged']);
+
+  // The next backup with attributes does not take "none" from that parent for the unchanged file.
+  const next = await backupOf(repository, source, dir);
+  assert.equal(next.snapshot.parent, snapshot.id);
+  assert.equal(next.snapshot.summary.filesRead, 0);
+  assert.deepEqual((await entries(repository, next.snapshot)).get(`${source}/tagged`)?.xattrs, [{ name: 'user.tag', value: Buffer.from('red') }]);
 });
