@@ -143,6 +143,8 @@ export interface BrowseEntry {
   readonly size?: number;
   readonly mtime: string;
   readonly linkTarget?: string;
+  /** Names of its extended attributes (POSIX ACLs are `system.posix_acl_access` and `system.posix_acl_default`). */
+  readonly xattrs?: readonly string[];
 }
 
 export interface VersionEntry {

@@ -26,7 +26,8 @@ ${REPOSITORY_HELP}
                             and mtime match), always, never
       --json                print progress and the summary as JSON lines
 
-Exit status 3 means some entries were not restored (each is listed).`,
+Exit status 3 means some entries were not restored as saved (each is listed
+with what is missing: the whole entry, or attributes that could not be set).`,
   options: {
     ...REPOSITORY_OPTIONS,
     target: { type: 'string', short: 't' },
@@ -63,7 +64,7 @@ Exit status 3 means some entries were not restored (each is listed).`,
         } else {
           console.log(`Restored snapshot ${snapshot.id.slice(0, 8)}${path === '/' ? '' : `:${path}`} to ${target}`);
           console.log(`  ${result.filesRestored} files (${formatBytes(result.bytesWritten)}), ${result.dirs} folders, ${result.symlinks} symbolic links, ${result.hardLinks} hard links, ${result.specials} FIFOs and device files; ${result.filesSkipped} existing files left as they were`);
-          if (result.problems.length > 0) console.log(`  ${result.problems.length} entr${result.problems.length === 1 ? 'y was' : 'ies were'} not restored (see above)`);
+          if (result.problems.length > 0) console.log(`  ${result.problems.length} entr${result.problems.length === 1 ? 'y was' : 'ies were'} not restored as saved (see above)`);
         }
         return result.problems.length > 0 ? EXIT_WITH_WARNINGS : 0;
       });

@@ -8,7 +8,9 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { snapshotQueries } from '../../../src-main/agent/snapshotQueries.js';
 import { backup } from '../../../src-main/engine/archiver/backup.js';
+import { Catalogue } from '../../../src-main/engine/catalogue/catalogue.js';
 import { checkRepository } from '../../../src-main/engine/maintenance/check.js';
 import { prune } from '../../../src-main/engine/maintenance/prune.js';
 import { readXattrs, writeXattrs } from '../../../src-main/engine/metadata/xattrs.js';
@@ -259,7 +261,7 @@ async function entries(repository: Repository, snapshot: Snapshot): Promise<Map<
   return out;
 }
 
-test('changing only an attribute changes the next snapshot at that file alone, without reading it again; a content change under the same times still is read', async (t) => {
+test('changing only an attribute changes the next snapshot at that file alone, without reading it again, and diff and the file details show it; a content change under the same times still is read', async (t) => {
   const dir = await tempDir(t);
   if (!needsUserXattrs(t, dir)) return;
   const source = join(dir, 'source');
@@ -282,6 +284,13 @@ test('changing only an attribute changes the next snapshot at that file alone, w
   assert.deepEqual(differ, [`${source}/sub/c`]);
   assert.deepEqual(after.get(`${source}/sub/c`)?.xattrs, [{ name: 'user.tag', value: Buffer.from('blue') }]);
   assert.deepEqual(after.get(`${source}/sub/c`)?.content, before.get(`${source}/sub/c`)?.content);
+  // diff and the file details show it.
+  const catalogue = new Catalogue(join(dir, 'catalogue'));
+  t.after(() => catalogue.close());
+  await catalogue.sync(reopened);
+  assert.deepEqual(catalogue.diff(first.snapshot.id, second.snapshot.id), [{ path: `${source}/sub/c`, change: 'modified', sizeBefore: 100_000, sizeAfter: 100_000, attributesOnly: true }]);
+  const listed = await snapshotQueries.browse(reopened, second.snapshot.id, `${source}/sub`);
+  assert.deepEqual(listed.find((entry) => entry.name === 'c')?.xattrs, ['user.tag']);
 
   // New bytes of the same size under the old modification time: only the change time tells, and it is read.
   const { mtime } = statSync(join(source, 'b'));
