@@ -65,12 +65,18 @@ export function isUnsupported(code: string): boolean {
   return code === 'ENOTSUP' || code === 'EOPNOTSUPP';
 }
 
+/** The entry is gone since it was listed: the backup says so when it reads it, or records it as listed. */
+function isGone(code: string): boolean {
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
 /**
  * An entry's extended attributes, sorted by name; undefined when it has none, which costs one
  * listing (the binding makes it two calls: the size, then the names); values are fetched only for
  * names listed. A file system without extended attributes has none. So has, as far as can be told,
  * an entry whose path is not UTF-8, which the binding cannot reach: a warning for each would make
- * every backup of such names end "with warnings" (README says so instead). Throws XattrError.
+ * every backup of such names end "with warnings" (README says so instead). An entry gone since it
+ * was listed has none either. Throws XattrError.
  */
 export function readXattrs(path: Buffer): Xattr[] | undefined {
   const calls = loadBinding();
@@ -82,7 +88,7 @@ export function readXattrs(path: Buffer): Xattr[] | undefined {
     names = calls.listAttributesSync(text);
   } catch (err) {
     const error = xattrError(err);
-    if (isUnsupported(error.code)) return undefined;
+    if (isUnsupported(error.code) || isGone(error.code)) return undefined;
     throw error;
   }
   if (names.length === 0) return undefined;
@@ -92,7 +98,9 @@ export function readXattrs(path: Buffer): Xattr[] | undefined {
     try {
       value = calls.getAttributeSync(text, name);
     } catch (err) {
-      throw xattrError(err);
+      const error = xattrError(err);
+      if (isGone(error.code)) return undefined;
+      throw error;
     }
     // Removed between the listing and the read.
     if (value !== null) xattrs.push({ name, value });
