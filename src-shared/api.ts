@@ -143,6 +143,8 @@ export interface BrowseEntry {
   readonly size?: number;
   readonly mtime: string;
   readonly linkTarget?: string;
+  /** Names of its extended attributes (POSIX ACLs are `system.posix_acl_access` and `system.posix_acl_default`). */
+  readonly xattrs?: readonly string[];
 }
 
 export interface VersionEntry {
@@ -189,7 +191,7 @@ export interface Results {
   'snapshots.list': SnapshotInfo[];
   'snapshots.browse': BrowseEntry[];
   'snapshots.versions': VersionEntry[];
-  'snapshots.diff': { readonly path: string; readonly change: 'added' | 'removed' | 'modified'; readonly sizeBefore?: number; readonly sizeAfter?: number }[];
+  'snapshots.diff': { readonly path: string; readonly change: 'added' | 'removed' | 'modified'; readonly sizeBefore?: number; readonly sizeAfter?: number; readonly attributesOnly?: boolean }[];
   'snapshots.search': { readonly path: string; readonly snapshots: readonly { readonly id: string; readonly time: string }[] }[];
   'snapshots.read': FileRange;
   'jobs.backup': JobRecord;

@@ -32,6 +32,7 @@ export const snapshotQueries = {
       ...(node.type === 'file' ? { size: node.size } : {}),
       mtime: new Date(Number(node.mtimeNs / 1_000_000n)).toISOString(),
       ...(node.linkTarget ? { linkTarget: displayName(node.linkTarget) } : {}),
+      ...(node.xattrs ? { xattrs: node.xattrs.map((xattr) => xattr.name) } : {}),
     }));
   },
 

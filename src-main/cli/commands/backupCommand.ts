@@ -34,6 +34,7 @@ ${REPOSITORY_HELP}
       --exclude-larger-than SIZE   skip files larger than SIZE (e.g. 2GiB)
       --one-file-system     do not cross into other mounted file systems
       --no-default-excludes do not apply the default excludes listed below
+      --no-xattrs           do not keep extended attributes and ACLs
       --no-scan             do not count files and bytes first: the progress shows no
                             percentage or ETA, and the backup is faster (the count is
                             skipped anyway when no progress is shown: no terminal, no --json)
@@ -60,6 +61,7 @@ or (with several --repo) a target could not be written and is now behind.`,
     'one-file-system': { type: 'boolean' },
     'no-default-excludes': { type: 'boolean' },
     'no-scan': { type: 'boolean' },
+    'no-xattrs': { type: 'boolean' },
     host: { type: 'string' },
     'files-from': { type: 'string', multiple: true },
     'dry-run': { type: 'boolean' },
@@ -96,6 +98,7 @@ or (with several --repo) a target could not be written and is now behind.`,
         tags: (values.tag as string[] | undefined) ?? [],
         excludes,
         oneFileSystem: values['one-file-system'] === true,
+        xattrs: values['no-xattrs'] !== true,
         countTotals: progress.visible && values['no-scan'] !== true,
         ...(values.host ? { host: values.host as string } : {}),
         onProgress: (p) => progress.update(p),

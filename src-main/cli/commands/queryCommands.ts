@@ -95,7 +95,7 @@ ${REPOSITORY_HELP}
     const mark = { added: '+', removed: '-', modified: 'M' } as const;
     for (const c of changes) {
       const sizes = c.change === 'modified' ? `${formatBytes(c.sizeBefore ?? 0)} → ${formatBytes(c.sizeAfter ?? 0)}` : formatBytes((c.change === 'added' ? c.sizeAfter : c.sizeBefore) ?? 0);
-      console.log(`${mark[c.change]}  ${c.path}  (${sizes})`);
+      console.log(`${mark[c.change]}  ${c.path}  (${c.attributesOnly ? 'extended attributes or ACL' : sizes})`);
     }
     const count = (kind: keyof typeof mark) => changes.filter((c) => c.change === kind).length;
     console.log(`${count('added')} added, ${count('removed')} removed, ${count('modified')} modified`);

@@ -28,7 +28,8 @@ ${SNAPSHOT_FILTER_HELP}
                             and mtime match), always, never
       --json                print progress and the summary as JSON lines
 
-Exit status 3 means some entries were not restored (each is listed).`,
+Exit status 3 means some entries were not restored as saved (each is listed
+with what is missing: the whole entry, or attributes that could not be set).`,
   options: {
     ...REPOSITORY_OPTIONS,
     ...SNAPSHOT_FILTER_OPTIONS,
@@ -69,9 +70,9 @@ Exit status 3 means some entries were not restored (each is listed).`,
         } else {
           console.log(`Restored snapshot ${snapshot.id.slice(0, 8)}${path === '/' ? '' : `:${path}`} to ${target}`);
           console.log(
-            `  ${formatCount(result.filesRestored, 'file')} (${formatBytes(result.bytesWritten)}), ${formatCount(result.dirs, 'folder')}, ${formatCount(result.symlinks, 'symbolic link')}, ${formatCount(result.hardLinks, 'hard link')}; ${formatCount(result.filesSkipped, 'existing file')} left as ${result.filesSkipped === 1 ? 'it was' : 'they were'}`,
+            `  ${formatCount(result.filesRestored, 'file')} (${formatBytes(result.bytesWritten)}), ${formatCount(result.dirs, 'folder')}, ${formatCount(result.symlinks, 'symbolic link')}, ${formatCount(result.hardLinks, 'hard link')}, ${formatCount(result.specials, 'FIFO or device file', 'FIFOs and device files')}; ${formatCount(result.filesSkipped, 'existing file')} left as ${result.filesSkipped === 1 ? 'it was' : 'they were'}`,
           );
-          if (result.problems.length > 0) console.log(`  ${result.problems.length} entr${result.problems.length === 1 ? 'y was' : 'ies were'} not restored (see above)`);
+          if (result.problems.length > 0) console.log(`  ${result.problems.length} entr${result.problems.length === 1 ? 'y was' : 'ies were'} not restored as saved (see above)`);
         }
         return result.problems.length > 0 ? EXIT_WITH_WARNINGS : 0;
       });

@@ -11,7 +11,7 @@ import { ProgressMeter } from '../progressMeter.js';
 import type { RepositoryLock } from '../repository/lock.js';
 import type { Repository } from '../repository/repository.js';
 import { listSnapshots, saveSnapshot, type BackupSummary, type BackupType, type Snapshot } from '../snapshot/snapshot.js';
-import { encodeTree, sameNode, type NodeType, type TreeNode } from '../snapshot/tree.js';
+import { encodeTree, sameNode, type NodeType, type TreeNode, type TreeXattr } from '../snapshot/tree.js';
 import { TreeLoader } from '../snapshot/treeLoader.js';
 import { walkTree } from '../snapshot/walkTree.js';
 import { BlobSaver } from './blobSaver.js';
@@ -21,7 +21,9 @@ import { FileSaver, type PreviousChunks } from './fileSaver.js';
 import { FilesCache, type CachedFile, type CachedFolder } from './filesCache.js';
 import { ParentTrees, type ParentDir } from './parentTrees.js';
 import type { EntryStat } from './entryStat.js';
-import { FolderLister, type ListedEntry } from './folderLister.js';
+import { FolderLister, type FolderToList, type ListedEntry } from './folderLister.js';
+import { onlyMetadataChanged } from '../metadata/metadataChange.js';
+import { XattrStore } from '../metadata/xattrStore.js';
 
 export interface BackupOptions {
   /** Files or folders to back up; made absolute. */
@@ -31,6 +33,8 @@ export interface BackupOptions {
   readonly excludes?: ExcludeOptions;
   /** Do not descend into other file systems (mount points are kept as empty folders). */
   readonly oneFileSystem?: boolean;
+  /** Keep extended attributes (POSIX ACLs among them). Default true; false is `--no-xattrs`. */
+  readonly xattrs?: boolean;
   readonly host?: string;
   /** Folder for the files cache; default: the user's cache folder for this repository. */
   readonly cacheDir?: string;
@@ -135,6 +139,7 @@ class BackupRun {
   private readonly hardLinks = new Map<string, Promise<{ ids: readonly Buffer[]; state: CachedFile | undefined } | undefined>>();
   private saver!: BlobSaver;
   private files!: FileSaver;
+  private xattrStore!: XattrStore;
   private lister!: FolderLister;
   /** Taken once the parent is known; `execute` releases it after the threads have stopped. */
   private lock: RepositoryLock | undefined;
@@ -197,6 +202,7 @@ class BackupRun {
     const host = this.options.host ?? hostname();
     const parent = this.type === 'full' ? undefined : await this.findParent(host);
     const type: BackupType = this.type === 'differential' && !parent ? 'full' : this.type;
+    this.xattrStore = new XattrStore(this.repository, this.saver, this.options.xattrs !== false, parent?.xattrs === true);
     const lock = await this.repository.lock(false);
     this.lock = lock;
     await this.repository.reloadIndex();
@@ -228,6 +234,7 @@ class BackupRun {
       const rootTree = await this.saver.saveTree(encodeTree(rootNodes));
       this.meter.counts.phase = 'finishing';
       this.meter.tick(true);
+      await this.xattrStore.settled();
       await this.saver.flush();
       await scan;
       lock.assertHeld();
@@ -251,6 +258,7 @@ class BackupRun {
         ...(parent ? { parent: parent.id } : {}),
         tree: rootTree.toString('hex'),
         summary: { ...this.summary },
+        ...(this.options.xattrs !== false ? { xattrs: true as const } : {}),
       });
       // Entries may be written earlier in batches: an entry is only trusted when all its chunks are in the index.
       this.cache?.commit();
@@ -311,7 +319,7 @@ class BackupRun {
         continue;
       }
       const entries = await this.saveIntermediate(childPath, child, parentNode ? await this.parents?.children(parentNode) : undefined);
-      nodes.push({ ...metadataOf(name, 'dir', stat), subtree: await this.saver.saveTree(encodeTree(entries)) });
+      nodes.push({ ...this.metadataOf(Buffer.from(childPath), name, 'dir', stat, parentNode), subtree: await this.saver.saveTree(encodeTree(entries)) });
       this.summary.dirs += 1;
     }
     return nodes;
@@ -337,20 +345,25 @@ class BackupRun {
       const entries = crossesDevice ? [] : await this.saveDirectoryEntries(path, relative, sourceRoot, stat, parentDir);
       // A folder unchanged since the parent snapshot has the same tree: its id is known, and the tree is in the repository (loaded from it).
       const unchanged = parentDir !== undefined && parentNode?.subtree !== undefined && sameEntries(entries, parentDir.nodes);
-      return { ...metadataOf(name, 'dir', stat), subtree: unchanged ? parentNode.subtree : await this.saver.saveTree(encodeTree(entries)) };
+      return { ...this.metadataOf(path, name, 'dir', stat, parentNode), subtree: unchanged ? parentNode.subtree : await this.saver.saveTree(encodeTree(entries)) };
     }
     if (stat.isFile()) return this.saveFile(path, name, stat, parentNode, folder);
     this.summary.otherEntries += 1;
     if (stat.isSymbolicLink()) {
       try {
-        return { ...metadataOf(name, 'symlink', stat), linkTarget: await readlink(path, { encoding: 'buffer' }) };
+        return { ...this.metadataOf(path, name, 'symlink', stat, parentNode), linkTarget: await readlink(path, { encoding: 'buffer' }) };
       } catch (err) {
         this.warn(path, err);
         return undefined;
       }
     }
-    const type: NodeType = stat.isFIFO() ? 'fifo' : stat.isSocket() ? 'socket' : stat.isCharacterDevice() ? 'chardev' : 'blockdev';
-    return { ...metadataOf(name, type, stat), ...(type === 'chardev' || type === 'blockdev' ? { rdev: stat.rdev } : {}) };
+    // A socket belongs to the program listening on it, which makes a new one when it starts (restic and borg skip them too).
+    if (stat.isSocket()) {
+      this.warnings.push(this.report(path, 'not saved: sockets are made by the program that listens on them'));
+      return undefined;
+    }
+    const type: NodeType = stat.isFIFO() ? 'fifo' : stat.isCharacterDevice() ? 'chardev' : 'blockdev';
+    return { ...this.metadataOf(path, name, type, stat, parentNode), ...(type === 'chardev' || type === 'blockdev' ? { rdev: stat.rdev } : {}) };
   }
 
   private async saveDirectoryEntries(path: Buffer, relative: string, sourceRoot: string, stat: EntryStat, parent: ParentDir | undefined): Promise<TreeNode[]> {
@@ -359,14 +372,15 @@ class BackupRun {
     // from memory, the walk goes on for tens of milliseconds without one, and the workers wait.
     await nextTurn();
     const onlyTag = this.rules.excludeCaches && (await this.rules.isCacheDirectory(path.toString()));
-    const listing = await this.lister.list(path, onlyTag ? CACHEDIR_TAG : undefined);
+    // A folder the parent snapshot has: its entries' attributes come from there unless their change time moved (XattrStore.forEntry).
+    const listing = await this.lister.list(path, onlyTag ? CACHEDIR_TAG : undefined, this.xattrStore.readWithListing(parent !== undefined));
     if ('failed' in listing) {
       this.warn(path, listing.failed);
       return [];
     }
     const listed = listing.entries;
     // With changed paths, most folders are taken from the parent snapshot unlisted: nothing to list ahead.
-    if (!this.changed) this.lister.prefetch(this.subfoldersToList(listed, relative, stat));
+    if (!this.changed) this.lister.prefetch(this.subfoldersToList(listed, relative, stat, parent));
     const folder = this.cache?.folder(path);
     if (folder) this.openFolders.add(folder);
     // Entries keep their order whatever order their saves finish in.
@@ -397,12 +411,13 @@ class BackupRun {
     nodes: (TreeNode | undefined)[],
     pending: Set<Promise<void>>,
   ): Promise<void> {
-    for (const [index, { name, path: childPath, stat: childStat, error }] of listed.entries()) {
+    for (const [index, { name, path: childPath, stat: childStat, error, xattrError }] of listed.entries()) {
       this.options.signal?.throwIfAborted();
       if (!childStat) {
         this.warn(childPath, error);
         continue;
       }
+      if (xattrError) this.warnings.push(this.report(childPath, `extended attributes not saved: ${xattrError.message}`));
       const childRelative = relative === '' ? name.toString() : `${relative}/${name.toString()}`;
       if (this.rules.matchPath(childRelative, childPath.toString(), childStat.isDirectory()).excluded) continue;
       if (childStat.isFile() && this.rules.matchSize(Number(childStat.size)).excluded) continue;
@@ -429,15 +444,18 @@ class BackupRun {
     }
   }
 
-  /** The subfolders among `listed` that the walk will list: not excluded, and on the same file system if it must stay on one. */
-  private subfoldersToList(listed: readonly ListedEntry[], relative: string, stat: EntryStat): Buffer[] {
+  /**
+   * The subfolders among `listed` that the walk will list (not excluded, and on the same file system if
+   * it must stay on one), with attributes read alongside where the parent snapshot lacks the folder.
+   */
+  private subfoldersToList(listed: readonly ListedEntry[], relative: string, stat: EntryStat, parent: ParentDir | undefined): FolderToList[] {
     const oneFileSystem = this.options.oneFileSystem ?? false;
     return listed
       .filter(({ name, path, stat: childStat }) => {
         if (!childStat?.isDirectory() || (oneFileSystem && childStat.dev !== stat.dev)) return false;
         return !this.rules.matchPath(relative === '' ? name.toString() : `${relative}/${name.toString()}`, path.toString(), true).excluded;
       })
-      .map((entry) => entry.path);
+      .map((entry) => ({ folder: entry.path, xattrs: this.xattrStore.readWithListing(parent?.get(entry.name)?.type === 'dir') }));
   }
 
   /** A folder the file watcher saw no change in, taken whole from the parent snapshot (its own metadata is current). */
@@ -453,16 +471,17 @@ class BackupRun {
         this.advance(1, node.size);
       } else this.summary.otherEntries += 1;
     }
-    return { ...metadataOf(name, 'dir', stat), subtree: parentNode.subtree };
+    return { ...this.metadataOf(path, name, 'dir', stat, parentNode), subtree: parentNode.subtree };
   }
 
   private async saveFile(path: Buffer, name: Buffer, stat: EntryStat, parentNode: TreeNode | undefined, folder: CachedFolder | undefined): Promise<TreeNode | undefined> {
-    const meta = { ...metadataOf(name, 'file', stat), size: Number(stat.size), inode: stat.ino, ...hardLinkOf(stat) };
+    const meta = { ...this.metadataOf(path, name, 'file', stat, parentNode), size: Number(stat.size), inode: stat.ino, ...hardLinkOf(stat) };
     this.summary.totalBytes += Number(stat.size);
     this.meter.counts.currentPath = path.toString();
     const linkKey = stat.nlink > 1n ? `${stat.dev}:${stat.ino}` : undefined;
     // The parent snapshot first: for an unchanged file it says what the files cache would, without a lookup.
-    const fromParent = this.unchangedContent(stat, parentFileState(parentNode));
+    // A change of metadata alone (an ACL, an attribute) moves the change time but leaves the content as recorded.
+    const fromParent = this.unchangedContent(stat, parentFileState(parentNode, onlyMetadataChanged(meta, parentNode) ? stat.ctimeNs : undefined));
     const cached = fromParent ? undefined : folder?.get(name);
     const reusable = fromParent ?? this.unchangedContent(stat, cached);
     if (reusable) {
@@ -523,6 +542,17 @@ class BackupRun {
     return { ids: read.ids, bytes: read.bytes, stable };
   }
 
+  /** The entry's tree node without content; its attributes per XattrStore.forEntry (a failure to read them is a warning). */
+  private metadataOf(path: Buffer, name: Buffer, type: NodeType, stat: EntryStat, before: TreeNode | undefined): TreeNode {
+    let xattrs: TreeXattr[] | undefined;
+    try {
+      xattrs = this.xattrStore.forEntry(path, type, stat, before);
+    } catch (err) {
+      this.warnings.push(this.report(path, `extended attributes not saved: ${(err as Error).message}`));
+    }
+    return { ...metadataOf(name, type, stat), ...(xattrs ? { xattrs } : {}) };
+  }
+
   private advance(files: number, bytes: number): void {
     this.meter.counts.filesDone += files;
     this.meter.counts.bytesDone += bytes;
@@ -575,9 +605,10 @@ function sameFileState(stat: EntryStat, before: CachedFile | undefined): boolean
   return before !== undefined && before.size === Number(stat.size) && before.mtimeNs === stat.mtimeNs && before.ctimeNs === stat.ctimeNs && before.inode === stat.ino;
 }
 
-function parentFileState(node: TreeNode | undefined): CachedFile | undefined {
+/** `ctimeNs`: the change time to take as the recorded one (see onlyMetadataChanged). */
+function parentFileState(node: TreeNode | undefined, ctimeNs?: bigint): CachedFile | undefined {
   if (node?.type !== 'file' || !node.content || node.inode === undefined) return undefined;
-  return { size: node.size, mtimeNs: node.mtimeNs, ctimeNs: node.ctimeNs, inode: node.inode, content: node.content };
+  return { size: node.size, mtimeNs: node.mtimeNs, ctimeNs: ctimeNs ?? node.ctimeNs, inode: node.inode, content: node.content };
 }
 
 function currentUser(): string {

@@ -1,11 +1,15 @@
 import type { BigIntStats } from 'node:fs';
 import { constants } from 'node:fs';
+import type { Xattr } from '../metadata/xattrs.js';
 
-/** What a backup reads of an entry's lstat: a real BigIntStats, or one packed by the folder lister. */
+/**
+ * What a backup reads of an entry's lstat: a real BigIntStats, or one packed by the folder lister.
+ * `xattrsRead`: its extended attributes were read alongside, and are `xattrs` (absent: it has none).
+ */
 export type EntryStat = Pick<
   BigIntStats,
   'dev' | 'ino' | 'mode' | 'nlink' | 'uid' | 'gid' | 'rdev' | 'size' | 'mtimeNs' | 'ctimeNs' | 'isFile' | 'isDirectory' | 'isSymbolicLink' | 'isFIFO' | 'isSocket' | 'isCharacterDevice'
->;
+> & { readonly xattrsRead?: boolean; readonly xattrs?: readonly Xattr[] };
 
 /** The fields packed per entry, in this order, into a BigInt64Array. */
 export const STAT_FIELDS = ['dev', 'ino', 'mode', 'nlink', 'uid', 'gid', 'rdev', 'size', 'mtimeNs', 'ctimeNs'] as const;
@@ -17,13 +21,16 @@ export function packStat(stat: BigIntStats, into: BigInt64Array, index: number):
 
 /** An lstat result read back from the packed array (no object per field until one is asked for). */
 export class PackedStat implements EntryStat {
+  xattrs?: readonly Xattr[];
+
   constructor(
     private readonly fields: BigInt64Array,
     private readonly at: number,
+    readonly xattrsRead = false,
   ) {}
 
-  static at(fields: BigInt64Array, index: number): PackedStat {
-    return new PackedStat(fields, index * FIELDS);
+  static at(fields: BigInt64Array, index: number, xattrsRead = false): PackedStat {
+    return new PackedStat(fields, index * FIELDS, xattrsRead);
   }
 
   private field(i: number): bigint {

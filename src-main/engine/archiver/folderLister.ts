@@ -12,6 +12,14 @@ export interface ListedEntry {
   /** Undefined when the entry could not be examined (it vanished, or permission was denied); `error` says why. */
   readonly stat: EntryStat | undefined;
   readonly error?: ErrorInfo;
+  /** Why its extended attributes could not be read (the entry is saved without them). */
+  readonly xattrError?: ErrorInfo;
+}
+
+/** A folder to list, and whether with its entries' extended attributes. */
+export interface FolderToList {
+  readonly folder: Buffer;
+  readonly xattrs: boolean;
 }
 
 /** A folder's entries sorted by name, or why the folder itself could not be read. */
@@ -36,7 +44,7 @@ const LISTED_AHEAD = 64;
 export class FolderLister {
   private readonly worker: Worker;
   private readonly port: MessagePort;
-  private readonly pending = new Map<number, { folder: Buffer; resolve(listing: FolderListing): void; reject(err: unknown): void }>();
+  private readonly pending = new Map<number, { folder: Buffer; xattrs: boolean; resolve(listing: FolderListing): void; reject(err: unknown): void }>();
   private nextId = 0;
   private failure: unknown;
   /** Listings asked for ahead (by `prefetch`), by folder path (latin1), until `list` takes them. */
@@ -70,11 +78,15 @@ export class FolderLister {
     });
   }
 
-  /** Lists `folder` (only the entry `only`, if given): each entry with its lstat, sorted by name. */
-  async list(folder: Buffer, only?: Buffer): Promise<FolderListing> {
+  /**
+   * Lists `folder` (only the entry `only`, if given): each entry with its lstat, sorted by name, and with
+   * `xattrs` its extended attributes too (each entry's stat says whether they were read). A listing asked
+   * for ahead is taken as it was asked for.
+   */
+  async list(folder: Buffer, only?: Buffer, xattrs = false): Promise<FolderListing> {
     const key = folder.toString('latin1');
     const listed = this.ahead.get(key);
-    if (!listed) return this.ask([folder], only)[0] as Promise<FolderListing>;
+    if (!listed) return this.ask([{ folder, xattrs }], only)[0] as Promise<FolderListing>;
     this.ahead.delete(key);
     const listing = await listed;
     if (!only || 'failed' in listing) return listing;
@@ -82,26 +94,26 @@ export class FolderLister {
   }
 
   /** Asks for these folders' listings now, in one message, for `list` to take later (as many as LISTED_AHEAD allows). */
-  prefetch(folders: readonly Buffer[]): void {
+  prefetch(folders: readonly FolderToList[]): void {
     if (this.failure !== undefined) return;
-    const wanted = folders.filter((folder) => !this.ahead.has(folder.toString('latin1'))).slice(0, Math.max(0, LISTED_AHEAD - this.ahead.size));
+    const wanted = folders.filter(({ folder }) => !this.ahead.has(folder.toString('latin1'))).slice(0, Math.max(0, LISTED_AHEAD - this.ahead.size));
     if (wanted.length === 0) return;
     for (const [i, listing] of this.ask(wanted).entries()) {
       // Nobody may ever ask for it (the backup failed or stopped first): its failure is then nobody's.
       listing.catch(() => undefined);
-      this.ahead.set((wanted[i] as Buffer).toString('latin1'), listing);
+      this.ahead.set((wanted[i] as FolderToList).folder.toString('latin1'), listing);
     }
   }
 
-  private ask(folders: readonly Buffer[], only?: Buffer): Promise<FolderListing>[] {
+  private ask(folders: readonly FolderToList[], only?: Buffer): Promise<FolderListing>[] {
     if (this.failure !== undefined) return folders.map(() => Promise.reject(this.failure));
     const requests: ListRequest[] = [];
     const listings = folders.map(
-      (folder) =>
+      ({ folder, xattrs }) =>
         new Promise<FolderListing>((resolve, reject) => {
           const id = this.nextId++;
-          requests.push({ id, folder: folder.toString('latin1'), ...(only ? { only: only.toString('latin1') } : {}) });
-          this.pending.set(id, { folder, resolve, reject });
+          requests.push({ id, folder: folder.toString('latin1'), ...(only ? { only: only.toString('latin1') } : {}), xattrs });
+          this.pending.set(id, { folder, xattrs, resolve, reject });
         }),
     );
     this.port.ref();
@@ -141,7 +153,12 @@ export class FolderLister {
       start = end;
       const path = childPath(waiting.folder, name);
       const error = reply.errors[i];
-      entries.push(error ? { name, path, stat: undefined, error } : { name, path, stat: PackedStat.at(reply.stats, i) });
+      entries.push(error ? { name, path, stat: undefined, error } : { name, path, stat: PackedStat.at(reply.stats, i, waiting.xattrs) });
+    }
+    for (const { at, xattrs, error } of reply.xattrs) {
+      const entry = entries[at] as ListedEntry;
+      if (error) entries[at] = { ...entry, xattrError: error };
+      else (entry.stat as PackedStat).xattrs = xattrs?.map(({ name, value }) => ({ name, value: Buffer.from(value.buffer, value.byteOffset, value.byteLength) }));
     }
     waiting.resolve({ entries });
   }

@@ -37,6 +37,8 @@ export interface DiffEntry {
   readonly change: 'added' | 'removed' | 'modified';
   readonly sizeBefore?: number;
   readonly sizeAfter?: number;
+  /** Modified: only its extended attributes or ACL changed, not its content. */
+  readonly attributesOnly?: boolean;
 }
 
 /** Numbered schema migrations; the database's user_version says how many have run. */
@@ -284,18 +286,22 @@ export class Catalogue {
     // Only versions that differ matter: EXCEPT merges the two snapshots' (sorted) version lists, and
     // the paths are looked up for those alone, so unchanged paths cost a merge step each, nothing more.
     const onlyIn = this.db.prepare(
-      `SELECT v.path_id, p.path, v.type, v.size FROM (SELECT version FROM entries WHERE snapshot = ? EXCEPT SELECT version FROM entries WHERE snapshot = ?) d
+      `SELECT v.path_id, p.path, v.type, v.size, v.content FROM (SELECT version FROM entries WHERE snapshot = ? EXCEPT SELECT version FROM entries WHERE snapshot = ?) d
        JOIN versions v ON v.id = d.version JOIN paths p ON p.id = v.path_id`,
     );
-    type Row = { path_id: number; path: Buffer; type: string; size: number };
+    type Row = { path_id: number; path: Buffer; type: string; size: number; content: string };
     const gone = new Map((onlyIn.all(a, b) as Row[]).map((row) => [row.path_id, row]));
     const came = new Map((onlyIn.all(b, a) as Row[]).map((row) => [row.path_id, row]));
     const out: DiffEntry[] = [];
     for (const [pathId, before] of gone) {
       const after = came.get(pathId);
       if (!after) out.push({ path: before.path.toString(), change: 'removed', sizeBefore: before.size });
-      // A folder whose tree changed only because something inside it changed is not itself a change.
-      else if (!(before.type === 'dir' && after.type === 'dir')) out.push({ path: before.path.toString(), change: 'modified', sizeBefore: before.size, sizeAfter: after.size });
+      else {
+        const attributesOnly = before.type === after.type && withoutXattrs(before.content) === withoutXattrs(after.content) && before.content !== after.content;
+        // A folder whose tree changed only because something inside it changed is not itself a change.
+        if (before.type === 'dir' && after.type === 'dir' && !attributesOnly) continue;
+        out.push({ path: before.path.toString(), change: 'modified', sizeBefore: before.size, sizeAfter: after.size, ...(attributesOnly ? { attributesOnly } : {}) });
+      }
     }
     for (const [pathId, after] of came) if (!gone.has(pathId)) out.push({ path: after.path.toString(), change: 'added', sizeAfter: after.size });
     return out.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
@@ -306,8 +312,16 @@ export class Catalogue {
   }
 }
 
-/** What makes two versions of a path the same content. Folders are compared by their own metadata only (see diff). */
+/**
+ * What makes two versions of a path the same content. Folders are compared by their own metadata only
+ * (see diff). Extended attributes add a hash of theirs after XATTRS_MARK, so an entry without any keeps
+ * the key it had before they were saved.
+ */
 function contentKey(node: TreeNode): string {
+  return ownContentKey(node) + xattrsKey(node);
+}
+
+function ownContentKey(node: TreeNode): string {
   if (node.type === 'file') {
     const hash = createHash('sha256');
     for (const id of node.content ?? []) hash.update(id);
@@ -316,6 +330,23 @@ function contentKey(node: TreeNode): string {
   if (node.type === 'symlink') return `link:${(node.linkTarget ?? Buffer.alloc(0)).toString('hex')}`;
   if (node.type === 'dir') return `dir:${node.mode}:${node.uid}:${node.gid}`;
   return node.type;
+}
+
+const XATTRS_MARK = '|x:';
+
+function xattrsKey(node: TreeNode): string {
+  if (!node.xattrs) return '';
+  const hash = createHash('sha256');
+  for (const { name, value, blob } of node.xattrs) {
+    hash.update(`${name}\0${value ? 'v' : 'b'}${(value ?? blob ?? Buffer.alloc(0)).length}\0`);
+    hash.update(value ?? blob ?? Buffer.alloc(0));
+  }
+  return `${XATTRS_MARK}${hash.digest('hex').slice(0, 32)}`;
+}
+
+function withoutXattrs(key: string): string {
+  const at = key.indexOf(XATTRS_MARK);
+  return at < 0 ? key : key.slice(0, at);
 }
 
 function normalise(path: string): string {

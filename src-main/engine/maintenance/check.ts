@@ -7,7 +7,7 @@ import type { BlobLocation } from '../repository/memoryIndex.js';
 import type { Repository } from '../repository/repository.js';
 import { CHECK_ADVICE } from '../repository/repositoryError.js';
 import { listSnapshotIds, loadSnapshot, type Snapshot } from '../snapshot/snapshot.js';
-import { displayName } from '../snapshot/tree.js';
+import { dataBlobsOf, displayName } from '../snapshot/tree.js';
 import { TreeLoader } from '../snapshot/treeLoader.js';
 
 /** Which packs `--read-data` reads: all, a percentage, or slice K of M (both chosen by pack id, so repeated runs cover the same ground). */
@@ -116,7 +116,7 @@ export async function checkRepository(repository: Repository, options: CheckOpti
       for (const node of nodes) {
         const childPath = `${path}/${displayName(node.name)}`;
         if (node.subtree) pending.push({ id: node.subtree, path: childPath });
-        for (const blob of node.content ?? []) {
+        for (const blob of dataBlobsOf(node)) {
           const blobKey = blob.toString('hex');
           used.add(blobKey);
           if (!repository.index.has(blob) && !badBlobs.has(blobKey)) badBlobs.set(blobKey, 'blob-not-indexed');
@@ -252,7 +252,7 @@ async function filesUsing(repository: Repository, snapshots: readonly Snapshot[]
       for (const node of nodes) {
         const childPath = `${path}/${displayName(node.name)}`;
         if (node.subtree) pending.push({ id: node.subtree, path: childPath });
-        for (const blob of node.content ?? []) {
+        for (const blob of dataBlobsOf(node)) {
           const key = blob.toString('hex');
           if (!blobs.has(key)) continue;
           const list = found.get(key) ?? [];

@@ -7,6 +7,7 @@ import type { BlobLocation } from '../repository/memoryIndex.js';
 import type { Repository } from '../repository/repository.js';
 import { RepositoryError } from '../repository/repositoryError.js';
 import { listSnapshots } from '../snapshot/snapshot.js';
+import { dataBlobsOf } from '../snapshot/tree.js';
 import { TreeLoader } from '../snapshot/treeLoader.js';
 
 /** Packs with less than this fraction of live bytes are rewritten, unless told otherwise. */
@@ -172,7 +173,7 @@ async function usedBlobs(repository: Repository): Promise<Set<string>> {
       if (!repository.index.has(id)) continue;
       for (const node of await trees.load(id)) {
         if (node.subtree) pending.push(node.subtree);
-        for (const blob of node.content ?? []) used.add(blob.toString('hex'));
+        for (const blob of dataBlobsOf(node)) used.add(blob.toString('hex'));
       }
     }
   }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, constants as fsConstants, utimesSync } from 'node:fs';
-import { lchown, link, lstat, lutimes, mkdir, open, readdir, realpath, rename, symlink, unlink } from 'node:fs/promises';
+import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, realpath, rename, symlink, unlink } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import ignore, { type Ignore } from 'ignore';
 import type { Progress, Warning } from '../../../src-shared/progress.js';
@@ -21,6 +21,8 @@ import { sameMicrosecond, utimesSeconds } from './fileTimes.js';
 import { FileAppender, RESTORE_STAGE_BYTES } from './fileAppender.js';
 import { FileWriterPool } from './fileWriterPool.js';
 import { unsafeNameReason } from './pathSafety.js';
+import { createSpecialFile } from '../metadata/specialFiles.js';
+import { restoreXattrs } from '../metadata/xattrRestore.js';
 
 export type OverwritePolicy = 'always' | 'if-changed' | 'never';
 
@@ -51,6 +53,8 @@ export interface RestoreResult {
   readonly dirs: number;
   readonly symlinks: number;
   readonly hardLinks: number;
+  /** FIFOs and device files. */
+  readonly specials: number;
   readonly bytesWritten: number;
   /** Entries that could not be restored, each with the reason; the rest was restored. */
   readonly problems: readonly Warning[];
@@ -111,8 +115,10 @@ class RestoreRun {
   private readonly meter: ProgressMeter;
   private readonly trees: TreeLoader;
   private readonly problems: Warning[] = [];
-  private readonly counts = { filesRestored: 0, filesSkipped: 0, dirs: 0, symlinks: 0, hardLinks: 0, bytesWritten: 0 };
+  private readonly counts = { filesRestored: 0, filesSkipped: 0, dirs: 0, symlinks: 0, hardLinks: 0, specials: 0, bytesWritten: 0 };
   private readonly symlinks: Pending[] = [];
+  /** FIFOs and device files, created after the regular files. */
+  private readonly specials: Pending[] = [];
   private readonly links: { path: Buffer; key: string }[] = [];
   private readonly linkSources = new Map<string, Buffer>();
   private readonly directories: Pending[] = [];
@@ -174,6 +180,7 @@ class RestoreRun {
     }
     if (!interrupted) {
       await this.createHardLinks();
+      await this.createSpecials();
       await this.createSymlinks();
     }
     // Deepest first, so setting a folder's mtime is not undone by writing into it.
@@ -183,6 +190,7 @@ class RestoreRun {
     // between them, however slow the disk (a network share).
     for (const [i, dir] of this.directories.reverse().entries()) {
       this.applyFolderMetadata(dir.path, dir.node);
+      if (dir.node.xattrs) await this.applyXattrs(dir.path, dir.node);
       if (i % FOLDERS_PER_TURN === FOLDERS_PER_TURN - 1) await new Promise((resolve) => setImmediate(resolve));
     }
     if (interrupted) throw new OperationInterrupted(INTERRUPTED);
@@ -248,6 +256,11 @@ class RestoreRun {
         }
         case 'symlink':
           this.symlinks.push({ path, node });
+          break;
+        case 'fifo':
+        case 'chardev':
+        case 'blockdev':
+          this.specials.push({ path, node });
           break;
         default:
           this.problem(path, `not restored: ${node.type} entries are recorded but not recreated`);
@@ -391,6 +404,7 @@ class RestoreRun {
       this.counts.filesRestored += 1;
       this.counts.bytesWritten += file.node.size;
       this.meter.counts.filesDone += 1;
+      if (file.node.xattrs) await this.applyXattrs(file.path, file.node);
     }
     this.meter.tick();
   }
@@ -443,8 +457,9 @@ class RestoreRun {
       }
       if (written !== node.size) throw new HindsightError('E_DAMAGED', `the snapshot says ${node.size} bytes but its chunks hold ${written}`);
       await appender.finish();
-      await file.chmod(node.mode);
+      // Owner before mode: a change of owner clears the set-user-ID and set-group-ID bits.
       if (this.isRoot) await file.chown(node.uid, node.gid);
+      await file.chmod(node.mode);
       const mtime = utimesSeconds(node.mtimeNs);
       await file.utimes(mtime, mtime);
       await file.close();
@@ -452,6 +467,7 @@ class RestoreRun {
       await rename(temp, path);
       this.counts.filesRestored += 1;
       this.meter.counts.filesDone += 1;
+      if (node.xattrs) await this.applyXattrs(path, node);
     } catch (err) {
       await appender?.release().catch(() => undefined);
       await file?.close();
@@ -488,10 +504,40 @@ class RestoreRun {
         if (!(await this.replaceable(path))) continue;
         await symlink(target, path);
         await this.applyLinkMetadata(path, node);
+        if (node.xattrs) await this.applyXattrs(path, node);
         this.counts.symlinks += 1;
       } catch (err) {
         this.problem(path, `symbolic link not restored: ${(err as Error).message}`);
       }
+    }
+  }
+
+  /** FIFOs and (as root) device files, with their owner, mode, attributes and times. */
+  private async createSpecials(): Promise<void> {
+    for (const { path, node } of this.specials) {
+      try {
+        if (!(await this.ensureDirectory(path.subarray(0, path.lastIndexOf(0x2f))))) continue;
+        if (!(await this.replaceable(path))) continue;
+        await createSpecialFile(path, node.type, node.rdev);
+        if (this.isRoot) await lchown(path, node.uid, node.gid);
+        await chmod(path, node.mode);
+        if (node.xattrs) await this.applyXattrs(path, node);
+        const mtime = utimesSeconds(node.mtimeNs);
+        await lutimes(path, mtime, mtime);
+        this.counts.specials += 1;
+      } catch (err) {
+        this.problem(path, `not restored: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /** Extended attributes of an entry just restored; what cannot be set is one problem naming the entry. */
+  private async applyXattrs(path: Buffer, node: TreeNode): Promise<void> {
+    try {
+      const problem = await restoreXattrs(this.repository, path, node.xattrs ?? []);
+      if (problem) this.problem(path, problem);
+    } catch (err) {
+      this.problem(path, `extended attributes not restored: ${(err as Error).message}`);
     }
   }
 

@@ -39,6 +39,11 @@ const SNAPSHOT_SCHEMA = v.object({
   parent: v.optional(hex32),
   tree: hex32,
   summary: SUMMARY_SCHEMA,
+  /**
+   * Its trees record extended attributes (absent in snapshots saved before they were kept, or with
+   * --no-xattrs): only then may the next backup take an unchanged entry's attributes from it.
+   */
+  xattrs: v.optional(v.literal(true)),
 });
 
 export type SnapshotRecord = v.InferOutput<typeof SNAPSHOT_SCHEMA>;

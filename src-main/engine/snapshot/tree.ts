@@ -31,6 +31,18 @@ export interface TreeNode {
   readonly links?: number;
   /** Device files: the device number. */
   readonly rdev?: bigint;
+  /** Extended attributes (POSIX ACLs among them), sorted by name; absent when the entry has none. */
+  readonly xattrs?: readonly TreeXattr[];
+}
+
+/**
+ * One extended attribute: its value inline, or, when large, the id of the data blob holding it (so a
+ * big value, a macOS resource fork say, is deduplicated and does not bloat its folder's tree).
+ */
+export interface TreeXattr {
+  readonly name: string;
+  readonly value?: Buffer;
+  readonly blob?: Buffer;
 }
 
 const NODE_TYPES: ReadonlySet<string> = new Set<NodeType>(['file', 'dir', 'symlink', 'fifo', 'socket', 'chardev', 'blockdev']);
@@ -60,7 +72,8 @@ export function encodeTree(nodes: readonly TreeNode[]): Buffer {
  * One entry as JSON. Properties are assigned one by one rather than spread from small objects (a
  * tenth of a no-change backup's main thread went to those objects); the insertion order, which is
  * the serialised order and so part of the tree's id, is the format's: name, type, mode, uid, gid,
- * mtimeNs, ctimeNs, size, content, subtree, linkTarget, inode, device, links, rdev.
+ * mtimeNs, ctimeNs, size, content, subtree, linkTarget, inode, device, links, rdev, xattrs (an
+ * optional field added later: trees without it are the ones saved before, and read the same).
  */
 function encodeNode(node: TreeNode): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -79,7 +92,19 @@ function encodeNode(node: TreeNode): Record<string, unknown> {
   if (node.device !== undefined) out.device = node.device.toString();
   if (node.links !== undefined) out.links = node.links;
   if (node.rdev !== undefined) out.rdev = node.rdev.toString();
+  if (node.xattrs) out.xattrs = node.xattrs.map(encodeXattr);
   return out;
+}
+
+function encodeXattr(xattr: TreeXattr): Record<string, string> {
+  return xattr.blob ? { name: xattr.name, blob: xattr.blob.toString('hex') } : { name: xattr.name, value: (xattr.value as Buffer).toString('base64') };
+}
+
+/** The data blobs an entry refers to: its content's chunks, then the values of large extended attributes. */
+export function dataBlobsOf(node: TreeNode): Buffer[] {
+  const blobs = node.content ? [...node.content] : [];
+  for (const xattr of node.xattrs ?? []) if (xattr.blob) blobs.push(xattr.blob);
+  return blobs;
 }
 
 /**
@@ -103,8 +128,18 @@ export function sameNode(a: TreeNode, b: TreeNode): boolean {
     a.name.equals(b.name) &&
     sameBytes(a.subtree, b.subtree) &&
     sameBytes(a.linkTarget, b.linkTarget) &&
-    sameIds(a.content, b.content)
+    sameIds(a.content, b.content) &&
+    sameXattrs(a.xattrs, b.xattrs)
   );
+}
+
+export function sameXattrs(a: readonly TreeXattr[] | undefined, b: readonly TreeXattr[] | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined || a.length !== b.length) return false;
+  return a.every((x, i) => {
+    const y = b[i] as TreeXattr;
+    return x.name === y.name && sameBytes(x.value, y.value) && sameBytes(x.blob, y.blob);
+  });
 }
 
 function sameBytes(a: Buffer | undefined, b: Buffer | undefined): boolean {
@@ -173,6 +208,7 @@ function decodeNode(entry: unknown): TreeNode {
   if (entry.device !== undefined) node.device = decimalField(entry, 'device');
   if (entry.links !== undefined) node.links = uintField(entry, 'links');
   if (entry.rdev !== undefined) node.rdev = decimalField(entry, 'rdev');
+  if (entry.xattrs !== undefined) node.xattrs = xattrsField(entry.xattrs);
   if (type === 'dir' && !node.subtree) throw new FormatViolation('directory entry without a subtree');
   if (type === 'file' && !node.content) throw new FormatViolation('file entry without content');
   if (type === 'symlink') {
@@ -180,6 +216,16 @@ function decodeNode(entry: unknown): TreeNode {
     node.linkTarget = linkTarget;
   }
   return node;
+}
+
+function xattrsField(value: unknown): TreeXattr[] {
+  if (!Array.isArray(value) || value.length === 0) throw new FormatViolation('xattrs is not a list of attributes');
+  return value.map((xattr: unknown) => {
+    if (!isRecord(xattr) || typeof xattr.name !== 'string' || xattr.name === '' || xattr.name.includes('\0')) throw new FormatViolation('an extended attribute has no valid name');
+    if (xattr.blob !== undefined) return { name: xattr.name, blob: idFrom(xattr.blob, 'an extended attribute') };
+    if (typeof xattr.value !== 'string' || !BASE64.test(xattr.value)) throw new FormatViolation('an extended attribute value is not base64');
+    return { name: xattr.name, value: Buffer.from(xattr.value, 'base64') };
+  });
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

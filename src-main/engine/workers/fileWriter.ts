@@ -50,8 +50,9 @@ function writeFile(request: WriteRequest): string | undefined {
   try {
     try {
       for (let done = 0; done < request.content.byteLength; ) done += writeSync(fd, request.content, done, request.content.byteLength - done, done);
-      fchmodSync(fd, request.mode);
+      // Owner before mode: a change of owner clears the set-user-ID and set-group-ID bits.
       if (request.owner) fchownSync(fd, request.owner.uid, request.owner.gid);
+      fchmodSync(fd, request.mode);
       futimesSync(fd, request.mtime, request.mtime);
     } finally {
       closeSync(fd);

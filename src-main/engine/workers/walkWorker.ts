@@ -4,6 +4,7 @@ import { childPath } from '../archiver/childPath.js';
 import { ExcludeRules, type ExcludeOptions } from '../archiver/excludes.js';
 import { packStat, packedStatsLength } from '../archiver/entryStat.js';
 import { scanSources, type ScanTotals } from '../archiver/scanner.js';
+import { readXattrs } from '../metadata/xattrs.js';
 
 export interface WalkWorkerData {
   /** Where list requests arrive and their answers go. */
@@ -23,6 +24,8 @@ export interface ListRequest {
   readonly folder: string;
   /** List this name alone (if present) instead of every entry; latin1 like `folder`. */
   readonly only?: string;
+  /** Read each entry's extended attributes along with its lstat. */
+  readonly xattrs: boolean;
 }
 
 export interface ErrorInfo {
@@ -40,6 +43,8 @@ export type ListReply =
       /** Each entry's lstat, packed (see entryStat.ts); zeros where `errors[i]` is set. */
       readonly stats: BigInt64Array;
       readonly errors: readonly (ErrorInfo | null)[];
+      /** Only the entries that have extended attributes, or whose attributes could not be read. */
+      readonly xattrs: readonly ListedXattrs[];
     };
 
 /** Folders to list, answered together in a ListReplies. */
@@ -49,6 +54,12 @@ export interface ListRequests {
 
 export interface ListReplies {
   readonly replies: readonly ListReply[];
+}
+
+export interface ListedXattrs {
+  readonly at: number;
+  readonly xattrs?: readonly { readonly name: string; readonly value: Uint8Array }[];
+  readonly error?: ErrorInfo;
 }
 
 export type WalkMessage = { readonly type: 'totals'; readonly totals: ScanTotals } | { readonly type: 'totalsFailed'; readonly message: string };
@@ -69,7 +80,7 @@ port.on('message', ({ requests }: ListRequests) => {
   port.postMessage({ replies } satisfies ListReplies, transfer as ArrayBuffer[]);
 });
 
-function list({ id, folder, only }: ListRequest): ListReply {
+function list({ id, folder, only, xattrs: withXattrs }: ListRequest): ListReply {
   const path = Buffer.from(folder, 'latin1');
   let names: Buffer[];
   try {
@@ -81,18 +92,29 @@ function list({ id, folder, only }: ListRequest): ListReply {
   const stats = new BigInt64Array(packedStatsLength(names.length));
   const errors: (ErrorInfo | null)[] = [];
   const ends = new Uint32Array(names.length);
+  const xattrs: ListedXattrs[] = [];
   let length = 0;
   for (const [i, name] of names.entries()) {
     length += name.length;
     ends[i] = length;
+    const entry = childPath(path, name);
     try {
-      packStat(lstatSync(childPath(path, name), { bigint: true }), stats, i);
+      packStat(lstatSync(entry, { bigint: true }), stats, i);
       errors.push(null);
     } catch (err) {
       errors.push(errorInfo(err));
+      continue;
+    }
+    // Here, in this thread's synchronous loop, attributes cost their system call and nothing more.
+    if (!withXattrs) continue;
+    try {
+      const found = readXattrs(entry);
+      if (found) xattrs.push({ at: i, xattrs: found });
+    } catch (err) {
+      xattrs.push({ at: i, error: errorInfo(err) });
     }
   }
-  return { id, names: new Uint8Array(Buffer.concat(names, length)), ends, stats, errors };
+  return { id, names: new Uint8Array(Buffer.concat(names, length)), ends, stats, errors, xattrs };
 }
 
 function errorInfo(err: unknown): ErrorInfo {

@@ -294,6 +294,7 @@ function FileDetails(props: {
           <p className="muted small">
             {formatBytes(entry.size ?? 0)} · modified {formatDateTime(entry.mtime)}
           </p>
+          {entry.xattrs && <p className="muted small">Extended attributes: {describeXattrs(entry.xattrs)}</p>}
           <div className="row">
             <button type="button" className="button primary" onClick={() => props.onRestore([{ repository, snapshot: snapshot.id, path }], snapshot.time)}>
               Restore…
@@ -343,4 +344,10 @@ function FileDetails(props: {
       )}
     </aside>
   );
+}
+
+/** Attribute names for a person: the ACL attributes by what they are, the rest as named. */
+function describeXattrs(names: readonly string[]): string {
+  const acl = { 'system.posix_acl_access': 'access ACL', 'system.posix_acl_default': 'default ACL' } as Record<string, string>;
+  return names.map((name) => acl[name] ?? name).join(', ');
 }

@@ -38,6 +38,7 @@ test('sameNode holds exactly when two entries encode to the same bytes, field by
     device: 7n,
     links: 8,
     rdev: 9n,
+    xattrs: [{ name: 'user.tag', value: Buffer.from('red') }, { name: 'user.big', blob: Buffer.alloc(32, 6) }],
   };
   const changed: Required<TreeNode> = {
     name: Buffer.from('m'),
@@ -55,6 +56,7 @@ test('sameNode holds exactly when two entries encode to the same bytes, field by
     device: 17n,
     links: 18,
     rdev: 19n,
+    xattrs: [{ name: 'user.tag', value: Buffer.from('blue') }, { name: 'user.big', blob: Buffer.alloc(32, 6) }],
   };
   const copy = (node: Required<TreeNode>): TreeNode => ({
     ...node,
@@ -62,6 +64,7 @@ test('sameNode holds exactly when two entries encode to the same bytes, field by
     content: node.content.map((id) => Buffer.from(id)),
     subtree: Buffer.from(node.subtree),
     linkTarget: Buffer.from(node.linkTarget),
+    xattrs: node.xattrs.map((x) => ({ ...x, ...(x.value ? { value: Buffer.from(x.value) } : {}) })),
   });
   const encodesAlike = (a: TreeNode, b: TreeNode) => encodeTree([a]).equals(encodeTree([b]));
   assert.ok(sameNode(full, copy(full)), 'a copy with fresh buffers is the same');
@@ -74,10 +77,37 @@ test('sameNode holds exactly when two entries encode to the same bytes, field by
     }
   }
   variants.push({ ...full, content: [Buffer.alloc(32, 1)] }, { ...full, content: [] });
+  variants.push({ ...full, xattrs: full.xattrs.slice(0, 1) }, { ...full, xattrs: [{ name: 'user.tag', blob: Buffer.alloc(32, 6) }, ...full.xattrs.slice(1)] });
   for (const node of [...variants, { ...full, inode: undefined, device: undefined, links: undefined, rdev: undefined } as TreeNode]) {
     const { inode, device, links, rdev, ...rest } = node;
     const comparable: TreeNode = { ...rest, ...(inode !== undefined ? { inode } : {}), ...(device !== undefined ? { device } : {}), ...(links !== undefined ? { links } : {}), ...(rdev !== undefined ? { rdev } : {}) };
     assert.equal(sameNode(full, comparable), encodesAlike(full, comparable), `changed: ${JSON.stringify(Object.keys(node))}`);
     assert.equal(sameNode(full, comparable), false);
+  }
+});
+
+test('extended attributes: an optional field after the others, values inline as base64 or as a blob id; old trees decode without it', () => {
+  const node: TreeNode = {
+    name: Buffer.from('f'),
+    type: 'file',
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    mtimeNs: 1n,
+    ctimeNs: 2n,
+    size: 0,
+    content: [],
+    xattrs: [
+      { name: 'system.posix_acl_access', value: Buffer.from([2, 0, 0, 0]) },
+      { name: 'user.big', blob: Buffer.alloc(32, 0xcd) },
+    ],
+  };
+  const encoded = encodeTree([node]).toString('utf8');
+  assert.ok(encoded.endsWith(`"content":[],"xattrs":[{"name":"system.posix_acl_access","value":"AgAAAA=="},{"name":"user.big","blob":"${'cd'.repeat(32)}"}]}]}`), encoded);
+  assert.deepEqual(decodeTree(Buffer.from(encoded)), [node]);
+  const old = '{"nodes":[{"name":"f","type":"file","mode":420,"uid":0,"gid":0,"mtimeNs":"1","ctimeNs":"2","size":0,"content":[]}]}';
+  assert.equal(decodeTree(Buffer.from(old))[0]?.xattrs, undefined);
+  for (const bad of ['[]', '{}', '[{"name":""}]', '[{"name":"user.a"}]', '[{"name":"user.a","value":"%%"}]', '[{"name":"user.a","blob":"ab"}]']) {
+    assert.throws(() => decodeTree(Buffer.from(old.replace('"content":[]', `"content":[],"xattrs":${bad}`))), /xattrs|extended attribute/, bad);
   }
 });
