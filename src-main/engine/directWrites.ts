@@ -3,7 +3,7 @@ import { constants as fsConstants } from 'node:fs';
 /** Linux's flag for writes that go from a program's memory to the disk, around the page cache; absent elsewhere. */
 const O_DIRECT = (fsConstants as { O_DIRECT?: number }).O_DIRECT;
 /** What an uncached write must be a multiple of, in length and file position: the largest logical block size in common use. */
-const DIRECT_BLOCK = 4096;
+export const DIRECT_BLOCK = 4096;
 
 /** The calls made on a descriptor: Node's FileHandle has them, and so has the local backend's LocalFile. */
 export interface WritableFile {

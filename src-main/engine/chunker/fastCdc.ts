@@ -1,3 +1,5 @@
+import { zeroRunEnd } from '../zeroBytes.js';
+
 export interface ChunkerParams {
   readonly minSize: number;
   readonly avgSize: number;
@@ -6,6 +8,8 @@ export interface ChunkerParams {
 
 /** The gear hash forgets a byte after 32 shifts: its value depends only on the last 32 bytes. */
 const WINDOW = 32;
+/** Bytes hashed one by one between two looks at whether a run of zeros can be skipped. */
+const SLICE = 4096;
 
 /**
  * FastCDC (Xia et al.) with normalized chunking, level 1.
@@ -32,6 +36,16 @@ const WINDOW = 32;
  *
  * Streaming: the chunker keeps only the current chunk's length and hash, never
  * the data, so blocks of any size give the same boundaries.
+ *
+ * Runs of zeros (a fresh disk image, the holes of a sparse file) are skipped,
+ * not hashed: after 32 zeros the hash is F = -gear[0] (mod 2^32), and a zero
+ * byte maps F to 2F + gear[0] = F again, so while the bytes stay zero the hash
+ * stays F and whether a length qualifies as a cut depends only on the phase.
+ * Where F does not qualify in the current phase, every zero up to the phase's
+ * limit is passed over exactly as the byte loop would pass it: the boundaries
+ * are the same, and the zeros cost a memcmp instead of a table load, shift and
+ * test each. A 4 GiB file of zeros: the chunker was 57% of the backup's CPU
+ * (perf), 3.9 of 7.7 CPU-seconds.
  */
 export class Chunker {
   /** The gear words reinterpreted as signed, so the hot loop stays in int32 arithmetic. */
@@ -42,6 +56,10 @@ export class Chunker {
   private readonly avgSize: number;
   private readonly maxSize: number;
   private readonly hashFrom: number;
+  /** The hash's value inside a run of zeros (see the class comment), and whether it is a cut in each phase. */
+  private readonly fixed: number;
+  private readonly skipS: boolean;
+  private readonly skipL: boolean;
   /** Bytes of the current chunk consumed so far. */
   private length = 0;
   private hash = 0;
@@ -60,6 +78,9 @@ export class Chunker {
     this.avgSize = avgSize;
     this.maxSize = maxSize;
     this.hashFrom = Math.max(0, minSize - WINDOW);
+    this.fixed = -(this.gear[0] as number) | 0;
+    this.skipS = (this.fixed & this.maskS) !== 0;
+    this.skipL = (this.fixed & this.maskL) !== 0;
   }
 
   /** Consumes a block; returns the lengths of every chunk completed inside it (a chunk may span earlier blocks). */
@@ -72,6 +93,9 @@ export class Chunker {
     const avgSize = this.avgSize;
     const maxSize = this.maxSize;
     const hashFrom = this.hashFrom;
+    const fixed = this.fixed;
+    const skipS = this.skipS;
+    const skipL = this.skipL;
     const end = block.length;
     let length = this.length;
     let hash = this.hash;
@@ -88,19 +112,27 @@ export class Chunker {
           hash = ((hash << 1) + (gear[block[i] as number] as number)) | 0;
         }
       } else if (length < avgSize - 1) {
-        for (const stop = Math.min(end, i + (avgSize - 1 - length)); i < stop; ) {
-          hash = ((hash << 1) + (gear[block[i++] as number] as number)) | 0;
-          if ((hash & maskS) === 0) {
-            cut = true;
-            break;
+        const stop = Math.min(end, i + (avgSize - 1 - length));
+        while (i < stop && !cut) {
+          if (skipS && hash === fixed) i = zeroRunEnd(block, i, stop);
+          for (const slice = Math.min(stop, i + SLICE); i < slice; ) {
+            hash = ((hash << 1) + (gear[block[i++] as number] as number)) | 0;
+            if ((hash & maskS) === 0) {
+              cut = true;
+              break;
+            }
           }
         }
       } else {
-        for (const stop = Math.min(end, i + (maxSize - length)); i < stop; ) {
-          hash = ((hash << 1) + (gear[block[i++] as number] as number)) | 0;
-          if ((hash & maskL) === 0) {
-            cut = true;
-            break;
+        const stop = Math.min(end, i + (maxSize - length));
+        while (i < stop && !cut) {
+          if (skipL && hash === fixed) i = zeroRunEnd(block, i, stop);
+          for (const slice = Math.min(stop, i + SLICE); i < slice; ) {
+            hash = ((hash << 1) + (gear[block[i++] as number] as number)) | 0;
+            if ((hash & maskL) === 0) {
+              cut = true;
+              break;
+            }
           }
         }
         cut ||= length + (i - start) === maxSize;

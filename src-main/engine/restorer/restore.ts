@@ -23,6 +23,7 @@ import { FileWriterPool } from './fileWriterPool.js';
 import { unsafeNameReason } from './pathSafety.js';
 import { createSpecialFile } from '../metadata/specialFiles.js';
 import { restoreXattrs } from '../metadata/xattrRestore.js';
+import { ZeroChunks } from './zeroChunks.js';
 
 export type OverwritePolicy = 'always' | 'if-changed' | 'never';
 
@@ -138,6 +139,8 @@ class RestoreRun {
   /** Stages of large files on their way to the disk: one per file restored at once. */
   private readonly stages: BufferPool;
   private readonly contentWindows: PackWindows;
+  /** Chunks found to hold only zeros: restored as holes, and not loaded again. */
+  private readonly zeroChunks = new ZeroChunks();
 
   constructor(
     private readonly repository: Repository,
@@ -442,17 +445,25 @@ class RestoreRun {
     try {
       appender = await FileAppender.open(temp, file, this.stages);
       const ids = node.content ?? [];
+      // A chunk known to be zeros is not loaded: its length is all that is written, as a hole.
+      const load = (id: Buffer): Promise<Buffer | number> => {
+        const zeros = this.zeroChunks.lengthOf(id);
+        return zeros === undefined ? this.repository.loadBlob(id) : Promise.resolve(zeros);
+      };
       // Read the next chunk while writing this one.
-      let next = ids.length > 0 ? this.repository.loadBlob(ids[0] as Buffer) : undefined;
+      let next = ids.length > 0 ? load(ids[0] as Buffer) : undefined;
       for (let i = 0; i < ids.length; i++) {
-        const data = await (next as Promise<Buffer>);
+        const data = await (next as Promise<Buffer | number>);
         stopIfAborted(this.options.signal, INTERRUPTED);
-        next = i + 1 < ids.length ? this.repository.loadBlob(ids[i + 1] as Buffer) : undefined;
+        const zeros = typeof data === 'number' ? data : this.zeroChunks.check(ids[i] as Buffer, data) ? data.length : undefined;
+        next = i + 1 < ids.length ? load(ids[i + 1] as Buffer) : undefined;
         next?.catch(() => undefined);
-        await appender.append(data);
-        written += data.length;
-        this.counts.bytesWritten += data.length;
-        this.meter.counts.bytesDone += data.length;
+        if (zeros === undefined) await appender.append(data as Buffer);
+        else await appender.skip(zeros);
+        const length = zeros ?? (data as Buffer).length;
+        written += length;
+        this.counts.bytesWritten += length;
+        this.meter.counts.bytesDone += length;
         this.meter.tick();
       }
       if (written !== node.size) throw new HindsightError('E_DAMAGED', `the snapshot says ${node.size} bytes but its chunks hold ${written}`);

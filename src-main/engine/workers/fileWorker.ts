@@ -3,7 +3,9 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Chunker, type ChunkerParams } from '../chunker/fastCdc.js';
 import { computeBlobId } from '../crypto/blobId.js';
 import { SlotCompressor } from '../repository/blobCodec.js';
+import { RecentChunks } from './recentChunks.js';
 import { lowerThreadPriority } from './threadPriority.js';
+import { ZeroChunkIds } from './zeroChunkIds.js';
 
 export interface FileWorkerData {
   readonly blobIdKey: Uint8Array;
@@ -78,6 +80,8 @@ const WORKER_NICENESS = 5;
 const OUTBOX_BYTES = 1024 * 1024;
 /** Bytes read as chunks the repository holds before posting: their messages are tiny, but progress counts their bytes. */
 const OUTBOX_STORED_BYTES = 64 * 1024 * 1024;
+/** Chunks remembered as sent (see RecentChunks): a few hundred 64-character strings. */
+const RECENT_CHUNKS = 256;
 
 /**
  * Worker thread: reads one file at a time with synchronous calls (no event
@@ -98,6 +102,8 @@ const released = new Int32Array(data.released);
 /** Ring bytes handed out so far, counted like `released` (wrapping at 2^32). */
 let produced = 0;
 const chunker = new Chunker(data.gear, data.chunker);
+const recent = new RecentChunks(RECENT_CHUNKS);
+const zeroIds = new ZeroChunkIds(key);
 const compressor = new SlotCompressor(data.level);
 const block = Buffer.allocUnsafeSlow(BLOCK_SIZE);
 /** The start of a chunk that began in an earlier block, and then the whole chunk once it ends. */
@@ -270,13 +276,14 @@ function chunkFrom(fd: number, offset: number, size: number, previous: Previous)
 /**
  * Sends one chunk, which lies in a reused buffer: its stored form is copied into the ring.
  * A chunk the repository holds already goes as its id alone: after an edit most of a large file is such
- * chunks, and copying them out only for the main thread to drop them cost memory and page faults.
+ * chunks, and copying them out only for the main thread to drop them cost memory and page faults. So
+ * does a chunk this worker sent with its content a little earlier (RecentChunks).
  * Returns the chunk's id, in hex.
  */
 function send(chunk: Uint8Array, known: ReadonlySet<string>): string {
-  const id = computeBlobId(key, chunk);
+  const id = zeroIds.idOf(chunk) ?? computeBlobId(key, chunk);
   const hex = id.toString('hex');
-  if (known.has(hex)) {
+  if (known.has(hex) || recent.has(hex)) {
     sendStored(id, chunk.byteLength);
     return hex;
   }
@@ -290,6 +297,7 @@ function send(chunk: Uint8Array, known: ReadonlySet<string>): string {
   const span = (produced - before) | 0;
   // A copy of the id: a Buffer may be a view of a shared pool, and posting a view clones its whole ArrayBuffer.
   post({ type: 'chunk', id: new Uint8Array(id), offset, length: body.byteLength, span, compressed, rawLength: chunk.byteLength });
+  recent.add(hex);
   return hex;
 }
 

@@ -173,3 +173,29 @@ test('chunks pass through a small ring, released only in ring order, and every s
     assert.ok(stored.equals(contents[i] as Buffer), `file ${i} comes back as it was`);
   }
 });
+
+test('a chunk a worker just sent goes as its id alone: 64 MiB of zeros is compressed and handed to the packer once', async (t) => {
+  const { read, repository, saver } = await fileSaver(t);
+  let handed = 0;
+  const saveChunk = saver.saveChunk.bind(saver);
+  saver.saveChunk = (...args) => {
+    handed += 1;
+    return saveChunk(...args);
+  };
+  const content = await read(Buffer.alloc(64 * MiB));
+  assert.equal(content.ids.length, (64 * MiB) / CHUNKER.maxSize);
+  assert.equal(new Set(hex(content)).size, 1);
+  assert.equal(handed, 1, 'chunks sent with their content');
+  assert.equal(saver.stats.dataBlobsAdded, 1);
+  assert.ok(saver.stats.bytesAdded < 4 * KiB, `${saver.stats.bytesAdded} bytes added`);
+  assert.ok((await repository.loadBlob(content.ids[0] as Buffer)).equals(Buffer.alloc(CHUNKER.maxSize)));
+  // Repeats of data too, across files: the same 1 MiB twice in a file, then once more in another. The
+  // files are read one at a time, so by one worker.
+  const block = seededBytes('repeated', MiB);
+  const twice = await read(Buffer.concat([block, block]));
+  const before = handed;
+  const again = await read(block);
+  // Its chunks are the first file's (the second copy there falls back in step and ends at the file's end too).
+  assert.ok(hex(again).every((id) => hex(twice).includes(id)));
+  assert.equal(handed - before, 0, 'chunks of a file read just before sent with their content');
+});

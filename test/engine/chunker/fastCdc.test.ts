@@ -134,3 +134,40 @@ test('data without content to cut on (all zeros) is cut at the maximum size', ()
   const lengths = chunkLengths(gearTable(seed('zeros')), DEFAULTS, Buffer.alloc(20 * MiB));
   assert.deepEqual(lengths, [8 * MiB, 8 * MiB, 4 * MiB]);
 });
+
+/** Random data broken by runs of zeros of every awkward length: shorter than the hash window, around a skipped piece, longer than a chunk. */
+function withZeroRuns(name: string, runs: readonly number[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const [i, run] of runs.entries()) {
+    parts.push(seededBytes(`${name} ${i}`, 1 + ((i * 7919) % 3000)), Buffer.alloc(run));
+  }
+  return Buffer.concat(parts);
+}
+
+test('runs of zeros, which the chunker skips instead of hashing, are cut exactly where the byte-by-byte rule cuts them', () => {
+  const runs = [1, 31, 32, 33, 255, 256, 257, 1000, 4095, 4096, 4097, 9000, 40_000, 70_000, 131_072, 200_001];
+  const data = withZeroRuns('zero runs', runs);
+  const gear = gearTable(seed('zero runs'));
+  // The hash of a run of zeros settles at -gear[0]: set gear[0] so that it is a cut in neither phase (the
+  // derived table, almost surely), in the long phase only (0x00400000 has its top 9 bits clear, not its top
+  // 11), or in both (0).
+  const gears = [gear, Uint32Array.from(gear, (word, i) => (i === 0 ? 2 ** 32 - 0x0040_0000 : word)), Uint32Array.from(gear, (word, i) => (i === 0 ? 0 : word))];
+  for (const [g, table] of gears.entries()) {
+    for (const params of [SMALL, { minSize: 2048, avgSize: 8192, maxSize: 65_536 }, { minSize: 64, avgSize: 64, maxSize: 100_000 }]) {
+      const expected = referenceLengths(table, params, data);
+      assert.deepEqual(chunkLengths(table, params, data), expected, `gear ${g}, ${JSON.stringify(params)}`);
+      assert.deepEqual(chunkLengths(table, params, data, (i) => 1 + ((i * 104_729) % 50_000)), expected, `gear ${g}, ${JSON.stringify(params)}, in blocks`);
+    }
+  }
+});
+
+test('a long run of zeros inside data is cut as the byte-by-byte rule cuts it, with the default sizes', () => {
+  const gear = gearTable(seed('long zeros'));
+  const data = Buffer.concat([seededBytes('before', MiB + 17), Buffer.alloc(17 * MiB + 5), seededBytes('after', MiB)]);
+  const expected = referenceLengths(gear, DEFAULTS, data);
+  assert.deepEqual(chunkLengths(gear, DEFAULTS, data, () => 4 * MiB), expected);
+  assert.deepEqual(chunkLengths(gear, DEFAULTS, data, (i) => 1 + ((i * 104_729) % (3 * MiB))), expected);
+  // Zeros between the chunk that ends the data and the one that starts it again go as whole 8 MiB chunks.
+  const zeroDigest = createHash('sha256').update(Buffer.alloc(8 * MiB)).digest('hex');
+  assert.ok(chunkDigests(data, expected).includes(zeroDigest));
+});

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { constants as fsConstants } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BufferPool } from '../../../src-main/engine/bufferPool.js';
@@ -48,4 +48,34 @@ test('stages in ordinary memory, which O_DIRECT refuses, go through the page cac
   assert.ok((await readFile(path)).equals(Buffer.concat(pieces)), 'the file differs from what was appended');
   if (await pageCacheUncheckable(dir)) return;
   assert.ok(inCache >= 3 * RESTORE_STAGE_BYTES, `written through the cache, so in it: ${inCache} bytes`);
+});
+
+test('zeros skipped as holes read back as zeros, take no space, and a hole at the end still gives the file its size', async (t) => {
+  const dir = await tempDir(t);
+  const data = (name: string, length: number) => ({ data: seededBytes(name, length) });
+  // Holes of every alignment: after a partial block, across stage boundaries, a whole stage, at the end.
+  const parts: ({ data: Buffer } | { zeros: number })[] = [
+    data('a', 300_000),
+    { zeros: 5 * RESTORE_STAGE_BYTES + 123 },
+    data('b', 5),
+    { zeros: 100 },
+    { zeros: 2 * RESTORE_STAGE_BYTES + 4097 },
+    data('c', RESTORE_STAGE_BYTES),
+    { zeros: 3 * RESTORE_STAGE_BYTES + 1 },
+  ];
+  const expected = Buffer.concat(parts.map((part) => ('data' in part ? part.data : Buffer.alloc(part.zeros))));
+  for (const [name, stages] of [
+    ['aligned stages', new BufferPool(1, RESTORE_STAGE_BYTES)],
+    ['ordinary memory', new BufferPool(1)],
+  ] as const) {
+    const path = join(dir, `${name}.bin`);
+    const file = await open(path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
+    const appender = await FileAppender.open(Buffer.from(path), file, stages);
+    for (const part of parts) await ('data' in part ? appender.append(part.data) : appender.skip(part.zeros));
+    await appender.finish();
+    await file.close();
+    assert.ok((await readFile(path)).equals(expected), `${name}: the file differs from what was appended`);
+    const allocated = (await stat(path)).blocks * 512;
+    assert.ok(allocated < expected.length / 4, `${name}: ${allocated} bytes allocated for a ${expected.length}-byte file with 1.3 MB of data`);
+  }
 });
