@@ -1,5 +1,6 @@
 import type { EventMessage } from '../../src-shared/api.js';
 import { Agent } from './agent.js';
+import { releaseMemoryWhenIdle } from './idleMemory.js';
 import { KeytarSecretStore, type SecretStore } from './secretStore.js';
 import { dispatch } from './transport/dispatch.js';
 import { AgentSocketServer } from './transport/socketServer.js';
@@ -28,6 +29,7 @@ export async function runAgent(options: {
   const server = new AgentSocketServer(agent, options.socketPath);
   await server.listen();
   await agent.start();
+  const stopReleasing = releaseMemoryWhenIdle(agent);
   let detachParent = options.attach?.(agent) ?? (() => {});
   if (process.send) {
     const onMessage = (raw: unknown) => void dispatch(agent, raw).then((response) => process.send?.(response));
@@ -47,6 +49,7 @@ export async function runAgent(options: {
     stop: () =>
       (stopping ??= (async () => {
         detachParent();
+        stopReleasing();
         await server.close();
         await agent.stop();
       })()),

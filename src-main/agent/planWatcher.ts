@@ -1,8 +1,8 @@
-import { watch, type FSWatcher } from 'chokidar';
 import { resolve, sep } from 'node:path';
 import type { Plan } from '../../src-shared/plan.js';
 import { ExcludeRules } from '../engine/archiver/excludes.js';
 import type { Clock } from './clock.js';
+import { FolderWatcher } from './folderWatcher.js';
 
 export interface WatchCallbacks {
   /** The debounced batch of changed paths (absolute). */
@@ -18,7 +18,7 @@ export interface WatchCallbacks {
  * time still gets backed up.
  */
 export class PlanWatcher {
-  private watcher: FSWatcher | undefined;
+  private watchers: FolderWatcher[] = [];
   private readonly pending = new Set<string>();
   private firstChangeAt: number | undefined;
   private cancelTimer: (() => void) | undefined;
@@ -36,23 +36,27 @@ export class PlanWatcher {
 
   /** Resolves once the initial scan is done and changes are being seen. */
   async start(): Promise<void> {
-    const watcher = watch(this.sources, {
-      ignoreInitial: true,
-      followSymlinks: false,
-      ignored: (path, stats) => this.isExcluded(path, stats?.isDirectory() ?? false),
-    });
-    this.watcher = watcher;
-    for (const event of ['add', 'change', 'unlink', 'addDir', 'unlinkDir'] as const) watcher.on(event, (path: string) => this.changed(path));
-    watcher.on('error', (err) => void this.fail(err as NodeJS.ErrnoException));
-    await new Promise<void>((ready) => watcher.once('ready', ready));
+    try {
+      for (const source of this.sources) {
+        const watcher = new FolderWatcher(source, {
+          isExcluded: (path, isDirectory) => this.isExcluded(path, isDirectory),
+          onChange: (path) => this.changed(path),
+          onError: (err) => void this.fail(err),
+        });
+        this.watchers.push(watcher);
+        await watcher.start();
+      }
+    } catch (err) {
+      await this.close();
+      throw isLimit(err) ? new Error(LIMIT_REACHED, { cause: err }) : err;
+    }
   }
 
   async close(): Promise<void> {
     this.cancelTimer?.();
     this.cancelTimer = undefined;
-    const watcher = this.watcher;
-    this.watcher = undefined;
-    await watcher?.close();
+    for (const watcher of this.watchers) watcher.close();
+    this.watchers = [];
   }
 
   private isExcluded(path: string, isDirectory: boolean): boolean {
@@ -82,11 +86,19 @@ export class PlanWatcher {
   }
 
   private async fail(err: NodeJS.ErrnoException): Promise<void> {
-    const reason =
-      err.code === 'ENOSPC' || err.code === 'EMFILE'
-        ? 'the system limit on watched folders was reached (raise fs.inotify.max_user_watches); scanning periodically instead'
-        : `watching stopped (${err.message}); scanning periodically instead`;
+    if (this.watchers.length === 0) return;
     await this.close();
-    this.callbacks.onFallback(reason);
+    this.callbacks.onFallback(`${describe(err)}; scanning periodically instead`);
   }
+}
+
+const LIMIT_REACHED = 'the system limit on watched folders was reached (raise fs.inotify.max_user_watches)';
+
+function isLimit(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOSPC' || code === 'EMFILE';
+}
+
+function describe(err: NodeJS.ErrnoException): string {
+  return isLimit(err) ? LIMIT_REACHED : `watching stopped (${err.message})`;
 }

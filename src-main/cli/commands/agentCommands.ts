@@ -60,7 +60,7 @@ plans directly when no agent runs.
 Schedule (one of; default --manual):
       --every DURATION      every DURATION after the last run (e.g. 1h, 30m)
       --cron EXPRESSION     a cron expression (local time), e.g. "0 * * * *"
-      --continuous          back up as files change (chokidar), after
+      --continuous          back up as files change (watching folders), after
       --debounce DURATION   this much quiet (default 60s), at most
       --max-wait DURATION   this long after the first change (default 10m)
       --manual              only with "plan run"
