@@ -93,8 +93,13 @@ export class Agent {
   }
 
   async start(): Promise<void> {
-    this.db.abandonRunningJobs(this.date());
+    const cutOff = this.db.abandonRunningJobs(this.date());
     if (this.options.watch ?? true) for (const plan of this.db.listPlans()) await this.syncWatcher(plan);
+    // Backups the previous agent could not finish run again: what they had saved is reused, not sent twice.
+    for (const id of cutOff) {
+      const plan = this.db.getPlan(id);
+      if (plan?.enabled && !this.existingJob(id)) this.enqueueBackup(plan);
+    }
     this.tick();
   }
 
