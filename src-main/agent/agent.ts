@@ -162,6 +162,8 @@ export class Agent {
     'repositories.list': async () => this.pool.list(),
     'snapshots.list': ({ repository }) => this.pool.withRepository(repository, (repo) => snapshotQueries.list(repo)),
     'snapshots.browse': ({ repository, snapshot, path }) => this.pool.withRepository(repository, (repo) => snapshotQueries.browse(repo, snapshot, path)),
+    'snapshots.browsePage': ({ repository, snapshot, path, offset, limit, ...order }) =>
+      this.pool.withRepository(repository, (repo) => snapshotQueries.browsePage(repo, snapshot, path, order, offset, limit)),
     'snapshots.versions': ({ repository, path }) => this.pool.withRepository(repository, (repo) => snapshotQueries.versions(repo, path)),
     'snapshots.diff': ({ repository, from, to }) => this.pool.withRepository(repository, (repo) => snapshotQueries.diff(repo, from, to)),
     'snapshots.search': ({ repository, pattern }) => this.pool.withRepository(repository, (repo) => snapshotQueries.search(repo, pattern)),

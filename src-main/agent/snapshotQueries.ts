@@ -1,11 +1,16 @@
-import type { BrowseEntry, FileRange, Results, SnapshotInfo } from '../../src-shared/api.js';
+import type { BrowseEntry, BrowsePage, FileRange, Results, SnapshotInfo } from '../../src-shared/api.js';
 import { HindsightError } from '../../src-shared/errors.js';
+import { orderEntries, pageOf, type FolderOrder } from '../../src-shared/folderPage.js';
 import { loadTree } from '../engine/snapshot/treeLoader.js';
 import { Catalogue } from '../engine/catalogue/catalogue.js';
 import type { Repository } from '../engine/repository/repository.js';
 import { listSnapshots, resolveSnapshot } from '../engine/snapshot/snapshot.js';
 import { displayName } from '../engine/snapshot/tree.js';
 import { findPath } from '../engine/snapshot/treePath.js';
+
+/** Ordered folders per open repository, the most recently used last: a few, for the folders a person has open. */
+const orderedFolders = new WeakMap<Repository, Map<string, BrowseEntry[]>>();
+const ORDERED_FOLDERS_KEPT = 8;
 
 /** The read-only snapshot calls of the API, answered from the repository and its local catalogue. */
 export const snapshotQueries = {
@@ -33,6 +38,23 @@ export const snapshotQueries = {
       mtime: new Date(Number(node.mtimeNs / 1_000_000n)).toISOString(),
       ...(node.linkTarget ? { linkTarget: displayName(node.linkTarget) } : {}),
     }));
+  },
+
+  /**
+   * A page of a folder. The folder's tree is read and ordered once and kept for the next pages (trees of
+   * a snapshot never change); scrolling through a big folder asks for many pages of the same order.
+   */
+  async browsePage(repository: Repository, snapshotId: string, path: string, order: FolderOrder, offset: number, limit: number): Promise<BrowsePage> {
+    const snapshot = await resolveSnapshot(repository, snapshotId);
+    const key = JSON.stringify([snapshot.id, path, order.sort, order.descending, order.filter, order.foldersOnly]);
+    let cache = orderedFolders.get(repository);
+    if (!cache) orderedFolders.set(repository, (cache = new Map()));
+    let ordered = cache.get(key);
+    if (ordered) cache.delete(key);
+    else ordered = orderEntries(await snapshotQueries.browse(repository, snapshot.id, path), order);
+    cache.set(key, ordered);
+    for (const old of cache.keys()) if (cache.size > ORDERED_FOLDERS_KEPT) cache.delete(old);
+    return pageOf(ordered, offset, limit);
   },
 
   /** Bytes [offset, offset + length) of a file, loading only the chunks that overlap them. */
