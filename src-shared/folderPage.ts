@@ -17,8 +17,11 @@ export function orderEntries(entries: readonly BrowseEntry[], order: FolderOrder
   return kept.sort((a, b) => {
     const folders = Number(b.type === 'dir') - Number(a.type === 'dir');
     if (folders !== 0) return folders;
-    const primary = key === 'size' ? (a.size ?? 0) - (b.size ?? 0) : key === 'mtime' ? a.mtime.localeCompare(b.mtime) : 0;
-    return sign * (primary !== 0 ? primary : byName.compare(a.name, b.name));
+    const names = byName.compare(a.name, b.name);
+    if (key === 'name') return sign * names;
+    const primary = key === 'size' ? (a.size ?? 0) - (b.size ?? 0) : a.mtime.localeCompare(b.mtime);
+    // Ties keep the name order a person reads down, whichever way the column is sorted.
+    return primary !== 0 ? sign * primary : names;
   });
 }
 

@@ -8,9 +8,26 @@ import { listSnapshots, resolveSnapshot } from '../engine/snapshot/snapshot.js';
 import { displayName } from '../engine/snapshot/tree.js';
 import { findPath } from '../engine/snapshot/treePath.js';
 
-/** Ordered folders per open repository, the most recently used last: a few, for the folders a person has open. */
-const orderedFolders = new WeakMap<Repository, Map<string, BrowseEntry[]>>();
-const ORDERED_FOLDERS_KEPT = 8;
+/** Folders read, and their orders, per open repository, the most recently used last: a few, for the folders a person has open. */
+const readFolders = new WeakMap<Repository, Map<string, Promise<BrowseEntry[]>>>();
+const orderedFolders = new WeakMap<Repository, Map<string, Promise<BrowseEntry[]>>>();
+const FOLDERS_KEPT = 8;
+
+function recent<T>(caches: WeakMap<Repository, Map<string, Promise<T>>>, repository: Repository, key: string, make: () => Promise<T>): Promise<T> {
+  let cache = caches.get(repository);
+  if (!cache) caches.set(repository, (cache = new Map()));
+  const value = cache.get(key) ?? make();
+  cache.delete(key);
+  cache.set(key, value);
+  for (const old of cache.keys()) if (cache.size > FOLDERS_KEPT) cache.delete(old);
+  return value;
+}
+
+/** displayName, without its work for the usual name: printable ASCII without a backslash shows as it is. */
+function entryName(bytes: Buffer): string {
+  for (const byte of bytes) if (byte < 0x20 || byte > 0x7e || byte === 0x5c) return displayName(bytes);
+  return bytes.toString('latin1');
+}
 
 /** The read-only snapshot calls of the API, answered from the repository and its local catalogue. */
 export const snapshotQueries = {
@@ -32,7 +49,7 @@ export const snapshotQueries = {
     const target = await findPath(repository, snapshot, path);
     if (target.kind !== 'dir') throw new HindsightError('E_NOT_A_FOLDER', `${path} is a file in snapshot ${snapshot.id.slice(0, 8)}, not a folder.`);
     return (await loadTree(repository, target.tree)).map((node) => ({
-      name: displayName(node.name),
+      name: entryName(node.name),
       type: node.type,
       ...(node.type === 'file' ? { size: node.size } : {}),
       mtime: new Date(Number(node.mtimeNs / 1_000_000n)).toISOString(),
@@ -41,20 +58,23 @@ export const snapshotQueries = {
   },
 
   /**
-   * A page of a folder. The folder's tree is read and ordered once and kept for the next pages (trees of
-   * a snapshot never change); scrolling through a big folder asks for many pages of the same order.
+   * A page of a folder. A folder is read once and each order of it sorted once, and both are kept for
+   * the next pages (a snapshot's trees never change): scrolling through a big folder, and the folder
+   * tree asking for the same folder's subfolders, cost one read of its tree.
    */
   async browsePage(repository: Repository, snapshotId: string, path: string, order: FolderOrder, offset: number, limit: number): Promise<BrowsePage> {
     const snapshot = await resolveSnapshot(repository, snapshotId);
-    const key = JSON.stringify([snapshot.id, path, order.sort, order.descending, order.filter, order.foldersOnly]);
-    let cache = orderedFolders.get(repository);
-    if (!cache) orderedFolders.set(repository, (cache = new Map()));
-    let ordered = cache.get(key);
-    if (ordered) cache.delete(key);
-    else ordered = orderEntries(await snapshotQueries.browse(repository, snapshot.id, path), order);
-    cache.set(key, ordered);
-    for (const old of cache.keys()) if (cache.size > ORDERED_FOLDERS_KEPT) cache.delete(old);
-    return pageOf(ordered, offset, limit);
+    const folder = JSON.stringify([snapshot.id, path]);
+    const entries = recent(readFolders, repository, folder, () => snapshotQueries.browse(repository, snapshot.id, path));
+    const ordered = recent(orderedFolders, repository, JSON.stringify([folder, order.sort, order.descending, order.filter, order.foldersOnly]), async () => orderEntries(await entries, order));
+    try {
+      return pageOf(await ordered, offset, limit);
+    } catch (err) {
+      // A failed read is not kept: the next call tries again.
+      readFolders.get(repository)?.delete(folder);
+      orderedFolders.get(repository)?.clear();
+      throw err;
+    }
   },
 
   /** Bytes [offset, offset + length) of a file, loading only the chunks that overlap them. */
