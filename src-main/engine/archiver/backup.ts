@@ -196,7 +196,9 @@ class BackupRun {
   private async run(started: number): Promise<BackupResult> {
     const host = this.options.host ?? hostname();
     const parent = this.type === 'full' ? undefined : await this.findParent(host);
-    const type: BackupType = this.type === 'differential' && !parent ? 'full' : this.type;
+    // Without a parent every file is read and nothing is compared: whatever was asked, that is a full backup,
+    // and the snapshot says so (the first one of a set of paths showed as "incremental").
+    const type: BackupType = parent ? this.type : 'full';
     const lock = await this.repository.lock(false);
     this.lock = lock;
     await this.repository.reloadIndex();
