@@ -4,8 +4,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect, test, type Page } from '@playwright/test';
-import WebSocket from 'ws';
-import { BIN, SCREENS, startServe, type ServeProcess } from './serveProcess.js';
+import { BIN, SCREENS, callAgent, startServe, type ServeProcess } from './serveProcess.js';
 
 const PASSWORD = 'correct horse battery staple';
 const run = promisify(execFile);
@@ -24,24 +23,8 @@ async function snapshotOf(source: string): Promise<string> {
   const env = { ...serve.env, HINDSIGHT_PASSWORD: PASSWORD };
   await run(process.execPath, [BIN, 'init', '--repo', repo], { env });
   await run(process.execPath, [BIN, 'backup', '--repo', repo, source], { env, maxBuffer: 64 * 1024 * 1024 });
-  await callAgent('repositories.connect', { location: repo, password: PASSWORD, remember: false });
+  await callAgent(serve, 'repositories.connect', { location: repo, password: PASSWORD, remember: false });
   return repo;
-}
-
-/** One call of the API over serve's WebSocket, as the page makes them. */
-function callAgent(method: string, params: unknown): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${serve.origin.replace('http', 'ws')}/api`, { headers: { cookie: `hindsight-token=${serve.token}`, origin: serve.origin } });
-    ws.once('open', () => ws.send(JSON.stringify({ type: 'request', id: 1, method, params })));
-    ws.on('message', (data) => {
-      const message = JSON.parse(String(data)) as { type: string; id?: number; ok?: boolean; result?: unknown; error?: { message: string } };
-      if (message.type !== 'response' || message.id !== 1) return;
-      ws.close();
-      if (message.ok) resolve(message.result);
-      else reject(new Error(message.error?.message));
-    });
-    ws.once('error', reject);
-  });
 }
 
 function browse(page: Page, repo: string, path: string) {

@@ -178,7 +178,7 @@ export function Browser() {
             </button>
           </div>
           {notice && (
-            <div className="notice" role="alert">
+            <div className="listing-notice" role="alert">
               {notice}
               <button type="button" className="link-button" onClick={() => setNotice(undefined)}>
                 Dismiss
