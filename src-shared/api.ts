@@ -91,7 +91,8 @@ export type Params<M extends Method> = v.InferInput<(typeof methods)[M]>;
 export type ParsedParams<M extends Method> = v.InferOutput<(typeof methods)[M]>;
 
 export type AgentState = 'idle' | 'running' | 'paused' | 'error';
-export type JobKind = 'backup' | 'restore' | 'check' | 'prune';
+/** `seed`: a plan's new target given a complete copy of the repository before its first backup. */
+export type JobKind = 'backup' | 'restore' | 'check' | 'prune' | 'seed';
 export type JobResult = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'paused' | 'skipped';
 
 export interface PlanStatus {

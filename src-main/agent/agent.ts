@@ -140,10 +140,22 @@ export class Agent {
     },
     'plans.update': async ({ id, changes }) => {
       const current = this.plan(id);
-      const { id: _id, createdAt: _c, updatedAt: _u, ...fields } = current;
-      const next: PlanFields = { ...fields, ...definedOnly(changes) };
+      const next: PlanFields = { ...planFields(current), ...definedOnly(changes) };
       validateSchedule(next.schedule);
-      const plan = this.db.updatePlan(id, next, this.date());
+      // A new target joins the plan once it holds a complete copy of the others: a seed job of the plan
+      // (its backups wait for it) copies the repository there, then adds it. A removed one is no longer written.
+      const added = next.targets.filter((t) => !current.targets.includes(t));
+      const kept = next.targets.filter((t) => current.targets.includes(t));
+      const seeding = added.length > 0 && kept.length > 0;
+      const plan = this.db.updatePlan(id, seeding ? { ...next, targets: kept } : next, this.date());
+      if (seeding) {
+        this.enqueue({ kind: 'seed', planId: plan.id, repository: added.join(', ') }, async () => {
+          const summary = await this.pool.seed(kept, added);
+          const now = this.plan(id);
+          this.db.updatePlan(id, { ...planFields(now), targets: [...now.targets, ...added.filter((t) => !now.targets.includes(t))] }, this.date());
+          return { summary };
+        });
+      }
       await this.syncWatcher(plan);
       this.tick();
       return plan;
@@ -562,6 +574,11 @@ export class Agent {
   private date(): Date {
     return new Date(this.clock.now());
   }
+}
+
+function planFields(plan: Plan): PlanFields {
+  const { id: _id, createdAt: _created, updatedAt: _updated, ...fields } = plan;
+  return fields;
 }
 
 function definedOnly<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
