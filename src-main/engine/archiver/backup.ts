@@ -196,9 +196,7 @@ class BackupRun {
   private async run(started: number): Promise<BackupResult> {
     const host = this.options.host ?? hostname();
     const parent = this.type === 'full' ? undefined : await this.findParent(host);
-    // Without a parent every file is read and nothing is compared: whatever was asked, that is a full backup,
-    // and the snapshot says so (the first one of a set of paths showed as "incremental").
-    const type: BackupType = parent ? this.type : 'full';
+    const type: BackupType = this.type === 'differential' && !parent ? 'full' : this.type;
     const lock = await this.repository.lock(false);
     this.lock = lock;
     await this.repository.reloadIndex();
@@ -249,7 +247,9 @@ class BackupRun {
         username: currentUser(),
         paths: this.sources,
         tags: [...(this.options.tags ?? [])],
-        type,
+        // Without a parent, a backup that took nothing from the files cache read every file: a full one, and
+        // the snapshot says so (the first one of a set of paths showed as "incremental").
+        type: parent || this.summary.filesUnchanged > 0 ? type : 'full',
         ...(parent ? { parent: parent.id } : {}),
         tree: rootTree.toString('hex'),
         summary: { ...this.summary },
