@@ -85,8 +85,8 @@ test('a folder of 50,000 files opens in under a second, draws only the rows in v
   await table.getByRole('button', { name: 'Size' }).click();
   await expect(table.locator('tbody tr[data-name]').first()).toHaveAttribute('data-name', 'mail-00096.eml');
   await page.getByRole('searchbox', { name: 'Filter by name' }).fill('mail-4242');
-  await expect(count).toContainText('11 items match');
-  await expect(table.locator('tbody tr[data-name]')).toHaveCount(11);
+  await expect(count).toContainText('10 items match'); // mail-42420 … mail-42429
+  await expect(table.locator('tbody tr[data-name]')).toHaveCount(10);
   await page.screenshot({ path: join(SCREENS, '16-browser-filter.png') });
 });
 
