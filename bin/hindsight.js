@@ -1,19 +1,8 @@
 #!/usr/bin/env node
-import { setFlagsFromString } from 'node:v8';
-
-// After each full collection the heap may grow 30% past what is live, instead of V8's default of up to
-// 4×: a backup of many small files makes garbage fast, and by default one of 200,000 files peaked at
-// 410–430 MiB where 305 was enough, as fast (1 million files: ~600 MiB). Applies to worker threads too.
-setFlagsFromString('--heap-growing-percent=30');
-// Optimise a function only once it has run ~15× longer than V8's default asks. A command lives for
-// seconds in four threads, each compiling its own copy of the code: by default TurboFan took ~0.45 s of
-// CPU in a 1.4 s first backup (perf, 256 MiB set, 2 cores), much of it on functions that then ran only
-// briefly. Hot loops (the chunker) still get optimised within milliseconds. Medians of alternating
-// rounds: first backup 1.62 → 1.48 s (CPU 2.84 → 2.46 s), no-change 0.61 → 0.51 s.
-setFlagsFromString('--interrupt-budget=1000000');
-
 let cli;
 try {
+  // The V8 flags first (heap growth, optimisation budget; the desktop agent sets the same ones), then the CLI.
+  (await import('../build/src-main/agent/v8Flags.js')).applyV8Flags();
   cli = await import('../build/bundle/cli/main.js');
 } catch (err) {
   if (err?.code !== 'ERR_MODULE_NOT_FOUND') throw err;

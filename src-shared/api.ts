@@ -16,6 +16,8 @@ const none = v.strictObject({});
 
 /** The most one `snapshots.read` returns: enough for a preview, small enough for one message. */
 export const MAX_READ_BYTES = 4 * 1024 * 1024;
+/** The most entries one `snapshots.browsePage` returns: a folder of 50,000 files is read in pages. */
+export const MAX_BROWSE_PAGE = 2000;
 
 export const methods = {
   'status.get': none,
@@ -30,6 +32,20 @@ export const methods = {
   'repositories.list': none,
   'snapshots.list': v.strictObject({ repository: location }),
   'snapshots.browse': v.strictObject({ repository: location, snapshot: id, path: repoPath }),
+  /** A window of a folder's entries, sorted (folders first) and filtered by name, with how many there are in all. */
+  'snapshots.browsePage': v.strictObject({
+    repository: location,
+    snapshot: id,
+    path: repoPath,
+    offset: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0),
+    limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_BROWSE_PAGE)), 500),
+    sort: v.optional(v.picklist(['name', 'size', 'mtime']), 'name'),
+    descending: v.optional(v.boolean(), false),
+    /** Only entries whose name contains this (case-insensitive). */
+    filter: v.optional(v.pipe(v.string(), v.maxLength(1000)), ''),
+    /** Only folders: the folder tree beside the list. */
+    foldersOnly: v.optional(v.boolean(), false),
+  }),
   'snapshots.versions': v.strictObject({ repository: location, path: repoPath }),
   'snapshots.diff': v.strictObject({ repository: location, from: id, to: id }),
   'snapshots.search': v.strictObject({ repository: location, pattern: v.pipe(v.string(), v.minLength(1), v.maxLength(1000)) }),
@@ -75,7 +91,8 @@ export type Params<M extends Method> = v.InferInput<(typeof methods)[M]>;
 export type ParsedParams<M extends Method> = v.InferOutput<(typeof methods)[M]>;
 
 export type AgentState = 'idle' | 'running' | 'paused' | 'error';
-export type JobKind = 'backup' | 'restore' | 'check' | 'prune';
+/** `seed`: a plan's new target given a complete copy of the repository before its first backup. */
+export type JobKind = 'backup' | 'restore' | 'check' | 'prune' | 'seed';
 export type JobResult = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'paused' | 'skipped';
 
 export interface PlanStatus {
@@ -147,6 +164,14 @@ export interface BrowseEntry {
   readonly xattrs?: readonly string[];
 }
 
+export interface BrowsePage {
+  readonly entries: BrowseEntry[];
+  /** Where `entries` starts among the matching entries. */
+  readonly offset: number;
+  /** How many entries match (all of the folder without a filter). */
+  readonly total: number;
+}
+
 export interface VersionEntry {
   readonly type: string;
   readonly size: number;
@@ -190,6 +215,7 @@ export interface Results {
   'repositories.list': RepositoryInfo[];
   'snapshots.list': SnapshotInfo[];
   'snapshots.browse': BrowseEntry[];
+  'snapshots.browsePage': BrowsePage;
   'snapshots.versions': VersionEntry[];
   'snapshots.diff': { readonly path: string; readonly change: 'added' | 'removed' | 'modified'; readonly sizeBefore?: number; readonly sizeAfter?: number; readonly attributesOnly?: boolean }[];
   'snapshots.search': { readonly path: string; readonly snapshots: readonly { readonly id: string; readonly time: string }[] }[];

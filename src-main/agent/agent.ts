@@ -93,8 +93,13 @@ export class Agent {
   }
 
   async start(): Promise<void> {
-    this.db.abandonRunningJobs(this.date());
+    const cutOff = this.db.abandonRunningJobs(this.date());
     if (this.options.watch ?? true) for (const plan of this.db.listPlans()) await this.syncWatcher(plan);
+    // Backups the previous agent could not finish run again: what they had saved is reused, not sent twice.
+    for (const id of cutOff) {
+      const plan = this.db.getPlan(id);
+      if (plan?.enabled && !this.existingJob(id)) this.enqueueBackup(plan);
+    }
     this.tick();
   }
 
@@ -135,10 +140,22 @@ export class Agent {
     },
     'plans.update': async ({ id, changes }) => {
       const current = this.plan(id);
-      const { id: _id, createdAt: _c, updatedAt: _u, ...fields } = current;
-      const next: PlanFields = { ...fields, ...definedOnly(changes) };
+      const next: PlanFields = { ...planFields(current), ...definedOnly(changes) };
       validateSchedule(next.schedule);
-      const plan = this.db.updatePlan(id, next, this.date());
+      // A new target joins the plan once it holds a complete copy of the others: a seed job of the plan
+      // (its backups wait for it) copies the repository there, then adds it. A removed one is no longer written.
+      const added = next.targets.filter((t) => !current.targets.includes(t));
+      const kept = next.targets.filter((t) => current.targets.includes(t));
+      const seeding = added.length > 0 && kept.length > 0;
+      const plan = this.db.updatePlan(id, seeding ? { ...next, targets: kept } : next, this.date());
+      if (seeding) {
+        this.enqueue({ kind: 'seed', planId: plan.id, repository: added.join(', ') }, async () => {
+          const summary = await this.pool.seed(kept, added);
+          const now = this.plan(id);
+          this.db.updatePlan(id, { ...planFields(now), targets: [...now.targets, ...added.filter((t) => !now.targets.includes(t))] }, this.date());
+          return { summary };
+        });
+      }
       await this.syncWatcher(plan);
       this.tick();
       return plan;
@@ -157,6 +174,8 @@ export class Agent {
     'repositories.list': async () => this.pool.list(),
     'snapshots.list': ({ repository }) => this.pool.withRepository(repository, (repo) => snapshotQueries.list(repo)),
     'snapshots.browse': ({ repository, snapshot, path }) => this.pool.withRepository(repository, (repo) => snapshotQueries.browse(repo, snapshot, path)),
+    'snapshots.browsePage': ({ repository, snapshot, path, offset, limit, ...order }) =>
+      this.pool.withRepository(repository, (repo) => snapshotQueries.browsePage(repo, snapshot, path, order, offset, limit)),
     'snapshots.versions': ({ repository, path }) => this.pool.withRepository(repository, (repo) => snapshotQueries.versions(repo, path)),
     'snapshots.diff': ({ repository, from, to }) => this.pool.withRepository(repository, (repo) => snapshotQueries.diff(repo, from, to)),
     'snapshots.search': ({ repository, pattern }) => this.pool.withRepository(repository, (repo) => snapshotQueries.search(repo, pattern)),
@@ -555,6 +574,11 @@ export class Agent {
   private date(): Date {
     return new Date(this.clock.now());
   }
+}
+
+function planFields(plan: Plan): PlanFields {
+  const { id: _id, createdAt: _created, updatedAt: _updated, ...fields } = plan;
+  return fields;
 }
 
 function definedOnly<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {

@@ -189,11 +189,16 @@ export class AgentDatabase {
     return (this.db.prepare('SELECT * FROM jobs ORDER BY started_at DESC, rowid DESC LIMIT ?').all(limit) as JobRow[]).map(jobOf);
   }
 
-  /** Jobs still marked running from a previous agent that died: they did not finish. */
-  abandonRunningJobs(now: Date): number {
-    return this.db
-      .prepare("UPDATE jobs SET result = 'failed', ended_at = ?, message = 'The agent stopped while this job ran.' WHERE result IN ('running', 'queued')")
-      .run(now.toISOString()).changes;
+  /**
+   * Jobs still marked running from a previous agent that died (killed, or a shutdown that gave it no time
+   * to stop): they did not finish. Returns the plans whose backups were among them, to run again.
+   */
+  abandonRunningJobs(now: Date): string[] {
+    return this.db.transaction(() => {
+      const plans = this.db.prepare("SELECT DISTINCT plan_id FROM jobs WHERE result IN ('running', 'queued') AND kind = 'backup' AND plan_id IS NOT NULL").pluck().all() as string[];
+      this.db.prepare("UPDATE jobs SET result = 'failed', ended_at = ?, message = 'The agent stopped while this job ran.' WHERE result IN ('running', 'queued')").run(now.toISOString());
+      return plans;
+    })();
   }
 
   // ---- settings, pauses, targets

@@ -2,6 +2,7 @@ import type { AgentEvent, RepositoryInfo } from '../../src-shared/api.js';
 import { HindsightError } from '../../src-shared/errors.js';
 import { backendFor, backendForTargets } from '../engine/backend/location.js';
 import { checkNewRepositoryFolder } from '../engine/backend/newRepositoryFolder.js';
+import { seedTargets } from '../engine/maintenance/repair.js';
 import { readTargetHistory } from '../engine/backend/targetHistory.js';
 import { Repository } from '../engine/repository/repository.js';
 import type { AgentDatabase } from './agentDatabase.js';
@@ -41,6 +42,29 @@ export class RepositoryPool {
       return await this.adopt(location, repository, password, remember);
     } finally {
       await repository.close();
+    }
+  }
+
+  /**
+   * Gives `added` targets a complete copy of the repository on `targets` (a plan given another target),
+   * and remembers them as targets of that repository, so its password opens them.
+   */
+  async seed(targets: readonly string[], added: readonly string[]): Promise<{ copied: number }> {
+    const repository = await this.open(targets);
+    const limit = this.db.settings().uploadLimitKiBps;
+    const uploads = limit > 0 ? { uploadBytesPerSecond: limit * 1024 } : {};
+    const sources = targets.map((location) => backendFor(location, uploads));
+    const destinations = added.map((location) => backendFor(location, uploads));
+    try {
+      const result = await seedTargets(repository, sources, destinations);
+      const unreachable = result.targets.find((t) => !t.reachable);
+      if (unreachable) throw new HindsightError('E_TARGET_UNREACHABLE', `${unreachable.location} could not be reached (${unreachable.error ?? 'no answer'}); saving the plan again retries.`);
+      if (result.lost.length > 0) throw new HindsightError('E_REPOSITORY_DAMAGED', `${result.lost.length} object(s) have no good copy on any target; run a check.`);
+      for (const location of added) this.db.rememberTarget(location, repository.config.id);
+      return { copied: result.targets.filter((t) => added.includes(t.location)).reduce((sum, t) => sum + t.copied, 0) };
+    } finally {
+      await repository.close();
+      await Promise.all([...sources, ...destinations].map((backend) => backend.close()));
     }
   }
 

@@ -1,11 +1,33 @@
-import type { BrowseEntry, FileRange, Results, SnapshotInfo } from '../../src-shared/api.js';
+import type { BrowseEntry, BrowsePage, FileRange, Results, SnapshotInfo } from '../../src-shared/api.js';
 import { HindsightError } from '../../src-shared/errors.js';
+import { orderEntries, pageOf, type FolderOrder } from '../../src-shared/folderPage.js';
 import { loadTree } from '../engine/snapshot/treeLoader.js';
 import { Catalogue } from '../engine/catalogue/catalogue.js';
 import type { Repository } from '../engine/repository/repository.js';
 import { listSnapshots, resolveSnapshot } from '../engine/snapshot/snapshot.js';
 import { displayName } from '../engine/snapshot/tree.js';
 import { findPath } from '../engine/snapshot/treePath.js';
+
+/** Folders read, and their orders, per open repository, the most recently used last: a few, for the folders a person has open. */
+const readFolders = new WeakMap<Repository, Map<string, Promise<BrowseEntry[]>>>();
+const orderedFolders = new WeakMap<Repository, Map<string, Promise<BrowseEntry[]>>>();
+const FOLDERS_KEPT = 8;
+
+function recent<T>(caches: WeakMap<Repository, Map<string, Promise<T>>>, repository: Repository, key: string, make: () => Promise<T>): Promise<T> {
+  let cache = caches.get(repository);
+  if (!cache) caches.set(repository, (cache = new Map()));
+  const value = cache.get(key) ?? make();
+  cache.delete(key);
+  cache.set(key, value);
+  for (const old of cache.keys()) if (cache.size > FOLDERS_KEPT) cache.delete(old);
+  return value;
+}
+
+/** displayName, without its work for the usual name: printable ASCII without a backslash shows as it is. */
+function entryName(bytes: Buffer): string {
+  for (const byte of bytes) if (byte < 0x20 || byte > 0x7e || byte === 0x5c) return displayName(bytes);
+  return bytes.toString('latin1');
+}
 
 /** The read-only snapshot calls of the API, answered from the repository and its local catalogue. */
 export const snapshotQueries = {
@@ -27,13 +49,33 @@ export const snapshotQueries = {
     const target = await findPath(repository, snapshot, path);
     if (target.kind !== 'dir') throw new HindsightError('E_NOT_A_FOLDER', `${path} is a file in snapshot ${snapshot.id.slice(0, 8)}, not a folder.`);
     return (await loadTree(repository, target.tree)).map((node) => ({
-      name: displayName(node.name),
+      name: entryName(node.name),
       type: node.type,
       ...(node.type === 'file' ? { size: node.size } : {}),
       mtime: new Date(Number(node.mtimeNs / 1_000_000n)).toISOString(),
       ...(node.linkTarget ? { linkTarget: displayName(node.linkTarget) } : {}),
       ...(node.xattrs ? { xattrs: node.xattrs.map((xattr) => xattr.name) } : {}),
     }));
+  },
+
+  /**
+   * A page of a folder. A folder is read once and each order of it sorted once, and both are kept for
+   * the next pages (a snapshot's trees never change): scrolling through a big folder, and the folder
+   * tree asking for the same folder's subfolders, cost one read of its tree.
+   */
+  async browsePage(repository: Repository, snapshotId: string, path: string, order: FolderOrder, offset: number, limit: number): Promise<BrowsePage> {
+    const snapshot = await resolveSnapshot(repository, snapshotId);
+    const folder = JSON.stringify([snapshot.id, path]);
+    const entries = recent(readFolders, repository, folder, () => snapshotQueries.browse(repository, snapshot.id, path));
+    const ordered = recent(orderedFolders, repository, JSON.stringify([folder, order.sort, order.descending, order.filter, order.foldersOnly]), async () => orderEntries(await entries, order));
+    try {
+      return pageOf(await ordered, offset, limit);
+    } catch (err) {
+      // A failed read is not kept: the next call tries again.
+      readFolders.get(repository)?.delete(folder);
+      orderedFolders.get(repository)?.clear();
+      throw err;
+    }
   },
 
   /** Bytes [offset, offset + length) of a file, loading only the chunks that overlap them. */

@@ -66,10 +66,15 @@ export class AgentHost implements Pick<HindsightClient, 'call' | 'onEvent'> {
         this.backoff.started(Date.now());
         this.options.onLink('up');
       }
+      // Another agent (hindsight agent) owns this data folder, or the database module was not built for
+      // this Electron: restarting would fail the same way.
       if (notice.type === 'fatal' && notice.error.code === 'E_AGENT_RUNNING') {
-        // Another agent (hindsight agent) owns this data folder; restarting would fail the same way.
         gaveUp = true;
         this.options.onLink('failed', `${notice.error.message} Stop it, then reopen Hindsight.`);
+      }
+      if (notice.type === 'fatal' && notice.error.code === 'E_NATIVE_MODULE') {
+        gaveUp = true;
+        this.options.onLink('failed', notice.error.message);
       }
     });
     this.current = connection;

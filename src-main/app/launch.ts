@@ -9,6 +9,7 @@ if (!binary.found) {
   console.error(`hindsight: cannot start the desktop app: ${binary.reason}. Use "npx hindsight serve" for the dashboard in a browser.`);
   process.exit(1);
 }
-const main = fileURLToPath(new URL('./main.js', import.meta.url));
-const child = spawn(binary.path, [main, ...process.argv.slice(2)], { stdio: 'inherit' });
+// The project folder, not main.js: Electron then reads package.json (its main, productName and desktopName),
+// so the app is called Hindsight rather than Electron, and a login item starts this app, not a bare Electron.
+const child = spawn(binary.path, [root, ...process.argv.slice(2)], { stdio: 'inherit' });
 child.once('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -7,10 +7,11 @@ import type { Plan } from '../../src-shared/plan.js';
 import { appDataDir } from '../agent/appDataDir.js';
 import { KeytarSecretStore } from '../agent/secretStore.js';
 import { AgentHost } from './agentHost.js';
-import { HIDDEN_ARG, setLinuxAutostart } from './autostart.js';
+import { setLinuxAutostart } from './autostart.js';
 import { loadDesktopSettings, saveDesktopSettings, type DesktopSettings } from './desktopSettings.js';
 import { DragRestorer } from './dragRestore.js';
 import { forwardEvents, registerIpcBridge } from './ipcBridge.js';
+import { loginItem, openedAtLogin } from './loginItem.js';
 import { OverdueReminder, finishedJobNote, type Note } from './notificationPolicy.js';
 import { lockDown } from './security.js';
 import { AppTray } from './tray.js';
@@ -28,6 +29,9 @@ const dataDir = appDataDir();
 // One folder for everything the app keeps: the agent's data, Chromium's profile, the logs.
 app.setPath('userData', join(dataDir, 'desktop'));
 app.setAppLogsPath(join(dataDir, 'logs'));
+// Windows shows a notification only for an app whose AppUserModelID has a Start menu shortcut: the NSIS
+// installer's shortcut carries the appId (electron-builder.yml), so the app must claim the same one.
+if (process.platform === 'win32') app.setAppUserModelId('org.hindsight.desktop');
 registerAppScheme();
 
 if (!app.requestSingleInstanceLock()) {
@@ -47,8 +51,21 @@ async function run(): Promise<void> {
   let settings: DesktopSettings = await loadDesktopSettings(settingsFile);
   const overdue = new OverdueReminder();
 
+  // A window can only be made once the app is ready and its scheme served: a second launch during
+  // start-up is remembered and shown then (creating it at once threw).
+  let started = false;
+  let windowAsked = false;
   const showWindow = () => {
-    if (!window || window.isDestroyed()) window = createWindow({ preload: join(root, 'build/src-main/app/preload.cjs'), icon: join(assets, 'icons', '512x512.png') });
+    if (!started) {
+      windowAsked = true;
+      return;
+    }
+    if (!window || window.isDestroyed()) {
+      window = createWindow({ preload: join(root, 'build/src-main/app/preload.cjs'), icon: join(assets, 'icons', '512x512.png') });
+      // Windows sends no before-quit when the session ends: stop jobs at a safe point while it still can.
+      // (Without a window there is nothing to hear it; the next start re-runs what was cut off.)
+      window.on('session-end', () => void host.stop(3000));
+    }
     if (window.isMinimized()) window.restore();
     window.show();
     window.focus();
@@ -152,7 +169,8 @@ async function run(): Promise<void> {
 
   host.start();
   if (powerMonitor.isOnBatteryPower()) hint('on-battery');
-  if (!process.argv.includes(HIDDEN_ARG)) showWindow();
+  started = true;
+  if (windowAsked || !openedAtLogin(process.platform, process.argv, app.getLoginItemSettings().wasOpenedAtLogin)) showWindow();
   app.on('activate', showWindow);
 
   app.on('before-quit', (event) => {
@@ -170,8 +188,10 @@ async function run(): Promise<void> {
 }
 
 async function applyOpenAtLogin(enabled: boolean): Promise<void> {
-  // In development (electron path/to/main.js) the entry script is part of the command.
-  const command = process.env.APPIMAGE ? [process.env.APPIMAGE] : process.defaultApp ? [process.execPath, fileURLToPath(import.meta.url)] : [process.execPath];
-  if (process.platform === 'linux') await setLinuxAutostart(enabled, command);
-  else app.setLoginItemSettings({ openAtLogin: enabled, args: [HIDDEN_ARG] });
+  const item = loginItem(
+    { platform: process.platform, execPath: process.execPath, appPath: app.getAppPath(), defaultApp: process.defaultApp === true, ...(process.env.APPIMAGE ? { appImage: process.env.APPIMAGE } : {}) },
+    enabled,
+  );
+  if (item.kind === 'xdg-autostart') await setLinuxAutostart(item.enabled, item.command);
+  else app.setLoginItemSettings(item.settings);
 }

@@ -1,16 +1,20 @@
 import { join } from 'node:path';
 import { Menu, Tray, nativeImage, type MenuItemConstructorOptions, type NativeImage } from 'electron';
-import { trayView, type TrayAction, type TrayInput, type TraySetting, type TrayState } from './trayModel.js';
+import { afterRedraw, trayRedraw, trayView, type TrayAction, type TrayDrawn, type TrayInput, type TraySetting, type TrayState, type TrayView } from './trayModel.js';
 
 /**
- * The tray icon and its menu, redrawn from `trayView` whenever the input
- * changes. The current menu is also kept on `globalThis.hindsightTrayMenu`,
- * so an end-to-end test can click its items through Playwright's
- * `app.evaluate` (a tray menu cannot be reached any other way).
+ * The tray icon and its menu, drawn from `trayView`; `trayRedraw` decides
+ * which parts change, so a running backup's progress neither makes the icon
+ * flicker nor closes an open menu. The current menu is also kept on
+ * `globalThis.hindsightTrayMenu`, so an end-to-end test can click its items
+ * through Playwright's `app.evaluate` (a tray menu cannot be reached any other way).
  */
 export class AppTray {
   private readonly tray: Tray;
   private readonly images = new Map<TrayState, NativeImage>();
+  private drawn: TrayDrawn | undefined;
+  private later: NodeJS.Timeout | undefined;
+  private last: TrayInput | undefined;
 
   constructor(
     private readonly assets: string,
@@ -20,9 +24,33 @@ export class AppTray {
   }
 
   show(input: TrayInput): void {
+    this.last = input;
     const view = trayView(input);
-    this.tray.setImage(this.image(view.icon));
-    this.tray.setToolTip(view.tooltip);
+    const now = Date.now();
+    const redraw = trayRedraw(this.drawn, view, now);
+    if (redraw.image) this.tray.setImage(this.image(view.icon));
+    if (redraw.tooltip) this.tray.setToolTip(view.tooltip);
+    if (redraw.menu) this.setMenu(view);
+    this.drawn = afterRedraw(this.drawn, view, redraw, now);
+    if (redraw.menu) {
+      clearTimeout(this.later);
+      this.later = undefined;
+    }
+    // The progress line left stale gets its turn, with the latest input.
+    if (redraw.again !== undefined && !this.later) {
+      this.later = setTimeout(() => {
+        this.later = undefined;
+        if (this.last) this.show({ ...this.last, now: Date.now() });
+      }, redraw.again - now);
+    }
+  }
+
+  destroy(): void {
+    clearTimeout(this.later);
+    this.tray.destroy();
+  }
+
+  private setMenu(view: TrayView): void {
     const template = view.menu.map((item): MenuItemConstructorOptions => {
       switch (item.kind) {
         case 'status':
@@ -38,10 +66,6 @@ export class AppTray {
     const menu = Menu.buildFromTemplate(template);
     this.tray.setContextMenu(menu);
     (globalThis as { hindsightTrayMenu?: Menu }).hindsightTrayMenu = menu;
-  }
-
-  destroy(): void {
-    this.tray.destroy();
   }
 
   private image(state: TrayState): NativeImage {

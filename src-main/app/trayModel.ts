@@ -111,3 +111,68 @@ function statusLine({ link, status, repositories, now }: TrayInput, state: TrayS
     }
   }
 }
+
+/** What the tray shows now, as far as deciding a redraw needs. */
+export interface TrayDrawn {
+  readonly icon: TrayState;
+  readonly tooltip: string;
+  /** The menu without its status line: its items, their labels and states. */
+  readonly menuShape: string;
+  readonly statusLine: string;
+  /** When the menu was last built. */
+  readonly menuAt: number;
+}
+
+export interface TrayRedraw {
+  readonly image: boolean;
+  readonly tooltip: boolean;
+  readonly menu: boolean;
+  /** The status line is stale but was left for now: redraw at this time. */
+  readonly again?: number;
+}
+
+/** How often at most the menu is rebuilt while only its status line (a backup's progress) changes. */
+export const STATUS_LINE_EVERY_MS = 5000;
+
+/**
+ * Which parts of the tray to redraw for a new view. Setting the image redraws the icon even when it is
+ * the same (on Linux it flickers), and a menu can only be replaced, not edited (replacing it closes it
+ * if open): so the image changes with the state only, the menu at once when its items change and at
+ * most every STATUS_LINE_EVERY_MS when only the progress line moves.
+ */
+export function trayRedraw(drawn: TrayDrawn | undefined, view: TrayView, now: number): TrayRedraw {
+  const line = statusLineOf(view);
+  if (!drawn) return { image: true, tooltip: true, menu: true };
+  const image = view.icon !== drawn.icon;
+  const lineChanged = line !== drawn.statusLine;
+  const due = drawn.menuAt + STATUS_LINE_EVERY_MS;
+  // A new state (running, paused, failed) is shown at once, in the menu as on the icon.
+  const menu = image || menuShape(view) !== drawn.menuShape || (lineChanged && now >= due);
+  return {
+    image,
+    // The tooltip carries the status line too: it follows the menu's pace (or a change of state).
+    tooltip: view.tooltip !== drawn.tooltip && (menu || image),
+    menu,
+    ...(lineChanged && !menu ? { again: due } : {}),
+  };
+}
+
+/** The TrayDrawn after drawing `view` with `redraw`'s decisions. */
+export function afterRedraw(drawn: TrayDrawn | undefined, view: TrayView, redraw: TrayRedraw, now: number): TrayDrawn {
+  return {
+    icon: view.icon,
+    tooltip: redraw.tooltip || !drawn ? view.tooltip : drawn.tooltip,
+    menuShape: redraw.menu || !drawn ? menuShape(view) : drawn.menuShape,
+    statusLine: redraw.menu || !drawn ? statusLineOf(view) : drawn.statusLine,
+    menuAt: redraw.menu || !drawn ? now : drawn.menuAt,
+  };
+}
+
+function statusLineOf(view: TrayView): string {
+  const first = view.menu[0];
+  return first?.kind === 'status' ? first.label : '';
+}
+
+function menuShape(view: TrayView): string {
+  return JSON.stringify(view.menu.filter((item) => item.kind !== 'status'));
+}

@@ -5,6 +5,15 @@ import { join } from 'node:path';
 /** How long an open waits for another process's lock on the database, as better-sqlite3's own busy timeout. */
 const BUSY_WAIT_MS = 5000;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
+let nativeBinding: string | undefined;
+
+/**
+ * Loads better-sqlite3's addon from `path` instead of the package's own build: the desktop agent runs on
+ * Electron's ABI, while node_modules keeps the build for Node that the CLI and the tests use.
+ */
+export function useSqliteBinding(path: string): void {
+  nativeBinding = path;
+}
 
 /**
  * Opens (creating it if needed) one of Hindsight's local SQLite databases in
@@ -14,7 +23,7 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4));
  */
 export function openCacheDatabase(folder: string, file: string, migrations: readonly string[]): Database.Database {
   mkdirSync(folder, { recursive: true, mode: 0o700 });
-  const db = new Database(join(folder, file), { timeout: BUSY_WAIT_MS });
+  const db = new Database(join(folder, file), { timeout: BUSY_WAIT_MS, ...(nativeBinding === undefined ? {} : { nativeBinding }) });
   try {
     // Switching a new database to WAL reads its header and then upgrades to a write lock. SQLite does not
     // wait for a lock it is upgrading to (two upgrading readers would deadlock), so when another process

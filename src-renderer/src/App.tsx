@@ -1,4 +1,5 @@
-import type { ReactNode } from 'react';
+import { useState, type ReactNode } from 'react';
+import { PasswordField } from './components/PasswordField.js';
 import { StateBadge } from './components/StateBadge.js';
 import { ErrorMessage, Loading } from './components/States.js';
 import { formatDateTime } from './format.js';
@@ -122,17 +123,9 @@ function Notices() {
   const notices = useApp((s) => s.notices);
   const dismiss = useApp((s) => s.dismiss);
   const passwordNeeded = useApp((s) => s.passwordNeeded);
-  const navigate = useApp((s) => s.navigate);
   return (
     <div className="notices" aria-live="polite">
-      {passwordNeeded && (
-        <div className="notice notice-warning">
-          <span>Hindsight needs the password of {passwordNeeded}.</span>
-          <button type="button" className="button small" onClick={() => navigate('settings')}>
-            Enter it
-          </button>
-        </div>
-      )}
+      {passwordNeeded && <PasswordNotice key={passwordNeeded} repository={passwordNeeded} />}
       {notices.map((n) => (
         <div key={n.id} className={`notice notice-${n.kind}`} role={n.kind === 'error' ? 'alert' : 'status'}>
           <span>{n.text}</span>
@@ -142,5 +135,53 @@ function Notices() {
         </div>
       ))}
     </div>
+  );
+}
+
+/** The agent needs a repository's password: asked for right here, not on another screen. */
+function PasswordNotice({ repository }: { repository: string }) {
+  const unlock = useApp((s) => s.unlock);
+  const [password, setPassword] = useState('');
+  const [remember, setRemember] = useState(true);
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  // A replicated repository is named by all its targets; any one of them opens it.
+  const location = repository.split(', ')[0] ?? repository;
+  const submit = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await unlock(location, password, remember);
+    } catch (err) {
+      setError((err as Error).message);
+      setBusy(false);
+    }
+  };
+  return (
+    <form
+      className="notice notice-warning password-notice"
+      aria-label="Password needed"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void submit();
+      }}
+    >
+      <span>
+        Hindsight needs the password of <span className="mono">{repository}</span> to go on.
+      </span>
+      <PasswordField label="Repository password" value={password} onChange={setPassword} autoComplete="current-password" />
+      <label className="checkbox">
+        <input type="checkbox" checked={remember} onChange={(e) => setRemember(e.target.checked)} />
+        Keep it in the system keychain
+      </label>
+      <button type="submit" className="button small primary" disabled={!password || busy}>
+        Unlock
+      </button>
+      {error && (
+        <span className="error-text" role="alert">
+          {error}
+        </span>
+      )}
+    </form>
   );
 }

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { _electron, type ElectronApplication, type Page } from '@playwright/test';
 import type { JobRecord, Method, Params, Result } from '../../src-shared/api.js';
 import type { HindsightClient } from '../../src-shared/client.js';
+import { electronSqliteBinding } from '../../src-main/agent/electronNative.js';
 import { findElectronBinary } from '../../src-main/app/electronBinary.js';
 import { seededBytes } from '../helpers/data.js';
 import { tempDir } from '../helpers/tempDir.js';
@@ -14,20 +15,30 @@ import { tempDir } from '../helpers/tempDir.js';
 /**
  * The desktop app end to end, through Playwright's Electron support: the real
  * main process, its utility-process agent, the sandboxed window and the tray.
- * It needs an Electron binary, a display and native modules built for
- * Electron; where one is missing it is reported as skipped, with the reason.
+ * It runs twice: from the checkout (`electron <project folder>`, as `npm start`
+ * does) and, when `npm run dist` has made it, the packaged app in
+ * dist/linux-unpacked, where workers and native modules load from app.asar and
+ * app.asar.unpacked and the ESM workers start inside the utility process. It
+ * needs an Electron binary, a display and better-sqlite3 built for Electron;
+ * where one is missing it is reported as skipped, with the reason.
  */
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const main = join(root, 'build', 'src-main', 'app', 'main.js');
 
 function whyNot(): string | undefined {
   const binary = findElectronBinary(root);
   if (!binary.found) return `desktop app end-to-end test skipped: ${binary.reason}`;
   if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) return 'desktop app end-to-end test skipped: no display (run under xvfb-run)';
-  // better-sqlite3 is compiled against one ABI: Node's for the CLI and the tests, Electron's for the app.
-  const probe = spawnSync(binary.path, ['-e', "new (require('better-sqlite3'))(':memory:').close()"], { cwd: root, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, encoding: 'utf8', timeout: 60_000 });
-  if (probe.status !== 0) return `desktop app end-to-end test skipped: better-sqlite3 does not load in Electron (built for Node's ABI; "npm run rebuild:electron" builds it for Electron, "npm rebuild better-sqlite3" back for Node): ${probe.stderr.trim().split('\n').find((l) => /NODE_MODULE_VERSION|Error/.test(l)) ?? probe.stderr.trim().slice(0, 200)}`;
+  // better-sqlite3 is compiled against one ABI: node_modules has Node's, build/electron-native Electron's.
+  const electronVersion = (JSON.parse(readFileSync(join(root, 'node_modules', 'electron', 'package.json'), 'utf8')) as { version: string }).version;
+  const sqlite = electronSqliteBinding(join(root, 'build'), electronVersion);
+  if ('missing' in sqlite) return `desktop app end-to-end test skipped: ${sqlite.missing}`;
   return undefined;
+}
+
+/** The packaged app electron-builder leaves unpacked beside the installers, on this platform. */
+function packagedApp(): string | undefined {
+  const path = { linux: join(root, 'dist', 'linux-unpacked', 'hindsight'), darwin: join(root, 'dist', 'mac', 'Hindsight.app', 'Contents', 'MacOS', 'Hindsight'), win32: join(root, 'dist', 'win-unpacked', 'Hindsight.exe') }[process.platform as string];
+  return path && existsSync(path) ? path : undefined;
 }
 
 /** window.hindsight.call in the page: the renderer's only way to the agent. */
@@ -75,8 +86,21 @@ function trayHas(app: ElectronApplication, id: string): Promise<boolean> {
 }
 
 const skip = whyNot();
+const packaged = packagedApp();
 
-test('desktop app: set up, back up, pause and resume from the tray, restore byte for byte', { skip: skip ?? false, timeout: 5 * 60_000 }, async (t) => {
+test('desktop app from the checkout: set up, back up, pause and resume from the tray, restore byte for byte', { skip: skip ?? false, timeout: 5 * 60_000 }, async (t) => {
+  const binary = findElectronBinary(root);
+  assert.ok(binary.found);
+  // The project folder, as npm start launches it: Electron reads package.json's main and names.
+  await scenario(t, binary.path, [root]);
+});
+
+test('the packaged desktop app (dist/): the same, with everything loaded from app.asar', { skip: skip ?? (packaged ? false : 'packaged desktop app test skipped: no dist/*-unpacked (npm run dist makes it)'), timeout: 5 * 60_000 }, async (t) => {
+  assert.ok(packaged);
+  await scenario(t, packaged, []);
+});
+
+async function scenario(t: TestContext, executablePath: string, args: string[]): Promise<void> {
   const dir = await tempDir(t, 'hindsight-e2e-');
   const source = join(dir, 'source');
   await mkdir(join(source, 'docs'), { recursive: true });
@@ -87,16 +111,15 @@ test('desktop app: set up, back up, pause and resume from the tray, restore byte
 
   // A fresh data folder, and no D-Bus session: the real keychain is never touched.
   const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && !e[0].startsWith('HINDSIGHT_') && e[0] !== 'DBUS_SESSION_BUS_ADDRESS'));
-  const binary = findElectronBinary(root);
-  assert.ok(binary.found);
   const app = await _electron.launch({
-    executablePath: binary.path,
-    args: [main],
+    executablePath,
+    args,
     cwd: root,
     env: { ...env, HINDSIGHT_DATA_DIR: join(dir, 'data'), HINDSIGHT_CACHE_DIR: join(dir, 'cache') },
     timeout: 60_000,
   });
   t.after(() => app.close().catch(() => undefined));
+  assert.equal(await app.evaluate(({ app: electronApp }) => electronApp.getName()), 'Hindsight', 'named by package.json, not "Electron"');
   const page = await app.firstWindow();
   await page.waitForFunction(() => 'hindsight' in globalThis, undefined, { timeout: 30_000 });
 
@@ -129,4 +152,4 @@ test('desktop app: set up, back up, pause and resume from the tray, restore byte
   // Drag-to-restore's preparation through the desktop bridge (the OS drag itself needs a person).
   const item = { repository, snapshot: snapshot.id, path: join(source, 'photo.bin') };
   await page.evaluate((i) => (globalThis as unknown as { hindsight: HindsightClient }).hindsight.desktop?.prepareDrag(i), item);
-});
+}

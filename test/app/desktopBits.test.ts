@@ -6,6 +6,7 @@ import type { JobRecord } from '../../src-shared/api.js';
 import type { Plan } from '../../src-shared/plan.js';
 import { agentEnv } from '../../src-main/app/agentEnv.js';
 import { setLinuxAutostart } from '../../src-main/app/autostart.js';
+import { loginItem, openedAtLogin } from '../../src-main/app/loginItem.js';
 import { loadDesktopSettings, saveDesktopSettings } from '../../src-main/app/desktopSettings.js';
 import { OverdueReminder, finishedJobNote } from '../../src-main/app/notificationPolicy.js';
 import { tempDir } from '../helpers/tempDir.js';
@@ -61,4 +62,35 @@ test('overdue reminders: a plan without a success for N days, once per N days, n
   assert.deepEqual(reminder.notes(plans, jobs, start + 9 * day, 7), [], 'b was reminded a day ago');
   assert.deepEqual(reminder.notes(plans, jobs, start + 13 * day, 7).map((n) => n.body), ['Plan a has not been backed up for 8 days.']);
   assert.deepEqual(reminder.notes(plans, jobs, start + 15 * day, 7).map((n) => n.body), ['Plan b has not been backed up for 15 days.']);
+});
+
+const launch = { execPath: '/opt/Hindsight/hindsight', appPath: '/opt/Hindsight/resources/app.asar', defaultApp: false };
+
+test('start at login, per platform: Linux an autostart entry, Windows a command with --hidden, macOS no arguments (they are Windows-only)', () => {
+  assert.deepEqual(loginItem({ ...launch, platform: 'linux' }, true), { kind: 'xdg-autostart', enabled: true, command: ['/opt/Hindsight/hindsight'] });
+  assert.deepEqual(loginItem({ ...launch, platform: 'linux', appImage: '/home/ann/Hindsight.AppImage', execPath: '/tmp/.mount_Hin/hindsight' }, true), {
+    kind: 'xdg-autostart',
+    enabled: true,
+    command: ['/home/ann/Hindsight.AppImage'],
+  }, 'the AppImage file, not its temporary mount');
+  assert.deepEqual(loginItem({ platform: 'linux', execPath: '/dev/node_modules/electron/dist/electron', appPath: '/dev/hindsight', defaultApp: true }, false), {
+    kind: 'xdg-autostart',
+    enabled: false,
+    command: ['/dev/node_modules/electron/dist/electron', '/dev/hindsight'],
+  }, 'in development the project folder is part of the command');
+  assert.deepEqual(loginItem({ ...launch, platform: 'win32', execPath: 'C:\\Hindsight\\Hindsight.exe' }, true), { kind: 'login-item', settings: { openAtLogin: true, path: 'C:\\Hindsight\\Hindsight.exe', args: ['--hidden'] } });
+  assert.deepEqual(loginItem({ platform: 'win32', execPath: 'C:\\dev\\electron.exe', appPath: 'C:\\my dev\\hindsight', defaultApp: true }, true), {
+    kind: 'login-item',
+    settings: { openAtLogin: true, path: 'C:\\dev\\electron.exe', args: ['"C:\\my dev\\hindsight"', '--hidden'] },
+  });
+  assert.deepEqual(loginItem({ ...launch, platform: 'darwin' }, true), { kind: 'login-item', settings: { openAtLogin: true } });
+});
+
+test('opened at login (no window, tray only): macOS asks wasOpenedAtLogin, the others look for --hidden', () => {
+  assert.equal(openedAtLogin('darwin', ['/Applications/Hindsight.app/Contents/MacOS/Hindsight'], true), true);
+  assert.equal(openedAtLogin('darwin', ['/Applications/Hindsight.app/Contents/MacOS/Hindsight', '--hidden'], false), false, 'macOS passes no arguments to login items');
+  assert.equal(openedAtLogin('linux', ['/opt/Hindsight/hindsight', '--hidden'], false), true);
+  assert.equal(openedAtLogin('linux', ['/opt/Hindsight/hindsight'], false), false);
+  assert.equal(openedAtLogin('win32', ['C:\\Hindsight\\Hindsight.exe', '--hidden'], false), true);
+  assert.equal(openedAtLogin('win32', ['C:\\Hindsight\\Hindsight.exe'], true), false, 'wasOpenedAtLogin means nothing outside macOS');
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { JobRecord, PlanStatus, Status } from '../../src-shared/api.js';
-import { trayView, type TrayInput, type TrayMenuItem } from '../../src-main/app/trayModel.js';
+import { STATUS_LINE_EVERY_MS, afterRedraw, trayRedraw, trayView, type TrayInput, type TrayMenuItem } from '../../src-main/app/trayModel.js';
 
 const NOW = Date.parse('2026-11-23T12:00:00Z');
 const plan = (over: Partial<PlanStatus> = {}): PlanStatus => ({ planId: 'p1', name: 'Home', state: 'idle', ...over });
@@ -90,4 +90,41 @@ test('settings toggles reflect the saved settings', () => {
     ['open-at-login', true],
     ['notify-on-success', false],
   ]);
+});
+
+test('redraws during a backup: the image on a change of state only, the menu at once when its items change and at most every 5 s for progress', () => {
+  const job: JobRecord = { id: 'j1', kind: 'backup', planId: 'p1', startedAt: new Date(NOW).toISOString(), result: 'running', warnings: 0 };
+  const at = (bytesDone: number) => trayView(input({ status: status({ state: 'running', runningJobs: [{ ...job, progress: { operation: 'backup', phase: 'files', filesDone: 1, bytesDone, bytesTotal: 1000, bytesPerSecond: 1, elapsedMs: 1 } }] }) }));
+  const idle = trayView(input());
+
+  const first = trayRedraw(undefined, idle, NOW);
+  assert.deepEqual(first, { image: true, tooltip: true, menu: true }, 'the first draw draws everything');
+  let drawn = afterRedraw(undefined, idle, first, NOW);
+
+  // A backup starts: new state, new icon, new status line (its items are the same as idle's).
+  const starting = trayRedraw(drawn, at(0), NOW + 100);
+  assert.deepEqual(starting, { image: true, tooltip: true, menu: true });
+  drawn = afterRedraw(drawn, at(0), starting, NOW + 100);
+
+  // Progress 250 ms later, many times: nothing redrawn but a reminder for when the line is due.
+  let redraws = 0;
+  let images = 0;
+  for (let t = 350, done = 10; t < 20_100; t += 250, done += 10) {
+    const view = at(done);
+    const redraw = trayRedraw(drawn, view, NOW + t);
+    if (redraw.menu) redraws += 1;
+    if (redraw.image) images += 1;
+    if (!redraw.menu) assert.equal(redraw.again, drawn.menuAt + STATUS_LINE_EVERY_MS, 'a stale line says when to come back');
+    assert.equal(redraw.tooltip, redraw.menu, 'the tooltip follows the menu');
+    drawn = afterRedraw(drawn, view, redraw, NOW + t);
+  }
+  assert.equal(images, 0, 'the icon is never redrawn while the state stays "running" (it flickers on Linux)');
+  assert.ok(redraws >= 3 && redraws <= 4, `the menu is rebuilt every 5 s, not every 250 ms (${redraws} times in 20 s)`);
+
+  // Paused from the menu: its items change (Resume replaces the pauses), so it is rebuilt at once.
+  const paused = trayView(input({ status: status({ state: 'paused', pausedUntil: 'resumed by hand' }) }));
+  const pausing = trayRedraw(drawn, paused, drawn.menuAt + 1);
+  assert.deepEqual(pausing, { image: true, tooltip: true, menu: true });
+  drawn = afterRedraw(drawn, paused, pausing, drawn.menuAt + 1);
+  assert.deepEqual(trayRedraw(drawn, paused, drawn.menuAt + 60_000), { image: false, tooltip: false, menu: false }, 'nothing changed, nothing redrawn');
 });

@@ -55,7 +55,8 @@ export async function startAgent(t: TestContext, options: { env?: Record<string,
     if (stopped) return;
     stopped = true;
     client.close();
-    if (child.exitCode === null) {
+    // A test may have killed it already (a crash, a shutdown without warning).
+    if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
       // An agent that does not stop within reason is a failure of its own, not a reason to hang the suite.

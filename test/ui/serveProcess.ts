@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
 
 export const BIN = fileURLToPath(new URL('../../bin/hindsight.js', import.meta.url));
 export const SCREENS = fileURLToPath(new URL('../../test-results/screens/', import.meta.url));
@@ -62,4 +63,20 @@ export async function startServe(): Promise<ServeProcess> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** One call of the API over serve's WebSocket, as the page makes them (with the page's cookie and origin). */
+export function callAgent(serve: ServeProcess, method: string, params: unknown): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${serve.origin.replace('http', 'ws')}/api`, { headers: { cookie: `hindsight-token=${serve.token}`, origin: serve.origin } });
+    ws.once('open', () => ws.send(JSON.stringify({ type: 'request', id: 1, method, params })));
+    ws.on('message', (data) => {
+      const message = JSON.parse(String(data)) as { type: string; id?: number; ok?: boolean; result?: unknown; error?: { message: string } };
+      if (message.type !== 'response' || message.id !== 1) return;
+      ws.close();
+      if (message.ok) resolve(message.result);
+      else reject(new Error(message.error?.message));
+    });
+    ws.once('error', reject);
+  });
 }

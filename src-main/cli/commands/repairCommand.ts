@@ -3,9 +3,8 @@ import type { Backend } from '../../engine/backend/backend.js';
 import { backendFor } from '../../engine/backend/location.js';
 import { ReplicatedBackend } from '../../engine/backend/replicatedBackend.js';
 import { readTargetHistory, recordTargets } from '../../engine/backend/targetHistory.js';
-import { compareTargets, repairTargets, type RepairResult } from '../../engine/maintenance/repair.js';
+import { compareTargets, repairTargets, seedTargets, type RepairResult } from '../../engine/maintenance/repair.js';
 import { Repository } from '../../engine/repository/repository.js';
-import { RepositoryError } from '../../engine/repository/repositoryError.js';
 import { EXIT_DAMAGED, EXIT_WITH_WARNINGS, UsageError } from '../cliError.js';
 import { REPOSITORY_HELP, REPOSITORY_OPTIONS, TARGET_HELP, TARGET_OPTIONS, type Command } from '../command.js';
 import { openOrClose, openRepository, repositoryLocations, targetOptions } from '../openRepository.js';
@@ -93,22 +92,7 @@ ${TARGET_HELP}`,
       throw err;
     });
     try {
-      for (const destination of destinations) {
-        let config: Buffer | undefined;
-        try {
-          config = await destination.read({ type: 'config', name: 'config' });
-        } catch (err) {
-          if ((err as { code?: string }).code !== 'E_NOT_FOUND' && (err as { code?: string }).code !== 'E_TARGET_MISSING') throw err;
-        }
-        if (config === undefined) {
-          await destination.create();
-        } else {
-          await repository.verifyObject({ type: 'config', name: 'config' }, config).catch(() => {
-            throw new RepositoryError('E_INVALID_ARGUMENT', `${destination.location} holds another repository; copy only into an empty target or one holding this repository.`);
-          });
-        }
-      }
-      return printRepair(await repairTargets(repository, [...sources, ...destinations], { into: destinations }));
+      return printRepair(await seedTargets(repository, sources, destinations));
     } finally {
       await repository.close();
       await Promise.all(destinations.map((d) => d.close()));

@@ -254,7 +254,9 @@ class BackupRun {
         username: currentUser(),
         paths: this.sources,
         tags: [...(this.options.tags ?? [])],
-        type,
+        // Without a parent, a backup that took nothing from the files cache read every file: a full one, and
+        // the snapshot says so (the first one of a set of paths showed as "incremental").
+        type: parent || this.summary.filesUnchanged > 0 ? type : 'full',
         ...(parent ? { parent: parent.id } : {}),
         tree: rootTree.toString('hex'),
         summary: { ...this.summary },

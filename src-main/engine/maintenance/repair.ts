@@ -1,6 +1,7 @@
 import type { Backend, ObjectHandle, ObjectType } from '../backend/backend.js';
 import { mapConcurrent } from '../concurrency.js';
 import type { Repository } from '../repository/repository.js';
+import { RepositoryError } from '../repository/repositoryError.js';
 
 /** Repaired in this order, so a target being filled is a valid repository at every moment: packs before the index that names them, the config last. */
 const REPLICATED_TYPES: readonly ObjectType[] = ['keys', 'data', 'index', 'snapshots', 'config'];
@@ -138,4 +139,28 @@ export async function repairTargets(repository: Repository, targets: readonly Ba
     });
   }
   return { targets: stats.map(({ error, ...rest }) => (error === undefined ? rest : { ...rest, error })), lost: lost.sort(), objectsChecked };
+}
+
+/**
+ * Seeds new targets with a complete copy of `repository` (read from `sources`, its targets): each
+ * destination is created empty, or must already hold this same repository (a seed run again resumes),
+ * then gets every object it lacks, verified on the way. `hindsight copy` and a plan given a new target.
+ */
+export async function seedTargets(repository: Repository, sources: readonly Backend[], destinations: readonly Backend[], options: Omit<RepairOptions, 'into'> = {}): Promise<RepairResult> {
+  for (const destination of destinations) {
+    let config: Buffer | undefined;
+    try {
+      config = await destination.read({ type: 'config', name: 'config' });
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'E_NOT_FOUND' && (err as { code?: string }).code !== 'E_TARGET_MISSING') throw err;
+    }
+    if (config === undefined) {
+      await destination.create();
+    } else {
+      await repository.verifyObject({ type: 'config', name: 'config' }, config).catch(() => {
+        throw new RepositoryError('E_INVALID_ARGUMENT', `${destination.location} holds another repository; copy only into an empty target or one holding this repository.`);
+      });
+    }
+  }
+  return repairTargets(repository, [...sources, ...destinations], { ...options, into: destinations });
 }

@@ -38,6 +38,53 @@ export function planInput(draft: PlanDraft, targets: string[]): PlanInput {
   };
 }
 
+/**
+ * Where a plan's backups go: every target holds a complete copy. A target added here is seeded with a
+ * copy of the others before it joins; the last one cannot be removed.
+ */
+export function TargetsField({ targets, onChange }: { targets: string[]; onChange: (targets: string[]) => void }) {
+  const [adding, setAdding] = useState('');
+  const add = () => {
+    const location = adding.trim();
+    if (location && !targets.includes(location)) onChange([...targets, location]);
+    setAdding('');
+  };
+  return (
+    <fieldset className="field">
+      <legend>Where backups go</legend>
+      <ul className="chip-list" aria-label="Targets">
+        {targets.map((target) => (
+          <li key={target} className="chip">
+            <span className="mono">{target}</span>
+            <button type="button" aria-label={`Remove target ${target}`} disabled={targets.length === 1} onClick={() => onChange(targets.filter((t) => t !== target))}>
+              ×
+            </button>
+          </li>
+        ))}
+      </ul>
+      <div className="row">
+        <input
+          type="text"
+          aria-label="Another target"
+          placeholder="/media/disk2/hindsight, sftp://user@host/path or s3://host/bucket"
+          value={adding}
+          onChange={(e) => setAdding(e.target.value)}
+          onKeyDown={(e) => {
+            if (e.key === 'Enter') {
+              e.preventDefault();
+              add();
+            }
+          }}
+        />
+        <button type="button" className="button" disabled={!adding.trim()} onClick={add}>
+          Add target
+        </button>
+      </div>
+      <p className="hint">A new target first gets a complete copy of the backups, then every backup writes to all of them.</p>
+    </fieldset>
+  );
+}
+
 export function SourcesField({ draft, onChange }: { draft: PlanDraft; onChange: (d: PlanDraft) => void }) {
   const [adding, setAdding] = useState('');
   const add = () => {

@@ -1,6 +1,10 @@
-import { useEffect, useMemo, useState, type DragEvent } from 'react';
+import { useEffect, useMemo, useReducer, useState } from 'react';
 import type { BrowseEntry, Results, SnapshotInfo, VersionEntry } from '../../../src-shared/api.js';
 import type { SnapshotItem } from '../../../src-shared/client.js';
+import { DragRestore } from '../browser/dragState.js';
+import { FileList, type Selection, type SortKey } from '../browser/FileList.js';
+import { FolderTree } from '../browser/FolderTree.js';
+import { useFolderPages } from '../browser/useFolderPages.js';
 import { FilePreview } from '../components/FilePreview.js';
 import { RepositoryPicker, useChosenRepository, useSnapshots } from '../components/RepositoryPicker.js';
 import { RestoreDialog } from '../components/RestoreDialog.js';
@@ -26,30 +30,43 @@ export function Browser() {
   const snapshot = snapshots?.find((s) => s.id === route.params.snapshot) ?? snapshots?.[snapshots.length - 1];
   const path = route.params.path || (snapshot ? startPath(snapshot) : '/');
   const file = route.params.file;
-  const [entries, setEntries] = useState<BrowseEntry[]>();
-  const [error, setError] = useState<string>();
-  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
+  const [selection, setSelection] = useState<Selection>({ all: false, names: new Set() });
+  const [order, setOrder] = useState<{ sort: SortKey; descending: boolean }>({ sort: 'name', descending: false });
+  const [filter, setFilter] = useState('');
   const [restoring, setRestoring] = useState<{ items: SnapshotItem[]; time?: string }>();
   const [query, setQuery] = useState('');
   const [results, setResults] = useState<Results['snapshots.search']>();
+  const [error, setError] = useState<string>();
+  const [notice, setNotice] = useState<string>();
+  const [opened, setOpened] = useState<BrowseEntry>();
+  const drag = useMemo(() => (client.desktop ? new DragRestore(client.desktop) : undefined), [client]);
+  const [, redraw] = useReducer((n: number) => n + 1, 0);
+  useEffect(() => drag?.subscribe(redraw), [drag]);
+
+  const folder = repository && snapshot ? { repository, snapshot: snapshot.id, path } : undefined;
+  const pages = useFolderPages(client, folder, { ...order, filter });
 
   const go = (params: Record<string, string | undefined>) =>
     navigate('browse', Object.fromEntries(Object.entries({ repo: repository, snapshot: snapshot?.id, path, file, ...params }).filter((e): e is [string, string] => e[1] !== undefined)));
 
   useEffect(() => {
-    if (!repository || !snapshot) return;
+    setSelection({ all: false, names: new Set() });
+    setNotice(undefined);
+    setFilter('');
+  }, [repository, snapshot?.id, path]);
+
+  // The open file's entry: the row it was opened from, or looked up by name (after a reload, from search).
+  useEffect(() => {
+    if (!file || !repository || !snapshot || opened?.name === baseName(file)) return;
     let cancelled = false;
-    setEntries(undefined);
-    setError(undefined);
-    setSelected(new Set());
     client
-      .call('snapshots.browse', { repository, snapshot: snapshot.id, path })
-      .then((list) => !cancelled && setEntries(list))
-      .catch((err: Error) => !cancelled && setError(err.message));
+      .call('snapshots.browsePage', { repository, snapshot: snapshot.id, path: parentPath(file), filter: baseName(file), limit: 2000 })
+      .then((page) => !cancelled && setOpened(page.entries.find((e) => e.name === baseName(file))))
+      .catch(() => !cancelled && setOpened(undefined));
     return () => {
       cancelled = true;
     };
-  }, [client, repository, snapshot, path]);
+  }, [client, repository, snapshot, file, opened]);
 
   const search = async () => {
     if (!repository || !query.trim()) return setResults(undefined);
@@ -66,19 +83,8 @@ export function Browser() {
 
   const item = (name: string): SnapshotItem => ({ repository, snapshot: snapshot.id, path: joinPath(path, name) });
   const crumbs = path.split('/').filter(Boolean);
-  const fileEntry = file ? entries?.find((e) => joinPath(path, e.name) === file) : undefined;
-
-  const onDragStart = (e: DragEvent, entry: BrowseEntry) => {
-    const target = item(entry.name);
-    if (client.desktop) {
-      e.preventDefault();
-      client.desktop.startDrag(target);
-    } else if (connection.downloadUrl && entry.type === 'file') {
-      const url = new URL(connection.downloadUrl(repository, snapshot.id, target.path), location.href).toString();
-      e.dataTransfer.setData('DownloadURL', `application/octet-stream:${entry.name}:${url}`);
-      e.dataTransfer.setData('text/uri-list', url);
-    }
-  };
+  const fileEntry = file && opened?.name === baseName(file) ? opened : undefined;
+  const chosen = selection.all ? [{ repository, snapshot: snapshot.id, path }] : [...selection.names].map(item);
 
   return (
     <div className="browser">
@@ -138,6 +144,7 @@ export function Browser() {
       )}
 
       <div className="browser-body">
+        <FolderTree client={client} repository={repository} snapshot={snapshot.id} current={path} onOpen={(folderPath) => go({ path: folderPath, file: undefined })} />
         <section className="card listing">
           <nav className="breadcrumbs" aria-label="Folder">
             <button type="button" className="crumb" onClick={() => go({ path: '/', file: undefined })}>
@@ -155,88 +162,52 @@ export function Browser() {
             ))}
           </nav>
           <div className="listing-actions">
-            <span className="muted small">{selected.size > 0 ? `${selected.size} selected` : 'Select files and folders to restore, or drag one out.'}</span>
+            <input type="search" className="filter" aria-label="Filter by name" placeholder="Filter by name" value={filter} onChange={(e) => setFilter(e.target.value)} />
+            <span className="muted small" role="status">
+              {pages.total === undefined
+                ? ''
+                : selection.all
+                  ? `The whole folder (${pages.total.toLocaleString()} items) selected`
+                  : selection.names.size > 0
+                    ? `${selection.names.size} selected`
+                    : `${pages.total.toLocaleString()} item${pages.total === 1 ? '' : 's'}${filter ? ' match' : ''}. Select files and folders to restore, or drag one out.`}
+            </span>
             <span className="spacer" />
-            <button type="button" className="button primary" disabled={selected.size === 0} onClick={() => setRestoring({ items: [...selected].map(item), time: snapshot.time })}>
-              Restore{selected.size > 0 ? ` ${selected.size}` : ''}…
+            <button type="button" className="button primary" disabled={chosen.length === 0} onClick={() => setRestoring({ items: chosen, time: snapshot.time })}>
+              Restore{selection.names.size > 0 ? ` ${selection.names.size}` : ''}…
             </button>
           </div>
-          {error && <ErrorMessage>{error}</ErrorMessage>}
-          {!entries && !error && <Loading what="folder" />}
-          {entries && (
-            <table className="table files" aria-label="Files">
-              <thead>
-                <tr>
-                  <th className="check">
-                    <input
-                      type="checkbox"
-                      aria-label="Select all"
-                      checked={entries.length > 0 && selected.size === entries.length}
-                      onChange={(e) => setSelected(e.target.checked ? new Set(entries.map((x) => x.name)) : new Set())}
-                    />
-                  </th>
-                  <th>Name</th>
-                  <th className="right">Size</th>
-                  <th>Modified</th>
-                </tr>
-              </thead>
-              <tbody>
-                {path !== '/' && (
-                  <tr className="file-row">
-                    <td />
-                    <td colSpan={3}>
-                      <button type="button" className="name-button" onClick={() => go({ path: parentPath(path), file: undefined })}>
-                        <span className="icon icon-up" aria-hidden="true" />
-                        ..
-                      </button>
-                    </td>
-                  </tr>
-                )}
-                {entries.length === 0 && (
-                  <tr>
-                    <td colSpan={4} className="muted center">
-                      This folder was empty.
-                    </td>
-                  </tr>
-                )}
-                {entries.map((entry) => {
-                  const full = joinPath(path, entry.name);
-                  return (
-                    <tr
-                      key={entry.name}
-                      className={`file-row${file === full ? ' active' : ''}`}
-                      draggable
-                      onPointerDown={() => client.desktop && void client.desktop.prepareDrag(item(entry.name)).catch(() => undefined)}
-                      onDragStart={(e) => onDragStart(e, entry)}
-                      data-name={entry.name}
-                    >
-                      <td className="check">
-                        <input
-                          type="checkbox"
-                          aria-label={`Select ${entry.name}`}
-                          checked={selected.has(entry.name)}
-                          onChange={(e) => {
-                            const next = new Set(selected);
-                            if (e.target.checked) next.add(entry.name);
-                            else next.delete(entry.name);
-                            setSelected(next);
-                          }}
-                        />
-                      </td>
-                      <td>
-                        <button type="button" className="name-button" onClick={() => (entry.type === 'dir' ? go({ path: full, file: undefined }) : go({ file: full }))}>
-                          <span className={`icon icon-${entry.type === 'dir' ? 'folder' : entry.type === 'symlink' ? 'link' : 'file'}`} aria-hidden="true" />
-                          {entry.name}
-                          {entry.linkTarget && <span className="muted small"> → {entry.linkTarget}</span>}
-                        </button>
-                      </td>
-                      <td className="right">{entry.size !== undefined ? formatBytes(entry.size) : ''}</td>
-                      <td>{formatDateTime(entry.mtime)}</td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
+          {notice && (
+            <div className="listing-notice" role="alert">
+              {notice}
+              <button type="button" className="link-button" onClick={() => setNotice(undefined)}>
+                Dismiss
+              </button>
+            </div>
+          )}
+          {(error ?? pages.error) && <ErrorMessage>{error ?? pages.error}</ErrorMessage>}
+          {pages.total === undefined && !pages.error && <Loading what="folder" />}
+          {pages.total !== undefined && (
+            <FileList
+              pages={pages}
+              folder={`${snapshot.id}:${path}:${filter}`}
+              sort={order.sort}
+              descending={order.descending}
+              onSort={(sort, descending) => setOrder({ sort, descending })}
+              selection={selection}
+              onSelection={setSelection}
+              activeName={file && parentPath(file) === path ? baseName(file) : undefined}
+              onOpen={(entry) => {
+                if (entry.type === 'dir') return go({ path: joinPath(path, entry.name), file: undefined });
+                setOpened(entry);
+                go({ file: joinPath(path, entry.name) });
+              }}
+              onUp={path !== '/' ? () => go({ path: parentPath(path), file: undefined }) : undefined}
+              drag={drag}
+              itemOf={item}
+              downloadUrl={connection.downloadUrl ? (name) => connection.downloadUrl!(repository, snapshot.id, joinPath(path, name)) : undefined}
+              onNotice={setNotice}
+            />
           )}
         </section>
         {file && (

@@ -10,6 +10,7 @@ function summaryText(job: JobRecord): string {
   if (job.kind === 'backup' && typeof s.filesNew === 'number') return `${s.filesNew} new, ${s.filesChanged} changed · ${formatBytes(Number(s.bytesAdded ?? 0))} added`;
   if (job.kind === 'restore' && typeof s.files === 'number') return `${s.files} files · ${formatBytes(Number(s.bytes ?? 0))}`;
   if (job.kind === 'check' && typeof s.snapshots === 'number') return `${s.snapshots} snapshots, ${s.packs} packs`;
+  if (job.kind === 'seed' && typeof s.copied === 'number') return `${s.copied} objects copied to ${job.repository ?? 'the new target'}`;
   if (job.kind === 'prune' && typeof s.packsDeleted === 'number') return `${s.packsDeleted} packs deleted, ${s.packsRepacked} repacked`;
   return '';
 }

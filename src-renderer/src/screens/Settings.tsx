@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import type { RepositoryInfo } from '../../../src-shared/api.js';
 import type { Plan } from '../../../src-shared/plan.js';
-import { ExcludesField, RetentionField, ScheduleField, SourcesField, planInput, type PlanDraft } from '../components/PlanForm.js';
+import { ExcludesField, RetentionField, ScheduleField, SourcesField, TargetsField, planInput, type PlanDraft } from '../components/PlanForm.js';
 import { Modal } from '../components/Modal.js';
 import { PasswordField } from '../components/PasswordField.js';
 import { ErrorMessage } from '../components/States.js';
@@ -60,11 +60,18 @@ function PlanSettings({ plan }: { plan: Plan }) {
   const attempt = useApp((s) => s.attempt);
   const refresh = useApp((s) => s.refresh);
   const [draft, setDraft] = useState<PlanDraft>();
+  const [targets, setTargets] = useState<string[]>([...plan.targets]);
   const [confirmDelete, setConfirmDelete] = useState(false);
+  const edit = () => {
+    setDraft(draftOf(plan));
+    setTargets([...plan.targets]);
+  };
   const save = async () => {
     if (!draft) return;
-    const { targets: _targets, ...changes } = planInput(draft, [...plan.targets]);
-    const saved = await attempt(() => client.call('plans.update', { id: plan.id, changes: { ...changes, retention: changes.retention ?? {} } }), `Plan "${draft.name}" saved.`);
+    const changes = planInput(draft, targets);
+    const added = targets.filter((t) => !plan.targets.includes(t));
+    const message = added.length > 0 ? `Plan "${draft.name}" saved. ${added.join(', ')} gets a complete copy of the backups first, then joins the plan.` : `Plan "${draft.name}" saved.`;
+    const saved = await attempt(() => client.call('plans.update', { id: plan.id, changes: { ...changes, retention: changes.retention ?? {} } }), message);
     if (saved) {
       setDraft(undefined);
       await refresh();
@@ -82,7 +89,7 @@ function PlanSettings({ plan }: { plan: Plan }) {
         </div>
         <span className="spacer" />
         {!draft && (
-          <button type="button" className="button" onClick={() => setDraft(draftOf(plan))}>
+          <button type="button" className="button" onClick={edit}>
             Edit
           </button>
         )}
@@ -94,6 +101,7 @@ function PlanSettings({ plan }: { plan: Plan }) {
             <input id={`name-${plan.id}`} type="text" value={draft.name} onChange={(e) => setDraft({ ...draft, name: e.target.value })} />
           </div>
           <SourcesField draft={draft} onChange={setDraft} />
+          <TargetsField targets={targets} onChange={setTargets} />
           <ExcludesField draft={draft} onChange={setDraft} />
           <ScheduleField draft={draft} onChange={setDraft} />
           <RetentionField draft={draft} onChange={setDraft} />

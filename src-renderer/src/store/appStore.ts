@@ -36,6 +36,8 @@ export interface AppState {
   loadSnapshots(repository: string): Promise<readonly SnapshotInfo[]>;
   notify(kind: Notice['kind'], text: string): void;
   dismiss(id: number): void;
+  /** Gives the agent the password it asked for (password.needed); throws the agent's error (a wrong password). */
+  unlock(location: string, password: string, remember: boolean): Promise<void>;
   /** Runs an action, turning its error into a notice; resolves to undefined when it failed. */
   attempt<T>(action: () => Promise<T>, success?: string): Promise<T | undefined>;
 }
@@ -60,6 +62,13 @@ export function createAppStore(connection: Connection) {
       const hash = routeHash(route);
       if (location.hash !== hash) history.pushState(null, '', hash);
       set({ route });
+    },
+
+    async unlock(location, password, remember) {
+      await client.call('repositories.connect', { location, password, remember });
+      set({ passwordNeeded: undefined });
+      get().notify('success', `Unlocked ${location}${remember ? '; the password is in the system keychain' : ''}.`);
+      await get().refresh();
     },
 
     async refresh() {

@@ -227,6 +227,24 @@ test('full rereads every file, incremental does not, differential compares with 
   assert.equal((await listSnapshots(await made.reopen())).length, 5);
 });
 
+test('the first snapshot of a set of paths is recorded as full, the next as incremental of it', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await buildAwkwardTree(source, { smallFiles: 20 });
+  const made = await createTestRepository(t);
+  const first = (await backup(made.repository, { paths: [source], cacheDir: join(dir, 'cache') })).snapshot;
+  assert.equal(first.type, 'full');
+  assert.equal(first.parent, undefined);
+  const second = (await backup(await made.reopen(), { paths: [source], cacheDir: join(dir, 'cache') })).snapshot;
+  assert.equal(second.type, 'incremental');
+  assert.equal(second.parent, first.id);
+  const other = join(dir, 'other');
+  await mkdir(other);
+  await writeFile(join(other, 'a.txt'), 'a');
+  const differential = (await backup(await made.reopen(), { paths: [source, other], cacheDir: join(dir, 'cache'), type: 'differential' })).snapshot;
+  assert.equal(differential.type, 'full', 'a new set of paths has no parent, whatever was asked');
+});
+
 test('a file that vanishes or changes while being read is a warning, and the backup completes', async (t) => {
   const dir = await tempDir(t);
   const source = join(dir, 'source');
