@@ -319,7 +319,7 @@ test('polish: one time format, counts that agree with their nouns, aligned tags,
   assert.equal(hindsight(['backup', '--tag', 'a-long-tag-name', single], env).status, 0);
 
   const restored = hindsight(['restore', `latest:${single}`, '--target', join(dir, 'restored')], env);
-  assert.match(restored.stdout, /  1 file \(8 B\), 0 folders, 0 symbolic links, 0 hard links; 0 existing files left as they were/);
+  assert.match(restored.stdout, /  1 file \(8 B\), 0 folders, 0 symbolic links, 0 hard links, 0 FIFOs and device files; 0 existing files left as they were/);
   const onFile = hindsight(['restore', `latest:${single}`, '--target', join(single, 'only')], env);
   assert.equal(onFile.status, 1);
   assert.match(onFile.stderr, /Cannot restore into .*only: it is a file, not a folder\./);

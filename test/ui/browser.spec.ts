@@ -31,7 +31,7 @@ function browse(page: Page, repo: string, path: string) {
   return page.goto(`${serve.origin}/#/browse?${new URLSearchParams({ repo, path }).toString()}`);
 }
 
-test('a folder of 50,000 files opens in under a second, draws only the rows in view, scrolls, sorts and filters', async ({ page }) => {
+test('a folder of 50,000 files opens (its time reported), draws only the rows in view, scrolls, sorts and filters', async ({ page }) => {
   const source = join(serve.dir, 'Downloads');
   const files = 50_000;
   await mkdir(source, { recursive: true });
