@@ -1,5 +1,5 @@
 import type { Repository } from '../repository/repository.js';
-import { listSnapshots, resolveSnapshot, type Snapshot } from '../snapshot/snapshot.js';
+import { listSnapshots, resolveSnapshots, type Snapshot } from '../snapshot/snapshot.js';
 import { applyRetention, type RetentionDecision, type RetentionPolicy } from './retention.js';
 
 export interface ForgetOptions {
@@ -33,13 +33,9 @@ export async function forgetSnapshots(repository: Repository, policy: RetentionP
 export async function removeSnapshots(repository: Repository, references: readonly string[], options: { readonly dryRun?: boolean } = {}): Promise<Snapshot[]> {
   const lock = await repository.lock(true);
   try {
-    const chosen = new Map<string, Snapshot>();
-    for (const reference of references) {
-      const snapshot = await resolveSnapshot(repository, reference);
-      chosen.set(snapshot.id, snapshot);
-    }
-    if (!options.dryRun) for (const id of chosen.keys()) await repository.backend.delete({ type: 'snapshots', name: id });
-    return [...chosen.values()];
+    const chosen = await resolveSnapshots(repository, references);
+    if (!options.dryRun) for (const { id } of chosen) await repository.backend.delete({ type: 'snapshots', name: id });
+    return chosen;
   } finally {
     await lock.release();
   }

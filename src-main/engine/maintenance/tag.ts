@@ -1,5 +1,5 @@
 import type { Repository } from '../repository/repository.js';
-import { resolveSnapshot, saveSnapshot, type Snapshot } from '../snapshot/snapshot.js';
+import { resolveSnapshots, saveSnapshot, type Snapshot } from '../snapshot/snapshot.js';
 
 export interface TagChange {
   /** Replaces every tag (restic's --set); applied before add and remove. */
@@ -16,13 +16,8 @@ export interface TagChange {
 export async function retagSnapshots(repository: Repository, references: readonly string[], change: TagChange): Promise<{ before: Snapshot; after: Snapshot }[]> {
   const lock = await repository.lock(true);
   try {
-    const chosen = new Map<string, Snapshot>();
-    for (const reference of references) {
-      const snapshot = await resolveSnapshot(repository, reference);
-      chosen.set(snapshot.id, snapshot);
-    }
     const changed: { before: Snapshot; after: Snapshot }[] = [];
-    for (const before of chosen.values()) {
+    for (const before of await resolveSnapshots(repository, references)) {
       const tags = new Set(change.set ?? before.tags);
       for (const tag of change.add ?? []) tags.add(tag);
       for (const tag of change.remove ?? []) tags.delete(tag);

@@ -80,6 +80,16 @@ export async function listSnapshots(repository: Repository): Promise<Snapshot[]>
   return snapshots.sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id));
 }
 
+/** Resolves every reference (see resolveSnapshot) before anything is done with them; each snapshot once, in the order first named. */
+export async function resolveSnapshots(repository: Repository, references: readonly string[]): Promise<Snapshot[]> {
+  const chosen = new Map<string, Snapshot>();
+  for (const reference of references) {
+    const snapshot = await resolveSnapshot(repository, reference);
+    chosen.set(snapshot.id, snapshot);
+  }
+  return [...chosen.values()];
+}
+
 /** Finds a snapshot by full id, unique id prefix, or "latest". */
 export async function resolveSnapshot(repository: Repository, reference: string): Promise<Snapshot> {
   if (reference === 'latest') {
