@@ -51,6 +51,25 @@ test('sftp: a key the server does not accept is refused with a clear message', {
   });
 });
 
+test('sftp: a key protected by a passphrase is refused with the way through ssh-agent, and used when its passphrase is given', { skip }, async (t) => {
+  const server = await startSshServer(t);
+  // The key the server accepts, copied and locked with a passphrase.
+  const locked = join(server.dir, 'locked_key');
+  await writeFile(locked, await readFile(server.userKey), { mode: 0o600 });
+  execFileSync('ssh-keygen', ['-q', '-p', '-P', '', '-N', 'open sesame', '-f', locked]);
+  const options = { ...server.options(join(server.dir, 'repo')), identityFiles: [locked] };
+  const refused = new SftpBackend(options);
+  t.after(() => refused.close());
+  await assert.rejects(refused.create(), (err: BackendError) => {
+    assert.equal(err.code, 'E_AUTH');
+    assert.match(err.message, new RegExp(`Cannot use the SSH key .*locked_key: .*run "ssh-add .*locked_key" first`));
+    return true;
+  });
+  const unlocked = new SftpBackend({ ...options, passphrase: 'open sesame' });
+  t.after(() => unlocked.close());
+  await unlocked.create();
+});
+
 test('sftp: an unknown host key is refused unless accepted explicitly, then remembered', { skip }, async (t) => {
   const server = await startSshServer(t);
   const knownHosts = join(server.dir, 'empty_known_hosts');
