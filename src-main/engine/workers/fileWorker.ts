@@ -191,7 +191,8 @@ function readFile(path: Buffer, previous: Previous): FileMessage {
         const length = previous.lengths[expected] as number;
         sendStored(Buffer.from(previous.ids[expected] as string, 'hex'), length);
         offset += length;
-        reads += 2;
+        // One read; a previous chunk is compared only where another follows (see comparable), so more come.
+        reads += 1;
         expected = comparable(previous, expected + 1);
         continue;
       }
