@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { BackendError, readChecked, type Backend, type ObjectHandle } from '../backend/backend.js';
 import { mapConcurrent } from '../concurrency.js';
@@ -183,6 +184,11 @@ export class Repository {
 
   get chunkerSeed(): Buffer {
     return this.master.chunkerSeed;
+  }
+
+  /** The key a pack's blobs are sealed with, for a thread that opens them (see gatherSealedBlobs). */
+  packKey(pack: string): KeyObject {
+    return this.master.packKey(Buffer.from(pack, 'hex'));
   }
 
   // ---- keys -------------------------------------------------------------

@@ -14,7 +14,8 @@ import { displayName, type TreeNode } from '../snapshot/tree.js';
 import { TreeLoader } from '../snapshot/treeLoader.js';
 import { findPath } from '../snapshot/treePath.js';
 import type { WriteRequest } from '../workers/fileWriter.js';
-import { loadBlobs } from '../repository/blobBatch.js';
+import { gatherSealedBlobs, loadBlobs } from '../repository/blobBatch.js';
+import type { SealedBlob } from '../repository/sealedBlobs.js';
 import { PackWindows } from '../repository/packWindows.js';
 import { BufferPool } from '../bufferPool.js';
 import { sameMicrosecond, utimesSeconds } from './fileTimes.js';
@@ -354,17 +355,47 @@ class RestoreRun {
 
   /**
    * Small files are restored a batch at a time: their chunks are read by pack in a few ranges
-   * (loadBlobs), and writer threads create them with synchronous calls. Per file this saves the
-   * pack open and read and a dozen event-loop round trips, which dominated restores of small files.
+   * (gatherSealedBlobs), and writer threads open the chunks and create the files with synchronous calls.
+   * Per file this saves the pack open and read and a dozen event-loop round trips, which dominated
+   * restores of small files, and keeps decryption, decompression and hashing off the main thread.
    */
   private async restoreSmallFiles(dir: Buffer, files: readonly Pending[]): Promise<void> {
     // In a folder this restore created, nothing can be in the way: no need to look.
     const fresh = this.created.has(dir.toString('latin1'));
     const wanted = fresh ? files : (await mapConcurrent(files, 8, async (file) => ((await this.mayWrite(file.path, file.node)) ? file : undefined))).filter((file): file is Pending => file !== undefined);
-    const { loaded, failed } = await loadBlobs(this.repository, wanted.flatMap((file) => file.node.content ?? []), this.contentWindows);
+    const gathered = await gatherSealedBlobs(this.repository, wanted.flatMap((file) => file.node.content ?? []), this.contentWindows);
     const requests: WriteRequest[] = [];
     const writing: Pending[] = [];
+    const unread: Pending[] = [];
     for (const file of wanted) {
+      const blobs = (file.node.content ?? []).map((id) => gathered.blobs.get(id.toString('hex')));
+      if (blobs.some((blob) => blob === undefined)) unread.push(file);
+      else {
+        requests.push(this.writeRequest(dir, file, fresh, blobs as SealedBlob[]));
+        writing.push(file);
+      }
+    }
+    this.writers ??= new FileWriterPool(availableParallelism(), this.repository.blobIdKey);
+    const { errors, unopened } = requests.length > 0 ? await this.writers.write(requests, gathered) : { errors: [], unopened: [] };
+    const notOpened = new Set(unopened);
+    for (const [i, file] of writing.entries()) {
+      if (notOpened.has(i)) unread.push(file);
+      else await this.smallFileWritten(file, errors[i]);
+    }
+    if (unread.length > 0) await this.restoreLoadedFiles(dir, unread, fresh);
+    this.meter.tick();
+  }
+
+  /**
+   * Small files whose chunks could not be read or opened where the batch found them: loaded one chunk at
+   * a time by `loadBlobs`, which a replicated repository serves from another copy, and otherwise names
+   * what is wrong.
+   */
+  private async restoreLoadedFiles(dir: Buffer, files: readonly Pending[], fresh: boolean): Promise<void> {
+    const { loaded, failed } = await loadBlobs(this.repository, files.flatMap((file) => file.node.content ?? []));
+    const requests: WriteRequest[] = [];
+    const writing: Pending[] = [];
+    for (const file of files) {
       const ids = file.node.content ?? [];
       const missing = ids.map((id) => failed.get(id.toString('hex'))).find((err) => err !== undefined);
       if (missing) {
@@ -372,44 +403,42 @@ class RestoreRun {
         this.problem(file.path, `not restored: ${missing.message}`);
         continue;
       }
-      const parts = ids.map((id) => loaded.get(id.toString('hex')) as Buffer);
-      const size = parts.reduce((sum, part) => sum + part.length, 0);
-      if (size !== file.node.size) {
+      const content = Buffer.concat(ids.map((id) => loaded.get(id.toString('hex')) as Buffer));
+      if (content.length !== file.node.size) {
         this.meter.counts.bytesDone += file.node.size;
-        this.problem(file.path, `not restored: the snapshot says ${file.node.size} bytes but its chunks hold ${size}`);
+        this.problem(file.path, `not restored: the snapshot says ${file.node.size} bytes but its chunks hold ${content.length}`);
         continue;
       }
-      const content = new Uint8Array(size);
-      let at = 0;
-      for (const part of parts) {
-        content.set(part, at);
-        at += part.length;
-      }
-      requests.push({
-        temp: fresh ? undefined : new Uint8Array(Buffer.concat([dir, SLASH, Buffer.from(`${TEMPORARY_PREFIX}${randomBytes(6).toString('hex')}`)])),
-        path: new Uint8Array(file.path),
-        content,
-        mode: file.node.mode,
-        owner: this.isRoot ? { uid: file.node.uid, gid: file.node.gid } : undefined,
-        mtime: utimesSeconds(file.node.mtimeNs),
-      });
+      requests.push(this.writeRequest(dir, file, fresh, new Uint8Array(content)));
       writing.push(file);
     }
-    this.writers ??= new FileWriterPool(availableParallelism());
-    const errors = requests.length > 0 ? await this.writers.write(requests) : [];
-    for (const [i, file] of writing.entries()) {
-      const error = errors[i];
-      this.meter.counts.bytesDone += file.node.size;
-      if (error) {
-        this.problem(file.path, error);
-        continue;
-      }
-      this.counts.filesRestored += 1;
-      this.counts.bytesWritten += file.node.size;
-      this.meter.counts.filesDone += 1;
-      if (file.node.xattrs) await this.applyXattrs(file.path, file.node);
+    const { errors } = requests.length > 0 ? await (this.writers as FileWriterPool).write(requests) : { errors: [] };
+    for (const [i, file] of writing.entries()) await this.smallFileWritten(file, errors[i]);
+  }
+
+  private writeRequest(dir: Buffer, file: Pending, fresh: boolean, content: Uint8Array | readonly SealedBlob[]): WriteRequest {
+    return {
+      temp: fresh ? undefined : new Uint8Array(Buffer.concat([dir, SLASH, Buffer.from(`${TEMPORARY_PREFIX}${randomBytes(6).toString('hex')}`)])),
+      path: new Uint8Array(file.path),
+      content,
+      size: file.node.size,
+      mode: file.node.mode,
+      owner: this.isRoot ? { uid: file.node.uid, gid: file.node.gid } : undefined,
+      mtime: utimesSeconds(file.node.mtimeNs),
+    };
+  }
+
+  /** Counts a small file the writers answered for: written (then its extended attributes), or a problem. */
+  private async smallFileWritten(file: Pending, error: string | undefined): Promise<void> {
+    this.meter.counts.bytesDone += file.node.size;
+    if (error) {
+      this.problem(file.path, error);
+      return;
     }
-    this.meter.tick();
+    this.counts.filesRestored += 1;
+    this.counts.bytesWritten += file.node.size;
+    this.meter.counts.filesDone += 1;
+    if (file.node.xattrs) await this.applyXattrs(file.path, file.node);
   }
 
   /** Whether the overwrite policy lets a file be written at `path`; counts and reports the ones it does not. */

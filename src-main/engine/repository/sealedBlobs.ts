@@ -1,0 +1,60 @@
+import type { KeyObject } from 'node:crypto';
+import binding from 'zstd-napi/binding.js';
+import { NonceKind, makeNonce, open } from '../crypto/aead.js';
+import { computeBlobId } from '../crypto/blobId.js';
+
+/**
+ * One sealed blob inside a buffer of sealed bytes handed to another thread: where it sits there, and
+ * what its pack's index entry says about it. Plain data, so it crosses postMessage as it is.
+ */
+export interface SealedBlob {
+  /** Index of its pack's key in the keys sent with the buffer. */
+  readonly key: number;
+  /** Where the sealed bytes start in the buffer. */
+  readonly at: number;
+  /** Sealed length: ciphertext plus tag. */
+  readonly length: number;
+  /** Offset in its pack: the nonce counter. */
+  readonly offset: number;
+  readonly compressed: boolean;
+  readonly rawLength: number;
+  readonly id: Uint8Array;
+}
+
+/** Why a sealed blob could not be opened; the thread that asked names the blob and its pack. */
+export class BlobNotOpened extends Error {}
+
+let decompressor: InstanceType<typeof binding.DCtx> | undefined;
+
+/**
+ * Decrypts, decompresses and checks one blob against its id, writing its plaintext at the start of
+ * `into` (at least `rawLength` long) and returning that view. Decompressing straight into the caller's
+ * buffer spares the allocation and copy of every plaintext (malloc was 1 of the 5.5 CPU-seconds that a
+ * restore's main thread spent outside the kernel, perf, 78,579 files).
+ */
+export function openSealedBlob(keys: readonly KeyObject[], blobIdKey: Buffer, sealed: Uint8Array, blob: SealedBlob, into: Uint8Array): Uint8Array {
+  const key = keys[blob.key];
+  if (!key) throw new BlobNotOpened('its pack key is missing');
+  let body: Buffer;
+  try {
+    body = open(key, makeNonce(NonceKind.PackBlob, blob.offset), sealed.subarray(blob.at, blob.at + blob.length));
+  } catch {
+    throw new BlobNotOpened('authentication failed');
+  }
+  const plaintext = into.subarray(0, blob.rawLength);
+  if (blob.compressed) {
+    decompressor ??= new binding.DCtx();
+    let length: number;
+    try {
+      length = decompressor.decompress(plaintext, body);
+    } catch (err) {
+      throw new BlobNotOpened(`decompression failed: ${(err as Error).message}`);
+    }
+    if (length !== blob.rawLength) throw new BlobNotOpened(`decompressed to ${length} bytes, expected ${blob.rawLength}`);
+  } else {
+    if (body.byteLength !== blob.rawLength) throw new BlobNotOpened(`holds ${body.byteLength} bytes, expected ${blob.rawLength}`);
+    plaintext.set(body);
+  }
+  if (!computeBlobId(blobIdKey, plaintext).equals(blob.id)) throw new BlobNotOpened('its content does not match its id');
+  return plaintext;
+}
