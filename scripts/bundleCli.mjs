@@ -20,6 +20,7 @@ await build({
     fileWorker: 'build/src-main/engine/workers/fileWorker.js',
     walkWorker: 'build/src-main/engine/workers/walkWorker.js',
     fileWriter: 'build/src-main/engine/workers/fileWriter.js',
+    packVerifier: 'build/src-main/engine/workers/packVerifier.js',
   },
   outdir,
   bundle: true,

@@ -45,6 +45,12 @@ export interface Backend {
   list(type: ObjectType): AsyncIterable<ObjectInfo>;
   stat(handle: ObjectHandle): Promise<ObjectInfo>;
   read(handle: ObjectHandle, range?: ByteRange): Promise<Buffer>;
+  /**
+   * `read` of a range into the start of `into` (at least `range.length` long), returning that view: for
+   * a caller that reuses one buffer for many reads. Offered where reading in place is what the backend
+   * does anyway (the local disk); without it, `readRangeInto` copies what `read` returns.
+   */
+  readInto?(handle: ObjectHandle, range: ByteRange, into: Uint8Array): Promise<Uint8Array>;
   /** Writes the object; `data` may be given in parts, written back to back (packs are never concatenated in memory). */
   write(handle: ObjectHandle, data: Uint8Array | readonly Uint8Array[]): Promise<void>;
   delete(handle: ObjectHandle): Promise<void>;
@@ -99,6 +105,14 @@ export interface ObjectWriter {
 export async function readChecked<T>(backend: Backend, handle: ObjectHandle, range: ByteRange | undefined, accept: (bytes: Buffer) => T): Promise<T> {
   if (backend.readChecked) return backend.readChecked(handle, range, accept);
   return accept(await backend.read(handle, range));
+}
+
+/** A range of an object read into the start of `into`, in place where the backend can (see `Backend.readInto`). */
+export async function readRangeInto(backend: Backend, handle: ObjectHandle, range: ByteRange, into: Uint8Array): Promise<Uint8Array> {
+  if (backend.readInto) return backend.readInto(handle, range, into);
+  const bytes = await backend.read(handle, range);
+  into.set(bytes);
+  return into.subarray(0, bytes.length);
 }
 
 /** Sweeps through `sweepTemporaryFiles` where the backend has it; one without leaves no temporary files to sweep. */

@@ -101,6 +101,15 @@ export class LocalBackend implements Backend {
   }
 
   async read(handle: ObjectHandle, range?: ByteRange): Promise<Buffer> {
+    return this.readAt(handle, range, (length) => Buffer.allocUnsafe(length)) as Promise<Buffer>;
+  }
+
+  async readInto(handle: ObjectHandle, range: ByteRange, into: Uint8Array): Promise<Uint8Array> {
+    if (into.byteLength < range.length) throw new RangeError(`a buffer of ${into.byteLength} bytes cannot hold ${range.length}`);
+    return this.readAt(handle, range, (length) => into.subarray(0, length));
+  }
+
+  private async readAt(handle: ObjectHandle, range: ByteRange | undefined, bufferFor: (length: number) => Uint8Array): Promise<Uint8Array> {
     const path = this.pathOf(handle);
     let file: LocalFile | undefined;
     try {
@@ -114,7 +123,7 @@ export class LocalBackend implements Backend {
           `Cannot read bytes ${offset}–${offset + length} of ${handle.type}/${handle.name}: the object has only ${size} bytes (it may be truncated).`,
         );
       }
-      const buffer = Buffer.allocUnsafe(length);
+      const buffer = bufferFor(length);
       let done = 0;
       while (done < length) {
         const { bytesRead } = await file.read(buffer, done, length - done, offset + done);

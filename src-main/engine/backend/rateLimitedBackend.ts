@@ -1,4 +1,4 @@
-import { sweepTemporaryFiles, type Backend, type ByteRange, type ObjectHandle, type ObjectInfo, type ObjectType, type TemporaryFiles } from './backend.js';
+import { readRangeInto, sweepTemporaryFiles, type Backend, type ByteRange, type ObjectHandle, type ObjectInfo, type ObjectType, type TemporaryFiles } from './backend.js';
 
 /**
  * Holds uploads to an average rate (a token bucket kept as the time the
@@ -34,6 +34,10 @@ export class RateLimitedBackend implements Backend {
 
   read(handle: ObjectHandle, range?: ByteRange): Promise<Buffer> {
     return this.inner.read(handle, range);
+  }
+
+  readInto(handle: ObjectHandle, range: ByteRange, into: Uint8Array): Promise<Uint8Array> {
+    return readRangeInto(this.inner, handle, range, into);
   }
 
   async write(handle: ObjectHandle, data: Uint8Array | readonly Uint8Array[]): Promise<void> {

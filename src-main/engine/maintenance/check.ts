@@ -5,7 +5,10 @@ import { ProgressMeter } from '../progressMeter.js';
 import { DEFAULT_REPACK_BELOW } from './prune.js';
 import type { BlobLocation } from '../repository/memoryIndex.js';
 import type { Repository } from '../repository/repository.js';
-import { CHECK_ADVICE } from '../repository/repositoryError.js';
+import { CHECK_ADVICE, damaged } from '../repository/repositoryError.js';
+import { ByteBudget } from '../concurrency.js';
+import { readRangeInto } from '../backend/backend.js';
+import { PackVerifierPool } from './packVerifierPool.js';
 import { listSnapshotIds, loadSnapshot, type Snapshot } from '../snapshot/snapshot.js';
 import { dataBlobsOf, displayName } from '../snapshot/tree.js';
 import { TreeLoader } from '../snapshot/treeLoader.js';
@@ -171,38 +174,9 @@ export async function checkRepository(repository: Repository, options: CheckOpti
     const selected = [...byPack.keys()].filter((name) => stored.has(name) && inSubset(name, options.readData as ReadDataSubset)).sort();
     meter.counts.filesTotal = selected.length;
     meter.counts.filesDone = 0;
-    for (const name of selected) {
-      stopIfAborted(options.signal, INTERRUPTED);
-      const blobs = byPack.get(name) ?? [];
-      let bytes: Buffer | undefined;
-      try {
-        bytes = await repository.backend.read({ type: 'data', name });
-        const header = await repository.readPackHeader(name, bytes);
-        const listed = new Set(header.map((b) => `${b.id.toString('hex')}@${b.offset}+${b.length}`));
-        for (const blob of blobs) {
-          if (!listed.has(`${blob.id.toString('hex')}@${blob.offset}+${blob.length}`)) {
-            errors.push({ kind: 'pack-header', message: `pack ${name.slice(0, 16)}: its header does not list blob ${blob.id.toString('hex').slice(0, 16)} where the index puts it` });
-          }
-        }
-      } catch (err) {
-        errors.push({ kind: 'pack-header', message: `pack ${name.slice(0, 16)}: ${problemText(err)}` });
-      }
-      for (const blob of blobs) {
-        if (badBlobs.has(blob.id.toString('hex'))) continue;
-        try {
-          if (!bytes || blob.offset + blob.length > bytes.length) throw new Error('the pack is shorter than the index says');
-          repository.openBlobAt(blob, bytes.subarray(blob.offset, blob.offset + blob.length));
-          blobsRead += 1;
-        } catch (err) {
-          badBlobs.set(blob.id.toString('hex'), 'blob-damaged');
-          damage.set(blob.id.toString('hex'), problemText(err));
-        }
-      }
-      packsRead += 1;
-      meter.counts.filesDone += 1;
-      meter.counts.bytesDone += bytes?.length ?? 0;
-      meter.tick();
-    }
+    const read = await readData(repository, selected, byPack, badBlobs, damage, errors, meter, options.signal);
+    packsRead = read.packsRead;
+    blobsRead = read.blobsRead;
   }
 
   if (badBlobs.size > 0) {
@@ -225,6 +199,115 @@ export async function checkRepository(repository: Repository, options: CheckOpti
   meter.counts.phase = 'done';
   meter.tick(true);
   return { errors, snapshots: snapshots.length, trees: treesSeen.size, packs: repository.index.packCount, packsRead, blobsRead, unreferencedPacks, unusedBlobs, reclaimableBlobs };
+}
+
+/** Ranges of a pack read and checked at once: a verifier thread's share of work, and what memory holds per range. */
+const PIECE = 4 * 1024 * 1024;
+
+/**
+ * Reads the selected packs a piece at a time and has the verifier threads open and check every blob that
+ * is not already known bad; the pack's own header is checked against the index on the main thread.
+ * Damaged blobs go into `badBlobs` and `damage`; header problems into `errors`.
+ */
+async function readData(
+  repository: Repository,
+  selected: readonly string[],
+  byPack: ReadonlyMap<string, BlobLocation[]>,
+  badBlobs: Map<string, ProblemKind>,
+  damage: Map<string, string>,
+  errors: CheckProblem[],
+  meter: ProgressMeter,
+  signal: AbortSignal | undefined,
+): Promise<{ packsRead: number; blobsRead: number }> {
+  let packsRead = 0;
+  let blobsRead = 0;
+  const verifiers = new PackVerifierPool(repository.blobIdKey);
+  // Pieces being checked by the verifier threads, and one more being read meanwhile.
+  const slots = new ByteBudget(verifiers.size);
+  const checking = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  const blobDamaged = (blob: BlobLocation, reason: string) => {
+    badBlobs.set(blob.id.toString('hex'), 'blob-damaged');
+    damage.set(blob.id.toString('hex'), reason);
+  };
+  try {
+    for (const name of selected) {
+      stopIfAborted(signal, INTERRUPTED);
+      const blobs = byPack.get(name) ?? [];
+      try {
+        const header = await repository.readPackHeader(name);
+        const listed = new Set(header.map((b) => `${b.id.toString('hex')}@${b.offset}+${b.length}`));
+        for (const blob of blobs) {
+          if (!listed.has(`${blob.id.toString('hex')}@${blob.offset}+${blob.length}`)) {
+            errors.push({ kind: 'pack-header', message: `pack ${name.slice(0, 16)}: its header does not list blob ${blob.id.toString('hex').slice(0, 16)} where the index puts it` });
+          }
+        }
+      } catch (err) {
+        errors.push({ kind: 'pack-header', message: `pack ${name.slice(0, 16)}: ${problemText(err)}` });
+      }
+      const pieces = piecesOf(blobs.filter((blob) => !badBlobs.has(blob.id.toString('hex'))));
+      let piecesLeft = pieces.length;
+      const pieceDone = (bytes: number) => {
+        meter.counts.bytesDone += bytes;
+        if (--piecesLeft > 0) return;
+        packsRead += 1;
+        meter.counts.filesDone += 1;
+        meter.tick();
+      };
+      if (pieces.length === 0) pieceDone(0);
+      for (const piece of pieces) {
+        await slots.acquire(1);
+        if (failure) break;
+        const keys = [repository.packKey(name)];
+        // Each id copied: a view of the index's buffer would carry all of it to the thread.
+        const sealed = piece.blobs.map((blob) => ({ key: 0, at: blob.offset - piece.start, length: blob.length, offset: blob.offset, compressed: blob.compressed, rawLength: blob.rawLength, id: new Uint8Array(blob.id) }));
+        const range = { offset: piece.start, length: piece.end - piece.start };
+        const running: Promise<void> = verifiers
+          .verify(range.length, (into) => readRangeInto(repository.backend, { type: 'data', name }, range, into), { keys, blobs: sealed })
+          .then((answer) => {
+            if ('unreadable' in answer) {
+              for (const blob of piece.blobs) blobDamaged(blob, `the pack could not be read: ${problemText(answer.unreadable)}`);
+              pieceDone(0);
+              return;
+            }
+            for (const [i, blob] of piece.blobs.entries()) {
+              const problem = answer.problems[i];
+              if (problem === undefined) blobsRead += 1;
+              else blobDamaged(blob, problemText(damaged(`Blob ${blob.id.toString('hex').slice(0, 16)} in pack data/${name}`, problem)));
+            }
+            pieceDone(range.length);
+          })
+          .catch((error: unknown) => {
+            failure ??= { error };
+          })
+          .finally(() => {
+            checking.delete(running);
+            slots.release(1);
+          });
+        checking.add(running);
+      }
+      if (failure) break;
+    }
+  } finally {
+    await Promise.all(checking);
+    await verifiers.close();
+  }
+  // A verifier thread that failed (a damaged blob is an answer, not a failure) fails the check.
+  if (failure) throw failure.error;
+  return { packsRead, blobsRead };
+}
+
+/** A pack's blobs in offset order, in pieces of at most PIECE bytes (a larger blob alone). */
+function piecesOf(blobs: readonly BlobLocation[]): { start: number; end: number; blobs: BlobLocation[] }[] {
+  const pieces: { start: number; end: number; blobs: BlobLocation[] }[] = [];
+  for (const blob of [...blobs].sort((a, b) => a.offset - b.offset)) {
+    const last = pieces.at(-1);
+    if (last && blob.offset + blob.length - last.start <= PIECE) {
+      last.blobs.push(blob);
+      last.end = Math.max(last.end, blob.offset + blob.length);
+    } else pieces.push({ start: blob.offset, end: blob.offset + blob.length, blobs: [blob] });
+  }
+  return pieces;
 }
 
 function inSubset(pack: string, subset: ReadDataSubset): boolean {

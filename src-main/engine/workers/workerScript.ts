@@ -1,4 +1,4 @@
-export type WorkerName = 'fileWorker' | 'walkWorker' | 'fileWriter';
+export type WorkerName = 'fileWorker' | 'walkWorker' | 'fileWriter' | 'packVerifier';
 
 /**
  * The script of a worker thread. Worker scripts sit beside this module's code both in the compiled
