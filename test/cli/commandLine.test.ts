@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { seededBytes } from '../helpers/data.js';
+import { assertSameTree, describeTree } from '../helpers/fileTree.js';
 import { tempDir } from '../helpers/tempDir.js';
 
 /** The edges a person meets in the first hour: unsafe init targets, pipes, stray arguments, `latest`, exit statuses. */
@@ -271,15 +272,22 @@ test('check advises prune only for what prune removes, and repair, never prune, 
 test('restic\'s extras: backup --dry-run and --files-from, tag, cache --cleanup', async (t) => {
   const { dir, env, source } = await repositoryWithSnapshot(t);
   const repo = env.HINDSIGHT_REPO;
-  const packs = async () => (await readdir(join(repo, 'data'), { recursive: true })).length;
-  const [snapshotsBefore, packsBefore] = [await readdir(join(repo, 'snapshots')), await packs()];
+  const storedBefore = await describeTree(repo);
   await writeFile(join(source, 'new'), seededBytes('new', 1024 * 1024));
+  await writeFile(join(source, 'file-7'), 'file 7, changed\n');
   const dry = hindsight(['backup', '--dry-run', '--exclude', 'file-1*', source], env);
   assert.equal(dry.status, 0, dry.stderr);
-  // 2000 small files less the 1111 named file-1…, plus big and new.
-  assert.match(dry.stdout, /Dry run: would back up 891 files \(9\.\d+ MiB\)/);
-  assert.deepEqual(await readdir(join(repo, 'snapshots')), snapshotsBefore);
-  assert.equal(await packs(), packsBefore);
+  // 2000 small files less the 1111 named file-1…, plus big and new; new is 1 MiB of new data, file-7 a few bytes,
+  // and the folder tree of 891 entries grows much larger before compression.
+  assert.match(dry.stdout, /^Dry run, compared with snapshot [0-9a-f]{8}: nothing was written$/m);
+  assert.match(dry.stdout, /files: 1 new, 1 changed, 889 unchanged; 3 folders/);
+  assert.match(dry.stdout, /would read 1\.0 MiB of 9\.\d MiB and add 1\.0 MiB to the repository \(1\.\d MiB before compression\)/);
+  assertSameTree(await describeTree(repo), storedBefore);
+  // What the dry run counts, the backup then adds.
+  const wouldAdd = JSON.parse(hindsight(['backup', '--dry-run', '--json', '--exclude', 'file-1*', source], env).stdout.trim().split('\n').pop() as string) as Record<string, number>;
+  const added = JSON.parse(hindsight(['backup', '--json', '--exclude', 'file-1*', source], env).stdout.trim().split('\n').pop() as string) as Record<string, number>;
+  assert.equal(wouldAdd.type, 'dry-run');
+  for (const key of ['filesNew', 'filesChanged', 'filesUnchanged', 'bytesRead', 'totalBytes', 'dataBlobsAdded', 'treeBlobsAdded']) assert.equal(wouldAdd[key], added[key], key);
 
   const list = join(dir, 'list');
   await writeFile(list, `# what to back up\n${source}/big\n\n${source}/new\n`);
