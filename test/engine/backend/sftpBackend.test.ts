@@ -65,6 +65,12 @@ test('sftp: a key protected by a passphrase is refused with the way through ssh-
     assert.match(err.message, new RegExp(`Cannot use the SSH key .*locked_key: .*run "ssh-add .*locked_key" first`));
     return true;
   });
+  // With another key that is refused, the message still names the locked one and ssh-add.
+  const stranger = join(server.dir, 'stranger_key');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', stranger]);
+  const both = new SftpBackend({ ...options, identityFiles: [stranger, locked] });
+  t.after(() => both.close());
+  await assert.rejects(both.create(), { code: 'E_AUTH', message: /refused to log in .*stranger_key\. .* .*locked_key is protected by a passphrase and not in the ssh-agent: run "ssh-add .*locked_key" to use it\./ });
   const unlocked = new SftpBackend({ ...options, passphrase: 'open sesame' });
   t.after(() => unlocked.close());
   await unlocked.create();
