@@ -63,8 +63,8 @@ test('a dry run reads and chunks what a backup would, writes nothing, and counts
     { filesNew: 12, filesChanged: 2, filesUnchanged: 199, filesRead: 14, dirs: first.snapshot.summary.dirs + 1 },
   );
   assert.equal(s.bytesRead, 6 * MiB + 2 * MiB + 10 * 10 * 1024 + 'small file 2\n'.length + 'small file 1\n'.length);
-  // New content: the rewritten region's chunk or two, the new file, the ten in the new folder.
-  assert.ok(s.dataBlobsAdded >= 1 + 2 + 10, `${s.dataBlobsAdded} chunks`);
+  // New content: the rewritten region's chunk or two, the new file's (one or more: boundaries depend on the key), the ten in the new folder.
+  assert.ok(s.dataBlobsAdded >= 1 + 1 + 10, `${s.dataBlobsAdded} chunks`);
   assert.ok(dry.rawBytesAdded > 2 * MiB + 100 * 1024 && dry.rawBytesAdded < 2 * MiB + 8 * MiB, `${dry.rawBytesAdded} bytes`);
 
   // The same repository object backs up next, as the agent's would: the dry run's reservations are gone.
