@@ -5,6 +5,7 @@ import { mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { parseBytes } from '../../src-shared/units.js';
 import { seededBytes } from '../helpers/data.js';
 import { assertSameTree, describeTree } from '../helpers/fileTree.js';
 import { tempDir } from '../helpers/tempDir.js';
@@ -350,6 +351,20 @@ test('polish: one time format, counts that agree with their nouns, aligned tags,
   assert.equal(intoItself.status, 0, intoItself.stderr);
   assert.match(intoItself.stderr, /warning: the repository .*repo is inside .*single; it is left out of the backup\./);
   assert.doesNotMatch(hindsight(['ls', '--repo', inner, 'latest'], env).stdout, /repo/);
+
+  // Counts agree with their nouns in check and prune too, and prune's total counts what it deleted.
+  const oneOf = /\b1 (files|folders|snapshots|packs|chunks|objects|hard links|symbolic links|unused packs|leftover packs|sparse packs|unfinished writes)\b/;
+  const checked = hindsight(['check', '--repo', inner, '--read-data'], env);
+  assert.match(checked.stdout, /1 snapshot, /);
+  assert.doesNotMatch(checked.stdout, oneOf);
+  // A pack a killed backup was still writing: 1 MiB of unfinished write.
+  await writeFile(join(inner, 'data', '00', '.tmp-0000000000000001'), seededBytes('unfinished', 1024 * 1024));
+  const pruned = hindsight(['prune', '--repo', inner], env);
+  assert.equal(pruned.status, 0, pruned.stderr);
+  assert.match(pruned.stdout, /Prune did delete 1 unfinished write of interrupted backups \(1\.0 MiB\)/);
+  assert.doesNotMatch(pruned.stdout, oneOf);
+  const [before, after] = (/Repository data: (.+) → (.+)/.exec(pruned.stdout) ?? []).slice(1).map((size) => parseBytes(size) as number);
+  assert.ok(Math.abs((before as number) - (after as number) - 1024 * 1024) < 0.15 * 1024 * 1024, pruned.stdout);
 
   // --retry-lock says what it waits for.
   const child = spawn(process.execPath, [holdLock, env.HINDSIGHT_REPO, 'pw', 'shared'], { stdio: ['ignore', 'pipe', 'inherit'] });
