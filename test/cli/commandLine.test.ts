@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -183,6 +184,11 @@ test('latest is the newest snapshot that holds the path; --host, --path and --ta
   assert.equal(count(['--tag', 'home', '--tag', 'work']), 2);
   assert.match(hindsight(['ls', 'latest', '--host', 'laptop'], env).stdout, /notes\.txt/);
   assert.equal(hindsight(['ls', 'latest', '--tag', 'nothing'], env).status, 1);
+  const filtered = join(dir, 'filtered');
+  assert.equal(hindsight(['restore', 'latest', '--tag', 'home', '--target', filtered], env).status, 0);
+  assert.deepEqual(await readdir(join(filtered, bob)), ['notes.txt']);
+  // versions lists only the snapshots that hold the path: Bob's later one is not among them.
+  assert.match(hindsight(['versions', join(ann, 'report.txt')], env).stdout, /^file .* in 1 snapshot: /m);
 });
 
 test('exit statuses follow README\'s table, command by command', async (t) => {
@@ -204,6 +210,14 @@ test('exit statuses follow README\'s table, command by command', async (t) => {
   expect(10, ['init'], { HINDSIGHT_REPO: join(dir, 'unmounted', 'repo') });
   expect(1, ['cat', `latest:${source}/missing`]);
   expect(1, ['restore', 'ffffffff', '--target', join(dir, 'out')]);
+  // Done, with warnings: a socket in the source is not saved (it belongs to the program listening on it).
+  const listening = createServer().listen(join(source, 'app.sock'));
+  await once(listening, 'listening');
+  try {
+    assert.match(expect(3, ['backup', source]).stderr, /app\.sock: not saved: sockets are made by the program that listens on them/);
+  } finally {
+    listening.close();
+  }
 
   const child = spawn(process.execPath, [holdLock, env.HINDSIGHT_REPO, 'pw', 'exclusive'], { stdio: ['ignore', 'pipe', 'inherit'] });
   await once(child.stdout, 'data');
@@ -268,6 +282,10 @@ test('check advises prune only for what prune removes, and repair, never prune, 
   assert.match(sectionB, /lacks 1 object/);
   assert.match(sectionB, /"hindsight repair" with every --repo/);
   assert.doesNotMatch(sectionB.split('\n').slice(0, -2).join('\n'), /reclaims|removes them/);
+  // targets shows when each was last reached in local time, as every command does.
+  const targets = hindsight(['targets', ...both], env).stdout;
+  assert.match(targets, /; last success \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/m);
+  assert.doesNotMatch(targets, /\d{4}-\d\d-\d\dT\d\d:/);
 });
 
 test('restic\'s extras: backup --dry-run and --files-from, tag, cache --cleanup', async (t) => {
