@@ -20,7 +20,6 @@ const BYTE_UNITS: Record<string, number> = {
   tib: 1024 ** 4,
 };
 
-/** Parses "512", "16MiB", "1.5 GB", "64k" into bytes; returns undefined when it is not a size. */
 /** "1 file", "2 files": a count with its noun, singular when it is one. */
 export function formatCount(count: number, singular: string, plural = `${singular}s`): string {
   return `${count} ${count === 1 ? singular : plural}`;
@@ -31,6 +30,7 @@ export function formatLocalTime(time: Date | string, minutes = false): string {
   return new Date(time).toLocaleString('sv-SE').slice(0, minutes ? 16 : 19);
 }
 
+/** Parses "512", "16MiB", "1.5 GB", "64k" into bytes; returns undefined when it is not a size. */
 export function parseBytes(text: string): number | undefined {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
   if (!match) return undefined;

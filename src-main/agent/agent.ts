@@ -3,6 +3,7 @@ import { HindsightError } from '../../src-shared/errors.js';
 import { DEFAULT_EXCLUDES } from '../../src-shared/defaultExcludes.js';
 import type { Plan, PlanFields } from '../../src-shared/plan.js';
 import type { Progress, Warning } from '../../src-shared/progress.js';
+import { formatLocalTime } from '../../src-shared/units.js';
 import { BackupInterrupted, backup } from '../engine/archiver/backup.js';
 import { ReplicatedBackend } from '../engine/backend/replicatedBackend.js';
 import { recordTargets } from '../engine/backend/targetHistory.js';
@@ -327,7 +328,8 @@ export class Agent {
   private pauseReason(planId: string): string | undefined {
     const until = this.pauseUntil(planId);
     if (until === undefined) return undefined;
-    return until === 'resumed by hand' ? 'paused' : `paused until ${until}`;
+    // Read by people (the history, the message of a refused run): local time, as every command shows it.
+    return until === 'resumed by hand' ? 'paused' : `paused until ${formatLocalTime(until, true)}`;
   }
 
   private deferReason(): string | undefined {

@@ -6,7 +6,7 @@ import { recordTargets } from '../engine/backend/targetHistory.js';
 import { Repository } from '../engine/repository/repository.js';
 import { UsageError } from './cliError.js';
 import type { OptionValues } from './command.js';
-import { readPassword } from './password.js';
+import { promptHidden, readPassword } from './password.js';
 
 /** Every --repo given (a repository replicated on several targets), else HINDSIGHT_REPO. */
 export function repositoryLocations(values: OptionValues, option = 'repo'): string[] {
@@ -25,7 +25,7 @@ export function targetOptions(values: OptionValues): TargetOptions {
     ...(values['ssh-key'] ? { sshKeys: values['ssh-key'] as string[] } : {}),
     ...(values['known-hosts'] ? { knownHostsFile: values['known-hosts'] as string } : {}),
     ...(values['accept-new-host-key'] ? { acceptNewHostKey: true } : {}),
-    ...(process.stdin.isTTY && process.stderr.isTTY ? { confirmNewHostKey: askAboutNewHost } : {}),
+    ...(process.stdin.isTTY && process.stderr.isTTY ? { confirmNewHostKey: askAboutNewHost, askPassphrase: askSshPassphrase } : {}),
     ...(values['s3-region'] ? { s3Region: values['s3-region'] as string } : {}),
     ...(values['s3-virtual-hosted'] ? { s3VirtualHosted: true } : {}),
     ...(kibPerSecond !== undefined ? { uploadBytesPerSecond: kibPerSecond * 1024 } : {}),
@@ -42,6 +42,17 @@ async function askAboutNewHost(host: string, fingerprint: string): Promise<boole
   } finally {
     prompt.close();
   }
+}
+
+/** The prompt in use: targets connecting at once (a replicated repository) ask one after the other. */
+let prompting: Promise<unknown> = Promise.resolve();
+
+/** The passphrase of an SSH key, on a terminal, without echo, in ssh's words. */
+function askSshPassphrase(keyFile: string, again: boolean): Promise<string> {
+  const question = again ? `Bad passphrase, try again for ${keyFile}: ` : `Enter passphrase for key '${keyFile}': `;
+  const answer = prompting.then(() => promptHidden(question));
+  prompting = answer.catch(() => undefined);
+  return answer;
 }
 
 function reportReplicationEvent(event: ReplicationEvent): void {

@@ -40,7 +40,7 @@ function checked(password: string): string {
 }
 
 /** Reads a line from the terminal without echoing it. */
-function promptHidden(question: string): Promise<string> {
+export function promptHidden(question: string): Promise<string> {
   const input = process.stdin;
   // Echo goes off before the prompt appears, so nothing typed after it is ever shown.
   input.setRawMode(true);

@@ -24,6 +24,13 @@ test('every call of the contract works through a real agent process and its sock
   assert.equal(idle.state, 'idle');
   assert.deepEqual(idle.plans, []);
 
+  // The app's "new repository" step follows init's rule: no missing parent (an unmounted disk), no folder of the user's files.
+  const unmounted = join(dir, 'media', 'disk', 'hindsight');
+  await assert.rejects(
+    client.call('repositories.create', { location: unmounted, password: PASSWORD, remember: false }),
+    (err: AgentCallError) => err.code === 'E_NO_PARENT' && /is the disk mounted\? To create the missing folders, create them first\./.test(err.message),
+  );
+  await assert.rejects(client.call('repositories.create', { location: source, password: PASSWORD, remember: false }), (err: AgentCallError) => err.code === 'E_NOT_EMPTY' && /holds other files/.test(err.message));
   const created = await client.call('repositories.create', { location: repo, password: PASSWORD, remember: true });
   assert.match(created.id, /^[0-9a-f]{64}$/);
   // No D-Bus session here: the keychain is unavailable, the password is kept for the session, and the client is told.

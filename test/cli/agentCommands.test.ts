@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { bin, childEnv, startAgent } from '../helpers/agentProcess.js';
@@ -40,9 +40,13 @@ test('plan, status, pause and resume act directly on the plans when no agent run
   const status = await hindsight(['status'], env);
   assert.match(status.stdout, /no agent is running/);
 
+  // Times in local time, as every command shows them; a paused plan's run is a runtime failure (1), not wrong usage.
   const paused = await hindsight(['pause', '--for', '1h'], env);
-  assert.match(paused.stdout, /^Paused until 20\d\d-/);
+  assert.match(paused.stdout, /^Paused until \d{4}-\d\d-\d\d \d\d:\d\d\.$/m);
   assert.match((await hindsight(['status'], env)).stdout, /Hindsight is paused/);
+  const held = await hindsight(['plan', 'run', 'docs'], env);
+  assert.equal(held.status, 1, held.stderr);
+  assert.match(held.stderr, /^hindsight: Plan "docs" is paused \(paused until \d{4}-\d\d-\d\d \d\d:\d\d\); resume it first\.$/m);
   assert.match((await hindsight(['resume'], env)).stdout, /Resumed/);
 
   const ran = await hindsight(['plan', 'run', 'docs'], env);
@@ -60,6 +64,14 @@ test('plan, status, pause and resume act directly on the plans when no agent run
   const wrong = await hindsight(['plan', 'run', 'nope'], env);
   assert.equal(wrong.status, 1, 'a plan that is not there is a runtime failure, not wrong usage');
   assert.match(wrong.stderr, /No plan "nope"/);
+  // A plan whose run failed puts Hindsight in error, said as a sentence.
+  await mkdir(join(dir, 'gone'));
+  assert.equal((await hindsight(['plan', 'add', '--name', 'gone', '--repo', repo, join(dir, 'gone')], env)).status, 0);
+  await rm(join(dir, 'gone'), { recursive: true });
+  const failed = await hindsight(['plan', 'run', 'gone'], env);
+  assert.equal(failed.status, 1, failed.stderr);
+  assert.match((await hindsight(['status'], env)).stdout, /^Hindsight is in error \(a plan's last run failed; see hindsight plan list\)/);
+  assert.equal((await hindsight(['plan', 'remove', 'gone'], env)).status, 0);
   const badSchedule = await hindsight(['plan', 'add', '--name', 'x', '--repo', repo, '--cron', 'sometimes', source], env);
   assert.notEqual(badSchedule.status, 0);
   assert.match(badSchedule.stderr, /not a cron expression/);

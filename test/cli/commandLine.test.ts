@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { parseBytes } from '../../src-shared/units.js';
 import { seededBytes } from '../helpers/data.js';
+import { assertSameTree, describeTree } from '../helpers/fileTree.js';
 import { tempDir } from '../helpers/tempDir.js';
 
 /** The edges a person meets in the first hour: unsafe init targets, pipes, stray arguments, `latest`, exit statuses. */
@@ -181,6 +184,11 @@ test('latest is the newest snapshot that holds the path; --host, --path and --ta
   assert.equal(count(['--tag', 'home', '--tag', 'work']), 2);
   assert.match(hindsight(['ls', 'latest', '--host', 'laptop'], env).stdout, /notes\.txt/);
   assert.equal(hindsight(['ls', 'latest', '--tag', 'nothing'], env).status, 1);
+  const filtered = join(dir, 'filtered');
+  assert.equal(hindsight(['restore', 'latest', '--tag', 'home', '--target', filtered], env).status, 0);
+  assert.deepEqual(await readdir(join(filtered, bob)), ['notes.txt']);
+  // versions lists only the snapshots that hold the path: Bob's later one is not among them.
+  assert.match(hindsight(['versions', join(ann, 'report.txt')], env).stdout, /^file .* in 1 snapshot: /m);
 });
 
 test('exit statuses follow README\'s table, command by command', async (t) => {
@@ -202,6 +210,14 @@ test('exit statuses follow README\'s table, command by command', async (t) => {
   expect(10, ['init'], { HINDSIGHT_REPO: join(dir, 'unmounted', 'repo') });
   expect(1, ['cat', `latest:${source}/missing`]);
   expect(1, ['restore', 'ffffffff', '--target', join(dir, 'out')]);
+  // Done, with warnings: a socket in the source is not saved (it belongs to the program listening on it).
+  const listening = createServer().listen(join(source, 'app.sock'));
+  await once(listening, 'listening');
+  try {
+    assert.match(expect(3, ['backup', source]).stderr, /app\.sock: not saved: sockets are made by the program that listens on them/);
+  } finally {
+    listening.close();
+  }
 
   const child = spawn(process.execPath, [holdLock, env.HINDSIGHT_REPO, 'pw', 'exclusive'], { stdio: ['ignore', 'pipe', 'inherit'] });
   await once(child.stdout, 'data');
@@ -266,20 +282,31 @@ test('check advises prune only for what prune removes, and repair, never prune, 
   assert.match(sectionB, /lacks 1 object/);
   assert.match(sectionB, /"hindsight repair" with every --repo/);
   assert.doesNotMatch(sectionB.split('\n').slice(0, -2).join('\n'), /reclaims|removes them/);
+  // targets shows when each was last reached in local time, as every command does.
+  const targets = hindsight(['targets', ...both], env).stdout;
+  assert.match(targets, /; last success \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/m);
+  assert.doesNotMatch(targets, /\d{4}-\d\d-\d\dT\d\d:/);
 });
 
 test('restic\'s extras: backup --dry-run and --files-from, tag, cache --cleanup', async (t) => {
   const { dir, env, source } = await repositoryWithSnapshot(t);
   const repo = env.HINDSIGHT_REPO;
-  const packs = async () => (await readdir(join(repo, 'data'), { recursive: true })).length;
-  const [snapshotsBefore, packsBefore] = [await readdir(join(repo, 'snapshots')), await packs()];
+  const storedBefore = await describeTree(repo);
   await writeFile(join(source, 'new'), seededBytes('new', 1024 * 1024));
+  await writeFile(join(source, 'file-7'), 'file 7, changed\n');
   const dry = hindsight(['backup', '--dry-run', '--exclude', 'file-1*', source], env);
   assert.equal(dry.status, 0, dry.stderr);
-  // 2000 small files less the 1111 named file-1…, plus big and new.
-  assert.match(dry.stdout, /Dry run: would back up 891 files \(9\.\d+ MiB\)/);
-  assert.deepEqual(await readdir(join(repo, 'snapshots')), snapshotsBefore);
-  assert.equal(await packs(), packsBefore);
+  // 2000 small files less the 1111 named file-1…, plus big and new; new is 1 MiB of new data, file-7 a few bytes,
+  // and the folder tree of 891 entries grows much larger before compression.
+  assert.match(dry.stdout, /^Dry run, compared with snapshot [0-9a-f]{8}: nothing was written$/m);
+  assert.match(dry.stdout, /files: 1 new, 1 changed, 889 unchanged; 3 folders/);
+  assert.match(dry.stdout, /would read 1\.0 MiB of 9\.\d MiB and add 1\.0 MiB to the repository \(1\.\d MiB before compression\)/);
+  assertSameTree(await describeTree(repo), storedBefore);
+  // What the dry run counts, the backup then adds.
+  const wouldAdd = JSON.parse(hindsight(['backup', '--dry-run', '--json', '--exclude', 'file-1*', source], env).stdout.trim().split('\n').pop() as string) as Record<string, number>;
+  const added = JSON.parse(hindsight(['backup', '--json', '--exclude', 'file-1*', source], env).stdout.trim().split('\n').pop() as string) as Record<string, number>;
+  assert.equal(wouldAdd.type, 'dry-run');
+  for (const key of ['filesNew', 'filesChanged', 'filesUnchanged', 'bytesRead', 'totalBytes', 'dataBlobsAdded', 'treeBlobsAdded']) assert.equal(wouldAdd[key], added[key], key);
 
   const list = join(dir, 'list');
   await writeFile(list, `# what to back up\n${source}/big\n\n${source}/new\n`);
@@ -342,6 +369,20 @@ test('polish: one time format, counts that agree with their nouns, aligned tags,
   assert.equal(intoItself.status, 0, intoItself.stderr);
   assert.match(intoItself.stderr, /warning: the repository .*repo is inside .*single; it is left out of the backup\./);
   assert.doesNotMatch(hindsight(['ls', '--repo', inner, 'latest'], env).stdout, /repo/);
+
+  // Counts agree with their nouns in check and prune too, and prune's total counts what it deleted.
+  const oneOf = /\b1 (files|folders|snapshots|packs|chunks|objects|hard links|symbolic links|unused packs|leftover packs|sparse packs|unfinished writes)\b/;
+  const checked = hindsight(['check', '--repo', inner, '--read-data'], env);
+  assert.match(checked.stdout, /1 snapshot, /);
+  assert.doesNotMatch(checked.stdout, oneOf);
+  // A pack a killed backup was still writing: 1 MiB of unfinished write.
+  await writeFile(join(inner, 'data', '00', '.tmp-0000000000000001'), seededBytes('unfinished', 1024 * 1024));
+  const pruned = hindsight(['prune', '--repo', inner], env);
+  assert.equal(pruned.status, 0, pruned.stderr);
+  assert.match(pruned.stdout, /Prune did delete 1 unfinished write of interrupted backups \(1\.0 MiB\)/);
+  assert.doesNotMatch(pruned.stdout, oneOf);
+  const [before, after] = (/Repository data: (.+) → (.+)/.exec(pruned.stdout) ?? []).slice(1).map((size) => parseBytes(size) as number);
+  assert.ok(Math.abs((before as number) - (after as number) - 1024 * 1024) < 0.15 * 1024 * 1024, pruned.stdout);
 
   // --retry-lock says what it waits for.
   const child = spawn(process.execPath, [holdLock, env.HINDSIGHT_REPO, 'pw', 'shared'], { stdio: ['ignore', 'pipe', 'inherit'] });

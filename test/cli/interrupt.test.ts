@@ -116,6 +116,7 @@ test('SIGTERM and SIGINT mid-restore: no temporary file, no lock, no folder left
     assert.equal(stopped.status, 130, stopped.stderr);
     assert.match(stopped.stderr, /The restore was stopped before it finished/);
     await assertNoLocks(repo);
+    assert.equal(run(['check'], env).status, 0);
     const left = await filesUnder(target);
     assert.deepEqual(left.filter((name) => name.includes('.hindsight-restore-')), [], 'no temporary file is left');
     const rerun = run(['restore', `latest:${source}`, '--target', join(target, source)], env);
@@ -150,6 +151,33 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     assert.equal(run(['check', '--read-data'], env).status, 0);
   });
 }
+
+test('Ctrl-C typed on a terminal: the progress line gives way to the notice, and the outcome ends on a line of its own', async (t) => {
+  if (spawnSync('script', ['--version']).error) {
+    t.skip('util-linux "script" is not installed; it provides the pseudo-terminal');
+    return;
+  }
+  const { repo, env, source } = await setUp(t, '4MiB');
+  // script(1) gives the backup a terminal; the ^C written to it reaches the backup as SIGINT, as a key press does.
+  const command = `exec ${[process.execPath, bin, 'backup', '--limit-upload', '4096', source].map((arg) => `'${arg}'`).join(' ')}`;
+  const terminal = spawn('script', ['-qec', command, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  t.after(() => terminal.kill('SIGKILL'));
+  let output = '';
+  const progressShown = new Promise<void>((resolve) => {
+    terminal.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('\r\x1b[K[')) resolve();
+    });
+  });
+  const exited = once(terminal, 'exit') as Promise<[number | null]>;
+  await progressShown;
+  terminal.stdin.write('\x03');
+  const [status] = await exited;
+  assert.equal(status, 130, output);
+  assert.match(output, /\r\x1b\[Khindsight: interrupted; stopping at a safe point/);
+  assert.match(output, /hindsight: The backup was stopped before it finished[^\n]*\n$/);
+  await assertNoLocks(repo);
+});
 
 test('a second Ctrl-C stops at once', async (t) => {
   const { env, source } = await setUp(t, '4MiB');

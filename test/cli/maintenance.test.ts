@@ -39,12 +39,12 @@ test('forget shows its decisions, removes only what no rule keeps, and --prune f
   const before = await bytesUnder(join(dir, 'repo', 'data'));
   const real = hindsight(['forget', '--keep-last', '2', '--keep-tag', 'keeper', '--prune'], env);
   assert.equal(real.status, 0, real.stderr);
-  assert.match(real.stdout, /Prune did delete \d+ unused packs/);
+  assert.match(real.stdout, /Prune did delete \d+ unused packs?/);
   assert.equal((JSON.parse(hindsight(['snapshots', '--json'], env).stdout) as unknown[]).length, 3);
   assert.ok((await bytesUnder(join(dir, 'repo', 'data'))) < before, 'the repository shrank');
   const check = hindsight(['check', '--read-data'], env);
   assert.equal(check.status, 0, check.stdout);
-  assert.match(check.stdout, /3 snapshots, \d+ folders, \d+ packs checked, read \d+ chunks in \d+ packs: no errors found/);
+  assert.match(check.stdout, /3 snapshots, \d+ folders?, \d+ packs? checked, read \d+ chunks? in \d+ packs?: no errors found/);
 });
 
 test('versions, find, diff, stats and cache rebuild from the command line; check exits 13 on damage', async (t) => {

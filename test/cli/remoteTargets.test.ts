@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -65,6 +66,47 @@ test('hindsight over sftp://: init, backup, restore byte for byte, check --read-
   const check = hindsight(['check', '--repo', url, ...options, '--read-data'], env);
   assert.equal(check.status, 0, check.both);
   assert.match(check.stdout, /no errors found/);
+});
+
+/** Waits until `ready()` holds (output from a process), or fails after `ms` saying what was seen. */
+async function until(ready: () => boolean, what: () => string, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error(`timed out; output so far: ${what()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const skipScript = spawnSync('script', ['--version']).status === 0 ? false : 'script (util-linux) is not installed: it gives the CLI a terminal';
+
+test('an SSH key protected by a passphrase: asked for on a terminal without echo, as ssh does; otherwise the way through ssh-agent', { skip: skipSsh || skipScript }, async (t) => {
+  const server = await startSshServer(t);
+  const dir = await tempDir(t);
+  const locked = join(dir, 'locked_key');
+  await writeFile(locked, await readFile(server.userKey), { mode: 0o600 });
+  execFileSync('ssh-keygen', ['-q', '-p', '-P', '', '-N', 'open sesame', '-f', locked]);
+  const args = ['init', '--repo', `sftp://${server.username}@127.0.0.1:${server.port}${join(server.dir, 'repo')}`, '--ssh-key', locked, '--known-hosts', server.knownHosts];
+  const env = { HINDSIGHT_PASSWORD: 'pw', HINDSIGHT_CACHE_DIR: join(dir, 'cache') };
+
+  const refused = hindsight(args, env);
+  assert.equal(refused.status, 1, refused.both);
+  assert.match(refused.stderr, /Cannot use the SSH key .*locked_key: it is protected by a passphrase\. Start ssh-agent and run "ssh-add .*locked_key" first, or run Hindsight in a terminal to be asked for the passphrase\./);
+
+  // script(1) runs the CLI on a pseudo-terminal: its standard input and error are a terminal, as for a person.
+  const command = [process.execPath, bin, ...args].map((arg) => `'${arg}'`).join(' ');
+  const terminal = spawn('script', ['-qec', command, '/dev/null'], { env: environment(env), stdio: ['pipe', 'pipe', 'pipe'] });
+  t.after(() => terminal.kill('SIGKILL'));
+  let output = '';
+  terminal.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = once(terminal, 'exit');
+  await until(() => output.includes(`Enter passphrase for key '${locked}': `), () => output);
+  terminal.stdin.write('not-the-passphrase\r');
+  await until(() => output.includes(`Bad passphrase, try again for ${locked}: `), () => output);
+  terminal.stdin.write('open sesame\r');
+  const [status] = await exited;
+  assert.equal(status, 0, output);
+  assert.match(output, /Created repository [0-9a-f]{8} at sftp:/);
+  assert.doesNotMatch(output, /not-the-passphrase|open sesame/, 'nothing typed is echoed');
 });
 
 test('hindsight over s3:http://: credentials from AWS_* variables; init, backup, restore, check', async (t) => {

@@ -1,7 +1,7 @@
 import { lstat } from 'node:fs/promises';
 import type { JobRecord, PlanStatus } from '../../../src-shared/api.js';
 import type { PlanInput, Schedule } from '../../../src-shared/plan.js';
-import { formatBytes, formatLocalTime, parseDuration } from '../../../src-shared/units.js';
+import { formatBytes, formatCount, formatLocalTime, parseDuration } from '../../../src-shared/units.js';
 import { runAgent } from '../../agent/agentProcess.js';
 import { agentSocketPath, appDataDir } from '../../agent/appDataDir.js';
 import { KeychainUnavailable, KeytarSecretStore } from '../../agent/secretStore.js';
@@ -294,7 +294,7 @@ now with their progress, and each plan's last and next run.`,
       console.log(`Hindsight is ${describeAgentState(status.state)}${status.pausedUntil ? ` (${untilText(status.pausedUntil)})` : ''}${agent.remote ? '' : '; no agent is running, so nothing runs on schedule'}.`);
       for (const job of status.runningJobs) {
         const p = job.progress;
-        console.log(`  ${job.kind} ${job.id.slice(0, 8)}: ${p ? `${p.filesDone} files, ${formatBytes(p.bytesDone)}${p.bytesTotal ? ` of ${formatBytes(p.bytesTotal)}` : ''}` : job.result}`);
+        console.log(`  ${job.kind} ${job.id.slice(0, 8)}: ${p ? `${formatCount(p.filesDone, 'file')}, ${formatBytes(p.bytesDone)}${p.bytesTotal ? ` of ${formatBytes(p.bytesTotal)}` : ''}` : job.result}`);
       }
       for (const plan of status.plans) console.log(`  ${plan.name}: ${describeState(plan)}`);
     });

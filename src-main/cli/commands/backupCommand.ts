@@ -1,15 +1,14 @@
-import { lstat, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { HindsightError } from '../../../src-shared/errors.js';
 import { DEFAULT_EXCLUDES } from '../../../src-shared/defaultExcludes.js';
 import { formatBytes, formatCount, formatDuration, parseBytes } from '../../../src-shared/units.js';
-import { backup } from '../../engine/archiver/backup.js';
+import { backup, dryRunBackup, type BackupOptions, type DryRunResult } from '../../engine/archiver/backup.js';
 import { ExcludeRules, type ExcludeOptions } from '../../engine/archiver/excludes.js';
-import { scanSources } from '../../engine/archiver/scanner.js';
 import type { BackupType } from '../../engine/snapshot/snapshot.js';
 import { EXIT_WITH_WARNINGS, UsageError } from '../cliError.js';
-import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command, type OptionValues } from '../command.js';
+import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command } from '../command.js';
 import { parseLocation } from '../../engine/backend/location.js';
 import { behindTargets, openRepository, repositoryLocations } from '../openRepository.js';
 import { progressReporter } from '../progressLine.js';
@@ -41,8 +40,9 @@ ${REPOSITORY_HELP}
       --host NAME           record this host name instead of ${hostname()}
       --files-from FILE     back up the paths listed in FILE, one per line (repeatable;
                             empty lines and lines starting with # are skipped)
-      --dry-run             only count the files and bytes that would be backed up
-                            (after excludes); nothing is read or written
+      --dry-run             read and chunk the files as a backup would and say what
+                            it would add (new and changed files, bytes); nothing is
+                            written to the repository or the files cache, no lock taken
       --json                print progress and the summary as JSON lines
 
 Default excludes (caches, trash, system clutter):
@@ -88,23 +88,29 @@ or (with several --repo) a target could not be written and is now behind.`,
     patterns.push(...repositoriesInside(paths, repositoryLocations(values)));
     const json = values.json === true;
     const excludes: ExcludeOptions = { patterns, excludeCaches: values['exclude-caches'] === true, ...(largerThan !== undefined ? { excludeLargerThan: largerThan } : {}) };
-    if (values['dry-run']) return dryRun(values, paths, excludes, json);
     const repository = await openRepository(values);
     const progress = progressReporter(json);
+    const options: BackupOptions = {
+      paths,
+      type: type as BackupType,
+      tags: (values.tag as string[] | undefined) ?? [],
+      excludes,
+      oneFileSystem: values['one-file-system'] === true,
+      xattrs: values['no-xattrs'] !== true,
+      countTotals: progress.visible && values['no-scan'] !== true,
+      ...(values.host ? { host: values.host as string } : {}),
+      onProgress: (p) => progress.update(p),
+      onWarning: (w) => progress.warn('warning', w),
+      signal,
+    };
     try {
-      const { snapshot, warnings } = await backup(repository, {
-        paths,
-        type: type as BackupType,
-        tags: (values.tag as string[] | undefined) ?? [],
-        excludes,
-        oneFileSystem: values['one-file-system'] === true,
-        xattrs: values['no-xattrs'] !== true,
-        countTotals: progress.visible && values['no-scan'] !== true,
-        ...(values.host ? { host: values.host as string } : {}),
-        onProgress: (p) => progress.update(p),
-        onWarning: (w) => progress.warn('warning', w),
-        signal,
-      });
+      if (values['dry-run']) {
+        const result = await dryRunBackup(repository, options);
+        progress.done();
+        printDryRun(result, json);
+        return result.warnings.length > 0 ? EXIT_WITH_WARNINGS : 0;
+      }
+      const { snapshot, warnings } = await backup(repository, options);
       progress.done();
       const s = snapshot.summary;
       if (json) {
@@ -113,7 +119,7 @@ or (with several --repo) a target could not be written and is now behind.`,
         console.log(`Snapshot ${snapshot.id.slice(0, 8)} saved (${snapshot.type}${snapshot.parent ? `, parent ${snapshot.parent.slice(0, 8)}` : ''})`);
         console.log(`  files: ${s.filesNew} new, ${s.filesChanged} changed, ${s.filesUnchanged} unchanged; ${formatCount(s.dirs, 'folder')}`);
         console.log(`  read ${formatBytes(s.bytesRead)} of ${formatBytes(s.totalBytes)}, added ${formatBytes(s.bytesAdded)} to the repository in ${formatDuration(s.durationMs)}`);
-        if (warnings.length > 0) console.log(`  ${warnings.length} warning${warnings.length === 1 ? '' : 's'}: some files were not saved as they are now (see above)`);
+        if (warnings.length > 0) console.log(`  ${formatCount(warnings.length, 'warning')}: some files were not saved as they are now (see above)`);
       }
       const behind = await behindTargets(repository);
       for (const line of behind) console.error(`warning: ${line}`);
@@ -140,22 +146,16 @@ async function readFilesFrom(files: readonly string[]): Promise<string[]> {
   return paths;
 }
 
-/**
- * --dry-run: what a backup would visit, after excludes, without reading a file or writing anything.
- * The repository is opened all the same, so a wrong password or a missing disk shows now.
- */
-async function dryRun(values: OptionValues, paths: readonly string[], excludes: ExcludeOptions, json: boolean): Promise<void> {
-  const sources = paths.map((path) => resolve(path));
-  for (const source of sources) {
-    await lstat(source).catch((err: NodeJS.ErrnoException) => {
-      throw new HindsightError('E_SOURCE_MISSING', `Cannot back up ${source}: ${err.code === 'ENOENT' ? 'it does not exist' : err.message}.`);
-    });
+/** What --dry-run found, in the words of the backup's own summary. */
+function printDryRun({ parent, summary: s, rawBytesAdded, warnings }: DryRunResult, json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ type: 'dry-run', parent: parent ?? null, ...s, rawBytesAdded })}\n`);
+    return;
   }
-  const repository = await openRepository(values);
-  await repository.close();
-  const totals = await scanSources(sources, new ExcludeRules(excludes), values['one-file-system'] === true);
-  if (json) console.log(JSON.stringify({ type: 'dry-run', sources, files: totals.files, bytes: totals.bytes }));
-  else console.log(`Dry run: would back up ${formatCount(totals.files, 'file')} (${formatBytes(totals.bytes)}) from ${sources.join(' ')}; nothing was read or written.`);
+  console.log(`Dry run${parent ? `, compared with snapshot ${parent.slice(0, 8)}` : ''}: nothing was written`);
+  console.log(`  files: ${s.filesNew} new, ${s.filesChanged} changed, ${s.filesUnchanged} unchanged; ${formatCount(s.dirs, 'folder')}`);
+  console.log(`  would read ${formatBytes(s.bytesRead)} of ${formatBytes(s.totalBytes)} and add ${formatBytes(s.bytesAdded)} to the repository (${formatBytes(rawBytesAdded)} before compression)`);
+  if (warnings.length > 0) console.log(`  ${formatCount(warnings.length, 'warning')}: a backup would not save some files as they are now (see above)`);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { formatCount } from '../../../src-shared/units.js';
 import { backendFor } from '../../engine/backend/location.js';
 import { checkRepository, type CheckResult, type ReadDataSubset } from '../../engine/maintenance/check.js';
 import { OperationInterrupted } from '../../engine/interruption.js';
@@ -59,8 +60,9 @@ Exit status 13 means damage was found.`,
  */
 function printResult(result: CheckResult, readData: boolean, prefix: string, target?: { behind: boolean }): void {
   for (const error of result.errors) console.log(`${prefix}error: ${error.message}`);
-  const read = readData ? `, read ${result.blobsRead} chunks in ${result.packsRead} packs` : '';
-  console.log(`${prefix}${result.snapshots} snapshots, ${result.trees} folders, ${result.packs} packs checked${read}: ${result.errors.length === 0 ? 'no errors found' : `${result.errors.length} error${result.errors.length === 1 ? '' : 's'}`}`);
+  const read = readData ? `, read ${formatCount(result.blobsRead, 'chunk')} in ${formatCount(result.packsRead, 'pack')}` : '';
+  const checked = `${formatCount(result.snapshots, 'snapshot')}, ${formatCount(result.trees, 'folder')}, ${formatCount(result.packs, 'pack')} checked`;
+  console.log(`${prefix}${checked}${read}: ${result.errors.length === 0 ? 'no errors found' : formatCount(result.errors.length, 'error')}`);
   if (target?.behind) {
     if (result.unusedBlobs > 0 || result.unreferencedPacks.length > 0) {
       console.log(`${prefix}this target is behind the others, so some of its data looks unused: "hindsight repair" with every --repo brings it up to date (do not prune this target alone)`);
@@ -127,7 +129,7 @@ async function checkEachTarget(values: OptionValues, readData: ReadDataSubset | 
     if (entry.result) printResult(entry.result, readData !== undefined, '  ', { behind: entry.behind });
   }
   if (json) console.log(JSON.stringify(report, null, 2));
-  else if (damaged > 0) console.log(`${damaged} of ${targets.length} targets damaged or incomplete; "hindsight repair" with every --repo fixes what another target holds a good copy of.`);
+  else if (damaged > 0) console.log(`${damaged} of ${formatCount(targets.length, 'target')} damaged or incomplete; "hindsight repair" with every --repo fixes what another target holds a good copy of.`);
   return damaged > 0 ? EXIT_DAMAGED : 0;
 }
 

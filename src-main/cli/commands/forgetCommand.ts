@@ -1,4 +1,4 @@
-import { formatLocalTime, parseDuration } from '../../../src-shared/units.js';
+import { formatCount, formatLocalTime, parseDuration } from '../../../src-shared/units.js';
 import { forgetSnapshots, removeSnapshots } from '../../engine/maintenance/forget.js';
 import { isEmptyPolicy, type RetentionDecision, type RetentionPolicy } from '../../engine/maintenance/retention.js';
 import type { Repository } from '../../engine/repository/repository.js';
@@ -74,7 +74,7 @@ ${PRUNE_HELP}
         console.log(JSON.stringify(decisions.map((d) => ({ id: d.snapshot.id, time: d.snapshot.time, host: d.snapshot.host, paths: d.snapshot.paths, keep: d.keep, reasons: d.reasons })), null, 2));
       } else printDecisions(decisions);
       const removed = decisions.filter((d) => !d.keep).length;
-      if (!values.json) console.log(`${decisions.length - removed} snapshots kept, ${removed} ${dryRun ? 'would be ' : ''}removed`);
+      if (!values.json) console.log(`${formatCount(decisions.length - removed, 'snapshot')} kept, ${removed} ${dryRun ? 'would be ' : ''}removed`);
       await pruneAfter(repository, values, removed, dryRun, signal);
     } finally {
       await repository.close();

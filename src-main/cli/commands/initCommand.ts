@@ -33,7 +33,7 @@ ${REPOSITORY_HELP}
     if (compressionLevel !== undefined && !Number.isInteger(compressionLevel)) throw new UsageError('--compression takes a whole number from 0 to 19.');
     const packSize = values['pack-size'] === undefined ? undefined : parseBytes(values['pack-size'] as string);
     if (values['pack-size'] !== undefined && packSize === undefined) throw new UsageError('--pack-size takes a size such as 16MiB.');
-    for (const location of repositoryLocations(values)) await checkNewRepositoryFolder(location, { createParents: values['create-parents'] === true });
+    for (const location of repositoryLocations(values)) await checkNewRepositoryFolder(location, { createParents: values['create-parents'] === true, createParentsHint: 'add --create-parents' });
     const password = await readPassword({ file: values['password-file'] as string | undefined, env: 'HINDSIGHT_PASSWORD', prompt: 'Password for the new repository' }, true);
     const repository = await openOrClose(backend, () => Repository.init(backend, { password, compressionLevel, packSize }));
     console.log(`Created repository ${repository.config.id.slice(0, 8)} at ${backend.location}`);

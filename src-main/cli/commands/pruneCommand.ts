@@ -1,5 +1,5 @@
 import { HindsightError } from '../../../src-shared/errors.js';
-import { formatBytes, formatDuration, parseDuration } from '../../../src-shared/units.js';
+import { formatBytes, formatCount, formatDuration, parseDuration } from '../../../src-shared/units.js';
 import { prune, type PruneResult } from '../../engine/maintenance/prune.js';
 import type { RepositoryLock } from '../../engine/repository/lock.js';
 import type { Repository } from '../../engine/repository/repository.js';
@@ -60,12 +60,12 @@ export async function runPrune(repository: Repository, values: OptionValues, dry
 
 export function printPruneResult(result: PruneResult): void {
   const verb = result.dryRun ? 'would' : 'did';
-  console.log(`${result.blobsUsed} chunks in use, ${result.blobsUnused} unused`);
+  console.log(`${formatCount(result.blobsUsed, 'chunk')} in use, ${result.blobsUnused} unused`);
   console.log(
-    `Prune ${verb} delete ${result.packsToDelete} unused packs and ${result.unindexedPacks} leftover packs, rewrite ${result.packsToRepack} sparse packs, keep ${result.packsToKeep}`,
+    `Prune ${verb} delete ${formatCount(result.packsToDelete, 'unused pack')} and ${formatCount(result.unindexedPacks, 'leftover pack')}, rewrite ${formatCount(result.packsToRepack, 'sparse pack')}, keep ${result.packsToKeep}`,
   );
   if (result.unfinishedWrites > 0) {
-    console.log(`Prune ${verb} delete ${result.unfinishedWrites} unfinished writes of interrupted backups (${formatBytes(result.unfinishedBytes)})`);
+    console.log(`Prune ${verb} delete ${formatCount(result.unfinishedWrites, 'unfinished write')} of interrupted backups (${formatBytes(result.unfinishedBytes)})`);
   }
   // Unfinished writes take space too: leaving them out showed "deleted 13 MiB" beside "40 MiB → 40 MiB".
   console.log(`Repository data: ${formatBytes(result.bytesBefore + result.unfinishedBytes)} → ${formatBytes(result.bytesAfter)}${result.dryRun ? ' (estimated)' : ''}`);

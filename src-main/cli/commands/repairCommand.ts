@@ -1,4 +1,4 @@
-import { formatLocalTime } from '../../../src-shared/units.js';
+import { formatCount, formatLocalTime } from '../../../src-shared/units.js';
 import type { Backend } from '../../engine/backend/backend.js';
 import { backendFor } from '../../engine/backend/location.js';
 import { ReplicatedBackend } from '../../engine/backend/replicatedBackend.js';
@@ -19,7 +19,7 @@ function printRepair(result: RepairResult): number {
     if (!target.reachable) console.log(`${target.location}: not reachable, not repaired (${target.error ?? 'unknown error'})`);
     else console.log(`${target.location}: ${target.copied} missing object${target.copied === 1 ? '' : 's'} copied, ${target.replaced} damaged object${target.replaced === 1 ? '' : 's'} replaced`);
   }
-  console.log(`${result.objectsChecked} objects verified on every target.`);
+  console.log(`${formatCount(result.objectsChecked, 'object')} verified on every target.`);
   if (result.lost.length > 0) {
     console.log(`${result.lost.length} object${result.lost.length === 1 ? ' has' : 's have'} no good copy on any target: ${result.lost.slice(0, 10).join(', ')}${result.lost.length > 10 ? ' …' : ''}. Run "hindsight check" to see which files are affected.`);
     return EXIT_DAMAGED;
@@ -126,8 +126,8 @@ ${REPOSITORY_HELP}
           const seen = history[target.location]?.lastSuccess;
           const last = seen ? `; last success ${formatLocalTime(seen)}` : '';
           if (!target.reachable) console.log(`${target.location}: not reachable (${target.error})${last}`);
-          else if (target.missing === 0) console.log(`${target.location}: up to date (${target.objects} objects)${last}`);
-          else console.log(`${target.location}: behind by ${target.missing} objects (${Object.entries(target.missingByType).map(([type, n]) => `${n} ${type}`).join(', ')})${last}`);
+          else if (target.missing === 0) console.log(`${target.location}: up to date (${formatCount(target.objects, 'object')})${last}`);
+          else console.log(`${target.location}: behind by ${formatCount(target.missing, 'object')} (${Object.entries(target.missingByType).map(([type, n]) => `${n} ${type}`).join(', ')})${last}`);
         }
       }
       return comparison.every((t) => t.reachable && t.missing === 0) ? 0 : EXIT_WITH_WARNINGS;

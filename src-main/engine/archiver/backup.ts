@@ -72,6 +72,33 @@ export interface BackupResult {
   readonly warnings: readonly Warning[];
 }
 
+/** What a backup would add, found by doing all of its reading and none of its writing. */
+export interface DryRunResult {
+  /** The snapshot it compared with, as the backup would. */
+  readonly parent: string | undefined;
+  /** What the snapshot's summary would say; `bytesAdded` is the blobs' stored size, packs' headers and the index aside. */
+  readonly summary: BackupSummary;
+  /** The new blobs' bytes before compression. */
+  readonly rawBytesAdded: number;
+  readonly warnings: readonly Warning[];
+}
+
+/** A dry run stopped through its signal. */
+export class DryRunInterrupted extends HindsightError {
+  constructor() {
+    super('E_INTERRUPTED', 'The dry run was stopped before it finished; nothing was written.');
+  }
+}
+
+/** A walk of the sources done, its blobs saved (or, in a dry run, counted): what is left is the snapshot. */
+interface Walked {
+  readonly parent: Snapshot | undefined;
+  readonly type: BackupType;
+  readonly host: string;
+  readonly started: number;
+  readonly tree: Buffer;
+}
+
 /**
  * Files handed to the file workers at once, across all folders: small ones (sent in batches) and
  * large ones (one per worker at a time) have limits of their own. With one shared limit, the large
@@ -104,8 +131,20 @@ interface SourceNode {
  * writes the snapshot record last of all.
  */
 export async function backup(repository: Repository, options: BackupOptions): Promise<BackupResult> {
-  const run = new BackupRun(repository, options);
-  return run.execute();
+  const run = new BackupRun(repository, options, false);
+  return run.execute((walked) => run.commit(walked));
+}
+
+/**
+ * What `backup` would do with these options, without writing anything to the repository or the files
+ * cache (restic's `backup --dry-run`): files are read, chunked and hashed, and each chunk looked up in
+ * the index, so new and changed files and the bytes to add are counted as a backup would count them.
+ * Takes no lock (it writes nothing). Files the files cache or the parent snapshot show unchanged are not
+ * read, as in a backup.
+ */
+export async function dryRunBackup(repository: Repository, options: BackupOptions): Promise<DryRunResult> {
+  const run = new BackupRun(repository, options, true);
+  return run.execute((walked) => run.countsFor(walked));
 }
 
 class BackupRun {
@@ -158,6 +197,7 @@ class BackupRun {
   constructor(
     private readonly repository: Repository,
     private readonly options: BackupOptions,
+    private readonly dryRun: boolean,
   ) {
     if (options.paths.length === 0) throw new HindsightError('E_USAGE', 'Nothing to back up: give at least one file or folder.');
     this.sources = [...new Set(options.paths.map((p) => resolvePath(p)))].sort();
@@ -169,7 +209,8 @@ class BackupRun {
     this.largeFileSlots = new ByteBudget(2 * (options.workers ?? availableParallelism()));
   }
 
-  async execute(): Promise<BackupResult> {
+  /** Walks and saves the sources, then hands the result to `finish` (a snapshot, or a dry run's report). */
+  async execute<T>(finish: (walked: Walked) => Promise<T>): Promise<T> {
     const started = Date.now();
     for (const source of this.sources) {
       await lstat(source).catch((err: NodeJS.ErrnoException) => {
@@ -178,7 +219,7 @@ class BackupRun {
     }
     // The threads start loading now, while the repository is locked and the parent looked up.
     this.lister = new FolderLister();
-    this.saver = new BlobSaver(this.repository);
+    this.saver = new BlobSaver(this.repository, { dryRun: this.dryRun });
     this.files = new FileSaver(this.saver, {
       workers: this.options.workers ?? availableParallelism(),
       blobIdKey: this.repository.blobIdKey,
@@ -188,27 +229,36 @@ class BackupRun {
       ...(this.options.signal ? { signal: this.options.signal } : {}),
     });
     try {
-      return await this.run(started);
+      return await finish(await this.run(started));
+    } catch (err) {
+      if (!this.options.signal?.aborted) throw err;
+      if (this.dryRun) throw new DryRunInterrupted();
+      // Keep what is done: finished packs get an index, and the files cache learns the files read in full.
+      await this.saver.flush();
+      for (const folder of this.openFolders) this.cache?.save(folder);
+      this.cache?.commit();
+      throw new BackupInterrupted();
     } finally {
       this.cache?.close();
       // Nothing may reach the repository once the lock is gone: the file saver stops first.
       this.lister.close();
       await this.files.close();
+      this.saver.releaseReserved();
       await this.lock?.release().catch(() => undefined);
     }
   }
 
-  private async run(started: number): Promise<BackupResult> {
+  private async run(started: number): Promise<Walked> {
     const host = this.options.host ?? hostname();
     const parent = this.type === 'full' ? undefined : await this.findParent(host);
     const type: BackupType = this.type === 'differential' && !parent ? 'full' : this.type;
     this.xattrStore = new XattrStore(this.repository, this.saver, this.options.xattrs !== false, parent?.xattrs === true);
-    const lock = await this.repository.lock(false);
-    this.lock = lock;
+    // A dry run writes nothing, not even a lock file, as restic's; a prune meanwhile only makes its counts stale.
+    if (!this.dryRun) this.lock = await this.repository.lock(false);
     await this.repository.reloadIndex();
     // Without a parent every file is read: start all the file workers now, not with the first file.
     if (!parent) this.files.startWorkers();
-    if (type === 'incremental') this.cache = new FilesCache(this.options.cacheDir ?? repositoryCacheDir(this.repository.config.id));
+    if (type === 'incremental') this.cache = new FilesCache(this.options.cacheDir ?? repositoryCacheDir(this.repository.config.id), { readOnly: this.dryRun });
     if (parent) this.parents = new ParentTrees(this.repository, parent.tree, this.trees);
     if (parent && this.options.changedPaths) this.changed = new ChangedPaths(this.options.changedPaths);
     // Counting everything would undo the point of reading only what changed; the parent's totals are close.
@@ -227,54 +277,60 @@ class BackupRun {
           // The totals only feed the progress line; a count that fails, or is cut short when a failed
           // backup stops the thread, must not surface as an unhandled rejection.
           .catch(() => undefined);
-    try {
-      this.meter.counts.phase = 'backing up';
-      const trie = this.buildSourceTrie();
-      const rootNodes = await this.saveIntermediate('/', trie, this.parents ? await this.parents.root() : undefined);
-      const rootTree = await this.saver.saveTree(encodeTree(rootNodes));
-      this.meter.counts.phase = 'finishing';
-      this.meter.tick(true);
-      await this.xattrStore.settled();
-      await this.saver.flush();
-      await scan;
-      lock.assertHeld();
-      Object.assign(this.summary, {
-        totalFiles: this.summary.filesNew + this.summary.filesChanged + this.summary.filesUnchanged,
-        bytesAdded: this.saver.stats.bytesAdded,
-        dataBlobsAdded: this.saver.stats.dataBlobsAdded,
-        treeBlobsAdded: this.saver.stats.treeBlobsAdded,
-        warnings: this.warnings.length,
-        durationMs: Date.now() - started,
-      });
-      const snapshot = await saveSnapshot(this.repository, {
-        hindsight: 'snapshot',
-        version: 1,
-        time: new Date(started).toISOString(),
-        host,
-        username: currentUser(),
-        paths: this.sources,
-        tags: [...(this.options.tags ?? [])],
-        // Without a parent, a backup that took nothing from the files cache read every file: a full one, and
-        // the snapshot says so (the first one of a set of paths showed as "incremental").
-        type: parent || this.summary.filesUnchanged > 0 ? type : 'full',
-        ...(parent ? { parent: parent.id } : {}),
-        tree: rootTree.toString('hex'),
-        summary: { ...this.summary },
-        ...(this.options.xattrs !== false ? { xattrs: true as const } : {}),
-      });
-      // Entries may be written earlier in batches: an entry is only trusted when all its chunks are in the index.
-      this.cache?.commit();
-      this.meter.counts.phase = 'done';
-      this.meter.tick(true);
-      return { snapshot, warnings: this.warnings };
-    } catch (err) {
-      if (!this.options.signal?.aborted) throw err;
-      // Keep what is done: finished packs get an index, and the files cache learns the files read in full.
-      await this.saver.flush();
-      for (const folder of this.openFolders) this.cache?.save(folder);
-      this.cache?.commit();
-      throw new BackupInterrupted();
-    }
+    this.meter.counts.phase = 'backing up';
+    const trie = this.buildSourceTrie();
+    const rootNodes = await this.saveIntermediate('/', trie, this.parents ? await this.parents.root() : undefined);
+    const tree = await this.saver.saveTree(encodeTree(rootNodes));
+    this.meter.counts.phase = 'finishing';
+    this.meter.tick(true);
+    await this.xattrStore.settled();
+    await this.saver.flush();
+    await scan;
+    this.lock?.assertHeld();
+    Object.assign(this.summary, {
+      totalFiles: this.summary.filesNew + this.summary.filesChanged + this.summary.filesUnchanged,
+      bytesAdded: this.saver.stats.bytesAdded,
+      dataBlobsAdded: this.saver.stats.dataBlobsAdded,
+      treeBlobsAdded: this.saver.stats.treeBlobsAdded,
+      warnings: this.warnings.length,
+      durationMs: Date.now() - started,
+    });
+    return { parent, type, host, started, tree };
+  }
+
+  /** Writes the snapshot record, last of all, and lets the files cache keep what this run read. */
+  async commit({ parent, type, host, started, tree }: Walked): Promise<BackupResult> {
+    const snapshot = await saveSnapshot(this.repository, {
+      hindsight: 'snapshot',
+      version: 1,
+      time: new Date(started).toISOString(),
+      host,
+      username: currentUser(),
+      paths: this.sources,
+      tags: [...(this.options.tags ?? [])],
+      // Without a parent, a backup that took nothing from the files cache read every file: a full one, and
+      // the snapshot says so (the first one of a set of paths showed as "incremental").
+      type: parent || this.summary.filesUnchanged > 0 ? type : 'full',
+      ...(parent ? { parent: parent.id } : {}),
+      tree: tree.toString('hex'),
+      summary: { ...this.summary },
+      ...(this.options.xattrs !== false ? { xattrs: true as const } : {}),
+    });
+    // Entries may be written earlier in batches: an entry is only trusted when all its chunks are in the index.
+    this.cache?.commit();
+    this.finished();
+    return { snapshot, warnings: this.warnings };
+  }
+
+  /** A dry run's counts, in place of a snapshot. */
+  async countsFor({ parent }: Walked): Promise<DryRunResult> {
+    this.finished();
+    return { parent: parent?.id, summary: { ...this.summary }, rawBytesAdded: this.saver.stats.rawBytesAdded, warnings: this.warnings };
+  }
+
+  private finished(): void {
+    this.meter.counts.phase = 'done';
+    this.meter.tick(true);
   }
 
   /** incremental: the latest snapshot of the same paths on this host; differential: the latest full one. */

@@ -1,5 +1,5 @@
 import { computeBlobId } from '../crypto/blobId.js';
-import { compressBlob, type PreparedBlob } from '../repository/blobCodec.js';
+import { compressBlob, sealedLength, type PreparedBlob } from '../repository/blobCodec.js';
 import type { Repository } from '../repository/repository.js';
 
 export interface BlobSaverStats {
@@ -7,6 +7,8 @@ export interface BlobSaverStats {
   treeBlobsAdded: number;
   /** Bytes written to packs (compressed and encrypted). */
   bytesAdded: number;
+  /** The same blobs' bytes before compression. */
+  rawBytesAdded: number;
 }
 
 /**
@@ -14,11 +16,20 @@ export interface BlobSaverStats {
  * blobs this run is still saving), then encryption into the open pack on
  * this thread. File chunks arrive already hashed and compressed from the
  * file workers; trees are small and compressed here.
+ *
+ * With `dryRun`, the same decisions are made and counted, but nothing is
+ * encrypted or written: a blob's stored size is known from its compressed
+ * form, so the counts are what a backup would add.
  */
 export class BlobSaver {
-  readonly stats: BlobSaverStats = { dataBlobsAdded: 0, treeBlobsAdded: 0, bytesAdded: 0 };
+  readonly stats: BlobSaverStats = { dataBlobsAdded: 0, treeBlobsAdded: 0, bytesAdded: 0, rawBytesAdded: 0 };
+  /** A dry run's reservations: they stand for blobs never stored, so `releaseReserved` gives them back. */
+  private readonly reserved: Buffer[] = [];
 
-  constructor(private readonly repository: Repository) {}
+  constructor(
+    private readonly repository: Repository,
+    private readonly options: { readonly dryRun?: boolean } = {},
+  ) {}
 
   /** Stores one chunk of file content unless the repository has it or is saving it already. */
   async saveChunk(id: Buffer, chunk: PreparedBlob, rawLength: number): Promise<void> {
@@ -26,6 +37,7 @@ export class BlobSaver {
     // Await first, then add: `x += await …` would read x before the wait and lose concurrent updates.
     const stored = await this.add('data', id, chunk, rawLength);
     this.stats.bytesAdded += stored;
+    this.stats.rawBytesAdded += rawLength;
     this.stats.dataBlobsAdded += 1;
   }
 
@@ -35,16 +47,29 @@ export class BlobSaver {
     if (!this.repository.reserveBlob(id)) return id;
     const stored = await this.add('tree', id, compressBlob(plaintext, this.repository.config.compression.level), plaintext.byteLength);
     this.stats.bytesAdded += stored;
+    this.stats.rawBytesAdded += plaintext.byteLength;
     this.stats.treeBlobsAdded += 1;
     return id;
   }
 
-  /** Flushes the repository: the open packs, then the index that names them. */
+  /** Flushes the repository: the open packs, then the index that names them. A dry run has none. */
   async flush(): Promise<void> {
-    await this.repository.flush();
+    if (!this.options.dryRun) await this.repository.flush();
+  }
+
+  /**
+   * Ends a dry run: the blob ids it reserved are released, or the repository (which may stay open, in
+   * the agent) would take them as stored and a later backup would leave them out.
+   */
+  releaseReserved(): void {
+    for (const id of this.reserved.splice(0)) this.repository.releaseBlob(id);
   }
 
   private async add(type: 'data' | 'tree', id: Buffer, prepared: PreparedBlob, rawLength: number): Promise<number> {
+    if (this.options.dryRun) {
+      this.reserved.push(id);
+      return sealedLength(prepared.body.byteLength);
+    }
     try {
       return await this.repository.addPreparedBlob(type, id, prepared, rawLength);
     } catch (err) {

@@ -51,7 +51,11 @@ export class FilesCache {
   private readonly upsertStatement: Database.Statement<[Buffer, Buffer]>;
   private pending: [Buffer, Buffer][] = [];
 
-  constructor(folder: string) {
+  /** `readOnly`: what a backup learns is not recorded (a dry run: its reads stand for no snapshot). */
+  constructor(
+    folder: string,
+    private readonly options: { readonly readOnly?: boolean } = {},
+  ) {
     this.db = openCacheDatabase(folder, 'files.sqlite', MIGRATIONS);
     this.lookupStatement = this.db.prepare('SELECT files FROM folders WHERE path = ?');
     this.upsertStatement = this.db.prepare('INSERT OR REPLACE INTO folders (path, files) VALUES (?, ?)');
@@ -68,7 +72,7 @@ export class FilesCache {
    * are forgotten, so a folder's row does not keep every name it ever had.
    */
   save(folder: CachedFolder, listed?: ReadonlySet<string>): void {
-    if (!folder.changed) return;
+    if (!folder.changed || this.options.readOnly) return;
     this.pending.push([folder.path, folder.encode(listed)]);
     if (this.pending.length >= ROWS_PER_COMMIT) this.commit();
   }

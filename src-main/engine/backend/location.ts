@@ -19,6 +19,8 @@ export interface TargetOptions {
   readonly knownHostsFile?: string;
   readonly acceptNewHostKey?: boolean;
   readonly confirmNewHostKey?: (host: string, fingerprint: string) => Promise<boolean>;
+  /** Asked for the passphrase of an SSH key that needs one (see SftpOptions.askPassphrase). */
+  readonly askPassphrase?: (keyFile: string, again: boolean) => Promise<string>;
   readonly s3Region?: string;
   /** Bucket in the host name rather than in the path (AWS's preferred style); default only for AWS itself. */
   readonly s3VirtualHosted?: boolean;
@@ -111,6 +113,7 @@ export function backendFor(location: string, options: TargetOptions = {}): Backe
         ...(options.knownHostsFile ? { knownHostsFile: options.knownHostsFile } : {}),
         ...(options.acceptNewHostKey ? { acceptNewHostKey: true } : {}),
         ...(options.confirmNewHostKey ? { confirmNewHostKey: options.confirmNewHostKey } : {}),
+        ...(options.askPassphrase ? { askPassphrase: options.askPassphrase } : {}),
       };
       backend = new RetryingBackend(new LazyBackend(sftpLocationName(sftp), async () => new (await import('./sftpBackend.js')).SftpBackend(sftp)), options.retry);
       break;

@@ -6,6 +6,8 @@ import { parseLocation } from './location.js';
 export interface NewRepositoryFolderOptions {
   /** Create missing folders above the repository (`init --create-parents`): for those who mean it. */
   readonly createParents?: boolean;
+  /** How this surface creates the missing folders instead, for the message (the CLI: "add --create-parents"). */
+  readonly createParentsHint?: string;
 }
 
 /**
@@ -36,7 +38,7 @@ export async function checkNewRepositoryFolder(location: string, options: NewRep
   if (!parentStat?.isDirectory()) {
     throw new HindsightError(
       'E_NO_PARENT',
-      `Cannot create a repository at ${path}: ${parent} does not exist. If it is on a disk, is the disk mounted? To create the missing folders, add --create-parents.`,
+      `Cannot create a repository at ${path}: ${parent} does not exist. If it is on a disk, is the disk mounted? To create the missing folders, ${options.createParentsHint ?? 'create them first'}.`,
     );
   }
 }

@@ -30,6 +30,12 @@ export interface SftpOptions {
   /** Private key files to offer; default: the ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa. */
   readonly identityFiles?: readonly string[];
   readonly passphrase?: string;
+  /**
+   * Asked for the passphrase of a key that needs one (an interactive prompt), when the ssh-agent and the
+   * keys without one were refused or there are none, as ssh asks. `again`: the last answer was wrong. An
+   * empty answer skips the key. Without it, such a key is refused with a word about ssh-add.
+   */
+  readonly askPassphrase?: (keyFile: string, again: boolean) => Promise<string>;
   /** ssh-agent socket; default $SSH_AUTH_SOCK; false for none. */
   readonly agent?: string | false;
   /** Default ~/.ssh/known_hosts. */
@@ -50,6 +56,16 @@ const OP_UNSUPPORTED = 8;
 const PIPELINE = 32;
 const CHUNK = 32 * 1024;
 const TEMP_PREFIX = '.tmp-';
+/** Tries at a key's passphrase, as ssh gives. */
+const PASSPHRASE_TRIES = 3;
+
+/** The ways to log in that are ready, and the key files that need a passphrase first. */
+interface AuthMethods {
+  readonly list: (AgentAuthMethod | PublicKeyAuthMethod)[];
+  /** What the list offers, for the message when all of it is refused. */
+  readonly tried: string[];
+  readonly locked: string[];
+}
 
 interface Session {
   readonly client: SshClient;
@@ -78,6 +94,8 @@ export class SftpBackend implements Backend {
   private readonly root: string;
   private session: Promise<Session> | undefined;
   private closed = false;
+  /** Passphrases given at the prompt, by key file: a connection made again later does not ask again. */
+  private readonly passphrases = new Map<string, string>();
 
   constructor(private readonly options: SftpOptions) {
     this.root = options.path.replace(/\/+$/, '') || '/';
@@ -300,11 +318,35 @@ export class SftpBackend implements Backend {
     return this.session;
   }
 
+  /**
+   * Logs in as ssh does: with the ssh-agent and the keys that need no passphrase first; only if they are
+   * refused (or there are none) is the passphrase of a locked key asked for, and the login tried again
+   * with it. Asking between two connections, not during one, keeps the person typing clear of the
+   * connection's timeout.
+   */
   private async open(): Promise<Session> {
+    const methods = await this.authMethods();
+    const ask = this.options.askPassphrase;
+    let refused: unknown;
+    if (methods.list.length > 0) {
+      try {
+        return await this.login(methods);
+      } catch (err) {
+        if (!ask || methods.locked.length === 0 || !(err instanceof BackendError && err.code === 'E_AUTH')) throw err;
+        refused = err;
+      }
+    }
+    if (ask) {
+      const unlocked = await this.unlockKeys(methods.locked, ask);
+      if (unlocked.list.length > 0) return this.login(unlocked);
+    }
+    throw refused ?? this.noKeyError(methods.locked);
+  }
+
+  private async login(methods: AuthMethods): Promise<Session> {
     const { host, username } = this.options;
     const port = this.options.port ?? 22;
     const knownHosts = this.options.knownHostsFile ?? posix.join(homedir(), '.ssh', 'known_hosts');
-    const methods = await this.authMethods();
     let hostKeyProblem: BackendError | undefined;
     const client = new Client();
     return new Promise<Session>((resolve, reject) => {
@@ -313,7 +355,7 @@ export class SftpBackend implements Backend {
         if (settled) return;
         settled = true;
         client.end();
-        reject(hostKeyProblem ?? this.translateConnectError(err, methods.tried));
+        reject(hostKeyProblem ?? this.translateConnectError(err, methods));
       };
       client.once('ready', () => {
         // SFTP is many small request/answer pairs: Nagle's algorithm would hold each one back for the other side's delayed ACK (~40 ms).
@@ -370,7 +412,7 @@ export class SftpBackend implements Backend {
     await rememberHostKey(knownHosts, host, port, key);
   }
 
-  private async authMethods(): Promise<{ list: (AgentAuthMethod | PublicKeyAuthMethod)[]; tried: string[] }> {
+  private async authMethods(): Promise<AuthMethods> {
     const { username } = this.options;
     const list: (AgentAuthMethod | PublicKeyAuthMethod)[] = [];
     const tried: string[] = [];
@@ -381,7 +423,7 @@ export class SftpBackend implements Backend {
     }
     const explicit = this.options.identityFiles;
     const candidates = explicit ?? ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((name) => posix.join(homedir(), '.ssh', name));
-    /** Default keys skipped because a passphrase protects them: the user must hear about them, and about ssh-add. */
+    /** Keys a passphrase protects and none was given for: asked for, or the user hears about ssh-add. */
     const locked: string[] = [];
     for (const file of candidates) {
       let text: Buffer;
@@ -391,35 +433,69 @@ export class SftpBackend implements Backend {
         if (explicit) throw new BackendError('E_AUTH', `Cannot read the SSH key ${file}: ${(err as Error).message}`);
         continue;
       }
-      const parsed = utils.parseKey(text, this.options.passphrase);
+      const passphrase = this.passphrases.get(file) ?? this.options.passphrase;
+      const parsed = utils.parseKey(text, passphrase);
       if (parsed instanceof Error) {
-        if (explicit) throw new BackendError('E_AUTH', `Cannot use the SSH key ${file}: ${parsed.message}. A key protected by a passphrase is used through ssh-agent: run "ssh-add ${file}" first.`);
-        locked.push(file);
+        if (passphrase === undefined && isLockedKey(parsed)) locked.push(file);
+        else if (explicit) throw new BackendError('E_AUTH', `Cannot use the SSH key ${file} (${parsed.message}).`);
         continue;
       }
-      list.push({ type: 'publickey', username, key: text, ...(this.options.passphrase === undefined ? {} : { passphrase: this.options.passphrase }) });
+      list.push({ type: 'publickey', username, key: text, ...(passphrase === undefined ? {} : { passphrase }) });
       tried.push(file);
     }
-    if (list.length === 0) {
-      throw new BackendError(
-        'E_AUTH',
-        locked.length > 0
-          ? `No SSH key to log in to ${this.options.host} with: ${locked.join(', ')} ${locked.length === 1 ? 'is' : 'are'} protected by a passphrase and no ssh-agent is running. Start ssh-agent and run "ssh-add ${locked[0] as string}", then try again.`
-          : `No SSH key to log in to ${this.options.host} with: no ssh-agent is running and there is no usable ~/.ssh/id_ed25519, id_ecdsa or id_rsa. Give one with --ssh-key FILE.`,
-      );
-    }
-    return { list, tried };
+    return { list, tried, locked };
   }
 
-  private translateConnectError(err: unknown, tried: readonly string[]): BackendError {
+  /** Asks for the passphrases of `files` in turn, up to PASSPHRASE_TRIES each; an empty answer skips a key. */
+  private async unlockKeys(files: readonly string[], ask: (keyFile: string, again: boolean) => Promise<string>): Promise<AuthMethods> {
+    const list: PublicKeyAuthMethod[] = [];
+    const tried: string[] = [];
+    for (const file of files) {
+      const text = await readFile(file);
+      for (let attempt = 0; ; attempt++) {
+        if (attempt === PASSPHRASE_TRIES) throw new BackendError('E_AUTH', `Wrong passphrase for the SSH key ${file} (${PASSPHRASE_TRIES} tries).`);
+        const passphrase = await ask(file, attempt > 0);
+        if (passphrase === '') break;
+        if (utils.parseKey(text, passphrase) instanceof Error) continue;
+        this.passphrases.set(file, passphrase);
+        list.push({ type: 'publickey', username: this.options.username, key: text, passphrase });
+        tried.push(file);
+        break;
+      }
+    }
+    return { list, tried, locked: [] };
+  }
+
+  /** Nothing to log in with: no agent, and no key without a passphrase (nor one unlocked at the prompt). */
+  private noKeyError(locked: readonly string[]): BackendError {
+    const { host } = this.options;
+    const terminal = this.options.askPassphrase ? '' : ', or run Hindsight in a terminal to be asked for the passphrase';
+    if (this.options.identityFiles && locked.length > 0) {
+      const file = locked[0] as string;
+      return new BackendError('E_AUTH', `Cannot use the SSH key ${file}: it is protected by a passphrase. Start ssh-agent and run "ssh-add ${file}" first${terminal}.`);
+    }
+    return new BackendError(
+      'E_AUTH',
+      locked.length > 0
+        ? `No SSH key to log in to ${host} with: ${locked.join(', ')} ${locked.length === 1 ? 'is' : 'are'} protected by a passphrase and no ssh-agent is running. Start ssh-agent and run "ssh-add ${locked[0] as string}", then try again${terminal}.`
+        : `No SSH key to log in to ${host} with: no ssh-agent is running and there is no usable ~/.ssh/id_ed25519, id_ecdsa or id_rsa. Give one with --ssh-key FILE.`,
+    );
+  }
+
+  private translateConnectError(err: unknown, { tried, locked }: AuthMethods): BackendError {
     if (err instanceof BackendError) return err;
     const { host, username } = this.options;
     const port = this.options.port ?? 22;
     const e = err as Error & { level?: string; code?: string };
     if (e.level === 'client-authentication') {
+      // Keys left out for want of a passphrase may be the ones the server knows.
+      const lockedOut =
+        locked.length > 0 && !this.options.askPassphrase
+          ? ` ${locked.join(', ')} ${locked.length === 1 ? 'is' : 'are'} protected by a passphrase and not in the ssh-agent: run "ssh-add ${locked[0] as string}" to use ${locked.length === 1 ? 'it' : 'them'}.`
+          : '';
       return new BackendError(
         'E_AUTH',
-        `${host} refused to log in ${username} with ${tried.join(', ')}. Add the public key to ~/.ssh/authorized_keys of ${username} on the server, or give the right key with --ssh-key FILE.`,
+        `${host} refused to log in ${username} with ${tried.join(', ')}. Add the public key to ~/.ssh/authorized_keys of ${username} on the server, or give the right key with --ssh-key FILE.${lockedOut}`,
         { cause: err },
       );
     }
@@ -559,4 +635,9 @@ function guard(client: SshClient, lostMessage: string): Session['call'] {
         reject(err);
       }
     });
+}
+
+/** ssh2's answer for an encrypted key parsed without a passphrase ("Encrypted … key detected, but no passphrase given"). */
+function isLockedKey(err: Error): boolean {
+  return /no passphrase given/.test(err.message);
 }

@@ -1,6 +1,6 @@
 import { Compressor, Decompressor } from 'zstd-napi';
 import binding from 'zstd-napi/binding.js';
-import { NonceKind, makeNonce, open, sealInSlices, type CipherKey } from '../crypto/aead.js';
+import { NonceKind, TAG_LENGTH, makeNonce, open, sealInSlices, type CipherKey } from '../crypto/aead.js';
 import type { PackedBlob } from './packFormat.js';
 
 /** A blob is stored raw unless zstd saves at least this fraction of it: already-compressed media and archives gain nothing. */
@@ -86,6 +86,11 @@ export class SlotCompressor {
 /** Encrypts a prepared blob that starts at `offset` in its pack (the offset is the nonce counter), handing the sealed bytes to `put`; returns their length. */
 export function sealBody(packKey: CipherKey, offset: number, body: Uint8Array, put: (bytes: Buffer) => void): number {
   return sealInSlices(packKey, makeNonce(NonceKind.PackBlob, offset), body, put);
+}
+
+/** The bytes `sealBody` puts in a pack for a body of `bodyLength` bytes: the ciphertext and its tag. */
+export function sealedLength(bodyLength: number): number {
+  return bodyLength + TAG_LENGTH;
 }
 
 /**

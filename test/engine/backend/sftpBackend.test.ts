@@ -65,9 +65,55 @@ test('sftp: a key protected by a passphrase is refused with the way through ssh-
     assert.match(err.message, new RegExp(`Cannot use the SSH key .*locked_key: .*run "ssh-add .*locked_key" first`));
     return true;
   });
+  // With another key that is refused, the message still names the locked one and ssh-add.
+  const stranger = join(server.dir, 'stranger_key');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', stranger]);
+  const both = new SftpBackend({ ...options, identityFiles: [stranger, locked] });
+  t.after(() => both.close());
+  await assert.rejects(both.create(), { code: 'E_AUTH', message: /refused to log in .*stranger_key\. .* .*locked_key is protected by a passphrase and not in the ssh-agent: run "ssh-add .*locked_key" to use it\./ });
   const unlocked = new SftpBackend({ ...options, passphrase: 'open sesame' });
   t.after(() => unlocked.close());
   await unlocked.create();
+});
+
+test('sftp: with a prompt, a passphrase is asked for as ssh does: after the keys at hand are refused, again when wrong, once per key', { skip }, async (t) => {
+  const server = await startSshServer(t);
+  const locked = join(server.dir, 'locked_key');
+  await writeFile(locked, await readFile(server.userKey), { mode: 0o600 });
+  execFileSync('ssh-keygen', ['-q', '-p', '-P', '', '-N', 'open sesame', '-f', locked]);
+  const stranger = join(server.dir, 'stranger_key');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', stranger]);
+  const options = server.options(join(server.dir, 'repo'));
+  const prompt = (answers: string[], asked: string[]) => async (file: string, again: boolean) => {
+    asked.push(`${file}${again ? ' again' : ''}`);
+    return answers.shift() ?? '';
+  };
+
+  // A key that needs no passphrase and is accepted: nothing is asked.
+  const asked: string[] = [];
+  const ready = new SftpBackend({ ...options, identityFiles: [server.userKey, locked], askPassphrase: prompt(['open sesame'], asked) });
+  t.after(() => ready.close());
+  await ready.create();
+  assert.deepEqual(asked, []);
+
+  // The stranger's key is refused; then the locked key's passphrase is asked for, wrong, then right.
+  const backend = new SftpBackend({ ...options, identityFiles: [stranger, locked], askPassphrase: prompt(['wrong', 'open sesame'], asked) });
+  t.after(() => backend.close());
+  assert.deepEqual(await collect(backend.list('keys')), []);
+  assert.deepEqual(asked, [locked, `${locked} again`]);
+  // The connection drops; the next request logs in again with the passphrase given, not asking again.
+  await server.stop();
+  await server.start();
+  await assert.rejects(backend.stat({ type: 'config', name: 'config' }), { code: 'E_NOT_FOUND' });
+  assert.equal(asked.length, 2);
+
+  // An empty answer skips the key, as in ssh; three wrong ones end the login.
+  const skipped = new SftpBackend({ ...options, identityFiles: [locked], askPassphrase: prompt([''], []) });
+  t.after(() => skipped.close());
+  await assert.rejects(skipped.create(), { code: 'E_AUTH', message: /Cannot use the SSH key .*locked_key: it is protected by a passphrase\. Start ssh-agent and run "ssh-add .*locked_key" first\.$/ });
+  const wrong = new SftpBackend({ ...options, identityFiles: [locked], askPassphrase: prompt(['a', 'b', 'c'], []) });
+  t.after(() => wrong.close());
+  await assert.rejects(wrong.create(), { code: 'E_AUTH', message: /Wrong passphrase for the SSH key .*locked_key \(3 tries\)\./ });
 });
 
 test('sftp: an unknown host key is refused unless accepted explicitly, then remembered', { skip }, async (t) => {
