@@ -23,6 +23,7 @@ import { FileWriterPool } from './fileWriterPool.js';
 import { unsafeNameReason } from './pathSafety.js';
 import { createSpecialFile } from '../metadata/specialFiles.js';
 import { restoreXattrs } from '../metadata/xattrRestore.js';
+import { applyFlags } from '../metadata/fileFlags.js';
 import { ZeroChunks } from './zeroChunks.js';
 
 export type OverwritePolicy = 'always' | 'if-changed' | 'never';
@@ -123,6 +124,8 @@ class RestoreRun {
   private readonly links: { path: Buffer; key: string }[] = [];
   private readonly linkSources = new Map<string, Buffer>();
   private readonly directories: Pending[] = [];
+  /** Files restored that have file flags, given them at the very end (see `applyFlagsLast`). */
+  private readonly flagged: Pending[] = [];
   private readonly isRoot = process.getuid?.() === 0;
   private root!: Buffer;
   private writers: FileWriterPool | undefined;
@@ -197,9 +200,24 @@ class RestoreRun {
       if (i % FOLDERS_PER_TURN === FOLDERS_PER_TURN - 1) await new Promise((resolve) => setImmediate(resolve));
     }
     if (interrupted) throw new OperationInterrupted(INTERRUPTED);
+    this.applyFlagsLast();
     this.meter.counts.phase = 'done';
     this.meter.tick(true);
     return { ...this.counts, problems: this.problems };
+  }
+
+  /**
+   * File flags, once nothing more is written: an immutable file refuses new times, attributes and hard
+   * links, an immutable or append-only folder new entries, and a rerun of an interrupted restore could
+   * not replace what was made immutable (so an interrupted restore sets none). Files first, then folders
+   * deepest first (`directories` is in that order by now). Setting flags moves only the change time.
+   */
+  private applyFlagsLast(): void {
+    for (const { path, node } of [...this.flagged, ...this.directories]) {
+      if (!node.flags) continue;
+      const problem = applyFlags(path, node.flags);
+      if (problem) this.problem(path, problem);
+    }
   }
 
   /** Removes the temporary files a killed restore left in a folder that existed before this one. */
@@ -408,6 +426,7 @@ class RestoreRun {
       this.counts.bytesWritten += file.node.size;
       this.meter.counts.filesDone += 1;
       if (file.node.xattrs) await this.applyXattrs(file.path, file.node);
+      if (file.node.flags) this.flagged.push(file);
     }
     this.meter.tick();
   }
@@ -479,6 +498,7 @@ class RestoreRun {
       this.counts.filesRestored += 1;
       this.meter.counts.filesDone += 1;
       if (node.xattrs) await this.applyXattrs(path, node);
+      if (node.flags) this.flagged.push({ path, node });
     } catch (err) {
       await appender?.release().catch(() => undefined);
       await file?.close();
