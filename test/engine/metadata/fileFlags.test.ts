@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { backup } from '../../../src-main/engine/archiver/backup.js';
+import { Catalogue } from '../../../src-main/engine/catalogue/catalogue.js';
 import { flagsSupported } from '../../../src-main/engine/metadata/fileFlags.js';
 import { readXattrs, writeXattrs } from '../../../src-main/engine/metadata/xattrs.js';
 import type { Repository } from '../../../src-main/engine/repository/repository.js';
@@ -184,7 +185,7 @@ test('a restore onto a file system without flags (ramfs) warns for each flagged 
   assert.equal(sh('cat', [join(target, 'locked/inside')]), 'in an immutable folder');
 });
 
-test('changing only a flag changes the next snapshot at that file alone, without reading it again', async (t) => {
+test('changing only a flag changes the next snapshot at that file alone, without reading it again; its versions and diff say "attributes changed"', async (t) => {
   const dir = flagsDir(t);
   if (!needsFlags(t, dir, false)) return;
   const source = join(dir, 'source');
@@ -206,4 +207,34 @@ test('changing only a flag changes the next snapshot at that file alone, without
   assert.deepEqual(differ, [`${source}/sub/c`]);
   assert.deepEqual(after.get(`${source}/sub/c`)?.flags, { system: 'linux', value: 0x80 });
   assert.deepEqual(after.get(`${source}/a`)?.flags, { system: 'linux', value: 0x40 });
+
+  // What the versions list (UI, CLI) and diff say: the same content, its attributes changed.
+  const catalogue = new Catalogue(join(dir, 'catalogue'));
+  t.after(() => catalogue.close());
+  await catalogue.sync(reopened);
+  const versions = catalogue.versions(`${source}/sub/c`);
+  assert.deepEqual(
+    versions.map((v) => [v.snapshots.map((s) => s.id), v.attributesOnly ?? false]),
+    [
+      [[first.snapshot.id], false],
+      [[second.snapshot.id], true],
+    ],
+  );
+  assert.deepEqual(catalogue.versions(`${source}/b`).length, 1);
+  assert.deepEqual(catalogue.diff(first.snapshot.id, second.snapshot.id), [{ path: `${source}/sub/c`, change: 'modified', sizeBefore: 100_000, sizeAfter: 100_000, attributesOnly: true }]);
+
+  // A change of mode alone is a version of its own too, labelled the same; new content is not.
+  chmodSync(join(source, 'b'), 0o600);
+  const third = await backupOf(await made.reopen(), source, dir);
+  writeFileSync(join(source, 'b'), seededBytes('other', 100_000));
+  const fourth = await backupOf(await made.reopen(), source, dir);
+  await catalogue.sync(await made.reopen());
+  assert.deepEqual(
+    catalogue.versions(`${source}/b`).map((v) => [v.snapshots.map((s) => s.id), v.attributesOnly ?? false]),
+    [
+      [[first.snapshot.id, second.snapshot.id], false],
+      [[third.snapshot.id], true],
+      [[fourth.snapshot.id], false],
+    ],
+  );
 });
