@@ -1,6 +1,7 @@
 // File flags, which Node's fs does not expose: Linux's inode flags (chattr/lsattr: immutable,
 // append-only, nodump, noatime…) through the FS_IOC_GETFLAGS/SETFLAGS ioctls, and the BSD/macOS
-// st_flags (chflags: hidden, uchg, schg…) through lstat and lchflags. Every call is synchronous, takes a path as bytes (any name, UTF-8 or not)
+// st_flags (chflags: hidden, uchg, schg…) through lstat and lchflags; on macOS also a file's creation
+// time through setattrlist (written from Apple's documentation, not yet run: CI is Linux). Every call is synchronous, takes a path as bytes (any name, UTF-8 or not)
 // and answers a number: the flags (never negative) or 0 on success, or minus the errno on failure, which
 // the caller names (its os.constants.errno) and words for a person. Elsewhere every call answers -ENOSYS.
 #define NAPI_VERSION 8
@@ -21,6 +22,10 @@
 #define FLAGS_KIND "bsd"
 #else
 #define FLAGS_KIND "none"
+#endif
+
+#if defined(__APPLE__)
+#include <sys/attr.h>
 #endif
 
 #define PATH_BYTES 4096
@@ -135,6 +140,32 @@ static napi_value set(napi_env env, napi_callback_info info) {
 #endif
 }
 
+// setBirthtime(path: Buffer, seconds: number, nanoseconds: number): macOS only (Linux has no call that
+// sets a creation time); 0 or -errno.
+static napi_value set_birthtime(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  char path[PATH_BYTES + 1];
+  int64_t seconds = 0;
+  int64_t nanoseconds = 0;
+  int bad = args(env, info, 3, argv);
+  if (bad == 0) bad = path_arg(env, argv[0], path);
+  if (bad == 0 && (napi_get_value_int64(env, argv[1], &seconds) != napi_ok || napi_get_value_int64(env, argv[2], &nanoseconds) != napi_ok)) bad = -EINVAL;
+  if (bad != 0) return number(env, bad);
+#if defined(__APPLE__)
+  struct attrlist list;
+  memset(&list, 0, sizeof list);
+  list.bitmapcount = ATTR_BIT_MAP_COUNT;
+  list.commonattr = ATTR_CMN_CRTIME;
+  struct timespec time = {.tv_sec = (time_t)seconds, .tv_nsec = (long)nanoseconds};
+  if (setattrlist(path, &list, &time, sizeof time, FSOPT_NOFOLLOW) != 0) return number(env, -errno);
+  return number(env, 0);
+#else
+  (void)seconds;
+  (void)nanoseconds;
+  return number(env, -ENOSYS);
+#endif
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value kind;
   napi_create_string_utf8(env, FLAGS_KIND, NAPI_AUTO_LENGTH, &kind);
@@ -142,6 +173,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"get", NULL, get, NULL, NULL, NULL, napi_default, NULL},
       {"getFd", NULL, get_fd, NULL, NULL, NULL, napi_default, NULL},
       {"set", NULL, set, NULL, NULL, NULL, napi_default, NULL},
+      {"setBirthtime", NULL, set_birthtime, NULL, NULL, NULL, napi_default, NULL},
       {"kind", NULL, NULL, NULL, NULL, kind, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);

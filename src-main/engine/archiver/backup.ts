@@ -637,6 +637,8 @@ function metadataOf(name: Buffer, type: NodeType, stat: EntryStat): TreeNode {
     mtimeNs: stat.mtimeNs,
     ctimeNs: stat.ctimeNs,
     size: 0,
+    // 0 where the file system records none (Node answers 0 when statx has no btime).
+    ...(stat.birthtimeNs > 0n ? { birthtimeNs: stat.birthtimeNs } : {}),
   };
 }
 

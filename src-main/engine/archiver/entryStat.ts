@@ -10,11 +10,11 @@ import type { FileFlags } from '../metadata/fileFlags.js';
  */
 export type EntryStat = Pick<
   BigIntStats,
-  'dev' | 'ino' | 'mode' | 'nlink' | 'uid' | 'gid' | 'rdev' | 'size' | 'mtimeNs' | 'ctimeNs' | 'isFile' | 'isDirectory' | 'isSymbolicLink' | 'isFIFO' | 'isSocket' | 'isCharacterDevice'
+  'dev' | 'ino' | 'mode' | 'nlink' | 'uid' | 'gid' | 'rdev' | 'size' | 'mtimeNs' | 'ctimeNs' | 'birthtimeNs' | 'isFile' | 'isDirectory' | 'isSymbolicLink' | 'isFIFO' | 'isSocket' | 'isCharacterDevice'
 > & { readonly xattrsRead?: boolean; readonly xattrs?: readonly Xattr[]; readonly flagsRead?: boolean; readonly flags?: FileFlags };
 
 /** The fields packed per entry, in this order, into a BigInt64Array. */
-export const STAT_FIELDS = ['dev', 'ino', 'mode', 'nlink', 'uid', 'gid', 'rdev', 'size', 'mtimeNs', 'ctimeNs'] as const;
+export const STAT_FIELDS = ['dev', 'ino', 'mode', 'nlink', 'uid', 'gid', 'rdev', 'size', 'mtimeNs', 'ctimeNs', 'birthtimeNs'] as const;
 const FIELDS = STAT_FIELDS.length;
 
 export function packStat(stat: BigIntStats, into: BigInt64Array, index: number): void {
@@ -70,6 +70,9 @@ export class PackedStat implements EntryStat {
   }
   get ctimeNs(): bigint {
     return this.field(9);
+  }
+  get birthtimeNs(): bigint {
+    return this.field(10);
   }
 
   private is(type: number): boolean {

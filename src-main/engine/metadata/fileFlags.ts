@@ -1,6 +1,6 @@
-import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
 import { HindsightError } from '../../../src-shared/errors.js';
+import { fileCalls } from './nativeFileCalls.js';
 
 /**
  * File flags: Linux's inode attributes (`chattr`/`lsattr`: immutable, append-only, nodump, noatime,
@@ -13,23 +13,6 @@ export interface FileFlags {
 }
 
 export type FlagSystem = 'linux' | 'bsd';
-
-/**
- * hindsight-file-flags (native/file-flags): our own N-API addon of a few dozen lines of C. Node exposes
- * neither the FS_IOC_GETFLAGS/SETFLAGS ioctls nor st_flags, and no maintained npm package does either:
- * `ioctl` is a generic NAN binding (rebuilt per Electron ABI, last released years ago) that takes file
- * descriptors only, and spawning lsattr/chattr costs a process per file. N-API loads unchanged in Node
- * and Electron, and node-gyp already builds better-sqlite3, keytar and zstd-napi at install, so the
- * addon adds no new tool. It is an optional dependency: where it cannot be built, flags are not kept.
- */
-interface FlagsBinding {
-  /** Each answers minus the errno on failure. */
-  get(path: Buffer): number;
-  getFd(fd: number): number;
-  set(path: Buffer, flags: number, mask: number): number;
-  /** Whose flags these are; 'none' where the addon was built for a system without any. */
-  readonly kind: FlagSystem | 'none';
-}
 
 /**
  * The flags a restore gives back, per system; the others are the file system's own bookkeeping (ext4's
@@ -45,25 +28,10 @@ export const SETTABLE_FLAGS: Readonly<Record<FlagSystem, number>> = {
 /** File flags could not be read; `code` is the errno name. */
 export class FileFlagsError extends HindsightError {}
 
-type Binding = FlagsBinding & { readonly kind: FlagSystem };
-
-let binding: Binding | null | undefined;
-
-function loadBinding(): Binding | null {
-  if (binding === undefined) {
-    try {
-      const loaded = createRequire(import.meta.url)('hindsight-file-flags') as FlagsBinding;
-      binding = loaded.kind === 'none' ? null : (loaded as Binding);
-    } catch {
-      binding = null;
-    }
-  }
-  return binding;
-}
-
 const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, number]) => [number, name]));
 
-function errnoName(result: number): string {
+/** What a system call's failure is called: its errno name (ENOTTY), from the minus-errno the addon answers. */
+export function errnoName(result: number): string {
   return ERRNO_NAMES.get(-result) ?? `errno ${-result}`;
 }
 
@@ -85,7 +53,7 @@ const unsupportedDevices = new Set<bigint>();
 
 /** Whether flags are read and written on this system at all. */
 export function flagsSupported(): boolean {
-  return loadBinding() !== null;
+  return fileCalls() !== null;
 }
 
 function asFlags(kind: FlagSystem, raw: number): FileFlags | undefined {
@@ -98,10 +66,10 @@ function asFlags(kind: FlagSystem, raw: number): FileFlags | undefined {
  * The flags of the regular file or folder at `path` on device `dev`, undefined when it has none, when
  * its file system keeps none, or when it is gone. On Linux this opens the entry (open, ioctl, close),
  * so a backup calls it only where it cannot take the flags from the parent snapshot or from the file's
- * content read (readFlagsOfOpenFile). Throws FileFlagsError (permission denied, say).
+ * content read (readFlagsOfOpenFile). Throws FileFlagsError for other failures (an I/O error, say).
  */
 export function readFlags(path: Buffer, dev: bigint): FileFlags | undefined {
-  const calls = loadBinding();
+  const calls = fileCalls();
   if (calls === null || unsupportedDevices.has(dev)) return undefined;
   const result = calls.get(path);
   if (result >= 0) return asFlags(calls.kind, result);
@@ -110,7 +78,8 @@ export function readFlags(path: Buffer, dev: bigint): FileFlags | undefined {
     unsupportedDevices.add(dev);
     return undefined;
   }
-  if (isGone(code)) return undefined;
+  // Not readable: its content or listing is not either, and the backup warns about that already.
+  if (isGone(code) || code === 'EACCES') return undefined;
   throw new FileFlagsError(code, `file flags could not be read (${code})`);
 }
 
@@ -119,7 +88,7 @@ export function readFlags(path: Buffer, dev: bigint): FileFlags | undefined {
  * the file's content anyway. A failure to read them is taken as no flags: the content read goes on.
  */
 export function readFlagsOfOpenFile(fd: number, dev: bigint): FileFlags | undefined {
-  const calls = loadBinding();
+  const calls = fileCalls();
   if (calls === null || unsupportedDevices.has(dev)) return undefined;
   const result = calls.getFd(fd);
   if (result >= 0) return asFlags(calls.kind, result);
@@ -133,7 +102,7 @@ export function readFlagsOfOpenFile(fd: number, dev: bigint): FileFlags | undefi
  * attributes, an append-only folder new entries. Answers the problem to report, or undefined.
  */
 export function applyFlags(path: Buffer, flags: FileFlags): string | undefined {
-  const calls = loadBinding();
+  const calls = fileCalls();
   if (calls === null) return 'file flags not restored: this system keeps none';
   if (calls.kind !== flags.system) return `file flags not restored: they were recorded on ${flags.system === 'linux' ? 'Linux' : 'macOS or BSD'}, whose flags this system does not have`;
   const result = calls.set(path, flags.value, SETTABLE_FLAGS[flags.system]);

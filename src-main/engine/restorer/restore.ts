@@ -24,6 +24,7 @@ import { unsafeNameReason } from './pathSafety.js';
 import { createSpecialFile } from '../metadata/specialFiles.js';
 import { restoreXattrs } from '../metadata/xattrRestore.js';
 import { applyFlags } from '../metadata/fileFlags.js';
+import { restoreBirthtime } from '../metadata/birthtime.js';
 import { ZeroChunks } from './zeroChunks.js';
 
 export type OverwritePolicy = 'always' | 'if-changed' | 'never';
@@ -197,6 +198,7 @@ class RestoreRun {
     for (const [i, dir] of this.directories.reverse().entries()) {
       this.applyFolderMetadata(dir.path, dir.node);
       if (dir.node.xattrs) await this.applyXattrs(dir.path, dir.node);
+      this.applyBirthtime(dir.path, dir.node);
       if (i % FOLDERS_PER_TURN === FOLDERS_PER_TURN - 1) await new Promise((resolve) => setImmediate(resolve));
     }
     if (interrupted) throw new OperationInterrupted(INTERRUPTED);
@@ -426,6 +428,7 @@ class RestoreRun {
       this.counts.bytesWritten += file.node.size;
       this.meter.counts.filesDone += 1;
       if (file.node.xattrs) await this.applyXattrs(file.path, file.node);
+      this.applyBirthtime(file.path, file.node);
       if (file.node.flags) this.flagged.push(file);
     }
     this.meter.tick();
@@ -498,6 +501,7 @@ class RestoreRun {
       this.counts.filesRestored += 1;
       this.meter.counts.filesDone += 1;
       if (node.xattrs) await this.applyXattrs(path, node);
+      this.applyBirthtime(path, node);
       if (node.flags) this.flagged.push({ path, node });
     } catch (err) {
       await appender?.release().catch(() => undefined);
@@ -570,6 +574,13 @@ class RestoreRun {
     } catch (err) {
       this.problem(path, `extended attributes not restored: ${(err as Error).message}`);
     }
+  }
+
+  /** The creation time of a file or folder just restored, where the system can set one (see restoreBirthtime). */
+  private applyBirthtime(path: Buffer, node: TreeNode): void {
+    if (node.birthtimeNs === undefined) return;
+    const problem = restoreBirthtime(path, node.birthtimeNs);
+    if (problem) this.problem(path, problem);
   }
 
   /** Clears the way for a link at `path` per the overwrite policy; false when an existing entry stays. */

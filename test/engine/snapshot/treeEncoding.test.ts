@@ -40,6 +40,7 @@ test('sameNode holds exactly when two entries encode to the same bytes, field by
     rdev: 9n,
     xattrs: [{ name: 'user.tag', value: Buffer.from('red') }, { name: 'user.big', blob: Buffer.alloc(32, 6) }],
     flags: { system: 'linux', value: 0x10 },
+    birthtimeNs: 10n,
   };
   const changed: Required<TreeNode> = {
     name: Buffer.from('m'),
@@ -59,6 +60,7 @@ test('sameNode holds exactly when two entries encode to the same bytes, field by
     rdev: 19n,
     xattrs: [{ name: 'user.tag', value: Buffer.from('blue') }, { name: 'user.big', blob: Buffer.alloc(32, 6) }],
     flags: { system: 'linux', value: 0x20 },
+    birthtimeNs: 20n,
   };
   const copy = (node: Required<TreeNode>): TreeNode => ({
     ...node,
