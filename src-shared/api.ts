@@ -178,6 +178,8 @@ export interface VersionEntry {
   readonly mtime: string;
   readonly content: string;
   readonly snapshots: readonly { readonly id: string; readonly time: string }[];
+  /** Differs from the version before it only in its attributes (mode, owner, extended attributes, ACL, file flags). */
+  readonly attributesOnly?: boolean;
 }
 
 export interface FileRange {

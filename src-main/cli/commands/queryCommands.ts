@@ -46,7 +46,8 @@ ${REPOSITORY_HELP}
     if (versions.length === 0) return void console.log(`No snapshot has ${path}.`);
     for (const v of versions) {
       const where = v.snapshots.map((s) => `${s.id.slice(0, 8)} (${localTime(s.time)})`);
-      console.log(`${v.type.padEnd(7)} ${formatBytes(v.size).padStart(10)}  modified ${localTime(v.mtime)}  in ${where.length} snapshot${where.length === 1 ? '' : 's'}: ${where.join(', ')}`);
+      const attributes = v.attributesOnly ? '  attributes changed' : '';
+      console.log(`${v.type.padEnd(7)} ${formatBytes(v.size).padStart(10)}  modified ${localTime(v.mtime)}${attributes}  in ${where.length} snapshot${where.length === 1 ? '' : 's'}: ${where.join(', ')}`);
     }
   },
 };
@@ -95,7 +96,7 @@ ${REPOSITORY_HELP}
     const mark = { added: '+', removed: '-', modified: 'M' } as const;
     for (const c of changes) {
       const sizes = c.change === 'modified' ? `${formatBytes(c.sizeBefore ?? 0)} → ${formatBytes(c.sizeAfter ?? 0)}` : formatBytes((c.change === 'added' ? c.sizeAfter : c.sizeBefore) ?? 0);
-      console.log(`${mark[c.change]}  ${c.path}  (${c.attributesOnly ? 'extended attributes or ACL' : sizes})`);
+      console.log(`${mark[c.change]}  ${c.path}  (${c.attributesOnly ? 'attributes changed: mode, owner, extended attributes, ACL or file flags' : sizes})`);
     }
     const count = (kind: keyof typeof mark) => changes.filter((c) => c.change === kind).length;
     console.log(`${count('added')} added, ${count('removed')} removed, ${count('modified')} modified`);

@@ -21,8 +21,9 @@ import { FileSaver, type PreviousChunks } from './fileSaver.js';
 import { FilesCache, type CachedFile, type CachedFolder } from './filesCache.js';
 import { ParentTrees, type ParentDir } from './parentTrees.js';
 import type { EntryStat } from './entryStat.js';
-import { FolderLister, type FolderToList, type ListedEntry } from './folderLister.js';
+import { FolderLister, type FolderToList, type ListExtras, type ListedEntry } from './folderLister.js';
 import { onlyMetadataChanged } from '../metadata/metadataChange.js';
+import { flagsSupported, readFlags, type FileFlags } from '../metadata/fileFlags.js';
 import { XattrStore } from '../metadata/xattrStore.js';
 
 export interface BackupOptions {
@@ -175,11 +176,14 @@ class BackupRun {
    * stable, the state they belong to; undefined if the read failed. Files are read concurrently, so the
    * other names wait for the first.
    */
-  private readonly hardLinks = new Map<string, Promise<{ ids: readonly Buffer[]; state: CachedFile | undefined } | undefined>>();
+  private readonly hardLinks = new Map<string, Promise<{ ids: readonly Buffer[]; state: CachedFile | undefined; flags: FileFlags | undefined } | undefined>>();
   private saver!: BlobSaver;
   private files!: FileSaver;
   private xattrStore!: XattrStore;
   private lister!: FolderLister;
+  /** The parent snapshot recorded file flags (see Snapshot's `flags`): an entry whose change time has not moved has the flags it recorded. */
+  private parentHasFlags = false;
+  private readonly keepFlags = flagsSupported();
   /** Taken once the parent is known; `execute` releases it after the threads have stopped. */
   private lock: RepositoryLock | undefined;
   private readonly smallFileSlots = new ByteBudget(SMALL_FILES_IN_FLIGHT);
@@ -253,8 +257,14 @@ class BackupRun {
     const parent = this.type === 'full' ? undefined : await this.findParent(host);
     const type: BackupType = this.type === 'differential' && !parent ? 'full' : this.type;
     this.xattrStore = new XattrStore(this.repository, this.saver, this.options.xattrs !== false, parent?.xattrs === true);
+<<<<<<< HEAD
     // A dry run writes nothing, not even a lock file, as restic's; a prune meanwhile only makes its counts stale.
     if (!this.dryRun) this.lock = await this.repository.lock(false);
+=======
+    this.parentHasFlags = parent?.flags === true;
+    const lock = await this.repository.lock(false);
+    this.lock = lock;
+>>>>>>> h24
     await this.repository.reloadIndex();
     // Without a parent every file is read: start all the file workers now, not with the first file.
     if (!parent) this.files.startWorkers();
@@ -277,6 +287,7 @@ class BackupRun {
           // The totals only feed the progress line; a count that fails, or is cut short when a failed
           // backup stops the thread, must not surface as an unhandled rejection.
           .catch(() => undefined);
+<<<<<<< HEAD
     this.meter.counts.phase = 'backing up';
     const trie = this.buildSourceTrie();
     const rootNodes = await this.saveIntermediate('/', trie, this.parents ? await this.parents.root() : undefined);
@@ -331,6 +342,57 @@ class BackupRun {
   private finished(): void {
     this.meter.counts.phase = 'done';
     this.meter.tick(true);
+=======
+    try {
+      this.meter.counts.phase = 'backing up';
+      const trie = this.buildSourceTrie();
+      const rootNodes = await this.saveIntermediate('/', trie, this.parents ? await this.parents.root() : undefined);
+      const rootTree = await this.saver.saveTree(encodeTree(rootNodes));
+      this.meter.counts.phase = 'finishing';
+      this.meter.tick(true);
+      await this.xattrStore.settled();
+      await this.saver.flush();
+      await scan;
+      lock.assertHeld();
+      Object.assign(this.summary, {
+        totalFiles: this.summary.filesNew + this.summary.filesChanged + this.summary.filesUnchanged,
+        bytesAdded: this.saver.stats.bytesAdded,
+        dataBlobsAdded: this.saver.stats.dataBlobsAdded,
+        treeBlobsAdded: this.saver.stats.treeBlobsAdded,
+        warnings: this.warnings.length,
+        durationMs: Date.now() - started,
+      });
+      const snapshot = await saveSnapshot(this.repository, {
+        hindsight: 'snapshot',
+        version: 1,
+        time: new Date(started).toISOString(),
+        host,
+        username: currentUser(),
+        paths: this.sources,
+        tags: [...(this.options.tags ?? [])],
+        // Without a parent, a backup that took nothing from the files cache read every file: a full one, and
+        // the snapshot says so (the first one of a set of paths showed as "incremental").
+        type: parent || this.summary.filesUnchanged > 0 ? type : 'full',
+        ...(parent ? { parent: parent.id } : {}),
+        tree: rootTree.toString('hex'),
+        summary: { ...this.summary },
+        ...(this.options.xattrs !== false ? { xattrs: true as const } : {}),
+        ...(this.keepFlags ? { flags: true as const } : {}),
+      });
+      // Entries may be written earlier in batches: an entry is only trusted when all its chunks are in the index.
+      this.cache?.commit();
+      this.meter.counts.phase = 'done';
+      this.meter.tick(true);
+      return { snapshot, warnings: this.warnings };
+    } catch (err) {
+      if (!this.options.signal?.aborted) throw err;
+      // Keep what is done: finished packs get an index, and the files cache learns the files read in full.
+      await this.saver.flush();
+      for (const folder of this.openFolders) this.cache?.save(folder);
+      this.cache?.commit();
+      throw new BackupInterrupted();
+    }
+>>>>>>> h24
   }
 
   /** incremental: the latest snapshot of the same paths on this host; differential: the latest full one. */
@@ -431,7 +493,7 @@ class BackupRun {
     await nextTurn();
     const onlyTag = this.rules.excludeCaches && (await this.rules.isCacheDirectory(path.toString()));
     // A folder the parent snapshot has: its entries' attributes come from there unless their change time moved (XattrStore.forEntry).
-    const listing = await this.lister.list(path, onlyTag ? CACHEDIR_TAG : undefined, this.xattrStore.readWithListing(parent !== undefined));
+    const listing = await this.lister.list(path, onlyTag ? CACHEDIR_TAG : undefined, this.extrasWithListing(parent !== undefined));
     if ('failed' in listing) {
       this.warn(path, listing.failed);
       return [];
@@ -469,13 +531,14 @@ class BackupRun {
     nodes: (TreeNode | undefined)[],
     pending: Set<Promise<void>>,
   ): Promise<void> {
-    for (const [index, { name, path: childPath, stat: childStat, error, xattrError }] of listed.entries()) {
+    for (const [index, { name, path: childPath, stat: childStat, error, xattrError, flagsError }] of listed.entries()) {
       this.options.signal?.throwIfAborted();
       if (!childStat) {
         this.warn(childPath, error);
         continue;
       }
       if (xattrError) this.warnings.push(this.report(childPath, `extended attributes not saved: ${xattrError.message}`));
+      if (flagsError) this.warnings.push(this.report(childPath, `file flags not saved: ${flagsError.message}`));
       const childRelative = relative === '' ? name.toString() : `${relative}/${name.toString()}`;
       if (this.rules.matchPath(childRelative, childPath.toString(), childStat.isDirectory()).excluded) continue;
       if (childStat.isFile() && this.rules.matchSize(Number(childStat.size)).excluded) continue;
@@ -513,7 +576,12 @@ class BackupRun {
         if (!childStat?.isDirectory() || (oneFileSystem && childStat.dev !== stat.dev)) return false;
         return !this.rules.matchPath(relative === '' ? name.toString() : `${relative}/${name.toString()}`, path.toString(), true).excluded;
       })
-      .map((entry) => ({ folder: entry.path, xattrs: this.xattrStore.readWithListing(parent?.get(entry.name)?.type === 'dir') }));
+      .map((entry) => ({ folder: entry.path, extras: this.extrasWithListing(parent?.get(entry.name)?.type === 'dir') }));
+  }
+
+  /** What a folder's listing reads besides the lstat: what the parent snapshot cannot supply, as it does not have the folder or did not record it. */
+  private extrasWithListing(inParent: boolean): ListExtras {
+    return { xattrs: this.xattrStore.readWithListing(inParent), flags: this.keepFlags && !(inParent && this.parentHasFlags) };
   }
 
   /** A folder the file watcher saw no change in, taken whole from the parent snapshot (its own metadata is current). */
@@ -533,7 +601,14 @@ class BackupRun {
   }
 
   private async saveFile(path: Buffer, name: Buffer, stat: EntryStat, parentNode: TreeNode | undefined, folder: CachedFolder | undefined): Promise<TreeNode | undefined> {
-    const meta = { ...this.metadataOf(path, name, 'file', stat, parentNode), size: Number(stat.size), inode: stat.ino, ...hardLinkOf(stat) };
+    // A file's flags come with its content when it is read (one call on the open file). Known before
+    // that only from the parent snapshot, or read now where they decide whether it is read at all: a
+    // change time that moved under the same size, modification time and inode.
+    let known = this.recordedFlags('file', stat, parentNode);
+    if (!known && parentNode?.type === 'file' && BigInt(parentNode.size) === stat.size && parentNode.mtimeNs === stat.mtimeNs && parentNode.inode === stat.ino) {
+      known = { flags: this.readFlagsOf(path, stat) };
+    }
+    const meta = { ...this.metadataOf(path, name, 'file', stat, parentNode, known?.flags), size: Number(stat.size), inode: stat.ino, ...hardLinkOf(stat) };
     this.summary.totalBytes += Number(stat.size);
     this.meter.counts.currentPath = path.toString();
     const linkKey = stat.nlink > 1n ? `${stat.dev}:${stat.ino}` : undefined;
@@ -545,7 +620,7 @@ class BackupRun {
     if (reusable) {
       this.summary.filesUnchanged += 1;
       this.advance(1, Number(stat.size));
-      return { ...meta, content: reusable };
+      return { ...withFlags(meta, known ? known.flags : this.readFlagsOf(path, stat)), content: reusable };
     }
     // Another name of a hard-linked file read earlier in this run: same content, no need to read it twice.
     const sameInode = linkKey ? await this.hardLinks.get(linkKey) : undefined;
@@ -555,7 +630,8 @@ class BackupRun {
       this.advance(1, Number(stat.size));
       // Remembered under this name too (if it was listed as the read found it), so the next backup need not read it.
       if (sameFileState(stat, sameInode.state)) folder?.set(name, sameInode.state as CachedFile);
-      return { ...meta, content: sameInode.ids };
+      // Flags belong to the inode: the same for every name.
+      return { ...withFlags(meta, sameInode.flags), content: sameInode.ids };
     }
     // Lengths from the index, 0 where it lacks the chunk: one named by the files cache may be gone since
     // (its snapshot forgotten and pruned), and the worker sends no bytes for chunks it takes as stored.
@@ -564,13 +640,13 @@ class BackupRun {
     const reading = this.readContent(path, stat, previous);
     const state = (read: { ids: Buffer[]; stable: boolean }): CachedFile | undefined =>
       read.stable ? { size: Number(stat.size), mtimeNs: stat.mtimeNs, ctimeNs: stat.ctimeNs, inode: stat.ino, content: read.ids } : undefined;
-    if (linkKey) this.hardLinks.set(linkKey, reading.then((read) => read && { ids: read.ids, state: state(read) }));
+    if (linkKey) this.hardLinks.set(linkKey, reading.then((read) => read && { ids: read.ids, state: state(read), flags: read.flags }));
     const content = await reading;
     if (!content) return undefined;
     if (cached || parentNode) this.summary.filesChanged += 1;
     else this.summary.filesNew += 1;
     folder?.set(name, state(content));
-    return { ...meta, size: content.bytes, content: content.ids };
+    return { ...withFlags(meta, content.flags), size: content.bytes, content: content.ids };
   }
 
   /** The recorded chunk list, if the file looks exactly as it did then and every chunk is still in the repository. */
@@ -580,7 +656,7 @@ class BackupRun {
   }
 
   /** Reads a file into chunks (in a file worker); undefined (with a warning) when it cannot be read. */
-  private async readContent(path: Buffer, before: EntryStat, previous: PreviousChunks): Promise<{ ids: Buffer[]; bytes: number; stable: boolean } | undefined> {
+  private async readContent(path: Buffer, before: EntryStat, previous: PreviousChunks): Promise<{ ids: Buffer[]; bytes: number; stable: boolean; flags: FileFlags | undefined } | undefined> {
     const read = await this.files.read(path, Number(before.size), previous, (rawLength) => {
       this.meter.counts.currentPath = path.toString();
       this.meter.counts.bytesDone += rawLength;
@@ -597,18 +673,46 @@ class BackupRun {
     this.meter.counts.filesDone += 1;
     this.meter.counts.bytesDone += Math.max(0, Number(before.size) - read.bytes);
     this.meter.tick();
-    return { ids: read.ids, bytes: read.bytes, stable };
+    return { ids: read.ids, bytes: read.bytes, stable, flags: read.flags };
   }
 
-  /** The entry's tree node without content; its attributes per XattrStore.forEntry (a failure to read them is a warning). */
-  private metadataOf(path: Buffer, name: Buffer, type: NodeType, stat: EntryStat, before: TreeNode | undefined): TreeNode {
+  /**
+   * The entry's tree node without content; its attributes per XattrStore.forEntry (a failure to read them
+   * is a warning); a folder's flags per `folderFlags`, a file's as the caller found them (see saveFile).
+   * Symbolic links and special files have none that can be read without opening what they stand for.
+   */
+  private metadataOf(path: Buffer, name: Buffer, type: NodeType, stat: EntryStat, before: TreeNode | undefined, fileFlags?: FileFlags): TreeNode {
     let xattrs: TreeXattr[] | undefined;
     try {
       xattrs = this.xattrStore.forEntry(path, type, stat, before);
     } catch (err) {
       this.warnings.push(this.report(path, `extended attributes not saved: ${(err as Error).message}`));
     }
-    return { ...metadataOf(name, type, stat), ...(xattrs ? { xattrs } : {}) };
+    const flags = type === 'dir' ? this.folderFlags(path, stat, before) : fileFlags;
+    return withFlags({ ...metadataOf(name, type, stat), ...(xattrs ? { xattrs } : {}) }, flags);
+  }
+
+  /** A folder's flags: as the lister read them, else as the parent snapshot recorded them if its change time has not moved, else read now. */
+  private folderFlags(path: Buffer, stat: EntryStat, before: TreeNode | undefined): FileFlags | undefined {
+    if (stat.flagsRead) return stat.flags;
+    return (this.recordedFlags('dir', stat, before) ?? { flags: this.readFlagsOf(path, stat) }).flags;
+  }
+
+  /** The flags the parent snapshot recorded for an entry whose change time has not moved (chattr and chflags move it); undefined when they must be read. */
+  private recordedFlags(type: NodeType, stat: EntryStat, before: TreeNode | undefined): { flags: FileFlags | undefined } | undefined {
+    if (!this.keepFlags) return { flags: undefined };
+    return this.parentHasFlags && before?.type === type && before.ctimeNs === stat.ctimeNs ? { flags: before.flags } : undefined;
+  }
+
+  /** Reads an entry's flags by its path; a failure is a warning, and the entry is saved without them. */
+  private readFlagsOf(path: Buffer, stat: EntryStat): FileFlags | undefined {
+    if (!this.keepFlags) return undefined;
+    try {
+      return readFlags(path, stat.dev);
+    } catch (err) {
+      this.warnings.push(this.report(path, `file flags not saved: ${(err as Error).message}`));
+      return undefined;
+    }
   }
 
   private advance(files: number, bytes: number): void {
@@ -645,7 +749,13 @@ function metadataOf(name: Buffer, type: NodeType, stat: EntryStat): TreeNode {
     mtimeNs: stat.mtimeNs,
     ctimeNs: stat.ctimeNs,
     size: 0,
+    // 0 where the file system records none (Node answers 0 when statx has no btime).
+    ...(stat.birthtimeNs > 0n ? { birthtimeNs: stat.birthtimeNs } : {}),
   };
+}
+
+function withFlags(node: TreeNode, flags: FileFlags | undefined): TreeNode {
+  return flags ? { ...node, flags } : node;
 }
 
 /** Device and link count only for files with several links: the device number can change across reboots, and storing it for every file would defeat tree dedup. */

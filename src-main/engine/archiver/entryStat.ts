@@ -1,18 +1,20 @@
 import type { BigIntStats } from 'node:fs';
 import { constants } from 'node:fs';
 import type { Xattr } from '../metadata/xattrs.js';
+import type { FileFlags } from '../metadata/fileFlags.js';
 
 /**
  * What a backup reads of an entry's lstat: a real BigIntStats, or one packed by the folder lister.
  * `xattrsRead`: its extended attributes were read alongside, and are `xattrs` (absent: it has none).
+ * `flagsRead`: if it is a folder, its file flags were read alongside, and are `flags` (a file's come with its content).
  */
 export type EntryStat = Pick<
   BigIntStats,
-  'dev' | 'ino' | 'mode' | 'nlink' | 'uid' | 'gid' | 'rdev' | 'size' | 'mtimeNs' | 'ctimeNs' | 'isFile' | 'isDirectory' | 'isSymbolicLink' | 'isFIFO' | 'isSocket' | 'isCharacterDevice'
-> & { readonly xattrsRead?: boolean; readonly xattrs?: readonly Xattr[] };
+  'dev' | 'ino' | 'mode' | 'nlink' | 'uid' | 'gid' | 'rdev' | 'size' | 'mtimeNs' | 'ctimeNs' | 'birthtimeNs' | 'isFile' | 'isDirectory' | 'isSymbolicLink' | 'isFIFO' | 'isSocket' | 'isCharacterDevice'
+> & { readonly xattrsRead?: boolean; readonly xattrs?: readonly Xattr[]; readonly flagsRead?: boolean; readonly flags?: FileFlags };
 
 /** The fields packed per entry, in this order, into a BigInt64Array. */
-export const STAT_FIELDS = ['dev', 'ino', 'mode', 'nlink', 'uid', 'gid', 'rdev', 'size', 'mtimeNs', 'ctimeNs'] as const;
+export const STAT_FIELDS = ['dev', 'ino', 'mode', 'nlink', 'uid', 'gid', 'rdev', 'size', 'mtimeNs', 'ctimeNs', 'birthtimeNs'] as const;
 const FIELDS = STAT_FIELDS.length;
 
 export function packStat(stat: BigIntStats, into: BigInt64Array, index: number): void {
@@ -22,15 +24,17 @@ export function packStat(stat: BigIntStats, into: BigInt64Array, index: number):
 /** An lstat result read back from the packed array (no object per field until one is asked for). */
 export class PackedStat implements EntryStat {
   xattrs?: readonly Xattr[];
+  flags?: FileFlags;
 
   constructor(
     private readonly fields: BigInt64Array,
     private readonly at: number,
     readonly xattrsRead = false,
+    readonly flagsRead = false,
   ) {}
 
-  static at(fields: BigInt64Array, index: number, xattrsRead = false): PackedStat {
-    return new PackedStat(fields, index * FIELDS, xattrsRead);
+  static at(fields: BigInt64Array, index: number, xattrsRead = false, flagsRead = false): PackedStat {
+    return new PackedStat(fields, index * FIELDS, xattrsRead, flagsRead);
   }
 
   private field(i: number): bigint {
@@ -66,6 +70,9 @@ export class PackedStat implements EntryStat {
   }
   get ctimeNs(): bigint {
     return this.field(9);
+  }
+  get birthtimeNs(): bigint {
+    return this.field(10);
   }
 
   private is(type: number): boolean {

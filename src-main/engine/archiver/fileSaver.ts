@@ -3,6 +3,7 @@ import type { ChunkerParams } from '../chunker/fastCdc.js';
 import type { FileMessage, FileMessages, FileWorkerData, ReadBatch, ReadRequest } from '../workers/fileWorker.js';
 import { workerScript } from '../workers/workerScript.js';
 import type { BlobSaver } from './blobSaver.js';
+import type { FileFlags } from '../metadata/fileFlags.js';
 
 /** What a file held when it was read, and what it looked like just after. */
 export interface FileContent {
@@ -12,6 +13,8 @@ export interface FileContent {
   readonly chunked: number;
   readonly size: bigint;
   readonly mtimeNs: bigint;
+  /** File flags, read while the file was open; absent when it has none. */
+  readonly flags?: FileFlags;
 }
 
 /** A file's chunks at its last backup, in order, and their lengths (0 for a chunk the repository does not hold). */
@@ -272,7 +275,7 @@ export class FileSaver {
     void Promise.all(job.adds).then(() => {
       if (this.failure !== undefined) job.reject(this.failure);
       else if (message.type === 'failed') job.resolve({ failed: { code: message.code, message: message.message } });
-      else job.resolve({ ids: job.ids, bytes: message.bytes, chunked: message.chunked, size: message.size, mtimeNs: message.mtimeNs });
+      else job.resolve({ ids: job.ids, bytes: message.bytes, chunked: message.chunked, size: message.size, mtimeNs: message.mtimeNs, ...(message.flags ? { flags: message.flags } : {}) });
     });
   }
 

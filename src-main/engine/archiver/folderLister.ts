@@ -14,12 +14,20 @@ export interface ListedEntry {
   readonly error?: ErrorInfo;
   /** Why its extended attributes could not be read (the entry is saved without them). */
   readonly xattrError?: ErrorInfo;
+  /** Why its file flags could not be read (the entry is saved without them). */
+  readonly flagsError?: ErrorInfo;
 }
 
-/** A folder to list, and whether with its entries' extended attributes. */
+/** What to read of a folder's entries along with their lstat: extended attributes, and the flags of subfolders. */
+export interface ListExtras {
+  readonly xattrs: boolean;
+  readonly flags: boolean;
+}
+
+/** A folder to list, and what to read with it. */
 export interface FolderToList {
   readonly folder: Buffer;
-  readonly xattrs: boolean;
+  readonly extras: ListExtras;
 }
 
 /** A folder's entries sorted by name, or why the folder itself could not be read. */
@@ -44,7 +52,7 @@ const LISTED_AHEAD = 64;
 export class FolderLister {
   private readonly worker: Worker;
   private readonly port: MessagePort;
-  private readonly pending = new Map<number, { folder: Buffer; xattrs: boolean; resolve(listing: FolderListing): void; reject(err: unknown): void }>();
+  private readonly pending = new Map<number, { folder: Buffer; extras: ListExtras; resolve(listing: FolderListing): void; reject(err: unknown): void }>();
   private nextId = 0;
   private failure: unknown;
   /** Listings asked for ahead (by `prefetch`), by folder path (latin1), until `list` takes them. */
@@ -80,13 +88,13 @@ export class FolderLister {
 
   /**
    * Lists `folder` (only the entry `only`, if given): each entry with its lstat, sorted by name, and with
-   * `xattrs` its extended attributes too (each entry's stat says whether they were read). A listing asked
-   * for ahead is taken as it was asked for.
+   * `extras` its extended attributes and folders' flags too (each entry's stat says whether they were
+   * read). A listing asked for ahead is taken as it was asked for.
    */
-  async list(folder: Buffer, only?: Buffer, xattrs = false): Promise<FolderListing> {
+  async list(folder: Buffer, only?: Buffer, extras: ListExtras = { xattrs: false, flags: false }): Promise<FolderListing> {
     const key = folder.toString('latin1');
     const listed = this.ahead.get(key);
-    if (!listed) return this.ask([{ folder, xattrs }], only)[0] as Promise<FolderListing>;
+    if (!listed) return this.ask([{ folder, extras }], only)[0] as Promise<FolderListing>;
     this.ahead.delete(key);
     const listing = await listed;
     if (!only || 'failed' in listing) return listing;
@@ -109,11 +117,11 @@ export class FolderLister {
     if (this.failure !== undefined) return folders.map(() => Promise.reject(this.failure));
     const requests: ListRequest[] = [];
     const listings = folders.map(
-      ({ folder, xattrs }) =>
+      ({ folder, extras }) =>
         new Promise<FolderListing>((resolve, reject) => {
           const id = this.nextId++;
-          requests.push({ id, folder: folder.toString('latin1'), ...(only ? { only: only.toString('latin1') } : {}), xattrs });
-          this.pending.set(id, { folder, xattrs, resolve, reject });
+          requests.push({ id, folder: folder.toString('latin1'), ...(only ? { only: only.toString('latin1') } : {}), xattrs: extras.xattrs, flags: extras.flags });
+          this.pending.set(id, { folder, extras, resolve, reject });
         }),
     );
     this.port.ref();
@@ -153,12 +161,17 @@ export class FolderLister {
       start = end;
       const path = childPath(waiting.folder, name);
       const error = reply.errors[i];
-      entries.push(error ? { name, path, stat: undefined, error } : { name, path, stat: PackedStat.at(reply.stats, i, waiting.xattrs) });
+      entries.push(error ? { name, path, stat: undefined, error } : { name, path, stat: PackedStat.at(reply.stats, i, waiting.extras.xattrs, waiting.extras.flags) });
     }
     for (const { at, xattrs, error } of reply.xattrs) {
       const entry = entries[at] as ListedEntry;
       if (error) entries[at] = { ...entry, xattrError: error };
       else (entry.stat as PackedStat).xattrs = xattrs?.map(({ name, value }) => ({ name, value: Buffer.from(value.buffer, value.byteOffset, value.byteLength) }));
+    }
+    for (const { at, flags, error } of reply.flags) {
+      const entry = entries[at] as ListedEntry;
+      if (error) entries[at] = { ...entry, flagsError: error };
+      else (entry.stat as PackedStat).flags = flags;
     }
     waiting.resolve({ entries });
   }

@@ -18,6 +18,12 @@ export interface VersionInfo {
   readonly content: string;
   /** Snapshots holding exactly this version, oldest first. */
   readonly snapshots: readonly { id: string; time: string }[];
+  /**
+   * It differs from the version before it (as versions are listed, oldest first) only in its attributes:
+   * the same content, size and modification time, with another mode, owner, extended attributes, ACL or
+   * file flags. Absent otherwise.
+   */
+  readonly attributesOnly?: boolean;
 }
 
 export interface FindMatch {
@@ -37,7 +43,7 @@ export interface DiffEntry {
   readonly change: 'added' | 'removed' | 'modified';
   readonly sizeBefore?: number;
   readonly sizeAfter?: number;
-  /** Modified: only its extended attributes or ACL changed, not its content. */
+  /** Modified: only its attributes changed (mode, owner, extended attributes, ACL, file flags), not its content. */
   readonly attributesOnly?: boolean;
 }
 
@@ -52,6 +58,9 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX entries_by_version ON entries (version);`,
   // The tree id of every folder of a snapshot: the next snapshot's sync reuses the entries below a folder whose tree is unchanged.
   `CREATE TABLE subtrees (snapshot INTEGER NOT NULL, path_id INTEGER NOT NULL, tree BLOB NOT NULL, PRIMARY KEY (snapshot, path_id)) WITHOUT ROWID;`,
+  // Versions' keys now cover a file's mode, owner and file flags (see contentKey): the catalogue is
+  // emptied, and the next sync rebuilds it from the repository with the new keys.
+  `DELETE FROM entries; DELETE FROM subtrees; DELETE FROM versions; DELETE FROM paths; DELETE FROM snapshots;`,
 ];
 
 const SLASH = Buffer.from('/');
@@ -254,7 +263,13 @@ export class Catalogue {
       version.snapshots.push({ id: row.snapshot, time: row.time });
       byVersion.set(row.id, version);
     }
-    return [...byVersion.values()];
+    const versions = [...byVersion.values()];
+    return versions.map((version, i) => {
+      const before = versions[i - 1];
+      const attributesOnly =
+        before !== undefined && before.type === version.type && before.size === version.size && before.mtime === version.mtime && withoutAttributes(before.content) === withoutAttributes(version.content);
+      return attributesOnly ? { ...version, attributesOnly } : version;
+    });
   }
 
   /** Paths matching a glob (`*`, `?`, `[…]`): on the whole path if the pattern has a "/", else on the last name. */
@@ -297,7 +312,7 @@ export class Catalogue {
       const after = came.get(pathId);
       if (!after) out.push({ path: before.path.toString(), change: 'removed', sizeBefore: before.size });
       else {
-        const attributesOnly = before.type === after.type && withoutXattrs(before.content) === withoutXattrs(after.content) && before.content !== after.content;
+        const attributesOnly = before.type === after.type && withoutAttributes(before.content) === withoutAttributes(after.content) && before.content !== after.content;
         // A folder whose tree changed only because something inside it changed is not itself a change.
         if (before.type === 'dir' && after.type === 'dir' && !attributesOnly) continue;
         out.push({ path: before.path.toString(), change: 'modified', sizeBefore: before.size, sizeAfter: after.size, ...(attributesOnly ? { attributesOnly } : {}) });
@@ -313,12 +328,13 @@ export class Catalogue {
 }
 
 /**
- * What makes two versions of a path the same content. Folders are compared by their own metadata only
- * (see diff). Extended attributes add a hash of theirs after XATTRS_MARK, so an entry without any keeps
- * the key it had before they were saved.
+ * What makes two versions of a path the same: its content (a hash of a file's chunk ids, a link's
+ * target; a folder's entries are not its own content, see diff), then after ATTRIBUTES_MARK a hash of
+ * its attributes (mode, owner, extended attributes, file flags), so that versions differing only in
+ * those can be told as such (withoutAttributes).
  */
 function contentKey(node: TreeNode): string {
-  return ownContentKey(node) + xattrsKey(node);
+  return ownContentKey(node) + attributesKey(node);
 }
 
 function ownContentKey(node: TreeNode): string {
@@ -328,24 +344,24 @@ function ownContentKey(node: TreeNode): string {
     return hash.digest('hex').slice(0, 32);
   }
   if (node.type === 'symlink') return `link:${(node.linkTarget ?? Buffer.alloc(0)).toString('hex')}`;
-  if (node.type === 'dir') return `dir:${node.mode}:${node.uid}:${node.gid}`;
   return node.type;
 }
 
-const XATTRS_MARK = '|x:';
+const ATTRIBUTES_MARK = '|a:';
 
-function xattrsKey(node: TreeNode): string {
-  if (!node.xattrs) return '';
+function attributesKey(node: TreeNode): string {
   const hash = createHash('sha256');
-  for (const { name, value, blob } of node.xattrs) {
+  hash.update(`${node.mode}:${node.uid}:${node.gid}\0`);
+  for (const { name, value, blob } of node.xattrs ?? []) {
     hash.update(`${name}\0${value ? 'v' : 'b'}${(value ?? blob ?? Buffer.alloc(0)).length}\0`);
     hash.update(value ?? blob ?? Buffer.alloc(0));
   }
-  return `${XATTRS_MARK}${hash.digest('hex').slice(0, 32)}`;
+  if (node.flags) hash.update(`\0flags:${node.flags.system}:${node.flags.value}`);
+  return `${ATTRIBUTES_MARK}${hash.digest('hex').slice(0, 32)}`;
 }
 
-function withoutXattrs(key: string): string {
-  const at = key.indexOf(XATTRS_MARK);
+function withoutAttributes(key: string): string {
+  const at = key.indexOf(ATTRIBUTES_MARK);
   return at < 0 ? key : key.slice(0, at);
 }
 

@@ -24,6 +24,8 @@ import { FileWriterPool } from './fileWriterPool.js';
 import { unsafeNameReason } from './pathSafety.js';
 import { createSpecialFile } from '../metadata/specialFiles.js';
 import { restoreXattrs } from '../metadata/xattrRestore.js';
+import { applyFlags } from '../metadata/fileFlags.js';
+import { restoreBirthtime } from '../metadata/birthtime.js';
 import { ZeroChunks } from './zeroChunks.js';
 
 export type OverwritePolicy = 'always' | 'if-changed' | 'never';
@@ -124,6 +126,8 @@ class RestoreRun {
   private readonly links: { path: Buffer; key: string }[] = [];
   private readonly linkSources = new Map<string, Buffer>();
   private readonly directories: Pending[] = [];
+  /** Files restored that have file flags, given them at the very end (see `applyFlagsLast`). */
+  private readonly flagged: Pending[] = [];
   private readonly isRoot = process.getuid?.() === 0;
   private root!: Buffer;
   private writers: FileWriterPool | undefined;
@@ -195,12 +199,28 @@ class RestoreRun {
     for (const [i, dir] of this.directories.reverse().entries()) {
       this.applyFolderMetadata(dir.path, dir.node);
       if (dir.node.xattrs) await this.applyXattrs(dir.path, dir.node);
+      this.applyBirthtime(dir.path, dir.node);
       if (i % FOLDERS_PER_TURN === FOLDERS_PER_TURN - 1) await new Promise((resolve) => setImmediate(resolve));
     }
     if (interrupted) throw new OperationInterrupted(INTERRUPTED);
+    this.applyFlagsLast();
     this.meter.counts.phase = 'done';
     this.meter.tick(true);
     return { ...this.counts, problems: this.problems };
+  }
+
+  /**
+   * File flags, once nothing more is written: an immutable file refuses new times, attributes and hard
+   * links, an immutable or append-only folder new entries, and a rerun of an interrupted restore could
+   * not replace what was made immutable (so an interrupted restore sets none). Files first, then folders
+   * deepest first (`directories` is in that order by now). Setting flags moves only the change time.
+   */
+  private applyFlagsLast(): void {
+    for (const { path, node } of [...this.flagged, ...this.directories]) {
+      if (!node.flags) continue;
+      const problem = applyFlags(path, node.flags);
+      if (problem) this.problem(path, problem);
+    }
   }
 
   /** Removes the temporary files a killed restore left in a folder that existed before this one. */
@@ -439,6 +459,8 @@ class RestoreRun {
     this.counts.bytesWritten += file.node.size;
     this.meter.counts.filesDone += 1;
     if (file.node.xattrs) await this.applyXattrs(file.path, file.node);
+    this.applyBirthtime(file.path, file.node);
+    if (file.node.flags) this.flagged.push(file);
   }
 
   /** Whether the overwrite policy lets a file be written at `path`; counts and reports the ones it does not. */
@@ -508,6 +530,8 @@ class RestoreRun {
       this.counts.filesRestored += 1;
       this.meter.counts.filesDone += 1;
       if (node.xattrs) await this.applyXattrs(path, node);
+      this.applyBirthtime(path, node);
+      if (node.flags) this.flagged.push({ path, node });
     } catch (err) {
       await appender?.release().catch(() => undefined);
       await file?.close();
@@ -579,6 +603,13 @@ class RestoreRun {
     } catch (err) {
       this.problem(path, `extended attributes not restored: ${(err as Error).message}`);
     }
+  }
+
+  /** The creation time of a file or folder just restored, where the system can set one (see restoreBirthtime). */
+  private applyBirthtime(path: Buffer, node: TreeNode): void {
+    if (node.birthtimeNs === undefined) return;
+    const problem = restoreBirthtime(path, node.birthtimeNs);
+    if (problem) this.problem(path, problem);
   }
 
   /** Clears the way for a link at `path` per the overwrite policy; false when an existing entry stays. */

@@ -44,6 +44,8 @@ const SNAPSHOT_SCHEMA = v.object({
    * --no-xattrs): only then may the next backup take an unchanged entry's attributes from it.
    */
   xattrs: v.optional(v.literal(true)),
+  /** Its trees record file flags (chattr, chflags): only then may the next backup take an unchanged entry's flags from it. */
+  flags: v.optional(v.literal(true)),
 });
 
 export type SnapshotRecord = v.InferOutput<typeof SNAPSHOT_SCHEMA>;

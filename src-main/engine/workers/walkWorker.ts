@@ -5,6 +5,7 @@ import { ExcludeRules, type ExcludeOptions } from '../archiver/excludes.js';
 import { packStat, packedStatsLength } from '../archiver/entryStat.js';
 import { scanSources, type ScanTotals } from '../archiver/scanner.js';
 import { readXattrs } from '../metadata/xattrs.js';
+import { readFlags, type FileFlags } from '../metadata/fileFlags.js';
 
 export interface WalkWorkerData {
   /** Where list requests arrive and their answers go. */
@@ -26,6 +27,8 @@ export interface ListRequest {
   readonly only?: string;
   /** Read each entry's extended attributes along with its lstat. */
   readonly xattrs: boolean;
+  /** Read the file flags of each folder among the entries (a file's are read with its content). */
+  readonly flags: boolean;
 }
 
 export interface ErrorInfo {
@@ -45,6 +48,8 @@ export type ListReply =
       readonly errors: readonly (ErrorInfo | null)[];
       /** Only the entries that have extended attributes, or whose attributes could not be read. */
       readonly xattrs: readonly ListedXattrs[];
+      /** Only the folders that have file flags, or whose flags could not be read. */
+      readonly flags: readonly ListedFlags[];
     };
 
 /** Folders to list, answered together in a ListReplies. */
@@ -59,6 +64,12 @@ export interface ListReplies {
 export interface ListedXattrs {
   readonly at: number;
   readonly xattrs?: readonly { readonly name: string; readonly value: Uint8Array }[];
+  readonly error?: ErrorInfo;
+}
+
+export interface ListedFlags {
+  readonly at: number;
+  readonly flags?: FileFlags;
   readonly error?: ErrorInfo;
 }
 
@@ -80,7 +91,7 @@ port.on('message', ({ requests }: ListRequests) => {
   port.postMessage({ replies } satisfies ListReplies, transfer as ArrayBuffer[]);
 });
 
-function list({ id, folder, only, xattrs: withXattrs }: ListRequest): ListReply {
+function list({ id, folder, only, xattrs: withXattrs, flags: withFlags }: ListRequest): ListReply {
   const path = Buffer.from(folder, 'latin1');
   let names: Buffer[];
   try {
@@ -93,17 +104,28 @@ function list({ id, folder, only, xattrs: withXattrs }: ListRequest): ListReply 
   const errors: (ErrorInfo | null)[] = [];
   const ends = new Uint32Array(names.length);
   const xattrs: ListedXattrs[] = [];
+  const flags: ListedFlags[] = [];
   let length = 0;
   for (const [i, name] of names.entries()) {
     length += name.length;
     ends[i] = length;
     const entry = childPath(path, name);
+    let stat;
     try {
-      packStat(lstatSync(entry, { bigint: true }), stats, i);
+      stat = lstatSync(entry, { bigint: true });
+      packStat(stat, stats, i);
       errors.push(null);
     } catch (err) {
       errors.push(errorInfo(err));
       continue;
+    }
+    if (withFlags && stat.isDirectory()) {
+      try {
+        const found = readFlags(entry, stat.dev);
+        if (found) flags.push({ at: i, flags: found });
+      } catch (err) {
+        flags.push({ at: i, error: errorInfo(err) });
+      }
     }
     // Here, in this thread's synchronous loop, attributes cost their system call and nothing more.
     if (!withXattrs) continue;
@@ -114,7 +136,7 @@ function list({ id, folder, only, xattrs: withXattrs }: ListRequest): ListReply 
       xattrs.push({ at: i, error: errorInfo(err) });
     }
   }
-  return { id, names: new Uint8Array(Buffer.concat(names, length)), ends, stats, errors, xattrs };
+  return { id, names: new Uint8Array(Buffer.concat(names, length)), ends, stats, errors, xattrs, flags };
 }
 
 function errorInfo(err: unknown): ErrorInfo {

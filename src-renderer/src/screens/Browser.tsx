@@ -249,8 +249,16 @@ function FileDetails(props: {
       .then(setVersions)
       .catch((err: Error) => setError(err.message));
   }, [client, repository, path]);
-  // Newest version first, as people look for "the one before".
-  const ordered = useMemo(() => [...(versions ?? [])].sort((a, b) => b.mtime.localeCompare(a.mtime)), [versions]);
+  // Newest version first, as people look for "the one before". Versions that differ only in their
+  // attributes share a modification time: the later seen (later in the list) comes first.
+  const ordered = useMemo(
+    () =>
+      (versions ?? [])
+        .map((version, seen) => ({ version, seen }))
+        .sort((a, b) => b.version.mtime.localeCompare(a.version.mtime) || b.seen - a.seen)
+        .map(({ version }) => version),
+    [versions],
+  );
   return (
     <aside className="card details" aria-label="File details">
       <header className="row">
@@ -295,7 +303,9 @@ function FileDetails(props: {
                   <strong>{formatDateTimeSeconds(version.mtime)}</strong>
                   <span className="muted small">
                     {' '}
-                    · {formatBytes(version.size)} · in {version.snapshots.length} snapshot{version.snapshots.length === 1 ? '' : 's'}
+                    · {formatBytes(version.size)}
+                    {version.attributesOnly && <span title="Same content; its permissions, owner, extended attributes, ACL or file flags changed"> · attributes changed</span>} · in{' '}
+                    {version.snapshots.length} snapshot{version.snapshots.length === 1 ? '' : 's'}
                   </span>
                 </div>
                 <div className="row">

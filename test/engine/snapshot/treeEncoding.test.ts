@@ -39,6 +39,8 @@ test('sameNode holds exactly when two entries encode to the same bytes, field by
     links: 8,
     rdev: 9n,
     xattrs: [{ name: 'user.tag', value: Buffer.from('red') }, { name: 'user.big', blob: Buffer.alloc(32, 6) }],
+    flags: { system: 'linux', value: 0x10 },
+    birthtimeNs: 10n,
   };
   const changed: Required<TreeNode> = {
     name: Buffer.from('m'),
@@ -57,6 +59,8 @@ test('sameNode holds exactly when two entries encode to the same bytes, field by
     links: 18,
     rdev: 19n,
     xattrs: [{ name: 'user.tag', value: Buffer.from('blue') }, { name: 'user.big', blob: Buffer.alloc(32, 6) }],
+    flags: { system: 'linux', value: 0x20 },
+    birthtimeNs: 20n,
   };
   const copy = (node: Required<TreeNode>): TreeNode => ({
     ...node,
@@ -77,6 +81,7 @@ test('sameNode holds exactly when two entries encode to the same bytes, field by
     }
   }
   variants.push({ ...full, content: [Buffer.alloc(32, 1)] }, { ...full, content: [] });
+  variants.push({ ...full, flags: { system: 'bsd', value: 0x10 } });
   variants.push({ ...full, xattrs: full.xattrs.slice(0, 1) }, { ...full, xattrs: [{ name: 'user.tag', blob: Buffer.alloc(32, 6) }, ...full.xattrs.slice(1)] });
   for (const node of [...variants, { ...full, inode: undefined, device: undefined, links: undefined, rdev: undefined } as TreeNode]) {
     const { inode, device, links, rdev, ...rest } = node;

@@ -1,0 +1,3 @@
+'use strict';
+// The compiled addon (N-API, so one build serves Node and Electron alike).
+module.exports = require('./build/Release/file_flags.node');

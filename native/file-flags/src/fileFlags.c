@@ -1,0 +1,183 @@
+// File flags, which Node's fs does not expose: Linux's inode flags (chattr/lsattr: immutable,
+// append-only, nodump, noatime…) through the FS_IOC_GETFLAGS/SETFLAGS ioctls, and the BSD/macOS
+// st_flags (chflags: hidden, uchg, schg…) through lstat and lchflags; on macOS also a file's creation
+// time through setattrlist (written from Apple's documentation, not yet run: CI is Linux). Every call is synchronous, takes a path as bytes (any name, UTF-8 or not)
+// and answers a number: the flags (never negative) or 0 on success, or minus the errno on failure, which
+// the caller names (its os.constants.errno) and words for a person. Elsewhere every call answers -ENOSYS.
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__linux__)
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#define FLAGS_KIND "linux"
+#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
+#include <sys/stat.h>
+#include <unistd.h>
+#define FLAGS_KIND "bsd"
+#else
+#define FLAGS_KIND "none"
+#endif
+
+#if defined(__APPLE__)
+#include <sys/attr.h>
+#endif
+
+#define PATH_BYTES 4096
+
+// Copies the Buffer argument into `out` with a terminating NUL; 0, or -errno.
+static int path_arg(napi_env env, napi_value value, char out[PATH_BYTES + 1]) {
+  void *data;
+  size_t length;
+  if (napi_get_buffer_info(env, value, &data, &length) != napi_ok) return -EINVAL;
+  if (length == 0 || length > PATH_BYTES || memchr(data, 0, length) != NULL) return -EINVAL;
+  memcpy(out, data, length);
+  out[length] = 0;
+  return 0;
+}
+
+static napi_value number(napi_env env, double value) {
+  napi_value out;
+  napi_create_double(env, value, &out);
+  return out;
+}
+
+static int args(napi_env env, napi_callback_info info, size_t wanted, napi_value *argv) {
+  size_t count = wanted;
+  if (napi_get_cb_info(env, info, &count, argv, NULL, NULL) != napi_ok || count < wanted) return -EINVAL;
+  return 0;
+}
+
+#if defined(__linux__)
+// O_NONBLOCK: never wait on a name that became a FIFO; O_NOFOLLOW: flags belong to files and folders,
+// never to what a symbolic link points at. Opening for reading is all FS_IOC_SETFLAGS needs too.
+static int open_entry(const char *path) {
+  return open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+}
+
+static int64_t flags_of_fd(int fd) {
+  // The kernel reads and writes an int, whatever the ioctl's declared type says.
+  int flags = 0;
+  if (ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0) return -errno;
+  return (uint32_t)flags;
+}
+#endif
+
+// get(path: Buffer): the entry's flags, or -errno.
+static napi_value get(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  char path[PATH_BYTES + 1];
+  int bad = args(env, info, 1, argv);
+  if (bad == 0) bad = path_arg(env, argv[0], path);
+  if (bad != 0) return number(env, bad);
+#if defined(__linux__)
+  int fd = open_entry(path);
+  if (fd < 0) return number(env, -errno);
+  int64_t flags = flags_of_fd(fd);
+  close(fd);
+  return number(env, (double)flags);
+#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
+  struct stat st;
+  if (lstat(path, &st) != 0) return number(env, -errno);
+  return number(env, (double)st.st_flags);
+#else
+  return number(env, -ENOSYS);
+#endif
+}
+
+// getFd(fd: number): the flags of an open file, or -errno: one system call where the file is open anyway.
+static napi_value get_fd(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t fd = -1;
+  if (args(env, info, 1, argv) != 0 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) return number(env, -EINVAL);
+#if defined(__linux__)
+  return number(env, (double)flags_of_fd(fd));
+#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
+  struct stat st;
+  if (fstat(fd, &st) != 0) return number(env, -errno);
+  return number(env, (double)st.st_flags);
+#else
+  return number(env, -ENOSYS);
+#endif
+}
+
+// set(path: Buffer, flags: number, mask: number): gives the entry `flags` for the bits in `mask`,
+// keeping the others as they are (ext4's extents flag, say, which cannot be cleared); 0 or -errno.
+static napi_value set(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  char path[PATH_BYTES + 1];
+  uint32_t flags = 0, mask = 0;
+  int bad = args(env, info, 3, argv);
+  if (bad == 0) bad = path_arg(env, argv[0], path);
+  if (bad == 0 && (napi_get_value_uint32(env, argv[1], &flags) != napi_ok || napi_get_value_uint32(env, argv[2], &mask) != napi_ok)) bad = -EINVAL;
+  if (bad != 0) return number(env, bad);
+#if defined(__linux__)
+  int fd = open_entry(path);
+  if (fd < 0) return number(env, -errno);
+  int64_t current = flags_of_fd(fd);
+  int result = 0;
+  if (current < 0) {
+    result = (int)current;
+  } else {
+    int wanted = (int)(((uint32_t)current & ~mask) | (flags & mask));
+    if ((uint32_t)wanted != (uint32_t)current && ioctl(fd, FS_IOC_SETFLAGS, &wanted) != 0) result = -errno;
+  }
+  close(fd);
+  return number(env, result);
+#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
+  struct stat st;
+  if (lstat(path, &st) != 0) return number(env, -errno);
+  uint32_t wanted = (st.st_flags & ~mask) | (flags & mask);
+  if (wanted != st.st_flags && lchflags(path, wanted) != 0) return number(env, -errno);
+  return number(env, 0);
+#else
+  return number(env, -ENOSYS);
+#endif
+}
+
+// setBirthtime(path: Buffer, seconds: number, nanoseconds: number): macOS only (Linux has no call that
+// sets a creation time); 0 or -errno.
+static napi_value set_birthtime(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  char path[PATH_BYTES + 1];
+  int64_t seconds = 0;
+  int64_t nanoseconds = 0;
+  int bad = args(env, info, 3, argv);
+  if (bad == 0) bad = path_arg(env, argv[0], path);
+  if (bad == 0 && (napi_get_value_int64(env, argv[1], &seconds) != napi_ok || napi_get_value_int64(env, argv[2], &nanoseconds) != napi_ok)) bad = -EINVAL;
+  if (bad != 0) return number(env, bad);
+#if defined(__APPLE__)
+  struct attrlist list;
+  memset(&list, 0, sizeof list);
+  list.bitmapcount = ATTR_BIT_MAP_COUNT;
+  list.commonattr = ATTR_CMN_CRTIME;
+  struct timespec time = {.tv_sec = (time_t)seconds, .tv_nsec = (long)nanoseconds};
+  if (setattrlist(path, &list, &time, sizeof time, FSOPT_NOFOLLOW) != 0) return number(env, -errno);
+  return number(env, 0);
+#else
+  (void)seconds;
+  (void)nanoseconds;
+  return number(env, -ENOSYS);
+#endif
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_value kind;
+  napi_create_string_utf8(env, FLAGS_KIND, NAPI_AUTO_LENGTH, &kind);
+  napi_property_descriptor properties[] = {
+      {"get", NULL, get, NULL, NULL, NULL, napi_default, NULL},
+      {"getFd", NULL, get_fd, NULL, NULL, NULL, napi_default, NULL},
+      {"set", NULL, set, NULL, NULL, NULL, napi_default, NULL},
+      {"setBirthtime", NULL, set_birthtime, NULL, NULL, NULL, napi_default, NULL},
+      {"kind", NULL, NULL, NULL, NULL, kind, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
+  return exports;
+}
+
+NAPI_MODULE_INIT() { return init(env, exports); }
