@@ -257,14 +257,9 @@ class BackupRun {
     const parent = this.type === 'full' ? undefined : await this.findParent(host);
     const type: BackupType = this.type === 'differential' && !parent ? 'full' : this.type;
     this.xattrStore = new XattrStore(this.repository, this.saver, this.options.xattrs !== false, parent?.xattrs === true);
-<<<<<<< HEAD
+    this.parentHasFlags = parent?.flags === true;
     // A dry run writes nothing, not even a lock file, as restic's; a prune meanwhile only makes its counts stale.
     if (!this.dryRun) this.lock = await this.repository.lock(false);
-=======
-    this.parentHasFlags = parent?.flags === true;
-    const lock = await this.repository.lock(false);
-    this.lock = lock;
->>>>>>> h24
     await this.repository.reloadIndex();
     // Without a parent every file is read: start all the file workers now, not with the first file.
     if (!parent) this.files.startWorkers();
@@ -287,7 +282,6 @@ class BackupRun {
           // The totals only feed the progress line; a count that fails, or is cut short when a failed
           // backup stops the thread, must not surface as an unhandled rejection.
           .catch(() => undefined);
-<<<<<<< HEAD
     this.meter.counts.phase = 'backing up';
     const trie = this.buildSourceTrie();
     const rootNodes = await this.saveIntermediate('/', trie, this.parents ? await this.parents.root() : undefined);
@@ -326,6 +320,7 @@ class BackupRun {
       tree: tree.toString('hex'),
       summary: { ...this.summary },
       ...(this.options.xattrs !== false ? { xattrs: true as const } : {}),
+      ...(this.keepFlags ? { flags: true as const } : {}),
     });
     // Entries may be written earlier in batches: an entry is only trusted when all its chunks are in the index.
     this.cache?.commit();
@@ -342,57 +337,6 @@ class BackupRun {
   private finished(): void {
     this.meter.counts.phase = 'done';
     this.meter.tick(true);
-=======
-    try {
-      this.meter.counts.phase = 'backing up';
-      const trie = this.buildSourceTrie();
-      const rootNodes = await this.saveIntermediate('/', trie, this.parents ? await this.parents.root() : undefined);
-      const rootTree = await this.saver.saveTree(encodeTree(rootNodes));
-      this.meter.counts.phase = 'finishing';
-      this.meter.tick(true);
-      await this.xattrStore.settled();
-      await this.saver.flush();
-      await scan;
-      lock.assertHeld();
-      Object.assign(this.summary, {
-        totalFiles: this.summary.filesNew + this.summary.filesChanged + this.summary.filesUnchanged,
-        bytesAdded: this.saver.stats.bytesAdded,
-        dataBlobsAdded: this.saver.stats.dataBlobsAdded,
-        treeBlobsAdded: this.saver.stats.treeBlobsAdded,
-        warnings: this.warnings.length,
-        durationMs: Date.now() - started,
-      });
-      const snapshot = await saveSnapshot(this.repository, {
-        hindsight: 'snapshot',
-        version: 1,
-        time: new Date(started).toISOString(),
-        host,
-        username: currentUser(),
-        paths: this.sources,
-        tags: [...(this.options.tags ?? [])],
-        // Without a parent, a backup that took nothing from the files cache read every file: a full one, and
-        // the snapshot says so (the first one of a set of paths showed as "incremental").
-        type: parent || this.summary.filesUnchanged > 0 ? type : 'full',
-        ...(parent ? { parent: parent.id } : {}),
-        tree: rootTree.toString('hex'),
-        summary: { ...this.summary },
-        ...(this.options.xattrs !== false ? { xattrs: true as const } : {}),
-        ...(this.keepFlags ? { flags: true as const } : {}),
-      });
-      // Entries may be written earlier in batches: an entry is only trusted when all its chunks are in the index.
-      this.cache?.commit();
-      this.meter.counts.phase = 'done';
-      this.meter.tick(true);
-      return { snapshot, warnings: this.warnings };
-    } catch (err) {
-      if (!this.options.signal?.aborted) throw err;
-      // Keep what is done: finished packs get an index, and the files cache learns the files read in full.
-      await this.saver.flush();
-      for (const folder of this.openFolders) this.cache?.save(folder);
-      this.cache?.commit();
-      throw new BackupInterrupted();
-    }
->>>>>>> h24
   }
 
   /** incremental: the latest snapshot of the same paths on this host; differential: the latest full one. */
