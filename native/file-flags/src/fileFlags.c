@@ -1,4 +1,4 @@
-// File flags, which Node's fs does not expose: Linux's inode flags (chattr/lsattr: immutable,
+// System calls Node does not expose. File flags: Linux's inode flags (chattr/lsattr: immutable,
 // append-only, nodump, noatime…) through the FS_IOC_GETFLAGS/SETFLAGS ioctls, and the BSD/macOS
 // st_flags (chflags: hidden, uchg, schg…) through lstat and lchflags; on macOS also a file's creation
 // time through setattrlist (written from Apple's documentation, not yet run: CI is Linux). Every call is synchronous, takes a path as bytes (any name, UTF-8 or not)
@@ -26,6 +26,10 @@
 
 #if defined(__APPLE__)
 #include <sys/attr.h>
+#endif
+
+#if defined(__GLIBC__)
+#include <malloc.h>
 #endif
 
 #define PATH_BYTES 4096
@@ -166,6 +170,19 @@ static napi_value set_birthtime(napi_env env, napi_callback_info info) {
 #endif
 }
 
+// trimHeap(): gives the C heap's free pages back to the system (glibc's malloc_trim); 1 when some were
+// given back, 0 when none, -ENOSYS without glibc. glibc keeps what a thread freed for that thread's next
+// allocations: the idle agent held ~68 MB of freed heap after a backup of 78,579 files (168 -> 100 MB
+// resident, malloc_trim called from gdb). Other C libraries (macOS, musl) give memory back themselves.
+static napi_value trim_heap(napi_env env, napi_callback_info info) {
+  (void)info;
+#if defined(__GLIBC__)
+  return number(env, malloc_trim(0));
+#else
+  return number(env, -ENOSYS);
+#endif
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value kind;
   napi_create_string_utf8(env, FLAGS_KIND, NAPI_AUTO_LENGTH, &kind);
@@ -174,6 +191,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"getFd", NULL, get_fd, NULL, NULL, NULL, napi_default, NULL},
       {"set", NULL, set, NULL, NULL, NULL, napi_default, NULL},
       {"setBirthtime", NULL, set_birthtime, NULL, NULL, NULL, napi_default, NULL},
+      {"trimHeap", NULL, trim_heap, NULL, NULL, NULL, napi_default, NULL},
       {"kind", NULL, NULL, NULL, NULL, kind, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);

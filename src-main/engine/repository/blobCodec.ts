@@ -9,6 +9,16 @@ const MIN_SAVING = 0.03;
 const compressors = new Map<number, Compressor>();
 let decompressor: Decompressor | undefined;
 
+/**
+ * Drops the compression contexts kept between blobs. zstd-napi's contexts keep buffers as large as the
+ * largest blob they handled (32 MB after one 8 MiB blob each way, measured), for as long as they live:
+ * the agent lets them go when it has no job, so an idle agent does not hold them.
+ */
+export function releaseCodecs(): void {
+  compressors.clear();
+  decompressor = undefined;
+}
+
 function compressorFor(level: number): Compressor {
   let compressor = compressors.get(level);
   if (!compressor) {

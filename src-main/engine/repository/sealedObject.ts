@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { compress, decompress } from 'zstd-napi';
+import { Compressor, Decompressor } from 'zstd-napi';
 import { AuthenticationFailure, NonceKind, makeNonce, open, seal } from '../crypto/aead.js';
 import type { MasterKey } from '../crypto/masterKey.js';
 import { damaged } from './repositoryError.js';
@@ -25,7 +25,11 @@ export function sealObject(master: MasterKey, type: SealedObjectType, plaintext:
   let body: Uint8Array = plaintext;
   let flag = FLAG_RAW;
   if (compressLevel !== undefined) {
-    const packed = compress(plaintext, { compressionLevel: compressLevel });
+    // A context for each object, not zstd-napi's shared one: a shared context keeps buffers as large as the
+    // largest object it ever handled for the life of the process (the agent's), and objects are few.
+    const compressor = new Compressor();
+    compressor.setParameters({ compressionLevel: compressLevel });
+    const packed = compressor.compress(plaintext);
     if (packed.byteLength < plaintext.byteLength) {
       body = packed;
       flag = FLAG_ZSTD;
@@ -58,7 +62,7 @@ export function openObject(master: MasterKey, type: SealedObjectType, stored: Bu
   }
   if (flag === FLAG_RAW) return body;
   try {
-    return decompress(body);
+    return new Decompressor().decompress(body);
   } catch (err) {
     throw damaged(what, 'decompression failed', err);
   }
