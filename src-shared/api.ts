@@ -68,6 +68,10 @@ export const methods = {
   'jobs.check': v.strictObject({ repository: location, readData: v.optional(v.boolean(), false) }),
   'jobs.prune': v.strictObject({ repository: location }),
   'jobs.list': v.strictObject({ limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10_000)), 100) }),
+  /**
+   * Stops a queued job, or a running one of any kind at its next safe point (true); it then ends as
+   * cancelled, a restore marked partial. False when the job has ended or is already being cancelled.
+   */
   'jobs.cancel': v.strictObject({ jobId: id }),
   /** Pauses everything or one plan, for a while or until resumed; running jobs stop at a safe point. */
   'agent.pause': v.strictObject({ planId: v.optional(id), forSeconds: v.optional(v.pipe(v.number(), v.minValue(1), v.maxValue(366 * 24 * 3600))) }),

@@ -7,6 +7,7 @@ import { formatLocalTime } from '../../src-shared/units.js';
 import { BackupInterrupted, backup } from '../engine/archiver/backup.js';
 import { ReplicatedBackend } from '../engine/backend/replicatedBackend.js';
 import { recordTargets } from '../engine/backend/targetHistory.js';
+import { OperationInterrupted } from '../engine/interruption.js';
 import { checkRepository } from '../engine/maintenance/check.js';
 import { forgetSnapshots } from '../engine/maintenance/forget.js';
 import { isEmptyPolicy } from '../engine/maintenance/retention.js';
@@ -60,8 +61,8 @@ interface QueuedJob {
   readonly onNotDone?: () => void;
 }
 
-/** Why a job was stopped through its signal. */
-type StopReason = 'paused' | 'cancelled';
+/** Why a job was stopped through its signal: paused (a backup continues later), cancelled, or the agent is stopping. */
+type StopReason = 'paused' | 'cancelled' | 'stopping';
 
 /**
  * The engine host: keeps plans, runs them on schedule or as files change,
@@ -111,7 +112,8 @@ export class Agent {
     for (const watcher of this.watchers.values()) await watcher.close();
     this.watchers.clear();
     const running = [...this.running.values()];
-    for (const job of running) job.controller.abort('paused' satisfies StopReason);
+    // A backup continues from where it stopped at the next start; a restore, check or prune does not.
+    for (const job of running) job.controller.abort((job.record.kind === 'backup' ? 'paused' : 'stopping') satisfies StopReason);
     while (this.running.size > 0) await new Promise((r) => setTimeout(r, 20));
     await this.pool.close();
     this.db.close();
@@ -150,8 +152,8 @@ export class Agent {
       const seeding = added.length > 0 && kept.length > 0;
       const plan = this.db.updatePlan(id, seeding ? { ...next, targets: kept } : next, this.date());
       if (seeding) {
-        this.enqueue({ kind: 'seed', planId: plan.id, repository: added.join(', ') }, async () => {
-          const summary = await this.pool.seed(kept, added);
+        this.enqueue({ kind: 'seed', planId: plan.id, repository: added.join(', ') }, async (context) => {
+          const summary = await this.pool.seed(kept, added, context.signal);
           const now = this.plan(id);
           this.db.updatePlan(id, { ...planFields(now), targets: [...now.targets, ...added.filter((t) => !now.targets.includes(t))] }, this.date());
           return { summary };
@@ -201,11 +203,18 @@ export class Agent {
               target,
               overwrite,
               ...(path !== undefined ? { path } : {}),
+              signal: context.signal,
               onProgress: (p) => context.progress(p),
               onProblem: (w) => {
                 problems.push(w);
                 context.warn(w);
               },
+            }).catch((err: unknown) => {
+              if (!(err instanceof OperationInterrupted)) throw err;
+              throw new PartialRestore(
+                `The restore into ${target} is partial: it stopped before it finished. Every file it wrote is whole and no temporary file is left; restore again to bring back the rest.`,
+                { snapshot: chosen.id, partial: 'yes', target },
+              );
             });
             files += result.filesRestored;
             bytes += result.bytesWritten;
@@ -217,7 +226,7 @@ export class Agent {
     'jobs.check': ({ repository, readData }) =>
       this.enqueue({ kind: 'check', repository }, (context) =>
         this.pool.withRepository(repository, async (repo) => {
-          const result = await checkRepository(repo, { ...(readData ? { readData: { kind: 'all' as const } } : {}), onProgress: (p) => context.progress(p) });
+          const result = await checkRepository(repo, { ...(readData ? { readData: { kind: 'all' as const } } : {}), signal: context.signal, onProgress: (p) => context.progress(p) });
           for (const problem of result.errors) context.warn({ path: problem.kind, message: problem.message });
           if (result.errors.length > 0) throw new HindsightError('E_CHECK_FAILED', `The check found ${result.errors.length} problem(s) in ${repository}.`);
           return { summary: { snapshots: result.snapshots, packs: result.packs, packsRead: result.packsRead } };
@@ -226,7 +235,7 @@ export class Agent {
     'jobs.prune': ({ repository }) =>
       this.enqueue({ kind: 'prune', repository }, (context) =>
         this.pool.withRepository(repository, async (repo) => {
-          const result = await prune(repo, { onProgress: (p) => context.progress(p) });
+          const result = await prune(repo, { signal: context.signal, onProgress: (p) => context.progress(p) });
           return { summary: { packsDeleted: result.packsToDelete, packsRepacked: result.packsToRepack, blobsUnused: result.blobsUnused } };
         }, 'exclusive'),
       ),
@@ -239,9 +248,9 @@ export class Agent {
         if (job) this.finish(job, { result: 'cancelled', message: 'Cancelled before it started.' });
         return { cancelled: true };
       }
+      // Every kind of job stops at its next safe point; the job then ends as cancelled.
       const running = this.running.get(jobId);
-      // Only backups stop midway at a safe point; a restore, check or prune runs to its end.
-      if (!running || running.record.kind !== 'backup') return { cancelled: false };
+      if (!running || running.controller.signal.aborted) return { cancelled: false };
       running.controller.abort('cancelled' satisfies StopReason);
       return { cancelled: true };
     },
@@ -475,8 +484,8 @@ export class Agent {
     } catch (err) {
       const reason = job.controller.signal.aborted ? (job.controller.signal.reason as StopReason) : undefined;
       job.onNotDone?.();
-      if (reason && (err instanceof BackupInterrupted || (err as Error).name === 'AbortError')) {
-        this.finish(job, { result: reason, message: reason === 'paused' ? 'Paused; the work done so far is kept and the next run continues from there.' : 'Cancelled.' });
+      if (reason && (err instanceof BackupInterrupted || err instanceof OperationInterrupted || (err as Error).name === 'AbortError')) {
+        this.finish(job, { result: reason === 'paused' ? 'paused' : 'cancelled', message: stoppedMessage(reason, err), ...(err instanceof PartialRestore ? { summary: err.summary } : {}) });
       } else {
         this.finish(job, { result: 'failed', message: (err as Error).message, code: (err as HindsightError).code ?? 'E_INTERNAL' });
       }
@@ -576,6 +585,23 @@ export class Agent {
   private date(): Date {
     return new Date(this.clock.now());
   }
+}
+
+/** A restore stopped through its signal, with what the job record keeps of it: the target holds part of what was asked. */
+class PartialRestore extends OperationInterrupted {
+  constructor(
+    message: string,
+    readonly summary: Record<string, string>,
+  ) {
+    super(message);
+  }
+}
+
+/** What a stopped job's record says: why it stopped, and what the operation left (its own message, when it gave one). */
+function stoppedMessage(reason: StopReason, err: unknown): string {
+  if (reason === 'paused') return 'Paused; the work done so far is kept and the next run continues from there.';
+  const left = err instanceof OperationInterrupted ? ` ${err.message}` : '';
+  return `${reason === 'stopping' ? 'Stopped because the agent stopped.' : 'Cancelled.'}${left}`;
 }
 
 function planFields(plan: Plan): PlanFields {

@@ -49,14 +49,14 @@ export class RepositoryPool {
    * Gives `added` targets a complete copy of the repository on `targets` (a plan given another target),
    * and remembers them as targets of that repository, so its password opens them.
    */
-  async seed(targets: readonly string[], added: readonly string[]): Promise<{ copied: number }> {
+  async seed(targets: readonly string[], added: readonly string[], signal?: AbortSignal): Promise<{ copied: number }> {
     const repository = await this.open(targets);
     const limit = this.db.settings().uploadLimitKiBps;
     const uploads = limit > 0 ? { uploadBytesPerSecond: limit * 1024 } : {};
     const sources = targets.map((location) => backendFor(location, uploads));
     const destinations = added.map((location) => backendFor(location, uploads));
     try {
-      const result = await seedTargets(repository, sources, destinations);
+      const result = await seedTargets(repository, sources, destinations, signal ? { signal } : {});
       const unreachable = result.targets.find((t) => !t.reachable);
       if (unreachable) throw new HindsightError('E_TARGET_UNREACHABLE', `${unreachable.location} could not be reached (${unreachable.error ?? 'no answer'}); saving the plan again retries.`);
       if (result.lost.length > 0) throw new HindsightError('E_REPOSITORY_DAMAGED', `${result.lost.length} object(s) have no good copy on any target; run a check.`);

@@ -1,11 +1,10 @@
 import type { BrowseEntry, BrowsePage, FileRange, Results, SnapshotInfo } from '../../src-shared/api.js';
 import { HindsightError } from '../../src-shared/errors.js';
 import { orderEntries, pageOf, type FolderOrder } from '../../src-shared/folderPage.js';
-import { loadTree } from '../engine/snapshot/treeLoader.js';
 import { Catalogue } from '../engine/catalogue/catalogue.js';
 import type { Repository } from '../engine/repository/repository.js';
 import { listSnapshots, resolveSnapshot } from '../engine/snapshot/snapshot.js';
-import { displayName } from '../engine/snapshot/tree.js';
+import { loadListing } from '../engine/snapshot/treeListing.js';
 import { findPath } from '../engine/snapshot/treePath.js';
 
 /** Folders read, and their orders, per open repository, the most recently used last: a few, for the folders a person has open. */
@@ -21,12 +20,6 @@ function recent<T>(caches: WeakMap<Repository, Map<string, Promise<T>>>, reposit
   cache.set(key, value);
   for (const old of cache.keys()) if (cache.size > FOLDERS_KEPT) cache.delete(old);
   return value;
-}
-
-/** displayName, without its work for the usual name: printable ASCII without a backslash shows as it is. */
-function entryName(bytes: Buffer): string {
-  for (const byte of bytes) if (byte < 0x20 || byte > 0x7e || byte === 0x5c) return displayName(bytes);
-  return bytes.toString('latin1');
 }
 
 /** The read-only snapshot calls of the API, answered from the repository and its local catalogue. */
@@ -48,14 +41,7 @@ export const snapshotQueries = {
     const snapshot = await resolveSnapshot(repository, snapshotId);
     const target = await findPath(repository, snapshot, path);
     if (target.kind !== 'dir') throw new HindsightError('E_NOT_A_FOLDER', `${path} is a file in snapshot ${snapshot.id.slice(0, 8)}, not a folder.`);
-    return (await loadTree(repository, target.tree)).map((node) => ({
-      name: entryName(node.name),
-      type: node.type,
-      ...(node.type === 'file' ? { size: node.size } : {}),
-      mtime: new Date(Number(node.mtimeNs / 1_000_000n)).toISOString(),
-      ...(node.linkTarget ? { linkTarget: displayName(node.linkTarget) } : {}),
-      ...(node.xattrs ? { xattrs: node.xattrs.map((xattr) => xattr.name) } : {}),
-    }));
+    return loadListing(repository, target.tree);
   },
 
   /**

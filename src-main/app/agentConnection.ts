@@ -1,5 +1,6 @@
 import * as v from 'valibot';
-import type { AgentEvent, Method, Params, ResponseMessage, Result } from '../../src-shared/api.js';
+import type { AgentEvent, Method, Params, Result } from '../../src-shared/api.js';
+import { CallTable } from '../../src-shared/callTable.js';
 import type { HindsightClient } from '../../src-shared/client.js';
 import { HindsightError } from '../../src-shared/errors.js';
 import { KeychainUnavailable, type SecretStore } from '../agent/secretStore.js';
@@ -21,9 +22,7 @@ const SecretRequestSchema = v.strictObject({
  * to `onNotice`.
  */
 export class AgentConnection implements Pick<HindsightClient, 'call' | 'onEvent'> {
-  private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
-  private readonly listeners = new Set<(event: AgentEvent) => void>();
+  private readonly calls = new CallTable((body) => new AgentCallError(body));
   private closed = false;
 
   constructor(
@@ -43,16 +42,13 @@ export class AgentConnection implements Pick<HindsightClient, 'call' | 'onEvent'
   /** A call whose method and parameters were checked elsewhere (the IPC bridge). */
   request(method: Method, params: unknown): Promise<unknown> {
     if (this.closed) return Promise.reject(new HindsightError('E_AGENT_GONE', 'The backup agent is not running.'));
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      this.port.postMessage({ type: 'request', id, method, params });
-    });
+    const { message, answer } = this.calls.request(method, params);
+    this.port.postMessage(message);
+    return answer;
   }
 
   onEvent(listener: (event: AgentEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.calls.onEvent(listener);
   }
 
   /** Asks the agent to stop at a safe point; it exits afterwards. */
@@ -64,25 +60,14 @@ export class AgentConnection implements Pick<HindsightClient, 'call' | 'onEvent'
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const { reject } of this.waiting.values()) reject(new HindsightError('E_AGENT_GONE', 'The backup agent stopped before it answered.'));
-    this.waiting.clear();
+    this.calls.failAll(new HindsightError('E_AGENT_GONE', 'The backup agent stopped before it answered.'));
     this.port.close();
   }
 
   private receive(data: unknown): void {
-    const message = data as ResponseMessage | { type: 'event'; event: AgentEvent } | AgentNotice;
+    if (this.calls.receive(data)) return;
+    const message = data as AgentNotice | undefined;
     switch (message?.type) {
-      case 'response': {
-        const waiter = message.id === null ? undefined : this.waiting.get(message.id);
-        if (!waiter) return;
-        this.waiting.delete(message.id as number);
-        if (message.ok) waiter.resolve(message.result);
-        else waiter.reject(new AgentCallError(message.error));
-        return;
-      }
-      case 'event':
-        for (const listener of this.listeners) listener(message.event);
-        return;
       case 'secret':
         void this.answerSecret(data);
         return;

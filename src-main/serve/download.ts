@@ -1,14 +1,14 @@
 import type { ServerResponse } from 'node:http';
 import { basename } from 'node:path';
 import { MAX_READ_BYTES } from '../../src-shared/api.js';
-import type { AgentEndpoint } from './agentEndpoint.js';
+import type { AgentAccess } from '../agent/agentAccess.js';
 
 /**
  * Streams one file of a snapshot to the browser as a download (the browser's
  * equivalent of dragging it out of the desktop app), a verified range at a
  * time, waiting for the browser to take each before reading the next.
  */
-export async function sendDownload(endpoint: AgentEndpoint, query: URLSearchParams, response: ServerResponse, headers: Record<string, string>): Promise<void> {
+export async function sendDownload(endpoint: AgentAccess, query: URLSearchParams, response: ServerResponse, headers: Record<string, string>): Promise<void> {
   const repository = query.get('repository');
   const snapshot = query.get('snapshot');
   const path = query.get('path');

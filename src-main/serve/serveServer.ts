@@ -5,13 +5,13 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { EventMessage } from '../../src-shared/api.js';
 import { HindsightError } from '../../src-shared/errors.js';
 import { presentedToken, tokenCookie, tokenMatches } from './accessToken.js';
-import type { AgentEndpoint } from './agentEndpoint.js';
+import type { AgentAccess } from '../agent/agentAccess.js';
 import { sendDownload } from './download.js';
 import { rendererContentSecurityPolicy } from '../renderer/rendererFiles.js';
 import { sendStatic } from './staticFiles.js';
 
 export interface ServeOptions {
-  readonly endpoint: AgentEndpoint;
+  readonly endpoint: AgentAccess;
   readonly host: string;
   /** 0 picks a free port. */
   readonly port: number;

@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
-import type { AgentEvent, ApiErrorBody, Method, Params, ResponseMessage, Result } from '../../../src-shared/api.js';
+import type { AgentEvent, ApiErrorBody, Method, Params, Result } from '../../../src-shared/api.js';
+import { CallTable } from '../../../src-shared/callTable.js';
 import { HindsightError } from '../../../src-shared/errors.js';
 import { readLines, writeLine } from './lineChannel.js';
 
@@ -12,22 +13,20 @@ export class AgentCallError extends HindsightError {
 
 /** A typed client of the API contract over the agent's local socket. */
 export class AgentClient {
-  private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
-  private readonly listeners = new Set<(event: AgentEvent) => void>();
   /** Errors the agent sent without a request id (a line it could not read). */
   readonly unsolicited: ApiErrorBody[] = [];
+  private readonly calls = new CallTable(
+    (body) => new AgentCallError(body),
+    (body) => this.unsolicited.push(body),
+  );
 
   private constructor(private readonly socket: Socket) {
     readLines(
       socket,
-      (value) => this.receive(value),
+      (value) => this.calls.receive(value),
       () => undefined,
     );
-    socket.on('close', () => {
-      for (const { reject } of this.waiting.values()) reject(new HindsightError('E_AGENT_GONE', 'The agent closed the connection.'));
-      this.waiting.clear();
-    });
+    socket.on('close', () => this.calls.failAll(new HindsightError('E_AGENT_GONE', 'The agent closed the connection.')));
     socket.on('error', () => undefined);
   }
 
@@ -42,20 +41,21 @@ export class AgentClient {
   }
 
   call<M extends Method>(method: M, params: Params<M>): Promise<Result<M>> {
-    return this.send({ type: 'request', id: this.nextId++, method, params }) as Promise<Result<M>>;
+    return this.forward(method, params) as Promise<Result<M>>;
   }
 
   /** Forwards a request that is not typed here (a proxy such as `hindsight serve`); the agent checks it. */
   forward(method: string, params: unknown): Promise<unknown> {
-    return this.send({ type: 'request', id: this.nextId++, method, params });
+    const { message, answer } = this.calls.request(method, params);
+    writeLine(this.socket, message);
+    return answer;
   }
 
   /** Sends any value as a message, for tests of what the agent does with bad input. */
   send(message: { id: number } & Record<string, unknown>): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      this.waiting.set(message.id, { resolve, reject });
-      writeLine(this.socket, message);
-    });
+    const answer = this.calls.answerTo(message.id);
+    writeLine(this.socket, message);
+    return answer;
   }
 
   /** Writes raw bytes, for tests of lines that are not JSON. */
@@ -64,29 +64,11 @@ export class AgentClient {
   }
 
   onEvent(listener: (event: AgentEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.calls.onEvent(listener);
   }
 
   close(): void {
     this.socket.end();
     this.socket.destroy();
-  }
-
-  private receive(value: unknown): void {
-    const message = value as ResponseMessage | { type: 'event'; event: AgentEvent };
-    if (message.type === 'event') {
-      for (const listener of this.listeners) listener(message.event);
-      return;
-    }
-    if (message.type !== 'response') return;
-    const waiter = message.id === null ? undefined : this.waiting.get(message.id);
-    if (!waiter) {
-      if (!message.ok) this.unsolicited.push(message.error);
-      return;
-    }
-    this.waiting.delete(message.id as number);
-    if (message.ok) waiter.resolve(message.result);
-    else waiter.reject(new AgentCallError(message.error));
   }
 }

@@ -5,7 +5,8 @@ import { formatBytes, formatCount, formatLocalTime, parseDuration } from '../../
 import { runAgent } from '../../agent/agentProcess.js';
 import { agentSocketPath, appDataDir } from '../../agent/appDataDir.js';
 import { KeychainUnavailable, KeytarSecretStore } from '../../agent/secretStore.js';
-import { withAgent, type AgentConnection } from '../agentConnection.js';
+import type { AgentAccess } from '../../agent/agentAccess.js';
+import { withAgent } from '../agentConnection.js';
 import { HindsightError } from '../../../src-shared/errors.js';
 import { UsageError } from '../cliError.js';
 import type { Command } from '../command.js';
@@ -211,7 +212,7 @@ function wholeNumber(flag: string, value: unknown): number {
   return Number(value);
 }
 
-async function findPlan(agent: AgentConnection, args: string[]) {
+async function findPlan(agent: AgentAccess, args: string[]) {
   const key = args[0];
   if (key === undefined) throw new UsageError('Say which plan (its id or name).');
   const plans = await agent.call('plans.list', {});
@@ -222,7 +223,7 @@ async function findPlan(agent: AgentConnection, args: string[]) {
 }
 
 /** Starts a job and follows it to its end, with a progress line. */
-export async function runAndWait(agent: AgentConnection, start: () => Promise<JobRecord>): Promise<JobRecord> {
+export async function runAndWait(agent: AgentAccess, start: () => Promise<JobRecord>): Promise<JobRecord> {
   const progress = progressReporter(false);
   let jobId: string | undefined;
   const early: JobRecord[] = [];

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { newAccessToken } from '../../serve/accessToken.js';
-import { connectAgentEndpoint } from '../../serve/agentEndpoint.js';
+import { useOrStartAgent } from '../../agent/agentAccess.js';
 import { LOOPBACK, startServeServer } from '../../serve/serveServer.js';
 import { UsageError } from '../cliError.js';
 import type { Command } from '../command.js';
@@ -35,7 +35,7 @@ Options:
     if (!LOOPBACK.has(host) && !values['allow-remote']) {
       throw new UsageError(`Listening on ${host} makes Hindsight reachable from other machines; add --allow-remote if that is what you want (and use HTTPS in front of it).`);
     }
-    const endpoint = await connectAgentEndpoint();
+    const endpoint = await useOrStartAgent('serving');
     let server;
     try {
       server = await startServeServer({ endpoint, host, port, token: newAccessToken(), rendererDir: fileURLToPath(RENDERER_DIR) });

@@ -10,6 +10,9 @@ import { listSnapshots } from '../snapshot/snapshot.js';
 import { dataBlobsOf } from '../snapshot/tree.js';
 import { TreeLoader } from '../snapshot/treeLoader.js';
 
+const NOTHING_CHANGED = 'The prune was stopped before it changed anything.';
+const REPACK_STOPPED = 'The prune was stopped before it changed the index: nothing was removed; the next prune removes the copies it made.';
+
 /** Packs with less than this fraction of live bytes are rewritten, unless told otherwise. */
 export const DEFAULT_REPACK_BELOW = 0.8;
 
@@ -20,9 +23,9 @@ export interface PruneOptions {
   readonly dryRun?: boolean;
   readonly onProgress?: (progress: Progress) => void;
   /**
-   * Stops the prune before it repacks, or after repacking and before the index changes (the new packs
-   * are then unindexed, and the next prune removes them): never half-way through replacing the index
-   * or deleting. Rejects with OperationInterrupted.
+   * Stops the prune while it finds the used data, before it repacks, between two repacked packs or
+   * after repacking and before the index changes (the new packs are then unindexed, and the next prune
+   * removes them): never half-way through replacing the index or deleting. Rejects with OperationInterrupted.
    */
   readonly signal?: AbortSignal;
 }
@@ -66,7 +69,7 @@ export async function prune(repository: Repository, options: PruneOptions = {}):
   await repository.reloadIndex();
   meter.counts.phase = 'finding used data';
   meter.tick(true);
-  const used = await usedBlobs(repository);
+  const used = await usedBlobs(repository, options.signal);
   const missing = [...used].filter((id) => !repository.index.has(Buffer.from(id, 'hex')));
   if (missing.length > 0) {
     throw new RepositoryError(
@@ -134,15 +137,19 @@ export async function prune(repository: Repository, options: PruneOptions = {}):
   }
 
   // The last point where stopping leaves nothing to undo; after it, every step keeps the repository whole.
-  stopIfAborted(options.signal, 'The prune was stopped before it changed anything.');
+  stopIfAborted(options.signal, NOTHING_CHANGED);
   meter.counts.phase = 'repacking';
   meter.counts.bytesTotal = liveInRepacked.reduce((n, b) => n + b.length, 0);
-  const fresh = await repository.repackBlobs(liveInRepacked, (bytes) => {
-    meter.counts.bytesDone += bytes;
-    meter.tick();
-  });
+  const fresh = await repository.repackBlobs(
+    liveInRepacked,
+    (bytes) => {
+      meter.counts.bytesDone += bytes;
+      meter.tick();
+    },
+    () => stopIfAborted(options.signal, REPACK_STOPPED),
+  );
 
-  stopIfAborted(options.signal, 'The prune was stopped after repacking, before it changed the index: nothing was removed; the next prune removes the copies it made.');
+  stopIfAborted(options.signal, REPACK_STOPPED);
   meter.counts.phase = 'writing the index';
   meter.tick(true);
   // Supersede every index file on storage, not only those in force: a file an earlier, interrupted
@@ -159,13 +166,14 @@ export async function prune(repository: Repository, options: PruneOptions = {}):
   return { ...plan, bytesAfter: after, dryRun: false };
 }
 
-/** Ids (hex) of every tree and data blob some snapshot uses. */
-async function usedBlobs(repository: Repository): Promise<Set<string>> {
+/** Ids (hex) of every tree and data blob some snapshot uses; stops between two trees once `signal` is aborted. */
+async function usedBlobs(repository: Repository, signal: AbortSignal | undefined): Promise<Set<string>> {
   const used = new Set<string>();
   const trees = new TreeLoader(repository);
   for (const snapshot of await listSnapshots(repository)) {
     const pending: Buffer[] = [Buffer.from(snapshot.tree, 'hex')];
     while (pending.length > 0) {
+      stopIfAborted(signal, NOTHING_CHANGED);
       const id = pending.pop() as Buffer;
       const key = id.toString('hex');
       if (used.has(key)) continue;

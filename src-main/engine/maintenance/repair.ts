@@ -1,5 +1,6 @@
 import type { Backend, ObjectHandle, ObjectType } from '../backend/backend.js';
 import { mapConcurrent } from '../concurrency.js';
+import { stopIfAborted } from '../interruption.js';
 import type { Repository } from '../repository/repository.js';
 import { RepositoryError } from '../repository/repositoryError.js';
 
@@ -78,6 +79,12 @@ export interface RepairOptions {
   /** Only these targets are written (copy seeds one target from others); default every target. */
   readonly into?: readonly Backend[];
   readonly onObject?: (done: number, total: number) => void;
+  /**
+   * Stops before the next object: every object written is whole (writes are atomic), so a target
+   * stopped half-way holds a partial copy that a repair or a seed run again completes. Rejects with
+   * OperationInterrupted.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -100,6 +107,7 @@ export async function repairTargets(repository: Repository, targets: readonly Ba
   for (const type of REPLICATED_TYPES) {
     const names = [...new Set(listings.flatMap((l) => [...(l.names?.get(type) ?? [])]))].sort();
     await mapConcurrent(names, 4, async (name) => {
+      stopIfAborted(options.signal, 'The copy was stopped before it finished; every object copied is whole, and running it again copies the rest.');
       const handle: ObjectHandle = { type, name };
       let good: Buffer | undefined;
       const needs: { index: number; damaged: boolean }[] = [];

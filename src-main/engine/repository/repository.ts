@@ -514,9 +514,11 @@ export class Repository {
    * Copies blobs into new packs (prune's repack): each source pack is read
    * once, every blob is authenticated and its id rechecked, and its
    * compressed form is re-encrypted under the new pack's key. Returns the new
-   * packs; they are in no index until the caller writes one.
+   * packs; they are in no index until the caller writes one. `beforePack` runs
+   * before each source pack is read: what it throws stops the repack there
+   * (packs already stored stay, in no index, for the next prune to remove).
    */
-  async repackBlobs(blobs: readonly BlobLocation[], onPack?: (bytes: number) => void): Promise<IndexedPack[]> {
+  async repackBlobs(blobs: readonly BlobLocation[], onPack?: (bytes: number) => void, beforePack?: () => void): Promise<IndexedPack[]> {
     const bySource = new Map<string, BlobLocation[]>();
     for (const blob of blobs) bySource.set(blob.pack, [...(bySource.get(blob.pack) ?? []), blob]);
     const written: IndexedPack[] = [];
@@ -538,6 +540,7 @@ export class Repository {
     };
     try {
       for (const [source, members] of bySource) {
+        beforePack?.();
         const bytes = await this.backend.read({ type: 'data', name: source });
         for (const blob of members) {
           const sealed = bytes.subarray(blob.offset, blob.offset + blob.length);

@@ -50,7 +50,7 @@ export interface TreeXattr {
   readonly blob?: Buffer;
 }
 
-const NODE_TYPES: ReadonlySet<string> = new Set<NodeType>(['file', 'dir', 'symlink', 'fifo', 'socket', 'chardev', 'blockdev']);
+export const NODE_TYPES: ReadonlySet<string> = new Set<NodeType>(['file', 'dir', 'symlink', 'fifo', 'socket', 'chardev', 'blockdev']);
 const HEX_ID = /^[0-9a-f]{64}$/;
 const DECIMAL = /^-?\d{1,30}$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;

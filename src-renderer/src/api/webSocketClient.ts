@@ -1,4 +1,5 @@
-import type { AgentEvent, Method, Params, ResponseMessage, Result } from '../../../src-shared/api.js';
+import type { AgentEvent, Method, Params, Result } from '../../../src-shared/api.js';
+import { CallTable } from '../../../src-shared/callTable.js';
 import type { HindsightClient } from '../../../src-shared/client.js';
 
 export type ConnectionState = 'connecting' | 'open' | 'closed';
@@ -20,10 +21,8 @@ export class ApiError extends Error {
  */
 export class WebSocketClient implements HindsightClient {
   private socket: WebSocket | undefined;
-  private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
+  private readonly calls = new CallTable((body) => new ApiError(body.code, body.message));
   private readonly outbox: string[] = [];
-  private readonly listeners = new Set<(event: AgentEvent) => void>();
   private readonly stateListeners = new Set<(state: ConnectionState) => void>();
   private retryMs = 500;
   state: ConnectionState = 'connecting';
@@ -33,18 +32,15 @@ export class WebSocketClient implements HindsightClient {
   }
 
   call<M extends Method>(method: M, params: Params<M>): Promise<Result<M>> {
-    const id = this.nextId++;
-    const text = JSON.stringify({ type: 'request', id, method, params });
-    return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      if (this.state === 'open' && this.socket) this.socket.send(text);
-      else this.outbox.push(text);
-    });
+    const { message, answer } = this.calls.request(method, params);
+    const text = JSON.stringify(message);
+    if (this.state === 'open' && this.socket) this.socket.send(text);
+    else this.outbox.push(text);
+    return answer as Promise<Result<M>>;
   }
 
   onEvent(listener: (event: AgentEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.calls.onEvent(listener);
   }
 
   onConnection(listener: (state: ConnectionState) => void): () => void {
@@ -66,28 +62,15 @@ export class WebSocketClient implements HindsightClient {
       this.setState('open');
       for (const text of this.outbox.splice(0)) socket.send(text);
     };
-    socket.onmessage = (message) => this.receive(JSON.parse(String(message.data)) as ResponseMessage | { type: 'event'; event: AgentEvent });
+    socket.onmessage = (message) => this.calls.receive(JSON.parse(String(message.data)));
     socket.onclose = (event) => {
       // For whoever opens the developer tools: why the UI says it lost the connection.
       console.warn(`Hindsight: connection closed (${event.code}${event.reason ? `: ${event.reason}` : ''}); reconnecting.`);
-      for (const { reject } of this.waiting.values()) reject(new ApiError('E_DISCONNECTED', 'The connection to Hindsight was lost; reconnecting.'));
-      this.waiting.clear();
+      this.calls.failAll(new ApiError('E_DISCONNECTED', 'The connection to Hindsight was lost; reconnecting.'));
       this.outbox.length = 0;
       this.setState('closed');
       setTimeout(() => this.open(), this.retryMs);
       this.retryMs = Math.min(this.retryMs * 2, 10_000);
     };
-  }
-
-  private receive(message: ResponseMessage | { type: 'event'; event: AgentEvent }): void {
-    if (message.type === 'event') {
-      for (const listener of this.listeners) listener(message.event);
-      return;
-    }
-    const waiter = message.id === null ? undefined : this.waiting.get(message.id);
-    if (!waiter) return;
-    this.waiting.delete(message.id as number);
-    if (message.ok) waiter.resolve(message.result);
-    else waiter.reject(new ApiError(message.error.code, message.error.message));
   }
 }

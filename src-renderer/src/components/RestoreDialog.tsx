@@ -5,6 +5,7 @@ import { formatBytes, formatDateTime, parentPath } from '../format.js';
 import { useApp } from '../store/appContext.js';
 import { FolderChooser } from './FolderChooser.js';
 import { Modal } from './Modal.js';
+import { CancelJobButton } from './CancelJobButton.js';
 import { ProgressPanel } from './ProgressPanel.js';
 import { ErrorMessage } from './States.js';
 
@@ -104,16 +105,20 @@ export function RestoreDialog({ items, snapshotTime, onClose }: { items: readonl
         <div className="restore-progress">
           {records.map((job) =>
             job.endedAt === undefined ? (
-              <ProgressPanel key={job.id} progress={progress[job.id] ?? job.progress} />
+              <div key={job.id} className="row">
+                <ProgressPanel progress={progress[job.id] ?? job.progress} />
+                <CancelJobButton job={job} label="Cancel restore" />
+              </div>
             ) : (
-              <div key={job.id} className={`result result-${job.result}`} role="status">
+              <div key={job.id} className={`result result-${job.result}`} role="status" data-partial={job.summary?.partial === 'yes' ? 'yes' : undefined}>
                 {job.result === 'succeeded' ? (
                   <>
                     Restored {Number(job.summary?.files ?? 0).toLocaleString()} file{job.summary?.files === 1 ? '' : 's'} ({formatBytes(Number(job.summary?.bytes ?? 0))}).
                   </>
                 ) : (
                   <>
-                    Restore {job.result}: {job.message}
+                    Restore {job.result}
+                    {job.summary?.partial === 'yes' ? ' (partial)' : ''}: {job.message}
                   </>
                 )}
               </div>

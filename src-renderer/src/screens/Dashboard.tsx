@@ -1,9 +1,10 @@
 import type { JobRecord, PlanStatus, RepositoryInfo } from '../../../src-shared/api.js';
 import type { Plan } from '../../../src-shared/plan.js';
+import { CancelJobButton } from '../components/CancelJobButton.js';
 import { ProgressPanel } from '../components/ProgressPanel.js';
 import { StateBadge } from '../components/StateBadge.js';
 import { EmptyState } from '../components/States.js';
-import { formatBytes, formatDateTime, formatRelative, locationLabel } from '../format.js';
+import { capitalise, formatBytes, formatDateTime, formatRelative, locationLabel } from '../format.js';
 import { useApp } from '../store/appContext.js';
 
 export function Dashboard() {
@@ -32,6 +33,7 @@ export function Dashboard() {
           <PlanCard key={plan.id} plan={plan} status={status?.plans.find((p) => p.planId === plan.id)} />
         ))}
       </div>
+      <OtherJobs />
       <section className="card">
         <h2>Targets</h2>
         <table className="table">
@@ -51,6 +53,31 @@ export function Dashboard() {
         </table>
       </section>
     </div>
+  );
+}
+
+/** Restores, checks, prunes and seeds under way, each with its progress and a Cancel (backups are on their plan's card). */
+function OtherJobs() {
+  // Filtered here, not in the selector: a new array from a selector at every call re-renders without end.
+  const runningJobs = useApp((s) => s.status?.runningJobs);
+  const progress = useApp((s) => s.progress);
+  const running = runningJobs?.filter((j) => j.kind !== 'backup') ?? [];
+  if (running.length === 0) return null;
+  return (
+    <section className="card" aria-label="Running now">
+      <h2>Running now</h2>
+      {running.map((job) => (
+        <article key={job.id} className="running-job" aria-label={`${capitalise(job.kind)} job`}>
+          <header className="row">
+            <strong>{capitalise(job.kind)}</strong>
+            <span className="muted small mono">{job.repository ? locationLabel(job.repository) : ''}</span>
+            <span className="spacer" />
+            <CancelJobButton job={job} />
+          </header>
+          <ProgressPanel progress={progress[job.id] ?? job.progress} />
+        </article>
+      ))}
+    </section>
   );
 }
 
@@ -122,9 +149,7 @@ function PlanCard({ plan, status }: { plan: Plan; status?: PlanStatus }) {
             <button type="button" className="button" onClick={() => void attempt(() => client.call('agent.pause', { planId: plan.id }), 'Paused; the backup stops at a safe point and continues on resume.')}>
               Pause
             </button>
-            <button type="button" className="button danger" onClick={() => void attempt(() => client.call('jobs.cancel', { jobId: running.id }))}>
-              Cancel
-            </button>
+            <CancelJobButton job={running} />
           </>
         ) : paused ? (
           <button type="button" className="button primary" onClick={() => void attempt(() => client.call('agent.resume', { planId: plan.id }))}>

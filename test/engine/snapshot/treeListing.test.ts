@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { BrowseEntry } from '../../../src-shared/api.js';
+import { FormatViolation } from '../../../src-main/engine/repository/packFormat.js';
+import { decodeTree, displayName, encodeTree, type TreeNode } from '../../../src-main/engine/snapshot/tree.js';
+import { decodeListing } from '../../../src-main/engine/snapshot/treeListing.js';
+
+/** The listing as the agent made it before, from the fully decoded entries: what decodeListing must equal. */
+function listingFromFullDecode(plaintext: Buffer): BrowseEntry[] {
+  return decodeTree(plaintext).map((node) => ({
+    name: displayName(node.name),
+    type: node.type,
+    ...(node.type === 'file' ? { size: node.size } : {}),
+    mtime: new Date(Number(node.mtimeNs / 1_000_000n)).toISOString(),
+    ...(node.linkTarget ? { linkTarget: displayName(node.linkTarget) } : {}),
+    ...(node.xattrs ? { xattrs: node.xattrs.map((xattr) => xattr.name) } : {}),
+  }));
+}
+
+const id = (byte: number) => Buffer.alloc(32, byte);
+const common = { mode: 0o644, uid: 1000, gid: 1000, ctimeNs: 2n };
+
+test('a listing read straight from a tree equals the one made from its full decode, for every kind of entry and name', () => {
+  const nodes: TreeNode[] = [
+    { ...common, name: Buffer.from('plain.txt'), type: 'file', mtimeNs: 1700000000123456789n, size: 12, content: [id(1)], inode: 42n, device: 7n, links: 2 },
+    { ...common, name: Buffer.from('ünïcode'), type: 'file', mtimeNs: 999_999n, size: 0, content: [] },
+    { ...common, name: Buffer.from('back\\slash and\ttab'), type: 'file', mtimeNs: -1_500_000_000n, size: 3, content: [id(2)] },
+    { ...common, name: Buffer.from([0x63, 0xc3, 0x28, 0xff]), type: 'dir', mtimeNs: 0n, size: 0, subtree: id(3) },
+    { ...common, name: Buffer.from('link'), type: 'symlink', mtimeNs: 5_000_000n, size: 0, linkTarget: Buffer.from([0x2e, 0x2e, 0x2f, 0xfe]) },
+    { ...common, name: Buffer.from('with-acl'), type: 'file', mtimeNs: 1n, size: 9, content: [id(4)], xattrs: [{ name: 'system.posix_acl_access', value: Buffer.from([2, 0]) }, { name: 'user.big', blob: id(5) }] },
+    { ...common, name: Buffer.from('pipe'), type: 'fifo', mtimeNs: -999n, size: 0 },
+    { ...common, name: Buffer.from('sda'), type: 'blockdev', mtimeNs: 10n, size: 0, rdev: 2048n },
+  ];
+  const plaintext = encodeTree(nodes);
+  assert.deepEqual(decodeListing(plaintext), listingFromFullDecode(plaintext));
+});
+
+test('a malformed tree is refused as such, naming the entry', () => {
+  const tree = (nodes: unknown) => Buffer.from(JSON.stringify({ nodes }));
+  const refused = (plaintext: Buffer, reason: RegExp) => assert.throws(() => decodeListing(plaintext), (err: Error) => err instanceof FormatViolation && reason.test(err.message));
+  refused(Buffer.from('{"nodes": ['), /not valid JSON/);
+  refused(Buffer.from('{"entries": []}'), /no list of entries/);
+  const good = { name: 'a', type: 'file', mtimeNs: '1', size: 1 };
+  refused(tree([good, { ...good, type: 'door' }]), /entry 1: unknown type/);
+  refused(tree([{ ...good, name: undefined }]), /entry 0: no name/);
+  refused(tree([{ ...good, name: 7 }]), /name is not a string/);
+  refused(tree([{ ...good, name: undefined, nameB64: '!!' }]), /nameB64 is not base64/);
+  refused(tree([{ ...good, mtimeNs: 1 }]), /mtimeNs is not a decimal number/);
+  refused(tree([{ ...good, size: -1 }]), /size is not a whole number/);
+  refused(tree([{ ...good, xattrs: [{ value: 'AA==' }] }]), /xattrs is not a list/);
+});

@@ -1,0 +1,55 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { expect, test } from '@playwright/test';
+import { BIN, SCREENS, callAgent, startServe, type ServeProcess } from './serveProcess.js';
+
+const run = promisify(execFile);
+
+let serve: ServeProcess;
+test.beforeEach(async () => {
+  serve = await startServe();
+});
+test.afterEach(async ({}, testInfo) => {
+  if (testInfo.status !== testInfo.expectedStatus) await testInfo.attach('hindsight serve output', { body: serve.output.join('\n') });
+  await serve?.stop();
+});
+
+test('a prune under way is cancelled from the dashboard: it ends as cancelled, not failed, and leaves no lock', async ({ page }) => {
+  const source = join(serve.dir, 'Mail');
+  const repo = join(serve.dir, 'disk');
+  await mkdir(source, { recursive: true });
+  // Small files packed together; forgetting every other one leaves every pack half used, so the prune repacks them all.
+  for (let i = 0; i < 2000; i++) await writeFile(join(source, `message-${i}.eml`), randomBytes(4000));
+  const cli = (...args: string[]) => run(process.execPath, [BIN, ...args], { env: { ...serve.env, HINDSIGHT_REPO: repo, HINDSIGHT_PASSWORD: 'pw' } });
+  await cli('init', '--pack-size', '1MiB');
+  await cli('backup', source);
+  for (let i = 0; i < 2000; i += 2) await unlink(join(source, `message-${i}.eml`));
+  await cli('backup', source);
+  await cli('forget', '--keep-last', '1');
+  await callAgent(serve, 'repositories.connect', { location: repo, password: 'pw', remember: false });
+  await callAgent(serve, 'plans.create', { name: 'Mail', sources: [source], targets: [repo], schedule: { kind: 'manual' } });
+  // A thin line: the repacked packs take seconds to write, time enough to cancel.
+  await callAgent(serve, 'settings.update', { uploadLimitKiBps: 256 });
+
+  await page.goto(serve.url);
+  await page.getByRole('link', { name: 'Settings' }).click();
+  await page.getByRole('row', { name: new RegExp(repo) }).getByRole('button', { name: 'Prune' }).click();
+  await page.getByRole('link', { name: 'Dashboard' }).click();
+  const job = page.getByRole('article', { name: 'Prune job' });
+  await expect(job.getByRole('progressbar')).toBeVisible();
+  await page.screenshot({ path: join(SCREENS, '21-dashboard-running-prune.png') });
+  await job.getByRole('button', { name: 'Cancel' }).click();
+  await expect(job).toHaveCount(0);
+
+  await page.getByRole('link', { name: 'History' }).click();
+  const row = page.locator('tbody tr', { hasText: 'Prune' });
+  await expect(row).toContainText('Cancelled');
+  await row.click();
+  await expect(page.getByText(/^Cancelled\. The prune was stopped before it changed/)).toBeVisible();
+  await expect(page.getByText('Prune failed')).toHaveCount(0);
+  expect(await readdir(join(repo, 'locks'))).toEqual([]);
+  await cli('check', '--read-data');
+});
