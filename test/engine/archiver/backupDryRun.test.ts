@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import assert from 'node:assert/strict';
 import { lstat, mkdir, mkdtemp, open, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -70,22 +71,26 @@ test('a dry run reads and chunks what a backup would, writes nothing, and counts
   // The same repository object backs up next, as the agent's would: the dry run's reservations are gone.
   await pruning.release();
   const real = await backup(made.repository, { paths: [source], cacheDir });
-  assert.deepEqual(await ancestors(), ancestorTimes, 'nothing changed above the source between the two runs');
-  const { durationMs: _dry, ...wouldAdd } = dry.summary;
-  const { durationMs: _real, ...added } = real.snapshot.summary;
+  // The folders above the source are in the snapshot too: another process creating a file in /var/tmp
+  // between the two runs changes their trees, and then only the data is compared exactly.
+  const stable = isDeepStrictEqual(await ancestors(), ancestorTimes);
+  if (!stable) t.diagnostic('a folder above the source changed between the two runs: tree blobs not compared');
+  const comparable = ({ durationMs: _, treeBlobsAdded, bytesAdded, ...rest }: typeof dry.summary) => (stable ? { treeBlobsAdded, bytesAdded, ...rest } : rest);
   // The files cache learnt nothing from the dry run, or the backup would have read fewer files.
-  assert.deepEqual(wouldAdd, added);
+  assert.deepEqual(comparable(dry.summary), comparable(real.snapshot.summary));
   const reopened = await made.reopen();
-  const newBlobs = [...reopened.index.blobs()].filter((blob) => !idsBefore.has(blob.id.toString('hex')));
-  assert.equal(newBlobs.length, s.dataBlobsAdded + s.treeBlobsAdded);
-  assert.equal(
-    newBlobs.reduce((sum, blob) => sum + blob.rawLength, 0),
-    dry.rawBytesAdded,
-  );
-  assert.equal(
-    newBlobs.reduce((sum, blob) => sum + blob.length, 0),
-    s.bytesAdded,
-  );
+  const newBlobs = [...reopened.index.blobs()].filter((blob) => !idsBefore.has(blob.id.toString('hex')) && (stable || blob.type === 'data'));
+  assert.equal(newBlobs.length, s.dataBlobsAdded + (stable ? s.treeBlobsAdded : 0));
+  if (stable) {
+    assert.equal(
+      newBlobs.reduce((sum, blob) => sum + blob.rawLength, 0),
+      dry.rawBytesAdded,
+    );
+    assert.equal(
+      newBlobs.reduce((sum, blob) => sum + blob.length, 0),
+      s.bytesAdded,
+    );
+  }
   assert.deepEqual((await checkRepository(reopened, { readData: { kind: 'all' } })).errors, []);
 
   // Nothing changed since: the files cache and the parent snapshot answer, and no file is read.
