@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { backup } from '../../../src-main/engine/archiver/backup.js';
 import { Catalogue } from '../../../src-main/engine/catalogue/catalogue.js';
 import { flagsSupported } from '../../../src-main/engine/metadata/fileFlags.js';
@@ -16,11 +15,10 @@ import { sameNode, type TreeNode } from '../../../src-main/engine/snapshot/tree.
 import { TreeLoader } from '../../../src-main/engine/snapshot/treeLoader.js';
 import { walkTree } from '../../../src-main/engine/snapshot/walkTree.js';
 import { seededBytes } from '../../helpers/data.js';
-import { TEST_PASSWORD, createTestRepository } from '../../helpers/testRepository.js';
+import { createTestRepository } from '../../helpers/testRepository.js';
+import { restoreAsNobody } from '../../helpers/restoreAsNobody.js';
 
-const bin = fileURLToPath(new URL('../../../../bin/hindsight.js', import.meta.url));
 const isRoot = process.getuid?.() === 0;
-const NOBODY = 65534;
 
 function sh(program: string, args: string[]): string {
   return execFileSync(program, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -138,20 +136,8 @@ test('restored by a user who is not root: nodump and noatime come back, immutabl
   const names = buildTree(source);
   const made = await createTestRepository(t);
   const { snapshot } = await backupOf(made.repository, source, dir);
-  const target = join(dir, 'restored');
-  const cache = join(dir, 'nobody-cache');
-  for (const folder of [target, cache]) {
-    mkdirSync(folder);
-    chownSync(folder, NOBODY, NOBODY);
-  }
-  sh('chmod', ['-R', 'a+rwX', join(made.path, '..')]);
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HINDSIGHT_PASSWORD: TEST_PASSWORD, HINDSIGHT_CACHE_DIR: cache };
-  const run = spawnSync('setpriv', ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', process.execPath, bin, 'restore', '--repo', made.path, `${snapshot.id}:${source}`, '--target', target], {
-    env,
-    encoding: 'utf8',
-  });
-  const output = run.stderr + run.stdout;
-  assert.equal(run.status, 3, output);
+  const { status, output, target } = restoreAsNobody(made.path, `${snapshot.id}:${source}`, dir);
+  assert.equal(status, 3, output);
   const warned = (name: string) => output.split('\n').filter((line) => line.includes(`${join(target, name)}:`));
   // The hard-linked pair is restored under its first name (by bytes): immutable-link.txt.
   for (const name of ['immutable-link.txt', 'append.log', 'locked', 'journal']) {

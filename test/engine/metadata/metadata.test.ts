@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { snapshotQueries } from '../../../src-main/agent/snapshotQueries.js';
 import { backup } from '../../../src-main/engine/archiver/backup.js';
 import { Catalogue } from '../../../src-main/engine/catalogue/catalogue.js';
@@ -22,13 +21,12 @@ import { TreeLoader } from '../../../src-main/engine/snapshot/treeLoader.js';
 import { walkTree } from '../../../src-main/engine/snapshot/walkTree.js';
 import { flipBit, seededBytes } from '../../helpers/data.js';
 import { tempDir } from '../../helpers/tempDir.js';
-import { TEST_PASSWORD, createTestRepository } from '../../helpers/testRepository.js';
+import { createTestRepository } from '../../helpers/testRepository.js';
+import { NOBODY, restoreAsNobody } from '../../helpers/restoreAsNobody.js';
 
-const bin = fileURLToPath(new URL('../../../../bin/hindsight.js', import.meta.url));
 const isRoot = process.getuid?.() === 0;
 /** Debian's attr, acl and libcap2-bin (installed by .ci/run), and coreutils. */
 const TOOLS = ['getfattr', 'getfacl', 'setfacl', 'setcap', 'getcap', 'mkfifo', 'mknod', 'setpriv'];
-const NOBODY = 65534;
 
 function missingTool(): string | undefined {
   return TOOLS.find((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
@@ -187,21 +185,8 @@ test('restored by a user who is not root: what that user may set comes back, the
   t.after(closeSocket);
   const made = await createTestRepository(t);
   const { snapshot } = await backupOf(made.repository, source, dir);
-  const target = join(dir, 'restored');
-  const cache = join(dir, 'nobody-cache');
-  for (const folder of [target, cache]) {
-    mkdirSync(folder);
-    chownSync(folder, NOBODY, NOBODY);
-  }
-  // The repository readable by the restoring user, as on a shared backup disk.
-  sh('chmod', ['-R', 'a+rwX', join(made.path, '..')]);
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HINDSIGHT_PASSWORD: TEST_PASSWORD, HINDSIGHT_CACHE_DIR: cache };
-  const run = spawnSync('setpriv', ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', process.execPath, bin, 'restore', '--repo', made.path, `${snapshot.id}:${source}`, '--target', target], {
-    env,
-    encoding: 'utf8',
-  });
-  assert.equal(run.status, 3, run.stderr + run.stdout);
-  const output = run.stderr + run.stdout;
+  const { status, output, target } = restoreAsNobody(made.path, `${snapshot.id}:${source}`, dir);
+  assert.equal(status, 3, output);
   const warned = (name: string) => output.split('\n').filter((line) => line.includes(join(target, name)));
   // Each entry that lost something is named once, with every attribute it lost.
   assert.equal(warned('tagged.txt').length, 1, output);
