@@ -21,8 +21,9 @@ const V2 = 'application/vnd.x.restic.rest.v2';
  * A repository behind restic's REST protocol (version 2), as restic's rest-server, `rclone serve
  * restic` and NAS packages serve it: HEAD for stat, GET with a Range for reads, POST to write, DELETE,
  * GET of a folder for a listing. Hindsight's object types are restic's (config, keys, data, index,
- * snapshots, locks), which is all such a server accepts. A write is one POST, which the server stores
- * whole or not at all (rest-server through a temporary file). Retries are the retry wrapper's job.
+ * snapshots, locks), which is all such a server accepts. A write is one POST: atomic where the server
+ * makes it so (rest-server writes a temporary file and renames it; rclone writes as its remote does).
+ * Retries are the retry wrapper's job.
  */
 export class RestBackend implements Backend {
   readonly location: string;
