@@ -165,8 +165,16 @@ export class RestBackend implements Backend {
     const code = (err as { code?: string } | undefined)?.code ?? '';
     const detail = (err as Error | undefined)?.message ?? String(err);
     if (code === 'ENOTFOUND') return new BackendError('E_UNREACHABLE', `There is no host "${new URL(this.location.slice('rest:'.length)).hostname}" (the name does not resolve). Check the repository location.`, { cause: err });
-    if (/CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS/.test(code)) {
+    if (/CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code)) {
       return new BackendError('E_HOST_KEY', `The server at ${this.location} has a TLS certificate Hindsight cannot trust (${code}). If it is your own server with a self-signed certificate, give that certificate (or its CA's) with --rest-cacert FILE.`, { cause: err });
+    }
+    // OpenSSL's "wrong version number": the server answered TLS with plain HTTP.
+    if (code === 'EPROTO' && this.location.startsWith('rest:https:')) {
+      return new BackendError('E_UNREACHABLE', `The server at ${this.location} does not speak HTTPS there (${code}): if it serves plain HTTP, write the location with rest:http://.`, { cause: err });
+    }
+    // Node's HTTP parser could not read the answer: most likely TLS, or HTTP/1.0's "send HTTPS" reply to a HEAD.
+    if (code.startsWith('HPE_') && this.location.startsWith('rest:http:')) {
+      return new BackendError('E_UNREACHABLE', `The server at ${this.location} did not answer in plain HTTP (${code}): if it serves HTTPS, write the location with rest:https://.`, { cause: err });
     }
     // Refused, reset, timed out: the server may be back in a moment, which is the retry wrapper's to find out.
     return new BackendError('E_UNREACHABLE', `Cannot reach ${this.location}${handle ? ` to ${action} ${describe(handle)}` : ''} (${code || detail}).`, { cause: err, transient: true });

@@ -136,6 +136,14 @@ test('rest: a wrong password or none is refused as E_AUTH, never naming the pass
     assert.ok(!err.message.includes(REST_PASSWORD));
     return true;
   });
+  const notTls = new RestBackend({ ...server.options('x'), url: `${server.url.replace(/^http:/, 'https:')}/x` });
+  t.after(() => notTls.close());
+  await assert.rejects(notTls.stat(packHandle(1)), (err: BackendError) => {
+    assert.equal(err.code, 'E_UNREACHABLE');
+    assert.equal(err.transient, false, 'another try would meet the same plain HTTP');
+    assert.match(err.message, /does not speak HTTPS there \(EPROTO\): if it serves plain HTTP, write the location with rest:http:\/\/\.$/);
+    return true;
+  });
 });
 
 test('rest: an append-only server keeps objects: deletes (but of locks) and replacements are refused with E_PERMISSION; writes go on', { skip }, async (t) => {
@@ -174,6 +182,9 @@ test('rest: HTTPS with a self-signed certificate is refused until it is trusted 
     assert.match(err.message, /^The server at rest:https:\/\/127\.0\.0\.1:\d+\/tls has a TLS certificate Hindsight cannot trust \(\w+\)\. .* --rest-cacert FILE\.$/);
     return true;
   });
+  const plain = new RestBackend({ ...server.options('tls'), url: `${server.url.replace(/^https:/, 'http:')}/tls` });
+  t.after(() => plain.close());
+  await assert.rejects(plain.stat(packHandle(1)), { code: 'E_UNREACHABLE', transient: false, message: /did not answer in plain HTTP \(HPE_\w+\): if it serves HTTPS, write the location with rest:https:\/\/\.$/ });
   const trusted = new RestBackend({ ...server.options('tls'), ca: await readFile(server.certificate as string) });
   t.after(() => trusted.close());
   await trusted.create();
