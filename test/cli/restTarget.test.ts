@@ -101,3 +101,25 @@ test('an append-only REST server: backups go on; forget and prune fail with a cl
   assert.equal(restored.status, 0, restored.both);
   assertSameTree(await describeTree(target), await describeTree(source));
 });
+
+test('rest:https:// to a server with a self-signed certificate: refused with the way out, which --rest-cacert then takes', { skip }, async (t) => {
+  const server = await startRestServer(t, { tls: true });
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await buildAwkwardTree(source, { smallFiles: 5 });
+  const url = `rest:${server.url}/secure`;
+  const env = { HINDSIGHT_PASSWORD: 'pw', HINDSIGHT_CACHE_DIR: join(dir, 'cache'), HINDSIGHT_REST_USERNAME: REST_USER, HINDSIGHT_REST_PASSWORD: REST_PASSWORD };
+  const untrusted = hindsight(['init', '--repo', url], env);
+  assert.equal(untrusted.status, 1, untrusted.both);
+  assert.match(untrusted.stderr, /has a TLS certificate Hindsight cannot trust \(\w+\)\. If it is your own server with a self-signed certificate, give that certificate \(or its CA's\) with --rest-cacert FILE\./);
+  const missing = hindsight(['init', '--repo', url, '--rest-cacert', join(dir, 'no-such.pem')], env);
+  assert.equal(missing.status, 2, missing.both);
+  assert.match(missing.stderr, /Cannot read the certificate file .*no-such\.pem given with --rest-cacert/);
+  const options = ['--repo', url, '--rest-cacert', server.certificate as string];
+  assert.equal(hindsight(['init', ...options], env).status, 0);
+  const backedUp = hindsight(['backup', ...options, source], env);
+  assert.equal(backedUp.status, 0, backedUp.both);
+  const target = join(dir, 'restored');
+  assert.equal(hindsight(['restore', ...options, `latest:${source}`, '--target', target], env).status, 0);
+  assertSameTree(await describeTree(target), await describeTree(source));
+});

@@ -14,6 +14,7 @@ import { REST_PASSWORD, rcloneMissing, startRestServer } from '../../helpers/res
 import { freePort } from '../../helpers/sshServer.js';
 
 const skip = rcloneMissing() ?? false;
+const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
 
 backendContract(
   'rest',
@@ -35,8 +36,6 @@ test('rest: init, backup, restore byte for byte and check --read-data against rc
   assert.ok(packs.length > 1, 'several packs');
   assert.deepEqual((await collect(local.list('data'))).sort(byName), packs.sort(byName));
 });
-
-const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
 
 /**
  * A TCP relay in front of the server that counts connections: how many were opened, and the most
@@ -114,7 +113,7 @@ test('rest: a 503 from the server is transient and retried through the retry wra
   assert.equal((await backend.read(packHandle(1))).toString(), 'after the outage');
 });
 
-test('rest: a wrong password or none is refused as E_AUTH, never naming the password; a server that is down is unreachable', { skip }, async (t) => {
+test('rest: a wrong password or none is refused as E_AUTH, never naming the password; a server that is down is unreachable; https:// to a plain server says so', { skip }, async (t) => {
   const server = await startRestServer(t);
   const wrong = new RestBackend({ ...server.options('auth'), password: 'not it' });
   t.after(() => wrong.close());
