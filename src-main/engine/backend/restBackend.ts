@@ -14,6 +14,9 @@ export interface RestOptions {
   readonly requestTimeoutMs?: number;
 }
 
+/** What a request was for, as messages say it ("Cannot read …", "had a problem trying to delete …"). */
+type Action = 'create the repository at' | `list ${ObjectType}/ at` | 'read' | 'write to' | 'delete';
+
 /** Asked for on every request; a server that knows it answers listings with names and sizes. */
 const V2 = 'application/vnd.x.restic.rest.v2';
 
@@ -46,7 +49,7 @@ export class RestBackend implements Backend {
     if (await this.exists({ type: 'config', name: 'config' })) {
       throw new BackendError('E_ALREADY_EXISTS', `There is already a Hindsight repository at ${this.location}.`);
     }
-    const response = await this.send('POST', '', 'create the repository at', undefined, { query: 'create=true' });
+    const response = await this.send('POST', '', 'create the repository at', undefined, { query: 'create=true', body: [] });
     if (response.status !== 200) throw this.refusal(response, 'create the repository at');
   }
 
@@ -59,7 +62,7 @@ export class RestBackend implements Backend {
       if (config) yield config;
       return;
     }
-    const response = await this.send('GET', `${type}/`, 'list');
+    const response = await this.send('GET', `${type}/`, `list ${type}/ at`);
     // A folder the server has not made yet (nothing of that type was written) is an empty one.
     if (response.status === 404) return;
     if (response.status !== 200) throw this.refusal(response, `list ${type}/ at`);
@@ -153,7 +156,7 @@ export class RestBackend implements Backend {
   }
 
   /** One request; a network failure becomes a BackendError, any HTTP status is the caller's to judge. */
-  private async send(method: string, path: string, action: string, handle?: ObjectHandle, request: { headers?: Record<string, string>; body?: readonly Uint8Array[]; query?: string } = {}): Promise<RestResponse> {
+  private async send(method: string, path: string, action: Action, handle?: ObjectHandle, request: { headers?: Record<string, string>; body?: readonly Uint8Array[]; query?: string } = {}): Promise<RestResponse> {
     try {
       return await this.client.send(method, path, { ...request, headers: { Accept: V2, ...request.headers } });
     } catch (err) {
@@ -161,7 +164,7 @@ export class RestBackend implements Backend {
     }
   }
 
-  private unreachable(err: unknown, action: string, handle?: ObjectHandle): BackendError {
+  private unreachable(err: unknown, action: Action, handle?: ObjectHandle): BackendError {
     const code = (err as { code?: string } | undefined)?.code ?? '';
     const detail = (err as Error | undefined)?.message ?? String(err);
     if (code === 'ENOTFOUND') return new BackendError('E_UNREACHABLE', `There is no host "${new URL(this.location.slice('rest:'.length)).hostname}" (the name does not resolve). Check the repository location.`, { cause: err });
@@ -181,7 +184,7 @@ export class RestBackend implements Backend {
   }
 
   /** An HTTP status that is not the success asked for, as an error a person can act on. */
-  private refusal(response: RestResponse, action: string, handle?: ObjectHandle): BackendError {
+  private refusal(response: RestResponse, action: Action, handle?: ObjectHandle): BackendError {
     const what = handle ? `${describe(handle)} at ${this.location}` : this.location;
     const status = `HTTP ${response.status}`;
     const said = response.body.toString('utf8', 0, Math.min(response.body.length, 200)).trim();

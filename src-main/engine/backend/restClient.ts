@@ -86,7 +86,8 @@ export class RestClient {
       const done = (response: IncomingMessage) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.once('error', reject);
+        // `on`, not `once`: a second error without a listener would be thrown; settling twice does nothing.
+        response.on('error', reject);
         response.once('end', () => {
           // A body cut short by a dropped connection ends without 'complete'.
           if (!response.complete) reject(Object.assign(new Error('the connection closed mid-response'), { code: 'ECONNRESET' }));
@@ -94,7 +95,7 @@ export class RestClient {
         });
       };
       const req: ClientRequest = this.secure ? httpsRequest(options, done) : httpRequest(options, done);
-      req.once('error', reject);
+      req.on('error', reject);
       req.setTimeout(this.options.timeoutMs, () => req.destroy(Object.assign(new Error(`no answer for ${this.options.timeoutMs / 1000} s`), { code: 'ETIMEDOUT' })));
       for (const part of parts) req.write(part);
       req.end();
