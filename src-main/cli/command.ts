@@ -39,6 +39,7 @@ export const TARGET_OPTIONS = {
   'accept-new-host-key': { type: 'boolean' },
   's3-region': { type: 'string' },
   's3-virtual-hosted': { type: 'boolean' },
+  'rest-cacert': { type: 'string' },
   'limit-upload': { type: 'string' },
 } as const satisfies OptionSpec;
 
@@ -55,6 +56,8 @@ export const TARGET_HELP = `      --ssh-key FILE        SFTP: private key to log
                             (a changed key is always refused)
       --s3-region REGION    S3: the bucket's region; default $AWS_REGION or us-east-1
       --s3-virtual-hosted   S3: bucket in the host name instead of the path
+      --rest-cacert FILE    REST: also trust the certificates in this PEM file
+                            (a server with a self-signed certificate)
       --limit-upload KIB/S  upload at most this many KiB per second (on average)`;
 
 /** restic's snapshot filters, for the commands that pick snapshots (snapshots, ls, restore, cat). */
@@ -74,8 +77,10 @@ export function snapshotFilter(values: OptionValues): { hosts: string[]; paths: 
 }
 
 export const REPOSITORY_HELP = `  -r, --repo LOCATION       the repository: a folder (or local:/path), sftp://user@host[:port]/path,
-                            s3://host[:port]/bucket/prefix, s3:http://host:port/bucket/prefix
-                            or s3:bucket/prefix (AWS); give it several times for a
+                            s3://host[:port]/bucket/prefix, s3:http://host:port/bucket/prefix,
+                            s3:bucket/prefix (AWS) or rest:http://host:port/path (restic's
+                            REST server; user and password from HINDSIGHT_REST_USERNAME and
+                            HINDSIGHT_REST_PASSWORD); give it several times for a
                             repository replicated on several targets. Default $HINDSIGHT_REPO
       --password-file FILE  read the password from FILE; default $HINDSIGHT_PASSWORD, else ask
 ${TARGET_HELP}`;

@@ -3,17 +3,19 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { Backend } from '../../src-main/engine/backend/backend.js';
 import { LocalBackend } from '../../src-main/engine/backend/localBackend.js';
+import { RestBackend } from '../../src-main/engine/backend/restBackend.js';
 import { S3Backend } from '../../src-main/engine/backend/s3Backend.js';
 import { SftpBackend } from '../../src-main/engine/backend/sftpBackend.js';
 import { mapConcurrent } from '../../src-main/engine/concurrency.js';
 import { packHandle } from '../helpers/backendContract.js';
 import { seededBytes } from '../helpers/data.js';
+import { rcloneMissing, startRestServer } from '../helpers/restServer.js';
 import { startS3Server } from '../helpers/s3Server.js';
 import { sshdMissing, startSshServer } from '../helpers/sshServer.js';
 
 /**
  * Upload and download throughput of each backend to a server on 127.0.0.1
- * (sshd, s3rver): 8 packs of 16 MiB, two at a time as a backup uploads them.
+ * (sshd, s3rver, rclone serve restic): 8 packs of 16 MiB, two at a time as a backup uploads them.
  * Loopback measures the backends' own overhead (ssh2's JavaScript cipher,
  * the SDK), not a network. Run with `npm run bench:remote`.
  */
@@ -46,6 +48,12 @@ try {
   }
   const s3 = await startS3Server(context);
   await measure('s3', new S3Backend(s3.options('bench')));
+  if (rcloneMissing()) {
+    console.log(`rest     skipped: ${rcloneMissing()}`);
+  } else {
+    const rest = await startRestServer(context);
+    await measure('rest', new RestBackend(rest.options('bench')));
+  }
 } finally {
   for (const cleanup of cleanups.reverse()) await cleanup();
 }

@@ -16,3 +16,8 @@ export function s3Prefix(prefix: string | undefined): string {
   const trimmed = (prefix ?? '').replace(/^\/+|\/+$/g, '');
   return trimmed === '' ? '' : `${trimmed}/`;
 }
+
+/** A REST server's repository URL as messages show it: scheme, host, port and path, never a user name or password. */
+export function restLocationName(url: URL): string {
+  return `rest:${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
+}

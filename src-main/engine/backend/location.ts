@@ -1,8 +1,9 @@
+import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { HindsightError } from '../../../src-shared/errors.js';
 import type { Backend } from './backend.js';
 import { LocalBackend } from './localBackend.js';
-import { s3LocationName, sftpLocationName } from './backendNames.js';
+import { restLocationName, s3LocationName, sftpLocationName } from './backendNames.js';
 import { LazyBackend } from './lazyBackend.js';
 import { RateLimitedBackend } from './rateLimitedBackend.js';
 import { ReplicatedBackend, type ReplicationEvent } from './replicatedBackend.js';
@@ -11,7 +12,9 @@ import { RetryingBackend, type RetryPolicy } from './retryingBackend.js';
 export type ParsedLocation =
   | { readonly kind: 'local'; readonly path: string }
   | { readonly kind: 'sftp'; readonly host: string; readonly port: number; readonly username: string; readonly path: string }
-  | { readonly kind: 's3'; readonly endpoint: string | undefined; readonly bucket: string; readonly prefix: string };
+  | { readonly kind: 's3'; readonly endpoint: string | undefined; readonly bucket: string; readonly prefix: string }
+  /** `url` carries no credentials; those written in the location are kept apart, never shown. */
+  | { readonly kind: 'rest'; readonly url: string; readonly username: string | undefined; readonly password: string | undefined };
 
 /** Settings for remote targets that are not part of a location (keys, host trust, S3 region), plus the wrappers' settings. */
 export interface TargetOptions {
@@ -24,6 +27,8 @@ export interface TargetOptions {
   readonly s3Region?: string;
   /** Bucket in the host name rather than in the path (AWS's preferred style); default only for AWS itself. */
   readonly s3VirtualHosted?: boolean;
+  /** A PEM file of certificates to trust for rest:https://… (a server with a self-signed certificate). */
+  readonly restCaCert?: string;
   readonly uploadBytesPerSecond?: number;
   readonly retry?: RetryPolicy;
   /** With several targets: reports targets going down and reads served by another target. */
@@ -41,6 +46,7 @@ function usage(message: string): HindsightError {
  *   s3://host[:port]/bucket[/prefix]          S3-compatible server over HTTPS
  *   s3:http://host:port/bucket[/prefix]       the same over plain HTTP (or s3:https://…)
  *   s3:bucket[/prefix]                        AWS S3 (region from --s3-region or AWS_REGION)
+ *   rest:http[s]://[user:pass@]host[:port]/path   restic's REST protocol (rest-server, rclone serve restic)
  */
 export function parseLocation(location: string): ParsedLocation {
   const trimmed = location.trim();
@@ -51,7 +57,8 @@ export function parseLocation(location: string): ParsedLocation {
   if (scheme === 'local') return { kind: 'local', path: trimmed.slice('local:'.length) };
   if (scheme === 'sftp') return parseSftp(trimmed);
   if (scheme === 's3') return parseS3(trimmed);
-  throw usage(`Unknown repository location "${location}": use a folder path, local:/path, sftp://user@host/path or s3://host/bucket/prefix.`);
+  if (scheme === 'rest') return parseRest(trimmed);
+  throw usage(`Unknown repository location "${location}": use a folder path, local:/path, sftp://user@host/path, s3://host/bucket/prefix or rest:http://host:port/path.`);
 }
 
 function parseSftp(text: string): ParsedLocation {
@@ -95,6 +102,27 @@ function parseS3(text: string): ParsedLocation {
   return { kind: 's3', endpoint, bucket, prefix: prefix.join('/') };
 }
 
+function parseRest(text: string): ParsedLocation {
+  const rest = text.slice('rest:'.length);
+  let url: URL | undefined;
+  try {
+    url = new URL(rest);
+  } catch {
+    url = undefined;
+  }
+  // The message does not quote the location: it may carry a password.
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') {
+    throw usage('A rest: location is rest:http://host:port/path or rest:https://host/path.');
+  }
+  const username = url.username === '' ? undefined : decodeURIComponent(url.username);
+  const password = url.password === '' ? undefined : decodeURIComponent(url.password);
+  url.username = '';
+  url.password = '';
+  url.search = '';
+  url.hash = '';
+  return { kind: 'rest', url: url.toString(), username, password };
+}
+
 /** The backend for one location; remote ones retry transient errors, and uploads keep to the limit when one is set. */
 export function backendFor(location: string, options: TargetOptions = {}): Backend {
   const parsed = parseLocation(location);
@@ -129,8 +157,34 @@ export function backendFor(location: string, options: TargetOptions = {}): Backe
       backend = new RetryingBackend(new LazyBackend(s3LocationName(s3), async () => new (await import('./s3Backend.js')).S3Backend(s3)), options.retry);
       break;
     }
+    case 'rest': {
+      // As restic: credentials in the location win; the environment gives them only when it has none.
+      const fromUrl = parsed.username !== undefined || parsed.password !== undefined;
+      const username = fromUrl ? parsed.username : process.env.HINDSIGHT_REST_USERNAME;
+      const password = fromUrl ? parsed.password : process.env.HINDSIGHT_REST_PASSWORD;
+      const caFile = options.restCaCert;
+      const open = async () => {
+        const rest = {
+          url: parsed.url,
+          ...(username !== undefined ? { username } : {}),
+          ...(password !== undefined ? { password } : {}),
+          ...(caFile ? { ca: await readCertificate(caFile) } : {}),
+        };
+        return new (await import('./restBackend.js')).RestBackend(rest);
+      };
+      backend = new RetryingBackend(new LazyBackend(restLocationName(new URL(parsed.url)), open), options.retry);
+      break;
+    }
   }
   return options.uploadBytesPerSecond ? new RateLimitedBackend(backend, options.uploadBytesPerSecond) : backend;
+}
+
+async function readCertificate(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw usage(`Cannot read the certificate file ${file} given with --rest-cacert: ${(err as Error).message}`);
+  }
 }
 
 /** One location gives its backend; several give one repository replicated on all of them. */

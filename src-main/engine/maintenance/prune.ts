@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Progress } from '../../../src-shared/progress.js';
 import { sweepTemporaryFiles } from '../backend/backend.js';
 import { stopIfAborted } from '../interruption.js';
@@ -138,6 +139,9 @@ export async function prune(repository: Repository, options: PruneOptions = {}):
 
   // The last point where stopping leaves nothing to undo; after it, every step keeps the repository whole.
   stopIfAborted(options.signal, NOTHING_CHANGED);
+  // A target that refuses deletes (an append-only REST server) is found out before prune writes packs it
+  // could never remove: deleting an object that does not exist fails there and does nothing elsewhere.
+  await repository.backend.delete({ type: 'data', name: randomBytes(32).toString('hex') });
   meter.counts.phase = 'repacking';
   meter.counts.bytesTotal = liveInRepacked.reduce((n, b) => n + b.length, 0);
   const fresh = await repository.repackBlobs(

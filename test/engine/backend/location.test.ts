@@ -17,6 +17,16 @@ test('folders, local:, sftp:// and the three s3 forms parse into their parts', (
   assert.deepEqual(parseLocation('s3:my-bucket/hindsight'), { kind: 's3', endpoint: undefined, bucket: 'my-bucket', prefix: 'hindsight' });
 });
 
+test('rest: locations keep their credentials apart from the URL, and backends are named without them', () => {
+  assert.deepEqual(parseLocation('rest:http://nas.lan:8000/laptop'), { kind: 'rest', url: 'http://nas.lan:8000/laptop', username: undefined, password: undefined });
+  assert.deepEqual(parseLocation('rest:https://ann:p%40ss%20word@backup.example/ann/laptop/'), { kind: 'rest', url: 'https://backup.example/ann/laptop/', username: 'ann', password: 'p@ss word' });
+  assert.deepEqual(parseLocation('rest:http://[::1]:8000/'), { kind: 'rest', url: 'http://[::1]:8000/', username: undefined, password: undefined });
+  assert.equal(backendFor('rest:https://ann:secret@backup.example:8443/ann/laptop/').location, 'rest:https://backup.example:8443/ann/laptop');
+  assert.equal(backendFor('rest:http://nas.lan:8000/').location, 'rest:http://nas.lan:8000');
+  assert.throws(() => parseLocation('rest:nas.lan/x'), { code: 'E_USAGE', message: /^A rest: location is rest:http:\/\/host:port\/path/ });
+  assert.throws(() => parseLocation('rest:ftp://ann:secret@nas.lan/x'), (err: Error) => !err.message.includes('secret'));
+});
+
 test('malformed and unknown locations are refused with what to write instead', () => {
   assert.throws(() => parseLocation(''), { code: 'E_USAGE', message: /empty/ });
   assert.throws(() => parseLocation('sftp://host'), { code: 'E_USAGE', message: /names no folder/ });
