@@ -16,6 +16,7 @@ import { TreeLoader } from '../../../src-main/engine/snapshot/treeLoader.js';
 import { walkTree } from '../../../src-main/engine/snapshot/walkTree.js';
 import { seededBytes } from '../../helpers/data.js';
 import { createTestRepository } from '../../helpers/testRepository.js';
+import { ramfsDir } from '../../helpers/tmpfs.js';
 import { restoreAsNobody } from '../../helpers/restoreAsNobody.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -157,13 +158,8 @@ test('a restore onto a file system without flags (ramfs) warns for each flagged 
   buildTree(source);
   const { repository } = await createTestRepository(t);
   const { snapshot } = await backupOf(repository, source, dir);
-  const target = mkdtempSync(join(tmpdir(), 'hindsight-ramfs-'));
-  const mounted = spawnSync('mount', ['-t', 'ramfs', 'ramfs', target], { encoding: 'utf8' });
-  t.after(() => {
-    if (mounted.status === 0) spawnSync('umount', ['-l', target]);
-    rmSync(target, { recursive: true, force: true });
-  });
-  if (mounted.status !== 0) return void t.skip(`cannot mount a ramfs here: ${mounted.stderr.trim()}`);
+  const target = await ramfsDir(t);
+  if (!target) return;
   const result = await restore(repository, { snapshot, target, path: source });
   const flagProblems = result.problems.filter((p) => p.message.startsWith('file flags not restored'));
   assert.deepEqual(flagProblems.map((p) => p.path.slice(target.length + 1)).sort(), ['append.log', 'immutable-link.txt', 'journal', 'locked', 'noatime', 'nodump.bin']);

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -22,6 +21,7 @@ import { walkTree } from '../../../src-main/engine/snapshot/walkTree.js';
 import { flipBit, seededBytes } from '../../helpers/data.js';
 import { tempDir } from '../../helpers/tempDir.js';
 import { createTestRepository } from '../../helpers/testRepository.js';
+import { ramfsDir } from '../../helpers/tmpfs.js';
 import { NOBODY, restoreAsNobody } from '../../helpers/restoreAsNobody.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -220,13 +220,8 @@ test('a restore onto a file system without extended attributes warns for each en
   const { repository } = await createTestRepository(t);
   const { snapshot } = await backupOf(repository, source, dir);
   // ramfs has no extended attributes at all: every set fails with EOPNOTSUPP.
-  const target = mkdtempSync(join(tmpdir(), 'hindsight-ramfs-'));
-  const mounted = spawnSync('mount', ['-t', 'ramfs', 'ramfs', target], { encoding: 'utf8' });
-  t.after(() => {
-    if (mounted.status === 0) spawnSync('umount', ['-l', target]);
-    rmSync(target, { recursive: true, force: true });
-  });
-  if (mounted.status !== 0) return void t.skip(`cannot mount a ramfs here: ${mounted.stderr.trim()}`);
+  const target = await ramfsDir(t);
+  if (!target) return;
   const result = await restore(repository, { snapshot, target, path: source });
   const byPath = new Map(result.problems.map((p) => [p.path.slice(target.length + 1), p.message]));
   for (const name of ['tagged.txt', 'big-attr', 'acl.txt', 'prog', 'shared', 'link']) {
