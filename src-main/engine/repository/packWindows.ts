@@ -9,17 +9,9 @@ export interface PackWindow {
 }
 
 /**
- * Where a window covering [start, end) of a pack of `packSize` bytes begins: before the range for a walk
- * that reads packs backwards (trees are packed after the trees below them), at it for one that reads
- * forwards (file content, packed in the order a backup walked it).
- */
-export type WindowPlacement = 'ending-at-range' | 'starting-at-range';
-
-/**
- * The last few windows of packs that a walk read, so that neighbouring blobs asked for one after the
- * other cost one read: a restore of 25,659 small files asked for a range per folder's batch of files,
- * each an open, fstat, read and close through the thread pool (1.9 s of its main thread's 11.7 s
- * profile), where the folders' files lie next to each other in a few packs.
+ * The last few windows of packs that a walk through trees read, so that neighbouring trees asked for one
+ * after the other cost one read. A window ends at the range asked for: a backup packs each folder's tree
+ * after the trees below it, so a walk from a tree reads backwards through the pack.
  */
 export class PackWindows {
   /** Least recently used first. */
@@ -29,7 +21,6 @@ export class PackWindows {
     private readonly repository: Pick<Repository, 'backend' | 'index'>,
     private readonly windowBytes: number,
     private readonly kept: number,
-    private readonly placement: WindowPlacement,
   ) {}
 
   /** A window holding [start, end) of `pack`: one already read, or a new one. */
@@ -42,7 +33,7 @@ export class PackWindows {
     }
     const packSize = Math.max(end, this.repository.index.packSize(pack) ?? end);
     const size = Math.max(this.windowBytes, end - start);
-    const windowStart = this.placement === 'ending-at-range' ? Math.max(0, end - size) : start;
+    const windowStart = Math.max(0, end - size);
     const windowEnd = Math.min(packSize, windowStart + size);
     const window = {
       pack,

@@ -17,12 +17,14 @@ export class FileWriterPool {
 
   /**
    * Writes the files, whose content is given or sealed in `sealed` (the buffers are handed over, not
-   * copied: each must be the whole of its ArrayBuffer). Answers one entry per file, in order: undefined
+   * copied: each must be the whole of its ArrayBuffer; a `sealed` over a SharedArrayBuffer is shared,
+   * and must not change until the answer comes). Answers one entry per file, in order: undefined
    * when written, else why not; and which files were not written because a chunk could not be opened.
    */
   write(files: readonly WriteRequest[], sealed: { sealed: Uint8Array; keys: readonly KeyObject[] } = { sealed: NO_SEALED, keys: [] }): Promise<WriteResults> {
     const handed = files.flatMap((file) => (file.content instanceof Uint8Array ? [file.content] : []));
-    return this.pool.ask({ files, sealed: sealed.sealed, keys: sealed.keys }, [...handed, sealed.sealed]);
+    if (!(sealed.sealed.buffer instanceof SharedArrayBuffer)) handed.push(sealed.sealed);
+    return this.pool.ask({ files, sealed: sealed.sealed, keys: sealed.keys }, handed);
   }
 
   close(): Promise<void> {

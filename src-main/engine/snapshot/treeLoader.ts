@@ -30,7 +30,7 @@ export class TreeLoader {
     private readonly repository: Repository,
     windowBytes = TREE_WINDOW,
   ) {
-    this.windows = new PackWindows(repository, windowBytes, WINDOWS_KEPT, 'ending-at-range');
+    this.windows = new PackWindows(repository, windowBytes, WINDOWS_KEPT);
   }
 
   async load(id: Buffer): Promise<TreeNode[]> {
