@@ -215,10 +215,10 @@ async function readCertificate(file: string): Promise<Buffer> {
   }
 }
 
-/** One location gives its backend; several give one repository replicated on all of them. */
-export function backendForTargets(locations: readonly string[], options: TargetOptions = {}): Backend {
+/** One location gives its backend; several give one repository replicated on all of them. `perTarget` adds each target's own options. */
+export function backendForTargets(locations: readonly string[], options: TargetOptions = {}, perTarget?: (location: string) => TargetOptions): Backend {
   if (locations.length === 0) throw usage('No repository location given.');
-  const backends = locations.map((location) => backendFor(location, options));
+  const backends = locations.map((location) => backendFor(location, { ...options, ...perTarget?.(location) }));
   if (backends.length === 1) return backends[0] as Backend;
   const seen = new Set<string>();
   for (const backend of backends) {
