@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { PlanInputSchema, type Plan } from './plan.js';
+import { PlanInputSchema, TargetSettingsSchema, type Plan } from './plan.js';
 import type { Progress, Warning } from './progress.js';
 
 /**
@@ -25,10 +25,13 @@ export const methods = {
   'plans.create': PlanInputSchema,
   'plans.update': v.strictObject({ id, changes: v.partial(PlanInputSchema) }),
   'plans.delete': v.strictObject({ id }),
-  /** Creates a new repository at `location`; `remember` keeps the password in the OS keychain. */
-  'repositories.create': v.strictObject({ location, password: v.pipe(v.string(), v.minLength(1)), remember: v.optional(v.boolean(), true) }),
-  /** Opens an existing repository with its password (checked) and, with `remember`, keeps the password. */
-  'repositories.connect': v.strictObject({ location, password: v.pipe(v.string(), v.minLength(1)), remember: v.optional(v.boolean(), true) }),
+  /**
+   * Creates a new repository at `location`; `remember` keeps the password in the OS keychain. `settings`
+   * are how to reach the target (kept for it); a user name and password in a rest: location go to the keychain.
+   */
+  'repositories.create': v.strictObject({ location, password: v.pipe(v.string(), v.minLength(1)), remember: v.optional(v.boolean(), true), settings: v.optional(TargetSettingsSchema) }),
+  /** Opens an existing repository with its password (checked) and, with `remember`, keeps the password; `settings` as for create. */
+  'repositories.connect': v.strictObject({ location, password: v.pipe(v.string(), v.minLength(1)), remember: v.optional(v.boolean(), true), settings: v.optional(TargetSettingsSchema) }),
   'repositories.list': none,
   'snapshots.list': v.strictObject({ repository: location }),
   'snapshots.browse': v.strictObject({ repository: location, snapshot: id, path: repoPath }),

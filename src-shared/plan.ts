@@ -30,12 +30,28 @@ export type Retention = v.InferOutput<typeof RetentionSchema>;
 const text = (max: number) => v.pipe(v.string(), v.maxLength(max));
 const path = v.pipe(v.string(), v.minLength(1), v.maxLength(4096));
 
+/**
+ * How to reach a remote target beyond its location, set per target (by location); never a secret. A user
+ * name and password written in a rest: location are taken out of it by the agent and kept in the keychain.
+ */
+export const TargetSettingsSchema = v.object({
+  /** rest:https://…: a PEM file (on the agent's machine) of certificates to trust besides the system's. */
+  restCaCert: v.optional(path),
+  /** rclone:…: the rclone program, when not the one on the PATH. */
+  rcloneProgram: v.optional(path),
+  /** rclone:…: what rclone runs before the remote, as one line (default "serve restic --stdio --b2-hard-delete"). */
+  rcloneArgs: v.optional(text(4096)),
+});
+export type TargetSettings = v.InferOutput<typeof TargetSettingsSchema>;
+
 export const PlanInputSchema = v.object({
   name: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(200)),
   sources: v.pipe(v.array(path), v.minLength(1), v.maxLength(1000)),
   excludes: v.optional(v.pipe(v.array(text(4096)), v.maxLength(10_000)), []),
   /** Repository locations; every target receives the same snapshots. */
   targets: v.pipe(v.array(path), v.minLength(1), v.maxLength(16)),
+  /** Settings of targets that need them, by location; kept per target, so every plan (and query) reaching it uses them. */
+  targetSettings: v.optional(v.record(path, TargetSettingsSchema)),
   schedule: ScheduleSchema,
   /** Run a full backup (re-reading everything) when the last one is older than this; else incremental. */
   fullEveryDays: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(3650))),

@@ -1,7 +1,7 @@
 import type { AgentEvent, AgentState, JobKind, JobRecord, Method, ParsedParams, PlanStatus, Result, Status } from '../../src-shared/api.js';
 import { HindsightError } from '../../src-shared/errors.js';
 import { DEFAULT_EXCLUDES } from '../../src-shared/defaultExcludes.js';
-import type { Plan, PlanFields } from '../../src-shared/plan.js';
+import type { Plan, PlanFields, TargetSettings } from '../../src-shared/plan.js';
 import type { Progress, Warning } from '../../src-shared/progress.js';
 import { formatLocalTime } from '../../src-shared/units.js';
 import { BackupInterrupted, backup } from '../engine/archiver/backup.js';
@@ -22,6 +22,7 @@ import { listHostFolder } from './hostFolders.js';
 import { dueAt, retryDelayMs, validateSchedule } from './schedule.js';
 import { SessionSecretStore, type SecretStore } from './secretStore.js';
 import { snapshotQueries } from './snapshotQueries.js';
+import { TargetAccess } from './targetAccess.js';
 
 export interface AgentOptions {
   /** Plans, job history and settings live here. */
@@ -76,6 +77,7 @@ export class Agent {
   private readonly clock: Clock;
   private readonly session = new SessionSecretStore();
   private readonly pool: RepositoryPool;
+  private readonly access: TargetAccess;
   private readonly listeners = new Set<(event: AgentEvent) => void>();
   private readonly queue: QueuedJob[] = [];
   private readonly running = new Map<string, QueuedJob>();
@@ -91,7 +93,8 @@ export class Agent {
   constructor(private readonly options: AgentOptions) {
     this.db = new AgentDatabase(options.dataDir);
     this.clock = options.clock ?? systemClock;
-    this.pool = new RepositoryPool(this.db, options.secrets, this.session, (event) => this.emit(event));
+    this.access = new TargetAccess(this.db, options.secrets, this.session, (warning) => this.emit({ type: 'warning', warning }));
+    this.pool = new RepositoryPool(this.db, options.secrets, this.session, (event) => this.emit(event), this.access);
   }
 
   async start(): Promise<void> {
@@ -127,19 +130,51 @@ export class Agent {
   /** One call of the contract, with parameters already checked against its schema. */
   async call<M extends Method>(method: M, params: ParsedParams<M>): Promise<Result<M>> {
     const handler = this.handlers[method] as (p: ParsedParams<M>) => Promise<Result<M>> | Result<M>;
-    return handler(params);
+    return handler(await this.adoptLocations(params));
+  }
+
+  /**
+   * Every location a call names, as the agent keeps it: credentials written in a rest: location go to the
+   * keychain and out of the location (so out of plans, job records and messages), and settings given with
+   * a target are kept for it. Plans do not keep `targetSettings` themselves; they are shown with them.
+   */
+  private async adoptLocations<P>(params: P): Promise<P> {
+    const given = params as Record<string, unknown>;
+    const adopted: Record<string, unknown> = { ...given };
+    if (typeof given.location === 'string') adopted.location = await this.access.adopt(given.location, given.settings as TargetSettings | undefined);
+    if (typeof given.repository === 'string') adopted.repository = await this.access.adopt(given.repository);
+    if (Array.isArray(given.targets)) Object.assign(adopted, await this.adoptTargets(given.targets as string[], given.targetSettings as Record<string, TargetSettings> | undefined));
+    const changes = given.changes as { targets?: string[]; targetSettings?: Record<string, TargetSettings> } | undefined;
+    if (changes && typeof changes === 'object') adopted.changes = { ...changes, ...(await this.adoptTargets(changes.targets, changes.targetSettings)) };
+    return adopted as P;
+  }
+
+  private async adoptTargets(targets: readonly string[] | undefined, settings: Record<string, TargetSettings> | undefined): Promise<{ targets?: string[]; targetSettings: undefined }> {
+    const bare: string[] = [];
+    for (const target of targets ?? []) bare.push(await this.access.adopt(target, settings?.[target]));
+    for (const [location, each] of Object.entries(settings ?? {})) if (!targets?.includes(location)) await this.access.adopt(location, each);
+    return { ...(targets ? { targets: bare } : {}), targetSettings: undefined };
+  }
+
+  /** A plan as the API shows it: with the settings kept for its targets. */
+  private shown(plan: Plan): Plan {
+    const settings = Object.fromEntries(plan.targets.flatMap((target) => {
+      const each = this.db.targetSettings(target);
+      return each ? [[target, each] as const] : [];
+    }));
+    return Object.keys(settings).length > 0 ? { ...plan, targetSettings: settings } : plan;
   }
 
   private readonly handlers: { [M in Method]: (params: ParsedParams<M>) => Promise<Result<M>> | Result<M> } = {
     'status.get': () => this.status(),
-    'plans.list': () => this.db.listPlans(),
+    'plans.list': () => this.db.listPlans().map((plan) => this.shown(plan)),
     'plans.create': async (input) => {
       const fields = { ...input, excludes: input.excludes.length > 0 ? input.excludes : [...DEFAULT_EXCLUDES] };
       validateSchedule(fields.schedule);
-      const plan = this.db.insertPlan(fields, this.date());
+      const plan = this.db.insertPlan(definedOnly(fields), this.date());
       await this.syncWatcher(plan);
       this.tick();
-      return plan;
+      return this.shown(plan);
     },
     'plans.update': async ({ id, changes }) => {
       const current = this.plan(id);
@@ -161,7 +196,7 @@ export class Agent {
       }
       await this.syncWatcher(plan);
       this.tick();
-      return plan;
+      return this.shown(plan);
     },
     'plans.delete': async ({ id }) => {
       this.plan(id);

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import type { JobKind, JobRecord, JobResult, Settings } from '../../src-shared/api.js';
-import type { Plan, PlanFields } from '../../src-shared/plan.js';
+import type { Plan, PlanFields, TargetSettings } from '../../src-shared/plan.js';
 import { openCacheDatabase } from '../engine/cacheDatabase.js';
 
 const MIGRATIONS: readonly string[] = [
@@ -20,6 +20,8 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
    CREATE TABLE pauses (scope TEXT PRIMARY KEY, until INTEGER);
    CREATE TABLE targets (location TEXT PRIMARY KEY, repository_id TEXT NOT NULL, last_success TEXT);`,
+  // How to reach a target beyond its location (a CA certificate, the rclone program); never a secret.
+  `CREATE TABLE target_settings (location TEXT PRIMARY KEY, settings TEXT NOT NULL);`,
 ];
 
 export const DEFAULT_SETTINGS: Settings = { maxConcurrentJobs: 1, deferOnBattery: false, deferOnMetered: true, uploadLimitKiBps: 0 };
@@ -238,6 +240,18 @@ export class AgentDatabase {
 
   targetSucceeded(location: string, now: Date): void {
     this.db.prepare('UPDATE targets SET last_success = ? WHERE location = ?').run(now.toISOString(), location);
+  }
+
+  /** Replaces the settings of a target (none given: forgets them). */
+  setTargetSettings(location: string, settings: TargetSettings): void {
+    const defined = Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined && value !== ''));
+    if (Object.keys(defined).length === 0) this.db.prepare('DELETE FROM target_settings WHERE location = ?').run(location);
+    else this.db.prepare('INSERT INTO target_settings (location, settings) VALUES (?, ?) ON CONFLICT(location) DO UPDATE SET settings = excluded.settings').run(location, JSON.stringify(defined));
+  }
+
+  targetSettings(location: string): TargetSettings | undefined {
+    const row = this.db.prepare('SELECT settings FROM target_settings WHERE location = ?').get(location) as { settings: string } | undefined;
+    return row ? (JSON.parse(row.settings) as TargetSettings) : undefined;
   }
 
   targets(): { location: string; repositoryId: string; lastSuccess?: string }[] {

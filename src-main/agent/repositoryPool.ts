@@ -1,12 +1,13 @@
 import type { AgentEvent, RepositoryInfo } from '../../src-shared/api.js';
 import { HindsightError } from '../../src-shared/errors.js';
-import { backendFor, backendForTargets } from '../engine/backend/location.js';
+import { backendFor, backendForTargets, type TargetOptions } from '../engine/backend/location.js';
 import { checkNewRepositoryFolder } from '../engine/backend/newRepositoryFolder.js';
 import { seedTargets } from '../engine/maintenance/repair.js';
 import { readTargetHistory } from '../engine/backend/targetHistory.js';
 import { Repository } from '../engine/repository/repository.js';
 import type { AgentDatabase } from './agentDatabase.js';
 import { KeychainUnavailable, type SecretStore } from './secretStore.js';
+import type { TargetAccess } from './targetAccess.js';
 
 export type LockMode = 'none' | 'shared' | 'exclusive';
 
@@ -23,12 +24,13 @@ export class RepositoryPool {
     private readonly keychain: SecretStore,
     private readonly session: SecretStore,
     private readonly emit: (event: AgentEvent) => void,
+    private readonly access: TargetAccess,
   ) {}
 
   async create(location: string, password: string, remember: boolean): Promise<RepositoryInfo> {
     // The app's "new repository" step follows init's rule: no missing parent (an unmounted disk), no folder of the user's files.
     await checkNewRepositoryFolder(location);
-    const repository = await Repository.init(backendFor(location), { password });
+    const repository = await Repository.init(backendFor(location, await this.access.options(location)), { password });
     try {
       return await this.adopt(location, repository, password, remember);
     } finally {
@@ -37,7 +39,7 @@ export class RepositoryPool {
   }
 
   async connect(location: string, password: string, remember: boolean): Promise<RepositoryInfo> {
-    const repository = await Repository.open(backendFor(location), password);
+    const repository = await Repository.open(backendFor(location, await this.access.options(location)), password);
     try {
       return await this.adopt(location, repository, password, remember);
     } finally {
@@ -53,8 +55,9 @@ export class RepositoryPool {
     const repository = await this.open(targets);
     const limit = this.db.settings().uploadLimitKiBps;
     const uploads = limit > 0 ? { uploadBytesPerSecond: limit * 1024 } : {};
-    const sources = targets.map((location) => backendFor(location, uploads));
-    const destinations = added.map((location) => backendFor(location, uploads));
+    const reach = await this.optionsOf([...targets, ...added]);
+    const sources = targets.map((location) => backendFor(location, { ...uploads, ...reach(location) }));
+    const destinations = added.map((location) => backendFor(location, { ...uploads, ...reach(location) }));
     try {
       const result = await seedTargets(repository, sources, destinations, signal ? { signal } : {});
       const unreachable = result.targets.find((t) => !t.reachable);
@@ -133,9 +136,10 @@ export class RepositoryPool {
     }
     const limit = this.db.settings().uploadLimitKiBps;
     const uploads = limit > 0 ? { uploadBytesPerSecond: limit * 1024 } : {};
+    const reach = await this.optionsOf(locations);
     const backend =
       locations.length === 1
-        ? backendFor(locations[0] as string, uploads)
+        ? backendFor(locations[0] as string, { ...uploads, ...reach(locations[0] as string) })
         : backendForTargets(locations, {
             ...uploads,
             onReplicationEvent: (event) =>
@@ -146,7 +150,7 @@ export class RepositoryPool {
                     ? { path: event.location, message: `target unreachable (${event.error}); it is behind until repaired (hindsight repair)` }
                     : { path: event.failed, message: `${event.object}: ${event.reason}; read from ${event.readFrom ?? 'no other target'}` },
               }),
-          });
+          }, reach);
     const repository = await Repository.open(backend, password);
     for (const each of locations) if (!known.some((t) => t.location === each)) this.db.rememberTarget(each, repository.config.id);
     return repository;
@@ -166,6 +170,12 @@ export class RepositoryPool {
     }
     this.forQueries.delete(location);
     return { location, id, unlocked: true, reachable: true };
+  }
+
+  /** Each target's own options (settings, credentials), read once for a set of targets. */
+  private async optionsOf(locations: readonly string[]): Promise<(location: string) => TargetOptions> {
+    const options = new Map(await Promise.all(locations.map(async (location) => [location, await this.access.options(location)] as const)));
+    return (location) => options.get(location) ?? {};
   }
 
   /** Session first (no keychain prompt), then the keychain; undefined when neither has it. */

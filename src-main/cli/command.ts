@@ -40,6 +40,8 @@ export const TARGET_OPTIONS = {
   's3-region': { type: 'string' },
   's3-virtual-hosted': { type: 'boolean' },
   'rest-cacert': { type: 'string' },
+  'rclone-program': { type: 'string' },
+  'rclone-args': { type: 'string' },
   'limit-upload': { type: 'string' },
 } as const satisfies OptionSpec;
 
@@ -58,6 +60,10 @@ export const TARGET_HELP = `      --ssh-key FILE        SFTP: private key to log
       --s3-virtual-hosted   S3: bucket in the host name instead of the path
       --rest-cacert FILE    REST: also trust the certificates in this PEM file
                             (a server with a self-signed certificate)
+      --rclone-program PATH rclone: the rclone to run; default $HINDSIGHT_RCLONE_PROGRAM,
+                            else rclone on the PATH
+      --rclone-args "ARGS"  rclone: what it runs before REMOTE:PATH; default
+                            $HINDSIGHT_RCLONE_ARGS, else "serve restic --stdio --b2-hard-delete"
       --limit-upload KIB/S  upload at most this many KiB per second (on average)`;
 
 /** restic's snapshot filters, for the commands that pick snapshots (snapshots, ls, restore, cat). */
@@ -78,9 +84,10 @@ export function snapshotFilter(values: OptionValues): { hosts: string[]; paths: 
 
 export const REPOSITORY_HELP = `  -r, --repo LOCATION       the repository: a folder (or local:/path), sftp://user@host[:port]/path,
                             s3://host[:port]/bucket/prefix, s3:http://host:port/bucket/prefix,
-                            s3:bucket/prefix (AWS) or rest:http://host:port/path (restic's
+                            s3:bucket/prefix (AWS), rest:http://host:port/path (restic's
                             REST server; user and password from HINDSIGHT_REST_USERNAME and
-                            HINDSIGHT_REST_PASSWORD); give it several times for a
+                            HINDSIGHT_REST_PASSWORD) or rclone:REMOTE:PATH (any rclone
+                            remote, through rclone serve restic); give it several times for a
                             repository replicated on several targets. Default $HINDSIGHT_REPO
       --password-file FILE  read the password from FILE; default $HINDSIGHT_PASSWORD, else ask
 ${TARGET_HELP}`;

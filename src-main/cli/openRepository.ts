@@ -16,7 +16,7 @@ export function repositoryLocations(values: OptionValues, option = 'repo'): stri
   throw new UsageError(option === 'repo' ? 'Which repository? Give --repo LOCATION or set HINDSIGHT_REPO.' : `Give --${option} LOCATION.`);
 }
 
-/** Reads the remote-target options (--ssh-key, --known-hosts, --accept-new-host-key, --s3-*, --rest-cacert, --limit-upload). */
+/** Reads the remote-target options (--ssh-key, --known-hosts, --accept-new-host-key, --s3-*, --rest-cacert, --rclone-*, --limit-upload). */
 export function targetOptions(values: OptionValues): TargetOptions {
   const limit = values['limit-upload'] as string | undefined;
   const kibPerSecond = limit === undefined ? undefined : Number(limit.replace(/\s*(KiB\/s)?$/i, ''));
@@ -29,6 +29,8 @@ export function targetOptions(values: OptionValues): TargetOptions {
     ...(values['s3-region'] ? { s3Region: values['s3-region'] as string } : {}),
     ...(values['s3-virtual-hosted'] ? { s3VirtualHosted: true } : {}),
     ...(values['rest-cacert'] ? { restCaCert: values['rest-cacert'] as string } : {}),
+    ...(values['rclone-program'] ? { rcloneProgram: values['rclone-program'] as string } : {}),
+    ...(values['rclone-args'] !== undefined ? { rcloneArgs: values['rclone-args'] as string } : {}),
     ...(kibPerSecond !== undefined ? { uploadBytesPerSecond: kibPerSecond * 1024 } : {}),
     onReplicationEvent: reportReplicationEvent,
   };

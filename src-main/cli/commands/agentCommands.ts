@@ -1,6 +1,7 @@
 import { lstat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { JobRecord, PlanStatus } from '../../../src-shared/api.js';
-import type { PlanInput, Schedule } from '../../../src-shared/plan.js';
+import type { PlanInput, Schedule, TargetSettings } from '../../../src-shared/plan.js';
 import { formatBytes, formatCount, formatLocalTime, parseDuration } from '../../../src-shared/units.js';
 import { runAgent } from '../../agent/agentProcess.js';
 import { agentSocketPath, appDataDir } from '../../agent/appDataDir.js';
@@ -76,6 +77,11 @@ Options for add:
       --keep-last N, --keep-hourly N, --keep-daily N, --keep-weekly N,
       --keep-monthly N, --keep-yearly N   retention, applied after each backup
       --prune-every DAYS    prune the targets every DAYS days
+      --rest-cacert FILE    rest:https:// targets: also trust the certificates in this PEM file
+      --rclone-program PATH rclone: targets: the rclone to run
+      --rclone-args "ARGS"  rclone: targets: what rclone runs before REMOTE:PATH
+                            (the agent keeps these per target; a user name and password
+                            written in a rest: location go to the keychain, not the plan)
       --disabled            add it switched off`;
 
 const KEEPS = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const;
@@ -98,6 +104,9 @@ export const planCommand: Command = {
     'full-every': { type: 'string' },
     ...Object.fromEntries(KEEPS.map((k) => [`keep-${k}`, { type: 'string' }])),
     'prune-every': { type: 'string' },
+    'rest-cacert': { type: 'string' },
+    'rclone-program': { type: 'string' },
+    'rclone-args': { type: 'string' },
     disabled: { type: 'boolean' },
     json: { type: 'boolean' },
   },
@@ -160,6 +169,11 @@ async function addPlan(values: Record<string, unknown>, paths: string[]): Promis
     ...(values['full-every'] !== undefined ? { fullEveryDays: wholeNumber('--full-every', values['full-every']) } : {}),
     ...(values['prune-every'] !== undefined ? { pruneEveryDays: wholeNumber('--prune-every', values['prune-every']) } : {}),
   };
+  const targetSettings = Object.fromEntries(targets.flatMap((target) => {
+    const settings = settingsFor(target, values);
+    return settings ? [[target, settings] as const] : [];
+  }));
+  if (Object.keys(targetSettings).length > 0) input.targetSettings = targetSettings;
   const retention = Object.fromEntries(KEEPS.filter((k) => values[`keep-${k}`] !== undefined).map((k) => [k, wholeNumber(`--keep-${k}`, values[`keep-${k}`])]));
   if (Object.keys(retention).length > 0) input.retention = retention;
   for (const path of paths) {
@@ -178,12 +192,24 @@ async function addPlan(values: Record<string, unknown>, paths: string[]): Promis
     const known = new Set((await agent.call('repositories.list', {})).filter((r) => r.unlocked).map((r) => r.location));
     for (const location of targets.filter((t) => !known.has(t))) {
       const password = await readPassword({ file: values['password-file'] as string | undefined, env: 'HINDSIGHT_PASSWORD', prompt: `Password of ${location}` });
-      await agent.call('repositories.connect', { location, password, remember: true });
+      const settings = settingsFor(location, values);
+      await agent.call('repositories.connect', { location, password, remember: true, ...(settings ? { settings } : {}) });
     }
     stopWarnings();
     const plan = await agent.call('plans.create', input);
     console.log(`Plan "${plan.name}" added (${plan.id.slice(0, 8)}), ${describeSchedule(plan.schedule)}.`);
   });
+}
+
+/** The target settings --rest-cacert and --rclone-* give a target of their kind, if any. */
+function settingsFor(target: string, values: Record<string, unknown>): TargetSettings | undefined {
+  const text = (key: string) => values[key] as string | undefined;
+  const settings: TargetSettings = /^rest:/i.test(target)
+    ? { ...(text('rest-cacert') ? { restCaCert: resolve(text('rest-cacert') as string) } : {}) }
+    : /^rclone:/i.test(target)
+      ? { ...(text('rclone-program') ? { rcloneProgram: text('rclone-program') as string } : {}), ...(text('rclone-args') !== undefined ? { rcloneArgs: text('rclone-args') as string } : {}) }
+      : {};
+  return Object.keys(settings).length > 0 ? settings : undefined;
 }
 
 function scheduleFrom(values: Record<string, unknown>): Schedule {

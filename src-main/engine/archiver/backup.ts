@@ -584,7 +584,12 @@ class BackupRun {
     const reading = this.readContent(path, stat, previous);
     const state = (read: { ids: Buffer[]; stable: boolean }): CachedFile | undefined =>
       read.stable ? { size: Number(stat.size), mtimeNs: stat.mtimeNs, ctimeNs: stat.ctimeNs, inode: stat.ino, content: read.ids } : undefined;
-    if (linkKey) this.hardLinks.set(linkKey, reading.then((read) => read && { ids: read.ids, state: state(read), flags: read.flags }));
+    if (linkKey) {
+      const shared = reading.then((read) => read && { ids: read.ids, state: state(read), flags: read.flags });
+      // A failed read fails this save below; when no other name of the file waits on it, it must not end the process as unhandled.
+      shared.catch(() => undefined);
+      this.hardLinks.set(linkKey, shared);
+    }
     const content = await reading;
     if (!content) return undefined;
     if (cached || parentNode) this.summary.filesChanged += 1;

@@ -14,7 +14,9 @@ export type ParsedLocation =
   | { readonly kind: 'sftp'; readonly host: string; readonly port: number; readonly username: string; readonly path: string }
   | { readonly kind: 's3'; readonly endpoint: string | undefined; readonly bucket: string; readonly prefix: string }
   /** `url` carries no credentials; those written in the location are kept apart, never shown. */
-  | { readonly kind: 'rest'; readonly url: string; readonly username: string | undefined; readonly password: string | undefined };
+  | { readonly kind: 'rest'; readonly url: string; readonly username: string | undefined; readonly password: string | undefined }
+  /** `remote` is what rclone is given: REMOTE:PATH, or any path rclone takes. */
+  | { readonly kind: 'rclone'; readonly remote: string };
 
 /** Settings for remote targets that are not part of a location (keys, host trust, S3 region), plus the wrappers' settings. */
 export interface TargetOptions {
@@ -29,6 +31,12 @@ export interface TargetOptions {
   readonly s3VirtualHosted?: boolean;
   /** A PEM file of certificates to trust for rest:https://… (a server with a self-signed certificate). */
   readonly restCaCert?: string;
+  /** rest: locations whose user name and password are not written in them (the agent keeps them in the keychain); before the environment's. */
+  readonly restCredentials?: { readonly username?: string; readonly password?: string };
+  /** The rclone program for rclone: locations (default $HINDSIGHT_RCLONE_PROGRAM, else "rclone" on the PATH). */
+  readonly rcloneProgram?: string;
+  /** What rclone runs before the remote, as one line (default $HINDSIGHT_RCLONE_ARGS, else "serve restic --stdio --b2-hard-delete"). */
+  readonly rcloneArgs?: string;
   readonly uploadBytesPerSecond?: number;
   readonly retry?: RetryPolicy;
   /** With several targets: reports targets going down and reads served by another target. */
@@ -47,6 +55,7 @@ function usage(message: string): HindsightError {
  *   s3:http://host:port/bucket[/prefix]       the same over plain HTTP (or s3:https://…)
  *   s3:bucket[/prefix]                        AWS S3 (region from --s3-region or AWS_REGION)
  *   rest:http[s]://[user:pass@]host[:port]/path   restic's REST protocol (rest-server, rclone serve restic)
+ *   rclone:REMOTE:PATH                        any rclone remote, through rclone serve restic --stdio
  */
 export function parseLocation(location: string): ParsedLocation {
   const trimmed = location.trim();
@@ -58,7 +67,8 @@ export function parseLocation(location: string): ParsedLocation {
   if (scheme === 'sftp') return parseSftp(trimmed);
   if (scheme === 's3') return parseS3(trimmed);
   if (scheme === 'rest') return parseRest(trimmed);
-  throw usage(`Unknown repository location "${location}": use a folder path, local:/path, sftp://user@host/path, s3://host/bucket/prefix or rest:http://host:port/path.`);
+  if (scheme === 'rclone') return parseRclone(trimmed);
+  throw usage(`Unknown repository location "${location}": use a folder path, local:/path, sftp://user@host/path, s3://host/bucket/prefix, rest:http://host:port/path or rclone:REMOTE:PATH.`);
 }
 
 function parseSftp(text: string): ParsedLocation {
@@ -123,6 +133,12 @@ function parseRest(text: string): ParsedLocation {
   return { kind: 'rest', url: url.toString(), username, password };
 }
 
+function parseRclone(text: string): ParsedLocation {
+  const remote = text.slice('rclone:'.length);
+  if (remote === '') throw usage('An rclone: location is rclone:REMOTE:PATH, with a remote from "rclone listremotes".');
+  return { kind: 'rclone', remote };
+}
+
 /** The backend for one location; remote ones retry transient errors, and uploads keep to the limit when one is set. */
 export function backendFor(location: string, options: TargetOptions = {}): Backend {
   const parsed = parseLocation(location);
@@ -160,8 +176,9 @@ export function backendFor(location: string, options: TargetOptions = {}): Backe
     case 'rest': {
       // As restic: credentials in the location win; the environment gives them only when it has none.
       const fromUrl = parsed.username !== undefined || parsed.password !== undefined;
-      const username = fromUrl ? parsed.username : process.env.HINDSIGHT_REST_USERNAME;
-      const password = fromUrl ? parsed.password : process.env.HINDSIGHT_REST_PASSWORD;
+      const given = fromUrl ? parsed : options.restCredentials;
+      const username = given ? given.username : process.env.HINDSIGHT_REST_USERNAME;
+      const password = given ? given.password : process.env.HINDSIGHT_REST_PASSWORD;
       const caFile = options.restCaCert;
       const open = async () => {
         const rest = {
@@ -175,8 +192,19 @@ export function backendFor(location: string, options: TargetOptions = {}): Backe
       backend = new RetryingBackend(new LazyBackend(restLocationName(new URL(parsed.url)), open), options.retry);
       break;
     }
+    case 'rclone':
+      backend = new RetryingBackend(new LazyBackend(`rclone:${parsed.remote}`, () => rcloneBackend(parsed.remote, options)), options.retry);
+      break;
   }
   return options.uploadBytesPerSecond ? new RateLimitedBackend(backend, options.uploadBytesPerSecond) : backend;
+}
+
+async function rcloneBackend(remote: string, options: TargetOptions): Promise<Backend> {
+  const [{ RestBackend }, { RcloneTransport, splitArguments }] = await Promise.all([import('./restBackend.js'), import('./rcloneTransport.js')]);
+  const program = options.rcloneProgram ?? process.env.HINDSIGHT_RCLONE_PROGRAM;
+  const args = options.rcloneArgs ?? process.env.HINDSIGHT_RCLONE_ARGS;
+  const transport = new RcloneTransport({ remote, ...(program ? { program } : {}), ...(args ? { args: splitArguments(args) } : {}) });
+  return new RestBackend({ location: `rclone:${remote}`, transport });
 }
 
 async function readCertificate(file: string): Promise<Buffer> {
@@ -187,10 +215,10 @@ async function readCertificate(file: string): Promise<Buffer> {
   }
 }
 
-/** One location gives its backend; several give one repository replicated on all of them. */
-export function backendForTargets(locations: readonly string[], options: TargetOptions = {}): Backend {
+/** One location gives its backend; several give one repository replicated on all of them. `perTarget` adds each target's own options. */
+export function backendForTargets(locations: readonly string[], options: TargetOptions = {}, perTarget?: (location: string) => TargetOptions): Backend {
   if (locations.length === 0) throw usage('No repository location given.');
-  const backends = locations.map((location) => backendFor(location, options));
+  const backends = locations.map((location) => backendFor(location, { ...options, ...perTarget?.(location) }));
   if (backends.length === 1) return backends[0] as Backend;
   const seen = new Set<string>();
   for (const backend of backends) {

@@ -1,6 +1,6 @@
 import { BackendError, isValidObjectName, objectPath, type Backend, type BackendErrorCode, type ByteRange, type ObjectHandle, type ObjectInfo, type ObjectType } from './backend.js';
 import { restLocationName } from './backendNames.js';
-import { RestClient, type RestResponse } from './restClient.js';
+import { RestClient, type RestResponse, type RestTransport } from './restClient.js';
 
 export interface RestOptions {
   /** The repository's URL, http://host[:port]/path or https://…, without credentials. */
@@ -12,6 +12,13 @@ export interface RestOptions {
   /** Requests in flight at once, each on its own kept-alive connection (default 8). */
   readonly connections?: number;
   readonly requestTimeoutMs?: number;
+}
+
+/** A REST server reached some other way than a URL (rclone over its standard input and output). */
+export interface RestOverTransport {
+  /** Where the repository lives, as messages name it. */
+  readonly location: string;
+  readonly transport: RestTransport;
 }
 
 /** What a request was for, as messages say it ("Cannot read …", "had a problem trying to delete …"). */
@@ -30,9 +37,14 @@ const V2 = 'application/vnd.x.restic.rest.v2';
  */
 export class RestBackend implements Backend {
   readonly location: string;
-  private readonly client: RestClient;
+  private readonly client: RestTransport;
 
-  constructor(options: RestOptions) {
+  constructor(options: RestOptions | RestOverTransport) {
+    if ('transport' in options) {
+      this.location = options.location;
+      this.client = options.transport;
+      return;
+    }
     const url = new URL(options.url);
     this.location = restLocationName(url);
     this.client = new RestClient({
@@ -130,7 +142,7 @@ export class RestBackend implements Backend {
   }
 
   async close(): Promise<void> {
-    this.client.close();
+    await this.client.close();
   }
 
   private async exists(handle: ObjectHandle): Promise<boolean> {
@@ -165,6 +177,8 @@ export class RestBackend implements Backend {
   }
 
   private unreachable(err: unknown, action: Action, handle?: ObjectHandle): BackendError {
+    // The transport already said what went wrong (rclone missing or stopped).
+    if (err instanceof BackendError) return err;
     const code = (err as { code?: string } | undefined)?.code ?? '';
     const detail = (err as Error | undefined)?.message ?? String(err);
     if (code === 'ENOTFOUND') return new BackendError('E_UNREACHABLE', `There is no host "${new URL(this.location.slice('rest:'.length)).hostname}" (the name does not resolve). Check the repository location.`, { cause: err });

@@ -30,12 +30,26 @@ export interface RestRequest {
 }
 
 /**
+ * How the REST backend reaches its server: HTTP/1.1 over the network (RestClient), or HTTP/2 over an
+ * rclone child's standard input and output (RcloneTransport). A failure of the transport itself
+ * rejects: a BackendError when the transport knows best what went wrong, else Node's error with its
+ * `code`; any HTTP status is the caller's to judge.
+ */
+export interface RestTransport {
+  /** Sends one request to `path` below the repository's root and reads the whole response. */
+  send(method: string, path: string, request?: RestRequest): Promise<RestResponse>;
+  /** Whether the server was given a user name or password to log in with. */
+  readonly hasCredentials: boolean;
+  close(): void | Promise<void>;
+}
+
+/**
  * HTTP/1.1 to one server over a pool of kept-alive connections, so a backup's many small requests do
  * not each pay a TCP (and TLS) handshake, and several requests are in flight at once. Network
  * failures come back as Node's errors with their `code` (ECONNREFUSED, ETIMEDOUT, a TLS code);
  * the caller decides what an HTTP status means.
  */
-export class RestClient {
+export class RestClient implements RestTransport {
   private readonly agent: HttpAgent;
   private readonly authorization: string | undefined;
   private readonly secure: boolean;

@@ -1,4 +1,5 @@
 import { useCallback, useState } from 'react';
+import type { TargetSettings } from '../../../src-shared/plan.js';
 import { ExcludesField, RetentionField, ScheduleField, SourcesField, newPlanDraft, planInput, type PlanDraft } from '../components/PlanForm.js';
 import { LocationFields } from '../components/LocationFields.js';
 import { PasswordField } from '../components/PasswordField.js';
@@ -30,7 +31,11 @@ export function Setup({ firstRun }: { firstRun: boolean }) {
   const [backUpNow, setBackUpNow] = useState(true);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
-  const onLocation = useCallback((l: string) => setLocation(l), []);
+  const [settings, setSettings] = useState<TargetSettings>();
+  const onLocation = useCallback((l: string, s?: TargetSettings) => {
+    setLocation(l);
+    setSettings(s);
+  }, []);
 
   const whereProblem =
     mode === 'known'
@@ -50,7 +55,7 @@ export function Setup({ firstRun }: { firstRun: boolean }) {
     try {
       let target = known;
       if (mode !== 'known') {
-        const repo = await client.call(mode === 'new' ? 'repositories.create' : 'repositories.connect', { location, password, remember });
+        const repo = await client.call(mode === 'new' ? 'repositories.create' : 'repositories.connect', { location, password, remember, ...(settings ? { settings } : {}) });
         target = repo.location;
       }
       const plan = await client.call('plans.create', planInput(draft, [target]));

@@ -21,6 +21,10 @@ test('rest: locations keep their credentials apart from the URL, and backends ar
   assert.deepEqual(parseLocation('rest:http://nas.lan:8000/laptop'), { kind: 'rest', url: 'http://nas.lan:8000/laptop', username: undefined, password: undefined });
   assert.deepEqual(parseLocation('rest:https://ann:p%40ss%20word@backup.example/ann/laptop/'), { kind: 'rest', url: 'https://backup.example/ann/laptop/', username: 'ann', password: 'p@ss word' });
   assert.deepEqual(parseLocation('rest:http://[::1]:8000/'), { kind: 'rest', url: 'http://[::1]:8000/', username: undefined, password: undefined });
+  // rclone: everything after the scheme is rclone's, remote and path alike (a local path or an on-the-fly remote too).
+  assert.deepEqual(parseLocation('rclone:gdrive:backups/laptop'), { kind: 'rclone', remote: 'gdrive:backups/laptop' });
+  assert.deepEqual(parseLocation('rclone::webdav,url=http\://nas:8080:repo'), { kind: 'rclone', remote: ':webdav,url=http\://nas:8080:repo' });
+  assert.throws(() => parseLocation('rclone:'), { code: 'E_USAGE', message: 'An rclone: location is rclone:REMOTE:PATH, with a remote from "rclone listremotes".' });
   assert.equal(backendFor('rest:https://ann:secret@backup.example:8443/ann/laptop/').location, 'rest:https://backup.example:8443/ann/laptop');
   assert.equal(backendFor('rest:http://nas.lan:8000/').location, 'rest:http://nas.lan:8000');
   assert.throws(() => parseLocation('rest:nas.lan/x'), { code: 'E_USAGE', message: /^A rest: location is rest:http:\/\/host:port\/path/ });
