@@ -3,7 +3,8 @@ import { userInfo } from 'node:os';
 import { HindsightError } from '../../../src-shared/errors.js';
 import type { Backend } from './backend.js';
 import { LocalBackend } from './localBackend.js';
-import { restLocationName, s3LocationName, sftpLocationName } from './backendNames.js';
+import { azureLocationName, restLocationName, s3LocationName, sftpLocationName } from './backendNames.js';
+import { azureCredentialsFromEnvironment } from './azureCredentials.js';
 import { LazyBackend } from './lazyBackend.js';
 import { RateLimitedBackend } from './rateLimitedBackend.js';
 import { ReplicatedBackend, type ReplicationEvent } from './replicatedBackend.js';
@@ -14,7 +15,9 @@ export type ParsedLocation =
   | { readonly kind: 'sftp'; readonly host: string; readonly port: number; readonly username: string; readonly path: string }
   | { readonly kind: 's3'; readonly endpoint: string | undefined; readonly bucket: string; readonly prefix: string }
   /** `url` carries no credentials; those written in the location are kept apart, never shown. */
-  | { readonly kind: 'rest'; readonly url: string; readonly username: string | undefined; readonly password: string | undefined };
+  | { readonly kind: 'rest'; readonly url: string; readonly username: string | undefined; readonly password: string | undefined }
+  /** `account` undefined: the environment's (AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_ACCOUNT). */
+  | { readonly kind: 'azure'; readonly account: string | undefined; readonly container: string; readonly prefix: string };
 
 /** Settings for remote targets that are not part of a location (keys, host trust, S3 region), plus the wrappers' settings. */
 export interface TargetOptions {
@@ -47,6 +50,8 @@ function usage(message: string): HindsightError {
  *   s3:http://host:port/bucket[/prefix]       the same over plain HTTP (or s3:https://…)
  *   s3:bucket[/prefix]                        AWS S3 (region from --s3-region or AWS_REGION)
  *   rest:http[s]://[user:pass@]host[:port]/path   restic's REST protocol (rest-server, rclone serve restic)
+ *   azure:container[/prefix]                  Azure Blob Storage, account from the environment
+ *   azure://account/container[/prefix]        the same in a named account
  */
 export function parseLocation(location: string): ParsedLocation {
   const trimmed = location.trim();
@@ -58,7 +63,8 @@ export function parseLocation(location: string): ParsedLocation {
   if (scheme === 'sftp') return parseSftp(trimmed);
   if (scheme === 's3') return parseS3(trimmed);
   if (scheme === 'rest') return parseRest(trimmed);
-  throw usage(`Unknown repository location "${location}": use a folder path, local:/path, sftp://user@host/path, s3://host/bucket/prefix or rest:http://host:port/path.`);
+  if (scheme === 'azure') return parseAzure(trimmed);
+  throw usage(`Unknown repository location "${location}": use a folder path, local:/path, sftp://user@host/path, s3://host/bucket/prefix, rest:http://host:port/path or azure:container/prefix.`);
 }
 
 function parseSftp(text: string): ParsedLocation {
@@ -123,6 +129,22 @@ function parseRest(text: string): ParsedLocation {
   return { kind: 'rest', url: url.toString(), username, password };
 }
 
+function parseAzure(text: string): ParsedLocation {
+  const rest = text.slice('azure:'.length);
+  const named = rest.startsWith('//');
+  const parts = (named ? rest.slice(2) : rest).split('/').filter(Boolean);
+  const account = named ? parts.shift() : undefined;
+  const [container, ...prefix] = parts;
+  const form = named ? 'azure://account/container/prefix' : 'azure:container/prefix';
+  if (named && !/^[a-z0-9]{3,24}$/.test(account ?? '')) throw usage(`"${text}" does not name a storage account (3 to 24 lower-case letters and digits); write ${form}.`);
+  if (!container) throw usage(`"${text}" names no container; write ${form}.`);
+  // The service's own rule, checked here so a typo gets a clear word rather than HTTP 400.
+  if (!/^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/.test(container)) {
+    throw usage(`"${container}" is not a valid Azure container name: 3 to 63 lower-case letters, digits and single hyphens, starting and ending with a letter or digit.`);
+  }
+  return { kind: 'azure', account, container, prefix: prefix.join('/') };
+}
+
 /** The backend for one location; remote ones retry transient errors, and uploads keep to the limit when one is set. */
 export function backendFor(location: string, options: TargetOptions = {}): Backend {
   const parsed = parseLocation(location);
@@ -173,6 +195,12 @@ export function backendFor(location: string, options: TargetOptions = {}): Backe
         return new (await import('./restBackend.js')).RestBackend(rest);
       };
       backend = new RetryingBackend(new LazyBackend(restLocationName(new URL(parsed.url)), open), options.retry);
+      break;
+    }
+    case 'azure': {
+      const { account, container, prefix } = parsed;
+      const open = async () => new (await import('./azureBackend.js')).AzureBackend({ container, prefix, ...(account ? { account } : {}), credentials: azureCredentialsFromEnvironment(account) });
+      backend = new RetryingBackend(new LazyBackend(azureLocationName(parsed), open), options.retry);
       break;
     }
   }

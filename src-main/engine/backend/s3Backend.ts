@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { mapConcurrent } from '../concurrency.js';
 import { s3LocationName, s3Prefix } from './backendNames.js';
+import { gather, sliceParts } from './objectParts.js';
 import { BackendError, isValidObjectName, objectPath, type Backend, type ByteRange, type ObjectHandle, type ObjectInfo, type ObjectType } from './backend.js';
 
 export interface S3Options {
@@ -276,33 +277,4 @@ function hostOf(endpoint: string | undefined): string {
   } catch {
     return endpoint;
   }
-}
-
-/** One buffer from parts, copied only when there is more than one. */
-function gather(parts: readonly Uint8Array[]): Buffer {
-  if (parts.length === 1) {
-    const only = parts[0] as Uint8Array;
-    return Buffer.from(only.buffer, only.byteOffset, only.byteLength);
-  }
-  const list: Uint8Array[] = [];
-  for (let i = 0; i < parts.length; i++) list.push(parts[i] as Uint8Array);
-  return Buffer.concat(list);
-}
-
-/** Regroups the caller's parts into upload parts of `size` bytes (the last one shorter), without copying. */
-function sliceParts(parts: readonly Uint8Array[], total: number, size: number): Uint8Array[][] {
-  const slices: Uint8Array[][] = Array.from({ length: Math.ceil(total / size) }, () => []);
-  let position = 0;
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i] as Uint8Array;
-    let done = 0;
-    while (done < part.byteLength) {
-      const index = Math.floor(position / size);
-      const take = Math.min(part.byteLength - done, (index + 1) * size - position);
-      (slices[index] as Uint8Array[]).push(part.subarray(done, done + take));
-      done += take;
-      position += take;
-    }
-  }
-  return slices;
 }
