@@ -157,13 +157,22 @@ test('azure: credentials come from the environment: a connection string first, t
   });
 });
 
-/** A TCP relay in front of Azurite that answers the first `failFirst` connections' request with `status` itself. */
-async function failingRelay(t: TestContext, port: number, failFirst: number, status: string): Promise<string> {
+/**
+ * A TCP relay in front of Azurite that counts the connections open at once; the first `failFirst`
+ * connections' request it answers itself with `status`.
+ */
+async function relay(t: TestContext, port: number, failFirst = 0, status = '503 Service Unavailable'): Promise<{ endpoint: string; mostAtOnce: () => number }> {
   let toFail = failFirst;
+  let open = 0;
+  let most = 0;
   const sockets = new Set<Socket>();
-  const relay = createServer((client) => {
+  const server = createServer((client) => {
     sockets.add(client);
-    client.once('close', () => sockets.delete(client));
+    most = Math.max(most, ++open);
+    client.once('close', () => {
+      open -= 1;
+      sockets.delete(client);
+    });
     if (toFail > 0) {
       toFail -= 1;
       client.once('data', () => client.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nx-ms-error-code: ServerBusy\r\nConnection: close\r\n\r\n`));
@@ -181,17 +190,29 @@ async function failingRelay(t: TestContext, port: number, failFirst: number, sta
     upstream.once('close', end);
   });
   const relayPort = await freePort();
-  await new Promise<void>((resolve) => relay.listen(relayPort, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(relayPort, '127.0.0.1', resolve));
   t.after(() => {
     for (const socket of sockets) socket.destroy();
-    return new Promise<void>((resolve) => relay.close(() => resolve()));
+    return new Promise<void>((resolve) => server.close(() => resolve()));
   });
-  return `http://127.0.0.1:${relayPort}/${AZURITE_ACCOUNT}`;
+  return { endpoint: `http://127.0.0.1:${relayPort}/${AZURITE_ACCOUNT}`, mostAtOnce: () => most };
 }
+
+test('azure: a large object goes up in blocks with no more than blockConcurrency in flight', async (t) => {
+  const server = await startAzurite(t);
+  const counted = await relay(t, server.port);
+  const options = server.options('blocks');
+  const backend = new AzureBackend({ ...options, credentials: { ...options.credentials, endpoint: counted.endpoint }, blockSize: 1 * MiB, blockConcurrency: 3 });
+  await backend.create();
+  const data = seededBytes('blocks', 10 * MiB + 3);
+  await backend.write(packHandle(1), [data.subarray(0, 2_500_000), data.subarray(2_500_000)]);
+  assert.ok(counted.mostAtOnce() >= 2 && counted.mostAtOnce() <= 3, `blocks in flight at once: ${counted.mostAtOnce()}`);
+  assert.ok((await backend.read(packHandle(1))).equals(data));
+});
 
 test('azure: throttling (503 ServerBusy) and server errors are transient and retried through the retry wrapper', async (t) => {
   const server = await startAzurite(t);
-  const endpoint = await failingRelay(t, server.port, 3, '503 Service Unavailable');
+  const { endpoint } = await relay(t, server.port, 3);
   const events: RetryEvent[] = [];
   const options = server.options('busy');
   const backend = new RetryingBackend(new AzureBackend({ ...options, credentials: { ...options.credentials, endpoint } }), { baseDelayMs: 1, onRetry: (e) => events.push(e) });
@@ -208,7 +229,7 @@ test('azure: throttling (503 ServerBusy) and server errors are transient and ret
   );
   assert.match(String((events[0]?.error as Error).message), /^Azure Storage had a problem trying to open azure:hindsight\/busy \(HTTP 503 ServerBusy\)\.$/);
 
-  const broken = await failingRelay(t, server.port, 1, '500 Internal Server Error');
+  const { endpoint: broken } = await relay(t, server.port, 1, '500 Internal Server Error');
   const other = new AzureBackend({ ...options, credentials: { ...options.credentials, endpoint: broken } });
   await assert.rejects(other.stat(packHandle(1)), { code: 'E_IO', transient: true, message: /HTTP 500/ });
   assert.deepEqual(await other.stat(packHandle(1)), { name: objectName(1), size: 16 });
