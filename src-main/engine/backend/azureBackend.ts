@@ -3,7 +3,7 @@ import { AnonymousCredential, BlobServiceClient, StorageSharedKeyCredential, new
 import { HindsightError } from '../../../src-shared/errors.js';
 import { mapConcurrent } from '../concurrency.js';
 import { azureLocationName, s3Prefix } from './backendNames.js';
-import { BackendError, isValidObjectName, objectPath, type Backend, type BackendErrorCode, type ByteRange, type ObjectHandle, type ObjectInfo, type ObjectType } from './backend.js';
+import { BackendError, describeObject, isValidObjectName, objectPath, rangeError, type Backend, type BackendErrorCode, type ByteRange, type ObjectHandle, type ObjectInfo, type ObjectType } from './backend.js';
 import type { AzureCredentials } from './azureCredentials.js';
 import { gather, sliceParts } from './objectParts.js';
 
@@ -127,14 +127,14 @@ export class AzureBackend implements Backend {
 
   async read(handle: ObjectHandle, range?: ByteRange): Promise<Buffer> {
     const key = this.keyOf(handle);
-    if (range && (range.offset < 0 || range.length < 0)) throw this.badRange(handle, range);
+    if (range && (range.offset < 0 || range.length < 0)) throw rangeError(this.location, handle, range);
     if (range?.length === 0) return this.emptyRange(handle, range);
     return this.download(handle, key, range, undefined);
   }
 
   async readInto(handle: ObjectHandle, range: ByteRange, into: Uint8Array): Promise<Uint8Array> {
     const key = this.keyOf(handle);
-    if (range.offset < 0 || range.length < 0 || into.length < range.length) throw this.badRange(handle, range);
+    if (range.offset < 0 || range.length < 0 || into.length < range.length) throw rangeError(this.location, handle, range);
     if (range.length === 0) return this.emptyRange(handle, range);
     return this.download(handle, key, range, into);
   }
@@ -184,7 +184,7 @@ export class AzureBackend implements Backend {
         .getBlobClient(key)
         .download(range?.offset ?? 0, range?.length, { maxRetryRequests: 0, abortSignal: this.deadline(range?.length ?? this.blockSize) });
     } catch (err) {
-      if (range && errorCodeOf(err) === 'InvalidRange') throw this.badRange(handle, range);
+      if (range && errorCodeOf(err) === 'InvalidRange') throw rangeError(this.location, handle, range);
       throw this.translate(err, 'read', handle);
     }
     const body = response.readableStreamBody;
@@ -192,28 +192,28 @@ export class AzureBackend implements Backend {
     // A range running past the end comes back short rather than failing.
     if (!body || (range && length !== range.length)) {
       (body as { destroy?: () => void } | undefined)?.destroy?.();
-      if (range) throw this.badRange(handle, range);
+      if (range) throw rangeError(this.location, handle, range);
       if (length === 0) return Buffer.alloc(0);
-      throw new BackendError('E_IO', `${this.location} sent no body for ${describe(handle)}.`, { transient: true });
+      throw new BackendError('E_IO', `${this.location} sent no body for ${describeObject(handle)}.`, { transient: true });
     }
     const target = into ? Buffer.from(into.buffer, into.byteOffset, length) : Buffer.allocUnsafe(length);
     let received = 0;
     try {
       for await (const chunk of body as AsyncIterable<Buffer>) {
-        if (received + chunk.length > length) throw new BackendError('E_IO', `${this.location} sent more bytes of ${describe(handle)} than it announced.`, { transient: true });
+        if (received + chunk.length > length) throw new BackendError('E_IO', `${this.location} sent more bytes of ${describeObject(handle)} than it announced.`, { transient: true });
         chunk.copy(target, received);
         received += chunk.length;
       }
     } catch (err) {
       throw this.translate(err, 'read', handle);
     }
-    if (received !== length) throw new BackendError('E_IO', `The connection to ${this.location} broke off while reading ${describe(handle)} (${received} of ${length} bytes).`, { transient: true });
+    if (received !== length) throw new BackendError('E_IO', `The connection to ${this.location} broke off while reading ${describeObject(handle)} (${received} of ${length} bytes).`, { transient: true });
     return target;
   }
 
   private async emptyRange(handle: ObjectHandle, range: ByteRange): Promise<Buffer> {
     const { size } = await this.stat(handle);
-    if (range.offset > size) throw this.badRange(handle, range, size);
+    if (range.offset > size) throw rangeError(this.location, handle, range, size);
     return Buffer.alloc(0);
   }
 
@@ -225,17 +225,10 @@ export class AzureBackend implements Backend {
     return this.prefix + objectPath(handle);
   }
 
-  private badRange(handle: ObjectHandle, range: ByteRange, size?: number): BackendError {
-    return new BackendError(
-      'E_INVALID_RANGE',
-      `Cannot read bytes ${range.offset}–${range.offset + range.length} of ${describe(handle)} at ${this.location}: the object is shorter${size === undefined ? '' : ` (${size} bytes)`}; it may be truncated.`,
-    );
-  }
-
   /** Turns an SDK or network error into one a person can act on, marking what is worth retrying. Never quotes a key or SAS token. */
   private translate(err: unknown, action: string, handle?: ObjectHandle): BackendError {
     if (err instanceof BackendError) return err;
-    const what = handle ? `${describe(handle)} at ${this.location}` : this.location;
+    const what = handle ? `${describeObject(handle)} at ${this.location}` : this.location;
     const code = errorCodeOf(err);
     const status = (err as AzureError | undefined)?.statusCode;
     const fail = (c: BackendErrorCode, message: string, transient = false) => new BackendError(c, message, { cause: err, transient });
@@ -314,6 +307,3 @@ function hostOf(url: string): string {
   }
 }
 
-function describe(handle: ObjectHandle): string {
-  return handle.type === 'config' ? 'config' : `${handle.type}/${handle.name}`;
-}

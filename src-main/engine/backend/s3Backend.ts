@@ -15,7 +15,7 @@ import {
 import { mapConcurrent } from '../concurrency.js';
 import { s3LocationName, s3Prefix } from './backendNames.js';
 import { gather, sliceParts } from './objectParts.js';
-import { BackendError, isValidObjectName, objectPath, type Backend, type ByteRange, type ObjectHandle, type ObjectInfo, type ObjectType } from './backend.js';
+import { BackendError, describeObject, isValidObjectName, objectPath, rangeError, type Backend, type ByteRange, type ObjectHandle, type ObjectInfo, type ObjectType } from './backend.js';
 
 export interface S3Options {
   readonly bucket: string;
@@ -120,10 +120,10 @@ export class S3Backend implements Backend {
 
   async read(handle: ObjectHandle, range?: ByteRange): Promise<Buffer> {
     const key = this.keyOf(handle);
-    if (range && (range.offset < 0 || range.length < 0)) throw this.badRange(handle, range);
+    if (range && (range.offset < 0 || range.length < 0)) throw rangeError(this.location, handle, range);
     if (range && range.length === 0) {
       const { size } = await this.stat(handle);
-      if (range.offset > size) throw this.badRange(handle, range, size);
+      if (range.offset > size) throw rangeError(this.location, handle, range, size);
       return Buffer.alloc(0);
     }
     let bytes: Buffer;
@@ -133,11 +133,11 @@ export class S3Backend implements Backend {
       );
       bytes = Buffer.from((await response.Body?.transformToByteArray()) ?? new Uint8Array(0));
     } catch (err) {
-      if (range && (statusOf(err) === 416 || nameOf(err) === 'InvalidRange')) throw this.badRange(handle, range);
+      if (range && (statusOf(err) === 416 || nameOf(err) === 'InvalidRange')) throw rangeError(this.location, handle, range);
       throw this.translate(err, 'read', handle);
     }
     // A range running past the end comes back short rather than failing.
-    if (range && bytes.length !== range.length) throw this.badRange(handle, range);
+    if (range && bytes.length !== range.length) throw rangeError(this.location, handle, range);
     return bytes;
   }
 
@@ -213,17 +213,10 @@ export class S3Backend implements Backend {
     }
   }
 
-  private badRange(handle: ObjectHandle, range: ByteRange, size?: number): BackendError {
-    return new BackendError(
-      'E_INVALID_RANGE',
-      `Cannot read bytes ${range.offset}–${range.offset + range.length} of ${describe(handle)} at ${this.location}: the object is shorter${size === undefined ? '' : ` (${size} bytes)`}; it may be truncated.`,
-    );
-  }
-
   /** Turns an SDK or network error into one a person can act on, marking what is worth retrying. */
   private translate(err: unknown, action: string, handle?: ObjectHandle): BackendError {
     if (err instanceof BackendError) return err;
-    const what = handle ? `${describe(handle)} at ${this.location}` : this.location;
+    const what = handle ? `${describeObject(handle)} at ${this.location}` : this.location;
     const name = nameOf(err);
     const status = statusOf(err);
     const code = (err as { code?: string } | undefined)?.code;
@@ -256,10 +249,6 @@ export class S3Backend implements Backend {
     if (name === 'SlowDown' || name === 'InternalError' || name === 'ServiceUnavailable') return fail('E_IO', `The S3 server asked to slow down (${name}).`, true);
     return fail('E_IO', `Cannot ${action} ${what}: ${detail}`);
   }
-}
-
-function describe(handle: ObjectHandle): string {
-  return handle.type === 'config' ? 'config' : `${handle.type}/${handle.name}`;
 }
 
 function nameOf(err: unknown): string | undefined {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { connect, createServer, type Socket } from 'node:net';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { ContainerSASPermissions, StorageSharedKeyCredential, generateBlobSASQueryParameters } from '@azure/storage-blob';
 import { AzureBackend } from '../../../src-main/engine/backend/azureBackend.js';
 import { azureCredentialsFromEnvironment } from '../../../src-main/engine/backend/azureCredentials.js';
@@ -11,6 +10,7 @@ import { backendContract, collect, objectName, packHandle } from '../../helpers/
 import { seededBytes } from '../../helpers/data.js';
 import { assertRepositoryCycle } from '../../helpers/repositoryCycle.js';
 import { freePort } from '../../helpers/sshServer.js';
+import { startTcpRelay, type TcpRelay } from '../../helpers/tcpRelay.js';
 
 const MiB = 1024 * 1024;
 
@@ -157,52 +157,17 @@ test('azure: credentials come from the environment: a connection string first, t
   });
 });
 
-/**
- * A TCP relay in front of Azurite that counts the connections open at once; the first `failFirst`
- * connections' request it answers itself with `status`.
- */
-async function relay(t: TestContext, port: number, failFirst = 0, status = '503 Service Unavailable'): Promise<{ endpoint: string; mostAtOnce: () => number }> {
-  let toFail = failFirst;
-  let open = 0;
-  let most = 0;
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    sockets.add(client);
-    most = Math.max(most, ++open);
-    client.once('close', () => {
-      open -= 1;
-      sockets.delete(client);
-    });
-    if (toFail > 0) {
-      toFail -= 1;
-      client.once('data', () => client.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nx-ms-error-code: ServerBusy\r\nConnection: close\r\n\r\n`));
-      return;
-    }
-    const upstream = connect(port, '127.0.0.1');
-    sockets.add(upstream);
-    client.pipe(upstream).pipe(client);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.once('error', end);
-    upstream.once('error', end);
-    upstream.once('close', end);
-  });
-  const relayPort = await freePort();
-  await new Promise<void>((resolve) => server.listen(relayPort, '127.0.0.1', resolve));
-  t.after(() => {
-    for (const socket of sockets) socket.destroy();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return { endpoint: `http://127.0.0.1:${relayPort}/${AZURITE_ACCOUNT}`, mostAtOnce: () => most };
-}
+/** Answered by the relay in Azure's words: throttled. */
+const serverBusy = (status: string) => `HTTP/1.1 ${status}\r\nContent-Length: 0\r\nx-ms-error-code: ServerBusy\r\nConnection: close\r\n\r\n`;
+
+/** The account's endpoint through a relay. */
+const through = (relay: TcpRelay) => `${relay.url}/${AZURITE_ACCOUNT}`;
 
 test('azure: a large object goes up in blocks with no more than blockConcurrency in flight', async (t) => {
   const server = await startAzurite(t);
-  const counted = await relay(t, server.port);
+  const counted = await startTcpRelay(t, server.port);
   const options = server.options('blocks');
-  const backend = new AzureBackend({ ...options, credentials: { ...options.credentials, endpoint: counted.endpoint }, blockSize: 1 * MiB, blockConcurrency: 3 });
+  const backend = new AzureBackend({ ...options, credentials: { ...options.credentials, endpoint: through(counted) }, blockSize: 1 * MiB, blockConcurrency: 3 });
   await backend.create();
   const data = seededBytes('blocks', 10 * MiB + 3);
   await backend.write(packHandle(1), [data.subarray(0, 2_500_000), data.subarray(2_500_000)]);
@@ -212,7 +177,7 @@ test('azure: a large object goes up in blocks with no more than blockConcurrency
 
 test('azure: throttling (503 ServerBusy) and server errors are transient and retried through the retry wrapper', async (t) => {
   const server = await startAzurite(t);
-  const { endpoint } = await relay(t, server.port, 3);
+  const endpoint = through(await startTcpRelay(t, server.port, { failFirst: 3, answer: serverBusy('503 Service Unavailable') }));
   const events: RetryEvent[] = [];
   const options = server.options('busy');
   const backend = new RetryingBackend(new AzureBackend({ ...options, credentials: { ...options.credentials, endpoint } }), { baseDelayMs: 1, onRetry: (e) => events.push(e) });
@@ -229,7 +194,7 @@ test('azure: throttling (503 ServerBusy) and server errors are transient and ret
   );
   assert.match(String((events[0]?.error as Error).message), /^Azure Storage had a problem trying to open azure:hindsight\/busy \(HTTP 503 ServerBusy\)\.$/);
 
-  const { endpoint: broken } = await relay(t, server.port, 1, '500 Internal Server Error');
+  const broken = through(await startTcpRelay(t, server.port, { failFirst: 1, answer: serverBusy('500 Internal Server Error') }));
   const other = new AzureBackend({ ...options, credentials: { ...options.credentials, endpoint: broken } });
   await assert.rejects(other.stat(packHandle(1)), { code: 'E_IO', transient: true, message: /HTTP 500/ });
   assert.deepEqual(await other.stat(packHandle(1)), { name: objectName(1), size: 16 });
