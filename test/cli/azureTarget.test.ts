@@ -4,7 +4,10 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { AzureBackend } from '../../src-main/engine/backend/azureBackend.js';
+import { LocalBackend } from '../../src-main/engine/backend/localBackend.js';
 import { AZURITE_KEY, startAzurite } from '../helpers/azureServer.js';
+import { collect } from '../helpers/backendContract.js';
 import { seededBytes } from '../helpers/data.js';
 import { assertSameTree, buildAwkwardTree, describeTree } from '../helpers/fileTree.js';
 import { tempDir } from '../helpers/tempDir.js';
@@ -73,4 +76,38 @@ test('hindsight over azure: a wrong key, a missing container, no credentials and
   const badName = hindsight(['snapshots', '--repo', 'azure:Bad_Name/x'], env);
   assert.equal(badName.status, 2, badName.both);
   assert.match(badName.last ?? '', /"Bad_Name" is not a valid Azure container name/);
+});
+
+test('Azure beside a local disk: one backup to both, a pack lost on Azure is found by check and put back by repair; copy from Azure seeds a new disk that restores byte for byte', async (t) => {
+  const server = await startAzurite(t);
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await buildAwkwardTree(source, { smallFiles: 30 });
+  const env = { HINDSIGHT_PASSWORD: 'pw', HINDSIGHT_CACHE_DIR: join(dir, 'cache'), AZURE_STORAGE_CONNECTION_STRING: server.connectionString };
+  const local = join(dir, 'local');
+  const azure = 'azure:mirror/laptop';
+  const repos = ['--repo', local, '--repo', azure];
+  assert.equal(hindsight(['init', ...repos, '--pack-size', '128KiB'], env).status, 0);
+  const backedUp = hindsight(['backup', ...repos, source], env);
+  assert.equal(backedUp.status, 0, backedUp.both);
+
+  const remote = new AzureBackend({ ...server.options('laptop', 'mirror') });
+  const packs = await collect(remote.list('data'));
+  assert.deepEqual(packs.map((p) => p.name).sort(), (await collect(new LocalBackend(local).list('data'))).map((p) => p.name).sort());
+  await remote.delete({ type: 'data', name: (packs[0] as { name: string }).name });
+
+  const check = hindsight(['check', ...repos, '--read-data'], env);
+  assert.equal(check.status, 13, check.both);
+  assert.match(check.stdout, /^target azure:mirror\/laptop: DAMAGED/m);
+  const repaired = hindsight(['repair', ...repos], env);
+  assert.equal(repaired.status, 0, repaired.both);
+  assert.match(repaired.stdout, /azure:mirror\/laptop: 1 missing object copied/);
+  assert.equal(hindsight(['check', ...repos, '--read-data'], env).status, 0);
+
+  const seeded = join(dir, 'seeded');
+  const copied = hindsight(['copy', '--from', azure, '--to', seeded], env);
+  assert.equal(copied.status, 0, copied.both);
+  const target = join(dir, 'restored');
+  assert.equal(hindsight(['restore', '--repo', seeded, `latest:${source}`, '--target', target], env).status, 0);
+  assertSameTree(await describeTree(target), await describeTree(source));
 });
