@@ -20,7 +20,7 @@ export interface AzureOptions {
   readonly blockConcurrency?: number;
   /** Blobs asked for per listing page (the service gives at most 5000). */
   readonly listPageSize?: number;
-  /** A request gives up after this long plus the time its bytes take at 64 KiB/s. */
+  /** A request gives up after this long without an answer (an upload: plus the time its bytes take at 64 KiB/s); a download, after this long without a byte. */
   readonly requestTimeoutMs?: number;
 }
 
@@ -89,29 +89,24 @@ export class AzureBackend implements Backend {
   async *list(type: ObjectType): AsyncIterable<ObjectInfo> {
     const folder = type === 'config' ? this.keyOf({ type, name: 'config' }) : `${this.prefix}${type}/`;
     // Each page has its own deadline: a listing of many pages may take long, a page never should.
-    let controller = new AbortController();
-    let timer = setTimeout(() => controller.abort(), this.timeoutMs);
-    try {
-      const pages = this.container.listBlobsFlat({ prefix: folder, abortSignal: controller.signal }).byPage({ maxPageSize: this.options.listPageSize ?? 5000 });
-      for (;;) {
-        let page;
-        try {
-          page = await pages.next();
-        } catch (err) {
-          throw this.translate(err, `list ${type}/ at`);
-        }
-        if (page.done) return;
+    const deadline = new AbortController();
+    const pages = this.container.listBlobsFlat({ prefix: folder, abortSignal: deadline.signal }).byPage({ maxPageSize: this.options.listPageSize ?? 5000 });
+    for (;;) {
+      const timer = setTimeout(() => deadline.abort(), this.timeoutMs);
+      let page;
+      try {
+        page = await pages.next();
+      } catch (err) {
+        throw this.translate(err, `list ${type}/ at`);
+      } finally {
         clearTimeout(timer);
-        for (const blob of page.value.segment.blobItems) {
-          const name = blob.name.slice(blob.name.lastIndexOf('/') + 1);
-          if (!isValidObjectName(type, name) || blob.name !== this.keyOf({ type, name })) continue;
-          yield { name, size: blob.properties.contentLength ?? 0 };
-        }
-        controller = new AbortController();
-        timer = setTimeout(() => controller.abort(), this.timeoutMs);
       }
-    } finally {
-      clearTimeout(timer);
+      if (page.done) return;
+      for (const blob of page.value.segment.blobItems) {
+        const name = blob.name.slice(blob.name.lastIndexOf('/') + 1);
+        if (!isValidObjectName(type, name) || blob.name !== this.keyOf({ type, name })) continue;
+        yield { name, size: blob.properties.contentLength ?? 0 };
+      }
     }
   }
 
@@ -134,7 +129,8 @@ export class AzureBackend implements Backend {
 
   async readInto(handle: ObjectHandle, range: ByteRange, into: Uint8Array): Promise<Uint8Array> {
     const key = this.keyOf(handle);
-    if (range.offset < 0 || range.length < 0 || into.length < range.length) throw rangeError(this.location, handle, range);
+    if (into.length < range.length) throw new RangeError(`readInto was given ${into.length} bytes for a range of ${range.length}`);
+    if (range.offset < 0 || range.length < 0) throw rangeError(this.location, handle, range);
     if (range.length === 0) return this.emptyRange(handle, range);
     return this.download(handle, key, range, into);
   }
@@ -176,39 +172,49 @@ export class AzureBackend implements Backend {
     // The SDK keeps no connection that outlives its requests' keep-alive.
   }
 
-  /** A ranged GET, its body copied straight into `into` (or a buffer of the right size): never concatenated. */
+  /**
+   * A ranged GET, its body copied straight into `into` (or a buffer of the right size): never
+   * concatenated. It gives up when the server sends nothing for the request timeout, however long the
+   * whole transfer takes.
+   */
   private async download(handle: ObjectHandle, key: string, range: ByteRange | undefined, into: Uint8Array | undefined): Promise<Buffer> {
-    let response;
+    const stalled = new AbortController();
+    let timer = setTimeout(() => stalled.abort(), this.timeoutMs);
     try {
-      response = await this.container
-        .getBlobClient(key)
-        .download(range?.offset ?? 0, range?.length, { maxRetryRequests: 0, abortSignal: this.deadline(range?.length ?? this.blockSize) });
-    } catch (err) {
-      if (range && errorCodeOf(err) === 'InvalidRange') throw rangeError(this.location, handle, range);
-      throw this.translate(err, 'read', handle);
-    }
-    const body = response.readableStreamBody;
-    const length = response.contentLength ?? 0;
-    // A range running past the end comes back short rather than failing.
-    if (!body || (range && length !== range.length)) {
-      (body as { destroy?: () => void } | undefined)?.destroy?.();
-      if (range) throw rangeError(this.location, handle, range);
-      if (length === 0) return Buffer.alloc(0);
-      throw new BackendError('E_IO', `${this.location} sent no body for ${describeObject(handle)}.`, { transient: true });
-    }
-    const target = into ? Buffer.from(into.buffer, into.byteOffset, length) : Buffer.allocUnsafe(length);
-    let received = 0;
-    try {
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        if (received + chunk.length > length) throw new BackendError('E_IO', `${this.location} sent more bytes of ${describeObject(handle)} than it announced.`, { transient: true });
-        chunk.copy(target, received);
-        received += chunk.length;
+      let response;
+      try {
+        response = await this.container.getBlobClient(key).download(range?.offset ?? 0, range?.length, { maxRetryRequests: 0, abortSignal: stalled.signal });
+      } catch (err) {
+        if (range && errorCodeOf(err) === 'InvalidRange') throw rangeError(this.location, handle, range);
+        throw this.translate(err, 'read', handle);
       }
-    } catch (err) {
-      throw this.translate(err, 'read', handle);
+      const body = response.readableStreamBody;
+      const length = response.contentLength ?? 0;
+      // A range running past the end comes back short rather than failing.
+      if (!body || (range && length !== range.length)) {
+        (body as { destroy?: () => void } | undefined)?.destroy?.();
+        if (range) throw rangeError(this.location, handle, range);
+        if (length === 0) return Buffer.alloc(0);
+        throw new BackendError('E_IO', `${this.location} sent no body for ${describeObject(handle)}.`, { transient: true });
+      }
+      const target = into ? Buffer.from(into.buffer, into.byteOffset, length) : Buffer.allocUnsafe(length);
+      let received = 0;
+      try {
+        for await (const chunk of body as AsyncIterable<Buffer>) {
+          clearTimeout(timer);
+          timer = setTimeout(() => stalled.abort(), this.timeoutMs);
+          if (received + chunk.length > length) throw new BackendError('E_IO', `${this.location} sent more bytes of ${describeObject(handle)} than it announced.`, { transient: true });
+          chunk.copy(target, received);
+          received += chunk.length;
+        }
+      } catch (err) {
+        throw this.translate(err, 'read', handle);
+      }
+      if (received !== length) throw new BackendError('E_IO', `The connection to ${this.location} broke off while reading ${describeObject(handle)} (${received} of ${length} bytes).`, { transient: true });
+      return target;
+    } finally {
+      clearTimeout(timer);
     }
-    if (received !== length) throw new BackendError('E_IO', `The connection to ${this.location} broke off while reading ${describeObject(handle)} (${received} of ${length} bytes).`, { transient: true });
-    return target;
   }
 
   private async emptyRange(handle: ObjectHandle, range: ByteRange): Promise<Buffer> {

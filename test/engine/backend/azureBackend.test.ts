@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { ContainerSASPermissions, StorageSharedKeyCredential, generateBlobSASQueryParameters } from '@azure/storage-blob';
 import { AzureBackend } from '../../../src-main/engine/backend/azureBackend.js';
@@ -93,6 +94,40 @@ test('azure: a wrong key is E_AUTH, a missing container E_TARGET_MISSING, a serv
     assert.match(err.message, /^Cannot reach 127\.0\.0\.1:\d+ to read data\/0+1 at azure:hindsight\/x \(ECONNREFUSED\)\.$/);
     return true;
   });
+});
+
+test('azure: a server that accepts and never answers times out as a transient E_UNREACHABLE, for a request and for a download that stalls', async (t) => {
+  const silent = createServer(() => undefined);
+  const held = new Set<Socket>();
+  silent.on('connection', (socket) => held.add(socket));
+  const port = await freePort();
+  await new Promise<void>((resolve) => silent.listen(port, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const socket of held) socket.destroy();
+    return new Promise<void>((resolve) => silent.close(() => resolve()));
+  });
+  const backend = new AzureBackend({ container: 'hindsight', prefix: 'x', credentials: { account: AZURITE_ACCOUNT, key: AZURITE_KEY, endpoint: `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}` }, requestTimeoutMs: 300 });
+  for (const call of [() => backend.stat(packHandle(1)), () => backend.read(packHandle(1)), () => collect(backend.list('data')), () => backend.write(packHandle(1), Buffer.alloc(10))]) {
+    const started = Date.now();
+    await assert.rejects(call(), (err: BackendError) => {
+      assert.equal(err.code, 'E_UNREACHABLE');
+      assert.equal(err.transient, true);
+      assert.match(err.message, /timed out\.$/);
+      return true;
+    });
+    assert.ok(Date.now() - started < 5000, `gave up in ${Date.now() - started} ms`);
+  }
+
+  // Headers, then half the body, then silence.
+  const stalling = createServer((socket) => {
+    held.add(socket);
+    socket.once('data', () => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nETag: "0x8D0"\r\nContent-Type: application/octet-stream\r\n\r\n' + 'x'.repeat(500)));
+  });
+  const stallingPort = await freePort();
+  await new Promise<void>((resolve) => stalling.listen(stallingPort, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => stalling.close(() => resolve())));
+  const slow = new AzureBackend({ container: 'hindsight', prefix: 'x', credentials: { account: AZURITE_ACCOUNT, key: AZURITE_KEY, endpoint: `http://127.0.0.1:${stallingPort}/${AZURITE_ACCOUNT}` }, requestTimeoutMs: 300 });
+  await assert.rejects(slow.read(packHandle(1)), { code: 'E_UNREACHABLE', transient: true, message: /timed out\.$/ });
 });
 
 test('azure: init creates a missing container; a SAS token for one existing container can init, back up and read, but not make a container', async (t) => {
