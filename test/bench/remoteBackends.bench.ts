@@ -1,12 +1,14 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { AzureBackend } from '../../src-main/engine/backend/azureBackend.js';
 import type { Backend } from '../../src-main/engine/backend/backend.js';
 import { LocalBackend } from '../../src-main/engine/backend/localBackend.js';
 import { RestBackend } from '../../src-main/engine/backend/restBackend.js';
 import { S3Backend } from '../../src-main/engine/backend/s3Backend.js';
 import { SftpBackend } from '../../src-main/engine/backend/sftpBackend.js';
 import { mapConcurrent } from '../../src-main/engine/concurrency.js';
+import { startAzurite } from '../helpers/azureServer.js';
 import { packHandle } from '../helpers/backendContract.js';
 import { seededBytes } from '../helpers/data.js';
 import { rcloneMissing, startRestServer } from '../helpers/restServer.js';
@@ -15,7 +17,7 @@ import { sshdMissing, startSshServer } from '../helpers/sshServer.js';
 
 /**
  * Upload and download throughput of each backend to a server on 127.0.0.1
- * (sshd, s3rver, rclone serve restic): 8 packs of 16 MiB, two at a time as a backup uploads them.
+ * (sshd, s3rver, rclone serve restic, Azurite): 8 packs of 16 MiB, two at a time as a backup uploads them.
  * Loopback measures the backends' own overhead (ssh2's JavaScript cipher,
  * the SDK), not a network. Run with `npm run bench:remote`.
  */
@@ -54,6 +56,8 @@ try {
     const rest = await startRestServer(context);
     await measure('rest', new RestBackend(rest.options('bench')));
   }
+  const azure = await startAzurite(context);
+  await measure('azure', new AzureBackend(azure.options('bench')));
 } finally {
   for (const cleanup of cleanups.reverse()) await cleanup();
 }

@@ -43,10 +43,11 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, process: ChildProcess, log: () => string): Promise<void> {
-  const deadline = Date.now() + 15_000;
+/** Waits until the server `process` (called `name` in errors) listens on `port` of 127.0.0.1; fails when it exits first. */
+export async function waitForPort(port: number, process: ChildProcess, log: () => string, name = 'sshd', timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (process.exitCode !== null) throw new Error(`sshd exited with status ${process.exitCode}: ${log()}`);
+    if (process.exitCode !== null) throw new Error(`${name} exited with status ${process.exitCode}: ${log()}`);
     const open = await new Promise<boolean>((resolve) => {
       const socket = connect(port, '127.0.0.1');
       socket.once('connect', () => {
@@ -56,7 +57,7 @@ async function waitForPort(port: number, process: ChildProcess, log: () => strin
       socket.once('error', () => resolve(false));
     });
     if (open) return;
-    if (Date.now() > deadline) throw new Error(`sshd did not listen on port ${port}: ${log()}`);
+    if (Date.now() > deadline) throw new Error(`${name} did not listen on port ${port}: ${log()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -167,3 +167,16 @@ export function objectPath(handle: ObjectHandle): string {
   if (handle.type === 'data') return `data/${handle.name.slice(0, 2)}/${handle.name}`;
   return `${handle.type}/${handle.name}`;
 }
+
+/** How messages name an object: `config`, `data/ab12…`, `index/…`. */
+export function describeObject(handle: ObjectHandle): string {
+  return handle.type === 'config' ? 'config' : `${handle.type}/${handle.name}`;
+}
+
+/** A read of bytes the object at `location` does not have (of `size` bytes, when known). */
+export function rangeError(location: string, handle: ObjectHandle, range: ByteRange, size?: number): BackendError {
+  return new BackendError(
+    'E_INVALID_RANGE',
+    `Cannot read bytes ${range.offset}–${range.offset + range.length} of ${describeObject(handle)} at ${location}: the object is shorter${size === undefined ? '' : ` (${size} bytes)`}; it may be truncated.`,
+  );
+}

@@ -21,3 +21,9 @@ export function s3Prefix(prefix: string | undefined): string {
 export function restLocationName(url: URL): string {
   return `rest:${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
 }
+
+/** An Azure container's repository as messages show it: azure://ACCOUNT/CONTAINER/PREFIX, or azure:CONTAINER/PREFIX when the account comes from the environment. */
+export function azureLocationName(options: { readonly account?: string | undefined; readonly container: string; readonly prefix?: string }): string {
+  const path = `${options.container}/${s3Prefix(options.prefix)}`.replace(/\/$/, '');
+  return options.account ? `azure://${options.account}/${path}` : `azure:${path}`;
+}

@@ -3,7 +3,8 @@ import { userInfo } from 'node:os';
 import { HindsightError } from '../../../src-shared/errors.js';
 import type { Backend } from './backend.js';
 import { LocalBackend } from './localBackend.js';
-import { restLocationName, s3LocationName, sftpLocationName } from './backendNames.js';
+import { azureLocationName, restLocationName, s3LocationName, sftpLocationName } from './backendNames.js';
+import { azureCredentialsFromEnvironment } from './azureCredentials.js';
 import { LazyBackend } from './lazyBackend.js';
 import { RateLimitedBackend } from './rateLimitedBackend.js';
 import { ReplicatedBackend, type ReplicationEvent } from './replicatedBackend.js';
@@ -16,7 +17,9 @@ export type ParsedLocation =
   /** `url` carries no credentials; those written in the location are kept apart, never shown. */
   | { readonly kind: 'rest'; readonly url: string; readonly username: string | undefined; readonly password: string | undefined }
   /** `remote` is what rclone is given: REMOTE:PATH, or any path rclone takes. */
-  | { readonly kind: 'rclone'; readonly remote: string };
+  | { readonly kind: 'rclone'; readonly remote: string }
+  /** `account` undefined: the environment's (AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_ACCOUNT). */
+  | { readonly kind: 'azure'; readonly account: string | undefined; readonly container: string; readonly prefix: string };
 
 /** Settings for remote targets that are not part of a location (keys, host trust, S3 region), plus the wrappers' settings. */
 export interface TargetOptions {
@@ -56,6 +59,8 @@ function usage(message: string): HindsightError {
  *   s3:bucket[/prefix]                        AWS S3 (region from --s3-region or AWS_REGION)
  *   rest:http[s]://[user:pass@]host[:port]/path   restic's REST protocol (rest-server, rclone serve restic)
  *   rclone:REMOTE:PATH                        any rclone remote, through rclone serve restic --stdio
+ *   azure:container[/prefix]                  Azure Blob Storage, account from the environment
+ *   azure://account/container[/prefix]        the same in a named account
  */
 export function parseLocation(location: string): ParsedLocation {
   const trimmed = location.trim();
@@ -68,7 +73,8 @@ export function parseLocation(location: string): ParsedLocation {
   if (scheme === 's3') return parseS3(trimmed);
   if (scheme === 'rest') return parseRest(trimmed);
   if (scheme === 'rclone') return parseRclone(trimmed);
-  throw usage(`Unknown repository location "${location}": use a folder path, local:/path, sftp://user@host/path, s3://host/bucket/prefix, rest:http://host:port/path or rclone:REMOTE:PATH.`);
+  if (scheme === 'azure') return parseAzure(trimmed);
+  throw usage(`Unknown repository location "${location}": use a folder path, local:/path, sftp://user@host/path, s3://host/bucket/prefix, rest:http://host:port/path, rclone:REMOTE:PATH or azure:container/prefix.`);
 }
 
 function parseSftp(text: string): ParsedLocation {
@@ -139,6 +145,22 @@ function parseRclone(text: string): ParsedLocation {
   return { kind: 'rclone', remote };
 }
 
+function parseAzure(text: string): ParsedLocation {
+  const rest = text.slice('azure:'.length);
+  const named = rest.startsWith('//');
+  const parts = (named ? rest.slice(2) : rest).split('/').filter(Boolean);
+  const account = named ? parts.shift() : undefined;
+  const [container, ...prefix] = parts;
+  const form = named ? 'azure://account/container/prefix' : 'azure:container/prefix';
+  if (named && !/^[a-z0-9]{3,24}$/.test(account ?? '')) throw usage(`"${text}" does not name a storage account (3 to 24 lower-case letters and digits); write ${form}.`);
+  if (!container) throw usage(`"${text}" names no container; write ${form}.`);
+  // The service's own rule, checked here so a typo gets a clear word rather than HTTP 400.
+  if (!/^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/.test(container)) {
+    throw usage(`"${container}" is not a valid Azure container name: 3 to 63 lower-case letters, digits and single hyphens, starting and ending with a letter or digit.`);
+  }
+  return { kind: 'azure', account, container, prefix: prefix.join('/') };
+}
+
 /** The backend for one location; remote ones retry transient errors, and uploads keep to the limit when one is set. */
 export function backendFor(location: string, options: TargetOptions = {}): Backend {
   const parsed = parseLocation(location);
@@ -195,6 +217,12 @@ export function backendFor(location: string, options: TargetOptions = {}): Backe
     case 'rclone':
       backend = new RetryingBackend(new LazyBackend(`rclone:${parsed.remote}`, () => rcloneBackend(parsed.remote, options)), options.retry);
       break;
+    case 'azure': {
+      const { account, container, prefix } = parsed;
+      const open = async () => new (await import('./azureBackend.js')).AzureBackend({ container, prefix, ...(account ? { account } : {}), credentials: azureCredentialsFromEnvironment(account) });
+      backend = new RetryingBackend(new LazyBackend(azureLocationName(parsed), open), options.retry);
+      break;
+    }
   }
   return options.uploadBytesPerSecond ? new RateLimitedBackend(backend, options.uploadBytesPerSecond) : backend;
 }

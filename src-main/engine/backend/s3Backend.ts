@@ -14,7 +14,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { mapConcurrent } from '../concurrency.js';
 import { s3LocationName, s3Prefix } from './backendNames.js';
-import { BackendError, isValidObjectName, objectPath, type Backend, type ByteRange, type ObjectHandle, type ObjectInfo, type ObjectType } from './backend.js';
+import { gather, sliceParts } from './objectParts.js';
+import { BackendError, describeObject, isValidObjectName, objectPath, rangeError, type Backend, type ByteRange, type ObjectHandle, type ObjectInfo, type ObjectType } from './backend.js';
 
 export interface S3Options {
   readonly bucket: string;
@@ -119,10 +120,10 @@ export class S3Backend implements Backend {
 
   async read(handle: ObjectHandle, range?: ByteRange): Promise<Buffer> {
     const key = this.keyOf(handle);
-    if (range && (range.offset < 0 || range.length < 0)) throw this.badRange(handle, range);
+    if (range && (range.offset < 0 || range.length < 0)) throw rangeError(this.location, handle, range);
     if (range && range.length === 0) {
       const { size } = await this.stat(handle);
-      if (range.offset > size) throw this.badRange(handle, range, size);
+      if (range.offset > size) throw rangeError(this.location, handle, range, size);
       return Buffer.alloc(0);
     }
     let bytes: Buffer;
@@ -132,11 +133,11 @@ export class S3Backend implements Backend {
       );
       bytes = Buffer.from((await response.Body?.transformToByteArray()) ?? new Uint8Array(0));
     } catch (err) {
-      if (range && (statusOf(err) === 416 || nameOf(err) === 'InvalidRange')) throw this.badRange(handle, range);
+      if (range && (statusOf(err) === 416 || nameOf(err) === 'InvalidRange')) throw rangeError(this.location, handle, range);
       throw this.translate(err, 'read', handle);
     }
     // A range running past the end comes back short rather than failing.
-    if (range && bytes.length !== range.length) throw this.badRange(handle, range);
+    if (range && bytes.length !== range.length) throw rangeError(this.location, handle, range);
     return bytes;
   }
 
@@ -212,17 +213,10 @@ export class S3Backend implements Backend {
     }
   }
 
-  private badRange(handle: ObjectHandle, range: ByteRange, size?: number): BackendError {
-    return new BackendError(
-      'E_INVALID_RANGE',
-      `Cannot read bytes ${range.offset}–${range.offset + range.length} of ${describe(handle)} at ${this.location}: the object is shorter${size === undefined ? '' : ` (${size} bytes)`}; it may be truncated.`,
-    );
-  }
-
   /** Turns an SDK or network error into one a person can act on, marking what is worth retrying. */
   private translate(err: unknown, action: string, handle?: ObjectHandle): BackendError {
     if (err instanceof BackendError) return err;
-    const what = handle ? `${describe(handle)} at ${this.location}` : this.location;
+    const what = handle ? `${describeObject(handle)} at ${this.location}` : this.location;
     const name = nameOf(err);
     const status = statusOf(err);
     const code = (err as { code?: string } | undefined)?.code;
@@ -257,10 +251,6 @@ export class S3Backend implements Backend {
   }
 }
 
-function describe(handle: ObjectHandle): string {
-  return handle.type === 'config' ? 'config' : `${handle.type}/${handle.name}`;
-}
-
 function nameOf(err: unknown): string | undefined {
   return (err as { name?: string } | undefined)?.name;
 }
@@ -276,33 +266,4 @@ function hostOf(endpoint: string | undefined): string {
   } catch {
     return endpoint;
   }
-}
-
-/** One buffer from parts, copied only when there is more than one. */
-function gather(parts: readonly Uint8Array[]): Buffer {
-  if (parts.length === 1) {
-    const only = parts[0] as Uint8Array;
-    return Buffer.from(only.buffer, only.byteOffset, only.byteLength);
-  }
-  const list: Uint8Array[] = [];
-  for (let i = 0; i < parts.length; i++) list.push(parts[i] as Uint8Array);
-  return Buffer.concat(list);
-}
-
-/** Regroups the caller's parts into upload parts of `size` bytes (the last one shorter), without copying. */
-function sliceParts(parts: readonly Uint8Array[], total: number, size: number): Uint8Array[][] {
-  const slices: Uint8Array[][] = Array.from({ length: Math.ceil(total / size) }, () => []);
-  let position = 0;
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i] as Uint8Array;
-    let done = 0;
-    while (done < part.byteLength) {
-      const index = Math.floor(position / size);
-      const take = Math.min(part.byteLength - done, (index + 1) * size - position);
-      (slices[index] as Uint8Array[]).push(part.subarray(done, done + take));
-      done += take;
-      position += take;
-    }
-  }
-  return slices;
 }

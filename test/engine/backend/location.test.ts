@@ -50,3 +50,16 @@ test('several locations make one replicated backend; the same target twice is re
   assert.equal(backendFor('sftp://ann@nas:2222/srv/x').location, 'sftp://ann@nas:2222/srv/x');
   assert.equal(backendFor('sftp://ann@nas/~/x').location, 'sftp://ann@nas/~/x');
 });
+
+test('azure: locations name a container and prefix, in the environment\'s account or a named one; bad names are refused before any request', () => {
+  assert.deepEqual(parseLocation('azure:backups/laptop/home'), { kind: 'azure', account: undefined, container: 'backups', prefix: 'laptop/home' });
+  assert.deepEqual(parseLocation('azure:backups'), { kind: 'azure', account: undefined, container: 'backups', prefix: '' });
+  assert.deepEqual(parseLocation('azure://mystorage/backups/laptop/'), { kind: 'azure', account: 'mystorage', container: 'backups', prefix: 'laptop' });
+  assert.equal(backendFor('azure:backups/laptop/').location, 'azure:backups/laptop');
+  assert.equal(backendFor('azure://mystorage/backups').location, 'azure://mystorage/backups');
+  assert.throws(() => parseLocation('azure:'), { code: 'E_USAGE', message: /names no container; write azure:container\/prefix/ });
+  assert.throws(() => parseLocation('azure://mystorage'), { code: 'E_USAGE', message: /names no container; write azure:\/\/account\/container\/prefix/ });
+  assert.throws(() => parseLocation('azure://My_Storage/backups'), { code: 'E_USAGE', message: /does not name a storage account \(3 to 24 lower-case letters and digits\)/ });
+  assert.throws(() => parseLocation('azure:Backups/x'), { code: 'E_USAGE', message: /"Backups" is not a valid Azure container name/ });
+  assert.throws(() => parseLocation('azure:a--b/x'), { code: 'E_USAGE', message: /not a valid Azure container name/ });
+});

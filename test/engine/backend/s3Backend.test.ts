@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { BackendError } from '../../../src-main/engine/backend/backend.js';
 import { S3Backend } from '../../../src-main/engine/backend/s3Backend.js';
 import { backendContract, collect, objectName, packHandle } from '../../helpers/backendContract.js';
 import { seededBytes } from '../../helpers/data.js';
 import { assertRepositoryCycle } from '../../helpers/repositoryCycle.js';
-import { startS3Server } from '../../helpers/s3Server.js';
+import { S3_CREDENTIALS, startS3Server } from '../../helpers/s3Server.js';
 import { freePort } from '../../helpers/sshServer.js';
 
 const MiB = 1024 * 1024;
@@ -104,4 +106,60 @@ test('s3: init creates a missing bucket', async (t) => {
   await backend.create();
   await backend.write(packHandle(1), Buffer.from('x'));
   assert.deepEqual(await collect(backend.list('data')), [{ name: objectName(1), size: 1 }]);
+});
+
+/**
+ * An HTTP proxy in front of s3rver that refuses, with HTTP 400, what Google Cloud Storage's XML API
+ * refuses of S3's protocol: trailing and SDK checksums (sent by default by recent AWS SDKs) and the
+ * multi-object delete. Every refusal is recorded.
+ */
+async function gcsLikeProxy(t: TestContext, endpoint: string): Promise<{ endpoint: string; refused: string[] }> {
+  const upstream = new URL(endpoint);
+  const refused: string[] = [];
+  const proxy = createHttpServer((req, res) => {
+    const headers = req.headers;
+    const problem =
+      headers['x-amz-trailer'] !== undefined ? 'x-amz-trailer'
+      : headers['x-amz-sdk-checksum-algorithm'] !== undefined ? 'x-amz-sdk-checksum-algorithm'
+      : Object.keys(headers).find((name) => name.startsWith('x-amz-checksum-'))
+      ?? (String(headers['x-amz-content-sha256'] ?? '').startsWith('STREAMING-') ? 'streaming payload'
+      : String(headers['content-encoding'] ?? '').includes('aws-chunked') ? 'aws-chunked'
+      : req.method === 'POST' && /[?&]delete(=|&|$)/.test(req.url ?? '') ? 'multi-object delete'
+      : undefined);
+    if (problem) {
+      refused.push(`${req.method} ${req.url}: ${problem}`);
+      req.resume();
+      res.writeHead(400, { 'content-type': 'application/xml' }).end(`<?xml version='1.0' encoding='UTF-8'?><Error><Code>InvalidArgument</Code><Message>${problem}</Message></Error>`);
+      return;
+    }
+    const forward = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    forward.on('error', () => res.destroy());
+    req.pipe(forward);
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => proxy.listen(port, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
+  return { endpoint: `http://127.0.0.1:${port}`, refused };
+}
+
+test('s3: what Google Cloud Storage\'s XML API refuses is never sent (no trailing or SDK checksums, no multi-object delete), region "auto" included', async (t) => {
+  const server = await startS3Server(t);
+  const gcs = await gcsLikeProxy(t, server.endpoint);
+  // The proxy bites: the SDK with its default settings sends a checksum with every upload.
+  const defaults = new S3Client({ region: 'auto', endpoint: gcs.endpoint, forcePathStyle: true, credentials: S3_CREDENTIALS, maxAttempts: 1 });
+  await assert.rejects(defaults.send(new PutObjectCommand({ Bucket: 'hindsight', Key: 'probe', Body: Buffer.from('x') })), { name: 'InvalidArgument' });
+  defaults.destroy();
+  assert.match(gcs.refused.join('\n'), /^PUT \/hindsight\/probe.*: (x-amz-checksum-|x-amz-sdk-checksum|x-amz-trailer|streaming|aws-chunked)/);
+  gcs.refused.length = 0;
+  const options = () => ({ ...server.options('gcs'), endpoint: gcs.endpoint, region: 'auto', partSize: 5 * MiB });
+  const chunker = { minSize: 64 * 1024, avgSize: 256 * 1024, maxSize: 512 * 1024 };
+  await assertRepositoryCycle(t, () => new S3Backend(options()), { packSize: 6 * MiB, bigFileBytes: 14 * MiB, chunker });
+  const backend = new S3Backend(options());
+  t.after(() => backend.close());
+  await backend.write(packHandle(1), seededBytes('multipart', 11 * MiB));
+  await backend.delete(packHandle(1));
+  assert.deepEqual(gcs.refused, []);
 });
