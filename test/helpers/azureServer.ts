@@ -3,7 +3,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { AzureOptions } from '../../src-main/engine/backend/azureBackend.js';
-import { freePort, waitForPort } from './sshServer.js';
+import { stopWhenDone, waitForPort } from './serverProcess.js';
+import { freePort } from './sshServer.js';
 import { tempDir } from './tempDir.js';
 
 /** Azurite's one built-in account and its published key (the emulator's, as in Microsoft's documentation). */
@@ -41,13 +42,7 @@ export async function startAzurite(t: TestContext): Promise<AzureServer> {
   const child = spawn(process.execPath, args, { cwd: directory, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  };
-  t.after(stop);
+  const stop = stopWhenDone(t, child);
   await waitForPort(port, child, () => log, 'azurite-blob', 30_000);
   const endpoint = `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
   return {

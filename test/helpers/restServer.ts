@@ -1,10 +1,10 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { RestOptions } from '../../src-main/engine/backend/restBackend.js';
+import { stopWhenDone, waitForPort } from './serverProcess.js';
 import { freePort } from './sshServer.js';
 import { tempDir } from './tempDir.js';
 
@@ -61,28 +61,8 @@ export async function startRestServer(t: TestContext, options: RestServerOptions
   const child = spawn(RCLONE, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  };
-  t.after(stop);
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`rclone serve restic exited with status ${child.exitCode}: ${log}`);
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (open) break;
-    if (Date.now() > deadline) throw new Error(`rclone serve restic did not listen on port ${port}: ${log}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const stop = stopWhenDone(t, child);
+  await waitForPort(port, child, () => log, 'rclone serve restic');
   const url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   return {
     url,

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { S3Options } from '../../src-main/engine/backend/s3Backend.js';
+import { stopWhenDone } from './serverProcess.js';
 import { tempDir } from './tempDir.js';
 
 /** s3rver knows this key pair. It checks the access key id, but not SigV4 signatures. */
@@ -27,12 +28,7 @@ export async function startS3Server(t: TestContext, buckets: readonly string[] =
   const child = spawn(process.execPath, ['--openssl-legacy-provider', serverScript, directory, ...buckets], { stdio: ['ignore', 'pipe', 'pipe'] });
   let errors = '';
   child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
-  t.after(async () => {
-    if (child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  });
+  stopWhenDone(t, child);
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => {

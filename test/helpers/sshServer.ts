@@ -1,11 +1,12 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { SftpOptions } from '../../src-main/engine/backend/sftpBackend.js';
+import { waitForPort } from './serverProcess.js';
 import { tempDir } from './tempDir.js';
 
 export const SSHD = '/usr/sbin/sshd';
@@ -43,24 +44,6 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Waits until the server `process` (called `name` in errors) listens on `port` of 127.0.0.1; fails when it exits first. */
-export async function waitForPort(port: number, process: ChildProcess, log: () => string, name = 'sshd', timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (process.exitCode !== null) throw new Error(`${name} exited with status ${process.exitCode}: ${log()}`);
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (open) return;
-    if (Date.now() > deadline) throw new Error(`${name} did not listen on port ${port}: ${log()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Every process below `pid` (sshd forks a process per connection, which forks again). */
 function descendants(pid: number): number[] {

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { BackendError } from '../../../src-main/engine/backend/backend.js';
 import { LocalBackend } from '../../../src-main/engine/backend/localBackend.js';
 import { RestBackend } from '../../../src-main/engine/backend/restBackend.js';
@@ -12,6 +11,7 @@ import { seededBytes } from '../../helpers/data.js';
 import { assertRepositoryCycle } from '../../helpers/repositoryCycle.js';
 import { REST_PASSWORD, rcloneMissing, startRestServer } from '../../helpers/restServer.js';
 import { freePort } from '../../helpers/sshServer.js';
+import { startTcpRelay } from '../../helpers/tcpRelay.js';
 
 const skip = rcloneMissing() ?? false;
 const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
@@ -37,52 +37,9 @@ test('rest: init, backup, restore byte for byte and check --read-data against rc
   assert.deepEqual((await collect(local.list('data'))).sort(byName), packs.sort(byName));
 });
 
-/**
- * A TCP relay in front of the server that counts connections: how many were opened, and the most
- * open at once. With `failFirst`, the first that many requests are answered 503 by the relay itself.
- */
-async function countingRelay(t: TestContext, port: number, failFirst = 0): Promise<{ url: string; opened: () => number; mostAtOnce: () => number }> {
-  let opened = 0;
-  let open = 0;
-  let most = 0;
-  let toFail = failFirst;
-  const sockets = new Set<Socket>();
-  const relay = createServer((client) => {
-    sockets.add(client);
-    opened += 1;
-    most = Math.max(most, ++open);
-    client.once('close', () => {
-      open -= 1;
-      sockets.delete(client);
-    });
-    if (toFail > 0) {
-      toFail -= 1;
-      client.once('data', () => client.end('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'));
-      return;
-    }
-    const upstream = connect(port, '127.0.0.1');
-    sockets.add(upstream);
-    client.pipe(upstream).pipe(client);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.once('error', end);
-    upstream.once('error', end);
-    upstream.once('close', end);
-  });
-  const relayPort = await freePort();
-  await new Promise<void>((resolve) => relay.listen(relayPort, '127.0.0.1', resolve));
-  t.after(() => {
-    for (const socket of sockets) socket.destroy();
-    return new Promise<void>((resolve) => relay.close(() => resolve()));
-  });
-  return { url: `http://127.0.0.1:${relayPort}`, opened: () => opened, mostAtOnce: () => most };
-}
-
 test('rest: requests reuse kept-alive connections, and many are in flight at once up to the connection limit', { skip }, async (t) => {
   const server = await startRestServer(t);
-  const relay = await countingRelay(t, server.port);
+  const relay = await startTcpRelay(t, server.port);
   const backend = new RestBackend({ ...server.options('pool'), url: `${relay.url}/pool`, connections: 4 });
   t.after(() => backend.close());
   await backend.create();
@@ -96,7 +53,7 @@ test('rest: requests reuse kept-alive connections, and many are in flight at onc
 
 test('rest: a 503 from the server is transient and retried through the retry wrapper', { skip }, async (t) => {
   const server = await startRestServer(t);
-  const relay = await countingRelay(t, server.port, 2);
+  const relay = await startTcpRelay(t, server.port, { failFirst: 2 });
   const events: RetryEvent[] = [];
   const backend = new RetryingBackend(new RestBackend({ ...server.options('busy'), url: `${relay.url}/busy` }), { baseDelayMs: 1, onRetry: (e) => events.push(e) });
   t.after(() => backend.close());
