@@ -1,0 +1,111 @@
+import { resolve } from 'node:path';
+import { parseBytes } from '../../../src-shared/units.js';
+import { folderStorage } from '../../server/repositoryStorage.js';
+import { startRepositoryServer } from '../../server/repositoryServer.js';
+import { serverStateFolder } from '../../server/serverState.js';
+import { loadCertificate, selfSignedCertificate, type ServerCertificate } from '../../server/serverTls.js';
+import { UsageError } from '../cliError.js';
+import type { Command, OptionValues, RunContext } from '../command.js';
+
+const DEFAULT_LISTEN = '127.0.0.1:8000';
+/** Above any pack Hindsight (1 GiB at most) or restic (128 MiB) writes. */
+const DEFAULT_MAX_UPLOAD = 2 * 1024 * 1024 * 1024;
+
+export const serverCommand: Command = {
+  name: 'server',
+  summary: 'run a repository server (restic REST protocol) for other machines to back up to',
+  help: `Usage: hindsight server --data DIR [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE | --tls-self-signed]
+
+Serves repositories over restic's REST protocol (version 2, HTTP/1.1 and
+HTTP/2), so Hindsight (rest: locations), restic and rclone back up to it. Each
+repository is an ordinary repository folder under DIR (DIR/NAME/REPO), which
+also opens directly on the server with --repo DIR/NAME/REPO.
+
+Options:
+      --data DIR            where repositories (and the server's own files, in
+                            DIR/.hindsight-server) are kept
+      --listen HOST:PORT    address to listen on (default ${DEFAULT_LISTEN})
+      --tls-cert FILE       HTTPS (and HTTP/2) with this PEM certificate chain…
+      --tls-key FILE        …and its PEM private key
+      --tls-self-signed     HTTPS with a self-signed certificate kept in
+                            DIR/.hindsight-server (made at first start); clients
+                            trust it with --rest-cacert or pin its fingerprint
+      --insecure-listen     allow plain HTTP on an address other than loopback
+                            (passwords and data then cross the network in clear)
+      --max-upload SIZE     refuse objects larger than this (default 2GiB)
+      --no-verify-upload    do not check uploads' SHA-256 against their names
+                            (saves CPU on a slow server; clients check on read)`,
+  options: {
+    data: { type: 'string' },
+    listen: { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'tls-self-signed': { type: 'boolean' },
+    'insecure-listen': { type: 'boolean' },
+    'max-upload': { type: 'string' },
+    'no-verify-upload': { type: 'boolean' },
+  },
+  takesArguments: true,
+  interruptible: true,
+  async run(values, positionals, context) {
+    if (positionals.length > 0) throw new UsageError(`"server" takes no arguments, but was given "${positionals[0]}".`);
+    await runServer(values, context);
+  },
+};
+
+async function runServer(values: OptionValues, { signal }: RunContext): Promise<void> {
+  const data = dataFolder(values);
+  const { host, port } = parseListen((values.listen as string | undefined) ?? DEFAULT_LISTEN);
+  const maxUpload = values['max-upload'] === undefined ? DEFAULT_MAX_UPLOAD : parseBytes(values['max-upload'] as string);
+  if (maxUpload === undefined || maxUpload <= 0) throw new UsageError(`--max-upload must be a size such as 512MiB, not "${String(values['max-upload'])}".`);
+  const certificate = await tlsFrom(values, data, host);
+  if (!certificate && !isLoopback(host) && !values['insecure-listen']) {
+    throw new UsageError(`Listening on ${host} without TLS would send passwords and backups across the network in clear: give --tls-cert and --tls-key (or --tls-self-signed), put it behind an HTTPS reverse proxy and add --insecure-listen, or listen on 127.0.0.1.`);
+  }
+  const storage = folderStorage(data);
+  const server = await startRepositoryServer({
+    host,
+    port,
+    storage,
+    maxUploadBytes: maxUpload,
+    verifyUploads: !values['no-verify-upload'],
+    log: (line) => console.error(`${new Date().toISOString()} ${line}`),
+    ...(certificate ? { tls: { cert: certificate.cert, key: certificate.key } } : {}),
+  });
+  // The certificate first: a script waiting for the "listening" line has both then.
+  if (certificate) console.log(`TLS certificate ${certificate.certFile}, fingerprint ${certificate.fingerprint}.`);
+  console.log(`Hindsight server listening on ${server.url}${server.url.startsWith('https:') ? ' (HTTP/2 and HTTP/1.1)' : ''}; repositories in ${storage.description}.`);
+  if (!certificate && !isLoopback(host)) console.warn(`warning: plain HTTP on ${host}: use it only behind an HTTPS reverse proxy.`);
+  await new Promise((done) => signal.addEventListener('abort', done, { once: true }));
+  console.log('Stopping.');
+  await server.close();
+}
+
+function dataFolder(values: OptionValues): string {
+  const data = values.data as string | undefined;
+  if (!data) throw new UsageError('Give the folder the server keeps its repositories in with --data DIR.');
+  return resolve(data);
+}
+
+async function tlsFrom(values: OptionValues, data: string, host: string): Promise<ServerCertificate | undefined> {
+  const cert = values['tls-cert'] as string | undefined;
+  const key = values['tls-key'] as string | undefined;
+  if (values['tls-self-signed']) {
+    if (cert || key) throw new UsageError('Give either --tls-self-signed or --tls-cert and --tls-key, not both.');
+    return selfSignedCertificate(serverStateFolder(data), host);
+  }
+  if (!cert !== !key) throw new UsageError('--tls-cert and --tls-key go together: give both.');
+  return cert && key ? loadCertificate(cert, key) : undefined;
+}
+
+/** "HOST:PORT" or "[IPv6]:PORT". */
+export function parseListen(text: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[3]);
+  if (!match || port > 65535) throw new UsageError(`--listen takes HOST:PORT (such as 127.0.0.1:8000 or [::1]:8000), not "${text}".`);
+  return { host: (match[1] ?? match[2]) as string, port };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}

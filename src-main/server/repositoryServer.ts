@@ -1,0 +1,82 @@
+import { HindsightError } from '../../src-shared/errors.js';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse as HttpResponse } from 'node:http';
+import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import type { Socket } from 'node:net';
+import { RestHandler, type RestHandlerOptions, type ServerRequest, type ServerResponse } from './restHandler.js';
+
+export interface RepositoryServerOptions extends RestHandlerOptions {
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** PEM certificate chain and key: HTTPS with HTTP/2 (and HTTP/1.1 for clients without it). Without: plain HTTP/1.1. */
+  readonly tls?: { readonly cert: string; readonly key: string };
+}
+
+export interface RepositoryServer {
+  /** http(s)://host:port, for messages. */
+  readonly url: string;
+  readonly port: number;
+  /** Stops listening and ends open connections (an upload in flight leaves nothing behind: it was never renamed). */
+  close(): Promise<void>;
+}
+
+/** A failure to start, with the reason a person needs (the port taken, the address not this machine's). */
+export class ServerStartError extends HindsightError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_SERVER_START', message, options);
+  }
+}
+
+/** Starts `hindsight server`'s HTTP side: the REST protocol over node:http or node:http2. */
+export async function startRepositoryServer(options: RepositoryServerOptions): Promise<RepositoryServer> {
+  const handler = new RestHandler(options);
+  const serve = (req: IncomingMessage | Http2ServerRequest, res: HttpResponse | Http2ServerResponse) => {
+    const request = req as unknown as ServerRequest;
+    void handler.handle(request, res as unknown as ServerResponse, { appendOnly: false }, request.socket.remoteAddress ?? '?');
+  };
+  const sockets = new Set<Socket>();
+  let server: HttpServer | Http2SecureServer;
+  if (options.tls) {
+    // allowHTTP1: restic and rclone negotiate HTTP/2 through ALPN, curl and older clients HTTP/1.1.
+    server = createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true }, serve);
+    server.on('secureConnection', (socket: Socket) => track(sockets, socket));
+  } else {
+    server = createHttpServer({ requestTimeout: 0 }, serve);
+    server.on('connection', (socket: Socket) => track(sockets, socket));
+  }
+  await new Promise<void>((resolve, reject) => {
+    const failed = (err: NodeJS.ErrnoException) => {
+      const reason =
+        err.code === 'EADDRINUSE'
+          ? `port ${options.port} on ${options.host} is in use by another program`
+          : err.code === 'EADDRNOTAVAIL'
+            ? `${options.host} is not an address of this machine`
+            : err.code === 'EACCES'
+              ? `listening on port ${options.port} needs privileges (use a port above 1023)`
+              : err.message;
+      reject(new ServerStartError(`Cannot listen on ${options.host}:${options.port}: ${reason}.`, { cause: err }));
+    };
+    server.once('error', failed);
+    server.listen(options.port, options.host, () => {
+      server.off('error', failed);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return {
+    url: `${options.tls ? 'https' : 'http'}://${host}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      }),
+  };
+}
+
+function track(sockets: Set<Socket>, socket: Socket): void {
+  sockets.add(socket);
+  socket.once('close', () => sockets.delete(socket));
+}
