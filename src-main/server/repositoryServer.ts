@@ -2,9 +2,15 @@ import { HindsightError } from '../../src-shared/errors.js';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse as HttpResponse } from 'node:http';
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
-import { RestHandler, type RestHandlerOptions, type ServerRequest, type ServerResponse } from './restHandler.js';
+import { Authenticator } from './authenticator.js';
+import { LoginLimiter } from './loginLimiter.js';
+import { RestHandler, sendRefusal, type RestHandlerOptions, type ServerRequest, type ServerResponse } from './restHandler.js';
+import { permissionsFor } from './tenancy.js';
+import type { UserDirectory } from './userFile.js';
 
 export interface RepositoryServerOptions extends RestHandlerOptions {
+  /** Who may log in; read again when the user file changes. */
+  readonly users: UserDirectory;
   readonly host: string;
   /** 0 picks a free port. */
   readonly port: number;
@@ -30,18 +36,35 @@ export class ServerStartError extends HindsightError {
 /** Starts `hindsight server`'s HTTP side: the REST protocol over node:http or node:http2. */
 export async function startRepositoryServer(options: RepositoryServerOptions): Promise<RepositoryServer> {
   const handler = new RestHandler(options);
-  const serve = (req: IncomingMessage | Http2ServerRequest, res: HttpResponse | Http2ServerResponse) => {
+  const authenticator = new Authenticator(options.users, new LoginLimiter());
+  const serve = async (req: IncomingMessage | Http2ServerRequest, res: HttpResponse | Http2ServerResponse) => {
     const request = req as unknown as ServerRequest;
-    void handler.handle(request, res as unknown as ServerResponse, { appendOnly: false }, request.socket.remoteAddress ?? '?');
+    const response = res as unknown as ServerResponse;
+    const address = request.socket.remoteAddress ?? '?';
+    const login = await authenticator.authenticate(request.headers.authorization, address).catch((err: unknown) => err as Error);
+    if (login instanceof Error) {
+      options.log(`${address} ${request.method} ${request.url?.slice(0, 200)}: 500 the login could not be checked: ${login.message}`);
+      return sendRefusal(request, response, 500, 'the login could not be checked');
+    }
+    if (!login.user) {
+      if (login.status === 429) {
+        options.log(`${address}: 429 held off after too many failed logins`);
+        return sendRefusal(request, response, 429, 'too many failed logins from this address; try again later', { 'Retry-After': login.retryAfterSeconds });
+      }
+      // The same answer whatever failed (no such user, wrong password, nothing sent) and whatever the path.
+      if (request.headers.authorization) options.log(`${address} ${request.method} ${request.url?.slice(0, 200)}: 401 ${login.reason}`);
+      return sendRefusal(request, response, 401, 'a user name and password are needed, and these were not right', { 'WWW-Authenticate': 'Basic realm="hindsight", charset="UTF-8"' });
+    }
+    await handler.handle(request, response, permissionsFor(login.user), `${login.user.name}@${address}`);
   };
   const sockets = new Set<Socket>();
   let server: HttpServer | Http2SecureServer;
   if (options.tls) {
     // allowHTTP1: restic and rclone negotiate HTTP/2 through ALPN, curl and older clients HTTP/1.1.
-    server = createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true }, serve);
+    server = createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true }, (req, res) => void serve(req, res));
     server.on('secureConnection', (socket: Socket) => track(sockets, socket));
   } else {
-    server = createHttpServer({ requestTimeout: 0 }, serve);
+    server = createHttpServer({ requestTimeout: 0 }, (req, res) => void serve(req, res));
     server.on('connection', (socket: Socket) => track(sockets, socket));
   }
   await new Promise<void>((resolve, reject) => {

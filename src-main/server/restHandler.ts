@@ -41,9 +41,12 @@ export interface RestHandlerOptions {
   readonly log: (line: string) => void;
 }
 
-/** What the client may do: the whole protocol, or add and read only (locks excepted). */
+/** What the client may do: the whole protocol, or add and read only (locks excepted), on which repositories. */
 export interface Permissions {
   readonly appendOnly: boolean;
+  /** Says which repositories `mayUse` allows, for the 403's message. */
+  readonly repositories: string;
+  mayUse(repository: readonly string[]): boolean;
 }
 
 const V1 = 'application/vnd.x.restic.rest.v1';
@@ -100,14 +103,12 @@ export class RestHandler {
         if (!res.destroyed) (res as unknown as { destroy(): void }).destroy();
         return;
       }
-      const body = Buffer.from(`${refusal.message}\n`);
-      res.writeHead(refusal.status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': body.length });
-      res.end(method === 'HEAD' ? undefined : body);
-      if (method === 'POST' && !req.complete) discardBody(req);
+      sendRefusal(req, res, refusal.status, refusal.message);
     }
   }
 
   private async dispatch(method: string, url: URL, route: ObjectRoute, req: ServerRequest, res: ServerResponse, permissions: Permissions): Promise<void> {
+    if (!permissions.mayUse(route.repository)) throw new Refusal(403, `this user may use only ${permissions.repositories}`);
     const backend = this.options.storage.backendFor(route.repository);
     try {
       if (route.kind === 'repository') {
@@ -262,6 +263,14 @@ export class RestHandler {
         return new Refusal(500, `storage error: ${err.message}`);
     }
   }
+}
+
+/** An error answer with a line of text; the rest of a refused upload is read and dropped. */
+export function sendRefusal(req: ServerRequest, res: ServerResponse, status: number, message: string, headers: Record<string, string | number> = {}): void {
+  const body = Buffer.from(`${message}\n`);
+  res.writeHead(status, { ...headers, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': body.length });
+  res.end(req.method === 'HEAD' ? undefined : body);
+  if (req.method === 'POST' && !req.complete) discardBody(req);
 }
 
 function answer(res: ServerResponse, status: number): void {

@@ -4,7 +4,9 @@ import { folderStorage } from '../../server/repositoryStorage.js';
 import { startRepositoryServer } from '../../server/repositoryServer.js';
 import { serverStateFolder } from '../../server/serverState.js';
 import { loadCertificate, selfSignedCertificate, type ServerCertificate } from '../../server/serverTls.js';
+import { UserDirectory } from '../../server/userFile.js';
 import { UsageError } from '../cliError.js';
+import { runUserCommand } from './serverUserCommand.js';
 import type { Command, OptionValues, RunContext } from '../command.js';
 
 const DEFAULT_LISTEN = '127.0.0.1:8000';
@@ -15,13 +17,29 @@ export const serverCommand: Command = {
   name: 'server',
   summary: 'run a repository server (restic REST protocol) for other machines to back up to',
   help: `Usage: hindsight server --data DIR [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE | --tls-self-signed]
+       hindsight server user add NAME --data DIR [--append-only] [--admin] [--quota SIZE] [--repos PREFIX]
+       hindsight server user list|remove NAME|passwd NAME --data DIR
 
 Serves repositories over restic's REST protocol (version 2, HTTP/1.1 and
 HTTP/2), so Hindsight (rest: locations), restic and rclone back up to it. Each
 repository is an ordinary repository folder under DIR (DIR/NAME/REPO), which
 also opens directly on the server with --repo DIR/NAME/REPO.
 
-Options:
+Every request logs in as a user (HTTP basic authentication). A user uses the
+repositories under their own name (rest:https://HOST:8000/NAME/laptop), or
+under --repos PREFIX; an admin uses all of them. Passwords come from
+HINDSIGHT_SERVER_PASSWORD or a prompt, and are kept as Argon2id hashes in
+DIR/.hindsight-server/users.json. A running server sees user changes at once.
+
+User options:
+      --append-only         may add and read, never delete or replace (locks
+                            excepted): a stolen laptop cannot destroy backups
+      --admin               may use every repository on the server
+      --quota SIZE          the most this user's repositories may hold together
+      --repos PREFIX        keep this user's repositories under PREFIX instead
+                            of NAME (several users can share one PREFIX)
+
+Server options:
       --data DIR            where repositories (and the server's own files, in
                             DIR/.hindsight-server) are kept
       --listen HOST:PORT    address to listen on (default ${DEFAULT_LISTEN})
@@ -44,11 +62,17 @@ Options:
     'insecure-listen': { type: 'boolean' },
     'max-upload': { type: 'string' },
     'no-verify-upload': { type: 'boolean' },
+    'append-only': { type: 'boolean' },
+    admin: { type: 'boolean' },
+    quota: { type: 'string' },
+    repos: { type: 'string' },
   },
   takesArguments: true,
   interruptible: true,
   async run(values, positionals, context) {
-    if (positionals.length > 0) throw new UsageError(`"server" takes no arguments, but was given "${positionals[0]}".`);
+    const [verb, ...rest] = positionals;
+    if (verb === 'user') return runUserCommand(dataFolder(values), rest, values);
+    if (verb !== undefined) throw new UsageError(`Unknown "server" command "${verb}"; the server runs with no command, users are managed with "server user".`);
     await runServer(values, context);
   },
 };
@@ -62,8 +86,11 @@ async function runServer(values: OptionValues, { signal }: RunContext): Promise<
   if (!certificate && !isLoopback(host) && !values['insecure-listen']) {
     throw new UsageError(`Listening on ${host} without TLS would send passwords and backups across the network in clear: give --tls-cert and --tls-key (or --tls-self-signed), put it behind an HTTPS reverse proxy and add --insecure-listen, or listen on 127.0.0.1.`);
   }
+  const users = new UserDirectory(data);
+  await users.load();
   const storage = folderStorage(data);
   const server = await startRepositoryServer({
+    users,
     host,
     port,
     storage,
