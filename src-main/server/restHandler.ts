@@ -3,6 +3,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { BackendError, type Backend, type ObjectHandle } from '../engine/backend/backend.js';
 import { parseObjectRoute, type ObjectRoute } from './objectRoute.js';
 import type { RepositoryStorage } from './repositoryStorage.js';
+import type { UsageLedger } from './usageLedger.js';
+import { formatBytes } from '../../src-shared/units.js';
 import { parseRange } from './byteRange.js';
 
 /** The parts of a request that node:http's and node:http2's (compatibility API) requests share. */
@@ -33,6 +35,8 @@ export interface ServerResponse {
 
 export interface RestHandlerOptions {
   readonly storage: RepositoryStorage;
+  /** Kept up to date with every object stored or deleted; asked for quotas. */
+  readonly usage: UsageLedger;
   /** The largest object accepted in one upload, in bytes. */
   readonly maxUploadBytes: number;
   /** Hash uploads of content-addressed objects against their names (rest-server's default). */
@@ -47,6 +51,8 @@ export interface Permissions {
   /** Says which repositories `mayUse` allows, for the 403's message. */
   readonly repositories: string;
   mayUse(repository: readonly string[]): boolean;
+  /** The most the repositories below `prefix` may hold together, checked before an upload is taken. */
+  readonly quota?: { readonly bytes: number; readonly prefix: readonly string[] } | undefined;
 }
 
 const V1 = 'application/vnd.x.restic.rest.v1';
@@ -114,6 +120,7 @@ export class RestHandler {
       if (route.kind === 'repository') {
         if (method !== 'POST' || url.searchParams.get('create') !== 'true') throw new Refusal(405, 'a repository path takes only POST ?create=true');
         await this.create(backend);
+        this.options.usage.created();
         return answer(res, 200);
       }
       if (route.kind === 'folder') {
@@ -135,8 +142,7 @@ export class RestHandler {
           return answer(res, 200);
         case 'DELETE':
           if (permissions.appendOnly && handle.type !== 'locks') throw new Refusal(403, 'append-only: objects are never deleted (locks excepted)');
-          await backend.delete(handle);
-          return answer(res, 200);
+          return await this.remove(backend, route.repository, handle, res);
         default:
           throw new Refusal(405, `${method} is not part of the REST protocol`);
       }
@@ -198,9 +204,32 @@ export class RestHandler {
     const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
     if (declared !== undefined && !(Number.isSafeInteger(declared) && declared >= 0)) throw new Refusal(400, 'the Content-Length is not a size');
     if (declared !== undefined && declared > maxUploadBytes) throw tooLarge(maxUploadBytes);
-    if (permissions.appendOnly && handle.type !== 'locks' && (await exists(backend, handle))) {
+    const previous = await sizeOf(backend, handle);
+    if (permissions.appendOnly && handle.type !== 'locks' && previous !== undefined) {
       throw new Refusal(403, 'append-only: an object that exists is never replaced');
     }
+    const { quota } = permissions;
+    if (quota) await this.options.usage.count(quota.prefix);
+    // From here to the reservation nothing waits: another upload cannot slip in between.
+    const used = quota ? this.options.usage.held(quota.prefix).bytes : 0;
+    const overQuota = (size: number) => new Refusal(413, `over quota: this user's repositories hold ${formatBytes(used)} of the ${formatBytes(quota?.bytes ?? 0)} allowed, and ${handle.type}/${handle.name.slice(0, 12)}… (${formatBytes(size)}${declared === undefined ? ' so far' : ''}) does not fit; forget and prune old snapshots, or ask for a larger quota`);
+    if (quota && declared !== undefined && used + declared > quota.bytes) throw overQuota(declared);
+    const release = quota ? this.options.usage.reserve(quota.prefix, declared ?? 0) : () => undefined;
+    try {
+      await this.receive(backend, repository, handle, req, { declared, previous, quota, used, overQuota });
+    } finally {
+      release();
+    }
+  }
+
+  private async receive(
+    backend: Backend,
+    repository: readonly string[],
+    handle: ObjectHandle,
+    req: ServerRequest,
+    { declared, previous, quota, used, overQuota }: { declared: number | undefined; previous: number | undefined; quota: Permissions['quota']; used: number; overQuota: (size: number) => Refusal },
+  ): Promise<void> {
+    const { maxUploadBytes } = this.options;
     const hash = (await this.isContentAddressed(backend, repository, handle)) ? createHash('sha256') : undefined;
     const sink = openSink(backend, handle);
     try {
@@ -210,6 +239,7 @@ export class RestHandler {
       await receiveBody(req, async (chunk) => {
         received += chunk.length;
         if (received > maxUploadBytes) throw tooLarge(maxUploadBytes);
+        if (quota && used + received > quota.bytes) throw overQuota(received);
         hash?.update(chunk);
         pending.push(chunk);
         pendingBytes += chunk.length;
@@ -223,9 +253,17 @@ export class RestHandler {
       if (pendingBytes > 0) await sink.append(Buffer.concat(pending, pendingBytes));
       if (hash && hash.digest('hex') !== handle.name) throw new Refusal(400, `the content does not match the name ${handle.type}/${handle.name} (its SHA-256 differs): damaged in transit, or a client bug`);
       await sink.commit();
+      this.options.usage.changed(repository, received - (previous ?? 0), previous === undefined ? 1 : 0);
     } finally {
       await sink.abort();
     }
+  }
+
+  private async remove(backend: Backend, repository: readonly string[], handle: ObjectHandle, res: ServerResponse): Promise<void> {
+    const previous = await sizeOf(backend, handle);
+    await backend.delete(handle);
+    if (previous !== undefined) this.options.usage.changed(repository, -previous, -1);
+    answer(res, 200);
   }
 
   /**
@@ -282,12 +320,12 @@ function tooLarge(max: number): Refusal {
   return new Refusal(413, `the object is larger than this server accepts (${max} bytes; see --max-upload)`);
 }
 
-async function exists(backend: Backend, handle: ObjectHandle): Promise<boolean> {
+/** The object's size, or undefined when there is none. */
+async function sizeOf(backend: Backend, handle: ObjectHandle): Promise<number | undefined> {
   try {
-    await backend.stat(handle);
-    return true;
+    return (await backend.stat(handle)).size;
   } catch (err) {
-    if (err instanceof BackendError && err.code === 'E_NOT_FOUND') return false;
+    if (err instanceof BackendError && (err.code === 'E_NOT_FOUND' || err.code === 'E_TARGET_MISSING')) return undefined;
     throw err;
   }
 }

@@ -11,5 +11,6 @@ export function permissionsFor(user: ServerUser): Permissions {
     appendOnly: user.appendOnly,
     repositories: user.admin ? 'every repository' : `repositories under ${user.repos}/`,
     mayUse: (repository) => user.admin || (repository.length > prefix.length && prefix.every((segment, i) => repository[i] === segment)),
+    quota: user.quotaBytes === undefined ? undefined : { bytes: user.quotaBytes, prefix },
   };
 }

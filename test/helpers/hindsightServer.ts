@@ -51,6 +51,8 @@ export interface HindsightServer {
   readonly process: ChildProcess;
   /** Everything the server wrote to standard error so far (its log). */
   log(): string;
+  /** Everything it wrote to standard output so far (its start-up lines). */
+  output(): string;
   /** Resolves once the log matches `pattern` (it comes through a pipe, a moment after the answer); fails after 5 s. */
   waitForLog(pattern: RegExp): Promise<void>;
   /** Options for a RestBackend on the repository at `path`, logged in as `user` (default alice, SERVER_PASSWORD). */
@@ -99,6 +101,7 @@ export async function startHindsightServer(t: TestContext, options: HindsightSer
     fingerprint: /fingerprint (SHA256:[0-9A-F:]+)/.exec(out)?.[1],
     process: child,
     log: () => err,
+    output: () => out,
     waitForLog: async (pattern) => {
       for (const deadline = Date.now() + 5000; !pattern.test(err); await new Promise((resolve) => setTimeout(resolve, 20))) {
         if (Date.now() > deadline) throw new Error(`the server's log never matched ${pattern}: ${err}`);

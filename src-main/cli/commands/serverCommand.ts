@@ -1,9 +1,10 @@
 import { resolve } from 'node:path';
-import { parseBytes } from '../../../src-shared/units.js';
-import { folderStorage } from '../../server/repositoryStorage.js';
+import { formatBytes, formatCount, parseBytes } from '../../../src-shared/units.js';
+import { folderStorage, sweepUnfinishedUploads } from '../../server/repositoryStorage.js';
 import { startRepositoryServer } from '../../server/repositoryServer.js';
 import { serverStateFolder } from '../../server/serverState.js';
 import { loadCertificate, selfSignedCertificate, type ServerCertificate } from '../../server/serverTls.js';
+import { UsageLedger } from '../../server/usageLedger.js';
 import { UserDirectory } from '../../server/userFile.js';
 import { UsageError } from '../cliError.js';
 import { runUserCommand } from './serverUserCommand.js';
@@ -89,8 +90,11 @@ async function runServer(values: OptionValues, { signal }: RunContext): Promise<
   const users = new UserDirectory(data);
   await users.load();
   const storage = folderStorage(data);
+  const swept = await sweepUnfinishedUploads(storage);
+  if (swept.files > 0) console.log(`Removed ${formatCount(swept.files, 'unfinished upload')} (${formatBytes(swept.bytes)}) left by an earlier stop.`);
   const server = await startRepositoryServer({
     users,
+    usage: new UsageLedger(storage),
     host,
     port,
     storage,

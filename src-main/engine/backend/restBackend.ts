@@ -208,7 +208,8 @@ export class RestBackend implements Backend {
       case 404:
         return fail('E_NOT_FOUND', `${what} does not exist.`);
       case 413:
-        return fail('E_IO', `The server at ${this.location} refused ${handle ? describe(handle) : 'an object'} as too large (${status}); raise its upload size limit.`);
+        // Too large for the server's upload limit, or over the user's quota: the server's own line says which.
+        return fail('E_IO', `The server at ${this.location} refused ${handle ? describe(handle) : 'an object'} (${status}): ${said || 'too large; raise its upload size limit'}.`);
       case 507:
         return fail('E_NO_SPACE', `The server at ${this.location} is out of space or over its quota (${status}).`);
     }
