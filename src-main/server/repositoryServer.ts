@@ -2,7 +2,9 @@ import { HindsightError } from '../../src-shared/errors.js';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse as HttpResponse } from 'node:http';
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
+import type { AccessTokens } from './accessTokens.js';
 import { Authenticator } from './authenticator.js';
+import { ServerMetrics } from './serverMetrics.js';
 import { LoginLimiter } from './loginLimiter.js';
 import { RestHandler, sendRefusal, type RestHandlerOptions, type ServerRequest, type ServerResponse } from './restHandler.js';
 import { permissionsFor } from './tenancy.js';
@@ -11,6 +13,8 @@ import type { UserDirectory } from './userFile.js';
 export interface RepositoryServerOptions extends RestHandlerOptions {
   /** Who may log in; read again when the user file changes. */
   readonly users: UserDirectory;
+  /** Signs and checks the access tokens of POST /login. */
+  readonly tokens: AccessTokens;
   readonly host: string;
   /** 0 picks a free port. */
   readonly port: number;
@@ -36,10 +40,12 @@ export class ServerStartError extends HindsightError {
 /** Starts `hindsight server`'s HTTP side: the REST protocol over node:http or node:http2. */
 export async function startRepositoryServer(options: RepositoryServerOptions): Promise<RepositoryServer> {
   const handler = new RestHandler(options);
-  const authenticator = new Authenticator(options.users, new LoginLimiter());
+  const authenticator = new Authenticator(options.users, new LoginLimiter(), options.tokens);
+  const metrics = new ServerMetrics();
   const serve = async (req: IncomingMessage | Http2ServerRequest, res: HttpResponse | Http2ServerResponse) => {
     const request = req as unknown as ServerRequest;
     const response = res as unknown as ServerResponse;
+    response.once('finish', () => metrics.request(request.method ?? '', response.statusCode));
     const address = request.socket.remoteAddress ?? '?';
     const login = await authenticator.authenticate(request.headers.authorization, address).catch((err: unknown) => err as Error);
     if (login instanceof Error) {
@@ -52,10 +58,24 @@ export async function startRepositoryServer(options: RepositoryServerOptions): P
         return sendRefusal(request, response, 429, 'too many failed logins from this address; try again later', { 'Retry-After': login.retryAfterSeconds });
       }
       // The same answer whatever failed (no such user, wrong password, nothing sent) and whatever the path.
+      if (request.headers.authorization) metrics.failedLogin();
       if (request.headers.authorization) options.log(`${address} ${request.method} ${request.url?.slice(0, 200)}: 401 ${login.reason}`);
       return sendRefusal(request, response, 401, 'a user name and password are needed, and these were not right', { 'WWW-Authenticate': 'Basic realm="hindsight", charset="UTF-8"' });
     }
-    await handler.handle(request, response, permissionsFor(login.user), `${login.user.name}@${address}`);
+    const who = `${login.user.name}@${address}`;
+    const path = new URL(request.url ?? '/', 'http://server').pathname;
+    if (path === '/login') {
+      if (request.method !== 'POST') return sendRefusal(request, response, 405, 'POST /login, with the user name and password, gives an access token');
+      if (!login.withPassword) return sendRefusal(request, response, 403, 'log in with the password, not a token, to get a token');
+      const { token, expires } = await options.tokens.issue(login.user);
+      options.log(`${who}: gave an access token until ${expires.toISOString()}`);
+      return sendJson(response, 200, 'application/json', JSON.stringify({ token, tokenType: 'Bearer', expires: expires.toISOString() }));
+    }
+    if (path === '/metrics') {
+      if (!login.user.admin) return sendRefusal(request, response, 403, 'only an admin user may read the metrics');
+      return sendJson(response, 200, 'text/plain; version=0.0.4; charset=utf-8', await metrics.render(options.users, options.usage));
+    }
+    await handler.handle(request, response, permissionsFor(login.user), who);
   };
   const sockets = new Set<Socket>();
   let server: HttpServer | Http2SecureServer;
@@ -97,6 +117,12 @@ export async function startRepositoryServer(options: RepositoryServerOptions): P
         for (const socket of sockets) socket.destroy();
       }),
   };
+}
+
+function sendJson(res: ServerResponse, status: number, type: string, text: string): void {
+  const body = Buffer.from(text);
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': body.length, 'Cache-Control': 'no-store' });
+  res.end(body);
 }
 
 function track(sockets: Set<Socket>, socket: Socket): void {

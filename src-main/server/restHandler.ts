@@ -24,12 +24,13 @@ export interface ServerRequest {
 
 /** The parts of a response that node:http's and node:http2's (compatibility API) responses share. */
 export interface ServerResponse {
+  readonly statusCode: number;
   readonly headersSent: boolean;
   readonly destroyed: boolean;
   writeHead(status: number, headers?: Record<string, string | number>): unknown;
   write(chunk: Uint8Array): boolean;
   end(chunk?: Uint8Array | string): unknown;
-  once(event: 'drain' | 'close', listener: () => void): unknown;
+  once(event: 'drain' | 'close' | 'finish', listener: () => void): unknown;
   off(event: 'drain' | 'close', listener: () => void): unknown;
 }
 

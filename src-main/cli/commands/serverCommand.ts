@@ -1,11 +1,12 @@
 import { resolve } from 'node:path';
 import { formatBytes, formatCount, parseBytes } from '../../../src-shared/units.js';
+import { AccessTokens } from '../../server/accessTokens.js';
 import { folderStorage, sweepUnfinishedUploads } from '../../server/repositoryStorage.js';
 import { startRepositoryServer } from '../../server/repositoryServer.js';
 import { serverStateFolder } from '../../server/serverState.js';
 import { loadCertificate, selfSignedCertificate, type ServerCertificate } from '../../server/serverTls.js';
 import { UsageLedger } from '../../server/usageLedger.js';
-import { UserDirectory } from '../../server/userFile.js';
+import { UserDirectory, readUsers } from '../../server/userFile.js';
 import { UsageError } from '../cliError.js';
 import { runUserCommand } from './serverUserCommand.js';
 import type { Command, OptionValues, RunContext } from '../command.js';
@@ -20,11 +21,17 @@ export const serverCommand: Command = {
   help: `Usage: hindsight server --data DIR [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE | --tls-self-signed]
        hindsight server user add NAME --data DIR [--append-only] [--admin] [--quota SIZE] [--repos PREFIX]
        hindsight server user list|remove NAME|passwd NAME --data DIR
+       hindsight server status --data DIR
 
 Serves repositories over restic's REST protocol (version 2, HTTP/1.1 and
 HTTP/2), so Hindsight (rest: locations), restic and rclone back up to it. Each
 repository is an ordinary repository folder under DIR (DIR/NAME/REPO), which
 also opens directly on the server with --repo DIR/NAME/REPO.
+
+"server status" shows each user's repositories, their size and quota (it
+reads DIR; the server need not run). A running server gives the same figures
+to an admin at GET /metrics (Prometheus text), and an access token for
+POST /login (a JWT, valid 15 minutes, sent as "Authorization: Bearer …").
 
 Every request logs in as a user (HTTP basic authentication). A user uses the
 repositories under their own name (rest:https://HOST:8000/NAME/laptop), or
@@ -73,6 +80,10 @@ Server options:
   async run(values, positionals, context) {
     const [verb, ...rest] = positionals;
     if (verb === 'user') return runUserCommand(dataFolder(values), rest, values);
+    if (verb === 'status') {
+      if (rest.length > 0) throw new UsageError(`"server status" takes no arguments, but was given "${rest[0]}".`);
+      return printStatus(dataFolder(values));
+    }
     if (verb !== undefined) throw new UsageError(`Unknown "server" command "${verb}"; the server runs with no command, users are managed with "server user".`);
     await runServer(values, context);
   },
@@ -94,6 +105,7 @@ async function runServer(values: OptionValues, { signal }: RunContext): Promise<
   if (swept.files > 0) console.log(`Removed ${formatCount(swept.files, 'unfinished upload')} (${formatBytes(swept.bytes)}) left by an earlier stop.`);
   const server = await startRepositoryServer({
     users,
+    tokens: await AccessTokens.open(data, users),
     usage: new UsageLedger(storage),
     host,
     port,
@@ -110,6 +122,23 @@ async function runServer(values: OptionValues, { signal }: RunContext): Promise<
   await new Promise((done) => signal.addEventListener('abort', done, { once: true }));
   console.log('Stopping.');
   await server.close();
+}
+
+async function printStatus(data: string): Promise<void> {
+  const users = await readUsers(data);
+  if (users.length === 0) {
+    console.log(`No users yet in ${data}.`);
+    return;
+  }
+  const ledger = new UsageLedger(folderStorage(data));
+  const rows = [['USER', 'REPOSITORIES', 'OBJECTS', 'SIZE', 'QUOTA']];
+  for (const user of users) {
+    const usage = await ledger.below(user.repos.split('/'));
+    const quota = user.quotaBytes === undefined ? '-' : `${formatBytes(user.quotaBytes)} (${Math.round((100 * usage.bytes) / user.quotaBytes)}% used)`;
+    rows.push([user.name, String(usage.repositories), String(usage.objects), formatBytes(usage.bytes), quota]);
+  }
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  for (const row of rows) console.log(row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  '));
 }
 
 function dataFolder(values: OptionValues): string {
