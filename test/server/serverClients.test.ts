@@ -122,3 +122,33 @@ test('hindsight against hindsight server over HTTPS with --rest-cacert: a full c
   assert.equal(hindsight(['check', ...options, '--read-data'], as('alice')).status, 0);
   assert.match(hindsight(['snapshots', ...options], as('alice')).stdout, /^1 snapshot$/m);
 });
+
+test('hindsight server prune --user NAME --keep-…: forget --prune on each of an append-only user\'s repositories, on the server\'s folders', async (t) => {
+  const server = await startHindsightServer(t, { users: [{ name: 'alice', args: ['--append-only'] }] });
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await buildAwkwardTree(source, { smallFiles: 10 });
+  const env = { HINDSIGHT_PASSWORD: 'pw', HINDSIGHT_CACHE_DIR: join(dir, 'cache'), HINDSIGHT_REST_USERNAME: 'alice', HINDSIGHT_REST_PASSWORD: SERVER_PASSWORD };
+  for (const repo of ['laptop', 'phone']) {
+    const url = `rest:${server.url}/alice/${repo}`;
+    assert.equal(hindsight(['init', '--repo', url, '--pack-size', '256KiB'], env).status, 0);
+    for (let i = 0; i < 3; i++) {
+      await writeFile(join(source, 'changing.bin'), seededBytes(`${repo} ${i}`, 500_000));
+      assert.equal(hindsight(['backup', '--repo', url, source], env).status, 0);
+    }
+  }
+  const before = await filesIn(join(server.data, 'alice'));
+  const pruned = hindsight(['server', 'prune', '--data', server.data, '--user', 'alice', '--keep-last', '1'], { HINDSIGHT_PASSWORD: 'pw', HINDSIGHT_CACHE_DIR: join(dir, 'server-cache') });
+  assert.equal(pruned.status, 0, pruned.both);
+  assert.match(pruned.stdout, /^Repository alice\/laptop:$/m);
+  assert.match(pruned.stdout, /^Repository alice\/phone:$/m);
+  assert.ok((await filesIn(join(server.data, 'alice'))).length < before.length, 'packs and snapshots removed');
+  for (const repo of ['laptop', 'phone']) {
+    const url = `rest:${server.url}/alice/${repo}`;
+    assert.match(hindsight(['snapshots', '--repo', url], env).stdout, /^1 snapshot$/m);
+    assert.equal(hindsight(['check', '--repo', url, '--read-data'], env).status, 0);
+  }
+  const noUser = hindsight(['server', 'prune', '--data', server.data, '--user', 'nobody', '--keep-last', '1'], {});
+  assert.equal(noUser.status, 2);
+  assert.match(noUser.stderr, /There is no user "nobody"/);
+});

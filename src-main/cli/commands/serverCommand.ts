@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { HindsightError } from '../../../src-shared/errors.js';
 import { formatBytes, formatCount, parseBytes } from '../../../src-shared/units.js';
 import { AccessTokens } from '../../server/accessTokens.js';
 import { folderStorage, sweepUnfinishedUploads } from '../../server/repositoryStorage.js';
@@ -8,10 +9,13 @@ import { loadCertificate, selfSignedCertificate, type ServerCertificate } from '
 import { UsageLedger } from '../../server/usageLedger.js';
 import { UserDirectory, readUsers } from '../../server/userFile.js';
 import { UsageError } from '../cliError.js';
+import { forgetCommand } from './forgetCommand.js';
 import { runUserCommand } from './serverUserCommand.js';
 import type { Command, OptionValues, RunContext } from '../command.js';
 
 const DEFAULT_LISTEN = '127.0.0.1:8000';
+/** forget's own rules and repository options, for `server prune`. */
+const forgetOptions = Object.fromEntries(Object.entries(forgetCommand.options).filter(([name]) => name !== 'prune'));
 /** Above any pack Hindsight (1 GiB at most) or restic (128 MiB) writes. */
 const DEFAULT_MAX_UPLOAD = 2 * 1024 * 1024 * 1024;
 
@@ -22,11 +26,17 @@ export const serverCommand: Command = {
        hindsight server user add NAME --data DIR [--append-only] [--admin] [--quota SIZE] [--repos PREFIX]
        hindsight server user list|remove NAME|passwd NAME --data DIR
        hindsight server status --data DIR
+       hindsight server prune --data DIR --user NAME --keep-… [--dry-run]
 
 Serves repositories over restic's REST protocol (version 2, HTTP/1.1 and
 HTTP/2), so Hindsight (rest: locations), restic and rclone back up to it. Each
 repository is an ordinary repository folder under DIR (DIR/NAME/REPO), which
 also opens directly on the server with --repo DIR/NAME/REPO.
+
+"server prune" runs "forget --prune" with the --keep-… rules given (see
+"hindsight forget --help") on each of a user's repositories, on the server's
+folders: how append-only users' old snapshots are removed. The repositories'
+password comes from HINDSIGHT_PASSWORD or --password-file (or a prompt for each).
 
 "server status" shows each user's repositories, their size and quota (it
 reads DIR; the server need not run). A running server gives the same figures
@@ -62,6 +72,8 @@ Server options:
       --no-verify-upload    do not check uploads' SHA-256 against their names
                             (saves CPU on a slow server; clients check on read)`,
   options: {
+    ...forgetOptions,
+    user: { type: 'string' },
     data: { type: 'string' },
     listen: { type: 'string' },
     'tls-cert': { type: 'string' },
@@ -80,6 +92,10 @@ Server options:
   async run(values, positionals, context) {
     const [verb, ...rest] = positionals;
     if (verb === 'user') return runUserCommand(dataFolder(values), rest, values);
+    if (verb === 'prune') {
+      if (rest.length > 0) throw new UsageError(`"server prune" takes no arguments, but was given "${rest[0]}".`);
+      return pruneUser(dataFolder(values), values, context);
+    }
     if (verb === 'status') {
       if (rest.length > 0) throw new UsageError(`"server status" takes no arguments, but was given "${rest[0]}".`);
       return printStatus(dataFolder(values));
@@ -122,6 +138,32 @@ async function runServer(values: OptionValues, { signal }: RunContext): Promise<
   await new Promise((done) => signal.addEventListener('abort', done, { once: true }));
   console.log('Stopping.');
   await server.close();
+}
+
+/** `server prune`: forget --prune with the given rules on each repository of one user, one after the other. */
+async function pruneUser(data: string, values: OptionValues, context: RunContext): Promise<number | void> {
+  const name = values.user as string | undefined;
+  if (!name) throw new UsageError('Name the user whose repositories to prune with --user NAME.');
+  const user = (await readUsers(data)).find((known) => known.name === name);
+  if (!user) throw new UsageError(`There is no user "${name}" (see "server user list").`);
+  if (values.repo !== undefined) throw new UsageError('"server prune" finds the user\'s repositories itself; give no --repo.');
+  const storage = folderStorage(data);
+  let failed = 0;
+  let count = 0;
+  for await (const repository of storage.repositories(user.repos.split('/'))) {
+    count += 1;
+    console.log(`${count > 1 ? '\n' : ''}Repository ${repository.join('/')}:`);
+    try {
+      await forgetCommand.run({ ...values, repo: [join(data, ...repository)], prune: true }, [], context);
+    } catch (err) {
+      // One repository that cannot be pruned (another password, a lock) does not stop the others.
+      if (!(err instanceof HindsightError) || err instanceof UsageError) throw err;
+      console.error(`hindsight: ${repository.join('/')}: ${err.message}`);
+      failed += 1;
+    }
+  }
+  if (count === 0) console.log(`${user.name} has no repositories under ${join(data, user.repos)}.`);
+  return failed > 0 ? 1 : undefined;
 }
 
 async function printStatus(data: string): Promise<void> {
