@@ -15,7 +15,8 @@ export type ObjectRoute =
  * server files) and not a type folder's name (so where the repository ends is never ambiguous).
  */
 const SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
-const MAX_DEPTH = 8;
+/** How deep repositories may nest below the server's root (alice/laptop is 2). */
+export const MAX_REPOSITORY_DEPTH = 8;
 
 export function isRepositorySegment(segment: string): boolean {
   return SEGMENT.test(segment) && !(OBJECT_TYPES as readonly string[]).includes(segment);
@@ -44,7 +45,7 @@ export function parseObjectRoute(pathname: string): ObjectRoute | undefined {
     route = { kind: 'object', repository: [], handle: { type: beforeLast, name: last } };
   }
   const repository = segments.slice(0, repositoryEnd);
-  if (repository.length === 0 || repository.length > MAX_DEPTH || !repository.every(isRepositorySegment)) return undefined;
+  if (repository.length === 0 || repository.length > MAX_REPOSITORY_DEPTH || !repository.every(isRepositorySegment)) return undefined;
   return route ? { ...route, repository } : { kind: 'repository', repository };
 }
 

@@ -1,25 +1,33 @@
 import type { Dirent } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sweepTemporaryFiles, type Backend } from '../engine/backend/backend.js';
+import { OBJECT_TYPES, sweepTemporaryFiles, type Backend } from '../engine/backend/backend.js';
 import { LocalBackend } from '../engine/backend/localBackend.js';
-import { isRepositorySegment } from './objectRoute.js';
-
-/** Repository folders nest no deeper than a request path can name (see objectRoute's MAX_DEPTH). */
-const MAX_DEPTH = 8;
+import { MAX_REPOSITORY_DEPTH, isRepositorySegment } from './objectRoute.js';
 
 /**
- * Where the server keeps repositories: each one is an ordinary repository on a `Backend`, so the same
- * folder opens with `hindsight --repo DIR/alice/laptop` (or restic) on the server itself, and another
- * backend can hold them instead of a local folder.
+ * Where the server keeps repositories: each one is an ordinary repository on a `Backend` (a folder under
+ * --data, or a prefix on the --storage backend), so it also opens directly with `--repo LOCATION` on
+ * the server (or with restic). The storage owns the backends it hands out and closes them in `close`.
  */
 export interface RepositoryStorage {
   /** Says where repositories live, for the start-up line. */
   readonly description: string;
   /** The backend of the repository at `repository` (folder names already checked by `parseObjectRoute`). */
   backendFor(repository: readonly string[]): Backend;
+  /** The location that opens the repository with --repo (for `server prune`). */
+  locationOf(repository: readonly string[]): string;
   /** The repositories (paths that hold a config or a data folder) at or below `prefix`; [] is every one. */
   repositories(prefix: readonly string[]): AsyncIterable<readonly string[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * Whether a folder's entries are a repository's: a config, or a type folder (which create makes first on
+ * a disk, and the first key makes on S3); no repository folder can have a type folder's name.
+ */
+export function looksLikeRepository(files: readonly string[], folders: readonly string[]): boolean {
+  return files.includes('config') || folders.some((folder) => (OBJECT_TYPES as readonly string[]).includes(folder));
 }
 
 /** Repositories as folders under one directory: DIR/alice/laptop/{config,keys,data,…}. */
@@ -31,21 +39,21 @@ export function folderStorage(root: string): RepositoryStorage {
     } catch {
       return;
     }
-    // A config, or the type folders that create makes first ("data" is never a repository folder's name).
-    if (entries.some((entry) => (entry.name === 'config' && entry.isFile()) || (entry.name === 'data' && entry.isDirectory()))) {
+    const folders = entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+    if (looksLikeRepository(entries.filter((entry) => entry.isFile()).map((entry) => entry.name), folders)) {
       yield path;
       return;
     }
-    if (path.length >= MAX_DEPTH) return;
-    for (const entry of entries) {
-      // Hidden folders are the server's own (.hindsight-server), never a repository's.
-      if (entry.isDirectory() && isRepositorySegment(entry.name)) yield* walk([...path, entry.name]);
-    }
+    if (path.length >= MAX_REPOSITORY_DEPTH) return;
+    // Hidden folders are the server's own (.hindsight-server), never a repository's.
+    for (const folder of folders) if (isRepositorySegment(folder)) yield* walk([...path, folder]);
   }
   return {
     description: root,
     backendFor: (repository) => new LocalBackend(join(root, ...repository)),
+    locationOf: (repository) => join(root, ...repository),
     repositories: (prefix) => walk(prefix),
+    close: async () => undefined,
   };
 }
 
@@ -57,14 +65,9 @@ export async function sweepUnfinishedUploads(storage: RepositoryStorage): Promis
   let files = 0;
   let bytes = 0;
   for await (const repository of storage.repositories([])) {
-    const backend = storage.backendFor(repository);
-    try {
-      const swept = await sweepTemporaryFiles(backend, false);
-      files += swept.files;
-      bytes += swept.bytes;
-    } finally {
-      await backend.close();
-    }
+    const swept = await sweepTemporaryFiles(storage.backendFor(repository), false);
+    files += swept.files;
+    bytes += swept.bytes;
   }
   return { files, bytes };
 }

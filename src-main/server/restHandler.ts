@@ -117,38 +117,34 @@ export class RestHandler {
   private async dispatch(method: string, url: URL, route: ObjectRoute, req: ServerRequest, res: ServerResponse, permissions: Permissions): Promise<void> {
     if (!permissions.mayUse(route.repository)) throw new Refusal(403, `this user may use only ${permissions.repositories}`);
     const backend = this.options.storage.backendFor(route.repository);
-    try {
-      if (route.kind === 'repository') {
-        if (method !== 'POST' || url.searchParams.get('create') !== 'true') throw new Refusal(405, 'a repository path takes only POST ?create=true');
-        await this.create(backend);
-        this.options.usage.created();
+    if (route.kind === 'repository') {
+      if (method !== 'POST' || url.searchParams.get('create') !== 'true') throw new Refusal(405, 'a repository path takes only POST ?create=true');
+      await this.create(backend);
+      this.options.usage.created();
+      return answer(res, 200);
+    }
+    if (route.kind === 'folder') {
+      if (method !== 'GET') throw new Refusal(405, 'a type folder takes only GET (a listing)');
+      return await this.list(backend, route.type, req, res);
+    }
+    const { handle } = route;
+    switch (method) {
+      case 'HEAD': {
+        const { size } = await backend.stat(handle);
+        res.writeHead(200, { 'Content-Length': size, 'Content-Type': 'application/octet-stream' });
+        res.end();
+        return;
+      }
+      case 'GET':
+        return await this.download(backend, handle, req, res);
+      case 'POST':
+        await this.upload(backend, route.repository, handle, req, permissions);
         return answer(res, 200);
-      }
-      if (route.kind === 'folder') {
-        if (method !== 'GET') throw new Refusal(405, 'a type folder takes only GET (a listing)');
-        return await this.list(backend, route.type, req, res);
-      }
-      const { handle } = route;
-      switch (method) {
-        case 'HEAD': {
-          const { size } = await backend.stat(handle);
-          res.writeHead(200, { 'Content-Length': size, 'Content-Type': 'application/octet-stream' });
-          res.end();
-          return;
-        }
-        case 'GET':
-          return await this.download(backend, handle, req, res);
-        case 'POST':
-          await this.upload(backend, route.repository, handle, req, permissions);
-          return answer(res, 200);
-        case 'DELETE':
-          if (permissions.appendOnly && handle.type !== 'locks') throw new Refusal(403, 'append-only: objects are never deleted (locks excepted)');
-          return await this.remove(backend, route.repository, handle, res);
-        default:
-          throw new Refusal(405, `${method} is not part of the REST protocol`);
-      }
-    } finally {
-      await backend.close();
+      case 'DELETE':
+        if (permissions.appendOnly && handle.type !== 'locks') throw new Refusal(403, 'append-only: objects are never deleted (locks excepted)');
+        return await this.remove(backend, route.repository, handle, res);
+      default:
+        throw new Refusal(405, `${method} is not part of the REST protocol`);
     }
   }
 

@@ -102,15 +102,11 @@ export class UsageLedger {
     if (known && Date.now() - known.at <= this.maxAgeMs) return known;
     const counted: Counted = { bytes: 0, objects: 0, at: Date.now() };
     const backend = this.storage.backendFor(repository);
-    try {
-      for (const type of OBJECT_TYPES) {
-        for await (const { size } of backend.list(type)) {
-          counted.bytes += size;
-          counted.objects += 1;
-        }
+    for (const type of OBJECT_TYPES) {
+      for await (const { size } of backend.list(type)) {
+        counted.bytes += size;
+        counted.objects += 1;
       }
-    } finally {
-      await backend.close();
     }
     this.counted.set(key, counted);
     return counted;

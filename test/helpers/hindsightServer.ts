@@ -39,6 +39,8 @@ export interface HindsightServerOptions {
   readonly users?: readonly ServerUserSpec[];
   /** More arguments for `hindsight server` (--tls-self-signed, --max-upload …). */
   readonly args?: readonly string[];
+  /** More environment for the server (AWS credentials for --storage s3:…). */
+  readonly env?: Record<string, string>;
 }
 
 export interface HindsightServer {
@@ -68,7 +70,7 @@ export interface HindsightServer {
 export async function startHindsightServer(t: TestContext, options: HindsightServerOptions = {}): Promise<HindsightServer> {
   const data = options.data ?? join(await tempDir(t, 'hindsight-server-'), 'data');
   for (const user of options.users ?? (options.data ? [] : [{ name: 'alice' }])) addServerUser(data, user);
-  const child = spawn(process.execPath, [HINDSIGHT_BIN, 'server', '--data', data, '--listen', '127.0.0.1:0', ...(options.args ?? [])], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [HINDSIGHT_BIN, 'server', '--data', data, '--listen', '127.0.0.1:0', ...(options.args ?? [])], { env: cleanEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));

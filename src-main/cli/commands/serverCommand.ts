@@ -1,8 +1,10 @@
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { HindsightError } from '../../../src-shared/errors.js';
 import { formatBytes, formatCount, parseBytes } from '../../../src-shared/units.js';
 import { AccessTokens } from '../../server/accessTokens.js';
-import { folderStorage, sweepUnfinishedUploads } from '../../server/repositoryStorage.js';
+import { parseLocation } from '../../engine/backend/location.js';
+import { objectStoreStorage } from '../../server/objectStoreStorage.js';
+import { folderStorage, sweepUnfinishedUploads, type RepositoryStorage } from '../../server/repositoryStorage.js';
 import { startRepositoryServer } from '../../server/repositoryServer.js';
 import { serverStateFolder } from '../../server/serverState.js';
 import { loadCertificate, selfSignedCertificate, type ServerCertificate } from '../../server/serverTls.js';
@@ -68,6 +70,12 @@ Server options:
                             trust it with --rest-cacert or pin its fingerprint
       --insecure-listen     allow plain HTTP on an address other than loopback
                             (passwords and data then cross the network in clear)
+      --storage LOCATION    keep the repositories there instead of under DIR: a
+                            folder, or an S3-compatible store (s3:http://host:port/
+                            bucket/prefix, s3://host/bucket/prefix, s3:bucket/prefix;
+                            credentials from AWS_ACCESS_KEY_ID… as for s3: targets).
+                            Users, token key and certificate stay in DIR; give the
+                            same --storage to "server status" and "server prune"
       --max-upload SIZE     refuse objects larger than this (default 2GiB)
       --no-verify-upload    do not check uploads' SHA-256 against their names
                             (saves CPU on a slow server; clients check on read)`,
@@ -81,6 +89,7 @@ Server options:
     'tls-self-signed': { type: 'boolean' },
     'insecure-listen': { type: 'boolean' },
     'max-upload': { type: 'string' },
+    storage: { type: 'string' },
     'no-verify-upload': { type: 'boolean' },
     'append-only': { type: 'boolean' },
     admin: { type: 'boolean' },
@@ -98,7 +107,7 @@ Server options:
     }
     if (verb === 'status') {
       if (rest.length > 0) throw new UsageError(`"server status" takes no arguments, but was given "${rest[0]}".`);
-      return printStatus(dataFolder(values));
+      return printStatus(dataFolder(values), values);
     }
     if (verb !== undefined) throw new UsageError(`Unknown "server" command "${verb}"; the server runs with no command, users are managed with "server user".`);
     await runServer(values, context);
@@ -116,7 +125,7 @@ async function runServer(values: OptionValues, { signal }: RunContext): Promise<
   }
   const users = new UserDirectory(data);
   await users.load();
-  const storage = folderStorage(data);
+  const storage = storageFrom(values, data);
   const swept = await sweepUnfinishedUploads(storage);
   if (swept.files > 0) console.log(`Removed ${formatCount(swept.files, 'unfinished upload')} (${formatBytes(swept.bytes)}) left by an earlier stop.`);
   const server = await startRepositoryServer({
@@ -138,6 +147,17 @@ async function runServer(values: OptionValues, { signal }: RunContext): Promise<
   await new Promise((done) => signal.addEventListener('abort', done, { once: true }));
   console.log('Stopping.');
   await server.close();
+  await storage.close();
+}
+
+/** Where repositories live: folders under --data, or prefixes on the --storage location (a folder or S3). */
+function storageFrom(values: OptionValues, data: string): RepositoryStorage {
+  const location = values.storage as string | undefined;
+  if (location === undefined) return folderStorage(data);
+  const parsed = parseLocation(location);
+  if (parsed.kind === 'local') return folderStorage(resolve(parsed.path));
+  if (parsed.kind === 's3') return objectStoreStorage({ location, endpoint: parsed.endpoint, bucket: parsed.bucket, prefix: parsed.prefix });
+  throw new UsageError(`--storage takes a folder or an S3 location (s3:http://host:port/bucket/prefix, s3://host/bucket/prefix, s3:bucket/prefix), not a ${parsed.kind} one.`);
 }
 
 /** `server prune`: forget --prune with the given rules on each repository of one user, one after the other. */
@@ -147,14 +167,14 @@ async function pruneUser(data: string, values: OptionValues, context: RunContext
   const user = (await readUsers(data)).find((known) => known.name === name);
   if (!user) throw new UsageError(`There is no user "${name}" (see "server user list").`);
   if (values.repo !== undefined) throw new UsageError('"server prune" finds the user\'s repositories itself; give no --repo.');
-  const storage = folderStorage(data);
+  const storage = storageFrom(values, data);
   let failed = 0;
   let count = 0;
   for await (const repository of storage.repositories(user.repos.split('/'))) {
     count += 1;
     console.log(`${count > 1 ? '\n' : ''}Repository ${repository.join('/')}:`);
     try {
-      await forgetCommand.run({ ...values, repo: [join(data, ...repository)], prune: true }, [], context);
+      await forgetCommand.run({ ...values, repo: [storage.locationOf(repository)], prune: true }, [], context);
     } catch (err) {
       // One repository that cannot be pruned (another password, a lock) does not stop the others.
       if (!(err instanceof HindsightError) || err instanceof UsageError) throw err;
@@ -162,17 +182,19 @@ async function pruneUser(data: string, values: OptionValues, context: RunContext
       failed += 1;
     }
   }
-  if (count === 0) console.log(`${user.name} has no repositories under ${join(data, user.repos)}.`);
+  await storage.close();
+  if (count === 0) console.log(`${user.name} has no repositories under ${user.repos}/ in ${storage.description}.`);
   return failed > 0 ? 1 : undefined;
 }
 
-async function printStatus(data: string): Promise<void> {
+async function printStatus(data: string, values: OptionValues): Promise<void> {
   const users = await readUsers(data);
   if (users.length === 0) {
     console.log(`No users yet in ${data}.`);
     return;
   }
-  const ledger = new UsageLedger(folderStorage(data));
+  const storage = storageFrom(values, data);
+  const ledger = new UsageLedger(storage);
   const rows = [['USER', 'REPOSITORIES', 'OBJECTS', 'SIZE', 'QUOTA']];
   for (const user of users) {
     const usage = await ledger.below(user.repos.split('/'));
@@ -181,6 +203,7 @@ async function printStatus(data: string): Promise<void> {
   }
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   for (const row of rows) console.log(row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  '));
+  await storage.close();
 }
 
 function dataFolder(values: OptionValues): string {
