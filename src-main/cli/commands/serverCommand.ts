@@ -109,7 +109,7 @@ Server options:
       if (rest.length > 0) throw new UsageError(`"server status" takes no arguments, but was given "${rest[0]}".`);
       return printStatus(dataFolder(values), values);
     }
-    if (verb !== undefined) throw new UsageError(`Unknown "server" command "${verb}"; the server runs with no command, users are managed with "server user".`);
+    if (verb !== undefined) throw new UsageError(`Unknown "server" command "${verb}": the server runs with none; the others are user, status and prune.`);
     await runServer(values, context);
   },
 };
