@@ -40,6 +40,7 @@ export const TARGET_OPTIONS = {
   's3-region': { type: 'string' },
   's3-virtual-hosted': { type: 'boolean' },
   'rest-cacert': { type: 'string' },
+  'rest-fingerprint': { type: 'string' },
   'limit-upload': { type: 'string' },
 } as const satisfies OptionSpec;
 
@@ -58,6 +59,8 @@ export const TARGET_HELP = `      --ssh-key FILE        SFTP: private key to log
       --s3-virtual-hosted   S3: bucket in the host name instead of the path
       --rest-cacert FILE    REST: also trust the certificates in this PEM file
                             (a server with a self-signed certificate)
+      --rest-fingerprint SHA256:…  REST: trust only the certificate with this
+                            fingerprint (as hindsight server prints it), no CA
       --limit-upload KIB/S  upload at most this many KiB per second (on average)`;
 
 /** restic's snapshot filters, for the commands that pick snapshots (snapshots, ls, restore, cat). */

@@ -152,3 +152,31 @@ test('hindsight server prune --user NAME --keep-…: forget --prune on each of a
   assert.equal(noUser.status, 2);
   assert.match(noUser.stderr, /There is no user "nobody"/);
 });
+
+test('hindsight with --rest-fingerprint pins hindsight server\'s self-signed certificate: a full cycle byte for byte; a wrong pin is refused before anything is sent', async (t) => {
+  const server = await startHindsightServer(t, { args: ['--tls-self-signed'] });
+  const pin = server.fingerprint as string;
+  assert.match(pin, /^SHA256:([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await buildAwkwardTree(source, { smallFiles: 20 });
+  const env = { HINDSIGHT_PASSWORD: 'pw', HINDSIGHT_CACHE_DIR: join(dir, 'cache'), HINDSIGHT_REST_USERNAME: 'alice', HINDSIGHT_REST_PASSWORD: SERVER_PASSWORD };
+  const url = `rest:${server.url}/alice/pinned`;
+  const options = ['--repo', url, '--rest-fingerprint', pin];
+  assert.equal(hindsight(['init', ...options, '--pack-size', '256KiB'], env).status, 0);
+  const backedUp = hindsight(['backup', ...options, source], env);
+  assert.equal(backedUp.status, 0, backedUp.both);
+  const target = join(dir, 'restored');
+  assert.equal(hindsight(['restore', ...options, `latest:${source}`, '--target', target], env).status, 0);
+  assertSameTree(await describeTree(target), await describeTree(source));
+  // The same pin in lower case and without "SHA256:" is the same pin.
+  assert.equal(hindsight(['check', '--repo', url, '--rest-fingerprint', pin.slice('SHA256:'.length).toLowerCase()], env).status, 0);
+
+  const wrongPin = `SHA256:${'AB:'.repeat(31)}AB`;
+  const refused = hindsight(['snapshots', '--repo', url, '--rest-fingerprint', wrongPin], env);
+  assert.equal(refused.status, 1, refused.both);
+  assert.match(refused.stderr, new RegExp(`is not the one pinned with --rest-fingerprint: its certificate has the fingerprint ${pin}\\. Nothing was sent\\.`));
+  const malformed = hindsight(['snapshots', '--repo', url, '--rest-fingerprint', 'SHA256:12:34'], env);
+  assert.equal(malformed.status, 2);
+  assert.match(malformed.stderr, /--rest-fingerprint takes a SHA-256 fingerprint/);
+});

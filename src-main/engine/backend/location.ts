@@ -29,6 +29,8 @@ export interface TargetOptions {
   readonly s3VirtualHosted?: boolean;
   /** A PEM file of certificates to trust for rest:https://… (a server with a self-signed certificate). */
   readonly restCaCert?: string;
+  /** The SHA-256 fingerprint of the one certificate to trust for rest:https://…, instead of any CA. */
+  readonly restFingerprint?: string;
   readonly uploadBytesPerSecond?: number;
   readonly retry?: RetryPolicy;
   /** With several targets: reports targets going down and reads served by another target. */
@@ -169,6 +171,7 @@ export function backendFor(location: string, options: TargetOptions = {}): Backe
           ...(username !== undefined ? { username } : {}),
           ...(password !== undefined ? { password } : {}),
           ...(caFile ? { ca: await readCertificate(caFile) } : {}),
+          ...(options.restFingerprint ? { fingerprint: options.restFingerprint } : {}),
         };
         return new (await import('./restBackend.js')).RestBackend(rest);
       };
