@@ -47,11 +47,16 @@ export async function startRepositoryServer(options: RepositoryServerOptions): P
     const response = res as unknown as ServerResponse;
     response.once('finish', () => metrics.request(request.method ?? '', response.statusCode));
     const address = request.socket.remoteAddress ?? '?';
-    const login = await authenticator.authenticate(request.headers.authorization, address).catch((err: unknown) => err as Error);
-    if (login instanceof Error) {
-      options.log(`${address} ${request.method} ${request.url?.slice(0, 200)}: 500 the login could not be checked: ${login.message}`);
-      return sendRefusal(request, response, 500, 'the login could not be checked');
+    try {
+      await answer(request, response, address);
+    } catch (err) {
+      // Not a refusal the protocol knows (the handler turns those into answers): the user file, the token key.
+      options.log(`${address} ${request.method} ${request.url?.slice(0, 200)}: 500 ${(err as Error).message}`);
+      if (!response.headersSent) sendRefusal(request, response, 500, 'the server could not answer this request; its log says why');
     }
+  };
+  const answer = async (request: ServerRequest, response: ServerResponse, address: string) => {
+    const login = await authenticator.authenticate(request.headers.authorization, address);
     if (!login.user) {
       if (login.status === 429) {
         options.log(`${address}: 429 held off after too many failed logins`);
