@@ -27,6 +27,7 @@ export interface ServerResponse {
   readonly statusCode: number;
   readonly headersSent: boolean;
   readonly destroyed: boolean;
+  destroy(): void;
   writeHead(status: number, headers?: Record<string, string | number>): unknown;
   write(chunk: Uint8Array): boolean;
   end(chunk?: Uint8Array | string): unknown;
@@ -70,6 +71,8 @@ class Refusal extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** More for the log than the client may see (the server's own paths, a storage error's detail). */
+    readonly detail?: string,
   ) {
     super(message);
   }
@@ -104,10 +107,10 @@ export class RestHandler {
     } catch (err) {
       const refusal = err instanceof Refusal ? err : this.refusalFor(err);
       // A missing object is an ordinary answer (a client checking before it writes), not worth a line.
-      if (refusal.status !== 404) this.options.log(`${who} ${method} ${url.pathname}: ${refusal.status} ${refusal.message}`);
+      if (refusal.status !== 404) this.options.log(`${who} ${method} ${url.pathname}: ${refusal.status} ${refusal.detail ?? refusal.message}`);
       if (res.headersSent) {
         // Mid-download: the client sees a short body, never a wrong one.
-        if (!res.destroyed) (res as unknown as { destroy(): void }).destroy();
+        if (!res.destroyed) res.destroy();
         return;
       }
       sendRefusal(req, res, refusal.status, refusal.message);
@@ -282,7 +285,7 @@ export class RestHandler {
   }
 
   private refusalFor(err: unknown): Refusal {
-    if (!(err instanceof BackendError)) return new Refusal(500, `internal error: ${(err as Error | undefined)?.message ?? String(err)}`);
+    if (!(err instanceof BackendError)) return new Refusal(500, 'internal error; the server\'s log says more', `internal error: ${(err as Error | undefined)?.stack ?? String(err)}`);
     switch (err.code) {
       case 'E_NOT_FOUND':
       case 'E_TARGET_MISSING':
@@ -292,10 +295,10 @@ export class RestHandler {
       case 'E_INVALID_NAME':
         return new Refusal(400, err.message);
       case 'E_NO_SPACE':
-        return new Refusal(507, 'the server is out of space');
+        return new Refusal(507, 'the server is out of space', `out of space: ${err.message}`);
       default:
         // The server's own storage failed: the detail is for its log, the client hears a retryable 500.
-        return new Refusal(500, `storage error: ${err.message}`);
+        return new Refusal(500, 'a storage error on the server; its log says more', `storage error: ${err.message}`);
     }
   }
 }
