@@ -8,7 +8,7 @@
 # Building: the native modules (better-sqlite3, zstd-napi, keytar) compile from source with node-gyp,
 # which needs a C++ toolchain and Python; keytar also needs libsecret's headers, found through pkg-config.
 # Testing: the keychain tests run a real GNOME Keyring in a D-Bus session, the SFTP tests a real sshd
-# (openssh-server brings ssh-keygen), the REST tests `rclone serve restic`, the UI tests the system's Chromium and a font; the extended attribute,
+# (openssh-server brings ssh-keygen), the REST tests `rclone serve restic`, the repository server's tests restic as a client, the UI tests the system's Chromium and a font; the extended attribute,
 # ACL, capability and file flag tests compare a restore with its source through getfattr, getfacl, getcap and lsattr.
 set -euo pipefail
 
@@ -22,9 +22,9 @@ done
 
 # The lists, per package manager. Keep README's "Set-up" section in step: a test compares them.
 DEBIAN_BUILD=(build-essential python3 ca-certificates pkg-config libsecret-1-dev)
-DEBIAN_TESTS=(gnome-keyring dbus openssh-server rclone chromium fonts-dejavu-core attr acl libcap2-bin e2fsprogs)
+DEBIAN_TESTS=(gnome-keyring dbus openssh-server rclone restic chromium fonts-dejavu-core attr acl libcap2-bin e2fsprogs)
 FEDORA_BUILD=(gcc-c++ make python3 pkgconf-pkg-config libsecret-devel)
-FEDORA_TESTS=(gnome-keyring dbus-daemon openssh-server rclone chromium dejavu-sans-fonts attr acl libcap e2fsprogs)
+FEDORA_TESTS=(gnome-keyring dbus-daemon openssh-server rclone restic chromium dejavu-sans-fonts attr acl libcap e2fsprogs)
 BREW_TESTS=(chromium)
 
 as_root() {

@@ -42,6 +42,7 @@ export const TARGET_OPTIONS = {
   'rest-cacert': { type: 'string' },
   'rclone-program': { type: 'string' },
   'rclone-args': { type: 'string' },
+  'rest-fingerprint': { type: 'string' },
   'limit-upload': { type: 'string' },
 } as const satisfies OptionSpec;
 
@@ -64,6 +65,8 @@ export const TARGET_HELP = `      --ssh-key FILE        SFTP: private key to log
                             else rclone on the PATH
       --rclone-args "ARGS"  rclone: what it runs before REMOTE:PATH; default
                             $HINDSIGHT_RCLONE_ARGS, else "serve restic --stdio --b2-hard-delete"
+      --rest-fingerprint SHA256:…  REST: trust only the certificate with this
+                            fingerprint (as hindsight server prints it), no CA
       --limit-upload KIB/S  upload at most this many KiB per second (on average)`;
 
 /** restic's snapshot filters, for the commands that pick snapshots (snapshots, ls, restore, cat). */

@@ -32,6 +32,7 @@ const COMMANDS: readonly (readonly [name: string, load: () => Promise<Command>])
   ['pause', async () => (await import('./commands/agentCommands.js')).pauseCommand],
   ['resume', async () => (await import('./commands/agentCommands.js')).resumeCommand],
   ['serve', async () => (await import('./commands/serveCommand.js')).serveCommand],
+  ['server', async () => (await import('./commands/serverCommand.js')).serverCommand],
   ['targets', async () => (await import('./commands/repairCommand.js')).targetsCommand],
   ['repair', async () => (await import('./commands/repairCommand.js')).repairCommand],
   ['copy', async () => (await import('./commands/repairCommand.js')).copyCommand],

@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import type { Backend } from '../engine/backend/backend.js';
+import { normalizeFingerprint } from '../engine/backend/certificateFingerprint.js';
 import { backendForTargets, type TargetOptions } from '../engine/backend/location.js';
 import { ReplicatedBackend, type ReplicationEvent } from '../engine/backend/replicatedBackend.js';
 import { recordTargets } from '../engine/backend/targetHistory.js';
@@ -16,7 +17,7 @@ export function repositoryLocations(values: OptionValues, option = 'repo'): stri
   throw new UsageError(option === 'repo' ? 'Which repository? Give --repo LOCATION or set HINDSIGHT_REPO.' : `Give --${option} LOCATION.`);
 }
 
-/** Reads the remote-target options (--ssh-key, --known-hosts, --accept-new-host-key, --s3-*, --rest-cacert, --rclone-*, --limit-upload). */
+/** Reads the remote-target options (--ssh-key, --known-hosts, --accept-new-host-key, --s3-*, --rest-cacert, --rest-fingerprint, --rclone-*, --limit-upload). */
 export function targetOptions(values: OptionValues): TargetOptions {
   const limit = values['limit-upload'] as string | undefined;
   const kibPerSecond = limit === undefined ? undefined : Number(limit.replace(/\s*(KiB\/s)?$/i, ''));
@@ -31,9 +32,15 @@ export function targetOptions(values: OptionValues): TargetOptions {
     ...(values['rest-cacert'] ? { restCaCert: values['rest-cacert'] as string } : {}),
     ...(values['rclone-program'] ? { rcloneProgram: values['rclone-program'] as string } : {}),
     ...(values['rclone-args'] !== undefined ? { rcloneArgs: values['rclone-args'] as string } : {}),
+    ...(values['rest-fingerprint'] ? { restFingerprint: checkedFingerprint(values['rest-fingerprint'] as string) } : {}),
     ...(kibPerSecond !== undefined ? { uploadBytesPerSecond: kibPerSecond * 1024 } : {}),
     onReplicationEvent: reportReplicationEvent,
   };
+}
+
+function checkedFingerprint(text: string): string {
+  if (!normalizeFingerprint(text)) throw new UsageError(`--rest-fingerprint takes a SHA-256 fingerprint as hindsight server prints it (SHA256:AB:CD:…, 32 pairs of hex digits), not "${text}".`);
+  return text;
 }
 
 /** The first connection to an SSH server not in known_hosts, on a terminal: show the fingerprint and ask, as ssh does. */

@@ -40,6 +40,8 @@ export interface TargetOptions {
   readonly rcloneProgram?: string;
   /** What rclone runs before the remote, as one line (default $HINDSIGHT_RCLONE_ARGS, else "serve restic --stdio --b2-hard-delete"). */
   readonly rcloneArgs?: string;
+  /** The SHA-256 fingerprint of the one certificate to trust for rest:https://…, instead of any CA. */
+  readonly restFingerprint?: string;
   readonly uploadBytesPerSecond?: number;
   readonly retry?: RetryPolicy;
   /** With several targets: reports targets going down and reads served by another target. */
@@ -208,6 +210,7 @@ export function backendFor(location: string, options: TargetOptions = {}): Backe
           ...(username !== undefined ? { username } : {}),
           ...(password !== undefined ? { password } : {}),
           ...(caFile ? { ca: await readCertificate(caFile) } : {}),
+          ...(options.restFingerprint ? { fingerprint: options.restFingerprint } : {}),
         };
         return new (await import('./restBackend.js')).RestBackend(rest);
       };

@@ -1,5 +1,7 @@
 import { BackendError, isValidObjectName, objectPath, type Backend, type BackendErrorCode, type ByteRange, type ObjectHandle, type ObjectInfo, type ObjectType } from './backend.js';
 import { restLocationName } from './backendNames.js';
+import { normalizeFingerprint } from './certificateFingerprint.js';
+import { FingerprintMismatch } from './pinnedTls.js';
 import { RestClient, type RestResponse, type RestTransport } from './restClient.js';
 
 export interface RestOptions {
@@ -9,6 +11,8 @@ export interface RestOptions {
   readonly password?: string;
   /** PEM certificate(s) to trust besides the system's: a server with a self-signed certificate. */
   readonly ca?: string | Buffer;
+  /** Trust exactly the certificate with this SHA-256 fingerprint (any spelling `normalizeFingerprint` takes), and no CA. */
+  readonly fingerprint?: string;
   /** Requests in flight at once, each on its own kept-alive connection (default 8). */
   readonly connections?: number;
   readonly requestTimeoutMs?: number;
@@ -52,6 +56,7 @@ export class RestBackend implements Backend {
       ...(options.username !== undefined ? { username: options.username } : {}),
       ...(options.password !== undefined ? { password: options.password } : {}),
       ...(options.ca ? { ca: options.ca } : {}),
+      ...(options.fingerprint ? { fingerprint: pinnedFingerprint(options.fingerprint) } : {}),
       connections: options.connections ?? 8,
       timeoutMs: options.requestTimeoutMs ?? 60_000,
     });
@@ -182,6 +187,9 @@ export class RestBackend implements Backend {
     const code = (err as { code?: string } | undefined)?.code ?? '';
     const detail = (err as Error | undefined)?.message ?? String(err);
     if (code === 'ENOTFOUND') return new BackendError('E_UNREACHABLE', `There is no host "${new URL(this.location.slice('rest:'.length)).hostname}" (the name does not resolve). Check the repository location.`, { cause: err });
+    if (err instanceof FingerprintMismatch) {
+      return new BackendError('E_HOST_KEY', `The server at ${this.location} is not the one pinned with --rest-fingerprint: its certificate has the fingerprint SHA256:${err.seen}. Nothing was sent. If the server's certificate was replaced on purpose, compare the new fingerprint with the one the server prints at start, and pin that.`, { cause: err });
+    }
     if (/CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code)) {
       return new BackendError('E_HOST_KEY', `The server at ${this.location} has a TLS certificate Hindsight cannot trust (${code}). If it is your own server with a self-signed certificate, give that certificate (or its CA's) with --rest-cacert FILE.`, { cause: err });
     }
@@ -222,7 +230,8 @@ export class RestBackend implements Backend {
       case 404:
         return fail('E_NOT_FOUND', `${what} does not exist.`);
       case 413:
-        return fail('E_IO', `The server at ${this.location} refused ${handle ? describe(handle) : 'an object'} as too large (${status}); raise its upload size limit.`);
+        // Too large for the server's upload limit, or over the user's quota: the server's own line says which.
+        return fail('E_IO', `The server at ${this.location} refused ${handle ? describe(handle) : 'an object'} (${status}): ${said || 'too large; raise its upload size limit'}.`);
       case 507:
         return fail('E_NO_SPACE', `The server at ${this.location} is out of space or over its quota (${status}).`);
     }
@@ -248,6 +257,12 @@ export class RestBackend implements Backend {
 function pathOf(handle: ObjectHandle): string {
   const path = objectPath(handle); // checks the name
   return handle.type === 'data' ? `data/${handle.name}` : path;
+}
+
+function pinnedFingerprint(text: string): string {
+  const fingerprint = normalizeFingerprint(text);
+  if (!fingerprint) throw new BackendError('E_HOST_KEY', `"${text}" is not a SHA-256 certificate fingerprint; give it as the server prints it (SHA256:AB:CD:…, 32 pairs of hex digits).`);
+  return fingerprint;
 }
 
 function describe(handle: ObjectHandle): string {

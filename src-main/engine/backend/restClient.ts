@@ -1,6 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
+import { PinnedAgent } from './pinnedTls.js';
 
 export interface RestClientOptions {
   /** The repository's URL (http: or https:), without credentials. */
@@ -9,6 +10,8 @@ export interface RestClientOptions {
   readonly password?: string;
   /** PEM certificates trusted besides the system's, for a server with a self-signed certificate. */
   readonly ca?: string | Buffer;
+  /** The one certificate trusted, by SHA-256 fingerprint ("AB:CD:…", see `normalizeFingerprint`), instead of any CA. */
+  readonly fingerprint?: string;
   /** Connections kept open to the server; requests beyond them wait for one to be free. */
   readonly connections: number;
   /** A request with no progress for this long fails with ETIMEDOUT. */
@@ -66,7 +69,8 @@ export class RestClient implements RestTransport {
     this.root = url.pathname.endsWith('/') ? url.pathname : `${url.pathname}/`;
     const pool = { keepAlive: true, maxSockets: options.connections, maxFreeSockets: options.connections };
     // Node's `ca` replaces its trusted set: the system's roots stay beside the given certificate, so other targets of the same command still verify.
-    this.agent = this.secure ? new HttpsAgent({ ...pool, ...(options.ca ? { ca: [...rootCertificates, options.ca.toString()] } : {}) }) : new HttpAgent(pool);
+    if (this.secure && options.fingerprint) this.agent = new PinnedAgent(pool, options.fingerprint);
+    else this.agent = this.secure ? new HttpsAgent({ ...pool, ...(options.ca ? { ca: [...rootCertificates, options.ca.toString()] } : {}) }) : new HttpAgent(pool);
     if (options.username !== undefined || options.password !== undefined) {
       this.authorization = `Basic ${Buffer.from(`${options.username ?? ''}:${options.password ?? ''}`).toString('base64')}`;
     }
