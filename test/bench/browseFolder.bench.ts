@@ -27,7 +27,8 @@ applyV8Flags();
  * `snapshots.browsePage` answers it, on a repository opened afresh each round so nothing is cached.
  * Reports the median CPU and wall time of the whole call and of its stages, then of the pages that
  * follow (kept folder) and of a re-sort by size and by time. Then the first page from a real
- * `hindsight agent` (a new one each round, so nothing is kept), as the browser's request waits for it:
+ * `hindsight agent` (a new one each round, so nothing is kept) that has just listed the parent folder, as
+ * the browser's request waits for it:
  * its CPU time (from /proc) and the time to the answer over the agent's socket. Exits with 1 when the whole first page
  * takes more than LIMIT ms of CPU: issue 23's target is a 1 s open in the browser, of which the
  * page's own drawing takes a few tens of milliseconds.
@@ -110,6 +111,8 @@ try {
       });
       const client = await AgentClient.connect(join(data, 'agent.sock'));
       await client.call('repositories.connect', { location, password: PASSWORD, remember: false });
+      // The parent first, as a person opens it: the repository is open when the big folder is asked for.
+      await client.call('snapshots.browsePage', { repository: location, snapshot: snapshot.id, path: '/home/ann', limit: 500 });
       const cpuBefore = cpuMsOf(child.pid as number);
       const wall = process.hrtime.bigint();
       await client.call('snapshots.browsePage', { repository: location, snapshot: snapshot.id, path: folderPath, limit: 500 });
