@@ -246,6 +246,7 @@ export class Agent {
         const [job] = this.queue.splice(queued, 1);
         job?.onNotDone?.();
         if (job) this.finish(job, { result: 'cancelled', message: 'Cancelled before it started.' });
+        this.emit({ type: 'status', status: this.status() });
         return { cancelled: true };
       }
       // Every kind of job stops at its next safe point; the job then ends as cancelled.
@@ -444,6 +445,7 @@ export class Agent {
     const queued: QueuedJob = { record, run, controller: new AbortController(), warnings: 0, ...(onNotDone ? { onNotDone } : {}) };
     this.queue.push(queued);
     this.emit({ type: 'job.started', job: record });
+    this.emit({ type: 'status', status: this.status() });
     queueMicrotask(() => this.pump());
     return record;
   }
@@ -549,6 +551,7 @@ export class Agent {
       ...(globalPause !== undefined ? { pausedUntil: globalPause } : {}),
       plans,
       runningJobs: [...this.running.values()].map((job) => this.live(job.record)),
+      queuedJobs: this.queue.map((job) => job.record),
       hints: [...this.hints],
     };
   }
