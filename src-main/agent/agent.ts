@@ -434,7 +434,14 @@ export class Agent {
     for (const target of plan.targets) this.db.targetSucceeded(target, this.date());
     this.db.updatePlanState(plan.id, { scanAll: false, ...(full ? { lastFullAt: now } : {}) });
     if (plan.pruneEveryDays !== undefined && (state.lastPruneAt === undefined || now - state.lastPruneAt >= plan.pruneEveryDays * 86_400_000)) {
-      await this.pool.withRepository(plan.targets, (repository) => prune(repository), 'exclusive');
+      try {
+        await this.pool.withRepository(plan.targets, (repository) => prune(repository, { signal: context.signal, onProgress: (p) => context.progress(p) }), 'exclusive');
+      } catch (err) {
+        if (!(err instanceof OperationInterrupted && context.signal.aborted)) throw err;
+        // The snapshot is saved: a prune stopped at a safe point (Cancel, Pause, Quit) leaves a backup that
+        // succeeded, and the prune, still due, runs after the next one.
+        return { summary: { ...summary, prune: 'stopped' }, message: `Backed up; then ${lowerFirst(err.message)} It runs again after the next backup.` };
+      }
       this.db.updatePlanState(plan.id, { lastPruneAt: now });
     }
     return { summary };
@@ -605,6 +612,10 @@ function stoppedMessage(reason: StopReason, err: unknown): string {
   if (reason === 'paused') return 'Paused; the work done so far is kept and the next run continues from there.';
   const left = err instanceof OperationInterrupted ? ` ${err.message}` : '';
   return `${reason === 'stopping' ? 'Stopped because the agent stopped.' : 'Cancelled.'}${left}`;
+}
+
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
 }
 
 function planFields(plan: Plan): PlanFields {
