@@ -72,3 +72,40 @@ test('a prune under way is cancelled from the dashboard: it ends as cancelled, n
   expect(await readdir(join(repo, 'locks'))).toEqual([]);
   await cli('check', '--read-data');
 });
+
+test("the restore dialog's Cancel stops a restore under way: it ends cancelled and partial, says so, and leaves no temporary file", async ({ page }) => {
+  const source = join(serve.dir, 'Mail');
+  const repo = join(serve.dir, 'disk');
+  // Many small files: a restore of them takes seconds of creating files, time enough to cancel.
+  const files = 30_000;
+  for (let folder = 0; folder < files / 1000; folder++) {
+    const dir = join(source, `box-${folder}`);
+    await mkdir(dir, { recursive: true });
+    await Promise.all(Array.from({ length: 1000 }, (_, i) => writeFile(join(dir, `message-${i}.eml`), `message ${folder}-${i}\n`)));
+  }
+  const cli = (...args: string[]) => run(process.execPath, [BIN, ...args], { env: { ...serve.env, HINDSIGHT_REPO: repo, HINDSIGHT_PASSWORD: 'pw' } });
+  await cli('init');
+  await cli('backup', source);
+  await callAgent(serve, 'repositories.connect', { location: repo, password: 'pw', remember: false });
+
+  await page.goto(serve.url);
+  await page.goto(`${serve.origin}/#/browse?${new URLSearchParams({ repo, path: serve.dir }).toString()}`);
+  const list = page.getByRole('table', { name: 'Files' });
+  await list.getByRole('checkbox', { name: 'Select Mail' }).check();
+  await page.getByRole('button', { name: 'Restore 1…' }).click();
+  const target = join(serve.dir, 'restored');
+  await page.getByRole('dialog').getByRole('textbox', { name: 'Restore into' }).fill(target);
+  await page.getByRole('dialog').getByRole('button', { name: 'Restore' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Restoring…' });
+  await expect(dialog.getByRole('progressbar')).toBeVisible();
+  await dialog.getByRole('button', { name: 'Cancel restore' }).click();
+
+  const ended = page.getByRole('dialog', { name: 'Restore cancelled' }).getByRole('status');
+  await expect(ended).toHaveAttribute('data-partial', 'yes');
+  await expect(ended).toHaveText(/^Cancelled\. The restore into .* is partial: it stopped before it finished\./);
+  await page.screenshot({ path: join(SCREENS, '22-restore-cancelled.png') });
+  const restored = await readdir(target, { recursive: true });
+  expect(restored.filter((name) => name.includes('.hindsight-restore-'))).toEqual([]);
+  expect(restored.filter((name) => name.endsWith('.eml')).length, 'it stopped before the end').toBeLessThan(files);
+  expect(await readdir(join(repo, 'locks'))).toEqual([]);
+});
