@@ -12,6 +12,12 @@ const BACKSLASH = 0x5c;
  */
 export class JsonCursor {
   private at = 0;
+  // The bounds of the last string passed and of the current key, kept in fields rather than returned as
+  // small objects: a tree has a dozen keys and strings per entry, and each object was garbage.
+  private stringStart = 0;
+  private stringEnd = 0;
+  private keyStart = 0;
+  private keyEnd = 0;
 
   constructor(private readonly bytes: Buffer) {}
 
@@ -22,8 +28,8 @@ export class JsonCursor {
     return this.bytes[this.at] as number;
   }
 
-  /** Walks an object, calling `member` with each key; `member` must read or skip the value. */
-  object(member: (key: KeyBytes) => void): void {
+  /** Walks an object, calling `member` at each key (see keyIs, keyLength); `member` must read or skip the value. */
+  object(member: () => void): void {
     this.expect(0x7b);
     if (this.peek() === 0x7d) {
       this.at += 1;
@@ -31,9 +37,11 @@ export class JsonCursor {
     }
     for (;;) {
       if (this.peek() !== QUOTE) throw invalid();
-      const [start, end] = this.stringBounds();
+      this.passString();
+      this.keyStart = this.stringStart;
+      this.keyEnd = this.stringEnd;
       this.expect(0x3a);
-      member({ bytes: this.bytes, start, end });
+      member();
       const next = this.peek();
       this.at += 1;
       if (next === 0x7d) return;
@@ -57,13 +65,27 @@ export class JsonCursor {
     }
   }
 
+  /** The current key's length in bytes (as written, escapes and all). */
+  get keyLength(): number {
+    return this.keyEnd - this.keyStart;
+  }
+
+  /** Whether the current key is `name` (an ASCII key without escapes), compared without making a string of it. */
+  keyIs(name: string): boolean {
+    if (this.keyEnd - this.keyStart !== name.length) return false;
+    for (let i = 0; i < name.length; i++) if (this.bytes[this.keyStart + i] !== name.charCodeAt(i)) return false;
+    return true;
+  }
+
   /** A string value, or undefined when the value is something else (then skipped). */
   string(): string | undefined {
     if (this.peek() !== QUOTE) {
       this.skip();
       return undefined;
     }
-    const [start, end] = this.stringBounds();
+    this.passString();
+    const start = this.stringStart;
+    const end = this.stringEnd;
     // Without escapes the text is the bytes themselves; with them, JSON.parse of the string alone.
     for (let i = start; i < end; i++) if (this.bytes[i] === BACKSLASH) return this.parseSlice(start - 1, end + 1) as string;
     return this.bytes.toString('utf8', start, end);
@@ -80,7 +102,7 @@ export class JsonCursor {
   /** Moves past one value of any kind, checking its syntax. */
   skip(): void {
     const first = this.peek();
-    if (first === QUOTE) this.stringBounds();
+    if (first === QUOTE) this.passString();
     else if (first === 0x7b) this.object(() => this.skip());
     else if (first === 0x5b) this.array(() => this.skip());
     else if (first === 0x74) this.literal('true');
@@ -139,8 +161,8 @@ export class JsonCursor {
     this.at += word.length;
   }
 
-  /** Moves past a string; returns where its content starts and ends (between the quotes). */
-  private stringBounds(): [number, number] {
+  /** Moves past a string, noting where its content starts and ends (between the quotes). */
+  private passString(): void {
     const start = this.at + 1;
     let quote = start;
     for (;;) {
@@ -153,7 +175,8 @@ export class JsonCursor {
       quote += 1;
     }
     this.at = quote + 1;
-    return [start, quote];
+    this.stringStart = start;
+    this.stringEnd = quote;
   }
 
   private expect(byte: number): void {
@@ -173,20 +196,6 @@ export class JsonCursor {
       throw invalid();
     }
   }
-}
-
-/** A key as it stands in the text, compared without making a string of it. */
-export interface KeyBytes {
-  readonly bytes: Buffer;
-  readonly start: number;
-  readonly end: number;
-}
-
-/** Whether `key` is `name` (an ASCII key without escapes). */
-export function keyIs(key: KeyBytes, name: string): boolean {
-  if (key.end - key.start !== name.length) return false;
-  for (let i = 0; i < name.length; i++) if (key.bytes[key.start + i] !== name.charCodeAt(i)) return false;
-  return true;
 }
 
 function isDigit(byte: number | undefined): boolean {

@@ -2,7 +2,7 @@ import type { FolderEntry } from '../../../src-shared/folderPage.js';
 import { FormatViolation } from '../repository/packFormat.js';
 import type { Repository } from '../repository/repository.js';
 import { damaged } from '../repository/repositoryError.js';
-import { JsonCursor, JsonSyntaxError, keyIs } from './jsonCursor.js';
+import { JsonCursor, JsonSyntaxError } from './jsonCursor.js';
 import { NODE_TYPES, displayName } from './tree.js';
 
 /** Names that show as they are: printable ASCII without a backslash (displayName escapes the rest). */
@@ -33,8 +33,8 @@ export function decodeListing(plaintext: Buffer): FolderEntry[] {
   let entries: FolderEntry[] | undefined;
   if (cursor.peek() !== 0x7b) cursor.skip();
   else
-    cursor.object((key) => {
-      if (!keyIs(key, 'nodes')) return cursor.skip();
+    cursor.object(() => {
+      if (!cursor.keyIs('nodes')) return cursor.skip();
       // The last "nodes" counts, as in JSON.parse.
       entries = undefined;
       if (cursor.peek() !== 0x5b) return cursor.skip();
@@ -72,25 +72,25 @@ function listingEntry(cursor: JsonCursor): FolderEntry {
   let size: unknown;
   let xattrs: unknown;
   // Keys told apart by length first: an entry has a dozen, most of them skipped.
-  cursor.object((key) => {
-    switch (key.end - key.start) {
+  cursor.object(() => {
+    switch (cursor.keyLength) {
       case 4:
-        if (keyIs(key, 'name')) return void (name = shownText(cursor));
-        if (keyIs(key, 'type')) return void (type = cursor.string() ?? NOT_A_STRING);
-        if (keyIs(key, 'size')) return void (size = cursor.number() ?? NOT_A_STRING);
+        if (cursor.keyIs('name')) return void (name = shownText(cursor));
+        if (cursor.keyIs('type')) return void (type = cursor.string() ?? NOT_A_STRING);
+        if (cursor.keyIs('size')) return void (size = cursor.number() ?? NOT_A_STRING);
         break;
       case 7:
-        if (keyIs(key, 'mtimeNs')) return void (mtimeNs = cursor.string() ?? NOT_A_STRING);
-        if (keyIs(key, 'nameB64')) return void (nameB64 = cursor.string() ?? NOT_A_STRING);
+        if (cursor.keyIs('mtimeNs')) return void (mtimeNs = cursor.string() ?? NOT_A_STRING);
+        if (cursor.keyIs('nameB64')) return void (nameB64 = cursor.string() ?? NOT_A_STRING);
         break;
       case 6:
-        if (keyIs(key, 'xattrs')) return void (xattrs = cursor.value());
+        if (cursor.keyIs('xattrs')) return void (xattrs = cursor.value());
         break;
       case 10:
-        if (keyIs(key, 'linkTarget')) return void (linkTarget = shownText(cursor));
+        if (cursor.keyIs('linkTarget')) return void (linkTarget = shownText(cursor));
         break;
       case 13:
-        if (keyIs(key, 'linkTargetB64')) return void (linkTargetB64 = cursor.string() ?? NOT_A_STRING);
+        if (cursor.keyIs('linkTargetB64')) return void (linkTargetB64 = cursor.string() ?? NOT_A_STRING);
         break;
     }
     cursor.skip();
