@@ -29,11 +29,11 @@ export function orderEntries(entries: readonly FolderEntry[], order: FolderOrder
   return kept.sort((a, b) => {
     const folders = Number(b.type === 'dir') - Number(a.type === 'dir');
     if (folders !== 0) return folders;
-    const names = byName.compare(a.name, b.name);
-    if (key === 'name') return sign * names;
+    if (key === 'name') return sign * byName.compare(a.name, b.name);
     const primary = key === 'size' ? (a.size ?? 0) - (b.size ?? 0) : a.mtimeMs - b.mtimeMs;
-    // Ties keep the name order a person reads down, whichever way the column is sorted.
-    return primary !== 0 ? sign * primary : names;
+    // Ties keep the name order a person reads down, whichever way the column is sorted; names are
+    // compared only for ties (the collator is the slow part of a sort by size or time).
+    return primary !== 0 ? sign * primary : byName.compare(a.name, b.name);
   });
 }
 

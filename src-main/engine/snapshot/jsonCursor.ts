@@ -8,7 +8,9 @@ const BACKSLASH = 0x5c;
  * the whole text, no object or string for a skipped value. JSON.parse of a 50,000-entry tree made some
  * 15 MB of string and a million objects and strings of which a listing keeps a few per entry; the
  * garbage collector then took longer than the parse. Every value read or skipped is checked for JSON
- * syntax, but the content of skipped strings is not (as JSON.parse would, for control characters).
+ * syntax except inside strings: a control character or a bad escape there is let through (JSON.parse
+ * would refuse it) unless the string is read and has escapes. A tree is authenticated before it is read,
+ * so this is a check of the format, not a defence.
  */
 export class JsonCursor {
   private at = 0;
