@@ -20,21 +20,22 @@ import { bin, childEnv } from '../helpers/agentProcess.js';
 applyV8Flags();
 
 /**
- * `npm run bench:browse [-- --files 50000] [--rounds 9] [--limit 1000]`
+ * `npm run bench:browse [-- --files 50000] [--rounds 9] [--limit 800]`
  *
  * The agent's share of opening a big folder in the snapshot browser: the first page (500 entries, by
- * name) of a folder of FILES files (a Downloads or mail folder: 12 MB of tree at 50,000), as
+ * name) of a folder of FILES files (a Downloads or mail folder: 15 MB of tree at 50,000), as
  * `snapshots.browsePage` answers it, on a repository opened afresh each round so nothing is cached.
  * Reports the median CPU and wall time of the whole call and of its stages, then of the pages that
- * follow (kept folder) and of a re-sort by size and by time. Then the first page from a real
- * `hindsight agent` (a new one each round, so nothing is kept) that has just listed the parent folder, as
- * the browser's request waits for it:
- * its CPU time (from /proc) and the time to the answer over the agent's socket. Exits with 1 when the whole first page
- * takes more than LIMIT ms of CPU: issue 23's target is a 1 s open in the browser, of which the
- * page's own drawing takes a few tens of milliseconds.
+ * follow (kept folder) and of a re-sort by size and by time. These run in this process, whose code is
+ * warm after the first round. Then the first page from a real `hindsight agent` (a new one each round,
+ * so nothing is kept and its code is cold) that has just listed the parent folder, as the browser's
+ * request finds it: its CPU time (from /proc) and the time to the answer over the agent's socket.
+ * Exits with 1 when that agent's CPU time is above LIMIT ms: issue 23's target is a 1 s open in the
+ * browser, and the page's own part (the click to the request, drawing the rows) took 0.1-0.2 s in the
+ * UI test (test/ui/browser.spec.ts prints its split).
  */
 const { values } = parseArgs({
-  options: { files: { type: 'string', default: '50000' }, rounds: { type: 'string', default: '9' }, limit: { type: 'string', default: '1000' } },
+  options: { files: { type: 'string', default: '50000' }, rounds: { type: 'string', default: '9' }, limit: { type: 'string', default: '800' } },
 });
 const files = Number(values.files);
 const rounds = Number(values.rounds);
@@ -102,10 +103,12 @@ try {
 
   for (let round = 0; round < rounds; round++) {
     const data = join(dir, `agent-${round}`);
-    const child = spawn(process.execPath, [bin, 'agent'], { env: childEnv({ HINDSIGHT_DATA_DIR: data, HINDSIGHT_CACHE_DIR: join(data, 'cache') }), stdio: ['ignore', 'pipe', 'inherit'] });
+    // Its output (a warning that there is no keychain here, among others) shown only if it fails to start.
+    const child = spawn(process.execPath, [bin, 'agent'], { env: childEnv({ HINDSIGHT_DATA_DIR: data, HINDSIGHT_CACHE_DIR: join(data, 'cache') }), stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
     try {
       await new Promise<void>((resolve, reject) => {
-        let output = '';
         child.stdout?.on('data', (d: Buffer) => (output += d.toString()).includes('Hindsight agent running') && resolve());
         child.once('exit', (code) => reject(new Error(`the agent exited (${code}):\n${output}`)));
       });
@@ -131,9 +134,9 @@ try {
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   console.log(`${''.padEnd(46)} ${'CPU ms'.padStart(8)} ${'wall ms'.padStart(8)}`);
   for (const [label, { cpu, wall }] of samples) console.log(`${label.padEnd(46)} ${median(cpu).toFixed(0).padStart(8)} ${median(wall).toFixed(0).padStart(8)}`);
-  const whole = median(samples.get('first page, whole (browsePage + JSON)')!.cpu);
-  if (whole > Number(values.limit)) {
-    console.log(`the first page took ${whole.toFixed(0)} ms of CPU, more than the limit of ${values.limit} ms`);
+  const agentCpu = median(samples.get('through a real agent: first page')!.cpu);
+  if (agentCpu > Number(values.limit)) {
+    console.log(`the agent took ${agentCpu.toFixed(0)} ms of CPU for the first page, more than the limit of ${values.limit} ms`);
     process.exitCode = 1;
   }
 } finally {
