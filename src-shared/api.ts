@@ -118,6 +118,8 @@ export interface Status {
   readonly pausedUntil?: string | 'resumed by hand';
   readonly plans: readonly PlanStatus[];
   readonly runningJobs: readonly JobRecord[];
+  /** Jobs waiting for a free slot (settings' maxConcurrentJobs) or for their plan's pause to end, first to start first. */
+  readonly queuedJobs: readonly JobRecord[];
   readonly hints: readonly string[];
 }
 

@@ -281,6 +281,7 @@ export class Agent {
         const [job] = this.queue.splice(queued, 1);
         job?.onNotDone?.();
         if (job) this.finish(job, { result: 'cancelled', message: 'Cancelled before it started.' });
+        this.emit({ type: 'status', status: this.status() });
         return { cancelled: true };
       }
       // Every kind of job stops at its next safe point; the job then ends as cancelled.
@@ -468,7 +469,14 @@ export class Agent {
     for (const target of plan.targets) this.db.targetSucceeded(target, this.date());
     this.db.updatePlanState(plan.id, { scanAll: false, ...(full ? { lastFullAt: now } : {}) });
     if (plan.pruneEveryDays !== undefined && (state.lastPruneAt === undefined || now - state.lastPruneAt >= plan.pruneEveryDays * 86_400_000)) {
-      await this.pool.withRepository(plan.targets, (repository) => prune(repository), 'exclusive');
+      try {
+        await this.pool.withRepository(plan.targets, (repository) => prune(repository, { signal: context.signal, onProgress: (p) => context.progress(p) }), 'exclusive');
+      } catch (err) {
+        if (!(err instanceof OperationInterrupted && context.signal.aborted)) throw err;
+        // The snapshot is saved: a prune stopped at a safe point (Cancel, Pause, Quit) leaves a backup that
+        // succeeded, and the prune, still due, runs after the next one.
+        return { summary: { ...summary, prune: 'stopped' }, message: `Backed up; then ${lowerFirst(err.message)} It runs again after the next backup.` };
+      }
       this.db.updatePlanState(plan.id, { lastPruneAt: now });
     }
     return { summary };
@@ -479,6 +487,7 @@ export class Agent {
     const queued: QueuedJob = { record, run, controller: new AbortController(), warnings: 0, ...(onNotDone ? { onNotDone } : {}) };
     this.queue.push(queued);
     this.emit({ type: 'job.started', job: record });
+    this.emit({ type: 'status', status: this.status() });
     queueMicrotask(() => this.pump());
     return record;
   }
@@ -584,6 +593,7 @@ export class Agent {
       ...(globalPause !== undefined ? { pausedUntil: globalPause } : {}),
       plans,
       runningJobs: [...this.running.values()].map((job) => this.live(job.record)),
+      queuedJobs: this.queue.map((job) => job.record),
       hints: [...this.hints],
     };
   }
@@ -637,6 +647,10 @@ function stoppedMessage(reason: StopReason, err: unknown): string {
   if (reason === 'paused') return 'Paused; the work done so far is kept and the next run continues from there.';
   const left = err instanceof OperationInterrupted ? ` ${err.message}` : '';
   return `${reason === 'stopping' ? 'Stopped because the agent stopped.' : 'Cancelled.'}${left}`;
+}
+
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
 }
 
 function planFields(plan: Plan): PlanFields {

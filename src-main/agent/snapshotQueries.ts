@@ -1,6 +1,6 @@
 import type { BrowseEntry, BrowsePage, FileRange, Results, SnapshotInfo } from '../../src-shared/api.js';
 import { HindsightError } from '../../src-shared/errors.js';
-import { orderEntries, pageOf, type FolderOrder } from '../../src-shared/folderPage.js';
+import { browseEntryOf, orderEntries, pageOf, type FolderEntry, type FolderOrder } from '../../src-shared/folderPage.js';
 import { Catalogue } from '../engine/catalogue/catalogue.js';
 import type { Repository } from '../engine/repository/repository.js';
 import { listSnapshots, resolveSnapshot } from '../engine/snapshot/snapshot.js';
@@ -8,8 +8,8 @@ import { loadListing } from '../engine/snapshot/treeListing.js';
 import { findPath } from '../engine/snapshot/treePath.js';
 
 /** Folders read, and their orders, per open repository, the most recently used last: a few, for the folders a person has open. */
-const readFolders = new WeakMap<Repository, Map<string, Promise<BrowseEntry[]>>>();
-const orderedFolders = new WeakMap<Repository, Map<string, Promise<BrowseEntry[]>>>();
+const readFolders = new WeakMap<Repository, Map<string, Promise<FolderEntry[]>>>();
+const orderedFolders = new WeakMap<Repository, Map<string, Promise<FolderEntry[]>>>();
 const FOLDERS_KEPT = 8;
 
 function recent<T>(caches: WeakMap<Repository, Map<string, Promise<T>>>, repository: Repository, key: string, make: () => Promise<T>): Promise<T> {
@@ -20,6 +20,13 @@ function recent<T>(caches: WeakMap<Repository, Map<string, Promise<T>>>, reposit
   cache.set(key, value);
   for (const old of cache.keys()) if (cache.size > FOLDERS_KEPT) cache.delete(old);
   return value;
+}
+
+async function readFolder(repository: Repository, snapshotId: string, path: string): Promise<FolderEntry[]> {
+  const snapshot = await resolveSnapshot(repository, snapshotId);
+  const target = await findPath(repository, snapshot, path);
+  if (target.kind !== 'dir') throw new HindsightError('E_NOT_A_FOLDER', `${path} is a file in snapshot ${snapshot.id.slice(0, 8)}, not a folder.`);
+  return loadListing(repository, target.tree);
 }
 
 /** The read-only snapshot calls of the API, answered from the repository and its local catalogue. */
@@ -38,10 +45,7 @@ export const snapshotQueries = {
   },
 
   async browse(repository: Repository, snapshotId: string, path: string): Promise<BrowseEntry[]> {
-    const snapshot = await resolveSnapshot(repository, snapshotId);
-    const target = await findPath(repository, snapshot, path);
-    if (target.kind !== 'dir') throw new HindsightError('E_NOT_A_FOLDER', `${path} is a file in snapshot ${snapshot.id.slice(0, 8)}, not a folder.`);
-    return loadListing(repository, target.tree);
+    return (await readFolder(repository, snapshotId, path)).map(browseEntryOf);
   },
 
   /**
@@ -52,7 +56,7 @@ export const snapshotQueries = {
   async browsePage(repository: Repository, snapshotId: string, path: string, order: FolderOrder, offset: number, limit: number): Promise<BrowsePage> {
     const snapshot = await resolveSnapshot(repository, snapshotId);
     const folder = JSON.stringify([snapshot.id, path]);
-    const entries = recent(readFolders, repository, folder, () => snapshotQueries.browse(repository, snapshot.id, path));
+    const entries = recent(readFolders, repository, folder, () => readFolder(repository, snapshot.id, path));
     const ordered = recent(orderedFolders, repository, JSON.stringify([folder, order.sort, order.descending, order.filter, order.foldersOnly]), async () => orderEntries(await entries, order));
     try {
       return pageOf(await ordered, offset, limit);

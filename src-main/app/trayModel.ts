@@ -1,4 +1,5 @@
 import type { RepositoryInfo, Status } from '../../src-shared/api.js';
+import { doing } from '../../src-shared/jobActivity.js';
 import { formatBytes, formatDuration } from '../../src-shared/units.js';
 
 export type TrayState = 'idle' | 'running' | 'paused' | 'error' | 'behind';
@@ -90,7 +91,7 @@ function statusLine({ link, status, repositories, now }: TrayInput, state: TrayS
     case 'running': {
       const job = status.runningJobs[0];
       const plan = status.plans.find((p) => p.planId === job?.planId);
-      const what = job?.kind === 'backup' ? `Backing up${plan ? ` ${plan.name}` : ''}` : `Running ${job?.kind ?? 'a job'}`;
+      const what = job === undefined ? 'Running' : job.kind === 'backup' && plan ? `Backing up ${plan.name}` : doing(job.kind);
       const progress = job?.progress;
       if (!progress) return what;
       if (progress.bytesTotal) return `${what}: ${Math.floor((100 * progress.bytesDone) / progress.bytesTotal)}%`;

@@ -2,6 +2,7 @@ import { useState, type ReactNode } from 'react';
 import { PasswordField } from './components/PasswordField.js';
 import { StateBadge } from './components/StateBadge.js';
 import { ErrorMessage, Loading } from './components/States.js';
+import { activityOf } from '../../src-shared/jobActivity.js';
 import { formatDateTime } from './format.js';
 import { Browser } from './screens/Browser.js';
 import { Dashboard } from './screens/Dashboard.js';
@@ -102,7 +103,7 @@ function Sidebar() {
         ))}
       </ul>
       <div className="sidebar-status">
-        <StateBadge state={status.state} />
+        <StateBadge state={status.state} label={status.state === 'running' ? activityOf(status.runningJobs) : undefined} />
         {paused && <div className="small">{status.pausedUntil === 'resumed by hand' ? 'Until you resume' : `Until ${formatDateTime(status.pausedUntil!)}`}</div>}
         {status.hints.length > 0 && <div className="small muted">{status.hints.join(', ')}</div>}
         {paused ? (

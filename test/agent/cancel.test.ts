@@ -118,3 +118,46 @@ test('jobs.cancel stops a restore, a check and a prune midway: each ends cancell
   await assertNoLocks(repo);
   await agent.stop();
 });
+
+test("jobs.cancel during a backup's automatic prune: the backup has succeeded, the repository is sound, and the prune runs after the next backup", { timeout: 600_000 }, async (t) => {
+  const dir = await tempDir(t);
+  const repo = join(dir, 'repo');
+  const source = join(dir, 'source');
+  const env = { HINDSIGHT_REPO: repo, HINDSIGHT_PASSWORD: 'pw', HINDSIGHT_CACHE_DIR: join(dir, 'cli-cache') };
+  cli(['init', '--pack-size', '4MiB'], env);
+  await mkdir(source, { recursive: true });
+  for (let i = 0; i < 16; i++) await writeFile(join(source, `large-${i}.bin`), seededBytes(`auto-prune-${i}`, 6 * MiB));
+  const agent = await startAgent(t);
+  const { client } = agent;
+  await client.call('repositories.connect', { location: repo, password: 'pw', remember: false });
+  const plan = await client.call('plans.create', { name: 'auto', sources: [source], targets: [repo], schedule: { kind: 'manual' }, retention: { last: 1 } });
+  const backup = async () => agent.finished((await client.call('jobs.backup', { planId: plan.id })).id);
+  assert.equal((await backup()).result, 'succeeded');
+  // Half the files gone and the first snapshot forgotten by the plan's retention: the prune has packs to delete.
+  for (let i = 0; i < 16; i += 2) await unlink(join(source, `large-${i}.bin`));
+  await client.call('plans.update', { id: plan.id, changes: { pruneEveryDays: 1 } });
+
+  const second = await client.call('jobs.backup', { planId: plan.id });
+  const ended = await cancelMidway(agent, second, (p) => p.operation === 'prune');
+  assert.equal(ended.result, 'succeeded', ended.message);
+  assert.match(ended.message ?? '', /^Backed up; then the prune was stopped before it changed .* It runs again after the next backup\.$/);
+  assert.equal(ended.summary?.prune, 'stopped');
+  const snapshots = await client.call('snapshots.list', { repository: repo });
+  assert.deepEqual(snapshots.map((s) => s.id), [ended.summary?.snapshot], 'the new snapshot is saved, the old one forgotten');
+  await assertNoLocks(repo);
+  cli(['check', '--read-data'], env);
+
+  // Still due: the next backup prunes, and leaves nothing for a prune after it.
+  const third = await backup();
+  assert.equal(third.result, 'succeeded', third.message);
+  assert.equal(third.summary?.prune, undefined);
+  const pruneAfter = await agent.finished((await client.call('jobs.prune', { repository: repo })).id);
+  assert.equal(pruneAfter.result, 'succeeded', pruneAfter.message);
+  assert.equal(Number(pruneAfter.summary?.packsDeleted) + Number(pruneAfter.summary?.packsRepacked), 0, 'the backup had pruned');
+  const restored = join(dir, 'restored');
+  const [latest] = (await client.call('snapshots.list', { repository: repo })).slice(-1);
+  assert.equal((await agent.finished((await client.call('jobs.restore', { repository: repo, snapshot: latest!.id, paths: [source], target: restored })).id)).result, 'succeeded');
+  assertSameTree(await describeTree(restored), await describeTree(source));
+  await assertNoLocks(repo);
+  await agent.stop();
+});

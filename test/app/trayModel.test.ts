@@ -5,7 +5,7 @@ import { STATUS_LINE_EVERY_MS, afterRedraw, trayRedraw, trayView, type TrayInput
 
 const NOW = Date.parse('2026-11-23T12:00:00Z');
 const plan = (over: Partial<PlanStatus> = {}): PlanStatus => ({ planId: 'p1', name: 'Home', state: 'idle', ...over });
-const status = (over: Partial<Status> = {}): Status => ({ state: 'idle', plans: [plan()], runningJobs: [], hints: [], ...over });
+const status = (over: Partial<Status> = {}): Status => ({ state: 'idle', plans: [plan()], runningJobs: [], queuedJobs: [], hints: [], ...over });
 const input = (over: Partial<TrayInput> = {}): TrayInput => ({ link: 'up', status: status(), now: NOW, settings: { openAtLogin: false, notifyOnSuccess: false }, ...over });
 
 const actions = (menu: readonly TrayMenuItem[]) => menu.flatMap((item) => (item.kind === 'action' ? [`${item.id}${item.enabled ? '' : ' (disabled)'}`] : []));
@@ -41,6 +41,9 @@ test('running: the plan and its progress in percent, or bytes while the total is
   assert.equal(statusLine(view.menu), 'Backing up Home: 25%');
   const counting = trayView(input({ status: status({ state: 'running', runningJobs: [{ ...job, progress: { ...job.progress!, bytesTotal: undefined, bytesDone: 3 * 1024 * 1024 } }] }) }));
   assert.equal(statusLine(counting.menu), 'Backing up Home: 3.0 MiB');
+  // Not every job is a backup: the line says what runs.
+  const restoring = trayView(input({ status: status({ state: 'running', runningJobs: [{ ...job, kind: 'restore', planId: undefined, progress: { ...job.progress!, operation: 'restore' } }] }) }));
+  assert.equal(statusLine(restoring.menu), 'Restoring: 25%');
 });
 
 test('paused: says until when, offers Resume instead of the pauses, and no backup', () => {

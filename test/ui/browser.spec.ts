@@ -51,27 +51,35 @@ test('a folder of 50,000 files opens (its time reported), draws only the rows in
   await browse(page, repo, serve.dir);
   const table = page.getByRole('table', { name: 'Files' });
   await expect(table.getByRole('button', { name: 'Downloads' })).toBeVisible();
+  // When the page itself saw the click: Playwright's own steps before it (finding the button, moving the
+  // mouse) are not the page's time.
+  await page.evaluate(() => document.addEventListener('click', () => ((globalThis as unknown as { clickedAt: number }).clickedAt = Date.now()), { capture: true, once: true }));
   const started = Date.now();
   await table.getByRole('button', { name: 'Downloads' }).click();
-  // Looked for at every frame: expect() polls at growing intervals (up to a second), too coarse to time by.
-  await page.waitForFunction(() => document.querySelector('tr[data-name="mail-00000.eml"]') !== null, null, { polling: 'raf', timeout: 120_000 });
-  const openMs = Date.now() - started;
+  // Looked for at every frame, and timed in the page: expect() polls at growing intervals (up to a second),
+  // too coarse to time by.
+  const found = await page.waitForFunction(() => document.querySelector('tr[data-name="mail-00000.eml"]') !== null && Date.now(), null, { polling: 'raf', timeout: 120_000 });
+  const shown = (await found.jsonValue()) as number;
   await expect(table.locator('tr[data-name="mail-00000.eml"]')).toBeVisible();
   const count = page.locator('.listing-actions [role=status]');
   await expect(count).toContainText('50,000 items');
   const drawn = await table.locator('tbody tr[data-name]').count();
   const load = loadavg()[0]! / availableParallelism();
+  const clicked = await page.evaluate(() => (globalThis as unknown as { clickedAt: number }).clickedAt);
   const asked = messages.find((f) => f.sent && f.at >= started && /"snapshots\.browsePage"/.test(f.text) && f.text.includes(source) && !f.text.includes('"foldersOnly":true'));
   const askedId = asked ? (JSON.parse(asked.text) as { id: number }).id : undefined;
   const answered = messages.find((f) => !f.sent && asked && f.at >= asked.at && (JSON.parse(f.text) as { id?: number }).id === askedId);
-  const agentMs = asked && answered ? answered.at - asked.at : NaN;
-  test.info().annotations.push({
-    type: 'measured',
-    description: `50,000-file folder opened in ${openMs} ms (first page asked ${asked ? asked.at - started : NaN} ms after the click, answered by the agent ${agentMs} ms later, drawn ${answered ? started + openMs - answered.at : NaN} ms after that) with ${drawn} rows drawn (load ${load.toFixed(1)} per core)`,
-  });
+  const openMs = shown - clicked;
+  const measured =
+    `50,000-file folder opened in ${openMs} ms from the click (the page asked for the first page ${asked ? asked.at - clicked : NaN} ms after the click, ` +
+    `the agent answered ${asked && answered ? answered.at - asked.at : NaN} ms later, the rows were drawn ${answered ? shown - answered.at : NaN} ms after that; ` +
+    `Playwright took ${clicked - started} ms to click) with ${drawn} rows drawn (load ${load.toFixed(1)} per core)`;
+  test.info().annotations.push({ type: 'measured', description: measured });
+  console.log(measured);
   expect(drawn, 'only the rows in view and a margin are in the page').toBeLessThan(120);
-  // Times are reported, not held: targets live in the bench, and a test that fails on a busy machine says
-  // nothing about the browser. Most of the time is the agent reading the folder's 12 MB tree.
+  // Times are reported and held only loosely: the target (1 s) lives in \`npm run bench:browse\`, and a test
+  // that fails on a busy machine says nothing about the browser.
+  expect(openMs, 'the folder opens within 10 s even on a busy machine').toBeLessThan(10_000);
   await page.screenshot({ path: join(SCREENS, '15-browser-50k-folder.png') });
 
   // Scroll from top to bottom in 60 steps, one per frame, and time the frames.
@@ -89,7 +97,9 @@ test('a folder of 50,000 files opens (its time reported), draws only the rows in
     return gaps.sort((a, b) => a - b);
   });
   const p95 = frames[Math.floor(frames.length * 0.95)]!;
-  test.info().annotations.push({ type: 'measured', description: `scrolling 50,000 rows: median frame ${frames[30]!.toFixed(1)} ms, 95th percentile ${p95.toFixed(1)} ms` });
+  const scrolled = `scrolling 50,000 rows: median frame ${frames[30]!.toFixed(1)} ms, 95th percentile ${p95.toFixed(1)} ms`;
+  test.info().annotations.push({ type: 'measured', description: scrolled });
+  console.log(scrolled);
   await expect(table.locator('tr[data-name="mail-49999.eml"]')).toBeVisible();
   expect(await table.locator('tbody tr[data-name]').count()).toBeLessThan(120);
 

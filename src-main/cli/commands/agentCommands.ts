@@ -312,7 +312,7 @@ export const statusCommand: Command = {
   help: `Usage: hindsight status [--json]
 
 Shows whether Hindsight is idle, running, paused or in error, the jobs running
-now with their progress, and each plan's last and next run.`,
+now with their progress, the jobs queued, and each plan's last and next run.`,
   options: { json: { type: 'boolean' } },
   async run(values) {
     await withAgent(async (agent) => {
@@ -323,6 +323,7 @@ now with their progress, and each plan's last and next run.`,
         const p = job.progress;
         console.log(`  ${job.kind} ${job.id.slice(0, 8)}: ${p ? `${formatCount(p.filesDone, 'file')}, ${formatBytes(p.bytesDone)}${p.bytesTotal ? ` of ${formatBytes(p.bytesTotal)}` : ''}` : job.result}`);
       }
+      for (const job of status.queuedJobs) console.log(`  ${job.kind} ${job.id.slice(0, 8)}: queued`);
       for (const plan of status.plans) console.log(`  ${plan.name}: ${describeState(plan)}`);
     });
   },

@@ -1,7 +1,8 @@
-import type { BrowseEntry } from '../../../src-shared/api.js';
+import type { FolderEntry } from '../../../src-shared/folderPage.js';
 import { FormatViolation } from '../repository/packFormat.js';
 import type { Repository } from '../repository/repository.js';
 import { damaged } from '../repository/repositoryError.js';
+import { JsonCursor, JsonSyntaxError } from './jsonCursor.js';
 import { NODE_TYPES, displayName } from './tree.js';
 
 /** Names that show as they are: printable ASCII without a backslash (displayName escapes the rest). */
@@ -11,12 +12,13 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /**
  * A folder's entries as a listing shows them (name, type, size, time, link target, attribute names),
- * read straight from the tree's JSON. decodeTree makes every entry whole, with a Buffer per name and
- * chunk id and a BigInt per time and inode: for a 50,000-entry folder (a 12 MB tree) that took
- * three times as long as JSON.parse itself, for fields a listing never shows. Only the fields read
- * are checked here; restore and check decode the full entries and check the rest.
+ * read straight from the tree's JSON text, times as milliseconds (written out only for the entries
+ * shown). decodeTree makes every entry whole, with a Buffer per name and chunk id and a BigInt per time
+ * and inode; even JSON.parse alone makes every field of every entry, and for a 50,000-entry folder
+ * (a 12 MB tree) the garbage collector then took longer than the parse. Only the fields read are
+ * checked here; restore and check decode the full entries and check the rest.
  */
-export async function loadListing(repository: Repository, treeId: Buffer): Promise<BrowseEntry[]> {
+export async function loadListing(repository: Repository, treeId: Buffer): Promise<FolderEntry[]> {
   const plaintext = await repository.loadBlob(treeId);
   try {
     return decodeListing(plaintext);
@@ -26,43 +28,84 @@ export async function loadListing(repository: Repository, treeId: Buffer): Promi
   }
 }
 
-export function decodeListing(plaintext: Buffer): BrowseEntry[] {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(plaintext.toString('utf8'));
-  } catch {
-    throw new FormatViolation('tree is not valid JSON');
-  }
-  const nodes = typeof raw === 'object' && raw !== null ? (raw as { nodes?: unknown }).nodes : undefined;
-  if (!Array.isArray(nodes)) throw new FormatViolation('tree has unexpected content: no list of entries');
-  return nodes.map((entry: unknown, index) => {
-    try {
-      return listingEntry(entry);
-    } catch (err) {
-      if (err instanceof FormatViolation) throw new FormatViolation(`tree has unexpected content: entry ${index}: ${err.message}`);
-      throw err;
-    }
-  });
+export function decodeListing(plaintext: Buffer): FolderEntry[] {
+  const cursor = new JsonCursor(plaintext);
+  let entries: FolderEntry[] | undefined;
+  if (cursor.peek() !== 0x7b) cursor.skip();
+  else
+    cursor.object(() => {
+      if (!cursor.keyIs('nodes')) return cursor.skip();
+      // The last "nodes" counts, as in JSON.parse.
+      entries = undefined;
+      if (cursor.peek() !== 0x5b) return cursor.skip();
+      const listed: FolderEntry[] = [];
+      cursor.array((index) => {
+        try {
+          listed.push(listingEntry(cursor));
+        } catch (err) {
+          if (err instanceof FormatViolation && !(err instanceof JsonSyntaxError)) throw new FormatViolation(`tree has unexpected content: entry ${index}: ${err.message}`);
+          throw err;
+        }
+      });
+      entries = listed;
+    });
+  cursor.end();
+  if (!entries) throw new FormatViolation('tree has unexpected content: no list of entries');
+  return entries;
 }
 
-function listingEntry(value: unknown): BrowseEntry {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new FormatViolation('not an object');
-  const entry = value as Record<string, unknown>;
-  const type = entry.type;
+/** A value that was there but not a string. */
+const NOT_A_STRING = Symbol('not a string');
+type Text = string | typeof NOT_A_STRING | undefined;
+
+function listingEntry(cursor: JsonCursor): FolderEntry {
+  if (cursor.peek() !== 0x7b) {
+    cursor.skip();
+    throw new FormatViolation('not an object');
+  }
+  let type: Text;
+  let name: Text;
+  let nameB64: Text;
+  let linkTarget: Text;
+  let linkTargetB64: Text;
+  let mtimeNs: Text;
+  let size: unknown;
+  let xattrs: unknown;
+  // Keys told apart by length first: an entry has a dozen, most of them skipped.
+  cursor.object(() => {
+    switch (cursor.keyLength) {
+      case 4:
+        if (cursor.keyIs('name')) return void (name = shownText(cursor));
+        if (cursor.keyIs('type')) return void (type = cursor.string() ?? NOT_A_STRING);
+        if (cursor.keyIs('size')) return void (size = cursor.number() ?? NOT_A_STRING);
+        break;
+      case 7:
+        if (cursor.keyIs('mtimeNs')) return void (mtimeNs = cursor.string() ?? NOT_A_STRING);
+        if (cursor.keyIs('nameB64')) return void (nameB64 = cursor.string() ?? NOT_A_STRING);
+        break;
+      case 6:
+        if (cursor.keyIs('xattrs')) return void (xattrs = cursor.value());
+        break;
+      case 10:
+        if (cursor.keyIs('linkTarget')) return void (linkTarget = shownText(cursor));
+        break;
+      case 13:
+        if (cursor.keyIs('linkTargetB64')) return void (linkTargetB64 = cursor.string() ?? NOT_A_STRING);
+        break;
+    }
+    cursor.skip();
+  });
   if (typeof type !== 'string' || !NODE_TYPES.has(type)) throw new FormatViolation('unknown type');
-  const name = shownBytes(entry, 'name');
-  if (name === undefined) throw new FormatViolation('no name');
-  const mtimeNs = entry.mtimeNs;
+  const shownName = shownBytes('name', name, nameB64);
+  if (shownName === undefined) throw new FormatViolation('no name');
   if (typeof mtimeNs !== 'string' || !DECIMAL.test(mtimeNs)) throw new FormatViolation('mtimeNs is not a decimal number');
-  const size = entry.size;
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw new FormatViolation('size is not a whole number');
-  const linkTarget = shownBytes(entry, 'linkTarget');
-  const xattrs = entry.xattrs;
+  const shownTarget = shownBytes('linkTarget', linkTarget, linkTargetB64);
   if (xattrs !== undefined && (!Array.isArray(xattrs) || xattrs.some((x) => typeof (x as { name?: unknown })?.name !== 'string'))) throw new FormatViolation('xattrs is not a list of attributes');
   // Assigned one by one, not spread from small objects: a third of this function's time went to those.
-  const mtime = new Date(millisecondsOf(mtimeNs)).toISOString();
-  const shown: { -readonly [K in keyof BrowseEntry]: BrowseEntry[K] } = type === 'file' ? { name, type, size, mtime } : { name, type, mtime };
-  if (linkTarget !== undefined) shown.linkTarget = linkTarget;
+  const mtimeMs = millisecondsOf(mtimeNs);
+  const shown: { -readonly [K in keyof FolderEntry]: FolderEntry[K] } = type === 'file' ? { name: shownName, type, size, mtimeMs } : { name: shownName, type, mtimeMs };
+  if (shownTarget !== undefined) shown.linkTarget = shownTarget;
   if (xattrs !== undefined) shown.xattrs = (xattrs as { name: string }[]).map((x) => x.name);
   return shown;
 }
@@ -73,13 +116,18 @@ function millisecondsOf(nanoseconds: string): number {
   return whole === '' || whole === '-' ? 0 : Number(whole);
 }
 
-/** A name or link target as a person reads it: stored as text (`key`) or as base64 bytes (`key`B64). */
-function shownBytes(entry: Record<string, unknown>, key: string): string | undefined {
-  const text = entry[key];
-  if (typeof text === 'string') return PLAIN_NAME.test(text) ? text : displayName(Buffer.from(text, 'utf8'));
-  if (text !== undefined) throw new FormatViolation(`${key} is not a string`);
-  const b64 = entry[`${key}B64`];
+/** A name or link target stored as text, as a person reads it: printable ASCII without a backslash as it is, the rest escaped by displayName. */
+function shownText(cursor: JsonCursor): Text {
+  const text = cursor.string();
+  if (text === undefined) return NOT_A_STRING;
+  return PLAIN_NAME.test(text) ? text : displayName(Buffer.from(text, 'utf8'));
+}
+
+/** A name or link target: stored as text (`key`) or as base64 bytes (`key`B64). */
+function shownBytes(key: string, text: Text, b64: Text): string | undefined {
+  if (text === NOT_A_STRING) throw new FormatViolation(`${key} is not a string`);
+  if (text !== undefined) return text;
   if (b64 === undefined) return undefined;
-  if (typeof b64 !== 'string' || !BASE64.test(b64)) throw new FormatViolation(`${key}B64 is not base64`);
+  if (b64 === NOT_A_STRING || !BASE64.test(b64)) throw new FormatViolation(`${key}B64 is not base64`);
   return displayName(Buffer.from(b64, 'base64'));
 }

@@ -52,7 +52,7 @@ export function RestoreDialog({ items, snapshotTime, onClose }: { items: readonl
 
   return (
     <Modal
-      title={started.length === 0 ? `Restore ${items.length === 1 ? `"${names[0]}"` : `${items.length} items`}` : finished ? 'Restore finished' : 'Restoring…'}
+      title={started.length === 0 ? `Restore ${items.length === 1 ? `"${names[0]}"` : `${items.length} items`}` : !finished ? 'Restoring…' : records.some((j) => j.result === 'cancelled') ? 'Restore cancelled' : 'Restore finished'}
       onClose={onClose}
       footer={
         started.length === 0 ? (
@@ -115,6 +115,9 @@ export function RestoreDialog({ items, snapshotTime, onClose }: { items: readonl
                   <>
                     Restored {Number(job.summary?.files ?? 0).toLocaleString()} file{job.summary?.files === 1 ? '' : 's'} ({formatBytes(Number(job.summary?.bytes ?? 0))}).
                   </>
+                ) : job.result === 'cancelled' ? (
+                  // The agent's message says it was cancelled, and whether what was restored is partial.
+                  job.message
                 ) : (
                   <>
                     Restore {job.result}

@@ -56,25 +56,30 @@ export function Dashboard() {
   );
 }
 
-/** Restores, checks, prunes and seeds under way, each with its progress and a Cancel (backups are on their plan's card). */
+/**
+ * Restores, checks, prunes and seeds under way, each with its progress and a Cancel, then those waiting
+ * for their turn (cancellable too); backups, running or queued, are on their plan's card.
+ */
 function OtherJobs() {
   // Filtered here, not in the selector: a new array from a selector at every call re-renders without end.
   const runningJobs = useApp((s) => s.status?.runningJobs);
+  const queuedJobs = useApp((s) => s.status?.queuedJobs);
   const progress = useApp((s) => s.progress);
-  const running = runningJobs?.filter((j) => j.kind !== 'backup') ?? [];
-  if (running.length === 0) return null;
+  const jobs = [...(runningJobs ?? []), ...(queuedJobs ?? [])].filter((j) => j.kind !== 'backup');
+  if (jobs.length === 0) return null;
   return (
     <section className="card" aria-label="Running now">
       <h2>Running now</h2>
-      {running.map((job) => (
-        <article key={job.id} className="running-job" aria-label={`${capitalise(job.kind)} job`}>
+      {jobs.map((job) => (
+        <article key={job.id} className="running-job" aria-label={`${capitalise(job.kind)} job`} data-result={job.result}>
           <header className="row">
             <strong>{capitalise(job.kind)}</strong>
             <span className="muted small mono">{job.repository ? locationLabel(job.repository) : ''}</span>
+            {job.result === 'queued' && <StateBadge state="queued" />}
             <span className="spacer" />
             <CancelJobButton job={job} />
           </header>
-          <ProgressPanel progress={progress[job.id] ?? job.progress} />
+          {job.result === 'running' && <ProgressPanel progress={progress[job.id] ?? job.progress} />}
         </article>
       ))}
     </section>
@@ -101,7 +106,8 @@ function TargetRow({ target }: { target: RepositoryInfo }) {
 function PlanCard({ plan, status }: { plan: Plan; status?: PlanStatus }) {
   const client = useApp((s) => s.connection.client);
   const attempt = useApp((s) => s.attempt);
-  const running = useApp((s) => s.status?.runningJobs.find((j) => j.planId === plan.id && j.kind === 'backup'));
+  // Its backup under way, or waiting for its turn.
+  const running = useApp((s) => [...(s.status?.runningJobs ?? []), ...(s.status?.queuedJobs ?? [])].find((j) => j.planId === plan.id && j.kind === 'backup'));
   const progress = useApp((s) => (running ? s.progress[running.id] : undefined));
   const jobs = useApp((s) => s.jobs);
   const lastBackup = jobs.find((j): j is JobRecord => j.planId === plan.id && j.kind === 'backup' && j.result !== 'running' && j.result !== 'queued' && j.result !== 'skipped');

@@ -1,17 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { BrowseEntry } from '../../../src-shared/api.js';
+import type { FolderEntry } from '../../../src-shared/folderPage.js';
 import { FormatViolation } from '../../../src-main/engine/repository/packFormat.js';
 import { decodeTree, displayName, encodeTree, type TreeNode } from '../../../src-main/engine/snapshot/tree.js';
 import { decodeListing } from '../../../src-main/engine/snapshot/treeListing.js';
 
 /** The listing as the agent made it before, from the fully decoded entries: what decodeListing must equal. */
-function listingFromFullDecode(plaintext: Buffer): BrowseEntry[] {
+function listingFromFullDecode(plaintext: Buffer): FolderEntry[] {
   return decodeTree(plaintext).map((node) => ({
     name: displayName(node.name),
     type: node.type,
     ...(node.type === 'file' ? { size: node.size } : {}),
-    mtime: new Date(Number(node.mtimeNs / 1_000_000n)).toISOString(),
+    mtimeMs: Number(node.mtimeNs / 1_000_000n),
     ...(node.linkTarget ? { linkTarget: displayName(node.linkTarget) } : {}),
     ...(node.xattrs ? { xattrs: node.xattrs.map((xattr) => xattr.name) } : {}),
   }));
@@ -48,4 +48,38 @@ test('a malformed tree is refused as such, naming the entry', () => {
   refused(tree([{ ...good, mtimeNs: 1 }]), /mtimeNs is not a decimal number/);
   refused(tree([{ ...good, size: -1 }]), /size is not a whole number/);
   refused(tree([{ ...good, xattrs: [{ value: 'AA==' }] }]), /xattrs is not a list/);
+});
+
+test('a listing reads the tree whatever its JSON layout: white space, keys in any order, escapes, unknown keys', () => {
+  const nodes: TreeNode[] = [
+    { ...common, name: Buffer.from('say "hi"\\now'), type: 'file', mtimeNs: 1700000000123456789n, size: 12, content: [id(1)] },
+    { ...common, name: Buffer.from('ünïcode'), type: 'symlink', mtimeNs: -5_000_000n, size: 0, linkTarget: Buffer.from('../ünï') },
+    { ...common, name: Buffer.from([0x63, 0xc3, 0x28, 0xff]), type: 'dir', mtimeNs: 0n, size: 0, subtree: id(3), xattrs: [{ name: 'user.a', value: Buffer.from('b') }] },
+  ];
+  const plaintext = encodeTree(nodes);
+  const expected = listingFromFullDecode(plaintext);
+  const parsed = JSON.parse(plaintext.toString('utf8')) as { nodes: Record<string, unknown>[] };
+  // Keys reversed, an unknown key of every JSON kind added, indented, and non-ASCII written as \u escapes.
+  const reordered = { future: [1.5e-3, true, false, null, { deep: [] }], nodes: parsed.nodes.map((n) => ({ extra: { x: [-0.25, 'y'] }, ...Object.fromEntries(Object.entries(n).reverse()) })) };
+  const text = JSON.stringify(reordered, null, '\t').replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  assert.deepEqual(decodeListing(Buffer.from(` \r\n${text}\n`)), expected);
+});
+
+test('a tree that is not JSON is refused as such, wherever the fault is', () => {
+  const good = '{"name":"a","type":"file","mtimeNs":"1","size":1}';
+  for (const text of [
+    `{"nodes":[${good}]} x`,
+    `{"nodes":[${good},]}`,
+    `{"nodes":[${good.replace('"size":1', '"size":01')}]}`,
+    `{"nodes":[${good.replace('"size":1', '"size":1.')}]}`,
+    `{"nodes":[${good.replace('"size":1', '"size":-')}]}`,
+    `{"nodes":[${good}],"other":tru}`,
+    `{"nodes":[${good}],"other":"unterminated}`,
+    `{"nodes":[${good}] "other":1}`,
+    `{"nodes":[${good.replace('"a"', '"a\\"')}]}`,
+    '',
+  ]) {
+    assert.throws(() => decodeListing(Buffer.from(text)), (err: Error) => err instanceof FormatViolation && /not valid JSON/.test(err.message), text);
+  }
+  assert.deepEqual(decodeListing(Buffer.from(`{"nodes":[${good.replace('"size":1', '"size":1e3')}]}`))[0]?.size, 1000);
 });
