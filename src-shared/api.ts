@@ -89,6 +89,11 @@ export const methods = {
   }),
   /** The folders and files in a folder of the machine the agent runs on (choosing sources and restore targets in a browser). */
   'host.listFolder': v.strictObject({ path: v.optional(v.pipe(v.string(), v.maxLength(4096))) }),
+  /**
+   * The remotes of the rclone configuration on the agent's machine (`rclone listremotes`), for choosing an
+   * rclone: target; `program` is the rclone program when not the one on the PATH. E_RCLONE_MISSING when there is none.
+   */
+  'host.rcloneRemotes': v.strictObject({ program: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(4096))) }),
   /** What the host knows about power and network; the agent defers scheduled work accordingly. */
   'host.hint': v.strictObject({ hint: v.picklist(['suspend', 'resume', 'on-battery', 'on-ac', 'metered', 'unmetered']) }),
 } as const;
@@ -242,6 +247,8 @@ export interface Results {
   'settings.get': Settings;
   'settings.update': Settings;
   'host.listFolder': HostFolder;
+  /** Remote names without their colon, as rclone:NAME:PATH takes them. */
+  'host.rcloneRemotes': { readonly remotes: readonly string[] };
   'host.hint': Status;
 }
 

@@ -30,9 +30,12 @@ export type Retention = v.InferOutput<typeof RetentionSchema>;
 const text = (max: number) => v.pipe(v.string(), v.maxLength(max));
 const path = v.pipe(v.string(), v.minLength(1), v.maxLength(4096));
 
+const secret = v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(4096));
+
 /**
- * How to reach a remote target beyond its location, set per target (by location); never a secret. A user
- * name and password written in a rest: location are taken out of it by the agent and kept in the keychain.
+ * How to reach a remote target beyond its location, set per target (by location). The secrets among them
+ * (TARGET_SECRETS) are taken out by the agent and kept in the keychain, as a user name and password written
+ * in a rest: location are: no plan, database, job record or log holds them, and they are never shown back.
  */
 export const TargetSettingsSchema = v.object({
   /** rest:https://…: a PEM file (on the agent's machine) of certificates to trust besides the system's. */
@@ -41,8 +44,18 @@ export const TargetSettingsSchema = v.object({
   rcloneProgram: v.optional(path),
   /** rclone:…: what rclone runs before the remote, as one line (default "serve restic --stdio --b2-hard-delete"). */
   rcloneArgs: v.optional(text(4096)),
+  /** azure://ACCOUNT/…: the account's blob endpoint when it is not https://ACCOUNT.blob.core.windows.net (Azurite, a national cloud). */
+  azureEndpoint: v.optional(v.pipe(v.string(), v.trim(), v.url(), v.maxLength(4096))),
+  /** azure://ACCOUNT/…: the storage account's access key (a secret). */
+  azureKey: v.optional(secret),
+  /** azure://ACCOUNT/…: a SAS token instead of the key (a secret). */
+  azureSasToken: v.optional(secret),
 });
 export type TargetSettings = v.InferOutput<typeof TargetSettingsSchema>;
+
+/** The settings that are secrets: kept in the keychain, never with the others. */
+export const TARGET_SECRETS = ['azureKey', 'azureSasToken'] as const satisfies readonly (keyof TargetSettings)[];
+export type TargetSecrets = Pick<TargetSettings, (typeof TARGET_SECRETS)[number]>;
 
 export const PlanInputSchema = v.object({
   name: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(200)),

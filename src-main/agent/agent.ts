@@ -5,6 +5,7 @@ import type { Plan, PlanFields, TargetSettings } from '../../src-shared/plan.js'
 import type { Progress, Warning } from '../../src-shared/progress.js';
 import { formatLocalTime } from '../../src-shared/units.js';
 import { BackupInterrupted, backup } from '../engine/archiver/backup.js';
+import { listRcloneRemotes } from '../engine/backend/rcloneRemotes.js';
 import { ReplicatedBackend } from '../engine/backend/replicatedBackend.js';
 import { recordTargets } from '../engine/backend/targetHistory.js';
 import { OperationInterrupted } from '../engine/interruption.js';
@@ -313,6 +314,7 @@ export class Agent {
       return settings;
     },
     'host.listFolder': ({ path }) => listHostFolder(path),
+    'host.rcloneRemotes': async ({ program }) => ({ remotes: await listRcloneRemotes(program) }),
     'host.hint': ({ hint }) => {
       const opposite: Record<string, string> = { suspend: 'resume', resume: 'suspend', 'on-battery': 'on-ac', 'on-ac': 'on-battery', metered: 'unmetered', unmetered: 'metered' };
       this.hints.delete(opposite[hint] as string);

@@ -1,10 +1,12 @@
+import { HindsightError } from '../../src-shared/errors.js';
 import type { Warning } from '../../src-shared/progress.js';
-import type { TargetSettings } from '../../src-shared/plan.js';
+import type { TargetSecrets, TargetSettings } from '../../src-shared/plan.js';
 import { parseLocation, type TargetOptions } from '../engine/backend/location.js';
 import type { AgentDatabase } from './agentDatabase.js';
 import { KeychainUnavailable, type SecretStore } from './secretStore.js';
 
-interface Credentials {
+/** A target's secrets as the keychain keeps them: a rest: location's user name and password, or an Azure account's key or SAS token. */
+interface Credentials extends TargetSecrets {
   readonly username?: string;
   readonly password?: string;
 }
@@ -14,9 +16,9 @@ const account = (location: string) => `target:${location}`;
 
 /**
  * What the agent needs to reach a target beyond its location: the settings kept for it (a CA certificate,
- * the rclone program) and, for a rest: location written with a user name and password, those credentials,
- * kept where repository passwords are (the keychain, and this session). The location the agent stores,
- * shows and records has no credentials in it.
+ * the rclone program, an Azure endpoint) and its secrets (a rest: location's user name and password written
+ * in it, an Azure account's key or SAS token given with its settings), kept where repository passwords are
+ * (the keychain, and this session). The location and settings the agent stores, shows and records hold no secret.
  */
 export class TargetAccess {
   constructor(
@@ -32,20 +34,31 @@ export class TargetAccess {
    */
   async adopt(location: string, settings?: TargetSettings): Promise<string> {
     const { bare, credentials } = splitCredentials(location);
+    const given: TargetSettings = settings ?? {};
+    const { azureKey, azureSasToken, ...kept } = given;
+    if (azureKey !== undefined || azureSasToken !== undefined) {
+      checkAzureSecret(bare, azureKey, azureSasToken);
+      await this.remember(bare, azureKey !== undefined ? { azureKey } : { azureSasToken });
+    }
     if (credentials) await this.remember(bare, credentials);
-    if (settings) this.db.setTargetSettings(bare, settings);
+    if (settings) this.db.setTargetSettings(bare, kept);
     return bare;
   }
 
   /** The options that reach `location` (a location as stored: without credentials). */
   async options(location: string): Promise<TargetOptions> {
     const settings = this.db.targetSettings(location) ?? {};
-    const credentials = parseLocation(location).kind === 'rest' ? await this.credentials(location) : undefined;
+    const kind = parseLocation(location).kind;
+    const secrets: Credentials = (kind === 'rest' || kind === 'azure' ? await this.credentials(location) : undefined) ?? {};
+    const { username, password, azureKey, azureSasToken } = secrets;
+    const azureSecret = azureKey !== undefined ? { key: azureKey } : azureSasToken !== undefined ? { sasToken: azureSasToken } : undefined;
     return {
       ...(settings.restCaCert ? { restCaCert: settings.restCaCert } : {}),
       ...(settings.rcloneProgram ? { rcloneProgram: settings.rcloneProgram } : {}),
       ...(settings.rcloneArgs ? { rcloneArgs: settings.rcloneArgs } : {}),
-      ...(credentials ? { restCredentials: credentials } : {}),
+      ...(settings.azureEndpoint ? { azureEndpoint: settings.azureEndpoint } : {}),
+      ...(kind === 'rest' && (username !== undefined || password !== undefined) ? { restCredentials: { ...(username !== undefined ? { username } : {}), ...(password !== undefined ? { password } : {}) } } : {}),
+      ...(kind === 'azure' && azureSecret ? { azureSecret } : {}),
     };
   }
 
@@ -56,7 +69,8 @@ export class TargetAccess {
       await this.keychain.set(account(location), secret);
     } catch (err) {
       if (!(err instanceof KeychainUnavailable)) throw err;
-      this.warn({ path: location, message: `the user name and password of this target are kept for this session only: ${err.message}` });
+      const what = credentials.azureKey !== undefined ? 'access key' : credentials.azureSasToken !== undefined ? 'SAS token' : 'user name and password';
+      this.warn({ path: location, message: `the ${what} of this target ${what.includes(' and ') ? 'are' : 'is'} kept for this session only: ${err.message}` });
     }
   }
 
@@ -89,4 +103,18 @@ export function splitCredentials(location: string): { bare: string; credentials?
     bare: `rest:${parsed.url}`,
     credentials: { ...(parsed.username !== undefined ? { username: parsed.username } : {}), ...(parsed.password !== undefined ? { password: parsed.password } : {}) },
   };
+}
+
+/** An Azure key or SAS token is for an azure://ACCOUNT/… location (the account it signs for), one of the two. */
+function checkAzureSecret(location: string, key: string | undefined, sasToken: string | undefined): void {
+  let parsed;
+  try {
+    parsed = parseLocation(location);
+  } catch {
+    // Not a location: whoever uses it reports that.
+    return;
+  }
+  if (parsed.kind !== 'azure') throw new HindsightError('E_INVALID_PARAMS', `An Azure access key or SAS token is for an azure:// location, not ${location}.`);
+  if (parsed.account === undefined) throw new HindsightError('E_INVALID_PARAMS', `An access key or SAS token is for the storage account it belongs to: write azure://ACCOUNT/${parsed.container}${parsed.prefix ? `/${parsed.prefix}` : ''} rather than ${location}.`);
+  if (key !== undefined && sasToken !== undefined) throw new HindsightError('E_INVALID_PARAMS', `Give ${location} an access key or a SAS token, not both.`);
 }

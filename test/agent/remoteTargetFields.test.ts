@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { AzureBackend } from '../../src-main/engine/backend/azureBackend.js';
+import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite } from '../helpers/azureServer.js';
 import { startAgent } from '../helpers/agentProcess.js';
+import { collect } from '../helpers/backendContract.js';
 import { rcloneRemote } from '../helpers/rcloneRemote.js';
-import { REST_PASSWORD, REST_USER, rcloneMissing, startRestServer } from '../helpers/restServer.js';
+import { RCLONE, REST_PASSWORD, REST_USER, rcloneMissing, startRestServer } from '../helpers/restServer.js';
 import { tempDir } from '../helpers/tempDir.js';
 
 const skip = rcloneMissing() ?? false;
@@ -77,4 +80,71 @@ test('a plan on rclone:REMOTE:PATH with rclone\'s arguments as a target field ba
   assert.equal(job.result, 'succeeded', job.message);
   assert.equal((await client.call('snapshots.list', { repository: location })).length, 1);
   assert.ok((await readdir(join(remote.directory, 'agent', 'snapshots'))).length === 1, 'the snapshot is on the remote');
+});
+
+test('a plan on azure://ACCOUNT/… whose access key is given through the agent backs up against Azurite; the key is in no file of the agent, and a wrong one given later fails the next backup clearly', async (t) => {
+  const server = await startAzurite(t);
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await mkdir(source);
+  await writeFile(join(source, 'notes.txt'), 'kept in Azure Blob Storage');
+  // No Azure credentials in the agent's environment: the key can come only from what the agent keeps.
+  const agent = await startAgent(t, { env: { AZURE_STORAGE_CONNECTION_STRING: '', AZURE_STORAGE_ACCOUNT: '', AZURE_STORAGE_KEY: '', AZURE_STORAGE_SAS_TOKEN: '' } });
+  const { client } = agent;
+  const location = `azure://${AZURITE_ACCOUNT}/agent-plan/laptop`;
+  const endpoint = { azureEndpoint: server.endpoint };
+
+  await assert.rejects(client.call('repositories.create', { location, password: 'repository pw', remember: false, settings: endpoint }), /No Azure Storage credentials found/);
+  await assert.rejects(
+    client.call('repositories.create', { location: 'azure:agent-plan/laptop', password: 'repository pw', remember: false, settings: { ...endpoint, azureKey: AZURITE_KEY } }),
+    { code: 'E_INVALID_PARAMS', message: 'An access key or SAS token is for the storage account it belongs to: write azure://ACCOUNT/agent-plan/laptop rather than azure:agent-plan/laptop.' },
+  );
+  const created = await client.call('repositories.create', { location, password: 'repository pw', remember: false, settings: { ...endpoint, azureKey: AZURITE_KEY } });
+  assert.equal(created.location, location);
+  assert.ok(
+    agent.events.some((e) => e.type === 'warning' && e.warning.path === location && e.warning.message.startsWith('the access key of this target is kept for this session only')),
+    'without a keychain (none in this test) the agent says the key lasts this session only',
+  );
+
+  const plan = await client.call('plans.create', { name: 'azure', sources: [source], targets: [location], schedule: { kind: 'manual' } });
+  assert.deepEqual(plan.targetSettings, { [location]: endpoint }, 'the plan shows its target\'s endpoint, never the key');
+  const backedUp = await agent.finished((await client.call('jobs.backup', { planId: plan.id })).id);
+  assert.equal(backedUp.result, 'succeeded', backedUp.message);
+  assert.equal((await client.call('snapshots.list', { repository: location })).length, 1);
+  const checked = await agent.finished((await client.call('jobs.check', { repository: location, readData: true })).id);
+  assert.equal(checked.result, 'succeeded', checked.message);
+  const stored = new AzureBackend(server.options('laptop', 'agent-plan'));
+  t.after(() => stored.close());
+  assert.equal((await collect(stored.list('snapshots'))).length, 1, 'the snapshot is in the container, under the prefix');
+
+  // A key given later replaces the kept one: a wrong one fails the next backup, and says which key to check.
+  const wrongKey = Buffer.alloc(64, 7).toString('base64');
+  await client.call('plans.update', { id: plan.id, changes: { targetSettings: { [location]: { ...endpoint, azureKey: wrongKey } } } });
+  await writeFile(join(source, 'more.txt'), 'second');
+  const refused = await agent.finished((await client.call('jobs.backup', { planId: plan.id })).id);
+  assert.equal(refused.result, 'failed');
+  assert.match(refused.message ?? '', /refused the account key of the storage account "devstoreaccount1" .*check the access key given for this target/);
+
+  await agent.stop();
+  const files = await everyFile(agent.dataDir);
+  assert.ok(files.some((file) => file.bytes.includes('agent-plan/laptop')), 'the files read hold the plan and its target');
+  for (const file of files) {
+    for (const secret of [AZURITE_KEY, wrongKey]) assert.ok(!file.bytes.includes(secret), `${file.path} holds an Azure key`);
+  }
+});
+
+test('the agent lists rclone\'s remotes for the location fields; a missing rclone is said plainly', { skip }, async (t) => {
+  const remote = await rcloneRemote(t, 'gdrive');
+  const dir = await tempDir(t);
+  const agent = await startAgent(t, { env: { RCLONE_CONFIG: remote.config } });
+  assert.deepEqual((await agent.client.call('host.rcloneRemotes', {})).remotes, ['gdrive']);
+  assert.deepEqual((await agent.client.call('host.rcloneRemotes', { program: RCLONE })).remotes, ['gdrive']);
+  await assert.rejects(agent.client.call('host.rcloneRemotes', { program: join(dir, 'rclone') }), { code: 'E_RCLONE_MISSING', message: `The rclone program ${join(dir, 'rclone')} does not exist.` });
+
+  // No rclone on the agent's PATH.
+  const without = await startAgent(t, { env: { PATH: dir } });
+  await assert.rejects(without.client.call('host.rcloneRemotes', {}), {
+    code: 'E_RCLONE_MISSING',
+    message: 'rclone is not installed on this machine (no "rclone" program on the PATH): install it (apt install rclone, or https://rclone.org/install/) and add a remote with "rclone config", or give the path of the rclone program.',
+  });
 });

@@ -4,6 +4,7 @@ import type { TestContext } from 'node:test';
 import { AzureBackend } from '../../src-main/engine/backend/azureBackend.js';
 import type { Backend } from '../../src-main/engine/backend/backend.js';
 import { LocalBackend } from '../../src-main/engine/backend/localBackend.js';
+import { RCLONE_ARGS, RcloneTransport } from '../../src-main/engine/backend/rcloneTransport.js';
 import { RestBackend } from '../../src-main/engine/backend/restBackend.js';
 import { S3Backend } from '../../src-main/engine/backend/s3Backend.js';
 import { SftpBackend } from '../../src-main/engine/backend/sftpBackend.js';
@@ -11,13 +12,15 @@ import { mapConcurrent } from '../../src-main/engine/concurrency.js';
 import { startAzurite } from '../helpers/azureServer.js';
 import { packHandle } from '../helpers/backendContract.js';
 import { seededBytes } from '../helpers/data.js';
+import { rcloneRemote } from '../helpers/rcloneRemote.js';
 import { rcloneMissing, startRestServer } from '../helpers/restServer.js';
 import { startS3Server } from '../helpers/s3Server.js';
 import { sshdMissing, startSshServer } from '../helpers/sshServer.js';
 
 /**
  * Upload and download throughput of each backend to a server on 127.0.0.1
- * (sshd, s3rver, rclone serve restic, Azurite): 8 packs of 16 MiB, two at a time as a backup uploads them.
+ * (sshd, s3rver, rclone serve restic, Azurite), and through rclone serve restic --stdio to an rclone
+ * alias remote of a local folder (rclone:REMOTE:PATH): 8 packs of 16 MiB, two at a time as a backup uploads them.
  * Loopback measures the backends' own overhead (ssh2's JavaScript cipher,
  * the SDK), not a network. Run with `npm run bench:remote`.
  */
@@ -52,9 +55,13 @@ try {
   await measure('s3', new S3Backend(s3.options('bench')));
   if (rcloneMissing()) {
     console.log(`rest     skipped: ${rcloneMissing()}`);
+    console.log(`rclone   skipped: ${rcloneMissing()}`);
   } else {
     const rest = await startRestServer(context);
     await measure('rest', new RestBackend(rest.options('bench')));
+    const remote = await rcloneRemote(context);
+    const transport = new RcloneTransport({ remote: `${remote.name}:bench`, args: [...RCLONE_ARGS, '--config', remote.config] });
+    await measure('rclone', new RestBackend({ location: `rclone:${remote.name}:bench`, transport }));
   }
   const azure = await startAzurite(context);
   await measure('azure', new AzureBackend(azure.options('bench')));

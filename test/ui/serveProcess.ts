@@ -24,13 +24,13 @@ export interface ServeProcess {
 /**
  * Starts `hindsight serve --port 0` with its own data folder and HOME, and no
  * D-Bus session (so no keychain: passwords stay in the agent's session, as on
- * a headless server), and waits for the URL it prints.
+ * a headless server), and waits for the URL it prints. `extraEnv` adds to its environment (RCLONE_CONFIG…).
  */
-export async function startServe(): Promise<ServeProcess> {
+export async function startServe(extraEnv: Record<string, string> = {}): Promise<ServeProcess> {
   const dir = await mkdtemp(join(tmpdir(), 'hindsight-ui-'));
   await mkdir(join(dir, 'home'), { recursive: true });
   const { DBUS_SESSION_BUS_ADDRESS: _bus, HINDSIGHT_PASSWORD: _password, HINDSIGHT_REPO: _repo, ...inherited } = process.env;
-  const env = { ...inherited, HOME: join(dir, 'home'), XDG_CACHE_HOME: join(dir, 'cache'), XDG_CONFIG_HOME: join(dir, 'config'), HINDSIGHT_DATA_DIR: join(dir, 'data') };
+  const env = { ...inherited, HOME: join(dir, 'home'), XDG_CACHE_HOME: join(dir, 'cache'), XDG_CONFIG_HOME: join(dir, 'config'), HINDSIGHT_DATA_DIR: join(dir, 'data'), ...extraEnv };
   const child: ChildProcess = spawn(process.execPath, [BIN, 'serve', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));

@@ -25,7 +25,7 @@ test('a plan\'s targets are edited in the window: a second target is added (seed
   const targets = page.getByRole('list', { name: 'Targets' });
   await expect(targets).toContainText(disk);
   await expect(targets.getByRole('button', { name: `Remove target ${disk}` })).toBeDisabled();
-  await page.getByRole('textbox', { name: 'Another target' }).fill(nas);
+  await page.getByRole('textbox', { name: 'Backup folder' }).fill(nas);
   await page.getByRole('button', { name: 'Add target' }).click();
   await expect(targets).toContainText(nas);
   await page.screenshot({ path: join(SCREENS, '19-plan-targets.png') });

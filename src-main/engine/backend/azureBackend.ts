@@ -14,6 +14,8 @@ export interface AzureOptions {
   /** The account the location names (azure://ACCOUNT/…): a connection string for another account is refused. */
   readonly account?: string;
   readonly credentials: AzureCredentials;
+  /** The key or SAS token was given for this target (kept by the agent), not taken from the environment: messages say which to check. */
+  readonly keptSecret?: boolean;
   /** Objects larger than this are staged in blocks of this size, then committed as one blob. */
   readonly blockSize?: number;
   /** Blocks of one object in flight at once. */
@@ -249,8 +251,8 @@ export class AzureBackend implements Backend {
       return fail(
         'E_AUTH',
         bySas
-          ? `${this.location} refused the SAS token for the storage account "${this.account}" (${code ?? `HTTP ${status}`}): check AZURE_STORAGE_SAS_TOKEN (or the SharedAccessSignature of AZURE_STORAGE_CONNECTION_STRING); it may be wrong or expired.`
-          : `${this.location} refused the account key of the storage account "${this.account}" (${code ?? `HTTP ${status}`}): check AZURE_STORAGE_KEY (or the AccountKey of AZURE_STORAGE_CONNECTION_STRING). If the key is right, the account's firewall may not admit this network.`,
+          ? `${this.location} refused the SAS token for the storage account "${this.account}" (${code ?? `HTTP ${status}`}): check ${this.options.keptSecret ? 'the SAS token given for this target' : 'AZURE_STORAGE_SAS_TOKEN (or the SharedAccessSignature of AZURE_STORAGE_CONNECTION_STRING)'}; it may be wrong or expired.`
+          : `${this.location} refused the account key of the storage account "${this.account}" (${code ?? `HTTP ${status}`}): check ${this.options.keptSecret ? 'the access key given for this target' : 'AZURE_STORAGE_KEY (or the AccountKey of AZURE_STORAGE_CONNECTION_STRING)'}. If the key is right, the account's firewall may not admit this network.`,
       );
     }
     if (code?.startsWith('Authorization') || code === 'InsufficientAccountPermissions' || status === 403) {

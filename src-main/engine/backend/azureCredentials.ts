@@ -1,3 +1,4 @@
+import { HindsightError } from '../../../src-shared/errors.js';
 import { BackendError } from './backend.js';
 
 /**
@@ -28,4 +29,21 @@ export function azureCredentialsFromEnvironment(account: string | undefined, env
   if (name && sasToken) return { account: name, sasToken };
   const missing = name ? `AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN for the account "${name}"` : AZURE_ENVIRONMENT;
   throw new BackendError('E_AUTH', `No Azure Storage credentials found: set ${missing}.`);
+}
+
+/** A key or SAS token kept for one target (the agent keeps them in the keychain), for the account its location names. */
+export type KeptAzureSecret = { readonly key: string } | { readonly sasToken: string };
+
+/**
+ * The credentials of an Azure target: those kept for it when there are some (they need the account
+ * named in the location), else the environment's. `endpoint` is the account's blob endpoint when not
+ * Azure's public one; a connection string names its own.
+ */
+export function azureCredentialsFor(account: string | undefined, kept: KeptAzureSecret | undefined, endpoint: string | undefined, env: NodeJS.ProcessEnv = process.env): AzureCredentials {
+  if (kept) {
+    if (!account) throw new HindsightError('E_USAGE', 'A key or SAS token kept for an Azure target is for the storage account its location names: write azure://ACCOUNT/container/prefix.');
+    return { account, ...kept, ...(endpoint ? { endpoint } : {}) };
+  }
+  const found = azureCredentialsFromEnvironment(account, env);
+  return endpoint && !('connectionString' in found) ? { ...found, endpoint } : found;
 }

@@ -4,7 +4,7 @@ import { HindsightError } from '../../../src-shared/errors.js';
 import type { Backend } from './backend.js';
 import { LocalBackend } from './localBackend.js';
 import { azureLocationName, restLocationName, s3LocationName, sftpLocationName } from './backendNames.js';
-import { azureCredentialsFromEnvironment } from './azureCredentials.js';
+import { azureCredentialsFor, type KeptAzureSecret } from './azureCredentials.js';
 import { LazyBackend } from './lazyBackend.js';
 import { RateLimitedBackend } from './rateLimitedBackend.js';
 import { ReplicatedBackend, type ReplicationEvent } from './replicatedBackend.js';
@@ -36,6 +36,10 @@ export interface TargetOptions {
   readonly restCaCert?: string;
   /** rest: locations whose user name and password are not written in them (the agent keeps them in the keychain); before the environment's. */
   readonly restCredentials?: { readonly username?: string; readonly password?: string };
+  /** azure:// locations whose key or SAS token is kept apart (the agent keeps it in the keychain); before the environment's. */
+  readonly azureSecret?: KeptAzureSecret;
+  /** The Azure account's blob endpoint when not https://ACCOUNT.blob.core.windows.net (Azurite, a national cloud). */
+  readonly azureEndpoint?: string;
   /** The rclone program for rclone: locations (default $HINDSIGHT_RCLONE_PROGRAM, else "rclone" on the PATH). */
   readonly rcloneProgram?: string;
   /** What rclone runs before the remote, as one line (default $HINDSIGHT_RCLONE_ARGS, else "serve restic --stdio --b2-hard-delete"). */
@@ -222,7 +226,10 @@ export function backendFor(location: string, options: TargetOptions = {}): Backe
       break;
     case 'azure': {
       const { account, container, prefix } = parsed;
-      const open = async () => new (await import('./azureBackend.js')).AzureBackend({ container, prefix, ...(account ? { account } : {}), credentials: azureCredentialsFromEnvironment(account) });
+      const open = async () => {
+        const credentials = azureCredentialsFor(account, options.azureSecret, options.azureEndpoint);
+        return new (await import('./azureBackend.js')).AzureBackend({ container, prefix, ...(account ? { account } : {}), credentials, ...(options.azureSecret ? { keptSecret: true } : {}) });
+      };
       backend = new RetryingBackend(new LazyBackend(azureLocationName(parsed), open), options.retry);
       break;
     }

@@ -1,13 +1,15 @@
 import { useEffect, useState } from 'react';
 import type { TargetSettings } from '../../../src-shared/plan.js';
+import { useClient } from '../store/appContext.js';
 import { FolderChooser } from './FolderChooser.js';
 
-type Kind = 'local' | 'sftp' | 's3' | 'rest' | 'rclone';
+type Kind = 'local' | 'sftp' | 's3' | 'rest' | 'rclone' | 'azure';
 
 /**
- * Builds a repository location (a folder, sftp://…, s3://…, rest:…, rclone:…) from fields a person
- * understands, with the target's settings where it has some. A REST user name and password go into the
- * location; the agent takes them out of it into the keychain before it keeps anything.
+ * Builds a repository location (a folder, sftp://…, s3://…, rest:…, rclone:…, azure://…) from fields a
+ * person understands, with the target's settings where it has some. Secrets travel to the agent, which
+ * moves them into the keychain before it keeps anything: a REST user name and password in the location,
+ * an Azure access key or SAS token in the settings.
  */
 export function LocationFields({ onChange }: { onChange: (location: string, settings?: TargetSettings) => void }) {
   const [kind, setKind] = useState<Kind>('local');
@@ -16,6 +18,7 @@ export function LocationFields({ onChange }: { onChange: (location: string, sett
   const [s3, setS3] = useState({ endpoint: '', bucket: '', prefix: 'hindsight' });
   const [rest, setRest] = useState({ url: '', user: '', password: '', caCert: '' });
   const [rclone, setRclone] = useState({ remote: '', path: 'hindsight', program: '' });
+  const [azure, setAzure] = useState({ account: '', container: '', prefix: 'hindsight', signIn: 'key' as 'key' | 'sas', secret: '', endpoint: '' });
 
   useEffect(() => {
     if (kind === 'local') onChange(folder.trim());
@@ -23,7 +26,8 @@ export function LocationFields({ onChange }: { onChange: (location: string, sett
     else if (kind === 'rclone') {
       const remote = rclone.remote.trim().replace(/:$/, '');
       onChange(remote ? `rclone:${remote}:${rclone.path.trim()}` : '', rclone.program.trim() ? { rcloneProgram: rclone.program.trim() } : undefined);
-    } else if (kind === 'sftp') {
+    } else if (kind === 'azure') onChange(...azureTarget(azure));
+    else if (kind === 'sftp') {
       const { user, host, port, path } = sftp;
       onChange(host && path ? `sftp://${user ? `${user}@` : ''}${host}${port && port !== '22' ? `:${port}` : ''}/${path.replace(/^\/+/, '')}` : '');
     } else {
@@ -31,7 +35,7 @@ export function LocationFields({ onChange }: { onChange: (location: string, sett
       const tail = `${bucket}${prefix ? `/${prefix.replace(/^\/+/, '')}` : ''}`;
       onChange(!bucket ? '' : endpoint ? `s3://${endpoint.replace(/^https?:\/\//, '').replace(/\/+$/, '')}/${tail}` : `s3:${tail}`);
     }
-  }, [kind, folder, sftp, s3, rest, rclone, onChange]);
+  }, [kind, folder, sftp, s3, rest, rclone, azure, onChange]);
 
   return (
     <div className="location-fields">
@@ -42,6 +46,7 @@ export function LocationFields({ onChange }: { onChange: (location: string, sett
             ['sftp', 'SFTP server'],
             ['s3', 'S3-compatible'],
             ['rest', 'REST server'],
+            ['azure', 'Azure Blob Storage'],
             ['rclone', 'rclone remote'],
           ] as const
         ).map(([value, text]) => (
@@ -82,14 +87,116 @@ export function LocationFields({ onChange }: { onChange: (location: string, sett
           <p className="hint span-2">restic's rest-server, rclone serve restic or a NAS package. The server's user name and password are kept in the system keychain, never in the plan.</p>
         </div>
       )}
-      {kind === 'rclone' && (
+      {kind === 'azure' && (
         <div className="grid-2">
-          <Text label="rclone remote" value={rclone.remote} onChange={(remote) => setRclone({ ...rclone, remote })} placeholder="gdrive" />
-          <Text label="Path in the remote" value={rclone.path} onChange={(path) => setRclone({ ...rclone, path })} />
-          <Text label="rclone program (empty: rclone on the PATH)" value={rclone.program} onChange={(program) => setRclone({ ...rclone, program })} placeholder="/usr/bin/rclone" />
-          <p className="hint span-2">Any remote set up with "rclone config" (Google Drive, OneDrive, Dropbox, B2, WebDAV…); "rclone listremotes" lists them. Hindsight runs rclone itself.</p>
+          <Text label="Storage account" value={azure.account} onChange={(account) => setAzure({ ...azure, account: account.trim().toLowerCase() })} placeholder="mybackups" />
+          <Text label="Container" value={azure.container} onChange={(container) => setAzure({ ...azure, container: container.trim().toLowerCase() })} placeholder="hindsight" />
+          <Text label="Folder in the container" value={azure.prefix} onChange={(prefix) => setAzure({ ...azure, prefix })} />
+          <div className="field">
+            <label htmlFor="loc-azure-sign-in">Sign in with</label>
+            <select id="loc-azure-sign-in" value={azure.signIn} onChange={(e) => setAzure({ ...azure, signIn: e.target.value as 'key' | 'sas' })}>
+              <option value="key">The account's access key</option>
+              <option value="sas">A SAS token</option>
+            </select>
+          </div>
+          <Text label={azure.signIn === 'key' ? 'Access key' : 'SAS token'} type="password" value={azure.secret} onChange={(secret) => setAzure({ ...azure, secret })} />
+          <Text label="Blob endpoint (empty for Azure's own)" value={azure.endpoint} onChange={(endpoint) => setAzure({ ...azure, endpoint })} placeholder="https://mybackups.blob.core.windows.net" />
+          <p className="hint span-2">
+            The key is on the storage account's "Access keys" page. It is kept in the system keychain, never in the plan. Without one, the agent uses AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY from its environment.
+          </p>
         </div>
       )}
+      {kind === 'rclone' && <RcloneFields value={rclone} onChange={setRclone} />}
+    </div>
+  );
+}
+
+/** azure://ACCOUNT/CONTAINER/FOLDER with its endpoint and the key or SAS token as settings; empty while account or container is missing. */
+function azureTarget({ account, container, prefix, signIn, secret, endpoint }: { account: string; container: string; prefix: string; signIn: 'key' | 'sas'; secret: string; endpoint: string }): [string, TargetSettings | undefined] {
+  if (!account || !container) return ['', undefined];
+  const folder = prefix.trim().replace(/^\/+|\/+$/g, '');
+  const settings: TargetSettings = {
+    ...(endpoint.trim() ? { azureEndpoint: endpoint.trim() } : {}),
+    ...(secret.trim() ? (signIn === 'key' ? { azureKey: secret.trim() } : { azureSasToken: secret.trim().replace(/^\?/, '') }) : {}),
+  };
+  return [`azure://${account}/${container}${folder ? `/${folder}` : ''}`, Object.keys(settings).length > 0 ? settings : undefined];
+}
+
+interface RcloneDraft {
+  remote: string;
+  path: string;
+  program: string;
+}
+
+/**
+ * An rclone remote chosen from those "rclone listremotes" gives on the agent's machine, or typed when
+ * rclone cannot list them (not installed there, a configuration it cannot read): the reason is shown.
+ */
+function RcloneFields({ value, onChange }: { value: RcloneDraft; onChange: (value: RcloneDraft) => void }) {
+  const client = useClient();
+  const [remotes, setRemotes] = useState<readonly string[]>();
+  const [problem, setProblem] = useState<string>();
+  const [typed, setTyped] = useState(false);
+  const program = value.program.trim();
+  useEffect(() => {
+    let current = true;
+    // Asked again when the program changes, once typing has paused.
+    const timer = setTimeout(() => {
+      client
+        .call('host.rcloneRemotes', program ? { program } : {})
+        .then(({ remotes: found }) => {
+          if (!current) return;
+          setRemotes(found);
+          setProblem(found.length === 0 ? 'rclone has no remotes yet: add one with "rclone config" on the machine the agent runs on, or type one below.' : undefined);
+        })
+        .catch((err: Error) => {
+          if (!current) return;
+          setRemotes(undefined);
+          setProblem(err.message);
+        });
+    }, 300);
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
+  }, [client, program]);
+  const choices = !typed && remotes && remotes.length > 0 ? remotes : undefined;
+  useEffect(() => {
+    // The first remote is chosen until the person picks another.
+    if (choices && !choices.includes(value.remote)) onChange({ ...value, remote: choices[0] ?? '' });
+  }, [choices, value, onChange]);
+  return (
+    <div className="grid-2">
+      {choices ? (
+        <div className="field">
+          <label htmlFor="loc-rclone-remote-choice">rclone remote</label>
+          <select
+            id="loc-rclone-remote-choice"
+            value={value.remote}
+            onChange={(e) => {
+              if (e.target.value === '') setTyped(true);
+              else onChange({ ...value, remote: e.target.value });
+            }}
+          >
+            {choices.map((name) => (
+              <option key={name} value={name}>
+                {name}
+              </option>
+            ))}
+            <option value="">Another (type it)…</option>
+          </select>
+        </div>
+      ) : (
+        <Text label="rclone remote" value={value.remote} onChange={(typedRemote) => onChange({ ...value, remote: typedRemote })} placeholder="gdrive" />
+      )}
+      <Text label="Path in the remote" value={value.path} onChange={(path) => onChange({ ...value, path })} />
+      <Text label="rclone program (empty: rclone on the PATH)" value={value.program} onChange={(typedProgram) => onChange({ ...value, program: typedProgram })} placeholder="/usr/bin/rclone" />
+      {problem && (
+        <p className="hint span-2" role="status">
+          {problem}
+        </p>
+      )}
+      <p className="hint span-2">Any remote set up with "rclone config" (Google Drive, OneDrive, Dropbox, B2, WebDAV…) on the machine the agent runs on. Hindsight runs rclone itself.</p>
     </div>
   );
 }

@@ -1,7 +1,8 @@
-import { useState } from 'react';
+import { useCallback, useState } from 'react';
 import { DEFAULT_EXCLUDES } from '../../../src-shared/defaultExcludes.js';
-import type { PlanInput, Retention, Schedule } from '../../../src-shared/plan.js';
+import type { PlanInput, Retention, Schedule, TargetSettings } from '../../../src-shared/plan.js';
 import { FolderChooser } from './FolderChooser.js';
+import { LocationFields } from './LocationFields.js';
 
 export interface PlanDraft {
   name: string;
@@ -39,15 +40,21 @@ export function planInput(draft: PlanDraft, targets: string[]): PlanInput {
 }
 
 /**
- * Where a plan's backups go: every target holds a complete copy. A target added here is seeded with a
- * copy of the others before it joins; the last one cannot be removed.
+ * Where a plan's backups go: every target holds a complete copy. A target added here (with the same
+ * fields as setup's, and its settings) is seeded with a copy of the others before it joins; the last one
+ * cannot be removed.
  */
-export function TargetsField({ targets, onChange }: { targets: string[]; onChange: (targets: string[]) => void }) {
-  const [adding, setAdding] = useState('');
+export function TargetsField({ targets, settings, onChange }: { targets: string[]; settings: Record<string, TargetSettings>; onChange: (targets: string[], settings: Record<string, TargetSettings>) => void }) {
+  const [adding, setAdding] = useState<{ location: string; settings?: TargetSettings }>({ location: '' });
+  const onLocation = useCallback((location: string, given?: TargetSettings) => setAdding({ location, ...(given ? { settings: given } : {}) }), []);
   const add = () => {
-    const location = adding.trim();
-    if (location && !targets.includes(location)) onChange([...targets, location]);
-    setAdding('');
+    const location = adding.location.trim();
+    if (!location || targets.includes(location)) return;
+    onChange([...targets, location], adding.settings ? { ...settings, [location]: adding.settings } : settings);
+  };
+  const remove = (target: string) => {
+    const { [target]: _, ...rest } = settings;
+    onChange(targets.filter((t) => t !== target), rest);
   };
   return (
     <fieldset className="field">
@@ -55,34 +62,27 @@ export function TargetsField({ targets, onChange }: { targets: string[]; onChang
       <ul className="chip-list" aria-label="Targets">
         {targets.map((target) => (
           <li key={target} className="chip">
-            <span className="mono">{target}</span>
-            <button type="button" aria-label={`Remove target ${target}`} disabled={targets.length === 1} onClick={() => onChange(targets.filter((t) => t !== target))}>
+            <span className="mono">{shownLocation(target)}</span>
+            <button type="button" aria-label={`Remove target ${shownLocation(target)}`} disabled={targets.length === 1} onClick={() => remove(target)}>
               ×
             </button>
           </li>
         ))}
       </ul>
+      <LocationFields onChange={onLocation} />
       <div className="row">
-        <input
-          type="text"
-          aria-label="Another target"
-          placeholder="/media/disk2/hindsight, sftp://user@host/path or s3://host/bucket"
-          value={adding}
-          onChange={(e) => setAdding(e.target.value)}
-          onKeyDown={(e) => {
-            if (e.key === 'Enter') {
-              e.preventDefault();
-              add();
-            }
-          }}
-        />
-        <button type="button" className="button" disabled={!adding.trim()} onClick={add}>
+        <button type="button" className="button" disabled={!adding.location.trim() || targets.includes(adding.location.trim())} onClick={add}>
           Add target
         </button>
       </div>
       <p className="hint">A new target first gets a complete copy of the backups, then every backup writes to all of them.</p>
     </fieldset>
   );
+}
+
+/** A location as shown: a rest: URL without the user name and password a person may have typed into it. */
+export function shownLocation(location: string): string {
+  return location.replace(/^(rest:https?:\/\/)[^@/]*@/i, '$1');
 }
 
 export function SourcesField({ draft, onChange }: { draft: PlanDraft; onChange: (d: PlanDraft) => void }) {

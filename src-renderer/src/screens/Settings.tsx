@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import type { RepositoryInfo } from '../../../src-shared/api.js';
-import type { Plan } from '../../../src-shared/plan.js';
-import { ExcludesField, RetentionField, ScheduleField, SourcesField, TargetsField, planInput, type PlanDraft } from '../components/PlanForm.js';
+import type { Plan, TargetSettings } from '../../../src-shared/plan.js';
+import { ExcludesField, RetentionField, ScheduleField, SourcesField, TargetsField, planInput, shownLocation, type PlanDraft } from '../components/PlanForm.js';
 import { Modal } from '../components/Modal.js';
 import { PasswordField } from '../components/PasswordField.js';
 import { ErrorMessage } from '../components/States.js';
@@ -61,17 +61,21 @@ function PlanSettings({ plan }: { plan: Plan }) {
   const refresh = useApp((s) => s.refresh);
   const [draft, setDraft] = useState<PlanDraft>();
   const [targets, setTargets] = useState<string[]>([...plan.targets]);
+  // Settings of the targets added in this edit (the kept ones stay with their targets in the agent).
+  const [targetSettings, setTargetSettings] = useState<Record<string, TargetSettings>>({});
   const [confirmDelete, setConfirmDelete] = useState(false);
   const edit = () => {
     setDraft(draftOf(plan));
     setTargets([...plan.targets]);
+    setTargetSettings({});
   };
   const save = async () => {
     if (!draft) return;
     const changes = planInput(draft, targets);
-    const added = targets.filter((t) => !plan.targets.includes(t));
+    const added = targets.filter((t) => !plan.targets.includes(t)).map(shownLocation);
     const message = added.length > 0 ? `Plan "${draft.name}" saved. ${added.join(', ')} gets a complete copy of the backups first, then joins the plan.` : `Plan "${draft.name}" saved.`;
-    const saved = await attempt(() => client.call('plans.update', { id: plan.id, changes: { ...changes, retention: changes.retention ?? {} } }), message);
+    const given = Object.keys(targetSettings).length > 0 ? { targetSettings } : {};
+    const saved = await attempt(() => client.call('plans.update', { id: plan.id, changes: { ...changes, ...given, retention: changes.retention ?? {} } }), message);
     if (saved) {
       setDraft(undefined);
       await refresh();
@@ -101,7 +105,14 @@ function PlanSettings({ plan }: { plan: Plan }) {
             <input id={`name-${plan.id}`} type="text" value={draft.name} onChange={(e) => setDraft({ ...draft, name: e.target.value })} />
           </div>
           <SourcesField draft={draft} onChange={setDraft} />
-          <TargetsField targets={targets} onChange={setTargets} />
+          <TargetsField
+            targets={targets}
+            settings={targetSettings}
+            onChange={(changed, settings) => {
+              setTargets(changed);
+              setTargetSettings(settings);
+            }}
+          />
           <ExcludesField draft={draft} onChange={setDraft} />
           <ScheduleField draft={draft} onChange={setDraft} />
           <RetentionField draft={draft} onChange={setDraft} />

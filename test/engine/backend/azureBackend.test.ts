@@ -3,7 +3,7 @@ import { createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { ContainerSASPermissions, StorageSharedKeyCredential, generateBlobSASQueryParameters } from '@azure/storage-blob';
 import { AzureBackend } from '../../../src-main/engine/backend/azureBackend.js';
-import { azureCredentialsFromEnvironment } from '../../../src-main/engine/backend/azureCredentials.js';
+import { azureCredentialsFor, azureCredentialsFromEnvironment } from '../../../src-main/engine/backend/azureCredentials.js';
 import { BackendError } from '../../../src-main/engine/backend/backend.js';
 import { RetryingBackend, type RetryEvent } from '../../../src-main/engine/backend/retryingBackend.js';
 import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite } from '../../helpers/azureServer.js';
@@ -167,7 +167,7 @@ test('azure: init creates a missing container; a SAS token for one existing cont
   });
 });
 
-test('azure: credentials come from the environment: a connection string first, then an account with its key or SAS token', async (t) => {
+test('azure: credentials come from the environment (a connection string first, then an account with its key or SAS token), unless a key or token is kept for the target', async (t) => {
   const server = await startAzurite(t);
   assert.deepEqual(azureCredentialsFromEnvironment(undefined, { AZURE_STORAGE_CONNECTION_STRING: server.connectionString, AZURE_STORAGE_ACCOUNT: 'other', AZURE_STORAGE_KEY: 'k' }), { connectionString: server.connectionString });
   assert.deepEqual(azureCredentialsFromEnvironment(undefined, { AZURE_STORAGE_ACCOUNT: 'acct', AZURE_STORAGE_KEY: 'k' }), { account: 'acct', key: 'k' });
@@ -177,6 +177,14 @@ test('azure: credentials come from the environment: a connection string first, t
     message: 'No Azure Storage credentials found: set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN.',
   });
   assert.throws(() => azureCredentialsFromEnvironment('named', { AZURE_STORAGE_KEY: '' }), { code: 'E_AUTH', message: /set AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN for the account "named"/ });
+
+  // A key or token kept for the target (the agent's keychain) wins over the environment; the endpoint goes with whichever signs.
+  const env = { AZURE_STORAGE_ACCOUNT: 'acct', AZURE_STORAGE_KEY: 'k' };
+  assert.deepEqual(azureCredentialsFor('named', { key: 'kept' }, 'http://127.0.0.1:1/named', env), { account: 'named', key: 'kept', endpoint: 'http://127.0.0.1:1/named' });
+  assert.deepEqual(azureCredentialsFor('named', { sasToken: 'sv=2&sig=y' }, undefined, env), { account: 'named', sasToken: 'sv=2&sig=y' });
+  assert.deepEqual(azureCredentialsFor(undefined, undefined, 'http://127.0.0.1:1/acct', env), { account: 'acct', key: 'k', endpoint: 'http://127.0.0.1:1/acct' });
+  assert.deepEqual(azureCredentialsFor(undefined, undefined, 'http://127.0.0.1:1/acct', { AZURE_STORAGE_CONNECTION_STRING: server.connectionString }), { connectionString: server.connectionString }, 'a connection string names its own endpoint');
+  assert.throws(() => azureCredentialsFor(undefined, { key: 'kept' }, undefined, env), { code: 'E_USAGE', message: /is for the storage account its location names: write azure:\/\/ACCOUNT\/container\/prefix/ });
 
   const viaString = new AzureBackend({ container: 'hindsight', prefix: 'cs', credentials: { connectionString: server.connectionString } });
   await viaString.create();

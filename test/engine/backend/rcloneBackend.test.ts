@@ -1,16 +1,17 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { BackendError } from '../../../src-main/engine/backend/backend.js';
 import { backendFor } from '../../../src-main/engine/backend/location.js';
-import { LocalBackend } from '../../../src-main/engine/backend/localBackend.js';
 import { RCLONE_ARGS, RcloneTransport, lastMeaningfulLine, splitArguments } from '../../../src-main/engine/backend/rcloneTransport.js';
 import { RestBackend } from '../../../src-main/engine/backend/restBackend.js';
 import { backendContract, collect, packHandle } from '../../helpers/backendContract.js';
 import { seededBytes } from '../../helpers/data.js';
-import { rcloneRemote } from '../../helpers/rcloneRemote.js';
+import { startAzurite } from '../../helpers/azureServer.js';
+import { rcloneAzureRemote, rcloneRemote, rcloneSftpRemote, rcloneWebdavRemote, type RcloneRemote } from '../../helpers/rcloneRemote.js';
 import { assertRepositoryCycle } from '../../helpers/repositoryCycle.js';
 import { rcloneMissing } from '../../helpers/restServer.js';
+import { sshdMissing, startSshServer } from '../../helpers/sshServer.js';
 
 const skip = rcloneMissing() ?? false;
 const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
@@ -31,16 +32,30 @@ backendContract(
   skip ? { skip } : {},
 );
 
-test('rclone: init, backup, restore byte for byte and check --read-data over rclone serve restic --stdio; the remote holds an ordinary repository folder', { skip }, async (t) => {
-  const remote = await rcloneRemote(t);
-  await assertRepositoryCycle(t, () => rcloneBackend(remote.config, `${remote.name}:cycle`), { packSize: 512 * 1024, bigFileBytes: 3 * 1024 * 1024 + 5 });
-  const over = rcloneBackend(remote.config, `${remote.name}:cycle`);
-  const local = new LocalBackend(join(remote.directory, 'cycle'));
-  t.after(() => Promise.all([over.close(), local.close()]));
-  const packs = await collect(over.list('data'));
-  assert.ok(packs.length > 1, 'several packs');
-  assert.deepEqual((await collect(local.list('data'))).sort(byName), packs.sort(byName));
-});
+/** The ways rclone reaches storage that these tests run: each remote type against a real server of its kind on 127.0.0.1. */
+const remotes: readonly { readonly kind: string; readonly skip: string | false; make(t: TestContext): Promise<RcloneRemote> }[] = [
+  { kind: 'alias of a local folder', skip, make: (t) => rcloneRemote(t) },
+  { kind: 'webdav remote on rclone serve webdav', skip, make: (t) => rcloneWebdavRemote(t) },
+  { kind: 'sftp remote on the test sshd', skip: skip || (sshdMissing() ?? false), make: async (t) => rcloneSftpRemote(t, await startSshServer(t)) },
+  { kind: 'azureblob remote on Azurite', skip, make: async (t) => rcloneAzureRemote(t, await startAzurite(t)) },
+];
+
+for (const { kind, skip: why, make } of remotes) {
+  test(`rclone, ${kind}: init, backup, restore byte for byte and check --read-data through an rclone: location; the remote holds an ordinary repository`, { skip: why }, async (t) => {
+    const remote = await make(t);
+    // The location as a user writes it, with its wrappers (lazy start, retries); the config file given as --rclone-args would.
+    const location = `rclone:${remote.name}:cycle`;
+    const options = { rcloneArgs: `${RCLONE_ARGS.join(' ')} --config '${remote.config}'` };
+    await assertRepositoryCycle(t, () => backendFor(location, options), { packSize: 512 * 1024, bigFileBytes: 3 * 1024 * 1024 + 5 });
+    const over = backendFor(location, options);
+    const stored = remote.storage('cycle');
+    t.after(() => Promise.all([over.close(), stored.close()]));
+    const packs = await collect(over.list('data'));
+    assert.ok(packs.length > 1, 'several packs');
+    assert.deepEqual((await collect(stored.list('data'))).sort(byName), packs.sort(byName), 'the packs rclone lists are those stored, read without rclone');
+    assert.equal((await collect(stored.list('snapshots'))).length, 1);
+  });
+}
 
 test('rclone: requests run in parallel over the one HTTP/2 connection; close stops rclone', { skip }, async (t) => {
   const remote = await rcloneRemote(t);
