@@ -8,7 +8,8 @@ import type { Backend } from '../../src-main/engine/backend/backend.js';
 import { LocalBackend } from '../../src-main/engine/backend/localBackend.js';
 import { AZURITE_ACCOUNT, AZURITE_KEY, type AzureServer } from './azureServer.js';
 import { RCLONE } from './restServer.js';
-import { freePort, waitForPort, type SshServer } from './sshServer.js';
+import { stopWhenDone, waitForPort } from './serverProcess.js';
+import { freePort, type SshServer } from './sshServer.js';
 import { tempDir } from './tempDir.js';
 
 export interface RcloneRemote {
@@ -74,12 +75,7 @@ export async function rcloneWebdavRemote(t: TestContext, name = 'backups'): Prom
   const child = spawn(RCLONE, ['serve', 'webdav', '--config', empty, '--addr', `127.0.0.1:${port}`, '--user', user, '--pass', password, directory], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
-  t.after(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  });
+  stopWhenDone(t, child);
   await waitForPort(port, child, () => log, 'rclone serve webdav');
   const webdav = section(`${name}-webdav`, { type: 'webdav', url: `http://127.0.0.1:${port}`, vendor: 'other', user, pass: obscured(password) });
   return folderRemote(dir, name, `${name}-webdav:`, directory, webdav);
