@@ -1,25 +1,16 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { seededBytes } from '../helpers/data.js';
-import { assertSameTree, buildAwkwardTree, describeTree } from '../helpers/fileTree.js';
+import { assertSameTree, buildAwkwardTree, describeTree, filesExceptLocks } from '../helpers/fileTree.js';
 import { REST_PASSWORD, REST_USER, rcloneMissing, startRestServer } from '../helpers/restServer.js';
 import { tempDir } from '../helpers/tempDir.js';
 
 const bin = fileURLToPath(new URL('../../../bin/hindsight.js', import.meta.url));
 const skip = rcloneMissing() ?? false;
-
-/** Every file the server keeps but locks, by path. */
-async function filesIn(folder: string): Promise<string[]> {
-  const entries = await readdir(folder, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((entry) => entry.isFile() && !entry.parentPath.endsWith('/locks'))
-    .map((entry) => join(entry.parentPath, entry.name))
-    .sort();
-}
 
 function hindsight(args: string[], env: Record<string, string>) {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HINDSIGHT_')));
@@ -81,7 +72,7 @@ test('an append-only REST server: backups go on; forget and prune fail with a cl
   await writeFile(join(source, 'changing.bin'), seededBytes('g3', 600_000));
   const backedUp = hindsight(['backup', '--repo', url, source], env);
   assert.equal(backedUp.status, 0, backedUp.both);
-  const stored = await filesIn(server.directory);
+  const stored = await filesExceptLocks(server.directory);
 
   const appendOnly = /\(HTTP 403\): it is append-only \(or this user may not delete\)\. Backups still work; run forget and prune where deletes are allowed, such as on the server itself\.$/;
   const forget = hindsight(['forget', '--repo', url, '--keep-last', '1'], env);
@@ -90,7 +81,7 @@ test('an append-only REST server: backups go on; forget and prune fail with a cl
   const prune = hindsight(['prune', '--repo', url], env);
   assert.equal(prune.status, 1, prune.both);
   assert.match(prune.stderr.trim(), new RegExp(`refused to delete data/[0-9a-f]{64} ${appendOnly.source}`));
-  assert.deepEqual(await filesIn(server.directory), stored, 'forget and prune neither deleted nor wrote anything (locks come and go)');
+  assert.deepEqual(await filesExceptLocks(server.directory), stored, 'forget and prune neither deleted nor wrote anything (locks come and go)');
 
   const snapshots = hindsight(['snapshots', '--repo', url], env);
   assert.match(snapshots.stdout, /^3 snapshots$/m);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
 import { link, lstat, mkdir, open, readdir, readlink, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { seededBytes } from './data.js';
 
 const SLASH = Buffer.from('/');
@@ -139,4 +140,13 @@ export function assertSameTree(actual: Map<string, EntryState>, expected: Map<st
   for (const [key, want] of expected) {
     assert.deepEqual(actual.get(key), want, `entry ${name(key)} differs`);
   }
+}
+
+/** Every file under a repository folder but its locks, by path: what a refused forget or prune must leave as it was. */
+export async function filesExceptLocks(folder: string): Promise<string[]> {
+  const entries = await readdir(folder, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile() && !entry.parentPath.endsWith('/locks'))
+    .map((entry) => join(entry.parentPath, entry.name))
+    .sort();
 }

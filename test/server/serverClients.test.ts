@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { seededBytes } from '../helpers/data.js';
-import { assertSameTree, buildAwkwardTree, describeTree } from '../helpers/fileTree.js';
+import { assertSameTree, buildAwkwardTree, describeTree, filesExceptLocks } from '../helpers/fileTree.js';
 import { HINDSIGHT_BIN, SERVER_PASSWORD, cleanEnv, startHindsightServer } from '../helpers/hindsightServer.js';
 import { tempDir } from '../helpers/tempDir.js';
 
@@ -20,15 +20,6 @@ function restic(args: string[], env: Record<string, string>) {
 function hindsight(args: string[], env: Record<string, string>) {
   const result = spawnSync(process.execPath, [HINDSIGHT_BIN, ...args], { env: cleanEnv(env), encoding: 'utf8', timeout: 180_000, maxBuffer: 64 * 1024 * 1024 });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr, both: `${result.stdout}\n${result.stderr}` };
-}
-
-/** Every file under `folder` but locks, by path: what a refused forget or prune must leave as it was. */
-async function filesIn(folder: string): Promise<string[]> {
-  const entries = await readdir(folder, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((entry) => entry.isFile() && !entry.parentPath.endsWith('/locks'))
-    .map((entry) => join(entry.parentPath, entry.name))
-    .sort();
 }
 
 test('restic 0.14 against hindsight server over HTTPS (HTTP/2): init, backup, check --read-data, restore byte for byte; forget --prune refused for an append-only user, done by an admin', { skip: resticMissing }, async (t) => {
@@ -61,11 +52,11 @@ test('restic 0.14 against hindsight server over HTTPS (HTTP/2): init, backup, ch
 
   // The append-only user cannot forget or prune: restic fails and nothing but locks changed.
   const repository = join(server.data, 'alice', 'restic');
-  const before = await filesIn(repository);
+  const before = await filesExceptLocks(repository);
   const refused = restic([...common, 'forget', '--keep-last', '1', '--prune'], as('alice'));
   assert.notEqual(refused.status, 0, refused.both);
   assert.match(refused.both, /403|Forbidden/);
-  assert.deepEqual(await filesIn(repository), before);
+  assert.deepEqual(await filesExceptLocks(repository), before);
   assert.equal(JSON.parse(restic([...common, 'snapshots', '--json'], as('alice')).stdout).length, 2);
 
   // An admin can (the same repository, another login).
@@ -98,27 +89,27 @@ test('hindsight against hindsight server over HTTPS with --rest-cacert: a full c
   assertSameTree(await describeTree(target), await describeTree(source));
 
   const repository = join(server.data, 'alice', 'laptop');
-  const stored = await filesIn(repository);
+  const stored = await filesExceptLocks(repository);
   const forget = hindsight(['forget', ...options, '--keep-last', '1'], as('alice'));
   assert.equal(forget.status, 1, forget.both);
   assert.match(forget.stderr, /refused to delete snapshots\/[0-9a-f]{64} \(HTTP 403\): it is append-only \(or this user may not delete\)\. Backups still work; run forget and prune where deletes are allowed, such as on the server itself\./);
-  assert.deepEqual(await filesIn(repository), stored, 'nothing deleted');
+  assert.deepEqual(await filesExceptLocks(repository), stored, 'nothing deleted');
 
   // The admin forgets (the same repository, another login); the append-only user's prune, which now
   // has packs to delete, is refused before it writes anything.
   assert.equal(hindsight(['forget', ...options, '--keep-last', '1'], as('root')).status, 0);
-  const forgotten = await filesIn(repository);
+  const forgotten = await filesExceptLocks(repository);
   const prune = hindsight(['prune', ...options], as('alice'));
   assert.equal(prune.status, 1, prune.both);
   assert.match(prune.stderr, /refused to delete data\/[0-9a-f]{64} \(HTTP 403\): it is append-only/);
-  assert.deepEqual(await filesIn(repository), forgotten, 'nothing deleted or written');
+  assert.deepEqual(await filesExceptLocks(repository), forgotten, 'nothing deleted or written');
   const check = hindsight(['check', ...options, '--read-data'], as('alice'));
   assert.equal(check.status, 0, check.both);
 
   // The admin prunes; it checks clean after.
   const pruned = hindsight(['prune', ...options], as('root'));
   assert.equal(pruned.status, 0, pruned.both);
-  assert.ok((await filesIn(repository)).length < stored.length, 'prune removed packs');
+  assert.ok((await filesExceptLocks(repository)).length < stored.length, 'prune removed packs');
   assert.equal(hindsight(['check', ...options, '--read-data'], as('alice')).status, 0);
   assert.match(hindsight(['snapshots', ...options], as('alice')).stdout, /^1 snapshot$/m);
 });
@@ -137,12 +128,12 @@ test('hindsight server prune --user NAME --keep-…: forget --prune on each of a
       assert.equal(hindsight(['backup', '--repo', url, source], env).status, 0);
     }
   }
-  const before = await filesIn(join(server.data, 'alice'));
+  const before = await filesExceptLocks(join(server.data, 'alice'));
   const pruned = hindsight(['server', 'prune', '--data', server.data, '--user', 'alice', '--keep-last', '1'], { HINDSIGHT_PASSWORD: 'pw', HINDSIGHT_CACHE_DIR: join(dir, 'server-cache') });
   assert.equal(pruned.status, 0, pruned.both);
   assert.match(pruned.stdout, /^Repository alice\/laptop:$/m);
   assert.match(pruned.stdout, /^Repository alice\/phone:$/m);
-  assert.ok((await filesIn(join(server.data, 'alice'))).length < before.length, 'packs and snapshots removed');
+  assert.ok((await filesExceptLocks(join(server.data, 'alice'))).length < before.length, 'packs and snapshots removed');
   for (const repo of ['laptop', 'phone']) {
     const url = `rest:${server.url}/alice/${repo}`;
     assert.match(hindsight(['snapshots', '--repo', url], env).stdout, /^1 snapshot$/m);

@@ -307,7 +307,7 @@ class RestoreRun {
     // A folder's files stay in one batch where they fit: two writers creating files in one folder at once
     // spin on its lock (see smallBatches).
     const smallBytes = small.reduce((sum, file) => sum + file.node.size, 0);
-    if (this.gathering.files + small.length > BATCH_FILES || this.gathering.bytes + smallBytes > BATCH_BYTES) await this.flushSmallFiles();
+    if (!this.batchHasRoom(small.length, smallBytes)) await this.flushSmallFiles();
     for (const file of small) await this.gatherSmallFile(dir, file);
     await mapConcurrent(
       files.filter((file) => file.node.size > SMALL_FILE),
@@ -365,12 +365,17 @@ class RestoreRun {
 
   /** Adds a small file to the batch being gathered, sending the batch first if it is full. */
   private async gatherSmallFile(dir: Buffer, file: Pending): Promise<void> {
-    if (this.gathering.files === BATCH_FILES || this.gathering.bytes + file.node.size > BATCH_BYTES) await this.flushSmallFiles();
+    if (!this.batchHasRoom(1, file.node.size)) await this.flushSmallFiles();
     const last = this.gathering.groups[this.gathering.groups.length - 1];
     if (last?.dir === dir) last.files.push(file);
     else this.gathering.groups.push({ dir, files: [file] });
     this.gathering.files += 1;
     this.gathering.bytes += file.node.size;
+  }
+
+  /** Whether the batch being gathered can take this many more files and bytes (see BATCH_FILES, BATCH_BYTES). */
+  private batchHasRoom(files: number, bytes: number): boolean {
+    return this.gathering.files + files <= BATCH_FILES && this.gathering.bytes + bytes <= BATCH_BYTES;
   }
 
   /** Starts restoring the small files gathered so far, once a slot is free; `execute` waits for them all. */
