@@ -20,6 +20,12 @@ export interface NativeAddon {
   setBirthtime(path: Buffer, seconds: number, nanoseconds: number): number;
   /** glibc only: 1 when free pages were given back, 0 when none; -ENOSYS elsewhere. */
   trimHeap(): number;
+  /**
+   * The lstat of each entry named in `names` (concatenated, `ends[i]` where name i ends) relative to
+   * `folder`, into `stats` (entryStat.ts's packing) or its errno into `errors` (0 where it worked). Linux
+   * and macOS; -ENOSYS elsewhere. Absent from a build of an older addon.
+   */
+  lstatAt?(folder: Buffer, names: Buffer, ends: Uint32Array, stats: BigInt64Array, errors: Int32Array): number;
   /** Whose file flags the addon reads: Linux's, the BSDs' (macOS), or none. */
   readonly kind: string;
 }

@@ -4,6 +4,10 @@
 // time through setattrlist (written from Apple's documentation, not yet run: CI is Linux). Every call is synchronous, takes a path as bytes (any name, UTF-8 or not)
 // and answers a number: the flags (never negative) or 0 on success, or minus the errno on failure, which
 // the caller names (its os.constants.errno) and words for a person. Elsewhere every call answers -ENOSYS.
+#if defined(__linux__)
+// statx's declaration in glibc.
+#define _GNU_SOURCE
+#endif
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <errno.h>
@@ -30,6 +34,16 @@
 
 #if defined(__GLIBC__)
 #include <malloc.h>
+#endif
+
+#if defined(__linux__) || defined(__APPLE__)
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+#endif
+#if defined(__linux__)
+#include <sys/sysmacros.h>
 #endif
 
 #define PATH_BYTES 4096
@@ -183,6 +197,98 @@ static napi_value trim_heap(napi_env env, napi_callback_info info) {
 #endif
 }
 
+
+// The fields lstatAt writes per entry, in entryStat.ts's STAT_FIELDS order: dev, ino, mode, nlink, uid,
+// gid, rdev, size, mtimeNs, ctimeNs, birthtimeNs, each as Node's lstat(…, { bigint: true }) gives it.
+#define STAT_FIELDS 11
+
+#if defined(__linux__) || defined(__APPLE__)
+static int64_t nanoseconds(int64_t seconds, int64_t nanos) { return seconds * 1000000000LL + nanos; }
+
+// One entry's lstat relative to an open folder, into `out`; 0, or the errno.
+static int stat_at(int folder, const char *name, int64_t *out) {
+#if defined(__linux__)
+  // statx, as libuv does for Node's lstat, so every field (the device numbers made the same way) matches.
+  struct statx st;
+  if (statx(folder, name, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &st) != 0) return errno;
+  out[0] = (int64_t)makedev(st.stx_dev_major, st.stx_dev_minor);
+  out[1] = (int64_t)st.stx_ino;
+  out[2] = st.stx_mode;
+  out[3] = st.stx_nlink;
+  out[4] = st.stx_uid;
+  out[5] = st.stx_gid;
+  out[6] = (int64_t)makedev(st.stx_rdev_major, st.stx_rdev_minor);
+  out[7] = (int64_t)st.stx_size;
+  out[8] = nanoseconds(st.stx_mtime.tv_sec, st.stx_mtime.tv_nsec);
+  out[9] = nanoseconds(st.stx_ctime.tv_sec, st.stx_ctime.tv_nsec);
+  out[10] = nanoseconds(st.stx_btime.tv_sec, st.stx_btime.tv_nsec);
+#else
+  struct stat st;
+  if (fstatat(folder, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return errno;
+  out[0] = st.st_dev;
+  out[1] = (int64_t)st.st_ino;
+  out[2] = st.st_mode;
+  out[3] = st.st_nlink;
+  out[4] = st.st_uid;
+  out[5] = st.st_gid;
+  out[6] = st.st_rdev;
+  out[7] = st.st_size;
+  out[8] = nanoseconds(st.st_mtimespec.tv_sec, st.st_mtimespec.tv_nsec);
+  out[9] = nanoseconds(st.st_ctimespec.tv_sec, st.st_ctimespec.tv_nsec);
+  out[10] = nanoseconds(st.st_birthtimespec.tv_sec, st.st_birthtimespec.tv_nsec);
+#endif
+  return 0;
+}
+#endif
+
+// lstatAt(folder, names, ends, stats, errors): the lstat of each entry of `folder` (a Buffer path) named
+// in `names` (concatenated; ends[i] is where name i ends), relative to the open folder: into stats
+// (BigInt64Array, STAT_FIELDS per entry) or, where it fails, its errno into errors (Int32Array; 0 where
+// it worked). Answers 0, or minus the errno when the folder cannot be opened or an argument is wrong.
+// A backup's walk made one lstat call from JavaScript per entry, each with its object, its BigInts and
+// the kernel's walk of the whole path from the root; here an entry costs its system call alone.
+static napi_value lstat_at(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (args(env, info, 5, argv) != 0) return number(env, -EINVAL);
+  char folder[PATH_BYTES + 1];
+  int failed = path_arg(env, argv[0], folder);
+  if (failed != 0) return number(env, failed);
+  void *names;
+  size_t names_length;
+  if (napi_get_buffer_info(env, argv[1], &names, &names_length) != napi_ok) return number(env, -EINVAL);
+  napi_typedarray_type type;
+  size_t count, stats_count, errors_count;
+  void *ends, *stats, *errors;
+  if (napi_get_typedarray_info(env, argv[2], &type, &count, &ends, NULL, NULL) != napi_ok || type != napi_uint32_array) return number(env, -EINVAL);
+  if (napi_get_typedarray_info(env, argv[3], &type, &stats_count, &stats, NULL, NULL) != napi_ok || type != napi_bigint64_array) return number(env, -EINVAL);
+  if (napi_get_typedarray_info(env, argv[4], &type, &errors_count, &errors, NULL, NULL) != napi_ok || type != napi_int32_array) return number(env, -EINVAL);
+  if (stats_count < count * STAT_FIELDS || errors_count < count) return number(env, -EINVAL);
+#if defined(__linux__) || defined(__APPLE__)
+  int dir = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return number(env, -errno);
+  char name[PATH_BYTES + 1];
+  size_t start = 0;
+  for (size_t i = 0; i < count; i++) {
+    size_t end = ((uint32_t *)ends)[i];
+    int64_t *out = (int64_t *)stats + i * STAT_FIELDS;
+    if (end < start || end > names_length || end - start > PATH_BYTES) {
+      close(dir);
+      return number(env, -EINVAL);
+    }
+    memcpy(name, (char *)names + start, end - start);
+    name[end - start] = 0;
+    start = end;
+    int error = stat_at(dir, name, out);
+    ((int32_t *)errors)[i] = error;
+    if (error != 0) memset(out, 0, STAT_FIELDS * sizeof *out);
+  }
+  close(dir);
+  return number(env, 0);
+#else
+  return number(env, -ENOSYS);
+#endif
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value kind;
   napi_create_string_utf8(env, FLAGS_KIND, NAPI_AUTO_LENGTH, &kind);
@@ -192,6 +298,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"set", NULL, set, NULL, NULL, NULL, napi_default, NULL},
       {"setBirthtime", NULL, set_birthtime, NULL, NULL, NULL, napi_default, NULL},
       {"trimHeap", NULL, trim_heap, NULL, NULL, NULL, napi_default, NULL},
+      {"lstatAt", NULL, lstat_at, NULL, NULL, NULL, napi_default, NULL},
       {"kind", NULL, NULL, NULL, NULL, kind, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);

@@ -21,7 +21,8 @@ import { FileSaver, type PreviousChunks } from './fileSaver.js';
 import { FilesCache, type CachedFile, type CachedFolder } from './filesCache.js';
 import { ParentTrees, type ParentDir } from './parentTrees.js';
 import type { EntryStat } from './entryStat.js';
-import { FolderLister, type FolderToList, type ListExtras, type ListedEntry } from './folderLister.js';
+import { FolderLister, type FolderToList, type ListExtras, type ListedEntry, type ListedFolder } from './folderLister.js';
+import type { FolderRecord } from './folderRecord.js';
 import { onlyMetadataChanged } from '../metadata/metadataChange.js';
 import { flagsSupported, readFlags, type FileFlags } from '../metadata/fileFlags.js';
 import { XattrStore } from '../metadata/xattrStore.js';
@@ -71,6 +72,8 @@ export class BackupInterrupted extends HindsightError {
 export interface BackupResult {
   readonly snapshot: Snapshot;
   readonly warnings: readonly Warning[];
+  /** Folders taken whole from the parent snapshot, as the files cache recorded them (see folderTree). */
+  readonly foldersUnchanged: number;
 }
 
 /** What a backup would add, found by doing all of its reading and none of its writing. */
@@ -118,6 +121,11 @@ const CACHEDIR_TAG = Buffer.from('CACHEDIR.TAG');
  * the limit a folder is walked inline, so the walk never waits on itself.
  */
 const FOLDERS_IN_FLIGHT = 8;
+/**
+ * What a backup writes into a tree, for the records of folders (FolderRecord): raise it when that
+ * changes (a new field), so that folders recorded before are read again and their trees get it.
+ */
+const TREE_FORMAT = 1;
 
 /** A source path and the intermediate folders above it, so several sources nest under their real paths as restic does. */
 interface SourceNode {
@@ -197,6 +205,9 @@ class BackupRun {
   /** The parent snapshot's trees, read a pack window at a time for the whole run. */
   private readonly trees: TreeLoader;
   private changed: ChangedPaths | undefined;
+  /** Per source: the settings that shape its trees besides the entries' lstat (see settingsOf). */
+  private readonly settingsBySource = new Map<string, string>();
+  private foldersUnchanged = 0;
 
   constructor(
     private readonly repository: Repository,
@@ -264,7 +275,7 @@ class BackupRun {
     // Without a parent every file is read: start all the file workers now, not with the first file.
     if (!parent) this.files.startWorkers();
     if (type === 'incremental') this.cache = new FilesCache(this.options.cacheDir ?? repositoryCacheDir(this.repository.config.id), { readOnly: this.dryRun });
-    if (parent) this.parents = new ParentTrees(this.repository, parent.tree, this.trees);
+    if (parent) this.parents = new ParentTrees(this.repository, this.trees);
     if (parent && this.options.changedPaths) this.changed = new ChangedPaths(this.options.changedPaths);
     // Counting everything would undo the point of reading only what changed; the parent's totals are close.
     const estimate = this.changed !== undefined || this.options.countTotals === false;
@@ -284,8 +295,7 @@ class BackupRun {
           .catch(() => undefined);
     this.meter.counts.phase = 'backing up';
     const trie = this.buildSourceTrie();
-    const rootNodes = await this.saveIntermediate('/', trie, this.parents ? await this.parents.root() : undefined);
-    const tree = await this.saver.saveTree(encodeTree(rootNodes));
+    const tree = await this.saveIntermediate('/', trie, parent ? Buffer.from(parent.tree, 'hex') : undefined);
     this.meter.counts.phase = 'finishing';
     this.meter.tick(true);
     await this.xattrStore.settled();
@@ -325,7 +335,7 @@ class BackupRun {
     // Entries may be written earlier in batches: an entry is only trusted when all its chunks are in the index.
     this.cache?.commit();
     this.finished();
-    return { snapshot, warnings: this.warnings };
+    return { snapshot, warnings: this.warnings, foldersUnchanged: this.foldersUnchanged };
   }
 
   /** A dry run's counts, in place of a snapshot. */
@@ -365,9 +375,13 @@ class BackupRun {
     return root;
   }
 
-  /** The folders above the sources: their metadata is recorded, only the way down to the sources is followed. */
-  private async saveIntermediate(path: string, trie: SourceNode, parent: ParentDir | undefined): Promise<TreeNode[]> {
-    if (trie.isSource) return this.saveDirectoryEntries(Buffer.from(path), '', path, await lstat(path, { bigint: true }), parent);
+  /**
+   * The tree of the folder at `path`, above the sources or a source itself: of the folders above the
+   * sources, only the way down to them is followed, and their metadata recorded.
+   */
+  private async saveIntermediate(path: string, trie: SourceNode, parentTree: Buffer | undefined): Promise<Buffer> {
+    if (trie.isSource) return this.folderTree(Buffer.from(path), '', path, await lstat(path, { bigint: true }), parentTree);
+    const parent = await this.parents?.dir(parentTree);
     const nodes: TreeNode[] = [];
     for (const [segment, child] of [...trie.children].sort(([a], [b]) => Buffer.compare(Buffer.from(a), Buffer.from(b)))) {
       const childPath = path === '/' ? `/${segment}` : `${path}/${segment}`;
@@ -382,11 +396,11 @@ class BackupRun {
         if (node) nodes.push(node);
         continue;
       }
-      const entries = await this.saveIntermediate(childPath, child, parentNode ? await this.parents?.children(parentNode) : undefined);
-      nodes.push({ ...this.metadataOf(Buffer.from(childPath), name, 'dir', stat, parentNode), subtree: await this.saver.saveTree(encodeTree(entries)) });
+      const subtree = await this.saveIntermediate(childPath, child, parentNode?.type === 'dir' ? parentNode.subtree : undefined);
+      nodes.push({ ...this.metadataOf(Buffer.from(childPath), name, 'dir', stat, parentNode), subtree });
       this.summary.dirs += 1;
     }
-    return nodes;
+    return this.saver.saveTree(encodeTree(nodes));
   }
 
   /** Saves one entry of a source; undefined when it is excluded or vanished. */
@@ -405,11 +419,9 @@ class BackupRun {
       if (reused) return reused;
       this.summary.dirs += 1;
       const crossesDevice = (this.options.oneFileSystem ?? false) && stat.dev !== sourceDevice;
-      const parentDir = parentNode ? await this.parents?.children(parentNode) : undefined;
-      const entries = crossesDevice ? [] : await this.saveDirectoryEntries(path, relative, sourceRoot, stat, parentDir);
-      // A folder unchanged since the parent snapshot has the same tree: its id is known, and the tree is in the repository (loaded from it).
-      const unchanged = parentDir !== undefined && parentNode?.subtree !== undefined && sameEntries(entries, parentDir.nodes);
-      return { ...this.metadataOf(path, name, 'dir', stat, parentNode), subtree: unchanged ? parentNode.subtree : await this.saver.saveTree(encodeTree(entries)) };
+      const parentTree = parentNode?.type === 'dir' ? parentNode.subtree : undefined;
+      const subtree = crossesDevice ? await this.saver.saveTree(encodeTree([])) : await this.folderTree(path, relative, sourceRoot, stat, parentTree);
+      return { ...this.metadataOf(path, name, 'dir', stat, parentNode), subtree };
     }
     if (stat.isFile()) return this.saveFile(path, name, stat, parentNode, folder);
     this.summary.otherEntries += 1;
@@ -430,28 +442,158 @@ class BackupRun {
     return { ...this.metadataOf(path, name, type, stat, parentNode), ...(type === 'chardev' || type === 'blockdev' ? { rdev: stat.rdev } : {}) };
   }
 
-  private async saveDirectoryEntries(path: Buffer, relative: string, sourceRoot: string, stat: EntryStat, parent: ParentDir | undefined): Promise<TreeNode[]> {
+  /**
+   * The tree of the folder at `path`, saved; `parentTree`: its tree in the parent snapshot.
+   *
+   * A folder listed exactly as the files cache recorded it when that tree was made (the same names with
+   * the same lstat fields, under the same settings) has that tree again if its subfolders do: only they
+   * are walked, and neither its files one by one nor its tree in the parent snapshot are looked at. The
+   * record counts only when its tree is the parent snapshot's, whose trees and chunks the repository
+   * keeps as long as the snapshot is there. Before, a backup of a 78,579-file tree with nothing changed
+   * spent its main thread's time on every file (its node, the files cache, the parent's trees decoded
+   * and the new ones compared), 3.2 of its 5.8 CPU-seconds.
+   */
+  private async folderTree(path: Buffer, relative: string, sourceRoot: string, stat: EntryStat, parentTree: Buffer | undefined): Promise<Buffer> {
     // A turn of the event loop per folder, so that the files queued so far leave for the workers and the
     // chunks they sent are packed. Otherwise, while folder listings keep arriving and parent trees come
     // from memory, the walk goes on for tens of milliseconds without one, and the workers wait.
     await nextTurn();
     const onlyTag = this.rules.excludeCaches && (await this.rules.isCacheDirectory(path.toString()));
+    const recorded = parentTree && this.cache?.record(path);
+    const record = recorded && recorded.tree.equals(parentTree) ? recorded : undefined;
+    // Without a record to go by, the parent's tree is read while the folder is listed.
+    const parentDir = record ? undefined : this.parents?.dir(parentTree);
+    parentDir?.catch(() => undefined);
     // A folder the parent snapshot has: its entries' attributes come from there unless their change time moved (XattrStore.forEntry).
-    const listing = await this.lister.list(path, onlyTag ? CACHEDIR_TAG : undefined, this.extrasWithListing(parent !== undefined));
+    const listing = await this.lister.list(path, onlyTag ? CACHEDIR_TAG : undefined, this.extrasWithListing(parentTree !== undefined));
     if ('failed' in listing) {
       this.warn(path, listing.failed);
-      return [];
+      return this.saver.saveTree(encodeTree([]));
     }
+    const key = this.cache && listing.digest(this.settingsOf(sourceRoot));
+    let walked: Map<number, Buffer> | undefined;
+    if (record && key?.equals(record.key)) {
+      walked = await this.recordedSubfolders(relative, sourceRoot, listing, record);
+      if (record.children.every((child) => walked?.get(child.index)?.equals(child.tree))) {
+        this.summary.filesUnchanged += record.files;
+        this.summary.totalBytes += record.bytes;
+        this.summary.otherEntries += record.others;
+        this.advance(record.files, record.bytes);
+        this.foldersUnchanged += 1;
+        return record.tree;
+      }
+    }
+    const parent = await (parentDir ?? this.parents?.dir(parentTree));
+    const warnings = this.warnings.length;
+    const nodes = await this.saveDirectoryEntries(path, relative, sourceRoot, stat, parent, listing, walked);
+    const entries = nodes.filter((node): node is TreeNode => node !== undefined);
+    // A folder unchanged since the parent snapshot has the same tree: its id is known, and the tree is in the repository (loaded from it).
+    const tree = parent !== undefined && parentTree !== undefined && sameEntries(entries, parent.nodes) ? parentTree : await this.saver.saveTree(encodeTree(entries));
+    // A folder with a warning (a file that could not be read) is looked at again each time, and warns again.
+    if (key && this.warnings.length === warnings) this.cache?.saveRecord(path, this.recordOf(key, tree, stat, listing, nodes));
+    return tree;
+  }
+
+  /**
+   * The trees of a recorded folder's subfolders now (by their place in the listing), walked as usual but
+   * each from its recorded tree; a subfolder left empty (on another file system) keeps its tree.
+   */
+  private async recordedSubfolders(relative: string, sourceRoot: string, listing: ListedFolder, record: FolderRecord): Promise<Map<number, Buffer>> {
+    const trees = new Map<number, Buffer>();
+    const walk = record.children.filter((child) => child.walked).map((child) => ({ child, entry: listing.entry(child.index) }));
+    if (!this.changed) this.lister.prefetch(walk.map(({ entry }) => ({ folder: entry.path, extras: this.extrasWithListing(true) })));
+    for (const child of record.children) if (!child.walked) trees.set(child.index, child.tree);
+    this.summary.dirs += record.children.length;
+    const pending = new Set<Promise<void>>();
+    try {
+      for (const { child, entry } of walk) {
+        this.options.signal?.throwIfAborted();
+        // The listing is the one recorded (its digest), so this holds; a record that lied is not trusted.
+        if (!entry.stat?.isDirectory()) continue;
+        const childRelative = relative === '' ? entry.name.toString() : `${relative}/${entry.name.toString()}`;
+        const save = this.watchedUnchanged(entry.path, child.tree).then(
+          async (unchanged) => void trees.set(child.index, unchanged ? child.tree : await this.folderTree(entry.path, childRelative, sourceRoot, entry.stat as EntryStat, child.tree)),
+        );
+        if (this.foldersInFlight >= FOLDERS_IN_FLIGHT) {
+          await save;
+          continue;
+        }
+        this.foldersInFlight += 1;
+        const tracked = save.finally(() => {
+          pending.delete(tracked);
+          this.foldersInFlight -= 1;
+        });
+        tracked.catch(() => undefined);
+        pending.add(tracked);
+      }
+    } catch (err) {
+      await Promise.allSettled(pending);
+      throw err;
+    }
+    await Promise.all(pending);
+    return trees;
+  }
+
+  /** What the next backup needs to take this folder whole (see folderTree): `nodes` by their place in `listing`. */
+  private recordOf(key: Buffer, tree: Buffer, stat: EntryStat, listing: ListedFolder, nodes: readonly (TreeNode | undefined)[]): FolderRecord {
+    let files = 0;
+    let bytes = 0;
+    let others = 0;
+    const children: { index: number; walked: boolean; tree: Buffer }[] = [];
+    for (const [index, node] of nodes.entries()) {
+      if (!node) continue;
+      if (node.type === 'file') {
+        files += 1;
+        bytes += node.size;
+      } else if (node.type !== 'dir') others += 1;
+      else if (node.subtree) {
+        const crosses = (this.options.oneFileSystem ?? false) && listing.entry(index).stat?.dev !== stat.dev;
+        children.push({ index, walked: !crosses, tree: node.subtree });
+      }
+    }
+    return { key, tree, files, bytes, others, children };
+  }
+
+  /** What shapes a source's trees besides its entries' lstat, for a listing's digest: a record made under other settings is not used. */
+  private settingsOf(sourceRoot: string): string {
+    let settings = this.settingsBySource.get(sourceRoot);
+    if (settings === undefined) {
+      settings = JSON.stringify({
+        format: TREE_FORMAT,
+        sourceRoot,
+        excludes: this.options.excludes ?? { patterns: [] },
+        oneFileSystem: this.options.oneFileSystem ?? false,
+        xattrs: this.options.xattrs !== false,
+        flags: this.keepFlags,
+      });
+      this.settingsBySource.set(sourceRoot, settings);
+    }
+    return settings;
+  }
+
+  /**
+   * A folder's entries as tree nodes, by their place in `listing` (undefined: left out). `walked`: the
+   * trees of subfolders walked already (recordedSubfolders), used as they are.
+   */
+  private async saveDirectoryEntries(
+    path: Buffer,
+    relative: string,
+    sourceRoot: string,
+    stat: EntryStat,
+    parent: ParentDir | undefined,
+    listing: ListedFolder,
+    walked: ReadonlyMap<number, Buffer> | undefined,
+  ): Promise<(TreeNode | undefined)[]> {
     const listed = listing.entries;
     // With changed paths, most folders are taken from the parent snapshot unlisted: nothing to list ahead.
-    if (!this.changed) this.lister.prefetch(this.subfoldersToList(listed, relative, stat, parent));
+    if (!this.changed) this.lister.prefetch(this.subfoldersToList(listed, relative, stat, parent, walked));
     const folder = this.cache?.folder(path);
     if (folder) this.openFolders.add(folder);
     // Entries keep their order whatever order their saves finish in.
     const nodes: (TreeNode | undefined)[] = new Array(listed.length);
     const pending = new Set<Promise<void>>();
     try {
-      await this.saveListed(listed, relative, sourceRoot, stat, parent, folder, nodes, pending);
+      await this.saveListed(listed, relative, sourceRoot, stat, parent, folder, nodes, pending, walked);
     } catch (err) {
       // Stopped part-way (an interruption): what was started finishes before the error goes up.
       await Promise.allSettled(pending);
@@ -462,7 +604,7 @@ class BackupRun {
       this.openFolders.delete(folder);
       this.cache?.save(folder, folder.changed ? new Set(listed.map((entry) => entry.name.toString('latin1'))) : undefined);
     }
-    return nodes.filter((node): node is TreeNode => node !== undefined);
+    return nodes;
   }
 
   private async saveListed(
@@ -474,6 +616,7 @@ class BackupRun {
     folder: CachedFolder | undefined,
     nodes: (TreeNode | undefined)[],
     pending: Set<Promise<void>>,
+    walked: ReadonlyMap<number, Buffer> | undefined,
   ): Promise<void> {
     for (const [index, { name, path: childPath, stat: childStat, error, xattrError, flagsError }] of listed.entries()) {
       this.options.signal?.throwIfAborted();
@@ -486,6 +629,11 @@ class BackupRun {
       const childRelative = relative === '' ? name.toString() : `${relative}/${name.toString()}`;
       if (this.rules.matchPath(childRelative, childPath.toString(), childStat.isDirectory()).excluded) continue;
       if (childStat.isFile() && this.rules.matchSize(Number(childStat.size)).excluded) continue;
+      const walkedTree = walked?.get(index);
+      if (walkedTree && childStat.isDirectory()) {
+        nodes[index] = { ...this.metadataOf(childPath, name, 'dir', childStat, parent?.get(name)), subtree: walkedTree };
+        continue;
+      }
       const isFile = childStat.isFile();
       const concurrent = isFile || (childStat.isDirectory() && this.foldersInFlight < FOLDERS_IN_FLIGHT);
       const slots = childStat.size < SMALL_FILE ? this.smallFileSlots : this.largeFileSlots;
@@ -513,11 +661,17 @@ class BackupRun {
    * The subfolders among `listed` that the walk will list (not excluded, and on the same file system if
    * it must stay on one), with attributes read alongside where the parent snapshot lacks the folder.
    */
-  private subfoldersToList(listed: readonly ListedEntry[], relative: string, stat: EntryStat, parent: ParentDir | undefined): FolderToList[] {
+  private subfoldersToList(
+    listed: readonly ListedEntry[],
+    relative: string,
+    stat: EntryStat,
+    parent: ParentDir | undefined,
+    walked: ReadonlyMap<number, Buffer> | undefined,
+  ): FolderToList[] {
     const oneFileSystem = this.options.oneFileSystem ?? false;
     return listed
-      .filter(({ name, path, stat: childStat }) => {
-        if (!childStat?.isDirectory() || (oneFileSystem && childStat.dev !== stat.dev)) return false;
+      .filter(({ name, path, stat: childStat }, index) => {
+        if (!childStat?.isDirectory() || (oneFileSystem && childStat.dev !== stat.dev) || walked?.has(index)) return false;
         return !this.rules.matchPath(relative === '' ? name.toString() : `${relative}/${name.toString()}`, path.toString(), true).excluded;
       })
       .map((entry) => ({ folder: entry.path, extras: this.extrasWithListing(parent?.get(entry.name)?.type === 'dir') }));
@@ -530,10 +684,15 @@ class BackupRun {
 
   /** A folder the file watcher saw no change in, taken whole from the parent snapshot (its own metadata is current). */
   private async unchangedFolder(path: Buffer, name: Buffer, stat: EntryStat, parentNode: TreeNode | undefined): Promise<TreeNode | undefined> {
-    if (!this.changed || parentNode?.type !== 'dir' || !parentNode.subtree || this.changed.mustRescan(path)) return undefined;
-    if (!this.repository.hasBlob(parentNode.subtree)) return undefined;
+    if (parentNode?.type !== 'dir' || !parentNode.subtree || !(await this.watchedUnchanged(path, parentNode.subtree))) return undefined;
     this.summary.dirs += 1;
-    for await (const { node } of walkTree(this.trees, parentNode.subtree, path)) {
+    return { ...this.metadataOf(path, name, 'dir', stat, parentNode), subtree: parentNode.subtree };
+  }
+
+  /** Whether the file watcher saw no change below `path`, whose tree in the parent snapshot is `subtree`; its entries are then counted as unchanged. */
+  private async watchedUnchanged(path: Buffer, subtree: Buffer): Promise<boolean> {
+    if (!this.changed || this.changed.mustRescan(path) || !this.repository.hasBlob(subtree)) return false;
+    for await (const { node } of walkTree(this.trees, subtree, path)) {
       if (node.type === 'dir') this.summary.dirs += 1;
       else if (node.type === 'file') {
         this.summary.filesUnchanged += 1;
@@ -541,7 +700,7 @@ class BackupRun {
         this.advance(1, node.size);
       } else this.summary.otherEntries += 1;
     }
-    return { ...this.metadataOf(path, name, 'dir', stat, parentNode), subtree: parentNode.subtree };
+    return true;
   }
 
   private async saveFile(path: Buffer, name: Buffer, stat: EntryStat, parentNode: TreeNode | undefined, folder: CachedFolder | undefined): Promise<TreeNode | undefined> {

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { openCacheDatabase } from '../cacheDatabase.js';
 import { BLOB_ID_LENGTH } from '../crypto/blobId.js';
+import { decodeFolderRecord, encodeFolderRecord, type FolderRecord } from './folderRecord.js';
 
 /** What the file looked like when its content was last read, and the chunks it had. */
 export interface CachedFile {
@@ -28,6 +29,11 @@ const MIGRATIONS: readonly string[] = [
      path BLOB PRIMARY KEY,
      files BLOB NOT NULL
    ) WITHOUT ROWID`,
+  // What each folder's listing and tree were at the last backup (FolderRecord).
+  `CREATE TABLE trees (
+     path BLOB PRIMARY KEY,
+     record BLOB NOT NULL
+   ) WITHOUT ROWID`,
 ];
 
 /** Folder rows gathered before they are written in one transaction. */
@@ -49,7 +55,10 @@ export class FilesCache {
   private readonly db: Database.Database;
   private readonly lookupStatement: Database.Statement<[Buffer], { files: Buffer }>;
   private readonly upsertStatement: Database.Statement<[Buffer, Buffer]>;
+  private readonly recordStatement: Database.Statement<[Buffer], { record: Buffer }>;
+  private readonly upsertRecordStatement: Database.Statement<[Buffer, Buffer]>;
   private pending: [Buffer, Buffer][] = [];
+  private pendingRecords: [Buffer, Buffer][] = [];
 
   /** `readOnly`: what a backup learns is not recorded (a dry run: its reads stand for no snapshot). */
   constructor(
@@ -59,6 +68,19 @@ export class FilesCache {
     this.db = openCacheDatabase(folder, 'files.sqlite', MIGRATIONS);
     this.lookupStatement = this.db.prepare('SELECT files FROM folders WHERE path = ?');
     this.upsertStatement = this.db.prepare('INSERT OR REPLACE INTO folders (path, files) VALUES (?, ?)');
+    this.recordStatement = this.db.prepare('SELECT record FROM trees WHERE path = ?');
+    this.upsertRecordStatement = this.db.prepare('INSERT OR REPLACE INTO trees (path, record) VALUES (?, ?)');
+  }
+
+  /** What the last backup that saw the folder at `path` recorded of it (see FolderRecord). */
+  record(path: Buffer): FolderRecord | undefined {
+    return decodeFolderRecord(this.recordStatement.get(path)?.record);
+  }
+
+  saveRecord(path: Buffer, record: FolderRecord): void {
+    if (this.options.readOnly) return;
+    this.pendingRecords.push([path, encodeFolderRecord(record)]);
+    if (this.pendingRecords.length >= ROWS_PER_COMMIT) this.commit();
   }
 
   /** The files of the folder at `path` as remembered; its row is read only if a file is asked for. */
@@ -79,10 +101,13 @@ export class FilesCache {
 
   commit(): void {
     const batch = this.pending;
+    const records = this.pendingRecords;
     this.pending = [];
-    if (batch.length === 0) return;
+    this.pendingRecords = [];
+    if (batch.length === 0 && records.length === 0) return;
     this.db.transaction(() => {
       for (const [path, files] of batch) this.upsertStatement.run(path, files);
+      for (const [path, record] of records) this.upsertRecordStatement.run(path, record);
     })();
   }
 

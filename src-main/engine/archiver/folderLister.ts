@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import type { CountRequest, ErrorInfo, ListReplies, ListReply, ListRequest, ListRequests, WalkMessage, WalkWorkerData } from '../workers/walkWorker.js';
+import type { CountRequest, ErrorInfo, ListedFlags, ListedXattrs, ListReplies, ListReply, ListRequest, ListRequests, WalkMessage, WalkWorkerData } from '../workers/walkWorker.js';
 import { workerScript } from '../workers/workerScript.js';
 import { childPath } from './childPath.js';
 import { PackedStat, type EntryStat } from './entryStat.js';
@@ -31,7 +32,23 @@ export interface FolderToList {
 }
 
 /** A folder's entries sorted by name, or why the folder itself could not be read. */
-export type FolderListing = { readonly entries: readonly ListedEntry[] } | { readonly failed: ErrorInfo };
+export type FolderListing = ListedFolder | { readonly failed: ErrorInfo };
+
+/**
+ * A folder's entries sorted by name, made into objects only when asked for: a backup that finds the
+ * folder as it was (its digest) needs only its subfolders.
+ */
+export interface ListedFolder {
+  readonly entries: readonly ListedEntry[];
+  /** Entry `index` alone. */
+  entry(index: number): ListedEntry;
+  /**
+   * A hash of `salt` and every entry's name and lstat fields (atime aside), the same exactly when none
+   * was added, removed, renamed, changed or touched; undefined when an entry could not be examined, or
+   * only one entry was listed.
+   */
+  digest(salt: string): Buffer | undefined;
+}
 
 /**
  * Folders listed ahead and not yet asked for, at most. Each listing asked for alone was a message to
@@ -52,7 +69,7 @@ const LISTED_AHEAD = 64;
 export class FolderLister {
   private readonly worker: Worker;
   private readonly port: MessagePort;
-  private readonly pending = new Map<number, { folder: Buffer; extras: ListExtras; resolve(listing: FolderListing): void; reject(err: unknown): void }>();
+  private readonly pending = new Map<number, { folder: Buffer; extras: ListExtras; only: boolean; resolve(listing: FolderListing): void; reject(err: unknown): void }>();
   private nextId = 0;
   private failure: unknown;
   /** Listings asked for ahead (by `prefetch`), by folder path (latin1), until `list` takes them. */
@@ -98,7 +115,7 @@ export class FolderLister {
     this.ahead.delete(key);
     const listing = await listed;
     if (!only || 'failed' in listing) return listing;
-    return { entries: listing.entries.filter((entry) => entry.name.equals(only)) };
+    return entriesOnly(listing.entries.filter((entry) => entry.name.equals(only)));
   }
 
   /** Asks for these folders' listings now, in one message, for `list` to take later (as many as LISTED_AHEAD allows). */
@@ -121,7 +138,7 @@ export class FolderLister {
         new Promise<FolderListing>((resolve, reject) => {
           const id = this.nextId++;
           requests.push({ id, folder: folder.toString('latin1'), ...(only ? { only: only.toString('latin1') } : {}), xattrs: extras.xattrs, flags: extras.flags });
-          this.pending.set(id, { folder, extras, resolve, reject });
+          this.pending.set(id, { folder, extras, only: only !== undefined, resolve, reject });
         }),
     );
     this.port.ref();
@@ -149,30 +166,74 @@ export class FolderLister {
     if (!waiting) return;
     this.pending.delete(reply.id);
     if (this.pending.size === 0) this.port.unref();
-    if ('failed' in reply) {
-      waiting.resolve({ failed: reply.failed });
-      return;
-    }
-    const names = Buffer.from(reply.names.buffer, reply.names.byteOffset, reply.names.byteLength);
-    const entries: ListedEntry[] = [];
-    let start = 0;
-    for (const [i, end] of reply.ends.entries()) {
-      const name = names.subarray(start, end);
-      start = end;
-      const path = childPath(waiting.folder, name);
-      const error = reply.errors[i];
-      entries.push(error ? { name, path, stat: undefined, error } : { name, path, stat: PackedStat.at(reply.stats, i, waiting.extras.xattrs, waiting.extras.flags) });
-    }
-    for (const { at, xattrs, error } of reply.xattrs) {
-      const entry = entries[at] as ListedEntry;
-      if (error) entries[at] = { ...entry, xattrError: error };
-      else (entry.stat as PackedStat).xattrs = xattrs?.map(({ name, value }) => ({ name, value: Buffer.from(value.buffer, value.byteOffset, value.byteLength) }));
-    }
-    for (const { at, flags, error } of reply.flags) {
-      const entry = entries[at] as ListedEntry;
-      if (error) entries[at] = { ...entry, flagsError: error };
-      else (entry.stat as PackedStat).flags = flags;
-    }
-    waiting.resolve({ entries });
+    waiting.resolve('failed' in reply ? { failed: reply.failed } : new ReplyListing(waiting.folder, waiting.extras, waiting.only, reply));
   }
+}
+
+type ListedReply = Extract<ListReply, { readonly names: Uint8Array }>;
+
+/** A listing as the lister thread sent it; an entry becomes an object when first asked for. */
+class ReplyListing implements ListedFolder {
+  /** Every entry was examined, and every entry listed. */
+  private readonly complete: boolean;
+  private readonly names: Buffer;
+  private readonly made: (ListedEntry | undefined)[];
+  private all: readonly ListedEntry[] | undefined;
+  /** The entries with attributes or flags (or a failure to read them), by index, once an entry is made. */
+  private extrasAt: { xattrs: Map<number, ListedXattrs>; flags: Map<number, ListedFlags> } | undefined;
+
+  constructor(
+    private readonly folder: Buffer,
+    private readonly extras: ListExtras,
+    only: boolean,
+    private readonly reply: ListedReply,
+  ) {
+    this.names = Buffer.from(reply.names.buffer, reply.names.byteOffset, reply.names.byteLength);
+    this.made = new Array<ListedEntry | undefined>(reply.ends.length);
+    this.complete = !only && reply.errors.every((error) => error === null);
+  }
+
+  digest(salt: string): Buffer | undefined {
+    if (!this.complete) return undefined;
+    // One hash over the salt and the reply's three arrays: names, where each ends, and the packed lstat fields.
+    const { ends, stats } = this.reply;
+    return createHash('sha256')
+      .update(salt)
+      .update(this.names)
+      .update(new Uint8Array(ends.buffer, ends.byteOffset, ends.byteLength))
+      .update(new Uint8Array(stats.buffer, stats.byteOffset, stats.byteLength))
+      .digest();
+  }
+
+  get entries(): readonly ListedEntry[] {
+    this.all ??= Array.from(this.made, (_, i) => this.entry(i));
+    return this.all;
+  }
+
+  entry(index: number): ListedEntry {
+    const made = this.made[index];
+    if (made) return made;
+    const { reply } = this;
+    const name = this.names.subarray(index === 0 ? 0 : reply.ends[index - 1], reply.ends[index]);
+    const path = childPath(this.folder, name);
+    const error = reply.errors[index];
+    let entry: ListedEntry;
+    if (error) entry = { name, path, stat: undefined, error };
+    else {
+      const stat = PackedStat.at(reply.stats, index, this.extras.xattrs, this.extras.flags);
+      this.extrasAt ??= { xattrs: new Map(reply.xattrs.map((x) => [x.at, x])), flags: new Map(reply.flags.map((f) => [f.at, f])) };
+      const xattrs = this.extrasAt.xattrs.get(index);
+      const flags = this.extrasAt.flags.get(index);
+      if (xattrs && !xattrs.error) stat.xattrs = xattrs.xattrs?.map(({ name, value }) => ({ name, value: Buffer.from(value.buffer, value.byteOffset, value.byteLength) }));
+      if (flags && !flags.error) stat.flags = flags.flags;
+      entry = { name, path, stat, ...(xattrs?.error ? { xattrError: xattrs.error } : {}), ...(flags?.error ? { flagsError: flags.error } : {}) };
+    }
+    this.made[index] = entry;
+    return entry;
+  }
+}
+
+/** A listing of the given entries, without a digest (see ListedFolder). */
+function entriesOnly(entries: readonly ListedEntry[]): ListedFolder {
+  return { entries, entry: (index) => entries[index] as ListedEntry, digest: () => undefined };
 }

@@ -15,20 +15,12 @@ export interface ParentDir {
 export class ParentTrees {
   constructor(
     private readonly repository: Repository,
-    private readonly rootId: string,
     private readonly trees: TreeLoader,
   ) {}
 
-  root(): Promise<ParentDir | undefined> {
-    return this.load(Buffer.from(this.rootId, 'hex'));
-  }
-
-  children(node: TreeNode): Promise<ParentDir | undefined> {
-    return node.type === 'dir' && node.subtree ? this.load(node.subtree) : Promise.resolve(undefined);
-  }
-
-  private async load(id: Buffer): Promise<ParentDir | undefined> {
-    if (!this.repository.hasBlob(id)) return undefined;
+  /** The folder whose tree is `id`; undefined without one, or when the repository no longer has it. */
+  async dir(id: Buffer | undefined): Promise<ParentDir | undefined> {
+    if (!id || !this.repository.hasBlob(id)) return undefined;
     const nodes = await this.trees.load(id);
     const byName = new Map(nodes.map((node) => [node.name.toString('latin1'), node]));
     return { nodes, get: (name) => byName.get(name.toString('latin1')) };

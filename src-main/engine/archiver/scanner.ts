@@ -1,5 +1,7 @@
-import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
+import { lstatSync, readdirSync } from 'node:fs';
 import { childPath } from './childPath.js';
+import { PackedStat, type EntryStat } from './entryStat.js';
+import { joinNames, lstatEntries } from './folderStats.js';
 import type { ExcludeRules } from './excludes.js';
 
 export interface ScanTotals {
@@ -16,15 +18,7 @@ export interface ScanTotals {
  */
 export async function scanSources(sources: readonly string[], rules: ExcludeRules, oneFileSystem: boolean): Promise<ScanTotals> {
   const totals = { files: 0, bytes: 0 };
-  // Paths as bytes, as the backup walks them: a name that is not UTF-8 would not survive a string.
-  const lstatOrUndefined = (path: Buffer) => {
-    try {
-      return lstatSync(path, { bigint: true });
-    } catch {
-      return undefined;
-    }
-  };
-  const visit = async (path: Buffer, relative: string, stat: BigIntStats, device: bigint): Promise<void> => {
+  const visit = async (path: Buffer, relative: string, stat: EntryStat, device: bigint): Promise<void> => {
     if (stat.isFile()) {
       totals.files += 1;
       totals.bytes += Number(stat.size);
@@ -38,12 +32,13 @@ export async function scanSources(sources: readonly string[], rules: ExcludeRule
     } catch {
       return;
     }
-    const skipAllButTag = rules.excludeCaches && (await rules.isCacheDirectory(path.toString()));
-    for (const name of names) {
-      if (skipAllButTag && name.toString() !== 'CACHEDIR.TAG') continue;
+    if (rules.excludeCaches && (await rules.isCacheDirectory(path.toString()))) names = names.filter((name) => name.toString() === 'CACHEDIR.TAG');
+    // Paths as bytes, as the backup walks them: a name that is not UTF-8 would not survive a string.
+    const { stats, errors } = lstatEntries(path, names, joinNames(names));
+    for (const [i, name] of names.entries()) {
+      if (errors[i]) continue;
       const child = childPath(path, name);
-      const childStat = lstatOrUndefined(child);
-      if (!childStat) continue;
+      const childStat = PackedStat.at(stats, i);
       const childRelative = relative === '' ? name.toString() : `${relative}/${name.toString()}`;
       if (rules.matchPath(childRelative, child.toString(), childStat.isDirectory()).excluded) continue;
       if (childStat.isFile() && rules.matchSize(Number(childStat.size)).excluded) continue;
@@ -52,8 +47,13 @@ export async function scanSources(sources: readonly string[], rules: ExcludeRule
   };
   for (const source of sources) {
     const path = Buffer.from(source);
-    const stat = lstatOrUndefined(path);
-    if (stat) await visit(path, '', stat, stat.dev);
+    let stat: EntryStat;
+    try {
+      stat = lstatSync(path, { bigint: true });
+    } catch {
+      continue;
+    }
+    await visit(path, '', stat, stat.dev);
   }
   return totals;
 }

@@ -1,8 +1,9 @@
-import { lstatSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { childPath } from '../archiver/childPath.js';
 import { ExcludeRules, type ExcludeOptions } from '../archiver/excludes.js';
-import { packStat, packedStatsLength } from '../archiver/entryStat.js';
+import { isDirectoryMode, MODE_FIELD, packedStatsLength } from '../archiver/entryStat.js';
+import { joinNames, lstatEntries } from '../archiver/folderStats.js';
 import { scanSources, type ScanTotals } from '../archiver/scanner.js';
 import { readXattrs } from '../metadata/xattrs.js';
 import { readFlags, type FileFlags } from '../metadata/fileFlags.js';
@@ -100,28 +101,20 @@ function list({ id, folder, only, xattrs: withXattrs, flags: withFlags }: ListRe
     return { id, failed: errorInfo(err) };
   }
   if (only !== undefined) names = names.filter((name) => name.toString('latin1') === only);
-  const stats = new BigInt64Array(packedStatsLength(names.length));
+  const listed = joinNames(names);
+  const { stats, errors: failures } = lstatEntries(path, names, listed);
   const errors: (ErrorInfo | null)[] = [];
-  const ends = new Uint32Array(names.length);
   const xattrs: ListedXattrs[] = [];
   const flags: ListedFlags[] = [];
-  let length = 0;
   for (const [i, name] of names.entries()) {
-    length += name.length;
-    ends[i] = length;
+    const failure = failures[i];
+    errors.push(failure ? errorInfo(failure) : null);
+    if (failure || (!withFlags && !withXattrs)) continue;
     const entry = childPath(path, name);
-    let stat;
-    try {
-      stat = lstatSync(entry, { bigint: true });
-      packStat(stat, stats, i);
-      errors.push(null);
-    } catch (err) {
-      errors.push(errorInfo(err));
-      continue;
-    }
-    if (withFlags && stat.isDirectory()) {
+    const isDirectory = isDirectoryMode(stats[packedStatsLength(i) + MODE_FIELD] as bigint);
+    if (withFlags && isDirectory) {
       try {
-        const found = readFlags(entry, stat.dev);
+        const found = readFlags(entry, stats[packedStatsLength(i)] as bigint);
         if (found) flags.push({ at: i, flags: found });
       } catch (err) {
         flags.push({ at: i, error: errorInfo(err) });
@@ -136,7 +129,8 @@ function list({ id, folder, only, xattrs: withXattrs, flags: withFlags }: ListRe
       xattrs.push({ at: i, error: errorInfo(err) });
     }
   }
-  return { id, names: new Uint8Array(Buffer.concat(names, length)), ends, stats, errors, xattrs, flags };
+  // A copy: a small Buffer.concat lies in Node's shared pool, which must not be transferred.
+  return { id, names: new Uint8Array(listed.joined), ends: listed.ends, stats, errors, xattrs, flags };
 }
 
 function errorInfo(err: unknown): ErrorInfo {

@@ -70,7 +70,7 @@ test('a files cache of the row-per-file schema is upgraded, and a damaged row re
   cache.save(folder);
   cache.close();
   const db = new Database(join(dir, 'files.sqlite'));
-  assert.equal(db.pragma('user_version', { simple: true }), 2);
+  assert.equal(db.pragma('user_version', { simple: true }), 3);
   // Cut short: the count says one file, the bytes end inside its chunk ids.
   const row = (db.prepare('SELECT files FROM folders').get() as { files: Buffer }).files;
   db.prepare('UPDATE folders SET files = ?').run(row.subarray(0, row.length - 10));
