@@ -94,6 +94,12 @@ export const methods = {
    * rclone: target; `program` is the rclone program when not the one on the PATH. E_RCLONE_MISSING when there is none.
    */
   'host.rcloneRemotes': v.strictObject({ program: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(4096))) }),
+  /**
+   * The certificate an HTTPS server shows (a TLS handshake from the agent's machine, nothing sent): its
+   * SHA-256 fingerprint for a person to compare with the one `hindsight server` printed, before it is
+   * pinned as the target's `restFingerprint`; `trusted` when the system's CAs vouch for it (no pin needed).
+   */
+  'host.serverCertificate': v.strictObject({ host: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(253)), port: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535)) }),
   /** What the host knows about power and network; the agent defers scheduled work accordingly. */
   'host.hint': v.strictObject({ hint: v.picklist(['suspend', 'resume', 'on-battery', 'on-ac', 'metered', 'unmetered']) }),
 } as const;
@@ -249,6 +255,7 @@ export interface Results {
   'host.listFolder': HostFolder;
   /** Remote names without their colon, as rclone:NAME:PATH takes them. */
   'host.rcloneRemotes': { readonly remotes: readonly string[] };
+  'host.serverCertificate': { readonly fingerprint: string; readonly trusted: boolean; readonly problem?: string; readonly subject?: string; readonly validTo: string };
   'host.hint': Status;
 }
 

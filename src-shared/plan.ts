@@ -40,6 +40,16 @@ const secret = v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(4096));
 export const TargetSettingsSchema = v.object({
   /** rest:https://…: a PEM file (on the agent's machine) of certificates to trust besides the system's. */
   restCaCert: v.optional(path),
+  /** rest:https://…: trust exactly the certificate with this SHA-256 fingerprint ("SHA256:AB:CD:…", as `hindsight server` prints it), no CA. */
+  restFingerprint: v.optional(v.pipe(v.string(), v.trim(), v.regex(/^(sha256:)?([0-9a-f]{2}:?){31}[0-9a-f]{2}$/i, 'a SHA-256 fingerprint: SHA256:AB:CD:… (32 pairs of hex digits)'))),
+  /** sftp://…: private key files to log in with (on the agent's machine), instead of ssh-agent and ~/.ssh/id_*. */
+  sshKeys: v.optional(v.pipe(v.array(path), v.maxLength(16))),
+  /** sftp://…: the known_hosts file to check the server's host key against, instead of ~/.ssh/known_hosts. */
+  knownHosts: v.optional(path),
+  /** s3…: the bucket's region, when not $AWS_REGION (or us-east-1). */
+  s3Region: v.optional(v.pipe(v.string(), v.trim(), v.regex(/^[a-z0-9-]{1,64}$/, 'a region name such as eu-west-1'))),
+  /** s3…: the bucket in the host name rather than the path. */
+  s3VirtualHosted: v.optional(v.boolean()),
   /** rclone:…: the rclone program, when not the one on the PATH. */
   rcloneProgram: v.optional(path),
   /** rclone:…: what rclone runs before the remote, as one line (default "serve restic --stdio --b2-hard-delete"). */

@@ -6,6 +6,7 @@ import type { Progress, Warning } from '../../src-shared/progress.js';
 import { formatLocalTime } from '../../src-shared/units.js';
 import { BackupInterrupted, backup } from '../engine/archiver/backup.js';
 import { listRcloneRemotes } from '../engine/backend/rcloneRemotes.js';
+import { fetchServerCertificate } from '../engine/backend/serverCertificate.js';
 import { ReplicatedBackend } from '../engine/backend/replicatedBackend.js';
 import { recordTargets } from '../engine/backend/targetHistory.js';
 import { OperationInterrupted } from '../engine/interruption.js';
@@ -315,6 +316,7 @@ export class Agent {
     },
     'host.listFolder': ({ path }) => listHostFolder(path),
     'host.rcloneRemotes': async ({ program }) => ({ remotes: await listRcloneRemotes(program) }),
+    'host.serverCertificate': ({ host, port }) => fetchServerCertificate(host, port),
     'host.hint': ({ hint }) => {
       const opposite: Record<string, string> = { suspend: 'resume', resume: 'suspend', 'on-battery': 'on-ac', 'on-ac': 'on-battery', metered: 'unmetered', unmetered: 'metered' };
       this.hints.delete(opposite[hint] as string);

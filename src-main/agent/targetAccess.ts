@@ -1,6 +1,7 @@
 import { HindsightError } from '../../src-shared/errors.js';
 import type { Warning } from '../../src-shared/progress.js';
 import type { TargetSecrets, TargetSettings } from '../../src-shared/plan.js';
+import { normalizeFingerprint } from '../engine/backend/certificateFingerprint.js';
 import { parseLocation, type TargetOptions } from '../engine/backend/location.js';
 import type { AgentDatabase } from './agentDatabase.js';
 import { KeychainUnavailable, type SecretStore } from './secretStore.js';
@@ -15,10 +16,10 @@ interface Credentials extends TargetSecrets {
 const account = (location: string) => `target:${location}`;
 
 /**
- * What the agent needs to reach a target beyond its location: the settings kept for it (a CA certificate,
- * the rclone program, an Azure endpoint) and its secrets (a rest: location's user name and password written
- * in it, an Azure account's key or SAS token given with its settings), kept where repository passwords are
- * (the keychain, and this session). The location and settings the agent stores, shows and records hold no secret.
+ * What the agent needs to reach a target beyond its location: the settings kept for it (a CA certificate
+ * or a pinned certificate fingerprint, SSH key files, an S3 region, the rclone program, an Azure endpoint)
+ * and its secrets (a rest: location's user name and password written in it, an Azure account's key or SAS
+ * token given with its settings), kept where repository passwords are (the keychain, and this session). The location and settings the agent stores, shows and records hold no secret.
  */
 export class TargetAccess {
   constructor(
@@ -41,7 +42,7 @@ export class TargetAccess {
       await this.remember(bare, azureKey !== undefined ? { azureKey } : { azureSasToken });
     }
     if (credentials) await this.remember(bare, credentials);
-    if (settings) this.db.setTargetSettings(bare, kept);
+    if (settings) this.db.setTargetSettings(bare, kept.restFingerprint ? { ...kept, restFingerprint: `SHA256:${normalizeFingerprint(kept.restFingerprint)}` } : kept);
     return bare;
   }
 
@@ -54,6 +55,11 @@ export class TargetAccess {
     const azureSecret = azureKey !== undefined ? { key: azureKey } : azureSasToken !== undefined ? { sasToken: azureSasToken } : undefined;
     return {
       ...(settings.restCaCert ? { restCaCert: settings.restCaCert } : {}),
+      ...(settings.restFingerprint ? { restFingerprint: settings.restFingerprint } : {}),
+      ...(settings.sshKeys && settings.sshKeys.length > 0 ? { sshKeys: settings.sshKeys } : {}),
+      ...(settings.knownHosts ? { knownHostsFile: settings.knownHosts } : {}),
+      ...(settings.s3Region ? { s3Region: settings.s3Region } : {}),
+      ...(settings.s3VirtualHosted ? { s3VirtualHosted: true } : {}),
       ...(settings.rcloneProgram ? { rcloneProgram: settings.rcloneProgram } : {}),
       ...(settings.rcloneArgs ? { rcloneArgs: settings.rcloneArgs } : {}),
       ...(settings.azureEndpoint ? { azureEndpoint: settings.azureEndpoint } : {}),

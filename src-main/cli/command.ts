@@ -43,6 +43,7 @@ export const TARGET_OPTIONS = {
   'rclone-program': { type: 'string' },
   'rclone-args': { type: 'string' },
   'rest-fingerprint': { type: 'string' },
+  'azure-endpoint': { type: 'string' },
   'limit-upload': { type: 'string' },
 } as const satisfies OptionSpec;
 
@@ -67,6 +68,9 @@ export const TARGET_HELP = `      --ssh-key FILE        SFTP: private key to log
                             $HINDSIGHT_RCLONE_ARGS, else "serve restic --stdio --b2-hard-delete"
       --rest-fingerprint SHA256:…  REST: trust only the certificate with this
                             fingerprint (as hindsight server prints it), no CA
+      --azure-endpoint URL  Azure: the account's blob endpoint when it is not
+                            https://ACCOUNT.blob.core.windows.net (Azurite, a
+                            national cloud); a connection string names its own
       --limit-upload KIB/S  upload at most this many KiB per second (on average)`;
 
 /** restic's snapshot filters, for the commands that pick snapshots (snapshots, ls, restore, cat). */

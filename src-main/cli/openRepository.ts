@@ -1,11 +1,11 @@
 import { createInterface } from 'node:readline/promises';
 import type { Backend } from '../engine/backend/backend.js';
-import { normalizeFingerprint } from '../engine/backend/certificateFingerprint.js';
 import { backendForTargets, type TargetOptions } from '../engine/backend/location.js';
 import { ReplicatedBackend, type ReplicationEvent } from '../engine/backend/replicatedBackend.js';
 import { recordTargets } from '../engine/backend/targetHistory.js';
 import { Repository } from '../engine/repository/repository.js';
 import { UsageError } from './cliError.js';
+import { checkedEndpoint, checkedFingerprint } from './targetOptionChecks.js';
 import type { OptionValues } from './command.js';
 import { promptHidden, readPassword } from './password.js';
 
@@ -17,7 +17,7 @@ export function repositoryLocations(values: OptionValues, option = 'repo'): stri
   throw new UsageError(option === 'repo' ? 'Which repository? Give --repo LOCATION or set HINDSIGHT_REPO.' : `Give --${option} LOCATION.`);
 }
 
-/** Reads the remote-target options (--ssh-key, --known-hosts, --accept-new-host-key, --s3-*, --rest-cacert, --rest-fingerprint, --rclone-*, --limit-upload). */
+/** Reads the remote-target options (--ssh-key, --known-hosts, --accept-new-host-key, --s3-*, --rest-cacert, --rest-fingerprint, --rclone-*, --azure-endpoint, --limit-upload). */
 export function targetOptions(values: OptionValues): TargetOptions {
   const limit = values['limit-upload'] as string | undefined;
   const kibPerSecond = limit === undefined ? undefined : Number(limit.replace(/\s*(KiB\/s)?$/i, ''));
@@ -33,14 +33,10 @@ export function targetOptions(values: OptionValues): TargetOptions {
     ...(values['rclone-program'] ? { rcloneProgram: values['rclone-program'] as string } : {}),
     ...(values['rclone-args'] !== undefined ? { rcloneArgs: values['rclone-args'] as string } : {}),
     ...(values['rest-fingerprint'] ? { restFingerprint: checkedFingerprint(values['rest-fingerprint'] as string) } : {}),
+    ...(values['azure-endpoint'] ? { azureEndpoint: checkedEndpoint(values['azure-endpoint'] as string) } : {}),
     ...(kibPerSecond !== undefined ? { uploadBytesPerSecond: kibPerSecond * 1024 } : {}),
     onReplicationEvent: reportReplicationEvent,
   };
-}
-
-function checkedFingerprint(text: string): string {
-  if (!normalizeFingerprint(text)) throw new UsageError(`--rest-fingerprint takes a SHA-256 fingerprint as hindsight server prints it (SHA256:AB:CD:…, 32 pairs of hex digits), not "${text}".`);
-  return text;
 }
 
 /** The first connection to an SSH server not in known_hosts, on a terminal: show the fingerprint and ask, as ssh does. */

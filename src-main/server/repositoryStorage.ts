@@ -17,6 +17,8 @@ export interface RepositoryStorage {
   backendFor(repository: readonly string[]): Backend;
   /** The location that opens the repository with --repo (for `server prune`). */
   locationOf(repository: readonly string[]): string;
+  /** Whether `repositories` can find them (a REST server cannot list what it holds). */
+  readonly listable: boolean;
   /** The repositories (paths that hold a config or a data folder) at or below `prefix`; [] is every one. */
   repositories(prefix: readonly string[]): AsyncIterable<readonly string[]>;
   close(): Promise<void>;
@@ -53,6 +55,7 @@ export function folderStorage(root: string): RepositoryStorage {
     backendFor: (repository) => new LocalBackend(join(root, ...repository)),
     locationOf: (repository) => join(root, ...repository),
     repositories: (prefix) => walk(prefix),
+    listable: true,
     close: async () => undefined,
   };
 }
@@ -64,6 +67,8 @@ export function folderStorage(root: string): RepositoryStorage {
 export async function sweepUnfinishedUploads(storage: RepositoryStorage): Promise<{ files: number; bytes: number }> {
   let files = 0;
   let bytes = 0;
+  // A REST server keeps its own temporary files (and cannot be asked for its repositories).
+  if (!storage.listable) return { files, bytes };
   for await (const repository of storage.repositories([])) {
     const swept = await sweepTemporaryFiles(storage.backendFor(repository), false);
     files += swept.files;

@@ -6,6 +6,7 @@ import type { RepositoryStorage } from './repositoryStorage.js';
 import type { UsageLedger } from './usageLedger.js';
 import { formatBytes } from '../../src-shared/units.js';
 import { parseRange } from './byteRange.js';
+import { gatheredWriter } from './gatheredWriter.js';
 
 /** The parts of a request that node:http's and node:http2's (compatibility API) requests share. */
 export interface ServerRequest {
@@ -231,7 +232,7 @@ export class RestHandler {
   ): Promise<void> {
     const { maxUploadBytes } = this.options;
     const hash = (await this.isContentAddressed(backend, repository, handle)) ? createHash('sha256') : undefined;
-    const sink = openSink(backend, handle);
+    const sink = backend.createWriter ? backend.createWriter(handle) : gatheredWriter(backend, handle);
     try {
       let received = 0;
       let pending: Buffer[] = [];
@@ -394,29 +395,4 @@ function discardBody(req: ServerRequest): void {
     if (dropped > DISCARD_LIMIT) req.socket.destroy();
   });
   req.resume();
-}
-
-interface UploadSink {
-  append(data: Buffer): Promise<void>;
-  commit(): Promise<void>;
-  abort(): Promise<void>;
-}
-
-/**
- * Where an upload's bytes go: straight into the backend's temporary file where it writes piece by piece
- * (the local disk), else gathered and written in one call (nothing of it visible before).
- */
-function openSink(backend: Backend, handle: ObjectHandle): UploadSink {
-  if (backend.createWriter) return backend.createWriter(handle);
-  let parts: Buffer[] | undefined = [];
-  return {
-    append: async (data) => void parts?.push(data),
-    commit: async () => {
-      if (parts) await backend.write(handle, parts);
-      parts = undefined;
-    },
-    abort: async () => {
-      parts = undefined;
-    },
-  };
 }

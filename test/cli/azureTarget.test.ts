@@ -111,3 +111,30 @@ test('Azure beside a local disk: one backup to both, a pack lost on Azure is fou
   assert.equal(hindsight(['restore', '--repo', seeded, `latest:${source}`, '--target', target], env).status, 0);
   assertSameTree(await describeTree(target), await describeTree(source));
 });
+
+test('--azure-endpoint with AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY reaches Azurite on the command line, and plan add keeps it as the target\'s setting for the agent\'s backups', async (t) => {
+  const server = await startAzurite(t);
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await buildAwkwardTree(source, { smallFiles: 10 });
+  const env = { HINDSIGHT_PASSWORD: 'pw', HINDSIGHT_CACHE_DIR: join(dir, 'cache'), HINDSIGHT_DATA_DIR: join(dir, 'agent'), AZURE_STORAGE_KEY: AZURITE_KEY };
+  const repo = 'azure://devstoreaccount1/planned/laptop';
+
+  const unreachable = hindsight(['init', '--repo', repo], env);
+  assert.notEqual(unreachable.status, 0, 'without the endpoint the account is looked for at Azure itself');
+  const init = hindsight(['init', '--repo', repo, '--azure-endpoint', server.endpoint], env);
+  assert.equal(init.status, 0, init.both);
+  const malformed = hindsight(['snapshots', '--repo', repo, '--azure-endpoint', 'devstoreaccount1'], env);
+  assert.equal(malformed.status, 2, malformed.both);
+  assert.match(malformed.last ?? '', /--azure-endpoint takes the account's blob endpoint as a URL/);
+
+  const added = hindsight(['plan', 'add', '--name', 'azure', '--repo', repo, '--azure-endpoint', server.endpoint, source], env);
+  assert.equal(added.status, 0, added.both);
+  const [plan] = JSON.parse(hindsight(['plan', 'list', '--json'], env).stdout) as { targetSettings: Record<string, unknown> }[];
+  assert.deepEqual(plan?.targetSettings, { [repo]: { azureEndpoint: server.endpoint } });
+  const ran = hindsight(['plan', 'run', 'azure'], env);
+  assert.equal(ran.status, 0, ran.both);
+  const target = join(dir, 'restored');
+  assert.equal(hindsight(['restore', '--repo', repo, '--azure-endpoint', server.endpoint, `latest:${source}`, '--target', target], env).status, 0);
+  assertSameTree(await describeTree(target), await describeTree(source));
+});

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmod, readFile, readdir, writeFile } from 'node:fs/promises';
+import { chmod, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { seededBytes } from '../helpers/data.js';
 import { assertSameTree, buildAwkwardTree, describeTree } from '../helpers/fileTree.js';
 import { rcloneRemote } from '../helpers/rcloneRemote.js';
-import { RCLONE, rcloneMissing } from '../helpers/restServer.js';
+import { RCLONE, REST_PASSWORD, REST_USER, rcloneMissing, startRestServer } from '../helpers/restServer.js';
 import { tempDir } from '../helpers/tempDir.js';
 
 const bin = fileURLToPath(new URL('../../../bin/hindsight.js', import.meta.url));
@@ -136,4 +136,35 @@ test('rclone killed mid-backup: the backup fails with one line naming rclone\'s 
   assert.equal(hindsight(['restore', '--repo', location, `latest:${source}`, '--target', target], env).status, 0);
   assertSameTree(await describeTree(target), await describeTree(source));
   assert.ok(gone(await rclone.pid()), 'no rclone left running');
+});
+
+test('rclone: and rest: targets together: one backup to both, copy --from rclone:… --to rest:… seeds a third that restores byte for byte, repair heals a pack lost on the rclone remote', { skip }, async (t) => {
+  const remote = await rcloneRemote(t);
+  const rest = await startRestServer(t);
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await buildAwkwardTree(source, { smallFiles: 20 });
+  const env = { HINDSIGHT_PASSWORD: 'pw', HINDSIGHT_CACHE_DIR: join(dir, 'cache'), RCLONE_CONFIG: remote.config, HINDSIGHT_REST_USERNAME: REST_USER, HINDSIGHT_REST_PASSWORD: REST_PASSWORD };
+  const viaRclone = `rclone:${remote.name}:laptop`;
+  const viaRest = `rest:${rest.url}/laptop`;
+  const both = ['--repo', viaRclone, '--repo', viaRest];
+  assert.equal(hindsight(['init', ...both, '--pack-size', '256KiB'], env).status, 0);
+  const backedUp = hindsight(['backup', ...both, source], env);
+  assert.equal(backedUp.status, 0, backedUp.both);
+
+  const seeded = `rest:${rest.url}/seeded`;
+  const copied = hindsight(['copy', '--from', viaRclone, '--to', seeded], env);
+  assert.equal(copied.status, 0, copied.both);
+  const target = join(dir, 'restored');
+  assert.equal(hindsight(['restore', '--repo', seeded, `latest:${source}`, '--target', target], env).status, 0);
+  assertSameTree(await describeTree(target), await describeTree(source));
+
+  const shard = (await readdir(join(remote.directory, 'laptop', 'data')))[0] as string;
+  const pack = (await readdir(join(remote.directory, 'laptop', 'data', shard)))[0] as string;
+  await rm(join(remote.directory, 'laptop', 'data', shard, pack));
+  assert.equal(hindsight(['check', '--repo', viaRclone], env).status, 13, 'the lost pack is found');
+  const repaired = hindsight(['repair', ...both], env);
+  assert.equal(repaired.status, 0, repaired.both);
+  const checked = hindsight(['check', '--repo', viaRclone, '--read-data'], env);
+  assert.equal(checked.status, 0, checked.both);
 });

@@ -17,7 +17,7 @@ const byName = (a: ObjectInfo, b: ObjectInfo) => a.name.localeCompare(b.name);
 export interface ContractOptions {
   /** Object size that exercises the backend's large-object path (S3 multipart, SFTP pipelined writes). */
   readonly largeObjectBytes?: number;
-  /** The backend offers `createWriter` (the local disk); every other must not. */
+  /** The backend offers `createWriter` (the local disk, S3's streamed multipart upload); the retry and replication wrappers must not. */
   readonly piecewise?: boolean;
   /** Skips the whole suite with this reason (e.g. sshd is not installed). */
   readonly skip?: string;

@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import type { RestOptions } from '../../src-main/engine/backend/restBackend.js';
 import { tempDir } from './tempDir.js';
 
-export const HINDSIGHT_BIN = fileURLToPath(new URL('../../../bin/hindsight.js', import.meta.url));
+/** bin/hindsight.js, from the compiled helpers (build/test/helpers) or from their sources (the UI tests run them as TypeScript). */
+export const HINDSIGHT_BIN = fileURLToPath(new URL(import.meta.url.includes('/build/test/') ? '../../../bin/hindsight.js' : '../../bin/hindsight.js', import.meta.url));
 
 /** The password of every user the helpers add unless told otherwise. */
 export const SERVER_PASSWORD = 'server secret 7';

@@ -166,8 +166,38 @@ test('hindsight with --rest-fingerprint pins hindsight server\'s self-signed cer
   const wrongPin = `SHA256:${'AB:'.repeat(31)}AB`;
   const refused = hindsight(['snapshots', '--repo', url, '--rest-fingerprint', wrongPin], env);
   assert.equal(refused.status, 1, refused.both);
-  assert.match(refused.stderr, new RegExp(`is not the one pinned with --rest-fingerprint: its certificate has the fingerprint ${pin}\\. Nothing was sent\\.`));
+  assert.match(refused.stderr, new RegExp(`is not the one pinned \\(with --rest-fingerprint, or confirmed in the app\\): its certificate has the fingerprint ${pin}\\. Nothing was sent\\.`));
   const malformed = hindsight(['snapshots', '--repo', url, '--rest-fingerprint', 'SHA256:12:34'], env);
   assert.equal(malformed.status, 2);
   assert.match(malformed.stderr, /--rest-fingerprint takes a SHA-256 fingerprint/);
+});
+
+test('plan add --rest-fingerprint keeps the pin as the target\'s setting (not in the location): the agent\'s backup reaches hindsight server through it, a wrong pin fails the plan\'s backup clearly; a target option no target takes is refused', async (t) => {
+  const server = await startHindsightServer(t, { args: ['--tls-self-signed'] });
+  const pin = server.fingerprint as string;
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await buildAwkwardTree(source, { smallFiles: 10 });
+  const env = { HINDSIGHT_PASSWORD: 'pw', HINDSIGHT_DATA_DIR: join(dir, 'agent'), HINDSIGHT_CACHE_DIR: join(dir, 'cache'), HINDSIGHT_REST_USERNAME: 'alice', HINDSIGHT_REST_PASSWORD: SERVER_PASSWORD };
+  const url = `rest:${server.url}/alice/planned`;
+  assert.equal(hindsight(['init', '--repo', url, '--rest-fingerprint', pin], env).status, 0);
+  // The pin in lower case without "SHA256:" is kept as the server prints it.
+  const added = hindsight(['plan', 'add', '--name', 'laptop', '--repo', url, '--rest-fingerprint', pin.slice(7).toLowerCase(), source], env);
+  assert.equal(added.status, 0, added.both);
+  const [plan] = JSON.parse(hindsight(['plan', 'list', '--json'], env).stdout) as { targets: string[]; targetSettings: Record<string, unknown> }[];
+  assert.deepEqual(plan?.targets, [url]);
+  assert.deepEqual(plan?.targetSettings, { [url]: { restFingerprint: pin } });
+  const ran = hindsight(['plan', 'run', 'laptop'], env);
+  assert.equal(ran.status, 0, ran.both);
+  assert.equal(hindsight(['check', '--repo', url, '--rest-fingerprint', pin, '--read-data'], env).status, 0);
+
+  const wrongPin = `SHA256:${'CD:'.repeat(31)}CD`;
+  const other = `rest:${server.url}/alice/other`;
+  const refusedAdd = hindsight(['plan', 'add', '--name', 'wrong', '--repo', other, '--rest-fingerprint', wrongPin, source], env);
+  assert.equal(refusedAdd.status, 1, refusedAdd.both);
+  assert.match(refusedAdd.stderr, new RegExp(`is not the one pinned .*its certificate has the fingerprint ${pin}\\. Nothing was sent\\.`));
+
+  const misplaced = hindsight(['plan', 'add', '--name', 'x', '--repo', url, '--azure-endpoint', 'http://127.0.0.1:1/a', source], env);
+  assert.equal(misplaced.status, 2, misplaced.both);
+  assert.match(misplaced.stderr, /--azure-endpoint is for azure: targets, and none of this plan's targets is one\./);
 });

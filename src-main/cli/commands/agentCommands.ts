@@ -11,6 +11,7 @@ import { withAgent } from '../agentConnection.js';
 import { HindsightError } from '../../../src-shared/errors.js';
 import { UsageError } from '../cliError.js';
 import type { Command } from '../command.js';
+import { checkedEndpoint, checkedFingerprint } from '../targetOptionChecks.js';
 import { readPassword } from '../password.js';
 import { progressReporter } from '../progressLine.js';
 
@@ -78,6 +79,14 @@ Options for add:
       --keep-monthly N, --keep-yearly N   retention, applied after each backup
       --prune-every DAYS    prune the targets every DAYS days
       --rest-cacert FILE    rest:https:// targets: also trust the certificates in this PEM file
+      --rest-fingerprint SHA256:…  rest:https:// targets: trust only the certificate with this
+                            fingerprint (as hindsight server prints it), no CA
+      --ssh-key FILE        sftp:// targets: private key to log in with (repeatable)
+      --known-hosts FILE    sftp:// targets: host keys to trust instead of ~/.ssh/known_hosts
+      --s3-region REGION    s3 targets: the bucket's region
+      --s3-virtual-hosted   s3 targets: bucket in the host name instead of the path
+      --azure-endpoint URL  azure:// targets: the account's blob endpoint when it is not
+                            https://ACCOUNT.blob.core.windows.net (Azurite, a national cloud)
       --rclone-program PATH rclone: targets: the rclone to run
       --rclone-args "ARGS"  rclone: targets: what rclone runs before REMOTE:PATH
                             (the agent keeps these per target; a user name and password
@@ -105,6 +114,12 @@ export const planCommand: Command = {
     ...Object.fromEntries(KEEPS.map((k) => [`keep-${k}`, { type: 'string' }])),
     'prune-every': { type: 'string' },
     'rest-cacert': { type: 'string' },
+    'rest-fingerprint': { type: 'string' },
+    'ssh-key': { type: 'string', multiple: true },
+    'known-hosts': { type: 'string' },
+    's3-region': { type: 'string' },
+    's3-virtual-hosted': { type: 'boolean' },
+    'azure-endpoint': { type: 'string' },
     'rclone-program': { type: 'string' },
     'rclone-args': { type: 'string' },
     disabled: { type: 'boolean' },
@@ -169,6 +184,11 @@ async function addPlan(values: Record<string, unknown>, paths: string[]): Promis
     ...(values['full-every'] !== undefined ? { fullEveryDays: wholeNumber('--full-every', values['full-every']) } : {}),
     ...(values['prune-every'] !== undefined ? { pruneEveryDays: wholeNumber('--prune-every', values['prune-every']) } : {}),
   };
+  for (const [option, kind] of Object.entries(TARGET_OPTION_KINDS)) {
+    if (values[option] !== undefined && !targets.some((target) => target.toLowerCase().startsWith(`${kind}:`))) {
+      throw new UsageError(`--${option} is for ${kind}: targets, and none of this plan's targets is one.`);
+    }
+  }
   const targetSettings = Object.fromEntries(targets.flatMap((target) => {
     const settings = settingsFor(target, values);
     return settings ? [[target, settings] as const] : [];
@@ -201,14 +221,41 @@ async function addPlan(values: Record<string, unknown>, paths: string[]): Promis
   });
 }
 
-/** The target settings --rest-cacert and --rclone-* give a target of their kind, if any. */
+/** Which kind of target each target option of "plan add" is for. */
+const TARGET_OPTION_KINDS = {
+  'rest-cacert': 'rest',
+  'rest-fingerprint': 'rest',
+  'ssh-key': 'sftp',
+  'known-hosts': 'sftp',
+  's3-region': 's3',
+  's3-virtual-hosted': 's3',
+  'azure-endpoint': 'azure',
+  'rclone-program': 'rclone',
+  'rclone-args': 'rclone',
+} as const;
+
+/** The target settings the target options give a target of their kind (--rest-cacert to rest: targets…), if any. */
 function settingsFor(target: string, values: Record<string, unknown>): TargetSettings | undefined {
   const text = (key: string) => values[key] as string | undefined;
-  const settings: TargetSettings = /^rest:/i.test(target)
-    ? { ...(text('rest-cacert') ? { restCaCert: resolve(text('rest-cacert') as string) } : {}) }
-    : /^rclone:/i.test(target)
-      ? { ...(text('rclone-program') ? { rcloneProgram: text('rclone-program') as string } : {}), ...(text('rclone-args') !== undefined ? { rcloneArgs: text('rclone-args') as string } : {}) }
-      : {};
+  const kind = /^([a-z0-9]+):/i.exec(target)?.[1]?.toLowerCase();
+  const settings: TargetSettings =
+    kind === 'rest'
+      ? {
+          ...(text('rest-cacert') ? { restCaCert: resolve(text('rest-cacert') as string) } : {}),
+          ...(text('rest-fingerprint') ? { restFingerprint: checkedFingerprint(text('rest-fingerprint') as string) } : {}),
+        }
+      : kind === 'rclone'
+        ? { ...(text('rclone-program') ? { rcloneProgram: text('rclone-program') as string } : {}), ...(text('rclone-args') !== undefined ? { rcloneArgs: text('rclone-args') as string } : {}) }
+        : kind === 'sftp'
+          ? {
+              ...(values['ssh-key'] ? { sshKeys: (values['ssh-key'] as string[]).map((file) => resolve(file)) } : {}),
+              ...(text('known-hosts') ? { knownHosts: resolve(text('known-hosts') as string) } : {}),
+            }
+          : kind === 's3'
+            ? { ...(text('s3-region') ? { s3Region: text('s3-region') as string } : {}), ...(values['s3-virtual-hosted'] ? { s3VirtualHosted: true } : {}) }
+            : kind === 'azure'
+              ? { ...(text('azure-endpoint') ? { azureEndpoint: checkedEndpoint(text('azure-endpoint') as string) } : {}) }
+              : {};
   return Object.keys(settings).length > 0 ? settings : undefined;
 }
 

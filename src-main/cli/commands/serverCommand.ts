@@ -3,7 +3,7 @@ import { HindsightError } from '../../../src-shared/errors.js';
 import { formatBytes, formatCount, parseBytes } from '../../../src-shared/units.js';
 import { AccessTokens } from '../../server/accessTokens.js';
 import { parseLocation } from '../../engine/backend/location.js';
-import { objectStoreStorage } from '../../server/objectStoreStorage.js';
+import { remoteStorage } from '../../server/remoteStorage.js';
 import { folderStorage, sweepUnfinishedUploads, type RepositoryStorage } from '../../server/repositoryStorage.js';
 import { startRepositoryServer } from '../../server/repositoryServer.js';
 import { serverStateFolder } from '../../server/serverState.js';
@@ -11,6 +11,7 @@ import { loadCertificate, selfSignedCertificate, type ServerCertificate } from '
 import { UsageLedger } from '../../server/usageLedger.js';
 import { UserDirectory, readUsers } from '../../server/userFile.js';
 import { UsageError } from '../cliError.js';
+import { targetOptions } from '../openRepository.js';
 import { forgetCommand } from './forgetCommand.js';
 import { runUserCommand } from './serverUserCommand.js';
 import type { Command, OptionValues, RunContext } from '../command.js';
@@ -71,11 +72,16 @@ Server options:
       --insecure-listen     allow plain HTTP on an address other than loopback
                             (passwords and data then cross the network in clear)
       --storage LOCATION    keep the repositories there instead of under DIR: a
-                            folder, or an S3-compatible store (s3:http://host:port/
-                            bucket/prefix, s3://host/bucket/prefix, s3:bucket/prefix;
-                            credentials from AWS_ACCESS_KEY_ID… as for s3: targets).
-                            Users, token key and certificate stay in DIR; give the
-                            same --storage to "server status" and "server prune"
+                            folder, an S3-compatible store (s3:http://host:port/
+                            bucket/prefix, s3://host/bucket/prefix, s3:bucket/prefix),
+                            an SFTP folder (sftp://user@host/path), Azure
+                            (azure:container/prefix) or a REST server (rest:https://
+                            host/path; no quotas, status or prune there), with
+                            credentials as for those targets. Users, token key and
+                            certificate stay in DIR; give the same --storage to
+                            "server status" and "server prune"; --ssh-key,
+                            --known-hosts, --s3-region, --rest-cacert,
+                            --rest-fingerprint and --azure-endpoint apply to it
       --max-upload SIZE     refuse objects larger than this (default 2GiB)
       --no-verify-upload    do not check uploads' SHA-256 against their names
                             (saves CPU on a slow server; clients check on read)`,
@@ -126,6 +132,8 @@ async function runServer(values: OptionValues, { signal }: RunContext): Promise<
   const users = new UserDirectory(data);
   await users.load();
   const storage = storageFrom(values, data);
+  const counted = (await users.all()).find((user) => user.quotaBytes !== undefined);
+  if (!storage.listable && counted) throw new UsageError(`${counted.name} has a quota, which a server on ${storage.description} cannot count (a REST server does not list its repositories): keep the repositories on a folder, S3, SFTP or Azure, or remove the quota.`);
   const swept = await sweepUnfinishedUploads(storage);
   if (swept.files > 0) console.log(`Removed ${formatCount(swept.files, 'unfinished upload')} (${formatBytes(swept.bytes)}) left by an earlier stop.`);
   const server = await startRepositoryServer({
@@ -150,14 +158,16 @@ async function runServer(values: OptionValues, { signal }: RunContext): Promise<
   await storage.close();
 }
 
-/** Where repositories live: folders under --data, or prefixes on the --storage location (a folder or S3). */
+/** Where repositories live: folders under --data, or below the --storage location (a folder, S3, SFTP, Azure, a REST server). */
 function storageFrom(values: OptionValues, data: string): RepositoryStorage {
   const location = values.storage as string | undefined;
   if (location === undefined) return folderStorage(data);
   const parsed = parseLocation(location);
   if (parsed.kind === 'local') return folderStorage(resolve(parsed.path));
-  if (parsed.kind === 's3') return objectStoreStorage({ location, endpoint: parsed.endpoint, bucket: parsed.bucket, prefix: parsed.prefix });
-  throw new UsageError(`--storage takes a folder or an S3 location (s3:http://host:port/bucket/prefix, s3://host/bucket/prefix, s3:bucket/prefix), not a ${parsed.kind} one.`);
+  if (parsed.kind === 'rclone') throw new UsageError('--storage takes a folder, s3:…, sftp://…, azure:… or rest:… location, not an rclone: one (serve the remote with "rclone serve restic" and use its rest: address).');
+  // The storage's retries and connections are the server's own: no upload limit or replication reports.
+  const { uploadBytesPerSecond: _limit, onReplicationEvent: _events, confirmNewHostKey: _confirm, askPassphrase: _ask, ...options } = targetOptions(values);
+  return remoteStorage(location, parsed, options);
 }
 
 /** `server prune`: forget --prune with the given rules on each repository of one user, one after the other. */

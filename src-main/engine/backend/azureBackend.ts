@@ -112,6 +112,26 @@ export class AzureBackend implements Backend {
     }
   }
 
+  /**
+   * The blob names and "folders" (names up to the next "/") right below `path` under the prefix: how
+   * `hindsight server --storage azure:…` finds the repositories it keeps there. Not part of `Backend`.
+   */
+  async entriesBelow(path: readonly string[]): Promise<{ files: string[]; folders: string[] }> {
+    const prefix = path.length === 0 ? this.prefix : `${this.prefix}${path.join('/')}/`;
+    const files: string[] = [];
+    const folders: string[] = [];
+    try {
+      for await (const item of this.container.listBlobsByHierarchy('/', { prefix })) {
+        if (item.kind === 'prefix') folders.push(item.name.slice(prefix.length).replace(/\/$/, ''));
+        else files.push(item.name.slice(prefix.length));
+      }
+    } catch (err) {
+      if (errorCodeOf(err) === 'ContainerNotFound') return { files, folders };
+      throw this.translate(err, 'list');
+    }
+    return { files, folders };
+  }
+
   async stat(handle: ObjectHandle): Promise<ObjectInfo> {
     const key = this.keyOf(handle);
     try {

@@ -64,8 +64,10 @@ export interface Backend {
   /**
    * Writes an object piece by piece as it is produced, so a pack need not be held in memory whole.
    * The object keeps `write`'s contract: nothing of it is visible under its name until `commit`
-   * resolves, then all of it is, durably. Offered only where appending is cheap and nothing is lost by
-   * not retrying it (the local disk); without it a pack is buffered and handed to `write`.
+   * resolves, then all of it is, durably. Offered where the storage itself can take an object in pieces
+   * (the local disk, S3's multipart upload). The retry and replication wrappers do not pass it on: what
+   * was appended is gone and cannot be sent again, so a backup to a remote target hands packs to `write`
+   * whole; `hindsight server` streams its uploads through the raw backend's writer (its client retries).
    */
   createWriter?(handle: ObjectHandle, options?: WriterOptions): ObjectWriter;
   /**

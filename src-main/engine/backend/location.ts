@@ -171,10 +171,22 @@ function parseAzure(text: string): ParsedLocation {
 export function backendFor(location: string, options: TargetOptions = {}): Backend {
   const parsed = parseLocation(location);
   let backend: Backend;
+  if (parsed.kind === 'local') {
+    backend = new LocalBackend(parsed.path);
+  } else {
+    const remote = remoteOpener(parsed, options);
+    backend = new RetryingBackend(new LazyBackend(remote.name, remote.open), options.retry);
+  }
+  return options.uploadBytesPerSecond ? new RateLimitedBackend(backend, options.uploadBytesPerSecond) : backend;
+}
+
+/**
+ * How to reach a remote location: its name for messages (without secrets), and how to open its backend
+ * as it is, without retries (its module loaded then). `backendFor` wraps it; `hindsight server` uses it
+ * to stream uploads through the backend's own writer.
+ */
+export function remoteOpener(parsed: Exclude<ParsedLocation, { kind: 'local' }>, options: TargetOptions = {}): { readonly name: string; open(): Promise<Backend> } {
   switch (parsed.kind) {
-    case 'local':
-      backend = new LocalBackend(parsed.path);
-      break;
     case 'sftp': {
       const sftp = {
         host: parsed.host,
@@ -187,8 +199,7 @@ export function backendFor(location: string, options: TargetOptions = {}): Backe
         ...(options.confirmNewHostKey ? { confirmNewHostKey: options.confirmNewHostKey } : {}),
         ...(options.askPassphrase ? { askPassphrase: options.askPassphrase } : {}),
       };
-      backend = new RetryingBackend(new LazyBackend(sftpLocationName(sftp), async () => new (await import('./sftpBackend.js')).SftpBackend(sftp)), options.retry);
-      break;
+      return { name: sftpLocationName(sftp), open: async () => new (await import('./sftpBackend.js')).SftpBackend(sftp) };
     }
     case 's3': {
       const s3 = {
@@ -198,8 +209,7 @@ export function backendFor(location: string, options: TargetOptions = {}): Backe
         ...(options.s3Region ? { region: options.s3Region } : {}),
         pathStyle: parsed.endpoint !== undefined && !options.s3VirtualHosted,
       };
-      backend = new RetryingBackend(new LazyBackend(s3LocationName(s3), async () => new (await import('./s3Backend.js')).S3Backend(s3)), options.retry);
-      break;
+      return { name: s3LocationName(s3), open: async () => new (await import('./s3Backend.js')).S3Backend(s3) };
     }
     case 'rest': {
       // As restic: credentials in the location win; the environment gives them only when it has none.
@@ -218,23 +228,19 @@ export function backendFor(location: string, options: TargetOptions = {}): Backe
         };
         return new (await import('./restBackend.js')).RestBackend(rest);
       };
-      backend = new RetryingBackend(new LazyBackend(restLocationName(new URL(parsed.url)), open), options.retry);
-      break;
+      return { name: restLocationName(new URL(parsed.url)), open };
     }
     case 'rclone':
-      backend = new RetryingBackend(new LazyBackend(`rclone:${parsed.remote}`, () => rcloneBackend(parsed.remote, options)), options.retry);
-      break;
+      return { name: `rclone:${parsed.remote}`, open: () => rcloneBackend(parsed.remote, options) };
     case 'azure': {
       const { account, container, prefix } = parsed;
       const open = async () => {
         const credentials = azureCredentialsFor(account, options.azureSecret, options.azureEndpoint);
         return new (await import('./azureBackend.js')).AzureBackend({ container, prefix, ...(account ? { account } : {}), credentials, ...(options.azureSecret ? { keptSecret: true } : {}) });
       };
-      backend = new RetryingBackend(new LazyBackend(azureLocationName(parsed), open), options.retry);
-      break;
+      return { name: azureLocationName(parsed), open };
     }
   }
-  return options.uploadBytesPerSecond ? new RateLimitedBackend(backend, options.uploadBytesPerSecond) : backend;
 }
 
 async function rcloneBackend(remote: string, options: TargetOptions): Promise<Backend> {

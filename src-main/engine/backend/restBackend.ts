@@ -188,7 +188,7 @@ export class RestBackend implements Backend {
     const detail = (err as Error | undefined)?.message ?? String(err);
     if (code === 'ENOTFOUND') return new BackendError('E_UNREACHABLE', `There is no host "${new URL(this.location.slice('rest:'.length)).hostname}" (the name does not resolve). Check the repository location.`, { cause: err });
     if (err instanceof FingerprintMismatch) {
-      return new BackendError('E_HOST_KEY', `The server at ${this.location} is not the one pinned with --rest-fingerprint: its certificate has the fingerprint SHA256:${err.seen}. Nothing was sent. If the server's certificate was replaced on purpose, compare the new fingerprint with the one the server prints at start, and pin that.`, { cause: err });
+      return new BackendError('E_HOST_KEY', `The server at ${this.location} is not the one pinned (with --rest-fingerprint, or confirmed in the app): its certificate has the fingerprint SHA256:${err.seen}. Nothing was sent. If the server's certificate was replaced on purpose, compare the new fingerprint with the one the server prints at start, and pin that.`, { cause: err });
     }
     if (/CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code)) {
       return new BackendError('E_HOST_KEY', `The server at ${this.location} has a TLS certificate Hindsight cannot trust (${code}). If it is your own server with a self-signed certificate, give that certificate (or its CA's) with --rest-cacert FILE.`, { cause: err });

@@ -15,7 +15,8 @@ import {
 import { mapConcurrent } from '../concurrency.js';
 import { s3LocationName, s3Prefix } from './backendNames.js';
 import { gather, sliceParts } from './objectParts.js';
-import { BackendError, describeObject, isValidObjectName, objectPath, rangeError, type Backend, type ByteRange, type ObjectHandle, type ObjectInfo, type ObjectType } from './backend.js';
+import { BackendError, describeObject, isValidObjectName, objectPath, rangeError, type Backend, type ByteRange, type ObjectHandle, type ObjectInfo, type ObjectType, type ObjectWriter } from './backend.js';
+import { S3Upload } from './s3Upload.js';
 
 export interface S3Options {
   readonly bucket: string;
@@ -156,6 +157,18 @@ export class S3Backend implements Backend {
     } catch (err) {
       throw this.translate(err, 'write to', handle);
     }
+  }
+
+  /** Streams an object in parts as it comes (see `S3Upload`): for `hindsight server`, which must not hold an upload whole. */
+  createWriter(handle: ObjectHandle): ObjectWriter {
+    return new S3Upload({
+      client: this.client,
+      bucket: this.bucket,
+      key: this.keyOf(handle),
+      partSize: this.partSize,
+      concurrency: this.options.partConcurrency ?? 4,
+      translate: (err) => this.translate(err, 'write to', handle),
+    });
   }
 
   async delete(handle: ObjectHandle): Promise<void> {

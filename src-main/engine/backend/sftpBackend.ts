@@ -141,6 +141,19 @@ export class SftpBackend implements Backend {
     }
   }
 
+  /**
+   * The file and folder names right below `path` (relative to the location's folder; none when it does
+   * not exist): how `hindsight server --storage sftp://…` finds the repositories it keeps there. Not part of `Backend`.
+   */
+  async entriesBelow(path: readonly string[]): Promise<{ files: string[]; folders: string[] }> {
+    const session = await this.connect();
+    const entries = await this.readFolder(session, posix.join(this.root, ...path));
+    return {
+      files: entries.filter((entry) => entry.attrs.isFile()).map((entry) => entry.filename),
+      folders: entries.filter((entry) => entry.attrs.isDirectory()).map((entry) => entry.filename),
+    };
+  }
+
   async stat(handle: ObjectHandle): Promise<ObjectInfo> {
     const path = this.pathOf(handle);
     const session = await this.connect();

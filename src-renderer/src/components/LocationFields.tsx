@@ -1,12 +1,13 @@
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import type { TargetSettings } from '../../../src-shared/plan.js';
 import { useClient } from '../store/appContext.js';
 import { FolderChooser } from './FolderChooser.js';
+import { ServerFields } from './ServerFields.js';
 
-type Kind = 'local' | 'sftp' | 's3' | 'rest' | 'rclone' | 'azure';
+type Kind = 'local' | 'server' | 'sftp' | 's3' | 'rest' | 'rclone' | 'azure';
 
 /**
- * Builds a repository location (a folder, sftp://…, s3://…, rest:…, rclone:…, azure://…) from fields a
+ * Builds a repository location (a folder, a Hindsight server, sftp://…, s3://…, rest:…, rclone:…, azure://…) from fields a
  * person understands, with the target's settings where it has some. Secrets travel to the agent, which
  * moves them into the keychain before it keeps anything: a REST user name and password in the location,
  * an Azure access key or SAS token in the settings.
@@ -19,9 +20,12 @@ export function LocationFields({ onChange }: { onChange: (location: string, sett
   const [rest, setRest] = useState({ url: '', user: '', password: '', caCert: '' });
   const [rclone, setRclone] = useState({ remote: '', path: 'hindsight', program: '' });
   const [azure, setAzure] = useState({ account: '', container: '', prefix: 'hindsight', signIn: 'key' as 'key' | 'sas', secret: '', endpoint: '' });
+  const [server, setServer] = useState<[string, TargetSettings | undefined]>(['', undefined]);
+  const onServer = useCallback((location: string, settings?: TargetSettings) => setServer([location, settings]), []);
 
   useEffect(() => {
     if (kind === 'local') onChange(folder.trim());
+    else if (kind === 'server') onChange(...server);
     else if (kind === 'rest') onChange(restLocation(rest), rest.caCert.trim() ? { restCaCert: rest.caCert.trim() } : undefined);
     else if (kind === 'rclone') {
       const remote = rclone.remote.trim().replace(/:$/, '');
@@ -35,7 +39,7 @@ export function LocationFields({ onChange }: { onChange: (location: string, sett
       const tail = `${bucket}${prefix ? `/${prefix.replace(/^\/+/, '')}` : ''}`;
       onChange(!bucket ? '' : endpoint ? `s3://${endpoint.replace(/^https?:\/\//, '').replace(/\/+$/, '')}/${tail}` : `s3:${tail}`);
     }
-  }, [kind, folder, sftp, s3, rest, rclone, azure, onChange]);
+  }, [kind, folder, server, sftp, s3, rest, rclone, azure, onChange]);
 
   return (
     <div className="location-fields">
@@ -43,6 +47,7 @@ export function LocationFields({ onChange }: { onChange: (location: string, sett
         {(
           [
             ['local', 'Disk or folder'],
+            ['server', 'Hindsight server'],
             ['sftp', 'SFTP server'],
             ['s3', 'S3-compatible'],
             ['rest', 'REST server'],
@@ -61,6 +66,7 @@ export function LocationFields({ onChange }: { onChange: (location: string, sett
           <FolderChooser id="repo-folder" label="Backup folder" value={folder} onChange={setFolder} placeholder="/media/you/backup-disk/hindsight" />
         </div>
       )}
+      {kind === 'server' && <ServerFields onTarget={onServer} />}
       {kind === 'sftp' && (
         <div className="grid-2">
           <Text label="Server" value={sftp.host} onChange={(host) => setSftp({ ...sftp, host })} placeholder="nas.local" />

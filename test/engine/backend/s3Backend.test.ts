@@ -20,9 +20,35 @@ backendContract(
     const server = await startS3Server(t);
     return new S3Backend({ ...server.options('repos/contract'), partSize: 5 * MiB });
   },
-  // Larger than two parts: the multipart path, with a short last part.
-  { largeObjectBytes: 12 * MiB + 5 },
+  // Larger than two parts: the multipart path, with a short last part. Its writer streams (hindsight server's uploads).
+  { largeObjectBytes: 12 * MiB + 5, piecewise: true },
 );
+
+test('s3: an object streamed through createWriter goes up in parts as it comes, is invisible until committed, and an aborted one leaves nothing', async (t) => {
+  const server = await startS3Server(t);
+  const backend = new S3Backend({ ...server.options('streamed'), partSize: 5 * MiB, partConcurrency: 2 });
+  t.after(() => backend.close());
+  await backend.create();
+  const whole = seededBytes('streamed', 23 * MiB + 7);
+  const writer = backend.createWriter(packHandle(1));
+  // Appends of odd sizes that straddle the part boundaries, the buffer reused after each (as the server's is).
+  const scratch = Buffer.alloc(1_000_003);
+  for (let at = 0; at < whole.length; at += scratch.length) {
+    const piece = whole.subarray(at, at + scratch.length);
+    piece.copy(scratch);
+    await writer.append(scratch.subarray(0, piece.length));
+    scratch.fill(0);
+  }
+  assert.deepEqual(await collect(backend.list('data')), [], 'nothing is listed before the commit');
+  await writer.commit();
+  assert.equal((await backend.stat(packHandle(1))).size, whole.length);
+  assert.ok((await backend.read(packHandle(1))).equals(whole), 'the streamed object reads back whole');
+
+  const dropped = backend.createWriter(packHandle(2));
+  await dropped.append(whole.subarray(0, 12 * MiB));
+  await dropped.abort();
+  assert.deepEqual((await collect(backend.list('data'))).map((o) => o.name), [objectName(1)], 'an aborted multipart upload is never an object');
+});
 
 test('s3: init, backup, restore byte for byte and check --read-data; packs above the part size go up in parts', async (t) => {
   const server = await startS3Server(t);
