@@ -18,6 +18,8 @@ export interface Dataset {
   materialize(target: string): Promise<void>;
   /** The "after mutation" scenario, applied to the copy. */
   mutate(target: string): Promise<void>;
+  /** About how much disk one copy takes, for the check of free space before a run. */
+  diskBytes(): number;
 }
 
 /** A real tree from a Debian package: a tarball inside the .deb, unpacked once into the datasets folder. */
@@ -67,6 +69,7 @@ function synthetic(size: number): Dataset {
       await generateSynthetic(target, size);
     },
     mutate: (target) => mutateSynthetic(target, size),
+    diskBytes: () => size,
   };
 }
 
@@ -84,6 +87,7 @@ function copiedTree(name: string, description: string, source: string): Dataset 
       execFileSync('cp', ['-a', '--', source, target]);
     },
     mutate: async (target) => applyTreeMutation(target, planTreeMutation(await listTree(target))),
+    diskBytes: () => Number(execFileSync('du', ['-s', '--block-size=1', '--', source], { encoding: 'utf8' }).split('\t')[0]),
   };
 }
 
