@@ -1,7 +1,7 @@
 import type { AgentEvent, AgentState, JobKind, JobRecord, Method, ParsedParams, PlanStatus, Result, Status } from '../../src-shared/api.js';
 import { HindsightError } from '../../src-shared/errors.js';
 import { DEFAULT_EXCLUDES } from '../../src-shared/defaultExcludes.js';
-import type { Plan, PlanFields, TargetSettings } from '../../src-shared/plan.js';
+import { planSourcesProblem, type CommandSource, type Plan, type PlanFields, type TargetSettings } from '../../src-shared/plan.js';
 import type { Progress, Warning } from '../../src-shared/progress.js';
 import { formatLocalTime } from '../../src-shared/units.js';
 import { BackupInterrupted, backup } from '../engine/archiver/backup.js';
@@ -14,7 +14,10 @@ import { forgetSnapshots } from '../engine/maintenance/forget.js';
 import { isEmptyPolicy } from '../engine/maintenance/retention.js';
 import { prune } from '../engine/maintenance/prune.js';
 import { restore } from '../engine/restorer/restore.js';
-import { resolveSnapshot } from '../engine/snapshot/snapshot.js';
+import { resolveSnapshot, type Snapshot } from '../engine/snapshot/snapshot.js';
+import { backupStream } from '../engine/archiver/streamBackup.js';
+import { runCommandSource } from '../engine/source/commandSource.js';
+import type { Repository } from '../engine/repository/repository.js';
 import { ALL_PLANS, AgentDatabase } from './agentDatabase.js';
 import { systemClock, type Clock } from './clock.js';
 import { PlanWatcher } from './planWatcher.js';
@@ -172,6 +175,7 @@ export class Agent {
     'plans.create': async (input) => {
       const fields = { ...input, excludes: input.excludes.length > 0 ? input.excludes : [...DEFAULT_EXCLUDES] };
       validateSchedule(fields.schedule);
+      validateSources(fields);
       const plan = this.db.insertPlan(definedOnly(fields), this.date());
       await this.syncWatcher(plan);
       this.tick();
@@ -181,6 +185,7 @@ export class Agent {
       const current = this.plan(id);
       const next: PlanFields = { ...planFields(current), ...definedOnly(changes) };
       validateSchedule(next.schedule);
+      validateSources(next);
       // A new target joins the plan once it holds a complete copy of the others: a seed job of the plan
       // (its backups wait for it) copies the repository there, then adds it. A removed one is no longer written.
       const added = next.targets.filter((t) => !current.targets.includes(t));
@@ -436,7 +441,9 @@ export class Agent {
     const summary: Record<string, number | string> = {};
     // Several targets are one repository replicated on all of them (each holds the same copy).
     await this.pool.withRepository(plan.targets, async (repository) => {
-      const { snapshot } = await backup(repository, {
+      const { snapshot } = plan.command
+        ? { snapshot: await this.backupCommandOutput(repository, plan, plan.command, context) }
+        : await backup(repository, {
         paths: plan.sources,
         type: full ? 'full' : 'incremental',
         tags: [`plan:${plan.id}`],
@@ -482,6 +489,23 @@ export class Agent {
       this.db.updatePlanState(plan.id, { lastPruneAt: now });
     }
     return { summary };
+  }
+
+  /** A plan's command run and its standard output stored as one file; a command that fails fails the job, with no snapshot. */
+  private async backupCommandOutput(repository: Repository, plan: Plan, source: CommandSource, context: JobContext): Promise<Snapshot> {
+    const command = runCommandSource(source.command, { signal: context.signal });
+    try {
+      return await backupStream(repository, {
+        filename: source.filename,
+        input: command.stdout,
+        finished: command.exited,
+        tags: [`plan:${plan.id}`],
+        signal: context.signal,
+        onProgress: (p) => context.progress(p),
+      });
+    } finally {
+      command.kill();
+    }
   }
 
   private enqueue(job: { kind: JobKind; planId?: string; repository?: string }, run: QueuedJob['run'], onNotDone?: () => void): JobRecord {
@@ -653,6 +677,12 @@ function stoppedMessage(reason: StopReason, err: unknown): string {
 
 function lowerFirst(text: string): string {
   return text.charAt(0).toLowerCase() + text.slice(1);
+}
+
+/** A plan backs up files and folders or one command's output (see planSourcesProblem). */
+function validateSources(plan: PlanFields): void {
+  const problem = planSourcesProblem(plan);
+  if (problem) throw new HindsightError('E_INVALID_PLAN', problem);
 }
 
 function planFields(plan: Plan): PlanFields {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { HindsightError } from '../../../src-shared/errors.js';
 
 /** The command that produced a stream source failed: nothing from it is kept as a snapshot. */
@@ -58,7 +58,10 @@ export function runCommandSource(command: readonly string[], options: { readonly
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
   };
   options.signal?.addEventListener('abort', kill, { once: true });
-  return { stdout: child.stdout, exited, kill };
+  // Through a pipe, which listens from the start: Node discards the unread output of a child that has
+  // exited when nothing listens to it, and a short dump can end before the backup starts reading it.
+  const stdout = child.stdout.pipe(new PassThrough({ highWaterMark: 1024 * 1024 }));
+  return { stdout, exited, kill };
 }
 
 /** The last two lines a program wrote to standard error, on one line. */
