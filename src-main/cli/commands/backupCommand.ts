@@ -12,7 +12,9 @@ import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command, type OptionValues } 
 import { backupStream, checkStreamName } from '../../engine/archiver/streamBackup.js';
 import { runCommandSource } from '../../engine/source/commandSource.js';
 import { parseLocation } from '../../engine/backend/location.js';
-import { behindTargets, openRepository, repositoryLocations } from '../openRepository.js';
+import { behindTargets, openRepository, repositoryLocations, targetOptions } from '../openRepository.js';
+import { sourcePathsFor } from '../../engine/source/sourceFor.js';
+import { isSftpSource } from '../../engine/source/sftpSource.js';
 import { progressReporter } from '../progressLine.js';
 
 export const backupCommand: Command = {
@@ -104,13 +106,20 @@ or (with several --repo) a target could not be written and is now behind.`,
         throw new HindsightError('E_EXCLUDE_FILE', `Cannot read the exclude file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
       }
     }
-    patterns.push(...repositoriesInside(paths, repositoryLocations(values)));
+    const remote = paths.some(isSftpSource);
+    if (!remote) patterns.push(...repositoriesInside(paths, repositoryLocations(values)));
     const json = values.json === true;
     const excludes: ExcludeOptions = { patterns, excludeCaches: values['exclude-caches'] === true, ...(largerThan !== undefined ? { excludeLargerThan: largerThan } : {}) };
-    const repository = await openRepository(values);
+    // The other machine first: a refused key or an unknown host key is the first thing said.
+    const where = await sourcePathsFor(paths, targetOptions(values));
+    const repository = await openRepository(values).catch(async (err: unknown) => {
+      await where.close();
+      throw err;
+    });
     const progress = progressReporter(json);
     const options: BackupOptions = {
-      paths,
+      paths: where.paths,
+      ...(remote ? { source: where.source } : {}),
       type: type as BackupType,
       tags: (values.tag as string[] | undefined) ?? [],
       excludes,
@@ -146,6 +155,7 @@ or (with several --repo) a target could not be written and is now behind.`,
     } finally {
       progress.done();
       await repository.close();
+      await where.close();
     }
   },
 };
