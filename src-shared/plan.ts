@@ -106,6 +106,9 @@ export function planSourcesProblem(plan: { readonly sources: readonly string[]; 
   if (plan.command && plan.sources.length > 0) return 'A plan backs up either files and folders or a command\'s output, not both.';
   if (!plan.command && plan.sources.length === 0) return 'Say what the plan backs up: at least one file or folder, or a command.';
   if (plan.command && plan.schedule.kind === 'continuous') return 'A command\'s output cannot be watched for changes: give the plan an interval or a cron schedule.';
+  const remote = plan.sources.filter((source) => /^sftp:\/\//i.test(source));
+  if (remote.length > 0 && plan.schedule.kind === 'continuous') return 'Folders on another machine (sftp://) cannot be watched for changes from here: give the plan an interval or a cron schedule.';
+  if (remote.length > 0 && remote.length < plan.sources.length) return 'A plan reads one machine: put the sftp:// folders and the local ones in separate plans.';
   return undefined;
 }
 export type PlanFields = v.InferOutput<typeof PlanInputSchema>;

@@ -4,7 +4,8 @@ import { DEFAULT_EXCLUDES } from '../../src-shared/defaultExcludes.js';
 import { planSourcesProblem, type CommandSource, type Plan, type PlanFields, type TargetSettings } from '../../src-shared/plan.js';
 import type { Progress, Warning } from '../../src-shared/progress.js';
 import { formatLocalTime } from '../../src-shared/units.js';
-import { BackupInterrupted, backup } from '../engine/archiver/backup.js';
+import { BackupInterrupted, backup, type BackupOptions, type BackupResult } from '../engine/archiver/backup.js';
+import { sourcePathsFor } from '../engine/source/sourceFor.js';
 import { listRcloneRemotes } from '../engine/backend/rcloneRemotes.js';
 import { ReplicatedBackend } from '../engine/backend/replicatedBackend.js';
 import { recordTargets } from '../engine/backend/targetHistory.js';
@@ -443,17 +444,16 @@ export class Agent {
     await this.pool.withRepository(plan.targets, async (repository) => {
       const { snapshot } = plan.command
         ? { snapshot: await this.backupCommandOutput(repository, plan, plan.command, context) }
-        : await backup(repository, {
-        paths: plan.sources,
-        type: full ? 'full' : 'incremental',
-        tags: [`plan:${plan.id}`],
-        excludes: { patterns: plan.excludes },
-        ...(this.options.workers !== undefined ? { workers: this.options.workers } : {}),
-        ...(changedPaths ? { changedPaths } : {}),
-        signal: context.signal,
-        onProgress: (p) => context.progress(p),
-        onWarning: (w) => context.warn(w),
-      });
+        : await this.backupSources(repository, plan.sources, {
+            type: full ? 'full' : 'incremental',
+            tags: [`plan:${plan.id}`],
+            excludes: { patterns: plan.excludes },
+            ...(this.options.workers !== undefined ? { workers: this.options.workers } : {}),
+            ...(changedPaths ? { changedPaths } : {}),
+            signal: context.signal,
+            onProgress: (p) => context.progress(p),
+            onWarning: (w) => context.warn(w),
+          });
       // Only this plan's snapshots (by their tag): other plans may share the repository.
       if (plan.retention && !isEmptyPolicy(plan.retention)) {
         const decisions = await forgetSnapshots(repository, plan.retention, { select: (s) => s.tags.includes(`plan:${plan.id}`) });
@@ -489,6 +489,16 @@ export class Agent {
       this.db.updatePlanState(plan.id, { lastPruneAt: now });
     }
     return { summary };
+  }
+
+  /** Backs up a plan's paths, on this computer or (sftp://) on another machine, reached with the default SSH keys and known_hosts. */
+  private async backupSources(repository: Repository, paths: readonly string[], options: Omit<BackupOptions, 'paths' | 'source'>): Promise<BackupResult> {
+    const where = await sourcePathsFor(paths);
+    try {
+      return await backup(repository, { ...options, paths: where.paths, source: where.source });
+    } finally {
+      await where.close();
+    }
   }
 
   /** A plan's command run and its standard output stored as one file; a command that fails fails the job, with no snapshot. */

@@ -195,11 +195,10 @@ async function addPlan(values: Record<string, unknown>, paths: string[]): Promis
   if (Object.keys(targetSettings).length > 0) input.targetSettings = targetSettings;
   const retention = Object.fromEntries(KEEPS.filter((k) => values[`keep-${k}`] !== undefined).map((k) => [k, wholeNumber(`--keep-${k}`, values[`keep-${k}`])]));
   if (Object.keys(retention).length > 0) input.retention = retention;
-  if (command) {
-    const problem = planSourcesProblem({ ...input, schedule: input.schedule as Schedule });
-    if (problem) throw new UsageError(problem);
-  }
-  for (const path of command ? [] : paths) {
+  const problem = planSourcesProblem({ ...input, schedule: input.schedule as Schedule });
+  if (problem) throw new UsageError(problem);
+  // Folders on another machine are looked at when the agent backs them up (with its SSH keys, not these).
+  for (const path of command ? [] : paths.filter((p) => !/^sftp:\/\//i.test(p))) {
     await lstat(path).catch((err: NodeJS.ErrnoException) => {
       throw new HindsightError('E_SOURCE_MISSING', `Cannot back up ${path}: ${err.code === 'ENOENT' ? 'it does not exist' : err.message}.`);
     });
