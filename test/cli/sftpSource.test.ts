@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmod, chown, lutimes, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { chmod, chown, lutimes, mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -112,6 +112,41 @@ test('a folder on another machine, backed up over SFTP: restored as SFTP carries
   const again = join(dir, 'restored-again');
   assert.equal(hindsight(['restore', `latest:${tree}`, '--target', again], env).status, 0);
   assertSameTree(await describeTree(again), asSftpCarriesIt(await describeTree(tree)));
+
+  // Back to a folder on the server, over SFTP.
+  const back = join(dir, 'restored-on-server');
+  const toRemote = hindsight(['restore', `latest:${tree}`, '--target', remote(server, back), ...sshOptions(server)], env);
+  assert.equal(toRemote.status, 0, toRemote.stderr);
+  assert.match(toRemote.stdout, /Restored snapshot [0-9a-f]{8}:.* to sftp:\/\/.*restored-on-server/);
+  // SFTP sets times through links (it has no lutimes): a link made on the server has the time it was made.
+  const linkTimesAside = (tree: Map<string, EntryState>) => new Map([...tree].map(([key, state]) => [key, state.type === 'symlink' ? { ...state, mtimeUs: 0n } : state]));
+  assertSameTree(linkTimesAside(await describeTree(back)), linkTimesAside(asSftpCarriesIt(await describeTree(tree))));
+  // Files written under a temporary name and renamed: none is left behind.
+  assert.ok(![...(await describeTree(back)).keys()].some((key) => Buffer.from(key, 'hex').toString().includes('.hindsight-restore-')));
+});
+
+test('a restore to a remote folder never writes through a symbolic link planted in it', { skip }, async (t) => {
+  const server = await startSshServer(t);
+  const dir = await tempDir(t);
+  const tree = join(dir, 'www');
+  await mkdir(join(tree, 'conf'), { recursive: true });
+  await writeFile(join(tree, 'conf', 'site.conf'), 'from the backup');
+  await writeFile(join(tree, 'index.html'), 'home');
+  await ageTree(tree);
+  const env = { HINDSIGHT_REPO: join(dir, 'repo'), HINDSIGHT_PASSWORD: 'pw', HINDSIGHT_CACHE_DIR: join(dir, 'cache') };
+  assert.equal(hindsight(['init'], env).status, 0);
+  assert.equal(hindsight(['backup', ...sshOptions(server), remote(server, tree)], env).status, 0);
+
+  const outside = join(dir, 'outside');
+  await mkdir(outside);
+  const back = join(dir, 'back');
+  await mkdir(back);
+  await symlink(outside, join(back, 'conf'));
+  const run = hindsight(['restore', `latest:${tree}`, '--target', remote(server, back), ...sshOptions(server)], env);
+  assert.equal(run.status, 3, run.stderr);
+  assert.match(run.stderr, /conf: not restored: a symbolic link of that name is in the way on the server/);
+  assert.deepEqual(await readdir(outside), [], 'nothing was written through the link');
+  assert.equal(await readFile(join(back, 'index.html'), 'utf8'), 'home');
 });
 
 test('a remote folder the SSH user may not read is a warning, and the rest is backed up', { skip }, async (t) => {
@@ -193,7 +228,6 @@ test('a remote machine with an unknown host key is refused, and one whose key ch
 
   const wrong = join(dir, 'known_hosts_wrong');
   spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'other_key')]);
-  const { readFile } = await import('node:fs/promises');
   const [type, blob] = (await readFile(join(dir, 'other_key.pub'), 'utf8')).split(' ');
   await writeFile(wrong, `[127.0.0.1]:${server.port} ${type} ${blob}\n`);
   const changed = hindsight(['backup', '--ssh-key', server.userKey, '--known-hosts', wrong, '--accept-new-host-key', remote(server, join(dir, 'src'))], env);
