@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
+import type { Socket } from 'node:net';
 import { posix } from 'node:path';
 import ssh2, { type AgentAuthMethod, type Client as SshClient, type PublicKeyAuthMethod, type SFTPWrapper } from 'ssh2';
 import { BackendError } from './backend.js';
@@ -310,10 +311,12 @@ function guard(client: SshClient, lostMessage: string): SftpSession['call'] {
     for (const reject of waiting) reject(lost);
     waiting.clear();
   });
+  const gather = writeGatherer(client);
   return <T>(start: (callback: (err: Error | null | undefined, value: T) => void) => void) =>
     new Promise<T>((resolve, reject) => {
       if (lost) return reject(lost);
       waiting.add(reject);
+      gather();
       try {
         start((err, value) => {
           waiting.delete(reject);
@@ -325,6 +328,27 @@ function guard(client: SshClient, lostMessage: string): SftpSession['call'] {
         reject(err);
       }
     });
+}
+
+/**
+ * Returns a function that gathers the packets written until the end of this turn of the event loop into
+ * one write. ssh2 writes every SSH packet (each SFTP request is one) to its socket on its own, one system
+ * call each: a backup of 5,000 small files over SFTP spent 2.4 of its 11.7 CPU-seconds in them, and the
+ * requests of one turn (many files' opens and reads at once) can as well go out in one. The socket is
+ * ssh2's own (`_sock`, not public): without it, requests go out as before.
+ */
+function writeGatherer(client: SshClient): () => void {
+  let corked = false;
+  return () => {
+    const socket = (client as unknown as { _sock?: Socket })._sock;
+    if (corked || !socket || typeof socket.cork !== 'function') return;
+    corked = true;
+    socket.cork();
+    process.nextTick(() => {
+      corked = false;
+      socket.uncork();
+    });
+  };
 }
 
 /** ssh2's answer for an encrypted key parsed without a passphrase ("Encrypted … key detected, but no passphrase given"). */

@@ -251,12 +251,12 @@ class SftpReader implements SourceReader {
     this.closed = true;
   }
 
-  async read(path: Buffer, _size: number, _previous: PreviousChunks, onChunk: (rawLength: number) => void): Promise<FileContent | FileFailure> {
+  async read(path: Buffer, size: number, _previous: PreviousChunks, onChunk: (rawLength: number) => void): Promise<FileContent | FileFailure> {
     await this.slots.acquire();
     try {
       if (this.closed) throw new Error('the file reader is closed');
       // A connection made again starts the file over: chunks saved the first time are found stored.
-      return await this.source.run((session) => this.readOnce(session, path.toString(), onChunk));
+      return await this.source.run((session) => this.readOnce(session, path.toString(), size, onChunk));
     } catch (err) {
       if (sftpCode(err) === undefined) throw err;
       const { code, message } = asFileError(err);
@@ -266,7 +266,8 @@ class SftpReader implements SourceReader {
     }
   }
 
-  private async readOnce(session: SftpSession, path: string, onChunk: (rawLength: number) => void): Promise<FileContent> {
+  /** `listed`: the size the listing gave, which the first read asks for (and one byte more, so that a file still that size ends with it). */
+  private async readOnce(session: SftpSession, path: string, listed: number, onChunk: (rawLength: number) => void): Promise<FileContent> {
     const { signal } = this.options;
     const handle = await session.call<Buffer>((cb) => session.sftp.open(path, 'r', cb));
     try {
@@ -274,19 +275,20 @@ class SftpReader implements SourceReader {
       const opened = session.call<Stats>((cb) => session.sftp.fstat(handle, cb));
       opened.catch(() => undefined);
       const chunks = new ChunkStream(this.saver, this.options, onChunk);
-      const inFlight: Promise<Buffer>[] = [];
-      const ask = (at: number) => {
-        const buffer = Buffer.allocUnsafe(READ_BLOCK);
-        const result = session.call<number>((cb) => session.sftp.read(handle, buffer, 0, READ_BLOCK, at, cb)).then((got) => buffer.subarray(0, got));
+      const inFlight: { asked: number; result: Promise<Buffer> }[] = [];
+      const ask = (at: number, length = READ_BLOCK) => {
+        const buffer = Buffer.allocUnsafe(length);
+        const result = session.call<number>((cb) => session.sftp.read(handle, buffer, 0, length, at, cb)).then((got) => buffer.subarray(0, got));
         result.catch(() => undefined);
-        inFlight.push(result);
+        inFlight.push({ asked: length, result });
       };
       // The first read goes with the fstat: a small file costs open, fstat and read together, and close.
-      ask(0);
+      // Sized by the listing, not a whole block: a buffer of 256 KiB per small file kept the collector busy.
+      ask(0, Math.min(READ_BLOCK, listed + 1));
       const before = await opened;
       if (!before.isFile()) throw Object.assign(new Error('it is no longer a regular file'), { code: 4 });
       // Reads go out ahead up to the size the file had when opened; past it, one at a time until the end.
-      let next = READ_BLOCK;
+      let next = (inFlight[0] as { asked: number }).asked;
       const fill = () => {
         while (inFlight.length < READS_AHEAD && (next < before.size || inFlight.length === 0)) {
           ask(next);
@@ -298,12 +300,13 @@ class SftpReader implements SourceReader {
       let reads = 0;
       for (;;) {
         signal?.throwIfAborted();
-        const block = await (inFlight.shift() as Promise<Buffer>);
+        const { asked, result } = inFlight.shift() as { asked: number; result: Promise<Buffer> };
+        const block = await result;
         reads += 1;
         if (block.byteLength === 0) break;
         await chunks.push(block);
         offset += block.byteLength;
-        if (block.byteLength < READ_BLOCK) {
+        if (block.byteLength < asked) {
           // A short read that reaches the size the file had when opened is its end (as in the file
           // workers); short before it, the reads asked after it are at the wrong offsets: ask again from here.
           if (offset >= before.size) break;
