@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync } from 'node:fs';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { waitForPort } from '../helpers/serverProcess.js';
+import { freePort } from '../helpers/sshServer.js';
 import { tempDir } from '../helpers/tempDir.js';
 
 const bin = fileURLToPath(new URL('../../../bin/hindsight.js', import.meta.url));
@@ -159,4 +162,76 @@ test('a real SQLite database backed up with sqlite3 .dump restores to the same c
   const contentOf = (db: string) => spawnSync('sqlite3', [db, 'SELECT * FROM orders ORDER BY id; SELECT sql FROM sqlite_master ORDER BY name;'], { encoding: 'utf8' }).stdout;
   assert.equal(contentOf(copy), contentOf(database));
   assert.equal(spawnSync('sqlite3', [copy, 'SELECT count(*) FROM orders;'], { encoding: 'utf8' }).stdout.trim(), '2000');
+});
+
+/** Debian's PostgreSQL server programs (package postgresql), or why they cannot run here. */
+function postgresPrograms(): { bin: string } | { missing: string } {
+  const versions = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').sort().reverse() : [];
+  const bin = versions.map((v) => `/usr/lib/postgresql/${v}/bin`).find((dir) => existsSync(`${dir}/initdb`) && existsSync(`${dir}/postgres`));
+  if (!bin) return { missing: 'the PostgreSQL server is not installed (apt-get install postgresql)' };
+  if (process.getuid?.() !== 0) return { missing: 'the PostgreSQL test runs as root (it starts the server as the postgres user)' };
+  if (spawnSync('id', ['postgres']).status !== 0) return { missing: 'there is no postgres user (the Debian package makes it)' };
+  return { bin };
+}
+
+test('a real PostgreSQL database backed up with pg_dump restores with psql to the same content (Debian package postgresql)', async (t) => {
+  const programs = postgresPrograms();
+  if ('missing' in programs) {
+    t.skip(programs.missing);
+    return;
+  }
+  const dir = await tempDir(t);
+  const env = await repositoryIn(dir);
+  // The server runs as the postgres user, in a folder of its own, on a free port of 127.0.0.1 only.
+  const data = join(dir, 'pgdata');
+  await mkdir(data);
+  await chmod(dir, 0o755);
+  spawnSync('chown', ['postgres:postgres', data]);
+  const asPostgres = (program: string, args: string[]) => spawnSync('runuser', ['-u', 'postgres', '--', program, ...args], { encoding: 'utf8' });
+  const init = asPostgres(`${programs.bin}/initdb`, ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
+  assert.equal(init.status, 0, init.stderr);
+  const port = await freePort();
+  const server = spawn('runuser', ['-u', 'postgres', '--', `${programs.bin}/postgres`, '-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${data}`, '-c', 'fsync=off'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  server.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  t.after(async () => {
+    const exited = new Promise((resolve) => server.once('exit', resolve));
+    // runuser passes the signal on; SIGINT is PostgreSQL's fast shutdown.
+    server.kill('SIGINT');
+    await exited;
+  });
+  await waitForPort(port, server, () => log, 'postgres');
+  const sql = (database: string, command: string) => spawnSync('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-At', '-d', database, '-c', command], { encoding: 'utf8' });
+  for (let i = 0; i < 50 && sql('postgres', 'SELECT 1').status !== 0; i++) await new Promise((r) => setTimeout(r, 200));
+  assert.equal(sql('postgres', 'CREATE DATABASE shop').status, 0);
+  const made = sql(
+    'shop',
+    `CREATE TABLE orders (id integer PRIMARY KEY, customer text NOT NULL, cents bigint, placed timestamptz, token bytea);
+     INSERT INTO orders SELECT i, 'customer ' || (i % 97), (i * 7919) % 100000, timestamptz '2026-01-01' + i * interval '1 minute', sha256(i::text::bytea) FROM generate_series(1, 5000) AS i;
+     CREATE INDEX by_customer ON orders (customer);
+     CREATE VIEW big_orders AS SELECT * FROM orders WHERE cents > 90000;`,
+  );
+  assert.equal(made.status, 0, made.stderr);
+
+  const backedUp = hindsight(['backup', '--stdin-from-command', '--stdin-filename', 'shop.sql', '--', 'pg_dump', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '--no-owner', 'shop'], env);
+  assert.equal(backedUp.status, 0, backedUp.stderr.toString());
+  const target = join(dir, 'restored');
+  const restored = hindsight(['restore', 'latest', '--target', target], env);
+  assert.equal(restored.status, 0, restored.stderr.toString());
+
+  assert.equal(sql('postgres', 'CREATE DATABASE shop_restored').status, 0);
+  const loaded = spawnSync('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-q', '-d', 'shop_restored', '-f', join(target, 'shop.sql')], { encoding: 'utf8' });
+  assert.equal(loaded.status, 0, loaded.stderr);
+  for (const query of ['SELECT * FROM orders ORDER BY id', 'SELECT count(*) FROM big_orders', "SELECT indexname FROM pg_indexes WHERE tablename = 'orders' ORDER BY 1"]) {
+    const original = sql('shop', query);
+    assert.equal(original.status, 0, original.stderr);
+    assert.equal(sql('shop_restored', query).stdout, original.stdout, query);
+  }
+  assert.equal(sql('shop_restored', 'SELECT count(*) FROM orders').stdout.trim(), '5000');
+
+  // The server stopped: pg_dump fails, and no snapshot is added.
+  const failed = hindsight(['backup', '--stdin-from-command', '--stdin-filename', 'shop.sql', '--', 'pg_dump', '-h', '127.0.0.1', '-p', String(await freePort()), '-U', 'postgres', 'shop'], env);
+  assert.equal(failed.status, 1);
+  assert.match(failed.stderr.toString(), /^hindsight: pg_dump exited with status 1, so no snapshot was saved: pg_dump: error: connection to server .* failed/m);
+  assert.equal((JSON.parse(hindsight(['snapshots', '--json'], env).stdout.toString()) as unknown[]).length, 1);
 });
