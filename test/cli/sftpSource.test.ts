@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { chmod, chown, lutimes, mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmod, chown, lutimes, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -234,4 +235,38 @@ test('a remote machine with an unknown host key is refused, and one whose key ch
   assert.equal(changed.status, 1);
   assert.match(changed.stderr, /is not the one recorded in/);
   assert.equal((JSON.parse(hindsight(['snapshots', '--json'], env).stdout) as unknown[]).length, 0);
+});
+
+test('--one-file-system on a remote folder keeps a mount point there as an empty folder (file system ids through statvfs@openssh.com)', { skip }, async (t) => {
+  const server = await startSshServer(t);
+  // Its own folder, not tempDir's: the tmpfs must be unmounted before the folder is removed.
+  const dir = await mkdtemp(join(tmpdir(), 'hindsight-test-'));
+  let mounted = false;
+  t.after(async () => {
+    if (mounted) execFileSync('umount', ['-l', join(dir, 'srv', 'mnt')]);
+    await rm(dir, { recursive: true, force: true });
+  });
+  const tree = join(dir, 'srv');
+  await mkdir(join(tree, 'data'), { recursive: true });
+  await mkdir(join(tree, 'mnt'));
+  await writeFile(join(tree, 'data', 'kept.txt'), 'on the same file system');
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', join(tree, 'mnt')], { stdio: 'pipe' });
+  } catch (err) {
+    t.skip(`cannot mount a tmpfs here (${(err as Error).message.split('\n')[0]}); needs root`);
+    return;
+  }
+  mounted = true;
+  await writeFile(join(tree, 'mnt', 'other.txt'), 'on another file system');
+  const env = { HINDSIGHT_REPO: join(dir, 'repo'), HINDSIGHT_PASSWORD: 'pw', HINDSIGHT_CACHE_DIR: join(dir, 'cache') };
+  assert.equal(hindsight(['init'], env).status, 0);
+  const within = hindsight(['backup', '--one-file-system', ...sshOptions(server), remote(server, tree)], env);
+  assert.equal(within.status, 0, within.stderr);
+  const ls = hindsight(['ls', `latest:${tree}`], env).stdout;
+  assert.match(ls, /\/srv\/data\/kept\.txt$/m);
+  assert.match(ls, /\/srv\/mnt$/m, 'the mount point is kept, as an empty folder');
+  assert.doesNotMatch(ls, /other\.txt/);
+  const across = hindsight(['backup', ...sshOptions(server), remote(server, tree)], env);
+  assert.equal(across.status, 0, across.stderr);
+  assert.match(hindsight(['ls', `latest:${tree}`], env).stdout, /\/srv\/mnt\/other\.txt$/m);
 });

@@ -111,7 +111,7 @@ or (with several --repo) a target could not be written and is now behind.`,
     const json = values.json === true;
     const excludes: ExcludeOptions = { patterns, excludeCaches: values['exclude-caches'] === true, ...(largerThan !== undefined ? { excludeLargerThan: largerThan } : {}) };
     // The other machine first: a refused key or an unknown host key is the first thing said.
-    const where = await sourcePathsFor(paths, targetOptions(values));
+    const where = await sourcePathsFor(paths, targetOptions(values), { oneFileSystem: values['one-file-system'] === true });
     const repository = await openRepository(values).catch(async (err: unknown) => {
       await where.close();
       throw err;

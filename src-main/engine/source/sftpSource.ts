@@ -17,7 +17,14 @@ import { computeBlobId } from '../crypto/blobId.js';
 import { compressBlob } from '../repository/blobCodec.js';
 import { SourceUnavailable, type Source, type SourceLister, type SourceReader } from './source.js';
 
-export type SftpSourceOptions = SftpConnectionOptions;
+export interface SftpSourceOptions extends SftpConnectionOptions {
+  /**
+   * Give folders the id of the file system they are on (statvfs@openssh.com's f_fsid, one more request
+   * per folder), for --one-file-system: SFTP's attributes carry no device number. Without it every
+   * entry is on device 0.
+   */
+  readonly deviceIds?: boolean;
+}
 
 /** SFTP status codes (draft-ietf-secsh-filexfer-02 §7), as the errno codes the backup's warnings know. */
 const STATUS_ERRNO: Record<number, string> = { 2: 'ENOENT', 3: 'EACCES', 4: 'EIO' };
@@ -67,8 +74,10 @@ export class SftpSource implements Source {
   /** How messages name the machine: sftp://user@host[:port]. */
   readonly location: string;
   private readonly connection: SftpConnection;
+  private readonly deviceIds: boolean;
 
   constructor(options: SftpSourceOptions) {
+    this.deviceIds = options.deviceIds ?? false;
     this.host = options.host;
     this.location = sftpLocationName({ ...options, path: '/' }).replace(/\/$/, '');
     this.cacheScope = `sftp-${encodeURIComponent(`${options.username}@${options.host}:${options.port ?? 22}`)}`;
@@ -109,10 +118,19 @@ export class SftpSource implements Source {
 
   async lstat(path: string): Promise<EntryStat> {
     try {
-      return remoteStat(await this.run((session) => session.call<Stats>((cb) => session.sftp.lstat(path, cb))), nowSeconds());
+      const stat = remoteStat(await this.run((session) => session.call<Stats>((cb) => session.sftp.lstat(path, cb))), nowSeconds());
+      return stat.isDirectory() ? this.withDevice(path, stat) : stat;
     } catch (err) {
       throw asFileError(err);
     }
+  }
+
+  /** A folder's stat with the id of its file system as its device, when asked for (see SftpSourceOptions.deviceIds). */
+  async withDevice(path: string, stat: EntryStat): Promise<EntryStat> {
+    if (!this.deviceIds) return stat;
+    // ssh2 names the field f_sid, and gives it as a number (exact as far as ids need: equal or not) or a BigInt.
+    const info = await this.run((session) => session.call<{ f_sid?: number | bigint }>((cb) => session.sftp.ext_openssh_statvfs(path, cb)));
+    return { ...stat, dev: BigInt(info.f_sid ?? 0) };
   }
 
   async readlink(path: Buffer): Promise<Buffer> {
@@ -211,17 +229,26 @@ class SftpLister implements SourceLister {
         const { code, message } = asFileError(err);
         return { failed: { code, message } };
       }
-      const entries: ListedEntry[] = list
-        .filter(({ filename }) => filename !== '.' && filename !== '..')
-        .map(({ filename, attrs }): ListedEntry => {
-          const name = Buffer.from(filename);
-          const childPath = Buffer.from(path === '/' ? `/${filename}` : `${path}/${filename}`);
-          // ssh2 decodes names as UTF-8; a name that is not could not be asked for again by the name it gave.
-          if (filename.includes('\ufffd')) return { name, path: childPath, stat: undefined, error: { code: 'EILSEQ', message: 'its name is not UTF-8, which this SFTP client cannot carry back unchanged' } };
-          return { name, path: childPath, stat: remoteStat(attrs, listed) };
-        })
-        .sort((a, b) => Buffer.compare(a.name, b.name));
-      return { entries };
+      const entries = await Promise.all(
+        list
+          .filter(({ filename }) => filename !== '.' && filename !== '..')
+          .map(async ({ filename, attrs }): Promise<ListedEntry> => {
+            const name = Buffer.from(filename);
+            const childPath = Buffer.from(path === '/' ? `/${filename}` : `${path}/${filename}`);
+            // ssh2 decodes names as UTF-8; a name that is not could not be asked for again by the name it gave.
+            if (filename.includes('\ufffd')) return { name, path: childPath, stat: undefined, error: { code: 'EILSEQ', message: 'its name is not UTF-8, which this SFTP client cannot carry back unchanged' } };
+            const stat = remoteStat(attrs, listed);
+            if (!stat.isDirectory()) return { name, path: childPath, stat };
+            try {
+              return { name, path: childPath, stat: await this.source.withDevice(childPath.toString(), stat) };
+            } catch (err) {
+              if (sftpCode(err) === undefined) throw err;
+              const { code, message } = asFileError(err);
+              return { name, path: childPath, stat: undefined, error: { code, message } };
+            }
+          }),
+      );
+      return { entries: entries.sort((a, b) => Buffer.compare(a.name, b.name)) };
     } finally {
       this.slots.release();
     }

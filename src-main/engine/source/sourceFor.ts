@@ -19,7 +19,7 @@ export interface SourcePaths {
  * name the same user, host and port, and cannot be mixed with local paths. Connects (checking the host
  * key and logging in) before the backup starts, so a refused key or unknown host is the first word.
  */
-export async function sourcePathsFor(paths: readonly string[], options: TargetOptions = {}): Promise<SourcePaths> {
+export async function sourcePathsFor(paths: readonly string[], options: TargetOptions = {}, { oneFileSystem = false } = {}): Promise<SourcePaths> {
   const remote = paths.filter(isSftpSource);
   if (remote.length === 0) return { source: localSource, paths: [...paths], close: async () => undefined };
   if (remote.length < paths.length) {
@@ -38,6 +38,8 @@ export async function sourcePathsFor(paths: readonly string[], options: TargetOp
     host: first.host,
     port: first.port,
     username: first.username,
+    // SFTP carries no device numbers: --one-file-system asks each folder's file system id.
+    deviceIds: oneFileSystem,
     ...(options.sshKeys && options.sshKeys.length > 0 ? { identityFiles: options.sshKeys } : {}),
     ...(options.knownHostsFile ? { knownHostsFile: options.knownHostsFile } : {}),
     ...(options.acceptNewHostKey ? { acceptNewHostKey: true } : {}),
