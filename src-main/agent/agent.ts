@@ -23,7 +23,7 @@ import { ALL_PLANS, AgentDatabase } from './agentDatabase.js';
 import { systemClock, type Clock } from './clock.js';
 import { PlanWatcher } from './planWatcher.js';
 import { RepositoryPool } from './repositoryPool.js';
-import { listHostFolder } from './hostFolders.js';
+import { listHostFolder, listRemoteFolder } from './hostFolders.js';
 import { dueAt, retryDelayMs, validateSchedule } from './schedule.js';
 import { SessionSecretStore, type SecretStore } from './secretStore.js';
 import { snapshotQueries } from './snapshotQueries.js';
@@ -320,6 +320,7 @@ export class Agent {
       return settings;
     },
     'host.listFolder': ({ path }) => listHostFolder(path),
+    'host.listRemoteFolder': ({ location }) => listRemoteFolder(location),
     'host.rcloneRemotes': async ({ program }) => ({ remotes: await listRcloneRemotes(program) }),
     'host.hint': ({ hint }) => {
       const opposite: Record<string, string> = { suspend: 'resume', resume: 'suspend', 'on-battery': 'on-ac', 'on-ac': 'on-battery', metered: 'unmetered', unmetered: 'metered' };

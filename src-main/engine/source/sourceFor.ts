@@ -26,9 +26,11 @@ export async function sourcePathsFor(paths: readonly string[], options: TargetOp
     throw new HindsightError('E_USAGE', 'One backup reads one machine: back up the sftp:// folders and the local ones in separate backups.');
   }
   const parsed = remote.map((path) => {
-    const location = parseLocation(path.replace(/\/+$/, '') || path);
+    // The machine's root folder, which a repository location may not be but a source may.
+    const root = /^(sftp:\/\/[^/]+)\/+$/i.exec(path);
+    const location = parseLocation(root ? `${root[1] as string}/~/` : path.replace(/\/+$/, ''));
     if (location.kind !== 'sftp') throw new HindsightError('E_USAGE', `"${path}" is not an SFTP folder; write sftp://user@host[:port]/path.`);
-    return location;
+    return root ? { ...location, path: '/' } : location;
   });
   const first = parsed[0] as (typeof parsed)[number];
   if (parsed.some((p) => p.host !== first.host || p.port !== first.port || p.username !== first.username)) {
