@@ -237,7 +237,7 @@ test('a remote machine with an unknown host key is refused, and one whose key ch
   assert.equal((JSON.parse(hindsight(['snapshots', '--json'], env).stdout) as unknown[]).length, 0);
 });
 
-test('--one-file-system on a remote folder keeps a mount point there as an empty folder (file system ids through statvfs@openssh.com)', { skip }, async (t) => {
+test('--one-file-system on a remote folder keeps a mount point there as an empty folder (file system ids through statvfs@openssh.com); excludes apply', { skip }, async (t) => {
   const server = await startSshServer(t);
   // Its own folder, not tempDir's: the tmpfs must be unmounted before the folder is removed.
   const dir = await mkdtemp(join(tmpdir(), 'hindsight-test-'));
@@ -250,6 +250,7 @@ test('--one-file-system on a remote folder keeps a mount point there as an empty
   await mkdir(join(tree, 'data'), { recursive: true });
   await mkdir(join(tree, 'mnt'));
   await writeFile(join(tree, 'data', 'kept.txt'), 'on the same file system');
+  await writeFile(join(tree, 'data', 'noise.log'), 'excluded by pattern');
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', join(tree, 'mnt')], { stdio: 'pipe' });
   } catch (err) {
@@ -260,12 +261,13 @@ test('--one-file-system on a remote folder keeps a mount point there as an empty
   await writeFile(join(tree, 'mnt', 'other.txt'), 'on another file system');
   const env = { HINDSIGHT_REPO: join(dir, 'repo'), HINDSIGHT_PASSWORD: 'pw', HINDSIGHT_CACHE_DIR: join(dir, 'cache') };
   assert.equal(hindsight(['init'], env).status, 0);
-  const within = hindsight(['backup', '--one-file-system', ...sshOptions(server), remote(server, tree)], env);
+  const within = hindsight(['backup', '--one-file-system', '--exclude', '*.log', ...sshOptions(server), remote(server, tree)], env);
   assert.equal(within.status, 0, within.stderr);
   const ls = hindsight(['ls', `latest:${tree}`], env).stdout;
   assert.match(ls, /\/srv\/data\/kept\.txt$/m);
   assert.match(ls, /\/srv\/mnt$/m, 'the mount point is kept, as an empty folder');
   assert.doesNotMatch(ls, /other\.txt/);
+  assert.doesNotMatch(ls, /noise\.log/, 'excludes apply to remote paths as to local ones');
   const across = hindsight(['backup', ...sshOptions(server), remote(server, tree)], env);
   assert.equal(across.status, 0, across.stderr);
   assert.match(hindsight(['ls', `latest:${tree}`], env).stdout, /\/srv\/mnt\/other\.txt$/m);
