@@ -93,6 +93,12 @@ export const methods = {
    * The remotes of the rclone configuration on the agent's machine (`rclone listremotes`), for choosing an
    * rclone: target; `program` is the rclone program when not the one on the PATH. E_RCLONE_MISSING when there is none.
    */
+  /**
+   * The folders and files in a folder on another machine, over SFTP with the agent's SSH keys and
+   * known_hosts (choosing an sftp:// source): `location` is sftp://USER@HOST[:PORT][/PATH], without a
+   * path the user's home folder. The answer's paths are sftp:// locations too.
+   */
+  'host.listRemoteFolder': v.strictObject({ location: v.pipe(v.string(), v.regex(/^sftp:\/\//i), v.maxLength(4096)) }),
   'host.rcloneRemotes': v.strictObject({ program: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(4096))) }),
   /**
    * The certificate an HTTPS server shows (a TLS handshake from the agent's machine, nothing sent): its
@@ -253,6 +259,7 @@ export interface Results {
   'settings.get': Settings;
   'settings.update': Settings;
   'host.listFolder': HostFolder;
+  'host.listRemoteFolder': HostFolder;
   /** Remote names without their colon, as rclone:NAME:PATH takes them. */
   'host.rcloneRemotes': { readonly remotes: readonly string[] };
   'host.serverCertificate': { readonly fingerprint: string; readonly trusted: boolean; readonly problem?: string; readonly subject?: string; readonly validTo: string };

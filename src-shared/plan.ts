@@ -67,9 +67,28 @@ export type TargetSettings = v.InferOutput<typeof TargetSettingsSchema>;
 export const TARGET_SECRETS = ['azureKey', 'azureSasToken'] as const satisfies readonly (keyof TargetSettings)[];
 export type TargetSecrets = Pick<TargetSettings, (typeof TARGET_SECRETS)[number]>;
 
+/**
+ * A command whose standard output a plan backs up instead of files and folders (a database dump, a
+ * virtual machine's image): the program and its arguments as a list, run without a shell, so nothing
+ * in them is expanded or split again; the output is stored as the file `filename` of each snapshot.
+ */
+export const CommandSourceSchema = v.object({
+  command: v.pipe(v.array(text(4096)), v.minLength(1), v.maxLength(1000), v.check((command) => command[0] !== '', 'The command needs a program to run.')),
+  filename: v.pipe(
+    v.string(),
+    v.minLength(1),
+    v.maxLength(255),
+    v.check((name) => !name.includes('/') && !name.includes('\0') && name !== '.' && name !== '..', 'The stream is stored under a plain file name, such as mydb.sql.'),
+  ),
+});
+export type CommandSource = v.InferOutput<typeof CommandSourceSchema>;
+
 export const PlanInputSchema = v.object({
   name: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(200)),
-  sources: v.pipe(v.array(path), v.minLength(1), v.maxLength(1000)),
+  /** Files and folders to back up; empty when the plan backs up a command's output instead. */
+  sources: v.pipe(v.array(path), v.maxLength(1000)),
+  /** A command whose output the plan backs up, instead of `sources`. */
+  command: v.optional(CommandSourceSchema),
   excludes: v.optional(v.pipe(v.array(text(4096)), v.maxLength(10_000)), []),
   /** Repository locations; every target receives the same snapshots. */
   targets: v.pipe(v.array(path), v.minLength(1), v.maxLength(16)),
@@ -84,6 +103,24 @@ export const PlanInputSchema = v.object({
   enabled: v.optional(v.boolean(), true),
 });
 export type PlanInput = v.InferInput<typeof PlanInputSchema>;
+
+/** What a plan backs up, in one line: its paths, or its command and the name its output is stored under. */
+export function describePlanSources(plan: { readonly sources: readonly string[]; readonly command?: CommandSource | undefined }): string {
+  if (!plan.command) return plan.sources.join(', ');
+  const words = plan.command.command.map((word) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`));
+  return `output of ${words.join(' ')} as ${plan.command.filename}`;
+}
+
+/** Why a plan's sources are not a plan's, or undefined: it backs up files and folders, or one command's output, never neither or both. */
+export function planSourcesProblem(plan: { readonly sources: readonly string[]; readonly command?: CommandSource | undefined; readonly schedule: Schedule }): string | undefined {
+  if (plan.command && plan.sources.length > 0) return 'A plan backs up either files and folders or a command\'s output, not both.';
+  if (!plan.command && plan.sources.length === 0) return 'Say what the plan backs up: at least one file or folder, or a command.';
+  if (plan.command && plan.schedule.kind === 'continuous') return 'A command\'s output cannot be watched for changes: give the plan an interval or a cron schedule.';
+  const remote = plan.sources.filter((source) => /^sftp:\/\//i.test(source));
+  if (remote.length > 0 && plan.schedule.kind === 'continuous') return 'Folders on another machine (sftp://) cannot be watched for changes from here: give the plan an interval or a cron schedule.';
+  if (remote.length > 0 && remote.length < plan.sources.length) return 'A plan reads one machine: put the sftp:// folders and the local ones in separate plans.';
+  return undefined;
+}
 export type PlanFields = v.InferOutput<typeof PlanInputSchema>;
 
 export interface Plan extends PlanFields {

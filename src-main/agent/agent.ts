@@ -1,10 +1,11 @@
 import type { AgentEvent, AgentState, JobKind, JobRecord, Method, ParsedParams, PlanStatus, Result, Status } from '../../src-shared/api.js';
 import { HindsightError } from '../../src-shared/errors.js';
 import { DEFAULT_EXCLUDES } from '../../src-shared/defaultExcludes.js';
-import type { Plan, PlanFields, TargetSettings } from '../../src-shared/plan.js';
+import { planSourcesProblem, type CommandSource, type Plan, type PlanFields, type TargetSettings } from '../../src-shared/plan.js';
 import type { Progress, Warning } from '../../src-shared/progress.js';
 import { formatLocalTime } from '../../src-shared/units.js';
-import { BackupInterrupted, backup } from '../engine/archiver/backup.js';
+import { BackupInterrupted, backup, type BackupOptions, type BackupResult } from '../engine/archiver/backup.js';
+import { sourcePathsFor } from '../engine/source/sourceFor.js';
 import { listRcloneRemotes } from '../engine/backend/rcloneRemotes.js';
 import { fetchServerCertificate } from '../engine/backend/serverCertificate.js';
 import { ReplicatedBackend } from '../engine/backend/replicatedBackend.js';
@@ -15,12 +16,15 @@ import { forgetSnapshots } from '../engine/maintenance/forget.js';
 import { isEmptyPolicy } from '../engine/maintenance/retention.js';
 import { prune } from '../engine/maintenance/prune.js';
 import { restore } from '../engine/restorer/restore.js';
-import { resolveSnapshot } from '../engine/snapshot/snapshot.js';
+import { resolveSnapshot, type Snapshot } from '../engine/snapshot/snapshot.js';
+import { backupStream } from '../engine/archiver/streamBackup.js';
+import { runCommandSource } from '../engine/source/commandSource.js';
+import type { Repository } from '../engine/repository/repository.js';
 import { ALL_PLANS, AgentDatabase } from './agentDatabase.js';
 import { systemClock, type Clock } from './clock.js';
 import { PlanWatcher } from './planWatcher.js';
 import { RepositoryPool } from './repositoryPool.js';
-import { listHostFolder } from './hostFolders.js';
+import { listHostFolder, listRemoteFolder } from './hostFolders.js';
 import { dueAt, retryDelayMs, validateSchedule } from './schedule.js';
 import { SessionSecretStore, type SecretStore } from './secretStore.js';
 import { snapshotQueries } from './snapshotQueries.js';
@@ -173,6 +177,7 @@ export class Agent {
     'plans.create': async (input) => {
       const fields = { ...input, excludes: input.excludes.length > 0 ? input.excludes : [...DEFAULT_EXCLUDES] };
       validateSchedule(fields.schedule);
+      validateSources(fields);
       const plan = this.db.insertPlan(definedOnly(fields), this.date());
       await this.syncWatcher(plan);
       this.tick();
@@ -182,6 +187,7 @@ export class Agent {
       const current = this.plan(id);
       const next: PlanFields = { ...planFields(current), ...definedOnly(changes) };
       validateSchedule(next.schedule);
+      validateSources(next);
       // A new target joins the plan once it holds a complete copy of the others: a seed job of the plan
       // (its backups wait for it) copies the repository there, then adds it. A removed one is no longer written.
       const added = next.targets.filter((t) => !current.targets.includes(t));
@@ -315,6 +321,7 @@ export class Agent {
       return settings;
     },
     'host.listFolder': ({ path }) => listHostFolder(path),
+    'host.listRemoteFolder': ({ location }) => listRemoteFolder(location),
     'host.rcloneRemotes': async ({ program }) => ({ remotes: await listRcloneRemotes(program) }),
     'host.serverCertificate': ({ host, port }) => fetchServerCertificate(host, port),
     'host.hint': ({ hint }) => {
@@ -438,17 +445,18 @@ export class Agent {
     const summary: Record<string, number | string> = {};
     // Several targets are one repository replicated on all of them (each holds the same copy).
     await this.pool.withRepository(plan.targets, async (repository) => {
-      const { snapshot } = await backup(repository, {
-        paths: plan.sources,
-        type: full ? 'full' : 'incremental',
-        tags: [`plan:${plan.id}`],
-        excludes: { patterns: plan.excludes },
-        ...(this.options.workers !== undefined ? { workers: this.options.workers } : {}),
-        ...(changedPaths ? { changedPaths } : {}),
-        signal: context.signal,
-        onProgress: (p) => context.progress(p),
-        onWarning: (w) => context.warn(w),
-      });
+      const { snapshot } = plan.command
+        ? { snapshot: await this.backupCommandOutput(repository, plan, plan.command, context) }
+        : await this.backupSources(repository, plan.sources, {
+            type: full ? 'full' : 'incremental',
+            tags: [`plan:${plan.id}`],
+            excludes: { patterns: plan.excludes },
+            ...(this.options.workers !== undefined ? { workers: this.options.workers } : {}),
+            ...(changedPaths ? { changedPaths } : {}),
+            signal: context.signal,
+            onProgress: (p) => context.progress(p),
+            onWarning: (w) => context.warn(w),
+          });
       // Only this plan's snapshots (by their tag): other plans may share the repository.
       if (plan.retention && !isEmptyPolicy(plan.retention)) {
         const decisions = await forgetSnapshots(repository, plan.retention, { select: (s) => s.tags.includes(`plan:${plan.id}`) });
@@ -484,6 +492,33 @@ export class Agent {
       this.db.updatePlanState(plan.id, { lastPruneAt: now });
     }
     return { summary };
+  }
+
+  /** Backs up a plan's paths, on this computer or (sftp://) on another machine, reached with the default SSH keys and known_hosts. */
+  private async backupSources(repository: Repository, paths: readonly string[], options: Omit<BackupOptions, 'paths' | 'source'>): Promise<BackupResult> {
+    const where = await sourcePathsFor(paths);
+    try {
+      return await backup(repository, { ...options, paths: where.paths, source: where.source });
+    } finally {
+      await where.close();
+    }
+  }
+
+  /** A plan's command run and its standard output stored as one file; a command that fails fails the job, with no snapshot. */
+  private async backupCommandOutput(repository: Repository, plan: Plan, source: CommandSource, context: JobContext): Promise<Snapshot> {
+    const command = runCommandSource(source.command, { signal: context.signal });
+    try {
+      return await backupStream(repository, {
+        filename: source.filename,
+        input: command.stdout,
+        finished: command.exited,
+        tags: [`plan:${plan.id}`],
+        signal: context.signal,
+        onProgress: (p) => context.progress(p),
+      });
+    } finally {
+      command.kill();
+    }
   }
 
   private enqueue(job: { kind: JobKind; planId?: string; repository?: string }, run: QueuedJob['run'], onNotDone?: () => void): JobRecord {
@@ -655,6 +690,12 @@ function stoppedMessage(reason: StopReason, err: unknown): string {
 
 function lowerFirst(text: string): string {
   return text.charAt(0).toLowerCase() + text.slice(1);
+}
+
+/** A plan backs up files and folders or one command's output (see planSourcesProblem). */
+function validateSources(plan: PlanFields): void {
+  const problem = planSourcesProblem(plan);
+  if (problem) throw new HindsightError('E_INVALID_PLAN', problem);
 }
 
 function planFields(plan: Plan): PlanFields {

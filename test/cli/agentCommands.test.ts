@@ -75,6 +75,18 @@ test('plan, status, pause and resume act directly on the plans when no agent run
   const badSchedule = await hindsight(['plan', 'add', '--name', 'x', '--repo', repo, '--cron', 'sometimes', source], env);
   assert.notEqual(badSchedule.status, 0);
   assert.match(badSchedule.stderr, /not a cron expression/);
+  // A plan of a command's output: what follows -- is the command, kept as its words.
+  const dump = await hindsight(['plan', 'add', '--name', 'dump', '--repo', repo, '--stdin-from-command', '--stdin-filename', 'notes.txt', '--', 'printf', '%s', 'a; b'], env);
+  assert.equal(dump.status, 0, dump.stderr);
+  assert.match((await hindsight(['plan', 'list'], env)).stdout, /output of printf %s 'a; b' as notes\.txt → /);
+  assert.equal((await hindsight(['plan', 'run', 'dump'], env)).status, 0);
+  assert.equal((await hindsight(['cat', '--repo', repo, 'latest:/notes.txt'], env)).stdout, 'a; b');
+  assert.equal((await hindsight(['plan', 'remove', 'dump'], env)).status, 0);
+  const noCommand = await hindsight(['plan', 'add', '--name', 'x', '--repo', repo, '--stdin-from-command'], env);
+  assert.equal(noCommand.status, 2);
+  assert.match(noCommand.stderr, /Say which command to run after --/);
+  assert.equal((await hindsight(['plan', 'add', '--name', 'x', '--repo', repo, '--continuous', '--stdin-from-command', '--', 'true'], env)).status, 2);
+
   assert.equal((await hindsight(['plan', 'remove', 'docs'], env)).status, 0);
   assert.match((await hindsight(['plan', 'list'], env)).stdout, /^0 plans/);
 });

@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -72,17 +72,20 @@ function descendants(pid: number): number[] {
 /**
  * Debian's OpenSSH server on a free port of 127.0.0.1 with a throwaway host
  * key and user key in a temporary folder; stopped (with its sessions) when
- * the test ends.
+ * the test ends. `user`: the one user it lets in (default: the test's own,
+ * root), such as nobody, for whom file permissions hold.
  */
-export async function startSshServer(t: TestContext): Promise<SshServer> {
+export async function startSshServer(t: TestContext, options: { readonly user?: string } = {}): Promise<SshServer> {
   const dir = await tempDir(t, 'hindsight-sshd-');
   const port = await freePort();
-  const username = userInfo().username;
+  const username = options.user ?? userInfo().username;
+  // Another user's sshd session reads the authorized keys as that user: the folder and file must let it.
+  if (options.user) await chmod(dir, 0o755);
   const hostKey = join(dir, 'host_key');
   const userKey = join(dir, 'user_key');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'hindsight-test-host', '-f', hostKey]);
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'hindsight-test-user', '-f', userKey]);
-  await writeFile(join(dir, 'authorized_keys'), await readFile(`${userKey}.pub`));
+  await writeFile(join(dir, 'authorized_keys'), await readFile(`${userKey}.pub`), { mode: 0o644 });
   const [type, blob] = (await readFile(`${hostKey}.pub`, 'utf8')).split(' ');
   const knownHosts = join(dir, 'known_hosts');
   await writeFile(knownHosts, `[127.0.0.1]:${port} ${type} ${blob}\n`);

@@ -1,7 +1,8 @@
 import { lstat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { JobRecord, PlanStatus } from '../../../src-shared/api.js';
-import type { PlanInput, Schedule, TargetSettings } from '../../../src-shared/plan.js';
+import * as v from 'valibot';
+import { CommandSourceSchema, describePlanSources, planSourcesProblem, type CommandSource, type PlanInput, type Schedule, type TargetSettings } from '../../../src-shared/plan.js';
 import { formatBytes, formatCount, formatLocalTime, parseDuration } from '../../../src-shared/units.js';
 import { runAgent } from '../../agent/agentProcess.js';
 import { agentSocketPath, appDataDir } from '../../agent/appDataDir.js';
@@ -52,6 +53,8 @@ no keychain, HINDSIGHT_PASSWORD is used for every repository.`,
 };
 
 const PLAN_HELP = `Usage: hindsight plan add --name NAME --repo LOCATION [schedule] [options] PATH...
+       hindsight plan add --name NAME --repo LOCATION [schedule] [options]
+                          --stdin-from-command --stdin-filename FILE -- COMMAND ARGS...
        hindsight plan list [--json]
        hindsight plan remove PLAN
        hindsight plan run PLAN
@@ -91,7 +94,11 @@ Options for add:
       --rclone-args "ARGS"  rclone: targets: what rclone runs before REMOTE:PATH
                             (the agent keeps these per target; a user name and password
                             written in a rest: location go to the keychain, not the plan)
-      --disabled            add it switched off`;
+      --disabled            add it switched off
+      --stdin-from-command  back up the standard output of COMMAND (after --) instead of
+                            paths, run by the agent without a shell (a database dump);
+                            a run where it exits with a status other than 0 fails
+      --stdin-filename FILE the name the output is stored under (default: stdin)`;
 
 const KEEPS = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const;
 
@@ -123,6 +130,8 @@ export const planCommand: Command = {
     'rclone-program': { type: 'string' },
     'rclone-args': { type: 'string' },
     disabled: { type: 'boolean' },
+    'stdin-from-command': { type: 'boolean' },
+    'stdin-filename': { type: 'string' },
     json: { type: 'boolean' },
   },
   takesArguments: true,
@@ -143,7 +152,7 @@ export const planCommand: Command = {
           for (const plan of plans) {
             const s = status.plans.find((p) => p.planId === plan.id);
             console.log(`${plan.id.slice(0, 8)}  ${plan.name}  ${describeSchedule(plan.schedule)}${plan.enabled ? '' : ' (disabled)'}  ${describeState(s)}`);
-            console.log(`          ${plan.sources.join(' ')} → ${plan.targets.join(', ')}`);
+            console.log(`          ${describePlanSources(plan)} → ${plan.targets.join(', ')}`);
           }
           console.log(`${plans.length} plan${plans.length === 1 ? '' : 's'}`);
         });
@@ -168,15 +177,25 @@ export const planCommand: Command = {
   },
 };
 
+/** A plan's command source from what follows --: checked here so a mistake is a usage error, not the agent's. */
+function commandSourceFrom(command: string[], filename = 'stdin'): CommandSource {
+  const parsed = v.safeParse(CommandSourceSchema, { command, filename });
+  if (!parsed.success) throw new UsageError(command.length === 0 ? 'Say which command to run after --, as in: --stdin-from-command --stdin-filename db.sql -- pg_dump mydb' : (parsed.issues[0]?.message ?? 'That command cannot be a plan\'s source.'));
+  return parsed.output;
+}
+
 async function addPlan(values: Record<string, unknown>, paths: string[]): Promise<void> {
   const name = values.name as string | undefined;
   const targets = (values.repo as string[] | undefined) ?? (process.env.HINDSIGHT_REPO ? [process.env.HINDSIGHT_REPO] : []);
   if (!name) throw new UsageError('Give the plan a --name.');
   if (targets.length === 0) throw new UsageError('Say where backups go: --repo LOCATION (repeatable).');
+  const command = values['stdin-from-command'] === true ? commandSourceFrom(paths, values['stdin-filename'] as string | undefined) : undefined;
+  if (!command && values['stdin-filename'] !== undefined) throw new UsageError('--stdin-filename goes with --stdin-from-command.');
   if (paths.length === 0) throw new UsageError('Say what to back up: one or more paths.');
   const input: PlanInput = {
     name,
-    sources: paths,
+    sources: command ? [] : paths,
+    ...(command ? { command } : {}),
     targets,
     schedule: scheduleFrom(values),
     enabled: values.disabled !== true,
@@ -196,7 +215,10 @@ async function addPlan(values: Record<string, unknown>, paths: string[]): Promis
   if (Object.keys(targetSettings).length > 0) input.targetSettings = targetSettings;
   const retention = Object.fromEntries(KEEPS.filter((k) => values[`keep-${k}`] !== undefined).map((k) => [k, wholeNumber(`--keep-${k}`, values[`keep-${k}`])]));
   if (Object.keys(retention).length > 0) input.retention = retention;
-  for (const path of paths) {
+  const problem = planSourcesProblem({ ...input, schedule: input.schedule as Schedule });
+  if (problem) throw new UsageError(problem);
+  // Folders on another machine are looked at when the agent backs them up (with its SSH keys, not these).
+  for (const path of command ? [] : paths.filter((p) => !/^sftp:\/\//i.test(p))) {
     await lstat(path).catch((err: NodeJS.ErrnoException) => {
       throw new HindsightError('E_SOURCE_MISSING', `Cannot back up ${path}: ${err.code === 'ENOENT' ? 'it does not exist' : err.message}.`);
     });

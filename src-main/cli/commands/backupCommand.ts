@@ -8,18 +8,32 @@ import { backup, dryRunBackup, type BackupOptions, type DryRunResult } from '../
 import { ExcludeRules, type ExcludeOptions } from '../../engine/archiver/excludes.js';
 import type { BackupType } from '../../engine/snapshot/snapshot.js';
 import { EXIT_WITH_WARNINGS, UsageError } from '../cliError.js';
-import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command } from '../command.js';
+import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command, type OptionValues } from '../command.js';
+import { backupStream, checkStreamName } from '../../engine/archiver/streamBackup.js';
+import { runCommandSource } from '../../engine/source/commandSource.js';
 import { parseLocation } from '../../engine/backend/location.js';
-import { behindTargets, openRepository, repositoryLocations } from '../openRepository.js';
+import { behindTargets, openRepository, repositoryLocations, targetOptions } from '../openRepository.js';
+import { sourcePathsFor } from '../../engine/source/sourceFor.js';
+import { isSftpSource } from '../../engine/source/sftpSource.js';
 import { progressReporter } from '../progressLine.js';
 
 export const backupCommand: Command = {
   name: 'backup',
   summary: 'save a snapshot of files and folders',
   help: `Usage: hindsight backup --repo LOCATION [options] PATH...
+       hindsight backup --repo LOCATION --stdin-from-command [--stdin-filename NAME] -- COMMAND ARGS...
+       COMMAND | hindsight backup --repo LOCATION --stdin [--stdin-filename NAME]
 
 Saves a new snapshot of the given files and folders. Unchanged files are not
 read again; only new chunks are stored. Every snapshot is complete in itself.
+
+A PATH may be a folder on another machine, sftp://USER@HOST[:PORT]/PATH, read
+over SFTP with the same keys and host-key rules as an SFTP repository.
+
+With --stdin-from-command, runs COMMAND (no shell: its arguments are passed as
+given) and stores its standard output as the file NAME (a database dump, a disk
+image); a command that exits with a status other than 0 saves no snapshot.
+--stdin stores what is piped in instead.
 
 Options:
 ${REPOSITORY_HELP}
@@ -44,6 +58,9 @@ ${REPOSITORY_HELP}
                             it would add (new and changed files, bytes); nothing is
                             written to the repository or the files cache, no lock taken
       --json                print progress and the summary as JSON lines
+      --stdin-from-command  back up the standard output of the command after --
+      --stdin               back up what is piped into standard input
+      --stdin-filename NAME the name it is stored under (default: stdin)
 
 Default excludes (caches, trash, system clutter):
 ${DEFAULT_EXCLUDES.map((p) => `  ${p}`).join('\n')}
@@ -66,11 +83,15 @@ or (with several --repo) a target could not be written and is now behind.`,
     'files-from': { type: 'string', multiple: true },
     'dry-run': { type: 'boolean' },
     json: { type: 'boolean' },
+    stdin: { type: 'boolean' },
+    'stdin-from-command': { type: 'boolean' },
+    'stdin-filename': { type: 'string' },
   },
   takesArguments: true,
   interruptible: true,
   survivesClosedOutput: true,
   async run(values, given, { signal }) {
+    if (values.stdin || values['stdin-from-command']) return backupStreamCommand(values, given, signal);
     const paths = [...given, ...(await readFilesFrom((values['files-from'] as string[] | undefined) ?? []))];
     if (paths.length === 0) throw new UsageError('Say what to back up: hindsight backup --repo R PATH... (or --files-from FILE).');
     const type = (values.type as string | undefined) ?? 'incremental';
@@ -85,13 +106,20 @@ or (with several --repo) a target could not be written and is now behind.`,
         throw new HindsightError('E_EXCLUDE_FILE', `Cannot read the exclude file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
       }
     }
-    patterns.push(...repositoriesInside(paths, repositoryLocations(values)));
+    const remote = paths.some(isSftpSource);
+    if (!remote) patterns.push(...repositoriesInside(paths, repositoryLocations(values)));
     const json = values.json === true;
     const excludes: ExcludeOptions = { patterns, excludeCaches: values['exclude-caches'] === true, ...(largerThan !== undefined ? { excludeLargerThan: largerThan } : {}) };
-    const repository = await openRepository(values);
+    // The other machine first: a refused key or an unknown host key is the first thing said.
+    const where = await sourcePathsFor(paths, targetOptions(values), { oneFileSystem: values['one-file-system'] === true });
+    const repository = await openRepository(values).catch(async (err: unknown) => {
+      await where.close();
+      throw err;
+    });
     const progress = progressReporter(json);
     const options: BackupOptions = {
-      paths,
+      paths: where.paths,
+      ...(remote ? { source: where.source } : {}),
       type: type as BackupType,
       tags: (values.tag as string[] | undefined) ?? [],
       excludes,
@@ -127,9 +155,57 @@ or (with several --repo) a target could not be written and is now behind.`,
     } finally {
       progress.done();
       await repository.close();
+      await where.close();
     }
   },
 };
+
+/** `--stdin` and `--stdin-from-command`: one stream stored as one file of a new snapshot. */
+async function backupStreamCommand(values: OptionValues, given: string[], signal: AbortSignal): Promise<number> {
+  if (values.stdin && values['stdin-from-command']) throw new UsageError('--stdin and --stdin-from-command exclude each other: the data comes either from a pipe or from a command.');
+  for (const option of ['files-from', 'exclude', 'exclude-file', 'exclude-caches', 'exclude-larger-than', 'one-file-system', 'dry-run', 'type']) {
+    if (values[option] !== undefined) throw new UsageError(`--${option} does not apply to a stream (--stdin, --stdin-from-command).`);
+  }
+  if (values.stdin && given.length > 0) throw new UsageError(`--stdin takes no paths, but was given "${given[0] as string}".`);
+  if (values['stdin-from-command'] && given.length === 0) throw new UsageError('Say which command to run after --, as in: hindsight backup --stdin-from-command --stdin-filename db.sql -- pg_dump mydb');
+  const filename = (values['stdin-filename'] as string | undefined) ?? 'stdin';
+  try {
+    checkStreamName(filename);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.stdin && process.stdin.isTTY) throw new UsageError('--stdin reads what is piped in, but standard input is a terminal: pipe the data in, as in: pg_dump mydb | hindsight backup --stdin --stdin-filename db.sql');
+  const json = values.json === true;
+  const repository = await openRepository(values);
+  const progress = progressReporter(json);
+  const command = values['stdin-from-command'] ? runCommandSource(given, { signal, passStderr: true }) : undefined;
+  try {
+    const snapshot = await backupStream(repository, {
+      filename,
+      input: command ? command.stdout : process.stdin,
+      ...(command ? { finished: command.exited } : {}),
+      tags: (values.tag as string[] | undefined) ?? [],
+      ...(values.host ? { host: values.host as string } : {}),
+      onProgress: (p) => progress.update(p),
+      signal,
+    });
+    progress.done();
+    const s = snapshot.summary;
+    if (json) {
+      process.stdout.write(`${JSON.stringify({ type: 'summary', snapshot: snapshot.id, backupType: snapshot.type, parent: snapshot.parent ?? null, ...s })}\n`);
+    } else {
+      console.log(`Snapshot ${snapshot.id.slice(0, 8)} saved (${filename}${snapshot.parent ? `, parent ${snapshot.parent.slice(0, 8)}` : ''})`);
+      console.log(`  read ${formatBytes(s.bytesRead)}, added ${formatBytes(s.bytesAdded)} to the repository in ${formatDuration(s.durationMs)}`);
+    }
+    const behind = await behindTargets(repository);
+    for (const line of behind) console.error(`warning: ${line}`);
+    return behind.length > 0 ? EXIT_WITH_WARNINGS : 0;
+  } finally {
+    command?.kill();
+    progress.done();
+    await repository.close();
+  }
+}
 
 /** The paths listed in --files-from files, as restic reads them. */
 async function readFilesFrom(files: readonly string[]): Promise<string[]> {

@@ -1,10 +1,16 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { formatBytes, formatCount } from '../../../src-shared/units.js';
+import { sourcePathsFor } from '../../engine/source/sourceFor.js';
+import { isSftpSource, type SftpSource } from '../../engine/source/sftpSource.js';
+import { uploadTree } from '../../engine/source/sftpUpload.js';
 import { restore, type OverwritePolicy } from '../../engine/restorer/restore.js';
 import { selectSnapshot } from '../../engine/snapshot/snapshotSelection.js';
 import { splitReference } from '../../engine/snapshot/treePath.js';
 import { EXIT_WITH_WARNINGS, UsageError } from '../cliError.js';
-import { REPOSITORY_HELP, REPOSITORY_OPTIONS, SNAPSHOT_FILTER_HELP, SNAPSHOT_FILTER_OPTIONS, snapshotFilter, type Command } from '../command.js';
-import { withReadLock } from '../openRepository.js';
+import { REPOSITORY_HELP, REPOSITORY_OPTIONS, SNAPSHOT_FILTER_HELP, SNAPSHOT_FILTER_OPTIONS, snapshotFilter, type Command, type OptionValues } from '../command.js';
+import { targetOptions, withReadLock } from '../openRepository.js';
 import { progressReporter } from '../progressLine.js';
 
 export const restoreCommand: Command = {
@@ -28,6 +34,11 @@ ${SNAPSHOT_FILTER_HELP}
                             and mtime match), always, never
       --json                print progress and the summary as JSON lines
 
+DIR may be a folder on another machine, sftp://USER@HOST[:PORT]/PATH: the
+snapshot is restored into a temporary folder here (TMPDIR), checked as any
+restore, then copied there over SFTP (files under a temporary name, renamed
+into place; links inside DIR never followed). Owners stay the SSH user's.
+
 Exit status 3 means some entries were not restored as saved (each is listed
 with what is missing: the whole entry, or attributes that could not be set).`,
   options: {
@@ -50,6 +61,7 @@ with what is missing: the whole entry, or attributes that could not be set).`,
     const { snapshot: reference, path } = splitReference(positionals[0] as string);
     const json = values.json === true;
     const progress = progressReporter(json);
+    if (isSftpSource(target)) return restoreToRemote(values, reference, path, target, overwrite as OverwritePolicy, signal);
     try {
       return await withReadLock(values, async (repository) => {
         const snapshot = await selectSnapshot(repository, reference, { path, filter: snapshotFilter(values) });
@@ -81,3 +93,48 @@ with what is missing: the whole entry, or attributes that could not be set).`,
     }
   },
 };
+
+/**
+ * Restores into a temporary folder on this computer (with every check of a local restore), then copies
+ * that folder to the remote one (see uploadTree). The machine is reached first, so a refused key or an
+ * unknown host is said before anything is read.
+ */
+async function restoreToRemote(values: OptionValues, reference: string, path: string, target: string, overwrite: OverwritePolicy, signal: AbortSignal): Promise<number> {
+  const where = await sourcePathsFor([target], targetOptions(values));
+  const staging = await mkdtemp(join(tmpdir(), 'hindsight-restore-'));
+  const progress = progressReporter(values.json === true);
+  try {
+    const remotePath = where.paths[0] as string;
+    return await withReadLock(values, async (repository) => {
+      const snapshot = await selectSnapshot(repository, reference, { path, filter: snapshotFilter(values) });
+      const restored = await restore(repository, {
+        snapshot,
+        path,
+        target: staging,
+        include: (values.include as string[] | undefined) ?? [],
+        exclude: (values.exclude as string[] | undefined) ?? [],
+        overwrite: 'always',
+        onProgress: (p) => progress.update(p),
+        onProblem: (problem) => progress.warn('error', problem),
+        signal,
+      });
+      progress.done();
+      const uploaded = await uploadTree(where.source as SftpSource, staging, remotePath, { overwrite, signal, onProblem: (problem) => progress.warn('error', problem) });
+      const problems = restored.problems.length + uploaded.problems.length;
+      if (values.json) {
+        process.stdout.write(`${JSON.stringify({ type: 'summary', snapshot: snapshot.id, filesRestored: uploaded.files, bytesWritten: uploaded.bytes, dirs: uploaded.dirs, symlinks: uploaded.symlinks, filesSkipped: uploaded.skipped, problems })}\n`);
+      } else {
+        console.log(`Restored snapshot ${snapshot.id.slice(0, 8)}${path === '/' ? '' : `:${path}`} to ${target}`);
+        console.log(
+          `  ${formatCount(uploaded.files, 'file')} (${formatBytes(uploaded.bytes)}), ${formatCount(uploaded.dirs, 'folder')}, ${formatCount(uploaded.symlinks, 'symbolic link')}; ${formatCount(uploaded.skipped, 'existing file')} left as ${uploaded.skipped === 1 ? 'it was' : 'they were'}`,
+        );
+        if (problems > 0) console.log(`  ${problems} entr${problems === 1 ? 'y was' : 'ies were'} not restored as saved (see above)`);
+      }
+      return problems > 0 ? EXIT_WITH_WARNINGS : 0;
+    });
+  } finally {
+    progress.done();
+    await rm(staging, { recursive: true, force: true });
+    await where.close();
+  }
+}

@@ -1,6 +1,5 @@
-import { lstat, readlink } from 'node:fs/promises';
 import { availableParallelism, hostname, userInfo } from 'node:os';
-import { resolve as resolvePath, sep } from 'node:path';
+import { join, posix, resolve as resolvePath, sep } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Progress, Warning } from '../../../src-shared/progress.js';
 import { HindsightError } from '../../../src-shared/errors.js';
@@ -17,12 +16,14 @@ import { walkTree } from '../snapshot/walkTree.js';
 import { BlobSaver } from './blobSaver.js';
 import { ChangedPaths } from './changedPaths.js';
 import { ExcludeRules, type ExcludeOptions } from './excludes.js';
-import { FileSaver, type PreviousChunks } from './fileSaver.js';
+import type { PreviousChunks } from './fileSaver.js';
 import { FilesCache, type CachedFile, type CachedFolder } from './filesCache.js';
 import { ParentTrees, type ParentDir } from './parentTrees.js';
 import type { EntryStat } from './entryStat.js';
-import { FolderLister, type FolderToList, type ListExtras, type ListedEntry, type ListedFolder } from './folderLister.js';
+import type { FolderToList, ListExtras, ListedEntry, ListedFolder } from './folderLister.js';
 import type { FolderRecord } from './folderRecord.js';
+import { localSource } from '../source/localSource.js';
+import { SourceUnavailable, type Source, type SourceLister, type SourceReader } from '../source/source.js';
 import { onlyMetadataChanged } from '../metadata/metadataChange.js';
 import { flagsSupported, readFlags, type FileFlags } from '../metadata/fileFlags.js';
 import { XattrStore } from '../metadata/xattrStore.js';
@@ -60,6 +61,11 @@ export interface BackupOptions {
    * them are taken whole from the parent snapshot without being read. Ignored when there is no parent.
    */
   readonly changedPaths?: readonly string[];
+  /**
+   * Where `paths` are: this computer (the default) or another machine (an SFTP source); the snapshot
+   * records that machine's host name unless `host` is given.
+   */
+  readonly source?: Source;
 }
 
 /** The backup was stopped through its signal; the work finished so far is kept in the repository. */
@@ -186,12 +192,13 @@ class BackupRun {
    */
   private readonly hardLinks = new Map<string, Promise<{ ids: readonly Buffer[]; state: CachedFile | undefined; flags: FileFlags | undefined } | undefined>>();
   private saver!: BlobSaver;
-  private files!: FileSaver;
+  private files!: SourceReader;
   private xattrStore!: XattrStore;
-  private lister!: FolderLister;
+  private lister!: SourceLister;
+  private readonly source: Source;
   /** The parent snapshot recorded file flags (see Snapshot's `flags`): an entry whose change time has not moved has the flags it recorded. */
   private parentHasFlags = false;
-  private readonly keepFlags = flagsSupported();
+  private readonly keepFlags: boolean;
   /** Taken once the parent is known; `execute` releases it after the threads have stopped. */
   private lock: RepositoryLock | undefined;
   private readonly smallFileSlots = new ByteBudget(SMALL_FILES_IN_FLIGHT);
@@ -215,7 +222,10 @@ class BackupRun {
     private readonly dryRun: boolean,
   ) {
     if (options.paths.length === 0) throw new HindsightError('E_USAGE', 'Nothing to back up: give at least one file or folder.');
-    this.sources = [...new Set(options.paths.map((p) => resolvePath(p)))].sort();
+    this.source = options.source ?? localSource;
+    // A remote source's paths are already absolute on that machine: resolving them here would make them this one's.
+    this.sources = [...new Set(options.paths.map((p) => (this.source.local ? resolvePath(p) : posix.normalize(p))))].sort();
+    this.keepFlags = this.source.local && flagsSupported();
     this.type = options.type ?? 'incremental';
     this.rules = new ExcludeRules(options.excludes ?? { patterns: [] });
     this.meter = new ProgressMeter('backup', options.onProgress);
@@ -228,14 +238,15 @@ class BackupRun {
   async execute<T>(finish: (walked: Walked) => Promise<T>): Promise<T> {
     const started = Date.now();
     for (const source of this.sources) {
-      await lstat(source).catch((err: NodeJS.ErrnoException) => {
+      await this.source.lstat(source).catch((err: NodeJS.ErrnoException) => {
+        if (err instanceof SourceUnavailable) throw err;
         throw new HindsightError('E_SOURCE_MISSING', `Cannot back up ${source}: ${err.code === 'ENOENT' ? 'it does not exist' : err.message}.`);
       });
     }
     // The threads start loading now, while the repository is locked and the parent looked up.
-    this.lister = new FolderLister();
+    this.lister = this.source.lister();
     this.saver = new BlobSaver(this.repository, { dryRun: this.dryRun });
-    this.files = new FileSaver(this.saver, {
+    this.files = this.source.reader(this.saver, {
       workers: this.options.workers ?? availableParallelism(),
       blobIdKey: this.repository.blobIdKey,
       gear: this.gear,
@@ -246,13 +257,15 @@ class BackupRun {
     try {
       return await finish(await this.run(started));
     } catch (err) {
-      if (!this.options.signal?.aborted) throw err;
-      if (this.dryRun) throw new DryRunInterrupted();
+      // A source lost for good (a server gone mid-backup) ends the backup as a pause does, with its own message.
+      const lost = err instanceof SourceUnavailable;
+      if (!this.options.signal?.aborted && !lost) throw err;
+      if (this.dryRun) throw lost ? err : new DryRunInterrupted();
       // Keep what is done: finished packs get an index, and the files cache learns the files read in full.
       await this.saver.flush();
       for (const folder of this.openFolders) this.cache?.save(folder);
       this.cache?.commit();
-      throw new BackupInterrupted();
+      throw lost ? err : new BackupInterrupted();
     } finally {
       this.cache?.close();
       // Nothing may reach the repository once the lock is gone: the file saver stops first.
@@ -264,21 +277,24 @@ class BackupRun {
   }
 
   private async run(started: number): Promise<Walked> {
-    const host = this.options.host ?? hostname();
+    const host = this.options.host ?? this.source.host ?? hostname();
     const parent = this.type === 'full' ? undefined : await this.findParent(host);
     const type: BackupType = this.type === 'differential' && !parent ? 'full' : this.type;
-    this.xattrStore = new XattrStore(this.repository, this.saver, this.options.xattrs !== false, parent?.xattrs === true);
+    this.xattrStore = new XattrStore(this.repository, this.saver, this.options.xattrs !== false && this.source.local, parent?.xattrs === true);
     this.parentHasFlags = parent?.flags === true;
     // A dry run writes nothing, not even a lock file, as restic's; a prune meanwhile only makes its counts stale.
     if (!this.dryRun) this.lock = await this.repository.lock(false);
     await this.repository.reloadIndex();
     // Without a parent every file is read: start all the file workers now, not with the first file.
     if (!parent) this.files.startWorkers();
-    if (type === 'incremental') this.cache = new FilesCache(this.options.cacheDir ?? repositoryCacheDir(this.repository.config.id), { readOnly: this.dryRun });
+    if (type === 'incremental') {
+      const cacheDir = this.options.cacheDir ?? repositoryCacheDir(this.repository.config.id);
+      this.cache = new FilesCache(this.source.cacheScope ? join(cacheDir, this.source.cacheScope) : cacheDir, { readOnly: this.dryRun });
+    }
     if (parent) this.parents = new ParentTrees(this.repository, this.trees);
     if (parent && this.options.changedPaths) this.changed = new ChangedPaths(this.options.changedPaths);
     // Counting everything would undo the point of reading only what changed; the parent's totals are close.
-    const estimate = this.changed !== undefined || this.options.countTotals === false;
+    const estimate = this.changed !== undefined || this.options.countTotals === false || !this.source.countsTotals;
     const scan = estimate
       ? Promise.resolve().then(() => {
           this.meter.counts.filesTotal = parent?.summary?.totalFiles;
@@ -329,7 +345,7 @@ class BackupRun {
       ...(parent ? { parent: parent.id } : {}),
       tree: tree.toString('hex'),
       summary: { ...this.summary },
-      ...(this.options.xattrs !== false ? { xattrs: true as const } : {}),
+      ...(this.options.xattrs !== false && this.source.local ? { xattrs: true as const } : {}),
       ...(this.keepFlags ? { flags: true as const } : {}),
     });
     // Entries may be written earlier in batches: an entry is only trusted when all its chunks are in the index.
@@ -380,13 +396,13 @@ class BackupRun {
    * sources, only the way down to them is followed, and their metadata recorded.
    */
   private async saveIntermediate(path: string, trie: SourceNode, parentTree: Buffer | undefined): Promise<Buffer> {
-    if (trie.isSource) return this.folderTree(Buffer.from(path), '', path, await lstat(path, { bigint: true }), parentTree);
+    if (trie.isSource) return this.folderTree(Buffer.from(path), '', path, await this.source.lstat(path), parentTree);
     const parent = await this.parents?.dir(parentTree);
     const nodes: TreeNode[] = [];
     for (const [segment, child] of [...trie.children].sort(([a], [b]) => Buffer.compare(Buffer.from(a), Buffer.from(b)))) {
       const childPath = path === '/' ? `/${segment}` : `${path}/${segment}`;
       const name = Buffer.from(segment);
-      const stat = await lstat(childPath, { bigint: true });
+      const stat = await this.source.lstat(childPath);
       const parentNode = parent?.get(name);
       if (child.isSource) {
         // A source that is a file is remembered in its folder's row with whatever else that row holds.
@@ -427,7 +443,7 @@ class BackupRun {
     this.summary.otherEntries += 1;
     if (stat.isSymbolicLink()) {
       try {
-        return { ...this.metadataOf(path, name, 'symlink', stat, parentNode), linkTarget: await readlink(path, { encoding: 'buffer' }) };
+        return { ...this.metadataOf(path, name, 'symlink', stat, parentNode), linkTarget: await this.source.readlink(path) };
       } catch (err) {
         this.warn(path, err);
         return undefined;
@@ -458,7 +474,7 @@ class BackupRun {
     // chunks they sent are packed. Otherwise, while folder listings keep arriving and parent trees come
     // from memory, the walk goes on for tens of milliseconds without one, and the workers wait.
     await nextTurn();
-    const onlyTag = this.rules.excludeCaches && (await this.rules.isCacheDirectory(path.toString()));
+    const onlyTag = this.rules.excludeCaches && (await this.source.isCacheDirectory(path.toString()));
     const recorded = parentTree && this.cache?.record(path);
     const record = recorded && recorded.tree.equals(parentTree) ? recorded : undefined;
     // Without a record to go by, the parent's tree is read while the folder is listed.

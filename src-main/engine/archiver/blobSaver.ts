@@ -31,6 +31,11 @@ export class BlobSaver {
     private readonly options: { readonly dryRun?: boolean } = {},
   ) {}
 
+  /** Whether the repository holds this blob already (or this run is saving it): a reader that finds it need not compress it. */
+  has(id: Buffer): boolean {
+    return this.repository.hasBlob(id);
+  }
+
   /** Stores one chunk of file content unless the repository has it or is saving it already. */
   async saveChunk(id: Buffer, chunk: PreparedBlob, rawLength: number): Promise<void> {
     if (!this.repository.reserveBlob(id)) return;

@@ -44,7 +44,7 @@ export interface ExcludeDecision {
 }
 
 /** https://bford.info/cachedir/ */
-const CACHEDIR_SIGNATURE = Buffer.from('Signature: 8a477f597d28d172789f06886806bc55', 'latin1');
+export const CACHEDIR_SIGNATURE = Buffer.from('Signature: 8a477f597d28d172789f06886806bc55', 'latin1');
 const KEEP: ExcludeDecision = { excluded: false };
 const IGNORE_CASE = process.platform === 'darwin' || process.platform === 'win32';
 /**
@@ -88,19 +88,8 @@ export class ExcludeRules {
    * a symlink is not followed, and a pipe with that name is not waited on,
    * which would stall the backup.
    */
-  async isCacheDirectory(dirPath: string): Promise<boolean> {
-    let file: FileHandle | undefined;
-    try {
-      file = await open(`${dirPath}/CACHEDIR.TAG`, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
-      if (!(await file.stat()).isFile()) return false;
-      const head = Buffer.alloc(CACHEDIR_SIGNATURE.length);
-      const { bytesRead } = await file.read(head, 0, head.length, 0);
-      return bytesRead === head.length && head.equals(CACHEDIR_SIGNATURE);
-    } catch {
-      return false;
-    } finally {
-      await file?.close();
-    }
+  isCacheDirectory(dirPath: string): Promise<boolean> {
+    return isCacheDirectory(dirPath);
   }
 
   /**
@@ -150,5 +139,21 @@ class PatternList {
     this.answered += 1;
     // `ignore` tells a folder from a file by a trailing "/".
     return this.matcher.test(isDirectory ? `${relative}/` : relative).rule?.pattern;
+  }
+}
+
+/** Whether the local folder `dirPath` holds a valid CACHEDIR.TAG (see ExcludeRules.isCacheDirectory). */
+export async function isCacheDirectory(dirPath: string): Promise<boolean> {
+  let file: FileHandle | undefined;
+  try {
+    file = await open(`${dirPath}/CACHEDIR.TAG`, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
+    if (!(await file.stat()).isFile()) return false;
+    const head = Buffer.alloc(CACHEDIR_SIGNATURE.length);
+    const { bytesRead } = await file.read(head, 0, head.length, 0);
+    return bytesRead === head.length && head.equals(CACHEDIR_SIGNATURE);
+  } catch {
+    return false;
+  } finally {
+    await file?.close();
   }
 }

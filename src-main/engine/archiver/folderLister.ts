@@ -115,7 +115,7 @@ export class FolderLister {
     this.ahead.delete(key);
     const listing = await listed;
     if (!only || 'failed' in listing) return listing;
-    return entriesOnly(listing.entries.filter((entry) => entry.name.equals(only)));
+    return listingOf(listing.entries.filter((entry) => entry.name.equals(only)));
   }
 
   /** Asks for these folders' listings now, in one message, for `list` to take later (as many as LISTED_AHEAD allows). */
@@ -233,7 +233,7 @@ class ReplyListing implements ListedFolder {
   }
 }
 
-/** A listing of the given entries, without a digest (see ListedFolder). */
-function entriesOnly(entries: readonly ListedEntry[]): ListedFolder {
+/** A listing of the given entries, without a digest (see ListedFolder): its folder is looked at entry by entry at every backup. */
+export function listingOf(entries: readonly ListedEntry[]): ListedFolder {
   return { entries, entry: (index) => entries[index] as ListedEntry, digest: () => undefined };
 }

@@ -6,13 +6,14 @@ import { ErrorMessage, Loading } from './States.js';
 
 /**
  * A folder path: typed, or chosen with the desktop's native dialog, or (in a
- * browser) with a folder browser of the machine the agent runs on.
+ * browser) with a folder browser of the machine the agent runs on. A typed
+ * sftp://USER@HOST[:PORT][/PATH] is browsed on that machine, through the agent.
  */
 export function FolderChooser({ value, onChange, label, id, placeholder }: { value: string; onChange: (path: string) => void; label: string; id: string; placeholder?: string }) {
   const client = useClient();
   const [browsing, setBrowsing] = useState(false);
   const browse = async () => {
-    if (client.desktop) {
+    if (client.desktop && !isRemote(value)) {
       const chosen = await client.desktop.pickFolder({ title: label });
       if (chosen) onChange(chosen);
     } else setBrowsing(true);
@@ -42,11 +43,12 @@ function FolderBrowser({ title, start, onChoose, onCancel }: { title: string; st
   const client = useClient();
   const [folder, setFolder] = useState<HostFolder>();
   const [error, setError] = useState<string>();
+  // Another machine's folders: listed by the agent over SFTP; without a path, the SSH user's home folder.
+  const machine = isRemote(start) ? (/^sftp:\/\/[^/]+/i.exec(start)?.[0] ?? start) : undefined;
   const open = useCallback(
     (path?: string) => {
       setError(undefined);
-      client
-        .call('host.listFolder', path ? { path } : {})
+      (machine !== undefined ? client.call('host.listRemoteFolder', { location: path ?? machine }) : client.call('host.listFolder', path ? { path } : {}))
         .then(setFolder)
         .catch((err: Error) => {
           // A typed path that does not exist yet: start from the home folder instead of an empty dialog.
@@ -54,9 +56,9 @@ function FolderBrowser({ title, start, onChoose, onCancel }: { title: string; st
           else setError(err.message);
         });
     },
-    [client, folder],
+    [client, folder, machine],
   );
-  useEffect(() => open(start.startsWith('/') ? start : undefined), []);
+  useEffect(() => open(machine !== undefined || start.startsWith('/') ? start : undefined), []);
   return (
     <Modal
       title={title}
@@ -102,4 +104,9 @@ function FolderBrowser({ title, start, onChoose, onCancel }: { title: string; st
       )}
     </Modal>
   );
+}
+
+/** Whether a typed folder is on another machine. */
+export function isRemote(path: string): boolean {
+  return /^sftp:\/\//i.test(path.trim());
 }

@@ -1,7 +1,7 @@
 import { useCallback, useState } from 'react';
 import { DEFAULT_EXCLUDES } from '../../../src-shared/defaultExcludes.js';
 import type { PlanInput, Retention, Schedule, TargetSettings } from '../../../src-shared/plan.js';
-import { FolderChooser } from './FolderChooser.js';
+import { FolderChooser, isRemote } from './FolderChooser.js';
 import { LocationFields } from './LocationFields.js';
 
 export interface PlanDraft {
@@ -111,11 +111,15 @@ export function SourcesField({ draft, onChange }: { draft: PlanDraft; onChange: 
         </ul>
       )}
       <div className="row">
-        <FolderChooser id="add-source" label="Folder to back up" value={adding} onChange={setAdding} placeholder="/home/you/Documents" />
-        <button type="button" className="button" onClick={add} disabled={!adding.trim().startsWith('/')}>
+        <FolderChooser id="add-source" label="Folder to back up" value={adding} onChange={setAdding} placeholder="/home/you/Documents or sftp://user@host/var/www" />
+        <button type="button" className="button" onClick={add} disabled={!adding.trim().startsWith('/') && !isRemote(adding)}>
           Add folder
         </button>
       </div>
+      <p className="hint">
+        A folder on another machine is written sftp://user@host/path: the agent reads it over SSH with its own keys, and the machine must be in its known_hosts (connect
+        once with ssh).
+      </p>
     </fieldset>
   );
 }

@@ -1,5 +1,5 @@
 import type { JobRecord, PlanStatus, RepositoryInfo } from '../../../src-shared/api.js';
-import type { Plan } from '../../../src-shared/plan.js';
+import { describePlanSources, type Plan } from '../../../src-shared/plan.js';
 import { CancelJobButton } from '../components/CancelJobButton.js';
 import { ProgressPanel } from '../components/ProgressPanel.js';
 import { StateBadge } from '../components/StateBadge.js';
@@ -119,7 +119,7 @@ function PlanCard({ plan, status }: { plan: Plan; status?: PlanStatus }) {
       <header className="plan-header">
         <div>
           <h2>{plan.name}</h2>
-          <div className="muted small mono">{plan.sources.join(', ')}</div>
+          <div className="muted small mono">{describePlanSources(plan)}</div>
         </div>
         <StateBadge state={running?.result === 'queued' ? 'queued' : state} />
       </header>

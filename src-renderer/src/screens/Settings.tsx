@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import type { RepositoryInfo } from '../../../src-shared/api.js';
-import type { Plan, TargetSettings } from '../../../src-shared/plan.js';
+import { describePlanSources, type Plan, type TargetSettings } from '../../../src-shared/plan.js';
 import { ExcludesField, RetentionField, ScheduleField, SourcesField, TargetsField, planInput, shownLocation, type PlanDraft } from '../components/PlanForm.js';
 import { Modal } from '../components/Modal.js';
 import { PasswordField } from '../components/PasswordField.js';
@@ -88,7 +88,7 @@ function PlanSettings({ plan }: { plan: Plan }) {
           <strong>{plan.name}</strong>
           {!plan.enabled && <span className="muted"> (switched off)</span>}
           <div className="muted small mono">
-            {plan.sources.join(', ')} → {plan.targets.join(', ')}
+            {describePlanSources(plan)} → {plan.targets.join(', ')}
           </div>
         </div>
         <span className="spacer" />
@@ -128,7 +128,7 @@ function PlanSettings({ plan }: { plan: Plan }) {
             <button type="button" className="button" onClick={() => setDraft(undefined)}>
               Cancel
             </button>
-            <button type="button" className="button primary" disabled={!draft.name.trim() || draft.sources.length === 0} onClick={() => void save()}>
+            <button type="button" className="button primary" disabled={!draft.name.trim() || (draft.sources.length === 0 && !plan.command)} onClick={() => void save()}>
               Save
             </button>
           </footer>
