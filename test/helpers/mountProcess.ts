@@ -1,0 +1,71 @@
+import { execFileSync, spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import type { TestContext } from 'node:test';
+import { HINDSIGHT_BIN, cleanEnv } from './hindsightServer.js';
+import { RCLONE } from './restServer.js';
+
+export interface MountProcess {
+  readonly url: string;
+  readonly username: string;
+  readonly password: string;
+  readonly process: ChildProcess;
+  /** Everything it wrote to standard output and standard error so far. */
+  output(): string;
+  log(): string;
+  /** Resolves once its log matches `pattern`; fails after `ms`. */
+  waitForLog(pattern: RegExp, ms?: number): Promise<void>;
+  /** Sends `signal` (SIGKILL by default) and resolves with its exit status once it has exited. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/**
+ * `hindsight mount` as its own process, with `args` after "mount" and the repository's password in
+ * HINDSIGHT_PASSWORD; resolves once it printed its address and credentials (and, with a mount point,
+ * "Mounted at"). Killed when the test ends.
+ */
+export async function startMount(t: TestContext, args: readonly string[], env: Record<string, string>, options: { waitFor?: RegExp } = {}): Promise<MountProcess> {
+  const child = spawn(process.execPath, [HINDSIGHT_BIN, 'mount', ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const stop = async (signal: NodeJS.Signals = 'SIGKILL') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    return exited;
+  };
+  t.after(() => stop());
+  const ready = options.waitFor ?? /Press Ctrl-C to stop/;
+  for (const deadline = Date.now() + 30_000; !ready.test(out); await new Promise((r) => setTimeout(r, 50))) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`hindsight mount did not start (status ${child.exitCode}): ${out}${err}`);
+  }
+  const field = (name: string) => new RegExp(`^${name}: (.+)$`, 'm').exec(out)?.[1] as string;
+  return {
+    url: /at (http:\/\/\S+)/.exec(out)?.[1] as string,
+    username: field('User'),
+    password: field('Password'),
+    process: child,
+    output: () => out,
+    log: () => err,
+    waitForLog: async (pattern, ms = 5000) => {
+      for (const deadline = Date.now() + ms; !pattern.test(err); await new Promise((r) => setTimeout(r, 20))) {
+        if (Date.now() > deadline) throw new Error(`the mount's log never matched ${pattern}: ${err}`);
+      }
+    },
+    stop,
+  };
+}
+
+/** rclone's own obscuring of a password (for RCLONE_WEBDAV_PASS), by rclone itself. */
+function obscured(password: string): string {
+  return execFileSync(RCLONE, ['obscure', password], { encoding: 'utf8' }).trim();
+}
+
+/** The environment that makes rclone's `:webdav:` remote the mount, logged in as given. */
+export function davRemoteEnv(url: string, user: string, password: string): Record<string, string> {
+  return { RCLONE_CONFIG: '/dev/null', RCLONE_WEBDAV_URL: url, RCLONE_WEBDAV_VENDOR: 'other', RCLONE_WEBDAV_USER: user, RCLONE_WEBDAV_PASS: obscured(password) };
+}
+
+/** Runs rclone with `args` against the mount (`:webdav:PATH`), its output as bytes. */
+export function rclone(args: readonly string[], env: Record<string, string>): SpawnSyncReturns<Buffer> {
+  return spawnSync(RCLONE, [...args, '--low-level-retries', '1', '--retries', '1'], { env: { ...process.env, ...env }, maxBuffer: 1024 * 1024 * 1024, timeout: 300_000 });
+}
