@@ -9,7 +9,8 @@
 # which needs a C++ toolchain and Python; keytar also needs libsecret's headers, found through pkg-config.
 # Testing: the keychain tests run a real GNOME Keyring in a D-Bus session, the SFTP tests a real sshd
 # (openssh-server brings ssh-keygen), the REST tests `rclone serve restic`, the repository server's tests restic as a client, the UI tests the system's Chromium and a font; the extended attribute,
-# ACL, capability and file flag tests compare a restore with its source through getfattr, getfacl, getcap and lsattr.
+# ACL, capability and file flag tests compare a restore with its source through getfattr, getfacl, getcap and lsattr; the
+# mount tests mount a snapshot as a folder with rclone mount, which needs fuse3's fusermount3.
 set -euo pipefail
 
 tests=false
@@ -22,9 +23,9 @@ done
 
 # The lists, per package manager. Keep README's "Set-up" section in step: a test compares them.
 DEBIAN_BUILD=(build-essential python3 ca-certificates pkg-config libsecret-1-dev)
-DEBIAN_TESTS=(gnome-keyring dbus openssh-server rclone restic chromium fonts-dejavu-core attr acl libcap2-bin e2fsprogs)
+DEBIAN_TESTS=(gnome-keyring dbus openssh-server rclone restic chromium fonts-dejavu-core attr acl libcap2-bin e2fsprogs fuse3)
 FEDORA_BUILD=(gcc-c++ make python3 pkgconf-pkg-config libsecret-devel)
-FEDORA_TESTS=(gnome-keyring dbus-daemon openssh-server rclone restic chromium dejavu-sans-fonts attr acl libcap e2fsprogs)
+FEDORA_TESTS=(gnome-keyring dbus-daemon openssh-server rclone restic chromium dejavu-sans-fonts attr acl libcap e2fsprogs fuse3)
 BREW_TESTS=(chromium)
 
 as_root() {

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { request } from 'node:http';
-import { mkdir, open, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { LocalBackend } from '../../src-main/engine/backend/localBackend.js';
@@ -9,17 +8,9 @@ import { Repository } from '../../src-main/engine/repository/repository.js';
 import { listSnapshots } from '../../src-main/engine/snapshot/snapshot.js';
 import { findPath } from '../../src-main/engine/snapshot/treePath.js';
 import { seededBytes, seededRandom } from '../helpers/data.js';
-import { HINDSIGHT_BIN, cleanEnv } from '../helpers/hindsightServer.js';
-import { davRemoteEnv, rclone, startMount } from '../helpers/mountProcess.js';
+import { BIG, assertSameContents, contents, davRemoteEnv, hindsight, rclone, sourceAndRepository, startMount } from '../helpers/mountProcess.js';
 import { tempDir } from '../helpers/tempDir.js';
 
-const BIG = 24 * 1024 * 1024 + 12345;
-
-function hindsight(args: string[], env: Record<string, string>) {
-  const result = spawnSync(process.execPath, [HINDSIGHT_BIN, ...args], { env: cleanEnv(env), encoding: 'utf8', timeout: 300_000 });
-  assert.equal(result.status, 0, `hindsight ${args.join(' ')}: ${result.stdout}${result.stderr}`);
-  return result.stdout;
-}
 
 /** A snapshot's folder name as the mount shows it: local time, no colons, then the host. */
 function folderName(time: string, host: string): string {
@@ -28,26 +19,7 @@ function folderName(time: string, host: string): string {
   return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}T${two(d.getHours())}-${two(d.getMinutes())}-${two(d.getSeconds())} ${host}`;
 }
 
-/** Every file and folder below `root` (relative paths, folders with a trailing slash), with each file's bytes. */
-async function contents(root: string, prefix = ''): Promise<Map<string, Buffer | 'dir'>> {
-  const out = new Map<string, Buffer | 'dir'>();
-  for (const entry of await readdir(join(root, prefix), { withFileTypes: true })) {
-    const path = join(prefix, entry.name);
-    if (entry.isDirectory()) {
-      out.set(`${path}/`, 'dir');
-      for (const [inner, value] of await contents(root, path)) out.set(inner, value);
-    } else if (entry.isFile()) out.set(path, await readFile(join(root, path)));
-  }
-  return out;
-}
 
-function assertSameContents(actual: Map<string, Buffer | 'dir'>, expected: Map<string, Buffer | 'dir'>): void {
-  assert.deepEqual([...actual.keys()].sort(), [...expected.keys()].sort());
-  for (const [path, value] of expected) {
-    const got = actual.get(path);
-    assert.ok(value === 'dir' ? got === 'dir' : Buffer.isBuffer(got) && got.equals(value), `${path} differs`);
-  }
-}
 
 /** A raw HTTP request with the path exactly as given (fetch would normalise "..") and basic authentication. */
 function raw(url: string, method: string, path: string, auth: string | undefined, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer; headers: Record<string, unknown> }> {
@@ -64,24 +36,6 @@ function raw(url: string, method: string, path: string, auth: string | undefined
   });
 }
 
-/** A source with a large file, nested folders, awkward names; two snapshots, the first tagged. */
-async function sourceAndRepository(dir: string) {
-  const source = join(dir, 'source');
-  await mkdir(join(source, 'deep', 'er', 'est'), { recursive: true });
-  await mkdir(join(source, 'empty'));
-  await writeFile(join(source, 'big.bin'), seededBytes('big', BIG));
-  await writeFile(join(source, 'hello.txt'), 'hello, drive\n');
-  await writeFile(join(source, 'empty.txt'), '');
-  await writeFile(join(source, 'with space & % # ?.txt'), 'awkward name\n');
-  await writeFile(join(source, 'grüße.txt'), 'non-ASCII name\n');
-  for (let i = 0; i < 40; i++) await writeFile(join(source, 'deep', 'er', 'est', `small-${i}.dat`), seededBytes(`small${i}`, 100 + i * 997));
-  const env = { HINDSIGHT_REPO: join(dir, 'repo'), HINDSIGHT_PASSWORD: 'pw', HINDSIGHT_CACHE_DIR: join(dir, 'cache') };
-  hindsight(['init'], env);
-  hindsight(['backup', '--tag', 'first', source], env);
-  await writeFile(join(source, 'hello.txt'), 'hello again, drive\n');
-  hindsight(['backup', source], env);
-  return { source, env };
-}
 
 test('hindsight mount serves every snapshot over WebDAV to rclone: listing, whole copies, ranged reads, refusals', async (t) => {
   const dir = await tempDir(t, 'hindsight-mount-');

@@ -1,6 +1,10 @@
+import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { HINDSIGHT_BIN, cleanEnv } from './hindsightServer.js';
+import { seededBytes } from './data.js';
 import { RCLONE } from './restServer.js';
 
 export interface MountProcess {
@@ -68,4 +72,53 @@ export function davRemoteEnv(url: string, user: string, password: string): Recor
 /** Runs rclone with `args` against the mount (`:webdav:PATH`), its output as bytes. */
 export function rclone(args: readonly string[], env: Record<string, string>): SpawnSyncReturns<Buffer> {
   return spawnSync(RCLONE, [...args, '--low-level-retries', '1', '--retries', '1'], { env: { ...process.env, ...env }, maxBuffer: 1024 * 1024 * 1024, timeout: 300_000 });
+}
+
+/** The size of sourceAndRepository's big.bin: some two dozen chunks. */
+export const BIG = 24 * 1024 * 1024 + 12345;
+
+export function hindsight(args: string[], env: Record<string, string>) {
+  const result = spawnSync(process.execPath, [HINDSIGHT_BIN, ...args], { env: cleanEnv(env), encoding: 'utf8', timeout: 300_000 });
+  assert.equal(result.status, 0, `hindsight ${args.join(' ')}: ${result.stdout}${result.stderr}`);
+  return result.stdout;
+}
+
+/** Every file and folder below `root` (relative paths, folders with a trailing slash), with each file's bytes. */
+export async function contents(root: string, prefix = ''): Promise<Map<string, Buffer | 'dir'>> {
+  const out = new Map<string, Buffer | 'dir'>();
+  for (const entry of await readdir(join(root, prefix), { withFileTypes: true })) {
+    const path = join(prefix, entry.name);
+    if (entry.isDirectory()) {
+      out.set(`${path}/`, 'dir');
+      for (const [inner, value] of await contents(root, path)) out.set(inner, value);
+    } else if (entry.isFile()) out.set(path, await readFile(join(root, path)));
+  }
+  return out;
+}
+
+export function assertSameContents(actual: Map<string, Buffer | 'dir'>, expected: Map<string, Buffer | 'dir'>): void {
+  assert.deepEqual([...actual.keys()].sort(), [...expected.keys()].sort());
+  for (const [path, value] of expected) {
+    const got = actual.get(path);
+    assert.ok(value === 'dir' ? got === 'dir' : Buffer.isBuffer(got) && got.equals(value), `${path} differs`);
+  }
+}
+
+/** A source with a large file, nested folders, awkward names; two snapshots, the first tagged. */
+export async function sourceAndRepository(dir: string) {
+  const source = join(dir, 'source');
+  await mkdir(join(source, 'deep', 'er', 'est'), { recursive: true });
+  await mkdir(join(source, 'empty'));
+  await writeFile(join(source, 'big.bin'), seededBytes('big', BIG));
+  await writeFile(join(source, 'hello.txt'), 'hello, drive\n');
+  await writeFile(join(source, 'empty.txt'), '');
+  await writeFile(join(source, 'with space & % # ?.txt'), 'awkward name\n');
+  await writeFile(join(source, 'grüße.txt'), 'non-ASCII name\n');
+  for (let i = 0; i < 40; i++) await writeFile(join(source, 'deep', 'er', 'est', `small-${i}.dat`), seededBytes(`small${i}`, 100 + i * 997));
+  const env = { HINDSIGHT_REPO: join(dir, 'repo'), HINDSIGHT_PASSWORD: 'pw', HINDSIGHT_CACHE_DIR: join(dir, 'cache') };
+  hindsight(['init'], env);
+  hindsight(['backup', '--tag', 'first', source], env);
+  await writeFile(join(source, 'hello.txt'), 'hello again, drive\n');
+  hindsight(['backup', source], env);
+  return { source, env };
 }
