@@ -122,3 +122,16 @@ export async function sourceAndRepository(dir: string) {
   hindsight(['backup', source], env);
   return { source, env };
 }
+
+/** rclone as `rclone` runs it, without blocking this process (for a server running in it). */
+export function rcloneAsync(args: readonly string[], env: Record<string, string>): Promise<{ status: number | null; stdout: Buffer; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(RCLONE, [...args, '--low-level-retries', '1', '--retries', '1'], { env: { ...process.env, ...env } });
+    const out: Buffer[] = [];
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout: Buffer.concat(out), stderr }));
+  });
+}

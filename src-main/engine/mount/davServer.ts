@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { HindsightError } from '../../../src-shared/errors.js';
 import type { Repository } from '../repository/repository.js';
+import { RepositoryError } from '../repository/repositoryError.js';
 import { displayName } from '../snapshot/tree.js';
 import { ChunkCache, DEFAULT_CACHE_BYTES } from './chunkCache.js';
 import { BadPath, pathSegments, percentEncoded } from './davPath.js';
@@ -40,6 +41,8 @@ export interface DavServer {
   /** Resolves once the server stopped: closed, or idle for `idleMs`. */
   readonly closed: Promise<void>;
   close(): Promise<void>;
+  /** The address of a snapshot's folder (by id or unique id prefix), under `url`; E_SNAPSHOT_NOT_FOUND when there is none. */
+  snapshotUrl(id: string): Promise<string>;
 }
 
 /**
@@ -224,7 +227,13 @@ export async function startDavServer(options: DavServerOptions): Promise<DavServ
     }, Math.min(30_000, Math.max(50, idleMs / 4)));
     idleTimer.unref();
   }
-  return { url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/`, port, username: DAV_USER, closed, close };
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
+  const snapshotUrl = async (id: string) => {
+    const name = await view.snapshotFolder(id);
+    if (!name) throw new RepositoryError('E_SNAPSHOT_NOT_FOUND', `No snapshot matches "${id}".`);
+    return `${url}${percentEncoded(name)}/`;
+  };
+  return { url, port, username: DAV_USER, closed, close, snapshotUrl };
 }
 
 function authorized(header: string | undefined, expected: Buffer): boolean {

@@ -98,6 +98,19 @@ export class SnapshotView {
     };
   }
 
+  /** The folder name of the snapshot with this id (or unique id prefix); undefined when there is none. */
+  async snapshotFolder(id: string): Promise<Buffer | undefined> {
+    const find = (list: readonly NamedSnapshot[]) => {
+      const matches = list.filter((s) => s.snapshot.id.startsWith(id));
+      return matches.length === 1 ? matches[0]?.name : undefined;
+    };
+    const found = find(await this.snapshots());
+    if (found) return found;
+    // A snapshot saved since the list was read.
+    this.listed = undefined;
+    return find(await this.snapshots());
+  }
+
   private tree(id: Buffer): Promise<TreeNode[]> {
     const key = id.toString('hex');
     const hit = this.decoded.get(key);
