@@ -38,14 +38,14 @@ export const openInFileManager: FolderOpener = async (address) => {
 };
 
 async function openWithGio({ url, username, password }: DavAddress): Promise<OpenOutcome> {
-  const dav = new URL(url);
-  dav.protocol = 'dav:';
-  dav.username = username;
-  const root = `${dav.protocol}//${dav.username}@${dav.host}/`;
+  // dav:// by hand: WHATWG URLs refuse to turn an http URL into another scheme.
+  const { host, pathname } = new URL(url);
+  const root = `dav://${encodeURIComponent(username)}@${host}/`;
+  const folder = `${root}${pathname.slice(1)}`;
   // gio asks for the password (and nothing else: the user is in the address); "already mounted" is fine too.
   const mounted = await run('gio', ['mount', root], `${password}\n`);
   if (mounted.status !== 0 && !/already mounted/i.test(mounted.output)) return { opened: false, message: `gio could not mount it: ${lastLine(mounted.output)}` };
-  const opened = await run('gio', ['open', dav.href]);
+  const opened = await run('gio', ['open', folder]);
   return opened.status === 0 ? { opened: true } : { opened: false, message: `gio could not open it: ${lastLine(opened.output)}` };
 }
 
