@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { request } from 'node:http';
-import { mkdir, open, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { LocalBackend } from '../../src-main/engine/backend/localBackend.js';
@@ -8,7 +9,7 @@ import { Repository } from '../../src-main/engine/repository/repository.js';
 import { listSnapshots } from '../../src-main/engine/snapshot/snapshot.js';
 import { findPath } from '../../src-main/engine/snapshot/treePath.js';
 import { seededBytes, seededRandom } from '../helpers/data.js';
-import { BIG, assertSameContents, contents, davRemoteEnv, hindsight, rclone, sourceAndRepository, startMount } from '../helpers/mountProcess.js';
+import { BIG, assertSameContents, contents, davRemoteEnv, fuseUnavailable, hindsight, rclone, sourceAndRepository, startMount } from '../helpers/mountProcess.js';
 import { tempDir } from '../helpers/tempDir.js';
 
 
@@ -168,7 +169,10 @@ test('a damaged pack fails only the file it holds, as an I/O error named in the 
   await pack.write(Buffer.from([byte[0]! ^ 0xff]), 0, 1, at);
   await pack.close();
 
-  const mount = await startMount(t, [], env);
+  // Through a FUSE folder too where this machine allows one: the damage is an I/O error there as well.
+  const mountpoint = fuseUnavailable() ? undefined : join(dir, 'drive');
+  if (mountpoint) await mkdir(mountpoint);
+  const mount = await startMount(t, mountpoint ? [mountpoint] : [], env);
   const dav = davRemoteEnv(mount.url, mount.username, mount.password);
   const whole = rclone(['cat', `:webdav:latest${source}/damaged.bin`], dav);
   assert.notEqual(whole.status, 0, 'reading across the damaged chunk fails');
@@ -182,4 +186,15 @@ test('a damaged pack fails only the file it holds, as an I/O error named in the 
   // A read that starts in the damaged chunk is refused before any byte is sent.
   const inside = await raw(mount.url, 'GET', `/latest${source}/damaged.bin`, `hindsight:${mount.password}`, { range: `bytes=${first.rawLength + 10}-${first.rawLength + 20}` });
   assert.equal(inside.status, 500);
+
+  if (mountpoint) {
+    const cat = spawnSync('cat', [join(mountpoint, 'latest', source, 'damaged.bin')], { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 });
+    assert.notEqual(cat.status, 0);
+    assert.match(cat.stderr.toString(), /Input\/output error/);
+    assert.equal(await readFile(join(mountpoint, 'latest', source, 'fine.txt'), 'utf8'), 'still readable\n');
+    // Unmounted from outside: the command notices and stops.
+    assert.equal(spawnSync('fusermount3', ['-u', mountpoint]).status, 0);
+    await mount.waitForLog(/unmounted from outside; stopping/, 15_000);
+    assert.equal(await new Promise((resolve) => mount.process.once('exit', resolve)), 0);
+  }
 });

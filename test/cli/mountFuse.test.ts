@@ -1,23 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isMounted } from '../../src-main/engine/mount/rcloneMount.js';
 import { seededBytes } from '../helpers/data.js';
-import { BIG, davRemoteEnv, sourceAndRepository, startMount } from '../helpers/mountProcess.js';
+import { BIG, davRemoteEnv, fuseUnavailable, sourceAndRepository, startMount } from '../helpers/mountProcess.js';
 import { RCLONE } from '../helpers/restServer.js';
 import { tempDir } from '../helpers/tempDir.js';
-
-/** Why FUSE cannot be tested here, or undefined when it can. */
-function fuseUnavailable(): string | undefined {
-  if (process.platform !== 'linux') return 'FUSE mounts are Linux only';
-  if (process.getuid?.() !== 0) return 'needs root (the test machine may refuse FUSE to others)';
-  if (!existsSync('/dev/fuse')) return 'no /dev/fuse';
-  if (spawnSync('fusermount3', ['--version']).error && spawnSync('fusermount', ['--version']).error) return 'no fusermount (apt-get install fuse3)';
-  return undefined;
-}
 
 /** Processes whose command line names `path` (rclone left behind after an unmount). */
 async function processesNaming(path: string): Promise<string[]> {

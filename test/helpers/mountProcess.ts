@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -134,4 +135,13 @@ export function rcloneAsync(args: readonly string[], env: Record<string, string>
     child.on('error', reject);
     child.on('close', (status) => resolve({ status, stdout: Buffer.concat(out), stderr }));
   });
+}
+
+/** Why FUSE cannot be tested here, or undefined when it can. */
+export function fuseUnavailable(): string | undefined {
+  if (process.platform !== 'linux') return 'FUSE mounts are Linux only';
+  if (process.getuid?.() !== 0) return 'needs root (the test machine may refuse FUSE to others)';
+  if (!existsSync('/dev/fuse')) return 'no /dev/fuse';
+  if (spawnSync('fusermount3', ['--version']).error && spawnSync('fusermount', ['--version']).error) return 'no fusermount (apt-get install fuse3)';
+  return undefined;
 }

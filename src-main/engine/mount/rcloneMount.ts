@@ -51,7 +51,10 @@ export async function mountWithRclone(options: FuseMountOptions): Promise<FuseMo
   const program = options.rcloneProgram ?? 'rclone';
   const child = spawn(
     program,
-    ['mount', ':webdav:', mountpoint, '--read-only', '--vfs-cache-mode', 'off', '--dir-cache-time', '10s', '--attr-timeout', '10s', '--log-level', 'NOTICE'],
+    // Few retries: the server is on this machine and the repository's own reads retry what is passing,
+    // so a 500 is a damaged chunk, and rclone's ten retries with backoff (for each read the kernel
+    // sends) held a read of it for many minutes before the I/O error.
+    ['mount', ':webdav:', mountpoint, '--read-only', '--vfs-cache-mode', 'off', '--dir-cache-time', '10s', '--attr-timeout', '10s', '--low-level-retries', '1', '--log-level', 'NOTICE'],
     {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: {
