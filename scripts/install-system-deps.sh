@@ -10,7 +10,8 @@
 # Testing: the keychain tests run a real GNOME Keyring in a D-Bus session, the SFTP tests a real sshd
 # (openssh-server brings ssh-keygen), the REST tests `rclone serve restic`, the repository server's tests restic as a client, the UI tests the system's Chromium and a font; the extended attribute,
 # ACL, capability and file flag tests compare a restore with its source through getfattr, getfacl, getcap and lsattr;
-# the stream tests dump a real SQLite database with sqlite3 and a real PostgreSQL server (started by the test) with pg_dump.
+# the stream tests dump a real SQLite database with sqlite3 and a real PostgreSQL server (started by the test) with pg_dump;
+# the mount tests mount a snapshot as a folder with rclone mount, which needs fuse3's fusermount3.
 set -euo pipefail
 
 tests=false
@@ -23,9 +24,9 @@ done
 
 # The lists, per package manager. Keep README's "Set-up" section in step: a test compares them.
 DEBIAN_BUILD=(build-essential python3 ca-certificates pkg-config libsecret-1-dev)
-DEBIAN_TESTS=(gnome-keyring dbus openssh-server rclone restic chromium fonts-dejavu-core attr acl libcap2-bin e2fsprogs sqlite3 postgresql)
+DEBIAN_TESTS=(gnome-keyring dbus openssh-server rclone restic chromium fonts-dejavu-core attr acl libcap2-bin e2fsprogs sqlite3 postgresql fuse3)
 FEDORA_BUILD=(gcc-c++ make python3 pkgconf-pkg-config libsecret-devel)
-FEDORA_TESTS=(gnome-keyring dbus-daemon openssh-server rclone restic chromium dejavu-sans-fonts attr acl libcap e2fsprogs sqlite postgresql-server)
+FEDORA_TESTS=(gnome-keyring dbus-daemon openssh-server rclone restic chromium dejavu-sans-fonts attr acl libcap e2fsprogs sqlite postgresql-server fuse3)
 BREW_TESTS=(chromium)
 
 as_root() {

@@ -60,6 +60,15 @@ export const methods = {
     offset: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0),
     length: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_READ_BYTES)), MAX_READ_BYTES),
   }),
+  /**
+   * Opens the repository as a read-only WebDAV drive on 127.0.0.1 (started on the first call, closed after
+   * a while without requests) and, with `open`, the snapshot's folder (or, without one, the list of
+   * snapshots) in the file manager of the agent's machine. The answer has the address and credentials
+   * for connecting by hand.
+   */
+  'mounts.open': v.strictObject({ repository: location, snapshot: v.optional(id), open: v.optional(v.boolean(), true) }),
+  /** Stops the repository's WebDAV drive; false when none was open. */
+  'mounts.close': v.strictObject({ repository: location }),
   'jobs.backup': v.strictObject({ planId: id }),
   'jobs.restore': v.strictObject({
     repository: location,
@@ -216,6 +225,19 @@ export interface FileRange {
   readonly data: string;
 }
 
+export interface MountInfo {
+  /** The snapshot's folder on the drive (or its root): http://127.0.0.1:PORT/FOLDER/. */
+  readonly url: string;
+  readonly username: string;
+  readonly password: string;
+  /** Whether the system's file manager was started on it. */
+  readonly opened: boolean;
+  /** Why it was not, or what to do next, for a person. */
+  readonly message?: string;
+  /** The drive closes after this many minutes without a request. */
+  readonly idleMinutes: number;
+}
+
 export interface HostFolder {
   /** The folder listed, absolute (a missing `path` lists the home folder). */
   readonly path: string;
@@ -248,6 +270,8 @@ export interface Results {
   'snapshots.diff': { readonly path: string; readonly change: 'added' | 'removed' | 'modified'; readonly sizeBefore?: number; readonly sizeAfter?: number; readonly attributesOnly?: boolean }[];
   'snapshots.search': { readonly path: string; readonly snapshots: readonly { readonly id: string; readonly time: string }[] }[];
   'snapshots.read': FileRange;
+  'mounts.open': MountInfo;
+  'mounts.close': { readonly closed: boolean };
   'jobs.backup': JobRecord;
   'jobs.restore': JobRecord;
   'jobs.check': JobRecord;

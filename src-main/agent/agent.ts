@@ -28,6 +28,8 @@ import { listHostFolder, listRemoteFolder } from './hostFolders.js';
 import { dueAt, retryDelayMs, validateSchedule } from './schedule.js';
 import { SessionSecretStore, type SecretStore } from './secretStore.js';
 import { snapshotQueries } from './snapshotQueries.js';
+import { openInFileManager, type FolderOpener } from './fileManager.js';
+import { SnapshotMounts } from './snapshotMounts.js';
 import { TargetAccess } from './targetAccess.js';
 
 export interface AgentOptions {
@@ -42,6 +44,10 @@ export interface AgentOptions {
   readonly watch?: boolean;
   /** Compression workers per backup. */
   readonly workers?: number;
+  /** How a snapshot is opened in the file manager (default: the system's own, see fileManager.ts). */
+  readonly openFolder?: FolderOpener;
+  /** A mount's WebDAV server closes after this long without a request (default 15 minutes). */
+  readonly mountIdleMs?: number;
 }
 
 /** The scheduler wakes at least this often, so a clock that jumped (sleep, suspend) is noticed. */
@@ -83,6 +89,7 @@ export class Agent {
   private readonly clock: Clock;
   private readonly session = new SessionSecretStore();
   private readonly pool: RepositoryPool;
+  private readonly mounts: SnapshotMounts;
   private readonly access: TargetAccess;
   private readonly listeners = new Set<(event: AgentEvent) => void>();
   private readonly queue: QueuedJob[] = [];
@@ -101,6 +108,7 @@ export class Agent {
     this.clock = options.clock ?? systemClock;
     this.access = new TargetAccess(this.db, options.secrets, this.session, (warning) => this.emit({ type: 'warning', warning }));
     this.pool = new RepositoryPool(this.db, options.secrets, this.session, (event) => this.emit(event), this.access);
+    this.mounts = new SnapshotMounts(this.pool, options.openFolder ?? openInFileManager, (line) => console.error(line), options.mountIdleMs);
   }
 
   async start(): Promise<void> {
@@ -124,6 +132,7 @@ export class Agent {
     // A backup continues from where it stopped at the next start; a restore, check or prune does not.
     for (const job of running) job.controller.abort((job.record.kind === 'backup' ? 'paused' : 'stopping') satisfies StopReason);
     while (this.running.size > 0) await new Promise((r) => setTimeout(r, 20));
+    await this.mounts.closeAll();
     await this.pool.close();
     this.db.close();
   }
@@ -227,6 +236,8 @@ export class Agent {
     'snapshots.search': ({ repository, pattern }) => this.pool.withRepository(repository, (repo) => snapshotQueries.search(repo, pattern)),
     'snapshots.read': ({ repository, snapshot, path, offset, length }) =>
       this.pool.withRepository(repository, (repo) => snapshotQueries.read(repo, snapshot, path, offset, length)),
+    'mounts.open': ({ repository, snapshot, open }) => this.mounts.open(repository, snapshot, open),
+    'mounts.close': async ({ repository }) => ({ closed: await this.mounts.close(repository) }),
     'jobs.backup': ({ planId }) => {
       const plan = this.plan(planId);
       const paused = this.pauseReason(plan.id);

@@ -31,6 +31,7 @@ const COMMANDS: readonly (readonly [name: string, load: () => Promise<Command>])
   ['status', async () => (await import('./commands/agentCommands.js')).statusCommand],
   ['pause', async () => (await import('./commands/agentCommands.js')).pauseCommand],
   ['resume', async () => (await import('./commands/agentCommands.js')).resumeCommand],
+  ['mount', async () => (await import('./commands/mountCommand.js')).mountCommand],
   ['serve', async () => (await import('./commands/serveCommand.js')).serveCommand],
   ['server', async () => (await import('./commands/serverCommand.js')).serverCommand],
   ['targets', async () => (await import('./commands/repairCommand.js')).targetsCommand],

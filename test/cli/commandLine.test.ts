@@ -123,6 +123,7 @@ test('every command rejects an argument it does not take: exit 2, one line', () 
     ['repair', 'extra'],
     ['copy', 'extra'],
     ['tag', 'extra'],
+    ['mount', '/mnt/a', 'extra'],
   ];
   // Every command but backup (whose arguments are all paths) is in the list.
   const listed = [...hindsight(['--help']).stdout.matchAll(/^  (\S+) /gm)].map((m) => m[1] as string);

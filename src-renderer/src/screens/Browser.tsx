@@ -10,6 +10,7 @@ import { RepositoryPicker, useChosenRepository, useSnapshots } from '../componen
 import { RestoreDialog } from '../components/RestoreDialog.js';
 import { EmptyState, ErrorMessage, Loading } from '../components/States.js';
 import { baseName, formatBytes, formatDateTime, formatDateTimeSeconds, joinPath, parentPath } from '../format.js';
+import { DrivePanel, OpenDriveButton, useDrive } from '../components/DriveAccess.js';
 import { useApp } from '../store/appContext.js';
 
 /** The folder a snapshot is best opened at: the deepest folder all its backed-up paths share. */
@@ -39,6 +40,7 @@ export function Browser() {
   const [error, setError] = useState<string>();
   const [notice, setNotice] = useState<string>();
   const [opened, setOpened] = useState<BrowseEntry>();
+  const drive = useDrive();
   const drag = useMemo(() => (client.desktop ? new DragRestore(client.desktop) : undefined), [client]);
   const [, redraw] = useReducer((n: number) => n + 1, 0);
   useEffect(() => drag?.subscribe(redraw), [drag]);
@@ -97,6 +99,7 @@ export function Browser() {
             </option>
           ))}
         </select>
+        <OpenDriveButton state={drive.state} snapshot={snapshot.id} onOpen={() => drive.open(repository, snapshot.id)} />
         <span className="spacer" />
         <form
           className="search"
@@ -112,6 +115,8 @@ export function Browser() {
           </button>
         </form>
       </div>
+
+      <DrivePanel state={drive.state} onClose={drive.close} />
 
       {results && (
         <section className="card search-results" aria-label="Search results">

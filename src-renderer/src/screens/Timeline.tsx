@@ -1,5 +1,6 @@
 import { useMemo, useState } from 'react';
 import type { SnapshotInfo } from '../../../src-shared/api.js';
+import { DrivePanel, OpenDriveButton, useDrive } from '../components/DriveAccess.js';
 import { RepositoryPicker, useChosenRepository, useSnapshots } from '../components/RepositoryPicker.js';
 import { EmptyState, Loading } from '../components/States.js';
 import { formatBytes, formatDateTime } from '../format.js';
@@ -26,6 +27,7 @@ export function Timeline() {
   const start = end - span;
   const visible = useMemo(() => (snapshots ?? []).filter((s) => Date.parse(s.time) >= start && Date.parse(s.time) <= end), [snapshots, start, end]);
   const open = (s: SnapshotInfo) => navigate('browse', { repo: repository ?? '', snapshot: s.id });
+  const drive = useDrive();
 
   if (!repository) return <EmptyState title="No repository yet">Set up a backup first; its snapshots appear here.</EmptyState>;
   return (
@@ -70,6 +72,7 @@ export function Timeline() {
               </p>
             )}
           </section>
+          <DrivePanel state={drive.state} onClose={drive.close} />
           <section className="card">
             <table className="table snapshot-table">
               <thead>
@@ -91,6 +94,7 @@ export function Timeline() {
                     <td>{s.totalBytes !== undefined ? formatBytes(s.totalBytes) : '—'}</td>
                     <td>{s.bytesAdded !== undefined ? formatBytes(s.bytesAdded) : '—'}</td>
                     <td className="right">
+                      <OpenDriveButton small state={drive.state} snapshot={s.id} onOpen={() => drive.open(repository, s.id)} />{' '}
                       <button type="button" className="button small" onClick={() => open(s)}>
                         Browse
                       </button>
