@@ -41,6 +41,8 @@ export class SnapshotMounts {
   async close(repository: string): Promise<boolean> {
     const mount = this.mounts.get(repository);
     if (!mount) return false;
+    // Out of the table at once: an open right after this starts a new server rather than find the closing one.
+    this.mounts.delete(repository);
     await (await mount.server.catch(() => undefined))?.close();
     return true;
   }
@@ -58,6 +60,8 @@ export class SnapshotMounts {
           const started = await startDavServer({ repository: repo, password, idleMs: this.idleMs, log: (line) => this.log(`mount of ${repository}: ${line}`) });
           resolve(started);
           await started.closed;
+          // Closed (idle, or asked): out of the table before the lock is released, so no open finds it closed.
+          if (this.mounts.get(repository) === mount) this.mounts.delete(repository);
         },
         'shared',
       );

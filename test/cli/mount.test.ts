@@ -195,6 +195,6 @@ test('a damaged pack fails only the file it holds, as an I/O error named in the 
     // Unmounted from outside: the command notices and stops.
     assert.equal(spawnSync('fusermount3', ['-u', mountpoint]).status, 0);
     await mount.waitForLog(/unmounted from outside; stopping/, 15_000);
-    assert.equal(await new Promise((resolve) => mount.process.once('exit', resolve)), 0);
+    assert.equal(await mount.exited, 0);
   }
 });

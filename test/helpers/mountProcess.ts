@@ -13,6 +13,8 @@ export interface MountProcess {
   readonly username: string;
   readonly password: string;
   readonly process: ChildProcess;
+  /** Resolves with its exit status once it has exited (however it ended). */
+  readonly exited: Promise<number | null>;
   /** Everything it wrote to standard output and standard error so far. */
   output(): string;
   log(): string;
@@ -49,6 +51,7 @@ export async function startMount(t: TestContext, args: readonly string[], env: R
     username: field('User'),
     password: field('Password'),
     process: child,
+    exited,
     output: () => out,
     log: () => err,
     waitForLog: async (pattern, ms = 5000) => {

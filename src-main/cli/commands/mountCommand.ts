@@ -20,8 +20,9 @@ by-tag/ beside them. Every chunk is verified as it is read. Prints the address,
 the user (hindsight) and a random password, and serves until Ctrl-C.
 
 With MOUNTPOINT (an empty folder; Linux), the snapshots also appear there as
-a folder through FUSE (rclone mount, which needs rclone and fuse3), unmounted
-again on Ctrl-C or SIGTERM.
+a folder through FUSE (rclone mount, which needs rclone and fuse3; the rclone
+of --rclone-program or $HINDSIGHT_RCLONE_PROGRAM if given), unmounted again on
+Ctrl-C or SIGTERM.
 
 Options:
       --listen ADDRESS:PORT the address to serve on (default 127.0.0.1 and a free port)
@@ -61,7 +62,8 @@ ${REPOSITORY_HELP}`,
           console.log(`User: ${server.username}`);
           console.log(`Password: ${password}`);
           if (mountpoint !== undefined) {
-            fuse = await mountWithRclone({ url: server.url, username: server.username, password, mountpoint, ...(values['rclone-program'] ? { rcloneProgram: values['rclone-program'] as string } : {}) });
+            const rcloneProgram = (values['rclone-program'] as string | undefined) ?? process.env.HINDSIGHT_RCLONE_PROGRAM;
+            fuse = await mountWithRclone({ url: server.url, username: server.username, password, mountpoint, ...(rcloneProgram ? { rcloneProgram } : {}) });
             console.log(`Mounted at ${fuse.mountpoint}.`);
           }
           console.log('Press Ctrl-C to stop.');
