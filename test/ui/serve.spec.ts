@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect, test, type Page } from '@playwright/test';
 import WebSocket from 'ws';
-import { BIN, SCREENS, startServe, type ServeProcess } from './serveProcess.js';
+import { BIN, SCREENS, startServe, type ServeProcess } from '../helpers/serveProcess.js';
 
 const PASSWORD = 'correct horse battery staple';
 const run = promisify(execFile);

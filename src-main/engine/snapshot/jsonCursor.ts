@@ -21,6 +21,9 @@ export class JsonCursor {
   private keyStart = 0;
   private keyEnd = 0;
 
+  // One function for every nested value skipped, not a new closure per object or array.
+  private readonly skipValue = () => this.skip();
+
   constructor(private readonly bytes: Buffer) {}
 
   /** The next value's first character (after white space), without moving past it. */
@@ -79,6 +82,61 @@ export class JsonCursor {
     return true;
   }
 
+  /**
+   * Which of `words` a string value is, returned as the word itself: no new string is made (unless the
+   * value has escapes). Undefined when the value is another string or not a string (then skipped).
+   */
+  oneOf(words: readonly string[]): string | undefined {
+    if (this.peek() !== QUOTE) {
+      this.skip();
+      return undefined;
+    }
+    this.passString();
+    const length = this.stringEnd - this.stringStart;
+    for (let i = this.stringStart; i < this.stringEnd; i++) {
+      if (this.bytes[i] === BACKSLASH) {
+        const text = this.parseSlice(this.stringStart - 1, this.stringEnd + 1) as string;
+        return words.find((word) => word === text);
+      }
+    }
+    // Indexed, not for…of: before V8 optimises this, each iteration of for…of makes an object.
+    for (let w = 0; w < words.length; w++) {
+      const word = words[w] as string;
+      if (word.length !== length) continue;
+      let i = 0;
+      while (i < length && this.bytes[this.stringStart + i] === word.charCodeAt(i)) i++;
+      if (i === length) return word;
+    }
+    return undefined;
+  }
+
+  /**
+   * A string value of decimal digits (an optional minus sign, then 1 to 30 digits), as a number of
+   * units of 10^`dropDigits` rounded toward zero (nanoseconds to milliseconds: 6), read from the bytes
+   * without making a string. Undefined when the value is anything else (then passed or skipped). An
+   * escaped digit (\u0031) is JSON too: such a string is read as JSON.parse reads it.
+   */
+  decimalString(dropDigits: number): number | undefined {
+    if (this.peek() !== QUOTE) {
+      this.skip();
+      return undefined;
+    }
+    this.passString();
+    let start = this.stringStart;
+    const end = this.stringEnd;
+    for (let i = start; i < end; i++) if (this.bytes[i] === BACKSLASH) return decimalOf(this.parseSlice(start - 1, end + 1) as string, dropDigits);
+    const negative = this.bytes[start] === 0x2d;
+    if (negative) start += 1;
+    if (end - start < 1 || end - start > 30) return undefined;
+    let value = 0;
+    for (let i = start; i < end; i++) {
+      const byte = this.bytes[i] as number;
+      if (byte < 0x30 || byte > 0x39) return undefined;
+      if (i < end - dropDigits) value = value * 10 + byte - 0x30;
+    }
+    return negative && value !== 0 ? -value : value;
+  }
+
   /** A string value, or undefined when the value is something else (then skipped). */
   string(): string | undefined {
     if (this.peek() !== QUOTE) {
@@ -105,8 +163,8 @@ export class JsonCursor {
   skip(): void {
     const first = this.peek();
     if (first === QUOTE) this.passString();
-    else if (first === 0x7b) this.object(() => this.skip());
-    else if (first === 0x5b) this.array(() => this.skip());
+    else if (first === 0x7b) this.object(this.skipValue);
+    else if (first === 0x5b) this.array(this.skipValue);
     else if (first === 0x74) this.literal('true');
     else if (first === 0x66) this.literal('false');
     else if (first === 0x6e) this.literal('null');
@@ -198,6 +256,13 @@ export class JsonCursor {
       throw invalid();
     }
   }
+}
+
+/** The decimal text `text` (see decimalString) as a number of units of 10^dropDigits, or undefined when it is not decimal. */
+function decimalOf(text: string, dropDigits: number): number | undefined {
+  if (!/^-?\d{1,30}$/.test(text)) return undefined;
+  const kept = text.slice(0, Math.max(0, text.length - dropDigits));
+  return kept === '' || kept === '-' ? 0 : Number(kept) || 0;
 }
 
 function isDigit(byte: number | undefined): boolean {

@@ -7,7 +7,6 @@ import { NODE_TYPES, displayName } from './tree.js';
 
 /** Names that show as they are: printable ASCII without a backslash (displayName escapes the rest). */
 const PLAIN_NAME = /^[\x20-\x5b\x5d-\x7e]+$/;
-const DECIMAL = /^-?\d{1,30}$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /**
@@ -54,80 +53,88 @@ export function decodeListing(plaintext: Buffer): FolderEntry[] {
   return entries;
 }
 
-/** A value that was there but not a string. */
-const NOT_A_STRING = Symbol('not a string');
-type Text = string | typeof NOT_A_STRING | undefined;
+/** A value that was there but not a string (or, for the type and time, not one of the values allowed). */
+const INVALID = Symbol('invalid');
+type Text = string | typeof INVALID | undefined;
+
+const TYPE_NAMES = [...NODE_TYPES];
+
+/**
+ * The fields of the entry being read. One set for every entry, and one function (`readMember`) for their
+ * keys, instead of a closure and its variables per entry: 50,000 of each were garbage, and in an agent
+ * that has just started this code runs before V8 optimises it, where each call and allocation counts.
+ */
+let reading: JsonCursor;
+let type: Text;
+let name: Text;
+let nameB64: Text;
+let linkTarget: Text;
+let linkTargetB64: Text;
+let mtimeMs: number | typeof INVALID | undefined;
+let size: unknown;
+let xattrs: unknown;
+
+function readMember(): void {
+  const cursor = reading;
+  // Keys told apart by length first: an entry has a dozen, most of them skipped.
+  switch (cursor.keyLength) {
+    case 4:
+      if (cursor.keyIs('name')) return void (name = shownText(cursor));
+      if (cursor.keyIs('type')) return void (type = cursor.oneOf(TYPE_NAMES) ?? INVALID);
+      if (cursor.keyIs('size')) return void (size = cursor.number() ?? INVALID);
+      break;
+    case 7:
+      // Nanoseconds as a decimal string, kept as whole milliseconds (toward zero, as BigInt division rounds).
+      if (cursor.keyIs('mtimeNs')) return void (mtimeMs = cursor.decimalString(6) ?? INVALID);
+      if (cursor.keyIs('nameB64')) return void (nameB64 = cursor.string() ?? INVALID);
+      break;
+    case 6:
+      if (cursor.keyIs('xattrs')) return void (xattrs = cursor.value());
+      break;
+    case 10:
+      if (cursor.keyIs('linkTarget')) return void (linkTarget = shownText(cursor));
+      break;
+    case 13:
+      if (cursor.keyIs('linkTargetB64')) return void (linkTargetB64 = cursor.string() ?? INVALID);
+      break;
+  }
+  cursor.skip();
+}
 
 function listingEntry(cursor: JsonCursor): FolderEntry {
   if (cursor.peek() !== 0x7b) {
     cursor.skip();
     throw new FormatViolation('not an object');
   }
-  let type: Text;
-  let name: Text;
-  let nameB64: Text;
-  let linkTarget: Text;
-  let linkTargetB64: Text;
-  let mtimeNs: Text;
-  let size: unknown;
-  let xattrs: unknown;
-  // Keys told apart by length first: an entry has a dozen, most of them skipped.
-  cursor.object(() => {
-    switch (cursor.keyLength) {
-      case 4:
-        if (cursor.keyIs('name')) return void (name = shownText(cursor));
-        if (cursor.keyIs('type')) return void (type = cursor.string() ?? NOT_A_STRING);
-        if (cursor.keyIs('size')) return void (size = cursor.number() ?? NOT_A_STRING);
-        break;
-      case 7:
-        if (cursor.keyIs('mtimeNs')) return void (mtimeNs = cursor.string() ?? NOT_A_STRING);
-        if (cursor.keyIs('nameB64')) return void (nameB64 = cursor.string() ?? NOT_A_STRING);
-        break;
-      case 6:
-        if (cursor.keyIs('xattrs')) return void (xattrs = cursor.value());
-        break;
-      case 10:
-        if (cursor.keyIs('linkTarget')) return void (linkTarget = shownText(cursor));
-        break;
-      case 13:
-        if (cursor.keyIs('linkTargetB64')) return void (linkTargetB64 = cursor.string() ?? NOT_A_STRING);
-        break;
-    }
-    cursor.skip();
-  });
-  if (typeof type !== 'string' || !NODE_TYPES.has(type)) throw new FormatViolation('unknown type');
+  reading = cursor;
+  type = name = nameB64 = linkTarget = linkTargetB64 = mtimeMs = size = xattrs = undefined;
+  cursor.object(readMember);
+  if (typeof type !== 'string') throw new FormatViolation('unknown type');
   const shownName = shownBytes('name', name, nameB64);
   if (shownName === undefined) throw new FormatViolation('no name');
-  if (typeof mtimeNs !== 'string' || !DECIMAL.test(mtimeNs)) throw new FormatViolation('mtimeNs is not a decimal number');
+  if (typeof mtimeMs !== 'number') throw new FormatViolation('mtimeNs is not a decimal number');
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw new FormatViolation('size is not a whole number');
   const shownTarget = shownBytes('linkTarget', linkTarget, linkTargetB64);
   if (xattrs !== undefined && (!Array.isArray(xattrs) || xattrs.some((x) => typeof (x as { name?: unknown })?.name !== 'string'))) throw new FormatViolation('xattrs is not a list of attributes');
   // Assigned one by one, not spread from small objects: a third of this function's time went to those.
-  const mtimeMs = millisecondsOf(mtimeNs);
   const shown: { -readonly [K in keyof FolderEntry]: FolderEntry[K] } = type === 'file' ? { name: shownName, type, size, mtimeMs } : { name: shownName, type, mtimeMs };
   if (shownTarget !== undefined) shown.linkTarget = shownTarget;
   if (xattrs !== undefined) shown.xattrs = (xattrs as { name: string }[]).map((x) => x.name);
   return shown;
 }
 
-/** Nanoseconds (a decimal string) to whole milliseconds, toward zero as BigInt division rounds: the digits but the last six. */
-function millisecondsOf(nanoseconds: string): number {
-  const whole = nanoseconds.slice(0, -6);
-  return whole === '' || whole === '-' ? 0 : Number(whole);
-}
-
 /** A name or link target stored as text, as a person reads it: printable ASCII without a backslash as it is, the rest escaped by displayName. */
 function shownText(cursor: JsonCursor): Text {
   const text = cursor.string();
-  if (text === undefined) return NOT_A_STRING;
+  if (text === undefined) return INVALID;
   return PLAIN_NAME.test(text) ? text : displayName(Buffer.from(text, 'utf8'));
 }
 
 /** A name or link target: stored as text (`key`) or as base64 bytes (`key`B64). */
 function shownBytes(key: string, text: Text, b64: Text): string | undefined {
-  if (text === NOT_A_STRING) throw new FormatViolation(`${key} is not a string`);
+  if (text === INVALID) throw new FormatViolation(`${key} is not a string`);
   if (text !== undefined) return text;
   if (b64 === undefined) return undefined;
-  if (b64 === NOT_A_STRING || !BASE64.test(b64)) throw new FormatViolation(`${key}B64 is not base64`);
+  if (b64 === INVALID || !BASE64.test(b64)) throw new FormatViolation(`${key}B64 is not base64`);
   return displayName(Buffer.from(b64, 'base64'));
 }

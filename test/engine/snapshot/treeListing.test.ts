@@ -46,8 +46,16 @@ test('a malformed tree is refused as such, naming the entry', () => {
   refused(tree([{ ...good, name: 7 }]), /name is not a string/);
   refused(tree([{ ...good, name: undefined, nameB64: '!!' }]), /nameB64 is not base64/);
   refused(tree([{ ...good, mtimeNs: 1 }]), /mtimeNs is not a decimal number/);
+  for (const mtimeNs of ['', '-', '12a', '1.5', '+1', ' 1', '1'.repeat(31)]) refused(tree([{ ...good, mtimeNs }]), /mtimeNs is not a decimal number/);
   refused(tree([{ ...good, size: -1 }]), /size is not a whole number/);
   refused(tree([{ ...good, xattrs: [{ value: 'AA==' }] }]), /xattrs is not a list/);
+});
+
+test('times are whole milliseconds toward zero, and escaped digits and type names read as JSON reads them', () => {
+  const listed = (entry: string) => decodeListing(Buffer.from(`{"nodes":[${entry}]}`))[0];
+  const at = (mtimeNs: string) => listed(`{"name":"a","type":"file","mtimeNs":"${mtimeNs}","size":1}`)?.mtimeMs;
+  assert.deepEqual(['1999999', '-1999999', '-999999', '0', '-0', '000001000000', '1'.repeat(30)].map(at), [1, -1, 0, 0, 0, 1, Number('1'.repeat(24))]);
+  assert.deepEqual(listed('{"name":"a","type":"fil\\u0065","mtimeNs":"\\u0031000000","size":1}'), { name: 'a', type: 'file', size: 1, mtimeMs: 1 });
 });
 
 test('a listing reads the tree whatever its JSON layout: white space, keys in any order, escapes, unknown keys', () => {
