@@ -30,7 +30,8 @@ applyV8Flags();
  * first page stage by stage. Then the whole open as a person sees it, issue 23's target: a new
  * `hindsight serve` each round (its agent cold) and its page in Debian's Chromium (HINDSIGHT_CHROMIUM
  * names another), from the click on the folder in its parent's list to the first rows drawn, split
- * into the page's part, the agent's answer and drawing, with serve's CPU time (from /proc).
+ * into the page's part, the agent's answer and drawing, with serve's CPU time (from /proc); then the
+ * frames of a scroll from top to bottom.
  * Reports medians; exits with 1 when the open's median is above LIMIT ms.
  */
 const { values } = parseArgs({
@@ -150,6 +151,8 @@ function cpuMsOf(pid: number): number {
 interface InPage {
   document: { addEventListener(type: string, listener: () => void, options: object): void; querySelector(selector: string): unknown };
   clickedAt: number;
+  performance: { now(): number };
+  requestAnimationFrame(callback: (time: number) => void): number;
 }
 
 /**
@@ -181,11 +184,29 @@ async function openInBrowser(page: Page, serve: ServeProcess, repository: string
   const id = (JSON.parse(asked.text) as { id: number }).id;
   const answered = frames.find((f) => !f.sent && f.at >= asked.at && (JSON.parse(f.text) as { id?: number }).id === id);
   if (!answered) throw new Error('no answer seen');
+  // Then from top to bottom in 60 steps, one a frame: the gaps between frames (rows drawn from pages
+  // as they come, placeholders until then).
+  const gaps = await page.evaluate(async () => {
+    const view = globalThis as unknown as InPage;
+    const scroller = view.document.querySelector('.file-scroll') as { scrollTop: number; scrollHeight: number };
+    const seen: number[] = [];
+    let last = view.performance.now();
+    for (let step = 1; step <= 60; step++) {
+      scroller.scrollTop = (scroller.scrollHeight * step) / 60;
+      await new Promise((resolve) => view.requestAnimationFrame(resolve));
+      const now = view.performance.now();
+      seen.push(now - last);
+      last = now;
+    }
+    return seen.sort((a, b) => a - b);
+  });
   return {
     [OPEN]: drawn - clicked,
     '  click to the request sent': asked.at - clicked,
     '  request to answer (agent and WebSocket)': answered.at - asked.at,
     '  answer to first rows drawn': drawn - answered.at,
     "  serve's CPU from the click to rows drawn": serveCpu,
+    'in Chromium: scrolling to the end, median frame': gaps[30]!,
+    'in Chromium: scrolling to the end, 95th percentile frame': gaps[57]!,
   };
 }
