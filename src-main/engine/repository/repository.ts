@@ -72,6 +72,8 @@ export class Repository {
   private readonly finishingWaiters: (() => void)[] = [];
   private uploadError: unknown;
   private unindexed: IndexedPack[] = [];
+  /** The shared lock that overlapping `withLock(false)` calls hold together, and how many hold it. */
+  private sharedLease: { holders: number; readonly ready: Promise<RepositoryLock> } | undefined;
   private closed = false;
 
   private constructor(
@@ -247,15 +249,47 @@ export class Repository {
 
   /**
    * Runs `work` under a lock, with the index read again once the lock is held (another process may have
-   * added or pruned data since the repository was opened), and releases the lock afterwards.
+   * added or pruned data since the repository was opened), and releases the lock afterwards. Shared
+   * calls that overlap share one lock and one reload: the browser asks for a folder's page and its
+   * subfolders at once, and each lock is a list, a write, a second list and a delete on the backend
+   * (five requests on S3). The lock goes as soon as the last of them ends, so it never outlives the work.
    */
   async withLock<T>(exclusive: boolean, work: () => Promise<T>): Promise<T> {
-    const lock = await this.lock(exclusive);
+    if (exclusive) {
+      const lock = await this.lock(true);
+      try {
+        await this.reloadIndex();
+        return await work();
+      } finally {
+        await lock.release();
+      }
+    }
+    let lease = this.sharedLease;
+    if (!lease) {
+      const ready = this.lock(false).then(async (lock) => {
+        try {
+          await this.reloadIndex();
+        } catch (err) {
+          await lock.release();
+          throw err;
+        }
+        return lock;
+      });
+      lease = this.sharedLease = { holders: 0, ready };
+    }
+    lease.holders += 1;
     try {
-      await this.reloadIndex();
+      await lease.ready;
       return await work();
     } finally {
-      await lock.release();
+      lease.holders -= 1;
+      if (lease.holders === 0) {
+        if (this.sharedLease === lease) this.sharedLease = undefined;
+        await lease.ready.then(
+          (lock) => lock.release(),
+          () => undefined,
+        );
+      }
     }
   }
 
