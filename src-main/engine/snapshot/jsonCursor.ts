@@ -12,8 +12,17 @@ const BACKSLASH = 0x5c;
  * would refuse it) unless the string is read and has escapes. A tree is authenticated before it is read,
  * so this is a check of the format, not a defence.
  */
+/** Where a cursor reading a window at a time gets more text: the next bytes written to the start of `into`, how many (0 at the end). */
+export interface TextReader {
+  read(into: Uint8Array): number;
+}
+
 export class JsonCursor {
   private at = 0;
+  /** Reading a window at a time: the window's memory (bytes is its filled part), and whether the reader has more. */
+  private window: Buffer | undefined;
+  private reader: TextReader | undefined;
+  private ended = true;
   // The bounds of the last string passed and of the current key, kept in fields rather than returned as
   // small objects: a tree has a dozen keys and strings per entry, and each object was garbage.
   private stringStart = 0;
@@ -24,7 +33,67 @@ export class JsonCursor {
   // One function for every nested value skipped, not a new closure per object or array.
   private readonly skipValue = () => this.skip();
 
-  constructor(private readonly bytes: Buffer) {}
+  constructor(private bytes: Buffer) {}
+
+  /**
+   * A cursor over text given a window at a time by `reader`, for text read once and not kept (a tree's
+   * JSON). Only a caller that walks an array element by element can move the window (see `more`); the
+   * rest of the text must lie within the window when it is read.
+   */
+  static reading(reader: TextReader, windowBytes: number): JsonCursor {
+    const cursor = new JsonCursor(Buffer.alloc(0));
+    cursor.window = Buffer.allocUnsafe(windowBytes);
+    cursor.reader = reader;
+    cursor.ended = false;
+    cursor.more(0);
+    return cursor;
+  }
+
+  /** Where the cursor is in the current window. */
+  get position(): number {
+    return this.at;
+  }
+
+  /** Whether fewer than `margin` bytes are left in the window and the reader has more. */
+  nearEnd(margin: number): boolean {
+    return !this.ended && this.bytes.length - this.at < margin;
+  }
+
+  /**
+   * Moves the window on: the bytes from `keepFrom` (a position at or before the cursor's) go to its start,
+   * followed by as many more as fit, in a window twice as large when what is kept fills half of it.
+   * Positions taken before are then off by `keepFrom`. False when the reader had nothing more to give.
+   */
+  more(keepFrom: number): boolean {
+    if (this.ended || !this.window || !this.reader) return false;
+    const kept = this.bytes.length - keepFrom;
+    if (kept * 2 > this.window.length) {
+      const larger = Buffer.allocUnsafe(this.window.length * 2);
+      this.bytes.copy(larger, 0, keepFrom);
+      this.window = larger;
+    } else {
+      this.bytes.copy(this.window, 0, keepFrom);
+    }
+    let filled = kept;
+    while (filled < this.window.length) {
+      const count = this.reader.read(this.window.subarray(filled));
+      if (count === 0) {
+        this.ended = true;
+        break;
+      }
+      filled += count;
+    }
+    this.bytes = this.window.subarray(0, filled);
+    this.at -= keepFrom;
+    return filled > kept || this.ended;
+  }
+
+  /** Goes back to `position` (taken in this window) and moves the window on from there; false when there is nothing more to read. */
+  retryFrom(position: number): boolean {
+    if (this.ended) return false;
+    this.at = position;
+    return this.more(position);
+  }
 
   /** The next value's first character (after white space), without moving past it. */
   peek(): number {
@@ -177,6 +246,7 @@ export class JsonCursor {
   /** Checks that only white space is left. */
   end(): void {
     this.skipSpace();
+    while (this.at === this.bytes.length && this.more(this.at)) this.skipSpace();
     if (this.at !== this.bytes.length) throw invalid();
   }
 

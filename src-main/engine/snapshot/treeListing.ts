@@ -2,7 +2,7 @@ import type { FolderEntry } from '../../../src-shared/folderPage.js';
 import { FormatViolation } from '../repository/packFormat.js';
 import type { Repository } from '../repository/repository.js';
 import { damaged } from '../repository/repositoryError.js';
-import { JsonCursor, JsonSyntaxError } from './jsonCursor.js';
+import { JsonCursor, JsonSyntaxError, type TextReader } from './jsonCursor.js';
 import { NODE_TYPES, displayName } from './tree.js';
 
 /** Names that show as they are: printable ASCII without a backslash (displayName escapes the rest). */
@@ -18,9 +18,16 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
  * checked here; restore and check decode the full entries and check the rest.
  */
 export async function loadListing(repository: Repository, treeId: Buffer): Promise<FolderEntry[]> {
-  const plaintext = await repository.loadBlob(treeId);
   try {
-    return decodeListing(plaintext);
+    try {
+      // A window at a time: a 15 MB tree is decompressed into the same 256 KiB, not into 15 MB of fresh memory.
+      return await repository.readBlob(treeId, (reader) => decodeListingFrom(reader, 256 * 1024));
+    } catch (err) {
+      // Text a window cannot hold outside the list of entries (no tree Hindsight writes has any), or JSON
+      // that is not: read whole, where a fault is a fault.
+      if (!(err instanceof JsonSyntaxError)) throw err;
+      return decodeListing(await repository.loadBlob(treeId));
+    }
   } catch (err) {
     if (err instanceof FormatViolation) throw damaged(`Tree ${treeId.toString('hex').slice(0, 16)}`, err.message, err);
     throw err;
@@ -28,7 +35,18 @@ export async function loadListing(repository: Repository, treeId: Buffer): Promi
 }
 
 export function decodeListing(plaintext: Buffer): FolderEntry[] {
-  const cursor = new JsonCursor(plaintext);
+  return listEntries(new JsonCursor(plaintext));
+}
+
+/** The same as decodeListing, from text given a part at a time, read through a window of `windowBytes` (larger when an entry needs it). */
+export function decodeListingFrom(reader: TextReader, windowBytes: number): FolderEntry[] {
+  return listEntries(JsonCursor.reading(reader, windowBytes));
+}
+
+/** Space left after an entry below which the window moves on: enough for the "]}" that ends a tree. */
+const MARGIN = 64;
+
+function listEntries(cursor: JsonCursor): FolderEntry[] {
   let entries: FolderEntry[] | undefined;
   if (cursor.peek() !== 0x7b) cursor.skip();
   else
@@ -40,12 +58,22 @@ export function decodeListing(plaintext: Buffer): FolderEntry[] {
       const listed: FolderEntry[] = [];
       const reader = new EntryReader(cursor);
       cursor.array((index) => {
-        try {
-          listed.push(reader.read());
-        } catch (err) {
-          if (err instanceof FormatViolation && !(err instanceof JsonSyntaxError)) throw new FormatViolation(`tree has unexpected content: entry ${index}: ${err.message}`);
-          throw err;
+        let start = cursor.position;
+        for (;;) {
+          try {
+            listed.push(reader.read());
+            break;
+          } catch (err) {
+            // An entry cut off by the end of the window is read again from its start, with more of the tree.
+            if (err instanceof JsonSyntaxError && cursor.retryFrom(start)) {
+              start = cursor.position;
+              continue;
+            }
+            if (err instanceof FormatViolation && !(err instanceof JsonSyntaxError)) throw new FormatViolation(`tree has unexpected content: entry ${index}: ${err.message}`);
+            throw err;
+          }
         }
+        if (cursor.nearEnd(MARGIN)) cursor.more(cursor.position);
       });
       entries = listed;
     });
