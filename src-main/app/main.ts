@@ -7,7 +7,9 @@ import type { Plan } from '../../src-shared/plan.js';
 import { appDataDir } from '../agent/appDataDir.js';
 import { KeytarSecretStore } from '../agent/secretStore.js';
 import { AgentHost } from './agentHost.js';
+import { APP_USER_MODEL_ID } from './appIdentity.js';
 import { setLinuxAutostart } from './autostart.js';
+import { StartGate } from './startGate.js';
 import { loadDesktopSettings, saveDesktopSettings, type DesktopSettings } from './desktopSettings.js';
 import { DragRestorer } from './dragRestore.js';
 import { forwardEvents, registerIpcBridge } from './ipcBridge.js';
@@ -29,9 +31,8 @@ const dataDir = appDataDir();
 // One folder for everything the app keeps: the agent's data, Chromium's profile, the logs.
 app.setPath('userData', join(dataDir, 'desktop'));
 app.setAppLogsPath(join(dataDir, 'logs'));
-// Windows shows a notification only for an app whose AppUserModelID has a Start menu shortcut: the NSIS
-// installer's shortcut carries the appId (electron-builder.yml), so the app must claim the same one.
-if (process.platform === 'win32') app.setAppUserModelId('org.hindsight.desktop');
+// Windows shows a notification only for an app whose AppUserModelID has a Start menu shortcut (appIdentity.ts).
+if (process.platform === 'win32') app.setAppUserModelId(APP_USER_MODEL_ID);
 registerAppScheme();
 
 if (!app.requestSingleInstanceLock()) {
@@ -51,15 +52,7 @@ async function run(): Promise<void> {
   let settings: DesktopSettings = await loadDesktopSettings(settingsFile);
   const overdue = new OverdueReminder();
 
-  // A window can only be made once the app is ready and its scheme served: a second launch during
-  // start-up is remembered and shown then (creating it at once threw).
-  let started = false;
-  let windowAsked = false;
-  const showWindow = () => {
-    if (!started) {
-      windowAsked = true;
-      return;
-    }
+  const showWindowNow = () => {
     if (!window || window.isDestroyed()) {
       window = createWindow({ preload: join(root, 'build/src-main/app/preload.cjs'), icon: join(assets, 'icons', '512x512.png') });
       // Windows sends no before-quit when the session ends: stop jobs at a safe point while it still can.
@@ -70,6 +63,10 @@ async function run(): Promise<void> {
     window.show();
     window.focus();
   };
+  // A window can only be made once the app is ready and its scheme served: a second launch during
+  // start-up is remembered and shown then (creating it at once threw).
+  const windowGate = new StartGate(showWindowNow);
+  const showWindow = () => windowGate.request();
   app.on('second-instance', showWindow);
   // Closing the window leaves the tray and the agent running; only Quit ends them.
   app.on('window-all-closed', () => undefined);
@@ -169,8 +166,7 @@ async function run(): Promise<void> {
 
   host.start();
   if (powerMonitor.isOnBatteryPower()) hint('on-battery');
-  started = true;
-  if (windowAsked || !openedAtLogin(process.platform, process.argv, app.getLoginItemSettings().wasOpenedAtLogin)) showWindow();
+  if (windowGate.open() || !openedAtLogin(process.platform, process.argv, app.getLoginItemSettings().wasOpenedAtLogin)) showWindowNow();
   app.on('activate', showWindow);
 
   app.on('before-quit', (event) => {

@@ -73,3 +73,55 @@ test('an agent killed mid-backup: the next start marks the job, runs the backup 
   assertSameTree(await describeTree(join(target, source)), await describeTree(source));
   await second.stop();
 });
+
+/**
+ * Quit, and Windows' session-end, stop the agent at a safe point (the same stop as SIGTERM): a backup
+ * under way pauses, a restore ends partial. The next start must finish the backup without sending again
+ * what was sent, and the repository must check clean.
+ */
+test('an agent stopped mid-backup (Quit, session end): the next start finishes the backup without sending its data twice; the repository checks clean', { timeout: 300_000 }, async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await mkdir(source);
+  const total = 96 * MiB;
+  for (let i = 0; i < 12; i++) await writeFile(join(source, `file-${i}.bin`), seededBytes(`stopped-${i}`, total / 12));
+  const dataDir = join(dir, 'data');
+  const env = { HINDSIGHT_CACHE_DIR: join(dir, 'cache'), HINDSIGHT_PASSWORD: 'pw' };
+  const first = await startAgent(t, { dataDir, env });
+  const repo = join(dir, 'repo');
+  await first.client.call('repositories.create', { location: repo, password: 'pw', remember: false });
+  const plan = await first.client.call('plans.create', { name: 'files', sources: [source], targets: [repo], schedule: { kind: 'manual' } });
+  const job = await first.client.call('jobs.backup', { planId: plan.id });
+  await new Promise<void>((resolve) => {
+    const poll = setInterval(() => {
+      if (first.events.some((e) => e.type === 'job.progress' && e.jobId === job.id && e.progress.bytesDone > 24 * MiB)) {
+        clearInterval(poll);
+        resolve();
+      }
+    }, 5);
+  });
+  await first.stop();
+  const sentBefore = await bytesUnder(join(repo, 'data'));
+  assert.ok(sentBefore > 0, 'some data was sent before the stop');
+
+  const second = await startAgent(t, { dataDir, env });
+  const deadline = Date.now() + 240_000;
+  let finished: JobRecord | undefined;
+  while (!finished && Date.now() < deadline) {
+    finished = (await jobsOf(second, plan.id)).find((j) => j.result === 'succeeded');
+    if (!finished) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(finished, `the stopped backup finished after the restart: ${JSON.stringify(await jobsOf(second, plan.id))}`);
+  const added = Number(finished.summary?.bytesAdded);
+  t.diagnostic(`${sentBefore} bytes sent before the stop, ${added} added after it, for ${total}`);
+  assert.ok(added <= total - sentBefore / 2, 'what was sent before the stop is not sent again');
+  const check = await second.finished((await second.client.call('jobs.check', { repository: repo, readData: true })).id);
+  assert.equal(check.result, 'succeeded', check.message);
+  const snapshots = await second.client.call('snapshots.list', { repository: repo });
+  assert.equal(snapshots.length, 1);
+  const target = join(dir, 'restored');
+  const restored = await second.finished((await second.client.call('jobs.restore', { repository: repo, snapshot: snapshots[0]!.id, target })).id);
+  assert.equal(restored.result, 'succeeded', restored.message);
+  assertSameTree(await describeTree(join(target, source)), await describeTree(source));
+  await second.stop();
+});

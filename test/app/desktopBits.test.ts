@@ -9,6 +9,7 @@ import { setLinuxAutostart } from '../../src-main/app/autostart.js';
 import { loginItem, openedAtLogin } from '../../src-main/app/loginItem.js';
 import { loadDesktopSettings, saveDesktopSettings } from '../../src-main/app/desktopSettings.js';
 import { OverdueReminder, finishedJobNote } from '../../src-main/app/notificationPolicy.js';
+import { StartGate } from '../../src-main/app/startGate.js';
 import { tempDir } from '../helpers/tempDir.js';
 
 test('the agent process gets the environment minus what would change how Electron or Node runs it', () => {
@@ -93,4 +94,17 @@ test('opened at login (no window, tray only): macOS asks wasOpenedAtLogin, the o
   assert.equal(openedAtLogin('linux', ['/opt/Hindsight/hindsight'], false), false);
   assert.equal(openedAtLogin('win32', ['C:\\Hindsight\\Hindsight.exe', '--hidden'], false), true);
   assert.equal(openedAtLogin('win32', ['C:\\Hindsight\\Hindsight.exe'], true), false, 'wasOpenedAtLogin means nothing outside macOS');
+});
+
+test('a second launch during start-up: the window is not made before the app is ready, and is shown once it is', () => {
+  let shown = 0;
+  const gate = new StartGate(() => (shown += 1));
+  gate.request();
+  gate.request();
+  assert.equal(shown, 0, 'nothing made before the app is ready');
+  assert.equal(gate.open(), true, 'start-up is told a window was asked for');
+  assert.equal(shown, 0, 'opening the gate leaves showing to start-up, once');
+  gate.request();
+  assert.equal(shown, 1, 'after start-up a second launch shows the window at once');
+  assert.equal(new StartGate(() => undefined).open(), false, 'without a second launch, start-up decides (login: tray only)');
 });

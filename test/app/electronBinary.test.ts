@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { findElectronBinary } from '../../src-main/app/electronBinary.js';
@@ -42,4 +42,20 @@ test('npm start without an Electron binary: one line pointing to hindsight serve
   assert.match(lines[0] as string, /^hindsight: cannot start the desktop app: no Electron executable at .*\. Use "npx hindsight serve"/);
   assert.doesNotMatch(result.stderr, /Downloading/);
   assert.equal(existsSync(join(projectRoot, 'node_modules', 'electron', 'path.txt')), pathFileBefore, 'node_modules/electron untouched');
+});
+
+test('npm start hands Electron the project folder (so package.json names the app), not main.js, and passes its arguments on', async (t) => {
+  // A stand-in Electron that writes down how it was started; its exit status is the launcher's.
+  const dist = await tempDir(t);
+  const record = join(dist, 'argv.json');
+  await writeFile(join(dist, 'electron'), `#!${process.execPath}\nrequire('node:fs').writeFileSync(${JSON.stringify(record)}, JSON.stringify(process.argv.slice(2)));\nprocess.exit(3);\n`, { mode: 0o755 });
+  const result = spawnSync(process.execPath, [launcher, '--hidden'], { env: { ...process.env, ELECTRON_OVERRIDE_DIST_PATH: dist }, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(result.status, 3, result.stderr);
+  const [folder, ...rest] = JSON.parse(await readFile(record, 'utf8')) as string[];
+  assert.equal(resolve(folder!), resolve(projectRoot));
+  assert.deepEqual(rest, ['--hidden']);
+  const pkg = JSON.parse(await readFile(join(folder!, 'package.json'), 'utf8')) as { main: string; productName: string; desktopName: string };
+  assert.equal(pkg.productName, 'Hindsight');
+  assert.equal(pkg.desktopName, 'hindsight.desktop');
+  assert.ok(existsSync(join(folder!, pkg.main)), `${pkg.main} is built`);
 });

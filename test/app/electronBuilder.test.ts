@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { APP_USER_MODEL_ID } from '../../src-main/app/appIdentity.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -52,6 +53,7 @@ function pngSize(file: string): [number, number] {
 test('electron-builder.yml passes electron-builder\'s schema and names the app, its targets and native-module handling', async () => {
   const config = await loadConfig();
   assert.equal(config.appId, 'org.hindsight.desktop');
+  assert.equal(APP_USER_MODEL_ID, config.appId, 'the app claims the id of the installer\'s shortcut, or Windows drops its notifications');
   assert.equal(config.productName, 'Hindsight');
   assert.deepEqual(config.linux?.target, ['AppImage', 'deb']);
   assert.deepEqual(config.mac?.target, ['dmg']);

@@ -4,7 +4,7 @@ import { mkdir, readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect, test } from '@playwright/test';
-import { BIN, SCREENS, callAgent, startServe, type ServeProcess } from './serveProcess.js';
+import { BIN, SCREENS, callAgent, startServe, type ServeProcess } from '../helpers/serveProcess.js';
 
 const run = promisify(execFile);
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect, test, type Page } from '@playwright/test';
 import WebSocket from 'ws';
-import { BIN, SCREENS, startServe, type ServeProcess } from './serveProcess.js';
+import { BIN, SCREENS, startServe, type ServeProcess } from '../helpers/serveProcess.js';
 
 const PASSWORD = 'correct horse battery staple';
 const run = promisify(execFile);
@@ -128,6 +128,8 @@ test('first run, two backups, the timeline, two versions of a file, and the olde
   await page.getByRole('radio', { name: 'Day' }).click();
   const bars = page.locator('.chart .bar');
   await expect(bars).toHaveCount(2);
+  // The first snapshot of these folders is a full one, the second an incremental one (newest first).
+  await expect(page.locator('.snapshot-table tbody tr td:nth-child(2)')).toHaveText(['incremental', 'full']);
   await shot(page, '07-timeline');
   await bars.first().click();
 

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
-import { SCREENS, callAgent, startServe, type ServeProcess } from './serveProcess.js';
+import { SCREENS, callAgent, startServe, type ServeProcess } from '../helpers/serveProcess.js';
 
 let serve: ServeProcess;
 test.beforeEach(async () => {

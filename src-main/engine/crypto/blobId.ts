@@ -32,3 +32,13 @@ export function computeBlobId(key: Buffer, data: Uint8Array): Buffer {
   hasher.reset();
   return Buffer.from(hasher.update(view).digest('hex'), 'hex');
 }
+
+/** A blob id computed from its plaintext given in parts, in order (a blob read a window at a time). */
+export function blobIdOfParts(key: Buffer): { update(part: Uint8Array): void; digest(): Buffer } {
+  if (key.byteLength !== KEY_LENGTH) throw new RangeError(`blob id key must be ${KEY_LENGTH} bytes`);
+  const hasher = Blake3Hasher.newKeyed(key);
+  return {
+    update: (part) => void hasher.update(Buffer.isBuffer(part) ? part : Buffer.from(part.buffer, part.byteOffset, part.byteLength)),
+    digest: () => Buffer.from(hasher.digest('hex'), 'hex'),
+  };
+}

@@ -3,10 +3,10 @@ import { hostname, userInfo } from 'node:os';
 import { BackendError, readChecked, type Backend, type ObjectHandle } from '../backend/backend.js';
 import { mapConcurrent } from '../concurrency.js';
 import { AuthenticationFailure, NonceKind, TAG_LENGTH, makeNonce, open } from '../crypto/aead.js';
-import { computeBlobId } from '../crypto/blobId.js';
+import { blobIdOfParts, computeBlobId } from '../crypto/blobId.js';
 import { MasterKey } from '../crypto/masterKey.js';
 import { DEFAULT_ARGON2, type Argon2Params } from '../crypto/passwordKey.js';
-import { compressBlob, openBlob, type PreparedBlob } from './blobCodec.js';
+import { compressBlob, openBlob, openBlobReader, type PlaintextReader, type PreparedBlob } from './blobCodec.js';
 import { newConfig, openConfig, sealConfig, type ConfigOptions, type RepositoryConfig } from './config.js';
 import { decodeIndexFile, decodeSupersedes, encodeIndexFile, type IndexFileContent, type IndexedPack } from './indexFile.js';
 import { createKeyFile, parseKeyFile, unwrapKeyFile, type KeyFile } from './keyFile.js';
@@ -72,6 +72,8 @@ export class Repository {
   private readonly finishingWaiters: (() => void)[] = [];
   private uploadError: unknown;
   private unindexed: IndexedPack[] = [];
+  /** The shared lock that overlapping `withLock(false)` calls hold together, and how many hold it. */
+  private sharedLease: { holders: number; readonly ready: Promise<RepositoryLock> } | undefined;
   private closed = false;
 
   private constructor(
@@ -247,15 +249,47 @@ export class Repository {
 
   /**
    * Runs `work` under a lock, with the index read again once the lock is held (another process may have
-   * added or pruned data since the repository was opened), and releases the lock afterwards.
+   * added or pruned data since the repository was opened), and releases the lock afterwards. Shared
+   * calls that overlap share one lock and one reload: the browser asks for a folder's page and its
+   * subfolders at once, and each lock is a list, a write, a second list and a delete on the backend
+   * (five requests on S3). The lock goes as soon as the last of them ends, so it never outlives the work.
    */
   async withLock<T>(exclusive: boolean, work: () => Promise<T>): Promise<T> {
-    const lock = await this.lock(exclusive);
+    if (exclusive) {
+      const lock = await this.lock(true);
+      try {
+        await this.reloadIndex();
+        return await work();
+      } finally {
+        await lock.release();
+      }
+    }
+    let lease = this.sharedLease;
+    if (!lease) {
+      const ready = this.lock(false).then(async (lock) => {
+        try {
+          await this.reloadIndex();
+        } catch (err) {
+          await lock.release();
+          throw err;
+        }
+        return lock;
+      });
+      lease = this.sharedLease = { holders: 0, ready };
+    }
+    lease.holders += 1;
     try {
-      await this.reloadIndex();
+      await lease.ready;
       return await work();
     } finally {
-      await lock.release();
+      lease.holders -= 1;
+      if (lease.holders === 0) {
+        if (this.sharedLease === lease) this.sharedLease = undefined;
+        await lease.ready.then(
+          (lock) => lock.release(),
+          () => undefined,
+        );
+      }
     }
   }
 
@@ -352,6 +386,56 @@ export class Repository {
       throw new RepositoryError('E_BLOB_NOT_FOUND', `Blob ${Buffer.from(id).toString('hex').slice(0, 16)} is not in the repository index.`);
     }
     return readChecked(this.backend, { type: 'data', name: location.pack }, { offset: location.offset, length: location.length }, (sealed) => this.openBlobAt(location, sealed));
+  }
+
+  /**
+   * Reads a blob a part at a time (see openBlobReader), for a caller that goes through it once and keeps
+   * less than all of it (a folder listing from its tree): `consume` reads the plaintext from the reader
+   * it is given, what it leaves unread is read here, and the whole is verified as loadBlob verifies it
+   * before `consume`'s result is returned. Damage throws, whatever `consume` made of the bytes.
+   */
+  async readBlob<T>(id: Uint8Array, consume: (reader: PlaintextReader) => T): Promise<T> {
+    const location = this.index.get(id);
+    if (!location) {
+      throw new RepositoryError('E_BLOB_NOT_FOUND', `Blob ${Buffer.from(id).toString('hex').slice(0, 16)} is not in the repository index.`);
+    }
+    return readChecked(this.backend, { type: 'data', name: location.pack }, { offset: location.offset, length: location.length }, (sealed) => {
+      const what = `Blob ${location.id.toString('hex').slice(0, 16)} in pack data/${location.pack}`;
+      const fault = (err: unknown) => damaged(what, err instanceof AuthenticationFailure ? 'authentication failed' : (err as Error).message, err);
+      let reader: PlaintextReader;
+      try {
+        reader = openBlobReader(this.master.packKey(Buffer.from(location.pack, 'hex')), location, sealed);
+      } catch (err) {
+        throw fault(err);
+      }
+      const hash = blobIdOfParts(this.master.blobIdKey);
+      let length = 0;
+      const verified: PlaintextReader = {
+        read(into) {
+          let count: number;
+          try {
+            count = reader.read(into);
+          } catch (err) {
+            throw fault(err);
+          }
+          hash.update(into.subarray(0, count));
+          length += count;
+          return count;
+        },
+      };
+      let result: { value: T } | { error: unknown };
+      try {
+        result = { value: consume(verified) };
+      } catch (error) {
+        result = { error };
+      }
+      const rest = Buffer.allocUnsafe(64 * 1024);
+      while (verified.read(rest) > 0);
+      if (length !== location.rawLength) throw damaged(what, `decompressed to ${length} bytes, expected ${location.rawLength}`);
+      if (!hash.digest().equals(location.id)) throw damaged(what, 'its content does not match its id');
+      if ('error' in result) throw result.error;
+      return result.value;
+    });
   }
 
   /** Decrypts a blob read from `location` and checks it is the blob the index says. */

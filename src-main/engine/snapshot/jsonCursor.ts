@@ -12,8 +12,17 @@ const BACKSLASH = 0x5c;
  * would refuse it) unless the string is read and has escapes. A tree is authenticated before it is read,
  * so this is a check of the format, not a defence.
  */
+/** Where a cursor reading a window at a time gets more text: the next bytes written to the start of `into`, how many (0 at the end). */
+export interface TextReader {
+  read(into: Uint8Array): number;
+}
+
 export class JsonCursor {
   private at = 0;
+  /** Reading a window at a time: the window's memory (bytes is its filled part), and whether the reader has more. */
+  private window: Buffer | undefined;
+  private reader: TextReader | undefined;
+  private ended = true;
   // The bounds of the last string passed and of the current key, kept in fields rather than returned as
   // small objects: a tree has a dozen keys and strings per entry, and each object was garbage.
   private stringStart = 0;
@@ -21,10 +30,76 @@ export class JsonCursor {
   private keyStart = 0;
   private keyEnd = 0;
 
-  constructor(private readonly bytes: Buffer) {}
+  // One function for every nested value skipped, not a new closure per object or array.
+  private readonly skipValue = () => this.skip();
+
+  constructor(private bytes: Buffer) {}
+
+  /**
+   * A cursor over text given a window at a time by `reader`, for text read once and not kept (a tree's
+   * JSON). Only a caller that walks an array element by element can move the window (see `more`); the
+   * rest of the text must lie within the window when it is read.
+   */
+  static reading(reader: TextReader, windowBytes: number): JsonCursor {
+    const cursor = new JsonCursor(Buffer.alloc(0));
+    cursor.window = Buffer.allocUnsafe(windowBytes);
+    cursor.reader = reader;
+    cursor.ended = false;
+    cursor.more(0);
+    return cursor;
+  }
+
+  /** Where the cursor is in the current window. */
+  get position(): number {
+    return this.at;
+  }
+
+  /** Whether fewer than `margin` bytes are left in the window and the reader has more. */
+  nearEnd(margin: number): boolean {
+    return !this.ended && this.bytes.length - this.at < margin;
+  }
+
+  /**
+   * Moves the window on: the bytes from `keepFrom` (a position at or before the cursor's) go to its start,
+   * followed by as many more as fit, in a window twice as large when what is kept fills half of it.
+   * Positions taken before are then off by `keepFrom`. False when the reader had nothing more to give.
+   */
+  more(keepFrom: number): boolean {
+    if (this.ended || !this.window || !this.reader) return false;
+    const kept = this.bytes.length - keepFrom;
+    if (kept * 2 > this.window.length) {
+      const larger = Buffer.allocUnsafe(this.window.length * 2);
+      this.bytes.copy(larger, 0, keepFrom);
+      this.window = larger;
+    } else {
+      this.bytes.copy(this.window, 0, keepFrom);
+    }
+    let filled = kept;
+    while (filled < this.window.length) {
+      const count = this.reader.read(this.window.subarray(filled));
+      if (count === 0) {
+        this.ended = true;
+        break;
+      }
+      filled += count;
+    }
+    this.bytes = this.window.subarray(0, filled);
+    this.at -= keepFrom;
+    return filled > kept || this.ended;
+  }
+
+  /** Goes back to `position` (taken in this window) and moves the window on from there; false when there is nothing more to read. */
+  retryFrom(position: number): boolean {
+    if (this.ended) return false;
+    this.at = position;
+    return this.more(position);
+  }
 
   /** The next value's first character (after white space), without moving past it. */
   peek(): number {
+    const byte = this.bytes[this.at];
+    // Trees are written without white space: the common case costs one look.
+    if (byte !== undefined && byte > 0x20) return byte;
     this.skipSpace();
     if (this.at >= this.bytes.length) throw invalid();
     return this.bytes[this.at] as number;
@@ -79,6 +154,61 @@ export class JsonCursor {
     return true;
   }
 
+  /**
+   * Which of `words` a string value is, returned as the word itself: no new string is made (unless the
+   * value has escapes). Undefined when the value is another string or not a string (then skipped).
+   */
+  oneOf(words: readonly string[]): string | undefined {
+    if (this.peek() !== QUOTE) {
+      this.skip();
+      return undefined;
+    }
+    this.passString();
+    const length = this.stringEnd - this.stringStart;
+    for (let i = this.stringStart; i < this.stringEnd; i++) {
+      if (this.bytes[i] === BACKSLASH) {
+        const text = this.parseSlice(this.stringStart - 1, this.stringEnd + 1) as string;
+        return words.find((word) => word === text);
+      }
+    }
+    // Indexed, not for…of: before V8 optimises this, each iteration of for…of makes an object.
+    for (let w = 0; w < words.length; w++) {
+      const word = words[w] as string;
+      if (word.length !== length) continue;
+      let i = 0;
+      while (i < length && this.bytes[this.stringStart + i] === word.charCodeAt(i)) i++;
+      if (i === length) return word;
+    }
+    return undefined;
+  }
+
+  /**
+   * A string value of decimal digits (an optional minus sign, then 1 to 30 digits), as a number of
+   * units of 10^`dropDigits` rounded toward zero (nanoseconds to milliseconds: 6), read from the bytes
+   * without making a string. Undefined when the value is anything else (then passed or skipped). An
+   * escaped digit (\u0031) is JSON too: such a string is read as JSON.parse reads it.
+   */
+  decimalString(dropDigits: number): number | undefined {
+    if (this.peek() !== QUOTE) {
+      this.skip();
+      return undefined;
+    }
+    this.passString();
+    let start = this.stringStart;
+    const end = this.stringEnd;
+    for (let i = start; i < end; i++) if (this.bytes[i] === BACKSLASH) return decimalOf(this.parseSlice(start - 1, end + 1) as string, dropDigits);
+    const negative = this.bytes[start] === 0x2d;
+    if (negative) start += 1;
+    if (end - start < 1 || end - start > 30) return undefined;
+    let value = 0;
+    for (let i = start; i < end; i++) {
+      const byte = this.bytes[i] as number;
+      if (byte < 0x30 || byte > 0x39) return undefined;
+      if (i < end - dropDigits) value = value * 10 + byte - 0x30;
+    }
+    return negative && value !== 0 ? -value : value;
+  }
+
   /** A string value, or undefined when the value is something else (then skipped). */
   string(): string | undefined {
     if (this.peek() !== QUOTE) {
@@ -105,8 +235,8 @@ export class JsonCursor {
   skip(): void {
     const first = this.peek();
     if (first === QUOTE) this.passString();
-    else if (first === 0x7b) this.object(() => this.skip());
-    else if (first === 0x5b) this.array(() => this.skip());
+    else if (first === 0x7b) this.object(this.skipValue);
+    else if (first === 0x5b) this.array(this.skipValue);
     else if (first === 0x74) this.literal('true');
     else if (first === 0x66) this.literal('false');
     else if (first === 0x6e) this.literal('null');
@@ -116,6 +246,7 @@ export class JsonCursor {
   /** Checks that only white space is left. */
   end(): void {
     this.skipSpace();
+    while (this.at === this.bytes.length && this.more(this.at)) this.skipSpace();
     if (this.at !== this.bytes.length) throw invalid();
   }
 
@@ -165,14 +296,16 @@ export class JsonCursor {
 
   /** Moves past a string, noting where its content starts and ends (between the quotes). */
   private passString(): void {
+    const bytes = this.bytes;
     const start = this.at + 1;
     let quote = start;
     for (;;) {
-      quote = this.bytes.indexOf(QUOTE, quote);
-      if (quote < 0) throw invalid();
+      // Looked for here rather than with indexOf, whose call costs more than the few bytes of a key or a time.
+      while (quote < bytes.length && bytes[quote] !== QUOTE) quote++;
+      if (quote >= bytes.length) throw invalid();
       // A quote after an odd number of backslashes is escaped: part of the string.
       let backslashes = 0;
-      while (this.bytes[quote - 1 - backslashes] === BACKSLASH) backslashes += 1;
+      while (bytes[quote - 1 - backslashes] === BACKSLASH) backslashes += 1;
       if (backslashes % 2 === 0) break;
       quote += 1;
     }
@@ -198,6 +331,13 @@ export class JsonCursor {
       throw invalid();
     }
   }
+}
+
+/** The decimal text `text` (see decimalString) as a number of units of 10^dropDigits, or undefined when it is not decimal. */
+function decimalOf(text: string, dropDigits: number): number | undefined {
+  if (!/^-?\d{1,30}$/.test(text)) return undefined;
+  const kept = text.slice(0, Math.max(0, text.length - dropDigits));
+  return kept === '' || kept === '-' ? 0 : Number(kept) || 0;
 }
 
 function isDigit(byte: number | undefined): boolean {

@@ -2,12 +2,11 @@ import type { FolderEntry } from '../../../src-shared/folderPage.js';
 import { FormatViolation } from '../repository/packFormat.js';
 import type { Repository } from '../repository/repository.js';
 import { damaged } from '../repository/repositoryError.js';
-import { JsonCursor, JsonSyntaxError } from './jsonCursor.js';
+import { JsonCursor, JsonSyntaxError, type TextReader } from './jsonCursor.js';
 import { NODE_TYPES, displayName } from './tree.js';
 
 /** Names that show as they are: printable ASCII without a backslash (displayName escapes the rest). */
 const PLAIN_NAME = /^[\x20-\x5b\x5d-\x7e]+$/;
-const DECIMAL = /^-?\d{1,30}$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /**
@@ -19,9 +18,16 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
  * checked here; restore and check decode the full entries and check the rest.
  */
 export async function loadListing(repository: Repository, treeId: Buffer): Promise<FolderEntry[]> {
-  const plaintext = await repository.loadBlob(treeId);
   try {
-    return decodeListing(plaintext);
+    try {
+      // A window at a time: a 15 MB tree is decompressed into the same 256 KiB, not into 15 MB of fresh memory.
+      return await repository.readBlob(treeId, (reader) => decodeListingFrom(reader, 256 * 1024));
+    } catch (err) {
+      // Text a window cannot hold outside the list of entries (no tree Hindsight writes has any), or JSON
+      // that is not: read whole, where a fault is a fault.
+      if (!(err instanceof JsonSyntaxError)) throw err;
+      return decodeListing(await repository.loadBlob(treeId));
+    }
   } catch (err) {
     if (err instanceof FormatViolation) throw damaged(`Tree ${treeId.toString('hex').slice(0, 16)}`, err.message, err);
     throw err;
@@ -29,7 +35,18 @@ export async function loadListing(repository: Repository, treeId: Buffer): Promi
 }
 
 export function decodeListing(plaintext: Buffer): FolderEntry[] {
-  const cursor = new JsonCursor(plaintext);
+  return listEntries(new JsonCursor(plaintext));
+}
+
+/** The same as decodeListing, from text given a part at a time, read through a window of `windowBytes` (larger when an entry needs it). */
+export function decodeListingFrom(reader: TextReader, windowBytes: number): FolderEntry[] {
+  return listEntries(JsonCursor.reading(reader, windowBytes));
+}
+
+/** Space left after an entry below which the window moves on: enough for the "]}" that ends a tree. */
+const MARGIN = 64;
+
+function listEntries(cursor: JsonCursor): FolderEntry[] {
   let entries: FolderEntry[] | undefined;
   if (cursor.peek() !== 0x7b) cursor.skip();
   else
@@ -39,13 +56,24 @@ export function decodeListing(plaintext: Buffer): FolderEntry[] {
       entries = undefined;
       if (cursor.peek() !== 0x5b) return cursor.skip();
       const listed: FolderEntry[] = [];
+      const reader = new EntryReader(cursor);
       cursor.array((index) => {
-        try {
-          listed.push(listingEntry(cursor));
-        } catch (err) {
-          if (err instanceof FormatViolation && !(err instanceof JsonSyntaxError)) throw new FormatViolation(`tree has unexpected content: entry ${index}: ${err.message}`);
-          throw err;
+        let start = cursor.position;
+        for (;;) {
+          try {
+            listed.push(reader.read());
+            break;
+          } catch (err) {
+            // An entry cut off by the end of the window is read again from its start, with more of the tree.
+            if (err instanceof JsonSyntaxError && cursor.retryFrom(start)) {
+              start = cursor.position;
+              continue;
+            }
+            if (err instanceof FormatViolation && !(err instanceof JsonSyntaxError)) throw new FormatViolation(`tree has unexpected content: entry ${index}: ${err.message}`);
+            throw err;
+          }
         }
+        if (cursor.nearEnd(MARGIN)) cursor.more(cursor.position);
       });
       entries = listed;
     });
@@ -54,80 +82,92 @@ export function decodeListing(plaintext: Buffer): FolderEntry[] {
   return entries;
 }
 
-/** A value that was there but not a string. */
-const NOT_A_STRING = Symbol('not a string');
-type Text = string | typeof NOT_A_STRING | undefined;
+/** A value that was there but not a string (or, for the type and time, not one of the values allowed). */
+const INVALID = Symbol('invalid');
+type Text = string | typeof INVALID | undefined;
 
-function listingEntry(cursor: JsonCursor): FolderEntry {
-  if (cursor.peek() !== 0x7b) {
-    cursor.skip();
-    throw new FormatViolation('not an object');
-  }
-  let type: Text;
-  let name: Text;
-  let nameB64: Text;
-  let linkTarget: Text;
-  let linkTargetB64: Text;
-  let mtimeNs: Text;
-  let size: unknown;
-  let xattrs: unknown;
-  // Keys told apart by length first: an entry has a dozen, most of them skipped.
-  cursor.object(() => {
+const TYPE_NAMES = [...NODE_TYPES];
+
+/**
+ * Reads entries one after another into one set of fields, with one function (`member`) for their keys,
+ * instead of a closure and its variables per entry: 50,000 of each were garbage, and in an agent that
+ * has just started this code runs before V8 optimises it, where each call and allocation counts.
+ */
+class EntryReader {
+  private type: Text;
+  private name: Text;
+  private nameB64: Text;
+  private linkTarget: Text;
+  private linkTargetB64: Text;
+  private mtimeMs: number | typeof INVALID | undefined;
+  private size: unknown;
+  private xattrs: unknown;
+
+  constructor(private readonly cursor: JsonCursor) {}
+
+  private readonly member = (): void => {
+    const cursor = this.cursor;
+    // Keys told apart by length first: an entry has a dozen, most of them skipped.
     switch (cursor.keyLength) {
       case 4:
-        if (cursor.keyIs('name')) return void (name = shownText(cursor));
-        if (cursor.keyIs('type')) return void (type = cursor.string() ?? NOT_A_STRING);
-        if (cursor.keyIs('size')) return void (size = cursor.number() ?? NOT_A_STRING);
+        if (cursor.keyIs('name')) return void (this.name = shownText(cursor));
+        if (cursor.keyIs('type')) return void (this.type = cursor.oneOf(TYPE_NAMES) ?? INVALID);
+        if (cursor.keyIs('size')) return void (this.size = cursor.number() ?? INVALID);
         break;
       case 7:
-        if (cursor.keyIs('mtimeNs')) return void (mtimeNs = cursor.string() ?? NOT_A_STRING);
-        if (cursor.keyIs('nameB64')) return void (nameB64 = cursor.string() ?? NOT_A_STRING);
+        // Nanoseconds as a decimal string, kept as whole milliseconds (toward zero, as BigInt division rounds).
+        if (cursor.keyIs('mtimeNs')) return void (this.mtimeMs = cursor.decimalString(6) ?? INVALID);
+        if (cursor.keyIs('nameB64')) return void (this.nameB64 = cursor.string() ?? INVALID);
         break;
       case 6:
-        if (cursor.keyIs('xattrs')) return void (xattrs = cursor.value());
+        if (cursor.keyIs('xattrs')) return void (this.xattrs = cursor.value());
         break;
       case 10:
-        if (cursor.keyIs('linkTarget')) return void (linkTarget = shownText(cursor));
+        if (cursor.keyIs('linkTarget')) return void (this.linkTarget = shownText(cursor));
         break;
       case 13:
-        if (cursor.keyIs('linkTargetB64')) return void (linkTargetB64 = cursor.string() ?? NOT_A_STRING);
+        if (cursor.keyIs('linkTargetB64')) return void (this.linkTargetB64 = cursor.string() ?? INVALID);
         break;
     }
     cursor.skip();
-  });
-  if (typeof type !== 'string' || !NODE_TYPES.has(type)) throw new FormatViolation('unknown type');
-  const shownName = shownBytes('name', name, nameB64);
-  if (shownName === undefined) throw new FormatViolation('no name');
-  if (typeof mtimeNs !== 'string' || !DECIMAL.test(mtimeNs)) throw new FormatViolation('mtimeNs is not a decimal number');
-  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw new FormatViolation('size is not a whole number');
-  const shownTarget = shownBytes('linkTarget', linkTarget, linkTargetB64);
-  if (xattrs !== undefined && (!Array.isArray(xattrs) || xattrs.some((x) => typeof (x as { name?: unknown })?.name !== 'string'))) throw new FormatViolation('xattrs is not a list of attributes');
-  // Assigned one by one, not spread from small objects: a third of this function's time went to those.
-  const mtimeMs = millisecondsOf(mtimeNs);
-  const shown: { -readonly [K in keyof FolderEntry]: FolderEntry[K] } = type === 'file' ? { name: shownName, type, size, mtimeMs } : { name: shownName, type, mtimeMs };
-  if (shownTarget !== undefined) shown.linkTarget = shownTarget;
-  if (xattrs !== undefined) shown.xattrs = (xattrs as { name: string }[]).map((x) => x.name);
-  return shown;
-}
+  };
 
-/** Nanoseconds (a decimal string) to whole milliseconds, toward zero as BigInt division rounds: the digits but the last six. */
-function millisecondsOf(nanoseconds: string): number {
-  const whole = nanoseconds.slice(0, -6);
-  return whole === '' || whole === '-' ? 0 : Number(whole);
+  read(): FolderEntry {
+    const cursor = this.cursor;
+    if (cursor.peek() !== 0x7b) {
+      cursor.skip();
+      throw new FormatViolation('not an object');
+    }
+    this.type = this.name = this.nameB64 = this.linkTarget = this.linkTargetB64 = this.mtimeMs = this.size = this.xattrs = undefined;
+    cursor.object(this.member);
+    const { type, mtimeMs, size, xattrs } = this;
+    if (typeof type !== 'string') throw new FormatViolation('unknown type');
+    const shownName = shownBytes('name', this.name, this.nameB64);
+    if (shownName === undefined) throw new FormatViolation('no name');
+    if (typeof mtimeMs !== 'number') throw new FormatViolation('mtimeNs is not a decimal number');
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw new FormatViolation('size is not a whole number');
+    const shownTarget = shownBytes('linkTarget', this.linkTarget, this.linkTargetB64);
+    if (xattrs !== undefined && (!Array.isArray(xattrs) || xattrs.some((x) => typeof (x as { name?: unknown })?.name !== 'string'))) throw new FormatViolation('xattrs is not a list of attributes');
+    // Assigned one by one, not spread from small objects: a third of this function's time went to those.
+    const shown: { -readonly [K in keyof FolderEntry]: FolderEntry[K] } = type === 'file' ? { name: shownName, type, size, mtimeMs } : { name: shownName, type, mtimeMs };
+    if (shownTarget !== undefined) shown.linkTarget = shownTarget;
+    if (xattrs !== undefined) shown.xattrs = (xattrs as { name: string }[]).map((x) => x.name);
+    return shown;
+  }
 }
 
 /** A name or link target stored as text, as a person reads it: printable ASCII without a backslash as it is, the rest escaped by displayName. */
 function shownText(cursor: JsonCursor): Text {
   const text = cursor.string();
-  if (text === undefined) return NOT_A_STRING;
+  if (text === undefined) return INVALID;
   return PLAIN_NAME.test(text) ? text : displayName(Buffer.from(text, 'utf8'));
 }
 
 /** A name or link target: stored as text (`key`) or as base64 bytes (`key`B64). */
 function shownBytes(key: string, text: Text, b64: Text): string | undefined {
-  if (text === NOT_A_STRING) throw new FormatViolation(`${key} is not a string`);
+  if (text === INVALID) throw new FormatViolation(`${key} is not a string`);
   if (text !== undefined) return text;
   if (b64 === undefined) return undefined;
-  if (b64 === NOT_A_STRING || !BASE64.test(b64)) throw new FormatViolation(`${key}B64 is not base64`);
+  if (b64 === INVALID || !BASE64.test(b64)) throw new FormatViolation(`${key}B64 is not base64`);
   return displayName(Buffer.from(b64, 'base64'));
 }

@@ -30,6 +30,41 @@ test('shared locks coexist; an exclusive lock excludes everything else', async (
   assert.deepEqual((await repository.listLocks()).locks, []);
 });
 
+test('overlapping shared withLock calls hold one lock together, released when the last ends; the next call takes its own', async (t) => {
+  const { repository, reopen } = await createTestRepository(t);
+  const other = await reopen();
+  const lockIds = async () => (await repository.listLocks()).locks.map((l) => l.id);
+  let finishFirst!: () => void;
+  const firstHeld = new Promise<string[]>((resolve) => {
+    void repository.withLock(false, async () => {
+      resolve(await lockIds());
+      await new Promise<void>((done) => (finishFirst = done));
+    });
+  });
+  const held = await firstHeld;
+  assert.equal(held.length, 1);
+  // A second call while the first runs joins its lock; the first ends meanwhile, and the lock stays for the second.
+  const second = repository.withLock(false, async () => {
+    finishFirst();
+    await sleep(50);
+    return lockIds();
+  });
+  assert.deepEqual(await second, held);
+  assert.deepEqual(await lockIds(), [], 'released when the last call ended');
+  // Nothing lingers: an exclusive lock is free at once, and a later shared call takes a new lock.
+  await (await other.lock(true)).release();
+  const later = await repository.withLock(false, lockIds);
+  assert.equal(later.length, 1);
+  assert.notDeepEqual(later, held);
+  // A failure to lock reaches every call that joined it, and the next call tries afresh.
+  const exclusive = await other.lock(true);
+  const refused = await Promise.allSettled([repository.withLock(false, async () => 1), repository.withLock(false, async () => 2)]);
+  assert.deepEqual(refused.map((r) => r.status === 'rejected' && (r.reason as { code?: string }).code), ['E_LOCKED', 'E_LOCKED']);
+  await exclusive.release();
+  assert.equal(await repository.withLock(false, async () => 3), 3);
+  assert.deepEqual(await lockIds(), []);
+});
+
 test('a held lock refreshes its heartbeat and stays live; a silent one goes stale', async (t) => {
   const timing = { staleAfterMs: 400, refreshEveryMs: 100 };
   const { repository, reopen, path } = await createTestRepository(t, {}, { lockTiming: timing });

@@ -24,15 +24,35 @@ async function onlyFile(folder: string): Promise<string> {
   return join(names[0]?.parentPath ?? folder, names[0]?.name ?? '');
 }
 
-/** Reads the pack's header and every blob the index places in it; resolves to the first error. */
+/**
+ * Reads the pack's header and every blob the index places in it, whole (loadBlob) and a part at a time
+ * (readBlob, once read through and once not read at all by its caller): the two ways must agree on every
+ * blob, in bytes when sound and in refusing when not. Resolves to the first error.
+ */
 async function verifyPack(repository: Repository, pack: string): Promise<unknown> {
   try {
     await repository.readPackHeader(pack);
-    for (const blob of repository.index.blobs()) if (blob.pack === pack) await repository.loadBlob(blob.id);
-    return undefined;
   } catch (err) {
     return err;
   }
+  for (const blob of repository.index.blobs()) {
+    if (blob.pack !== pack) continue;
+    const outcome = (read: Promise<Buffer | undefined>) => read.then((bytes) => ({ bytes }), (error: unknown) => ({ error }));
+    const whole = await outcome(repository.loadBlob(blob.id));
+    const unread = await outcome(repository.readBlob(blob.id, () => undefined));
+    const parts = await outcome(
+      repository.readBlob(blob.id, (reader) => {
+        const read: Buffer[] = [];
+        const part = Buffer.alloc(5000);
+        for (let count; (count = reader.read(part)) > 0; ) read.push(Buffer.from(part.subarray(0, count)));
+        return Buffer.concat(read);
+      }),
+    );
+    assert.deepEqual(['error' in unread, 'error' in parts], ['error' in whole, 'error' in whole], 'loadBlob and readBlob refuse the same blobs');
+    if ('error' in whole) return whole.error;
+    assert.ok('bytes' in parts && parts.bytes?.equals(whole.bytes!), 'readBlob gives the bytes loadBlob gives');
+  }
+  return undefined;
 }
 
 test('a wrong password is refused with a clear error', async (t) => {

@@ -3,7 +3,9 @@ import { test } from 'node:test';
 import type { FolderEntry } from '../../../src-shared/folderPage.js';
 import { FormatViolation } from '../../../src-main/engine/repository/packFormat.js';
 import { decodeTree, displayName, encodeTree, type TreeNode } from '../../../src-main/engine/snapshot/tree.js';
-import { decodeListing } from '../../../src-main/engine/snapshot/treeListing.js';
+import { JsonSyntaxError } from '../../../src-main/engine/snapshot/jsonCursor.js';
+import { decodeListing, decodeListingFrom, loadListing } from '../../../src-main/engine/snapshot/treeListing.js';
+import { createTestRepository } from '../../helpers/testRepository.js';
 
 /** The listing as the agent made it before, from the fully decoded entries: what decodeListing must equal. */
 function listingFromFullDecode(plaintext: Buffer): FolderEntry[] {
@@ -46,8 +48,16 @@ test('a malformed tree is refused as such, naming the entry', () => {
   refused(tree([{ ...good, name: 7 }]), /name is not a string/);
   refused(tree([{ ...good, name: undefined, nameB64: '!!' }]), /nameB64 is not base64/);
   refused(tree([{ ...good, mtimeNs: 1 }]), /mtimeNs is not a decimal number/);
+  for (const mtimeNs of ['', '-', '12a', '1.5', '+1', ' 1', '1'.repeat(31)]) refused(tree([{ ...good, mtimeNs }]), /mtimeNs is not a decimal number/);
   refused(tree([{ ...good, size: -1 }]), /size is not a whole number/);
   refused(tree([{ ...good, xattrs: [{ value: 'AA==' }] }]), /xattrs is not a list/);
+});
+
+test('times are whole milliseconds toward zero, and escaped digits and type names read as JSON reads them', () => {
+  const listed = (entry: string) => decodeListing(Buffer.from(`{"nodes":[${entry}]}`))[0];
+  const at = (mtimeNs: string) => listed(`{"name":"a","type":"file","mtimeNs":"${mtimeNs}","size":1}`)?.mtimeMs;
+  assert.deepEqual(['1999999', '-1999999', '-999999', '0', '-0', '000001000000', '1'.repeat(30)].map(at), [1, -1, 0, 0, 0, 1, Number('1'.repeat(24))]);
+  assert.deepEqual(listed('{"name":"a","type":"fil\\u0065","mtimeNs":"\\u0031000000","size":1}'), { name: 'a', type: 'file', size: 1, mtimeMs: 1 });
 });
 
 test('a listing reads the tree whatever its JSON layout: white space, keys in any order, escapes, unknown keys', () => {
@@ -82,4 +92,58 @@ test('a tree that is not JSON is refused as such, wherever the fault is', () => 
     assert.throws(() => decodeListing(Buffer.from(text)), (err: Error) => err instanceof FormatViolation && /not valid JSON/.test(err.message), text);
   }
   assert.deepEqual(decodeListing(Buffer.from(`{"nodes":[${good.replace('"size":1', '"size":1e3')}]}`))[0]?.size, 1000);
+});
+
+/** A reader that gives `text` in parts of the sizes `parts` cycles through, as a decompressor may. */
+function partsOf(text: Buffer, parts: readonly number[]) {
+  let at = 0;
+  let turn = 0;
+  return {
+    read(into: Uint8Array): number {
+      const count = Math.min(into.byteLength, parts[turn++ % parts.length]!, text.length - at);
+      into.set(text.subarray(at, at + count));
+      at += count;
+      return count;
+    },
+  };
+}
+
+test('read a window at a time, a tree lists the same whatever the window and however its text comes; entries larger than the window are read whole', () => {
+  const big = Array.from({ length: 300 }, (_, i) => id(i % 256));
+  const nodes: TreeNode[] = Array.from({ length: 200 }, (_, i) => ({
+    ...common,
+    name: Buffer.from(i % 7 === 0 ? `naïve "quoted" \\ ${i}` : `file-${i}`),
+    type: i % 5 === 0 ? 'dir' : 'file',
+    mtimeNs: BigInt(i) * 1_000_000_123n - 50_000_000n,
+    size: i * 1000,
+    ...(i % 5 === 0 ? { subtree: id(i % 256) } : { content: i === 100 ? big : [id(i % 256)] }),
+    ...(i % 9 === 0 ? { xattrs: [{ name: `user.n${i}`, value: Buffer.from('v') }] } : {}),
+  }));
+  const plaintext = encodeTree(nodes);
+  const expected = decodeListing(plaintext);
+  assert.deepEqual(expected, listingFromFullDecode(plaintext));
+  // (The window must hold what comes before the first entry, {"nodes":[ in every tree Hindsight writes.)
+  for (const window of [16, 100, 333, 4096, plaintext.length * 2]) {
+    for (const parts of [[plaintext.length], [1], [7, 1, 50], [4096]]) {
+      assert.deepEqual(decodeListingFrom(partsOf(plaintext, parts), window), expected, `window ${window}, parts ${parts.join(',')}`);
+    }
+  }
+  // An empty folder, and white space around it all.
+  assert.deepEqual(decodeListingFrom(partsOf(Buffer.from(' {"nodes":[]} \n'), [1]), 16), []);
+  // Text after the tree is found however late it comes.
+  assert.throws(() => decodeListingFrom(partsOf(Buffer.concat([plaintext, Buffer.from(' x')]), [4096]), 1024), JsonSyntaxError);
+  assert.throws(() => decodeListingFrom(partsOf(plaintext.subarray(0, plaintext.length - 1), [4096]), 1024), JsonSyntaxError);
+});
+
+test('a tree listed from the repository a window at a time equals its whole decode, also when text before its entries overflows the window', async (t) => {
+  const { repository } = await createTestRepository(t);
+  const nodes: TreeNode[] = Array.from({ length: 3000 }, (_, i) => ({ ...common, name: Buffer.from(`mail-${i}.eml`), type: 'file', mtimeNs: BigInt(i) * 1_000_000_000n, size: i, content: [id(i % 256)] }));
+  const plaintext = encodeTree(nodes);
+  // A member before the entries longer than the window (no tree Hindsight writes has one): read whole instead.
+  const padded = Buffer.from(`{"padding":"${'x'.repeat(300 * 1024)}",${plaintext.toString('utf8').slice(1)}`);
+  const stored = [(await repository.saveBlob('tree', plaintext)).id, (await repository.saveBlob('tree', padded)).id];
+  await repository.flush();
+  const expected = decodeListing(plaintext);
+  assert.ok(plaintext.length > 256 * 1024, 'the tree spans several windows');
+  for (const treeId of stored) assert.deepEqual(await loadListing(repository, treeId), expected);
 });

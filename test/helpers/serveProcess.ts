@@ -6,8 +6,10 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 
-export const BIN = fileURLToPath(new URL('../../bin/hindsight.js', import.meta.url));
-export const SCREENS = fileURLToPath(new URL('../../test-results/screens/', import.meta.url));
+/** The project's root: this file runs from test/helpers in the UI tests (Playwright reads the source) and from build/test/helpers in the benchmarks. */
+const ROOT = new URL(import.meta.url.includes('/build/test/') ? '../../../' : '../../', import.meta.url);
+export const BIN = fileURLToPath(new URL('bin/hindsight.js', ROOT));
+export const SCREENS = fileURLToPath(new URL('test-results/screens/', ROOT));
 
 export interface ServeProcess {
   /** The URL with the token, as printed. */
@@ -18,6 +20,8 @@ export interface ServeProcess {
   readonly dir: string;
   readonly env: NodeJS.ProcessEnv;
   readonly output: string[];
+  /** The serve process's id (its agent runs inside it when none was running). */
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -54,6 +58,7 @@ export async function startServe(extraEnv: Record<string, string> = {}): Promise
     dir,
     env,
     output,
+    pid: child.pid!,
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
