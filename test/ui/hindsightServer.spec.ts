@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { expect, test } from '@playwright/test';
 import { SERVER_PASSWORD, startHindsightServer } from '../helpers/hindsightServer.js';
-import { SCREENS, callAgent, startServe, type ServeProcess } from './serveProcess.js';
+import { SCREENS, callAgent, startServe, type ServeProcess } from '../helpers/serveProcess.js';
 
 const PASSWORD = 'correct horse battery staple';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { expect, test } from '@playwright/test';
 import { sshdMissing, startSshServer } from '../helpers/sshServer.js';
-import { SCREENS, callAgent, startServe, type ServeProcess } from './serveProcess.js';
+import { SCREENS, callAgent, startServe, type ServeProcess } from '../helpers/serveProcess.js';
 
 const PASSWORD = 'correct horse battery staple';
 
