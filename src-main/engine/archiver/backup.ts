@@ -792,7 +792,7 @@ class BackupRun {
    */
   private unchangedFile(stat: EntryStat, node: TreeNode | undefined): TreeNode | undefined {
     if (!this.parentNodesReusable || node?.type !== 'file' || !node.content || !stat.isFile()) return undefined;
-    if (node.inode !== stat.ino || node.ctimeNs !== stat.ctimeNs || node.mtimeNs !== stat.mtimeNs || BigInt(node.size) !== stat.size) return undefined;
+    if (!sameFileState(stat, parentFileState(node))) return undefined;
     if (node.mode !== Number(stat.mode & 0o7777n) || node.uid !== Number(stat.uid) || node.gid !== Number(stat.gid)) return undefined;
     if ((node.birthtimeNs ?? 0n) !== stat.birthtimeNs) return undefined;
     // Device and link count are recorded for files with several links only (hardLinkOf); a device number can change across reboots.

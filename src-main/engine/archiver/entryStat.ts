@@ -16,12 +16,6 @@ export type EntryStat = Pick<
 /** The fields packed per entry, in this order, into a BigInt64Array. */
 export const STAT_FIELDS = ['dev', 'ino', 'mode', 'nlink', 'uid', 'gid', 'rdev', 'size', 'mtimeNs', 'ctimeNs', 'birthtimeNs'] as const;
 const FIELDS = STAT_FIELDS.length;
-/** Where `mode` lies among an entry's packed fields. */
-export const MODE_FIELD = STAT_FIELDS.indexOf('mode');
-
-export function isDirectoryMode(mode: bigint): boolean {
-  return (Number(mode) & constants.S_IFMT) === constants.S_IFDIR;
-}
 
 export function packStat(stat: BigIntStats, into: BigInt64Array, index: number): void {
   for (const [i, field] of STAT_FIELDS.entries()) into[index * FIELDS + i] = stat[field];

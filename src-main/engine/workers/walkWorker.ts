@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { childPath } from '../archiver/childPath.js';
 import { ExcludeRules, type ExcludeOptions } from '../archiver/excludes.js';
-import { isDirectoryMode, MODE_FIELD, packedStatsLength } from '../archiver/entryStat.js';
+import { PackedStat } from '../archiver/entryStat.js';
 import { joinNames, lstatEntries } from '../archiver/folderStats.js';
 import { scanSources, type ScanTotals } from '../archiver/scanner.js';
 import { readXattrs } from '../metadata/xattrs.js';
@@ -111,10 +111,10 @@ function list({ id, folder, only, xattrs: withXattrs, flags: withFlags }: ListRe
     errors.push(failure ? errorInfo(failure) : null);
     if (failure || (!withFlags && !withXattrs)) continue;
     const entry = childPath(path, name);
-    const isDirectory = isDirectoryMode(stats[packedStatsLength(i) + MODE_FIELD] as bigint);
-    if (withFlags && isDirectory) {
+    const stat = PackedStat.at(stats, i);
+    if (withFlags && stat.isDirectory()) {
       try {
-        const found = readFlags(entry, stats[packedStatsLength(i)] as bigint);
+        const found = readFlags(entry, stat.dev);
         if (found) flags.push({ at: i, flags: found });
       } catch (err) {
         flags.push({ at: i, error: errorInfo(err) });
