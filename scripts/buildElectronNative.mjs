@@ -34,8 +34,13 @@ mkdirSync(staging, { recursive: true });
 for (const name of ['package.json', 'binding.gyp', 'src', 'deps']) cpSync(join(source, name), join(staging, name), { recursive: true });
 const gyp = require.resolve('node-gyp/bin/node-gyp.js');
 console.log(`Building better-sqlite3 for Electron ${electronVersion} (once per Electron version)…`);
+// npm passes its config to scripts as npm_config_* variables, and node-gyp reads them: a nodedir (an
+// .npmrc's `nodedir=/usr`, as on Debian machines building against the system's Node) would build
+// against Node's headers under Electron's name, a module that loads nowhere. Electron's headers only.
+const gypEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => name.toLowerCase() !== 'npm_config_nodedir'));
 const build = spawnSync(process.execPath, [gyp, 'rebuild', '--release', `--target=${electronVersion}`, `--arch=${process.arch}`, '--runtime=electron', '--dist-url=https://electronjs.org/headers'], {
   cwd: staging,
+  env: gypEnv,
   stdio: ['ignore', 'ignore', 'pipe'],
   encoding: 'utf8',
 });

@@ -17,8 +17,11 @@ test('npm start where Electron\'s headers cannot be downloaded: one line saying 
   await copyFile(join(root, 'scripts', 'buildElectronNative.mjs'), join(checkout, 'scripts', 'buildElectronNative.mjs'));
   await copyFile(join(root, 'package.json'), join(checkout, 'package.json'));
   await symlink(join(root, 'node_modules'), join(checkout, 'node_modules'));
+  // The machine's own proxy settings go first: CI reached Electron's headers through an npm_config_proxy
+  // or a NO_PROXY this test had left in place, and built (exit 0 after 71 s).
   const closed = 'http://127.0.0.1:9';
-  const env = { ...process.env, HOME: checkout, npm_config_devdir: join(checkout, 'node-gyp'), HTTPS_PROXY: closed, HTTP_PROXY: closed, https_proxy: closed, http_proxy: closed };
+  const inherited = Object.entries(process.env).filter(([name]) => !/proxy|^npm_config_/i.test(name));
+  const env = { ...Object.fromEntries(inherited), HOME: checkout, npm_config_devdir: join(checkout, 'node-gyp'), HTTPS_PROXY: closed, HTTP_PROXY: closed, https_proxy: closed, http_proxy: closed };
   const result = spawnSync(process.execPath, [join(checkout, 'scripts', 'buildElectronNative.mjs')], { cwd: checkout, env, encoding: 'utf8', timeout: 120_000 });
   assert.equal(result.status, 1, result.stderr);
   const lines = result.stderr.trim().split('\n');
