@@ -14,7 +14,7 @@ import { runCommandSource } from '../../engine/source/commandSource.js';
 import { parseLocation } from '../../engine/backend/location.js';
 import { behindTargets, openRepository, repositoryLocations, targetOptions } from '../openRepository.js';
 import { sourcePathsFor } from '../../engine/source/sourceFor.js';
-import { isSftpSource } from '../../engine/source/sftpSource.js';
+import { isSftpSource } from '../../engine/source/sftpPath.js';
 import { progressReporter } from '../progressLine.js';
 
 export const backupCommand: Command = {

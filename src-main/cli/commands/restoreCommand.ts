@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatBytes, formatCount } from '../../../src-shared/units.js';
 import { sourcePathsFor } from '../../engine/source/sourceFor.js';
-import { isSftpSource, type SftpSource } from '../../engine/source/sftpSource.js';
-import { uploadTree } from '../../engine/source/sftpUpload.js';
+import type { SftpSource } from '../../engine/source/sftpSource.js';
+import { isSftpSource } from '../../engine/source/sftpPath.js';
 import { restore, type OverwritePolicy } from '../../engine/restorer/restore.js';
 import { selectSnapshot } from '../../engine/snapshot/snapshotSelection.js';
 import { splitReference } from '../../engine/snapshot/treePath.js';
@@ -119,6 +119,7 @@ async function restoreToRemote(values: OptionValues, reference: string, path: st
         signal,
       });
       progress.done();
+      const { uploadTree } = await import('../../engine/source/sftpUpload.js');
       const uploaded = await uploadTree(where.source as SftpSource, staging, remotePath, { overwrite, signal, onProblem: (problem) => progress.warn('error', problem) });
       const problems = restored.problems.length + uploaded.problems.length;
       if (values.json) {

@@ -475,8 +475,3 @@ function asFileError(err: unknown): Error & { code: string | undefined } {
   if (status === undefined) return err as Error & { code: undefined };
   return Object.assign(new Error((err as Error).message), { code: STATUS_ERRNO[status] ?? 'EIO' });
 }
-
-/** Whether a path given to back up names another machine's folder (sftp://USER@HOST[:PORT]/PATH). */
-export function isSftpSource(path: string): boolean {
-  return /^sftp:\/\//i.test(path);
-}

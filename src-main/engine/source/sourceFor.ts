@@ -1,7 +1,7 @@
 import { HindsightError } from '../../../src-shared/errors.js';
 import { parseLocation, type TargetOptions } from '../backend/location.js';
 import { localSource } from './localSource.js';
-import { isSftpSource, SftpSource } from './sftpSource.js';
+import { isSftpSource } from './sftpPath.js';
 import type { Source } from './source.js';
 
 /** The paths to back up, on their source: this computer's, or one other machine's over SFTP. */
@@ -36,6 +36,7 @@ export async function sourcePathsFor(paths: readonly string[], options: TargetOp
   if (parsed.some((p) => p.host !== first.host || p.port !== first.port || p.username !== first.username)) {
     throw new HindsightError('E_USAGE', 'One backup reads one machine: the sftp:// folders of one backup must name the same user, host and port.');
   }
+  const { SftpSource } = await import('./sftpSource.js');
   const source = new SftpSource({
     host: first.host,
     port: first.port,
