@@ -18,14 +18,18 @@ export const V8_FLAGS = [
 ] as const;
 
 /**
- * Command-line flags for the process that runs the agent (Electron's utility process, `node … agent`):
- * they size the main isolate when it is made, so they cannot be set once it runs. A young generation of
- * at most 2 × 4 MB instead of V8's 2 × 16: the agent idles in the tray all day, and after a backup V8
- * kept the young generation it had grown to, collected or not (`npm run bench:agent` on a 78,579-file
- * tree, 30 s after a backup: 127–130 MB with V8's default, 98–100 MB with this; the backup's peak
- * 356 -> 322 MB).
+ * Command-line flags for every process that runs the engine: the agent (Electron's utility process,
+ * agentHost.ts) and the CLI, whose bin/hindsight.js carries the same on its `#!/usr/bin/env -S node …`
+ * line (npm's Windows shim reads it too). They size each isolate when it is made, so they cannot be set
+ * once it runs. A young generation of at most 2 × 4 MB instead of V8's 2 × 16, in each of a backup's
+ * four threads: the agent idles in the tray all day, and after a backup V8 kept the young generation it
+ * had grown to, collected or not (`npm run bench:agent` on a 78,579-file tree, 30 s after a backup:
+ * 127–130 MB with V8's default, 98–100 MB with this; the backup's peak 356 -> 322 MB). The CLI's first
+ * backup of that tree: peak RSS 293–294 -> 263–266 MB, CPU 20.0–23.3 vs 20.3–22.9 s (3 alternating
+ * rounds each, AMD EPYC, 2 cores): the smaller young generation is collected more often, for no
+ * measurable CPU.
  */
-export const AGENT_EXEC_ARGV = ['--max-semi-space-size=4'] as const;
+export const ENGINE_EXEC_ARGV = ['--max-semi-space-size=4'] as const;
 
 export function applyV8Flags(): void {
   for (const flag of V8_FLAGS) setFlagsFromString(flag);

@@ -5,7 +5,7 @@ import type { AgentEvent, Method, Params, Result } from '../../src-shared/api.js
 import type { HindsightClient } from '../../src-shared/client.js';
 import { HindsightError } from '../../src-shared/errors.js';
 import type { SecretStore } from '../agent/secretStore.js';
-import { AGENT_EXEC_ARGV } from '../agent/v8Flags.js';
+import { ENGINE_EXEC_ARGV } from '../agent/v8Flags.js';
 import { AgentConnection } from './agentConnection.js';
 import { agentEnv } from './agentEnv.js';
 import { RestartBackoff } from './restartBackoff.js';
@@ -55,7 +55,7 @@ export class AgentHost implements Pick<HindsightClient, 'call' | 'onEvent'> {
 
   start(): void {
     mkdirSync(this.options.logDir, { recursive: true });
-    const child = utilityProcess.fork(this.options.entry, [], { serviceName: 'Hindsight agent', env: agentEnv(process.env), stdio: 'pipe', execArgv: [...AGENT_EXEC_ARGV] });
+    const child = utilityProcess.fork(this.options.entry, [], { serviceName: 'Hindsight agent', env: agentEnv(process.env), stdio: 'pipe', execArgv: [...ENGINE_EXEC_ARGV] });
     this.child = child;
     const log = createWriteStream(join(this.options.logDir, 'agent.log'), { flags: 'a' });
     child.stdout?.pipe(log, { end: false });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { AgentEvent, JobRecord } from '../../src-shared/api.js';
 import { AgentClient } from '../../src-main/agent/transport/agentClient.js';
-import { AGENT_EXEC_ARGV } from '../../src-main/agent/v8Flags.js';
+import { ENGINE_EXEC_ARGV } from '../../src-main/agent/v8Flags.js';
 import { bin, childEnv } from '../helpers/agentProcess.js';
 
 /**
@@ -40,7 +40,7 @@ const source = values.source ?? join(dir, 'source');
 if (values.source === undefined) await generateTree(source, Number(values.files));
 const dataDir = join(dir, 'data');
 // With the flags the desktop app starts its agent with.
-const child = spawn(process.execPath, [...AGENT_EXEC_ARGV, bin, 'agent'], {
+const child = spawn(process.execPath, [...ENGINE_EXEC_ARGV, bin, 'agent'], {
   env: childEnv({ HINDSIGHT_DATA_DIR: dataDir, HINDSIGHT_CACHE_DIR: join(dir, 'cache') }),
   stdio: ['ignore', 'pipe', 'inherit'],
 });

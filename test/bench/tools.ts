@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { measure, type Measurement } from './measure.js';
+import { ENGINE_EXEC_ARGV } from '../../src-main/agent/v8Flags.js';
 
 export interface Tool {
   name: string;
@@ -23,7 +24,8 @@ function installed(name: string): boolean {
 function hindsight(root: string, work: string, data: string): Tool {
   const bin = join(root, 'bin', 'hindsight.js');
   const env = { HINDSIGHT_REPO: join(work, 'hindsight-repo'), HINDSIGHT_PASSWORD: password, HINDSIGHT_CACHE_DIR: join(work, 'hindsight-cache') };
-  const run = (...args: string[]) => measure({ command: process.execPath, args: [bin, ...args], env });
+  // With the flags its #! line gives it when a user runs it (see ENGINE_EXEC_ARGV).
+  const run = (...args: string[]) => measure({ command: process.execPath, args: [...ENGINE_EXEC_ARGV, bin, ...args], env });
   return {
     name: 'hindsight',
     version: JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version as string,

@@ -30,6 +30,7 @@ export class PackWriter {
   private readonly key: KeyObject;
   private readonly body: PackBody;
   private readonly blobs: PackedBlob[] = [];
+  private readonly ids = new IdSlabs();
   private bytes = 0;
   private finished = false;
 
@@ -64,7 +65,7 @@ export class PackWriter {
     if (this.finished) throw new Error('pack already finished');
     this.body.reserve(prepared.body.byteLength + TAG_LENGTH);
     const length = sealBody(this.key, this.bytes, prepared.body, (bytes) => this.body.put(bytes));
-    const blob: PackedBlob = { id, type, compressed: prepared.compressed, offset: this.bytes, length, rawLength };
+    const blob: PackedBlob = { id: this.ids.keep(id), type, compressed: prepared.compressed, offset: this.bytes, length, rawLength };
     this.blobs.push(blob);
     this.bytes += length;
     return blob;
@@ -94,5 +95,31 @@ export class PackWriter {
   release(): Promise<void> {
     this.finished = true;
     return this.body.release();
+  }
+}
+
+/** Bytes of ids per slab: 2,048 ids. */
+const ID_SLAB_BYTES = 64 * 1024;
+
+/**
+ * Copies of a pack's blob ids, side by side in slabs of their own. An id is often a view of Node's shared
+ * 8 KiB Buffer pool (`Buffer.from(hex, 'hex')`), and a view keeps its whole slab alive: a pack's ids live
+ * until its index is written, and a tree pack fills slowly, one folder's tree among the walk's other
+ * allocations at a time, so each tree id held a slab of its own. A first backup of a 78,579-file tree
+ * (5,095 folders) held 4,080 such slabs, 32 MB, nine seconds in (heap snapshot).
+ */
+class IdSlabs {
+  private slab: Buffer | undefined;
+  private used = 0;
+
+  keep(id: Buffer): Buffer {
+    if (!this.slab || this.used + id.length > this.slab.length) {
+      this.slab = Buffer.allocUnsafeSlow(Math.max(ID_SLAB_BYTES, id.length));
+      this.used = 0;
+    }
+    const kept = this.slab.subarray(this.used, this.used + id.length);
+    id.copy(kept);
+    this.used += id.length;
+    return kept;
   }
 }
