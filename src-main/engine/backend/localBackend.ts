@@ -17,6 +17,7 @@ import {
 } from './backend.js';
 import { DirectWriter, writeAll } from '../directWrites.js';
 import { nodeFileSystem, type LocalFile, type LocalFileSystem } from './localFileSystem.js';
+import { PackReadHandles } from './packReadHandles.js';
 
 const TEMP_PREFIX = '.tmp-';
 
@@ -35,6 +36,7 @@ const TEMP_PREFIX = '.tmp-';
 export class LocalBackend implements Backend {
   readonly location: string;
   private readonly root: string;
+  private readonly openPacks = new PackReadHandles((path) => this.openForReading(path));
 
   constructor(
     root: string,
@@ -111,35 +113,22 @@ export class LocalBackend implements Backend {
 
   private async readAt(handle: ObjectHandle, range: ByteRange | undefined, bufferFor: (length: number) => Uint8Array): Promise<Uint8Array> {
     const path = this.pathOf(handle);
-    let file: LocalFile | undefined;
     try {
-      file = await this.fs.open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
-      const size = (await file.stat()).size;
-      const offset = range?.offset ?? 0;
-      const length = range?.length ?? size - offset;
-      if (offset < 0 || length < 0 || offset + length > size) {
-        throw new BackendError(
-          'E_INVALID_RANGE',
-          `Cannot read bytes ${offset}–${offset + length} of ${handle.type}/${handle.name}: the object has only ${size} bytes (it may be truncated).`,
-        );
+      if (handle.type === 'data') return await this.openPacks.use(path, (file, size) => readRange(handle, file, size, range, bufferFor));
+      const file = await this.openForReading(path);
+      try {
+        return await readRange(handle, file, (await file.stat()).size, range, bufferFor);
+      } finally {
+        await file.close();
       }
-      const buffer = bufferFor(length);
-      let done = 0;
-      while (done < length) {
-        const { bytesRead } = await file.read(buffer, done, length - done, offset + done);
-        if (bytesRead === 0) {
-          throw new BackendError('E_INVALID_RANGE', `${handle.type}/${handle.name} became shorter while it was read.`);
-        }
-        done += bytesRead;
-      }
-      return buffer;
     } catch (err) {
       throw await this.translate(err, 'read', handle);
-    } finally {
-      await file?.close();
     }
   }
 
+  private openForReading(path: string): Promise<LocalFile> {
+    return this.fs.open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+  }
   async write(handle: ObjectHandle, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
     const writer = this.createWriter(handle);
     try {
@@ -214,6 +203,8 @@ export class LocalBackend implements Backend {
           file = undefined;
           await this.fs.rename(temp, path);
           state = 'committed';
+          // A pack written again (repaired from another copy) is read anew, not through a handle of the one it replaced.
+          if (handle.type === 'data') await this.openPacks.forget(path);
           await this.syncDirectory(folder);
         } catch (err) {
           // Once renamed the object is whole under its name; only the folder's fsync failed.
@@ -240,6 +231,7 @@ export class LocalBackend implements Backend {
 
   async delete(handle: ObjectHandle): Promise<void> {
     const path = this.pathOf(handle);
+    if (handle.type === 'data') await this.openPacks.forget(path);
     try {
       await this.fs.unlink(path);
       await this.syncDirectory(dirname(path));
@@ -249,7 +241,9 @@ export class LocalBackend implements Backend {
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.openPacks.closeAll();
+  }
 
   async sweepTemporaryFiles(dryRun: boolean): Promise<TemporaryFiles> {
     await this.assertRootExists();
@@ -361,4 +355,26 @@ export class LocalBackend implements Backend {
 
 function isErrno(err: unknown, code: string): boolean {
   return (err as NodeJS.ErrnoException | undefined)?.code === code;
+}
+
+/** Reads `range` (or all) of an object open as `file`, whose size is `size`, into the buffer `bufferFor` gives. */
+async function readRange(handle: ObjectHandle, file: LocalFile, size: number, range: ByteRange | undefined, bufferFor: (length: number) => Uint8Array): Promise<Uint8Array> {
+  const offset = range?.offset ?? 0;
+  const length = range?.length ?? size - offset;
+  if (offset < 0 || length < 0 || offset + length > size) {
+    throw new BackendError(
+      'E_INVALID_RANGE',
+      `Cannot read bytes ${offset}–${offset + length} of ${handle.type}/${handle.name}: the object has only ${size} bytes (it may be truncated).`,
+    );
+  }
+  const buffer = bufferFor(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await file.read(buffer, done, length - done, offset + done);
+    if (bytesRead === 0) {
+      throw new BackendError('E_INVALID_RANGE', `${handle.type}/${handle.name} became shorter while it was read.`);
+    }
+    done += bytesRead;
+  }
+  return buffer;
 }
