@@ -20,6 +20,14 @@ import { RepositoryError, damaged } from './repositoryError.js';
 import { BlobNotOpened, openSealedBlob, type SealedBlob } from './sealedBlobs.js';
 import { openObject, sealObject, storageId, type SealedObjectType } from './sealedObject.js';
 
+/**
+ * An index file is written once this many blobs await one, however few packs hold them. Until then each
+ * blob is an object in memory (its id, place, lengths): a first backup of the 115,993-file gcc tree, its
+ * packs full of small files, held ~106,000 of them, 17 MB of its main thread's heap, until the end
+ * (heap snapshot 12 s in). restic writes an index file every 50,000 blobs.
+ */
+const BLOBS_PER_INDEX = 16_384;
+
 export interface InitOptions extends ConfigOptions {
   readonly password: string;
   readonly kdf?: Argon2Params;
@@ -73,6 +81,8 @@ export class Repository {
   private readonly finishingWaiters: (() => void)[] = [];
   private uploadError: unknown;
   private unindexed: IndexedPack[] = [];
+  /** Blobs of the packs in `unindexed`: an index file is written once they are BLOBS_PER_INDEX. */
+  private unindexedBlobs = 0;
   /** The shared lock that overlapping `withLock(false)` calls hold together, and how many hold it. */
   private sharedLease: { holders: number; readonly ready: Promise<RepositoryLock> } | undefined;
   private closed = false;
@@ -545,6 +555,7 @@ export class Repository {
         this.loadedIndexListing = undefined;
         for (const blob of blobs) this.pending.delete(blob.id.toString('hex'));
         this.unindexed.push({ id: pack.id, size, blobs });
+        this.unindexedBlobs += blobs.length;
       })
       .catch((err: unknown) => {
         this.uploadError ??= err;
@@ -554,12 +565,13 @@ export class Repository {
         this.uploads.delete(upload);
       });
     this.uploads.add(upload);
-    if (this.unindexed.length >= this.options.packsPerIndex) await this.writeIndex();
+    if (this.unindexed.length >= this.options.packsPerIndex || this.unindexedBlobs >= BLOBS_PER_INDEX) await this.writeIndex();
   }
 
   private async writeIndex(): Promise<void> {
     const packs = this.unindexed;
     this.unindexed = [];
+    this.unindexedBlobs = 0;
     await this.saveObject('index', encodeIndexFile({ supersedes: [], packs }));
   }
 
