@@ -17,7 +17,6 @@ import { BufferPool } from '../bufferPool.js';
 import { MemoryPackBody, STAGE_BYTES, StreamedPackBody, type PackBody } from './packBody.js';
 import { MAX_BLOBS_PER_PACK, PackWriter } from './packWriter.js';
 import { RepositoryError, damaged } from './repositoryError.js';
-import { BlobNotOpened, openSealedBlob, type SealedBlob } from './sealedBlobs.js';
 import { openObject, sealObject, storageId, type SealedObjectType } from './sealedObject.js';
 
 /**
@@ -397,35 +396,6 @@ export class Repository {
       throw new RepositoryError('E_BLOB_NOT_FOUND', `Blob ${Buffer.from(id).toString('hex').slice(0, 16)} is not in the repository index.`);
     }
     return readChecked(this.backend, { type: 'data', name: location.pack }, { offset: location.offset, length: location.length }, (sealed) => this.openBlobAt(location, sealed));
-  }
-
-  /**
-   * Loads and verifies a blob as loadBlob does, decompressing it into the start of `into` (at least its
-   * length: see `rawLengthOf`) and returning that view. A restore's large files take their chunks this
-   * way into buffers it reuses: a fresh buffer for each chunk's plaintext was a fresh mapping of memory
-   * to fault in, 0.35 s of a restore's main thread for the linux tree's 351 MB of large files (perf).
-   */
-  async loadBlobInto(id: Uint8Array, into: Uint8Array): Promise<Uint8Array> {
-    const location = this.index.get(id);
-    if (!location) {
-      throw new RepositoryError('E_BLOB_NOT_FOUND', `Blob ${Buffer.from(id).toString('hex').slice(0, 16)} is not in the repository index.`);
-    }
-    if (into.byteLength < location.rawLength) throw new RangeError(`a buffer of ${into.byteLength} bytes cannot hold a blob of ${location.rawLength}`);
-    const keys = [this.master.packKey(Buffer.from(location.pack, 'hex'))];
-    const blob: SealedBlob = { key: 0, at: 0, length: location.length, offset: location.offset, compressed: location.compressed, rawLength: location.rawLength, id: location.id };
-    return readChecked(this.backend, { type: 'data', name: location.pack }, { offset: location.offset, length: location.length }, (sealed) => {
-      try {
-        return openSealedBlob(keys, this.master.blobIdKey, sealed, blob, into);
-      } catch (err) {
-        if (!(err instanceof BlobNotOpened)) throw err;
-        throw damaged(`Blob ${location.id.toString('hex').slice(0, 16)} in pack data/${location.pack}`, err.message, err);
-      }
-    });
-  }
-
-  /** The plaintext length of a blob the index holds (what `loadBlobInto` needs room for); undefined for one it does not. */
-  rawLengthOf(id: Uint8Array): number | undefined {
-    return this.index.get(id)?.rawLength;
   }
 
   /**

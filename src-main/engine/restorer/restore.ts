@@ -80,35 +80,6 @@ const TEMPORARY_PREFIX = '.hindsight-restore-';
 const TEMPORARY_NAME = /^\.hindsight-restore-[0-9a-f]{12}$/;
 const INTERRUPTED = 'The restore was stopped before it finished; what it wrote is complete. Run it again to restore the rest.';
 
-/** A chunk loaded into `buffer` (its start: `plaintext`). */
-interface Loaded {
-  readonly buffer: Buffer;
-  readonly plaintext: Buffer;
-}
-
-/**
- * Buffers for chunks' plaintext, kept for the next chunk instead of made for each: a fresh buffer for
- * every chunk of a large file was fresh memory to fault in (see Repository.loadBlobInto). At most `keep`
- * are kept, each as large as the largest chunk it has held.
- */
-class PlaintextBuffers {
-  private readonly free: Buffer[] = [];
-
-  constructor(private readonly keep: number) {}
-
-  take(size: number): Buffer {
-    const fits = this.free.findIndex((buffer) => buffer.length >= size);
-    if (fits >= 0) return this.free.splice(fits, 1)[0] as Buffer;
-    // None big enough: the smallest kept makes way for a new one of this size, which is kept in its place.
-    this.free.sort((a, b) => a.length - b.length).shift();
-    return Buffer.allocUnsafeSlow(size);
-  }
-
-  give(buffer: Buffer): void {
-    if (this.free.length < this.keep) this.free.push(buffer);
-  }
-}
-
 interface Pending {
   readonly path: Buffer;
   readonly node: TreeNode;
@@ -185,8 +156,6 @@ class RestoreRun {
 
   /** Stages of large files on their way to the disk: one per file restored at once. */
   private readonly stages: BufferPool;
-  /** Buffers that large files' chunks are decompressed into, two per file restored at once (one written, one read ahead). */
-  private readonly plaintexts: PlaintextBuffers;
   /** Chunks found to hold only zeros: restored as holes, and not loaded again. */
   private readonly zeroChunks = new ZeroChunks();
 
@@ -199,7 +168,6 @@ class RestoreRun {
     this.exclude = options.exclude?.length ? ignore().add([...options.exclude]) : undefined;
     this.meter = new ProgressMeter('restore', options.onProgress);
     this.stages = new BufferPool(options.concurrency ?? LARGE_FILES_AT_ONCE, RESTORE_STAGE_BYTES);
-    this.plaintexts = new PlaintextBuffers(2 * (options.concurrency ?? LARGE_FILES_AT_ONCE));
     this.trees = new TreeLoader(repository);
   }
 
@@ -565,27 +533,21 @@ class RestoreRun {
       appender = await FileAppender.open(temp, file, this.stages);
       const ids = node.content ?? [];
       // A chunk known to be zeros is not loaded: its length is all that is written, as a hole.
-      const load = (id: Buffer): Promise<Loaded | number> => {
+      const load = (id: Buffer): Promise<Buffer | number> => {
         const zeros = this.zeroChunks.lengthOf(id);
-        return zeros === undefined ? this.loadChunk(id) : Promise.resolve(zeros);
+        return zeros === undefined ? this.repository.loadBlob(id) : Promise.resolve(zeros);
       };
       // Read the next chunk while writing this one.
       let next = ids.length > 0 ? load(ids[0] as Buffer) : undefined;
       for (let i = 0; i < ids.length; i++) {
-        const loaded = await (next as Promise<Loaded | number>);
-        const data = typeof loaded === 'number' ? undefined : loaded.plaintext;
+        const data = await (next as Promise<Buffer | number>);
+        stopIfAborted(this.options.signal, INTERRUPTED);
+        const zeros = typeof data === 'number' ? data : this.zeroChunks.check(ids[i] as Buffer, data) ? data.length : undefined;
         next = i + 1 < ids.length ? load(ids[i + 1] as Buffer) : undefined;
         next?.catch(() => undefined);
-        let length: number;
-        try {
-          stopIfAborted(this.options.signal, INTERRUPTED);
-          const zeros = data === undefined ? (loaded as number) : this.zeroChunks.check(ids[i] as Buffer, data) ? data.length : undefined;
-          if (zeros === undefined) await appender.append(data as Buffer);
-          else await appender.skip(zeros);
-          length = zeros ?? (data as Buffer).length;
-        } finally {
-          if (typeof loaded !== 'number') this.plaintexts.give(loaded.buffer);
-        }
+        if (zeros === undefined) await appender.append(data as Buffer);
+        else await appender.skip(zeros);
+        const length = zeros ?? (data as Buffer).length;
         written += length;
         this.counts.bytesWritten += length;
         this.meter.counts.bytesDone += length;
@@ -613,17 +575,6 @@ class RestoreRun {
       if (err instanceof OperationInterrupted) return;
       this.meter.counts.bytesDone += node.size - written;
       this.problem(path, `not restored: ${(err as Error).message}`);
-    }
-  }
-
-  /** A chunk of a large file, decompressed into a buffer from `plaintexts`, which the caller gives back. */
-  private async loadChunk(id: Buffer): Promise<Loaded> {
-    const buffer = this.plaintexts.take(this.repository.rawLengthOf(id) ?? 0);
-    try {
-      return { buffer, plaintext: (await this.repository.loadBlobInto(id, buffer)) as Buffer };
-    } catch (err) {
-      this.plaintexts.give(buffer);
-      throw err;
     }
   }
 
