@@ -54,6 +54,14 @@ export type FileMessage =
       readonly compressed: boolean;
       readonly rawLength: number;
     }
+  | {
+      /** A chunk too large for the ring (see `send`): its stored form comes with the message. */
+      readonly type: 'chunk';
+      readonly id: Uint8Array;
+      readonly body: Uint8Array;
+      readonly compressed: boolean;
+      readonly rawLength: number;
+    }
   | { readonly type: 'stored'; readonly id: Uint8Array; readonly rawLength: number }
   | {
       readonly type: 'done';
@@ -109,6 +117,8 @@ const recent = new RecentChunks(RECENT_CHUNKS);
 const zeroIds = new ZeroChunkIds(key);
 const compressor = new SlotCompressor(data.level);
 const block = Buffer.allocUnsafeSlow(BLOCK_SIZE);
+/** Where a chunk too large for the ring is prepared (see send); made when one first comes. */
+let aside = Buffer.alloc(0);
 /** The start of a chunk that began in an earlier block, and then the whole chunk once it ends. */
 const carry = Buffer.allocUnsafeSlow(data.chunker.maxSize);
 const ID_LENGTH = 32;
@@ -124,7 +134,7 @@ parentPort?.on('message', ({ files }: ReadBatch) => {
 function post(message: FileMessage): void {
   outbox.push(message);
   if (message.type !== 'chunk') return;
-  outboxBytes += message.length;
+  outboxBytes += 'body' in message ? message.body.byteLength : message.length;
   if (outboxBytes >= OUTBOX_BYTES) flush();
 }
 
@@ -294,8 +304,18 @@ function send(chunk: Uint8Array, known: ReadonlySet<string>): string {
     sendStored(id, chunk.byteLength);
     return hex;
   }
+  const slotLength = compressor.slotLength(chunk.byteLength);
+  if (slotLength > ring.length / 2) {
+    // Only a chunk of half the ring or less is sure to find room in it (see allocate): a larger one, rare
+    // (chunks are 1 MiB on average), is prepared aside and sent as a copy of its stored form.
+    if (aside.length < slotLength) aside = Buffer.allocUnsafeSlow(slotLength);
+    const { body, compressed } = compressor.prepareInto(chunk, aside.subarray(0, slotLength));
+    post({ type: 'chunk', id: new Uint8Array(id), body: new Uint8Array(body), compressed, rawLength: chunk.byteLength });
+    recent.add(hex);
+    return hex;
+  }
   const before = produced;
-  const slot = allocate(compressor.slotLength(chunk.byteLength));
+  const slot = allocate(slotLength);
   const { body, compressed } = compressor.prepareInto(chunk, slot);
   // What compression saved goes back to the ring at once: nothing was handed out after the slot.
   produced = (produced - (slot.byteLength - body.byteLength)) | 0;
@@ -317,7 +337,7 @@ function sendStored(id: Buffer, rawLength: number): void {
 /**
  * The next `length` bytes of the ring, contiguous: where they would run past its end, the bytes up to
  * the end are skipped (and released with this chunk). Waits while the main thread still holds them.
- * The ring is at least twice the largest chunk, so an empty ring always has room.
+ * A chunk sent through the ring is at most half of it (see send), so an empty ring always has room.
  */
 function allocate(length: number): Uint8Array {
   for (;;) {

@@ -199,3 +199,23 @@ test('a chunk a worker just sent goes as its id alone: 64 MiB of zeros is compre
   assert.ok(hex(again).every((id) => hex(twice).includes(id)));
   assert.equal(handed - before, 0, 'chunks of a file read just before sent with their content');
 });
+
+test('a chunk larger than half the ring goes beside it, and comes back as the file\'s bytes', async (t) => {
+  // The default chunker (chunks up to 8 MiB) and ring (8 MiB): a long run of one byte has no cut point,
+  // so it is cut at the largest size, twice what the ring takes.
+  const made = await createTestRepository(t);
+  const { repository } = made;
+  const saver = new BlobSaver(repository);
+  const files = new FileSaver(saver, { workers: 1, blobIdKey: repository.blobIdKey, gear: gearTable(repository.chunkerSeed), chunker: repository.config.chunker, level: 3 });
+  t.after(() => files.close());
+  const content = Buffer.concat([Buffer.alloc(20 * 1024 * 1024, 0x61), seededBytes('beside the ring', 3 * 1024 * 1024)]);
+  const path = join(await tempDir(t), 'long-run');
+  await writeFile(path, content);
+  const chunkSizes: number[] = [];
+  const result = await files.read(Buffer.from(path), content.length, { ids: [], lengths: [] }, (length) => void chunkSizes.push(length));
+  await saver.flush();
+  assert.ok(!('failed' in result));
+  assert.ok(chunkSizes.some((length) => length > 4 * 1024 * 1024), `chunks of ${chunkSizes.join(', ')} bytes: one must be larger than half the ring`);
+  const stored = Buffer.concat(await Promise.all(result.ids.map((id) => repository.loadBlob(id))));
+  assert.ok(stored.equals(content));
+});
