@@ -540,12 +540,7 @@ class BackupRun {
           continue;
         }
         this.foldersInFlight += 1;
-        const tracked = save.finally(() => {
-          pending.delete(tracked);
-          this.foldersInFlight -= 1;
-        });
-        tracked.catch(() => undefined);
-        pending.add(tracked);
+        runAlongside(pending, save, () => (this.foldersInFlight -= 1));
       }
     } catch (err) {
       await Promise.allSettled(pending);
@@ -672,14 +667,7 @@ class BackupRun {
         await save;
         continue;
       }
-      const tracked = save.finally(() => {
-        pending.delete(tracked);
-        if (isFile) slots.release(1);
-        else this.foldersInFlight -= 1;
-      });
-      // Awaited below; marked handled now so an error thrown earlier in this loop cannot leave it unhandled.
-      tracked.catch(() => undefined);
-      pending.add(tracked);
+      runAlongside(pending, save, () => (isFile ? slots.release(1) : (this.foldersInFlight -= 1)));
     }
   }
 
@@ -891,6 +879,20 @@ class BackupRun {
     this.options.onWarning?.(warning);
     return warning;
   }
+}
+
+/**
+ * Lets `save` run on while the walk goes on: it stays in `pending` (which the caller awaits) until it
+ * settles, and `release` then frees the slot it took.
+ */
+function runAlongside(pending: Set<Promise<void>>, save: Promise<void>, release: () => void): void {
+  const tracked = save.finally(() => {
+    pending.delete(tracked);
+    release();
+  });
+  // Awaited through `pending`; marked handled now so an error thrown before that cannot leave it unhandled.
+  tracked.catch(() => undefined);
+  pending.add(tracked);
 }
 
 function metadataOf(name: Buffer, type: NodeType, stat: EntryStat): TreeNode {
