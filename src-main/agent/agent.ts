@@ -15,6 +15,7 @@ import { checkRepository } from '../engine/maintenance/check.js';
 import { forgetSnapshots } from '../engine/maintenance/forget.js';
 import { isEmptyPolicy } from '../engine/maintenance/retention.js';
 import { prune } from '../engine/maintenance/prune.js';
+import { retentionLockWait, retentionNotDone, type RetentionStep } from './planRetention.js';
 import { restore } from '../engine/restorer/restore.js';
 import { resolveSnapshot, type Snapshot } from '../engine/snapshot/snapshot.js';
 import { backupStream } from '../engine/archiver/streamBackup.js';
@@ -291,7 +292,7 @@ export class Agent {
         this.pool.withRepository(repository, async (repo) => {
           const result = await prune(repo, { signal: context.signal, onProgress: (p) => context.progress(p) });
           return { summary: { packsDeleted: result.packsToDelete, packsRepacked: result.packsToRepack, blobsUnused: result.blobsUnused } };
-        }, 'exclusive'),
+        }, 'exclusive', retentionLockWait(context)),
       ),
     'jobs.list': ({ limit }) => this.db.listJobs(limit).map((job) => this.live(job)),
     'jobs.cancel': ({ jobId }) => {
@@ -454,6 +455,8 @@ export class Agent {
     const full = plan.fullEveryDays !== undefined && (state.lastFullAt === undefined || now - state.lastFullAt >= plan.fullEveryDays * 86_400_000);
     const changedPaths = plan.schedule.kind === 'continuous' && !state.scanAll && changed && !full ? [...changed] : undefined;
     const summary: Record<string, number | string> = {};
+    // The snapshot saved is the job's success; forgetting and pruning after it (retention) may still fail or stop.
+    let retention: { step: RetentionStep; err: unknown } | undefined;
     // Several targets are one repository replicated on all of them (each holds the same copy).
     await this.pool.withRepository(plan.targets, async (repository) => {
       const { snapshot } = plan.command
@@ -468,18 +471,6 @@ export class Agent {
             onProgress: (p) => context.progress(p),
             onWarning: (w) => context.warn(w),
           });
-      // Only this plan's snapshots (by their tag): other plans may share the repository.
-      if (plan.retention && !isEmptyPolicy(plan.retention)) {
-        const decisions = await forgetSnapshots(repository, plan.retention, { select: (s) => s.tags.includes(`plan:${plan.id}`) });
-        summary.forgotten = decisions.filter((d) => !d.keep).length;
-      }
-      if (repository.backend instanceof ReplicatedBackend) {
-        const statuses = repository.backend.status();
-        await recordTargets(statuses);
-        for (const target of statuses) {
-          if (target.behind) context.warn({ path: target.location, message: `target is behind (${target.lastError ?? 'it missed writes'}); run "hindsight repair" when it is reachable` });
-        }
-      }
       Object.assign(summary, {
         snapshot: snapshot.id,
         filesNew: snapshot.summary.filesNew,
@@ -488,21 +479,37 @@ export class Agent {
         bytesAdded: snapshot.summary.bytesAdded,
         totalBytes: snapshot.summary.totalBytes,
       });
+      // Only this plan's snapshots (by their tag): other plans may share the repository.
+      if (plan.retention && !isEmptyPolicy(plan.retention)) {
+        try {
+          const decisions = await forgetSnapshots(repository, plan.retention, { select: (s) => s.tags.includes(`plan:${plan.id}`), lockWait: retentionLockWait(context) });
+          summary.forgotten = decisions.filter((d) => !d.keep).length;
+        } catch (err) {
+          retention = { step: 'forget', err };
+        }
+      }
+      if (repository.backend instanceof ReplicatedBackend) {
+        const statuses = repository.backend.status();
+        await recordTargets(statuses);
+        for (const target of statuses) {
+          if (target.behind) context.warn({ path: target.location, message: `target is behind (${target.lastError ?? 'it missed writes'}); run "hindsight repair" when it is reachable` });
+        }
+      }
     }, 'none');
     for (const target of plan.targets) this.db.targetSucceeded(target, this.date());
     this.db.updatePlanState(plan.id, { scanAll: false, ...(full ? { lastFullAt: now } : {}) });
-    if (plan.pruneEveryDays !== undefined && (state.lastPruneAt === undefined || now - state.lastPruneAt >= plan.pruneEveryDays * 86_400_000)) {
+    const pruneDue = plan.pruneEveryDays !== undefined && (state.lastPruneAt === undefined || now - state.lastPruneAt >= plan.pruneEveryDays * 86_400_000);
+    if (!retention && pruneDue) {
       try {
-        await this.pool.withRepository(plan.targets, (repository) => prune(repository, { signal: context.signal, onProgress: (p) => context.progress(p) }), 'exclusive');
+        await this.pool.withRepository(plan.targets, (repository) => prune(repository, { signal: context.signal, onProgress: (p) => context.progress(p) }), 'exclusive', retentionLockWait(context));
+        this.db.updatePlanState(plan.id, { lastPruneAt: now });
       } catch (err) {
-        if (!(err instanceof OperationInterrupted && context.signal.aborted)) throw err;
-        // The snapshot is saved: a prune stopped at a safe point (Cancel, Pause, Quit) leaves a backup that
-        // succeeded, and the prune, still due, runs after the next one.
-        return { summary: { ...summary, prune: 'stopped' }, message: `Backed up; then ${lowerFirst(err.message)} It runs again after the next backup.` };
+        retention = { step: 'prune', err };
       }
-      this.db.updatePlanState(plan.id, { lastPruneAt: now });
     }
-    return { summary };
+    if (!retention) return { summary };
+    const notDone = retentionNotDone(retention.step, retention.err, context, plan.targets.join(', '));
+    return { summary: { ...summary, ...notDone.summary }, message: notDone.message };
   }
 
   /** Backs up a plan's paths, on this computer or (sftp://) on another machine, reached with the default SSH keys and known_hosts. */
@@ -596,7 +603,7 @@ export class Agent {
     if (planId !== undefined && job.record.kind === 'backup' && this.db.getPlan(planId)) {
       const state = this.db.planState(planId);
       const started = Date.parse(job.record.startedAt);
-      if (end.result === 'succeeded') this.db.updatePlanState(planId, { lastRunAt: started, lastResult: 'succeeded', lastMessage: null, failures: 0, retryAt: null });
+      if (end.result === 'succeeded') this.db.updatePlanState(planId, { lastRunAt: started, lastResult: 'succeeded', lastMessage: end.message ?? null, failures: 0, retryAt: null });
       else if (end.result === 'failed') {
         const failures = state.failures + 1;
         this.db.updatePlanState(planId, { lastRunAt: started, lastResult: 'failed', lastMessage: end.message ?? null, failures, retryAt: this.clock.now() + retryDelayMs(failures) });
@@ -697,10 +704,6 @@ function stoppedMessage(reason: StopReason, err: unknown): string {
   if (reason === 'paused') return 'Paused; the work done so far is kept and the next run continues from there.';
   const left = err instanceof OperationInterrupted ? ` ${err.message}` : '';
   return `${reason === 'stopping' ? 'Stopped because the agent stopped.' : 'Cancelled.'}${left}`;
-}
-
-function lowerFirst(text: string): string {
-  return text.charAt(0).toLowerCase() + text.slice(1);
 }
 
 /** A plan backs up files and folders or one command's output (see planSourcesProblem). */

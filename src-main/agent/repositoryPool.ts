@@ -5,6 +5,7 @@ import { checkNewRepositoryFolder } from '../engine/backend/newRepositoryFolder.
 import { seedTargets } from '../engine/maintenance/repair.js';
 import { readTargetHistory } from '../engine/backend/targetHistory.js';
 import { Repository } from '../engine/repository/repository.js';
+import type { LockWait } from '../engine/repository/lock.js';
 import type { AgentDatabase } from './agentDatabase.js';
 import { KeychainUnavailable, type SecretStore } from './secretStore.js';
 import type { TargetAccess } from './targetAccess.js';
@@ -91,16 +92,17 @@ export class RepositoryPool {
 
   /**
    * Runs `work` on the repository at `location`, or on one repository replicated on several targets
-   * (a plan's targets: every target holds the same copy); jobs get their own instance, locked as asked.
+   * (a plan's targets: every target holds the same copy); jobs get their own instance, locked as asked,
+   * waiting for a lock another process holds as `wait` says.
    */
-  async withRepository<T>(location: string | readonly string[], work: (repository: Repository) => Promise<T>, lock: LockMode | 'query' = 'query'): Promise<T> {
+  async withRepository<T>(location: string | readonly string[], work: (repository: Repository) => Promise<T>, lock: LockMode | 'query' = 'query', wait?: LockWait): Promise<T> {
     if (lock === 'query') {
       const repository = await this.queryInstance(location);
       return repository.withLock(false, () => work(repository));
     }
     const repository = await this.open(location);
     try {
-      return lock === 'none' ? await work(repository) : await repository.withLock(lock === 'exclusive', () => work(repository));
+      return lock === 'none' ? await work(repository) : await repository.withLock(lock === 'exclusive', () => work(repository), wait);
     } finally {
       await repository.close();
     }

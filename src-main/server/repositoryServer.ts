@@ -83,14 +83,18 @@ export async function startRepositoryServer(options: RepositoryServerOptions): P
     await handler.handle(request, response, permissionsFor(login.user), who);
   };
   const sockets = new Set<Socket>();
+  // With a 'checkContinue' listener Node no longer answers `Expect: 100-continue` at once by itself:
+  // an upload asks for its body only once the checks before it pass (see receiveBody).
   let server: HttpServer | Http2SecureServer;
   if (options.tls) {
     // allowHTTP1: restic and rclone negotiate HTTP/2 through ALPN, curl and older clients HTTP/1.1.
     server = createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true }, (req, res) => void serve(req, res));
     server.on('secureConnection', (socket: Socket) => track(sockets, socket));
+    server.on('checkContinue', (req, res) => void serve(req, res));
   } else {
     server = createHttpServer({ requestTimeout: 0 }, (req, res) => void serve(req, res));
     server.on('connection', (socket: Socket) => track(sockets, socket));
+    server.on('checkContinue', (req, res) => void serve(req, res));
   }
   await new Promise<void>((resolve, reject) => {
     const failed = (err: NodeJS.ErrnoException) => {

@@ -13,6 +13,8 @@ export interface ServerRequest {
   readonly method?: string | undefined;
   readonly url?: string | undefined;
   readonly headers: IncomingHttpHeaders;
+  /** 1 or 2: HTTP/1.1 closes a connection with a header, HTTP/2 has none (its streams end alone). */
+  readonly httpVersionMajor: number;
   readonly complete: boolean;
   readonly socket: { readonly remoteAddress?: string | undefined; destroy(): void };
   on(event: 'data', listener: (chunk: Buffer) => void): unknown;
@@ -30,6 +32,8 @@ export interface ServerResponse {
   readonly destroyed: boolean;
   destroy(): void;
   writeHead(status: number, headers?: Record<string, string | number>): unknown;
+  /** Sends "100 Continue": the client that sent `Expect: 100-continue` may send its body now. */
+  writeContinue(): unknown;
   write(chunk: Uint8Array): boolean;
   end(chunk?: Uint8Array | string): unknown;
   once(event: 'drain' | 'close' | 'finish', listener: () => void): unknown;
@@ -142,7 +146,7 @@ export class RestHandler {
       case 'GET':
         return await this.download(backend, handle, req, res);
       case 'POST':
-        await this.upload(backend, route.repository, handle, req, permissions);
+        await this.upload(backend, route.repository, handle, req, res, permissions);
         return answer(res, 200);
       case 'DELETE':
         if (permissions.appendOnly && handle.type !== 'locks') throw new Refusal(403, 'append-only: objects are never deleted (locks excepted)');
@@ -200,7 +204,7 @@ export class RestHandler {
     res.end();
   }
 
-  private async upload(backend: Backend, repository: readonly string[], handle: ObjectHandle, req: ServerRequest, permissions: Permissions): Promise<void> {
+  private async upload(backend: Backend, repository: readonly string[], handle: ObjectHandle, req: ServerRequest, res: ServerResponse, permissions: Permissions): Promise<void> {
     const { maxUploadBytes } = this.options;
     const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
     if (declared !== undefined && !(Number.isSafeInteger(declared) && declared >= 0)) throw new Refusal(400, 'the Content-Length is not a size');
@@ -217,7 +221,7 @@ export class RestHandler {
     if (quota && declared !== undefined && used + declared > quota.bytes) throw overQuota(declared);
     const release = quota ? this.options.usage.reserve(quota.prefix, declared ?? 0) : () => undefined;
     try {
-      await this.receive(backend, repository, handle, req, { declared, previous, quota, used, overQuota });
+      await this.receive(backend, repository, handle, req, res, { declared, previous, quota, used, overQuota });
     } finally {
       release();
     }
@@ -228,6 +232,7 @@ export class RestHandler {
     repository: readonly string[],
     handle: ObjectHandle,
     req: ServerRequest,
+    res: ServerResponse,
     { declared, previous, quota, used, overQuota }: { declared: number | undefined; previous: number | undefined; quota: Permissions['quota']; used: number; overQuota: (size: number) => Refusal },
   ): Promise<void> {
     const { maxUploadBytes } = this.options;
@@ -237,7 +242,7 @@ export class RestHandler {
       let received = 0;
       let pending: Buffer[] = [];
       let pendingBytes = 0;
-      await receiveBody(req, async (chunk) => {
+      await receiveBody(req, res, async (chunk) => {
         received += chunk.length;
         if (received > maxUploadBytes) throw tooLarge(maxUploadBytes);
         if (quota && used + received > quota.bytes) throw overQuota(received);
@@ -304,12 +309,28 @@ export class RestHandler {
   }
 }
 
-/** An error answer with a line of text; the rest of a refused upload is read and dropped. */
+/**
+ * An error answer with a line of text. The rest of a refused upload is read and dropped; a client
+ * still holding its body back (it sent `Expect: 100-continue` and was never asked for the body)
+ * sends none, so its HTTP/1.1 connection closes after the answer instead of waiting for a body that
+ * may never come (RFC 9110, 10.1.1). An HTTP/2 stream just ends.
+ */
 export function sendRefusal(req: ServerRequest, res: ServerResponse, status: number, message: string, headers: Record<string, string | number> = {}): void {
   const body = Buffer.from(`${message}\n`);
-  res.writeHead(status, { ...headers, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': body.length });
+  const unread = req.method === 'POST' && !req.complete;
+  const heldBack = unread && holdsBodyBack(req);
+  const close: Record<string, string> = heldBack && req.httpVersionMajor === 1 ? { Connection: 'close' } : {};
+  res.writeHead(status, { ...headers, ...close, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': body.length });
   res.end(req.method === 'HEAD' ? undefined : body);
-  if (req.method === 'POST' && !req.complete) discardBody(req);
+  if (unread && !heldBack) discardBody(req);
+}
+
+/** Uploads whose client was sent "100 Continue": their body is on its way. */
+const invited = new WeakSet<ServerRequest>();
+
+/** Whether the client sent `Expect: 100-continue` and has not been asked for its body yet. */
+function holdsBodyBack(req: ServerRequest): boolean {
+  return String(req.headers.expect ?? '').toLowerCase() === '100-continue' && !invited.has(req);
 }
 
 function answer(res: ServerResponse, status: number): void {
@@ -350,9 +371,16 @@ function drained(res: ServerResponse): Promise<boolean> {
 /**
  * Hands the request's body to `accept` chunk by chunk, the next only once the last was taken (the
  * client is slowed to the disk's pace, nothing piles up in memory). Rejects with what `accept` threw,
- * leaving the rest unread, or when the client goes away mid-body.
+ * leaving the rest unread, or when the client goes away mid-body. A client waiting with `Expect:
+ * 100-continue` is asked for the body only here, after every check that needs no body: a refusal
+ * before it (413 over quota, 403 append-only) reaches the client before it sends a byte, and no
+ * body is cut off mid-send.
  */
-function receiveBody(req: ServerRequest, accept: (chunk: Buffer) => Promise<void>): Promise<void> {
+function receiveBody(req: ServerRequest, res: ServerResponse, accept: (chunk: Buffer) => Promise<void>): Promise<void> {
+  if (holdsBodyBack(req)) {
+    invited.add(req);
+    res.writeContinue();
+  }
   return new Promise((resolve, reject) => {
     let settled = false;
     const settle = (err?: unknown) => {

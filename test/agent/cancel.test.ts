@@ -8,7 +8,7 @@ import type { Progress } from '../../src-shared/progress.js';
 import { seededBytes } from '../helpers/data.js';
 import { assertSameTree, describeTree } from '../helpers/fileTree.js';
 import { bytesUnder } from '../helpers/folderSize.js';
-import { bin, childEnv, startAgent, type AgentUnderTest } from '../helpers/agentProcess.js';
+import { bin, childEnv, progressed, startAgent, type AgentUnderTest } from '../helpers/agentProcess.js';
 import { tempDir } from '../helpers/tempDir.js';
 
 /**
@@ -24,22 +24,6 @@ function cli(args: string[], env: Record<string, string>): string {
   const result = spawnSync(process.execPath, [bin, ...args], { env: childEnv(env), encoding: 'utf8' });
   assert.equal(result.status, 0, `hindsight ${args.join(' ')}: ${result.stderr}`);
   return result.stdout;
-}
-
-/** Resolves at the job's first progress report that `enough` accepts. */
-function progressed(agent: AgentUnderTest, jobId: string, enough: (progress: Progress) => boolean): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const deadline = Date.now() + 120_000;
-    const poll = setInterval(() => {
-      if (agent.events.some((e) => e.type === 'job.progress' && e.jobId === jobId && enough(e.progress))) {
-        clearInterval(poll);
-        resolve();
-      } else if (agent.events.some((e) => e.type === 'job.finished' && e.job.id === jobId) || Date.now() > deadline) {
-        clearInterval(poll);
-        reject(new Error(`job ${jobId} ended or stalled before it reported the progress waited for`));
-      }
-    }, 2);
-  });
 }
 
 /** Asks the agent to cancel the job once it is under way; returns how the job ended. */

@@ -2,11 +2,7 @@ import assert from 'node:assert/strict';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { JobRecord, Method, Params } from '../../src-shared/api.js';
-import { Agent } from '../../src-main/agent/agent.js';
-import { SessionSecretStore } from '../../src-main/agent/secretStore.js';
-import { invoke } from '../../src-main/agent/transport/dispatch.js';
-import { ManualClock } from '../helpers/manualClock.js';
+import { startInProcessAgent } from '../helpers/inProcessAgent.js';
 import { sshdMissing, startSshServer } from '../helpers/sshServer.js';
 import { tempDir } from '../helpers/tempDir.js';
 
@@ -21,23 +17,16 @@ test('a plan whose folder is on another machine: the agent backs it up over SFTP
   const saved = { HOME: process.env.HOME, SSH_AUTH_SOCK: process.env.SSH_AUTH_SOCK };
   process.env.HOME = home;
   delete process.env.SSH_AUTH_SOCK;
-  process.env.HINDSIGHT_CACHE_DIR = join(dir, 'cache');
   const site = join(dir, 'site');
   await mkdir(join(site, 'css'), { recursive: true });
   await writeFile(join(site, 'index.html'), '<h1>remote</h1>');
   await writeFile(join(site, 'css', 'site.css'), 'body {}');
 
-  const host = new Agent({ dataDir: join(dir, 'data'), secrets: new SessionSecretStore(), clock: new ManualClock(Date.parse('2026-03-02T10:00:00Z')), watch: false, workers: 1 });
-  await host.start();
-  const call = <M extends Method>(method: M, params: Params<M>) => invoke(host, method, params);
-  t.after(async () => {
-    await host.stop();
-    delete process.env.HINDSIGHT_CACHE_DIR;
+  t.after(() => {
     process.env.HOME = saved.HOME;
     if (saved.SSH_AUTH_SOCK !== undefined) process.env.SSH_AUTH_SOCK = saved.SSH_AUTH_SOCK;
   });
-  const repo = join(dir, 'repo');
-  await call('repositories.create', { location: repo, password: 'pw', remember: false });
+  const { call, repo, finished } = await startInProcessAgent(t, dir);
   const source = `sftp://${server.username}@127.0.0.1:${server.port}${site}`;
 
   await assert.rejects(call('plans.create', { name: 'watch', sources: [source], targets: [repo], schedule: { kind: 'continuous' } }), /cannot be watched/);
@@ -45,12 +34,7 @@ test('a plan whose folder is on another machine: the agent backs it up over SFTP
 
   const plan = await call('plans.create', { name: 'web1', sources: [source], targets: [repo], schedule: { kind: 'manual' } });
   await call('jobs.backup', { planId: plan.id });
-  let run: JobRecord | undefined;
-  for (let i = 0; i < 500; i++) {
-    run = (await call('jobs.list', { limit: 10 })).find((j) => j.planId === plan.id && j.kind === 'backup');
-    if (run && run.result !== 'queued' && run.result !== 'running') break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const [run] = await finished(plan.id);
   assert.equal(run?.result, 'succeeded', run?.message);
   const [snapshot] = await call('snapshots.list', { repository: repo });
   assert.equal(snapshot?.host, '127.0.0.1');

@@ -394,7 +394,8 @@ test('polish: one time format, counts that agree with their nouns, aligned tags,
   try {
     const waited = hindsight(['prune', '--retry-lock', '2s'], env);
     assert.equal(waited.status, 11);
-    assert.match(waited.stderr, /Waiting up to 2s for it \(--retry-lock\)/);
+    assert.match(waited.stderr, /Waiting up to 2s for the shared lock held by .+@.+ \(pid \d+, since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\) \(--retry-lock\)…/);
+    assert.match(waited.stderr, /is in use: a shared lock is held by/);
   } finally {
     child.kill('SIGKILL');
     await once(child, 'exit');

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { writeGeneration } from '../helpers/generations.js';
 import { tempDir } from '../helpers/tempDir.js';
 
 const bin = fileURLToPath(new URL('../../../bin/hindsight.js', import.meta.url));
+const holdLock = fileURLToPath(new URL('../fixtures/holdLock.js', import.meta.url));
 const cleanEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HINDSIGHT_')));
 
 function hindsight(args: string[], env: Record<string, string>) {
@@ -56,6 +58,47 @@ test('prune refuses while a backup runs, and with --retry-lock waits for it', as
   const target = join(dir, 'restored');
   assert.equal(hindsight(['restore', `latest:${source}`, '--target', target], env).status, 0);
   assertSameTree(await describeTree(target), await describeTree(source));
+});
+
+test('forget --retry-lock waits for a lock another process holds, saying whose, and goes on once it is gone; without it, forget refuses at once', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  const repo = join(dir, 'repo');
+  const env = { HINDSIGHT_REPO: repo, HINDSIGHT_PASSWORD: 'pw', HINDSIGHT_CACHE_DIR: join(dir, 'cache') };
+  assert.equal(hindsight(['init'], env).status, 0);
+  for (let g = 0; g < 2; g++) {
+    await writeGeneration(source, g);
+    assert.equal(hindsight(['backup', source], env).status, 0);
+  }
+  const holder = spawn(process.execPath, [holdLock, repo, 'pw', 'shared'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => holder.kill('SIGKILL'));
+  await once(holder.stdout, 'data');
+
+  const refused = hindsight(['forget', '--keep-last', '1'], env);
+  assert.equal(refused.status, 11, refused.stderr);
+  assert.match(refused.stderr, /is in use: a shared lock is held by .* \(pid \d+\)/);
+
+  const waiting = start(['forget', '--keep-last', '1', '--prune', '--retry-lock', '2m'], env);
+  const said = new RegExp(`Waiting up to 2m00s for the shared lock held by .+@.+ \\(pid ${holder.pid}, since \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\) \\(--retry-lock\\)…`);
+  let stderr = '';
+  await new Promise<void>((resolve, reject) => {
+    const listen = (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (!said.test(stderr)) return;
+      waiting.child.stderr?.off('data', listen);
+      resolve();
+    };
+    waiting.child.stderr?.on('data', listen);
+    void waiting.done.then((run) => reject(new Error(`forget ended (${run.status}) without saying it waits:\n${run.output}`)));
+  });
+  assert.equal(waiting.child.exitCode, null, 'still waiting');
+  holder.kill('SIGKILL');
+  const run = await waiting.done;
+  assert.equal(run.status, 0, run.output);
+  assert.match(run.output, /1 snapshot kept, 1 removed/);
+  assert.match(run.output, /Repository data: /, 'the prune ran after it');
+  const check = hindsight(['check', '--read-data'], env);
+  assert.equal(check.status, 0, check.stdout + check.stderr);
 });
 
 test('a prune killed at random moments never loses data a snapshot uses', async (t) => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { AgentEvent, JobRecord } from '../../src-shared/api.js';
+import type { Progress } from '../../src-shared/progress.js';
 import { AgentClient } from '../../src-main/agent/transport/agentClient.js';
 import { tempDir } from './tempDir.js';
 
@@ -81,4 +82,21 @@ export async function startAgent(t: TestContext, options: { env?: Record<string,
     },
     stop,
   };
+}
+
+/** Resolves at the job's first progress report that `enough` accepts; rejects if the job ends first or nothing comes for two minutes. */
+export function progressed(agent: AgentUnderTest, jobId: string, enough: (progress: Progress) => boolean): Promise<Progress> {
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + 120_000;
+    const poll = setInterval(() => {
+      const event = agent.events.find((e): e is Extract<AgentEvent, { type: 'job.progress' }> => e.type === 'job.progress' && e.jobId === jobId && enough(e.progress));
+      if (event) {
+        clearInterval(poll);
+        resolve(event.progress);
+      } else if (agent.events.some((e) => e.type === 'job.finished' && e.job.id === jobId) || Date.now() > deadline) {
+        clearInterval(poll);
+        reject(new Error(`job ${jobId} ended or stalled before it reported the progress waited for`));
+      }
+    }, 2);
+  });
 }

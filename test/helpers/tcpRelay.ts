@@ -9,22 +9,37 @@ export interface TcpRelay {
   opened(): number;
   /** The most connections open at once so far. */
   mostAtOnce(): number;
+  /** For each relayed connection that has ended, which side closed it first. */
+  closedFirstBy(): ('client' | 'server')[];
 }
 
 /** What a relay answers in the server's place: a bare 503. */
 export const SERVICE_UNAVAILABLE = 'HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n';
 
+export interface TcpRelayOptions {
+  /** The first this many connections never reach the server: their first request gets `answer`, then the relay closes them. */
+  readonly failFirst?: number;
+  /** What a failed connection is answered (default a bare 503). */
+  readonly answer?: string;
+  /**
+   * The next this many connections are reset when the client sends on them again after an answer (it
+   * reuses a kept-alive connection): what a client sees when the server closes an idle connection just
+   * as a request goes out on it. The request never reaches the server.
+   */
+  readonly resetReused?: number;
+}
+
 /**
- * A TCP relay on 127.0.0.1 in front of the server at `port` that counts connections. The first
- * `failFirst` connections never reach the server: the relay answers their first request with
- * `answer` (an HTTP response, default a 503) and closes them, as a busy or failing server would.
- * Closed when the test ends.
+ * A TCP relay on 127.0.0.1 in front of the server at `port` that counts connections, and fails some
+ * of them as `options` say. Closed when the test ends.
  */
-export async function startTcpRelay(t: TestContext, port: number, options: { failFirst?: number; answer?: string } = {}): Promise<TcpRelay> {
+export async function startTcpRelay(t: TestContext, port: number, options: TcpRelayOptions = {}): Promise<TcpRelay> {
   let opened = 0;
   let open = 0;
   let most = 0;
   let toFail = options.failFirst ?? 0;
+  let toReset = options.resetReused ?? 0;
+  const closedFirstBy: ('client' | 'server')[] = [];
   const sockets = new Set<Socket>();
   const relay = createServer((client) => {
     sockets.add(client);
@@ -41,7 +56,28 @@ export async function startTcpRelay(t: TestContext, port: number, options: { fai
     }
     const upstream = connect(port, '127.0.0.1');
     sockets.add(upstream);
-    client.pipe(upstream).pipe(client);
+    let ended = false;
+    const endedBy = (side: 'client' | 'server') => () => {
+      if (!ended) closedFirstBy.push(side);
+      ended = true;
+    };
+    client.once('end', endedBy('client'));
+    upstream.once('end', endedBy('server'));
+    if (toReset > 0) {
+      toReset -= 1;
+      let answered = false;
+      upstream.on('data', (chunk: Buffer) => {
+        answered = true;
+        client.write(chunk);
+      });
+      client.on('data', (chunk: Buffer) => {
+        if (!answered) return void upstream.write(chunk);
+        client.resetAndDestroy();
+        upstream.destroy();
+      });
+    } else {
+      client.pipe(upstream).pipe(client);
+    }
     const end = () => {
       client.destroy();
       upstream.destroy();
@@ -56,5 +92,5 @@ export async function startTcpRelay(t: TestContext, port: number, options: { fai
     for (const socket of sockets) socket.destroy();
     return new Promise<void>((resolve) => relay.close(() => resolve()));
   });
-  return { url: `http://127.0.0.1:${relayPort}`, opened: () => opened, mostAtOnce: () => most };
+  return { url: `http://127.0.0.1:${relayPort}`, opened: () => opened, mostAtOnce: () => most, closedFirstBy: () => [...closedFirstBy] };
 }

@@ -12,6 +12,7 @@ import { seededBytes } from '../helpers/data.js';
 import { HINDSIGHT_BIN, startHindsightServer } from '../helpers/hindsightServer.js';
 import { basicAuth, raw } from '../helpers/rawHttp.js';
 import { assertRepositoryCycle } from '../helpers/repositoryCycle.js';
+import { startTcpRelay } from '../helpers/tcpRelay.js';
 
 const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -41,6 +42,20 @@ test('hindsight server: init, backup, restore byte for byte and check --read-dat
     assert.deepEqual((await collect(local.list(type))).sort(byName), (await collect(remote.list(type))).sort(byName), type);
   }
   assert.deepEqual(await temporaryFiles(join(server.data, 'alice', 'laptop')), []);
+});
+
+test('hindsight server and Hindsight\'s client: an idle kept-alive connection is closed by the client before the keep-alive time the server announces, so no request goes out on one the server is closing', async (t) => {
+  const server = await startHindsightServer(t);
+  const relay = await startTcpRelay(t, server.port);
+  const backend = new RestBackend({ ...server.options('alice/idle'), url: `${relay.url}/alice/idle` });
+  t.after(() => backend.close());
+  await backend.create();
+  assert.equal(relay.opened(), 1);
+  // The server announces "Keep-Alive: timeout=5" and closes after 5 s; the client lets go a second before.
+  for (const deadline = Date.now() + 15_000; relay.closedFirstBy().length === 0; await new Promise((resolve) => setTimeout(resolve, 100))) {
+    assert.ok(Date.now() < deadline, 'the idle connection was never closed');
+  }
+  assert.deepEqual(relay.closedFirstBy(), ['client']);
 });
 
 test('hindsight server: names are checked (no traversal, no other folders), content-addressed uploads are hashed, oversize and malformed requests get 4xx and the server goes on', async (t) => {

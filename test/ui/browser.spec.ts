@@ -2,22 +2,14 @@ import { execFile } from 'node:child_process';
 import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { expect, test, type Page } from '@playwright/test';
-import { BIN, SCREENS, callAgent, startServe, type ServeProcess } from '../helpers/serveProcess.js';
+import type { Page } from '@playwright/test';
+import { PASSWORD, expect, test } from '../helpers/serveFixture.js';
+import { BIN, SCREENS, callAgent, type ServeProcess } from '../helpers/serveProcess.js';
 
-const PASSWORD = 'correct horse battery staple';
 const run = promisify(execFile);
 
-let serve: ServeProcess;
-test.beforeEach(async () => {
-  serve = await startServe();
-});
-test.afterEach(async () => {
-  await serve?.stop();
-});
-
 /** A repository with one snapshot of `source`, made with the CLI and connected to serve's agent. */
-async function snapshotOf(source: string): Promise<string> {
+async function snapshotOf(serve: ServeProcess, source: string): Promise<string> {
   const repo = join(serve.dir, 'repo');
   const env = { ...serve.env, HINDSIGHT_PASSWORD: PASSWORD };
   await run(process.execPath, [BIN, 'init', '--repo', repo], { env });
@@ -26,11 +18,11 @@ async function snapshotOf(source: string): Promise<string> {
   return repo;
 }
 
-function browse(page: Page, repo: string, path: string) {
+function browse(page: Page, serve: ServeProcess, repo: string, path: string) {
   return page.goto(`${serve.origin}/#/browse?${new URLSearchParams({ repo, path }).toString()}`);
 }
 
-test('a folder of 50,000 files: only the rows in view are drawn, every page scrolls into its place, and it sorts and filters', async ({ page }) => {
+test('a folder of 50,000 files: only the rows in view are drawn, every page scrolls into its place, and it sorts and filters', async ({ page, serve }) => {
   // How long it takes to open is measured by `npm run bench:browse` (click to rows drawn, in Chromium), not here.
   const source = join(serve.dir, 'Downloads');
   const files = 50_000;
@@ -41,9 +33,9 @@ test('a folder of 50,000 files: only the rows in view are drawn, every page scro
   const mail = (i: number) => `mail-${String(i).padStart(5, '0')}.eml`;
   // One file clearly the newest, for the sort by time.
   await utimes(join(source, mail(1234)), new Date('2030-01-01'), new Date('2030-01-01'));
-  const repo = await snapshotOf(source);
+  const repo = await snapshotOf(serve, source);
   await page.goto(serve.url);
-  await browse(page, repo, serve.dir);
+  await browse(page, serve, repo, serve.dir);
   const table = page.getByRole('table', { name: 'Files' });
   await table.getByRole('button', { name: 'Downloads' }).click();
   await expect(table.locator(`tr[data-name="${mail(0)}"]`)).toBeVisible();
@@ -83,13 +75,13 @@ test('a folder of 50,000 files: only the rows in view are drawn, every page scro
   await page.screenshot({ path: join(SCREENS, '16-browser-filter.png') });
 });
 
-test('the folder tree beside the list expands in place and opens a folder', async ({ page }) => {
+test('the folder tree beside the list expands in place and opens a folder', async ({ page, serve }) => {
   const source = join(serve.dir, 'Photos');
   await mkdir(join(source, '2025', 'summer'), { recursive: true });
   await writeFile(join(source, '2025', 'summer', 'beach.jpg'), 'sand');
-  const repo = await snapshotOf(source);
+  const repo = await snapshotOf(serve, source);
   await page.goto(serve.url);
-  await browse(page, repo, source);
+  await browse(page, serve, repo, source);
   const tree = page.getByRole('tree', { name: 'Folder tree' });
   const photos = tree.getByRole('treeitem', { name: 'Photos' });
   await expect(photos).toHaveAttribute('aria-selected', 'true');
@@ -147,15 +139,15 @@ interface Drags {
   settle: Record<string, (ok: boolean) => void>;
 }
 
-test('drag-to-restore in the desktop app: a row shows it is being prepared, refuses a drag with a notice until ready, then hands the file to the OS', async ({ page }) => {
+test('drag-to-restore in the desktop app: a row shows it is being prepared, refuses a drag with a notice until ready, then hands the file to the OS', async ({ page, serve }) => {
   const source = join(serve.dir, 'Documents');
   await mkdir(source, { recursive: true });
   await writeFile(join(source, 'letter.txt'), 'Dear Ann');
   await writeFile(join(source, 'report.pdf'), 'pdf');
-  const repo = await snapshotOf(source);
+  const repo = await snapshotOf(serve, source);
   await page.goto(serve.url);
   await page.addInitScript(FAKE_DESKTOP);
-  await browse(page, repo, source);
+  await browse(page, serve, repo, source);
   await page.reload();
   const drags = () => page.evaluate(() => ({ ...(globalThis as unknown as { __drags: Drags }).__drags, settle: {} }));
   const letter = page.locator('tr[data-name="letter.txt"]');

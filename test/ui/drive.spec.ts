@@ -3,19 +3,10 @@ import { request } from 'node:http';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { expect, test } from '@playwright/test';
-import { BIN, SCREENS, callAgent, startServe, type ServeProcess } from '../helpers/serveProcess.js';
+import { PASSWORD, expect, test } from '../helpers/serveFixture.js';
+import { BIN, SCREENS, callAgent } from '../helpers/serveProcess.js';
 
-const PASSWORD = 'correct horse battery staple';
 const run = promisify(execFile);
-
-let serve: ServeProcess;
-test.beforeEach(async () => {
-  serve = await startServe();
-});
-test.afterEach(async () => {
-  await serve?.stop();
-});
 
 /** A WebDAV PROPFIND of `url` (depth 1) with basic authentication: the status and the body. */
 function propfind(url: string, user: string, password: string): Promise<{ status: number; body: string }> {
@@ -31,7 +22,7 @@ function propfind(url: string, user: string, password: string): Promise<{ status
   });
 }
 
-test('"Open in file manager" on the timeline and in the browser: the drive\'s address and credentials, closing it, and a failure', async ({ page }) => {
+test('"Open in file manager" on the timeline and in the browser: the drive\'s address and credentials, closing it, and a failure', async ({ page, serve }) => {
   const source = join(serve.dir, 'Documents');
   await mkdir(source, { recursive: true });
   await writeFile(join(source, 'notes.txt'), 'on the drive\n');

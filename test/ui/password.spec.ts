@@ -1,21 +1,12 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { expect, test } from '@playwright/test';
-import { BIN, SCREENS, callAgent, startServe, type ServeProcess } from '../helpers/serveProcess.js';
+import { PASSWORD, expect, test } from '../helpers/serveFixture.js';
+import { BIN, SCREENS, callAgent } from '../helpers/serveProcess.js';
 
-const PASSWORD = 'correct horse battery staple';
 const run = promisify(execFile);
 
-let serve: ServeProcess;
-test.beforeEach(async () => {
-  serve = await startServe();
-});
-test.afterEach(async () => {
-  await serve?.stop();
-});
-
-test('"password needed" asks for the password in place, says when it is wrong, and unlocks the repository', async ({ page }) => {
+test('"password needed" asks for the password in place, says when it is wrong, and unlocks the repository', async ({ page, serve }) => {
   const repo = join(serve.dir, 'old-disk');
   await run(process.execPath, [BIN, 'init', '--repo', repo], { env: { ...serve.env, HINDSIGHT_PASSWORD: PASSWORD } });
   await page.goto(serve.url);

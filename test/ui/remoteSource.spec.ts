@@ -2,8 +2,8 @@ import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { expect, test } from '@playwright/test';
-import { sshdMissing, startSshServer } from '../helpers/sshServer.js';
+import { expect, test, type Page } from '@playwright/test';
+import { sshdMissing, startSshServer, type SshServer } from '../helpers/sshServer.js';
 import { SCREENS, callAgent, startServe, type ServeProcess } from '../helpers/serveProcess.js';
 
 const PASSWORD = 'correct horse battery staple';
@@ -23,29 +23,41 @@ test.afterEach(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-test('a folder on another machine chosen in the remote folder browser, and backed up over SFTP by the agent', async ({ page }) => {
-  test.skip(sshdMissing() !== undefined, sshdMissing());
-  const server = await startSshServer(context);
-  // The agent's SSH set-up, as ssh's: a key and known_hosts in its HOME, no ssh-agent.
+/**
+ * `hindsight serve` with the agent's SSH set-up as ssh's: the test key in HOME/.ssh, the server's
+ * known_hosts there when `knownHosts`, no ssh-agent.
+ */
+async function serveWithSshHome(server: SshServer, { knownHosts }: { knownHosts: boolean }): Promise<ServeProcess> {
   const home = join(scratch, 'home');
   await mkdir(join(home, '.ssh'), { recursive: true });
   await copyFile(server.userKey, join(home, '.ssh', 'id_ed25519'));
   await chmod(join(home, '.ssh', 'id_ed25519'), 0o600);
-  await copyFile(server.knownHosts, join(home, '.ssh', 'known_hosts'));
+  if (knownHosts) await copyFile(server.knownHosts, join(home, '.ssh', 'known_hosts'));
+  return startServe({ HOME: home, SSH_AUTH_SOCK: '' });
+}
+
+/** The set-up's first step: a new repository in scratch/repo with PASSWORD. */
+async function newRepositoryStep(page: Page): Promise<void> {
+  await page.getByRole('textbox', { name: 'Backup folder' }).fill(join(scratch, 'repo'));
+  await page.getByLabel('Repository password').fill(PASSWORD);
+  await page.getByLabel('Repeat the password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Continue' }).click();
+}
+
+test('a folder on another machine chosen in the remote folder browser, and backed up over SFTP by the agent', async ({ page }) => {
+  test.skip(sshdMissing() !== undefined, sshdMissing());
+  const server = await startSshServer(context);
   // The other machine's folder (the same machine, reached over SFTP).
   const sites = join(scratch, 'srv');
   await mkdir(join(sites, 'www', 'css'), { recursive: true });
   await mkdir(join(sites, 'logs'));
   await writeFile(join(sites, 'www', 'index.html'), '<h1>web1</h1>');
   await writeFile(join(sites, 'www', 'css', 'site.css'), 'body {}');
-  serve = await startServe({ HOME: home, SSH_AUTH_SOCK: '' });
+  serve = await serveWithSshHome(server, { knownHosts: true });
   const machine = `sftp://${server.username}@127.0.0.1:${server.port}`;
 
   await page.goto(serve.url);
-  await page.getByRole('textbox', { name: 'Backup folder' }).fill(join(scratch, 'repo'));
-  await page.getByLabel('Repository password').fill(PASSWORD);
-  await page.getByLabel('Repeat the password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Continue' }).click();
+  await newRepositoryStep(page);
   await page.getByLabel('Name of this backup plan').fill('web1');
 
   await page.getByRole('textbox', { name: 'Folder to back up' }).fill(`${machine}${sites}`);
@@ -75,16 +87,9 @@ test('a folder on another machine chosen in the remote folder browser, and backe
 test('the remote folder browser says why a machine cannot be listed: a host not in known_hosts', async ({ page }) => {
   test.skip(sshdMissing() !== undefined, sshdMissing());
   const server = await startSshServer(context);
-  const home = join(scratch, 'home');
-  await mkdir(join(home, '.ssh'), { recursive: true });
-  await copyFile(server.userKey, join(home, '.ssh', 'id_ed25519'));
-  await chmod(join(home, '.ssh', 'id_ed25519'), 0o600);
-  serve = await startServe({ HOME: home, SSH_AUTH_SOCK: '' });
+  serve = await serveWithSshHome(server, { knownHosts: false });
   await page.goto(serve.url);
-  await page.getByRole('textbox', { name: 'Backup folder' }).fill(join(scratch, 'repo'));
-  await page.getByLabel('Repository password').fill(PASSWORD);
-  await page.getByLabel('Repeat the password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Continue' }).click();
+  await newRepositoryStep(page);
   await page.getByRole('textbox', { name: 'Folder to back up' }).fill(`sftp://${server.username}@127.0.0.1:${server.port}`);
   await page.getByRole('button', { name: 'Browse…' }).click();
   const chooser = page.getByRole('dialog', { name: 'Folder to back up' });

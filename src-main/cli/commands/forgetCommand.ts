@@ -5,6 +5,7 @@ import type { Repository } from '../../engine/repository/repository.js';
 import { UsageError } from '../cliError.js';
 import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command, type OptionValues } from '../command.js';
 import { openRepository } from '../openRepository.js';
+import { retryLockFrom } from '../retryLock.js';
 import { PRUNE_HELP, PRUNE_OPTIONS, printPruneResult, runPrune } from './pruneCommand.js';
 
 const COUNTS = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const;
@@ -69,7 +70,8 @@ ${PRUNE_HELP}
     const repository = await openRepository(values);
     try {
       const host = values.host as string | undefined;
-      const decisions = await forgetSnapshots(repository, policy, { dryRun, ...(host ? { select: (s) => s.host === host } : {}) });
+      const lockWait = retryLockFrom(values, signal);
+      const decisions = await forgetSnapshots(repository, policy, { dryRun, ...(host ? { select: (s) => s.host === host } : {}), ...(lockWait ? { lockWait } : {}) });
       if (values.json) {
         console.log(JSON.stringify(decisions.map((d) => ({ id: d.snapshot.id, time: d.snapshot.time, host: d.snapshot.host, paths: d.snapshot.paths, keep: d.keep, reasons: d.reasons })), null, 2));
       } else printDecisions(decisions);
@@ -89,7 +91,8 @@ async function forgetByIds(values: OptionValues, ids: readonly string[], signal:
   const dryRun = values['dry-run'] === true;
   const repository = await openRepository(values);
   try {
-    const removed = await removeSnapshots(repository, ids, { dryRun });
+    const lockWait = retryLockFrom(values, signal);
+    const removed = await removeSnapshots(repository, ids, { dryRun, ...(lockWait ? { lockWait } : {}) });
     if (values.json) console.log(JSON.stringify(removed.map((s) => ({ id: s.id, time: s.time, host: s.host, paths: s.paths, keep: false })), null, 2));
     else for (const s of removed) console.log(`${dryRun ? 'would remove' : 'removed'} snapshot ${s.id.slice(0, 8)} of ${formatLocalTime(s.time)}, ${s.host}: ${s.paths.join(' ')}`);
     await pruneAfter(repository, values, removed.length, dryRun, signal);

@@ -1,12 +1,11 @@
-import { HindsightError } from '../../../src-shared/errors.js';
-import { formatBytes, formatCount, formatDuration, parseDuration } from '../../../src-shared/units.js';
+import { formatBytes, formatCount } from '../../../src-shared/units.js';
 import { prune, type PruneResult } from '../../engine/maintenance/prune.js';
-import type { RepositoryLock } from '../../engine/repository/lock.js';
 import type { Repository } from '../../engine/repository/repository.js';
 import { UsageError } from '../cliError.js';
 import { REPOSITORY_HELP, REPOSITORY_OPTIONS, type Command, type OptionValues } from '../command.js';
 import { openRepository } from '../openRepository.js';
 import { progressReporter } from '../progressLine.js';
+import { RETRY_LOCK_HELP, retryLockFrom } from '../retryLock.js';
 
 export const PRUNE_OPTIONS = {
   'repack-below': { type: 'string' },
@@ -14,7 +13,7 @@ export const PRUNE_OPTIONS = {
 } as const;
 
 export const PRUNE_HELP = `      --repack-below N%     rewrite packs with less than N% live data (default 80%)
-      --retry-lock DURATION wait up to DURATION (e.g. 10m) for running backups to finish`;
+${RETRY_LOCK_HELP}`;
 
 export const pruneCommand: Command = {
   name: 'prune',
@@ -46,9 +45,7 @@ ${PRUNE_HELP}`,
 export async function runPrune(repository: Repository, values: OptionValues, dryRun: boolean, signal: AbortSignal): Promise<PruneResult> {
   const below = values['repack-below'] === undefined ? undefined : /^(\d+(?:\.\d+)?)%$/.exec(values['repack-below'] as string);
   if (values['repack-below'] !== undefined && (!below || Number(below[1]) > 100)) throw new UsageError('--repack-below takes a percentage such as 80%.');
-  const waitMs = values['retry-lock'] === undefined ? 0 : parseDuration(values['retry-lock'] as string);
-  if (waitMs === undefined) throw new UsageError('--retry-lock takes a duration such as 30s or 10m.');
-  const lock = await lockSayingWhy(repository, waitMs);
+  const lock = await repository.lock(true, retryLockFrom(values, signal));
   const progress = progressReporter(false);
   try {
     return await prune(repository, { dryRun, ...(below ? { repackBelow: Number(below[1]) / 100 } : {}), onProgress: (p) => progress.update(p), signal });
@@ -69,15 +66,4 @@ export function printPruneResult(result: PruneResult): void {
   }
   // Unfinished writes take space too: leaving them out showed "deleted 13 MiB" beside "40 MiB → 40 MiB".
   console.log(`Repository data: ${formatBytes(result.bytesBefore + result.unfinishedBytes)} → ${formatBytes(result.bytesAfter)}${result.dryRun ? ' (estimated)' : ''}`);
-}
-
-/** With --retry-lock, says that it waits and for whom, rather than waiting silently. */
-async function lockSayingWhy(repository: Repository, waitMs: number): Promise<RepositoryLock> {
-  try {
-    return await repository.lock(true);
-  } catch (err) {
-    if (waitMs === 0 || !(err instanceof HindsightError) || err.code !== 'E_LOCKED') throw err;
-    console.error(`${err.message.replace(/\.?$/, '.')} Waiting up to ${formatDuration(waitMs)} for it (--retry-lock)…`);
-    return repository.lock(true, waitMs);
-  }
 }

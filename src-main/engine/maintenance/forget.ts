@@ -1,3 +1,4 @@
+import type { LockWait } from '../repository/lock.js';
 import type { Repository } from '../repository/repository.js';
 import { listSnapshots, resolveSnapshots, type Snapshot } from '../snapshot/snapshot.js';
 import { applyRetention, type RetentionDecision, type RetentionPolicy } from './retention.js';
@@ -7,6 +8,8 @@ export interface ForgetOptions {
   readonly select?: (snapshot: Snapshot) => boolean;
   /** Decide only; remove nothing. */
   readonly dryRun?: boolean;
+  /** Wait for a lock another process holds (a backup running) rather than fail at once. */
+  readonly lockWait?: LockWait;
 }
 
 /**
@@ -14,7 +17,7 @@ export interface ForgetOptions {
  * and returns every decision. Their data is freed by the next prune.
  */
 export async function forgetSnapshots(repository: Repository, policy: RetentionPolicy, options: ForgetOptions = {}): Promise<RetentionDecision[]> {
-  const lock = await repository.lock(true);
+  const lock = await repository.lock(true, options.lockWait);
   try {
     const all = await listSnapshots(repository);
     const decisions = applyRetention(options.select ? all.filter(options.select) : all, policy);
@@ -30,8 +33,8 @@ export async function forgetSnapshots(repository: Repository, policy: RetentionP
  * `forget ID…`. Every reference is resolved before anything is removed: one that matches nothing
  * removes nothing. Returns the snapshots removed (or, with dryRun, that would be).
  */
-export async function removeSnapshots(repository: Repository, references: readonly string[], options: { readonly dryRun?: boolean } = {}): Promise<Snapshot[]> {
-  const lock = await repository.lock(true);
+export async function removeSnapshots(repository: Repository, references: readonly string[], options: Pick<ForgetOptions, 'dryRun' | 'lockWait'> = {}): Promise<Snapshot[]> {
+  const lock = await repository.lock(true, options.lockWait);
   try {
     const chosen = await resolveSnapshots(repository, references);
     if (!options.dryRun) for (const { id } of chosen) await repository.backend.delete({ type: 'snapshots', name: id });

@@ -1,6 +1,8 @@
 import * as v from 'valibot';
 import type { Backend } from '../backend/backend.js';
 import type { MasterKey } from '../crypto/masterKey.js';
+import { formatLocalTime } from '../../../src-shared/units.js';
+import { OperationInterrupted } from '../interruption.js';
 import { boundedInt, parseJsonObject, timestamp } from './jsonObject.js';
 import { RepositoryError } from './repositoryError.js';
 import { openObject, sealObject, storageId } from './sealedObject.js';
@@ -42,6 +44,77 @@ export interface LockTiming {
 }
 
 export const DEFAULT_LOCK_TIMING: LockTiming = { staleAfterMs: 30 * 60_000, refreshEveryMs: 5 * 60_000 };
+
+/** Another process holds a lock that conflicts with the one asked for; `holder` is that lock. */
+export class RepositoryLocked extends RepositoryError {
+  constructor(
+    readonly holder: LockInfo,
+    location: string,
+  ) {
+    super(
+      'E_LOCKED',
+      `The repository at ${location} is in use: ${holder.exclusive ? 'an exclusive' : 'a shared'} lock is held by ${holder.username}@${holder.host} (pid ${holder.pid}) since ${holder.created.toISOString()}. ` +
+        `If that process is no longer running, run "hindsight unlock" to remove stale locks.`,
+    );
+  }
+}
+
+/** "the shared lock held by alice@laptop (pid 4242, since 2026-05-04 10:02:03)", for a line saying what a wait is for. */
+export function describeLockHolder(holder: LockInfo): string {
+  return `the ${holder.exclusive ? 'exclusive' : 'shared'} lock held by ${holder.username}@${holder.host} (pid ${holder.pid}, since ${formatLocalTime(holder.created)})`;
+}
+
+/** Waiting for a lock another process holds (restic's --retry-lock) instead of failing at once. */
+export interface LockWait {
+  /** How long to keep trying; the lock error comes once it has passed. */
+  readonly waitMs: number;
+  /** Told when the wait begins and whenever another holder is in the way. */
+  readonly onWait?: (holder: LockInfo) => void;
+  /** Ends the wait early with OperationInterrupted. */
+  readonly signal?: AbortSignal;
+}
+
+/** Tries for the lock again after 1 s, then ever less often, up to this: a long wait on S3 lists locks a few times a minute, not every second. */
+const LONGEST_LOCK_POLL_MS = 15_000;
+
+/**
+ * Tries `attempt` (which takes a lock, or throws RepositoryLocked) until it succeeds, `wait.waitMs` has
+ * passed, or `wait.signal` aborts.
+ */
+export async function retryLock<T>(attempt: () => Promise<T>, wait: LockWait): Promise<T> {
+  const deadline = Date.now() + wait.waitMs;
+  let pollMs = 1000;
+  let told: string | undefined;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!(err instanceof RepositoryLocked) || Date.now() >= deadline) throw err;
+      // The holder's lock gets a new id at each heartbeat: the same holder is the same process and start.
+      const holder = `${err.holder.host}\0${err.holder.pid}\0${err.holder.created.getTime()}`;
+      if (holder !== told) wait.onWait?.(err.holder);
+      told = holder;
+      await pause(Math.min(pollMs, deadline - Date.now()), wait.signal);
+      pollMs = Math.min(pollMs * 2, LONGEST_LOCK_POLL_MS);
+    }
+  }
+}
+
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  const stopped = () => new OperationInterrupted('Stopped while waiting for the repository lock; nothing was changed.');
+  if (signal?.aborted) return Promise.reject(stopped());
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(stopped());
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
 
 export interface LockOwner {
   readonly host: string;
@@ -163,25 +236,16 @@ export async function acquireLock(
     return locks.find((lock) => lock.id !== ignore && !lock.stale && (exclusive || lock.exclusive));
   };
   const before = await conflict();
-  if (before) throw lockedError(backend, before);
+  if (before) throw new RepositoryLocked(before, backend.location);
   const created = new Date();
   const { id, bytes } = sealLock(master, exclusive, owner, created, created);
   await backend.write({ type: 'locks', name: id }, bytes);
   const after = await conflict(id);
   if (after) {
     await backend.delete({ type: 'locks', name: id });
-    throw lockedError(backend, after);
+    throw new RepositoryLocked(after, backend.location);
   }
   return new RepositoryLock(backend, master, exclusive, id, created, owner, timing);
-}
-
-function lockedError(backend: Backend, holder: LockInfo): RepositoryError {
-  const kind = holder.exclusive ? 'an exclusive' : 'a shared';
-  return new RepositoryError(
-    'E_LOCKED',
-    `The repository at ${backend.location} is in use: ${kind} lock is held by ${holder.username}@${holder.host} (pid ${holder.pid}) since ${holder.created.toISOString()}. ` +
-      `If that process is no longer running, run "hindsight unlock" to remove stale locks.`,
-  );
 }
 
 function processIsAlive(pid: number): boolean {

@@ -10,7 +10,7 @@ import { compressBlob, openBlob, openBlobReader, type PlaintextReader, type Prep
 import { newConfig, openConfig, sealConfig, type ConfigOptions, type RepositoryConfig } from './config.js';
 import { decodeIndexFile, decodeSupersedes, encodeIndexFile, type IndexFileContent, type IndexedPack } from './indexFile.js';
 import { createKeyFile, parseKeyFile, unwrapKeyFile, type KeyFile } from './keyFile.js';
-import { DEFAULT_LOCK_TIMING, acquireLock, listLocks, type LockInfo, type LockOwner, type LockTiming, type RepositoryLock } from './lock.js';
+import { DEFAULT_LOCK_TIMING, acquireLock, listLocks, retryLock, type LockInfo, type LockOwner, type LockTiming, type LockWait, type RepositoryLock } from './lock.js';
 import { MemoryIndex, type BlobLocation } from './memoryIndex.js';
 import { FormatViolation, TRAILER_LENGTH, decodePackHeader, type BlobType, type PackedBlob } from './packFormat.js';
 import { BufferPool } from '../bufferPool.js';
@@ -263,10 +263,11 @@ export class Repository {
    * calls that overlap share one lock and one reload: the browser asks for a folder's page and its
    * subfolders at once, and each lock is a list, a write, a second list and a delete on the backend
    * (five requests on S3). The lock goes as soon as the last of them ends, so it never outlives the work.
+   * With `wait`, a lock another process holds is waited for as `lock` does.
    */
-  async withLock<T>(exclusive: boolean, work: () => Promise<T>): Promise<T> {
+  async withLock<T>(exclusive: boolean, work: () => Promise<T>, wait?: LockWait): Promise<T> {
     if (exclusive) {
-      const lock = await this.lock(true);
+      const lock = await this.lock(true, wait);
       try {
         await this.reloadIndex();
         return await work();
@@ -276,7 +277,7 @@ export class Repository {
     }
     let lease = this.sharedLease;
     if (!lease) {
-      const ready = this.lock(false).then(async (lock) => {
+      const ready = this.lock(false, wait).then(async (lock) => {
         try {
           await this.reloadIndex();
         } catch (err) {
@@ -303,17 +304,10 @@ export class Repository {
     }
   }
 
-  /** Takes a lock; with `waitMs`, keeps trying (every second) while another process holds a conflicting one. */
-  async lock(exclusive: boolean, waitMs = 0): Promise<RepositoryLock> {
-    const deadline = Date.now() + waitMs;
-    for (;;) {
-      try {
-        return await acquireLock(this.backend, this.master, exclusive, currentOwner(), this.options.lockTiming);
-      } catch (err) {
-        if (!(err instanceof RepositoryError && err.code === 'E_LOCKED') || Date.now() >= deadline) throw err;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(1000, Math.max(50, deadline - Date.now()))));
-      }
-    }
+  /** Takes a lock; with `wait`, keeps trying while another process holds a conflicting one. */
+  lock(exclusive: boolean, wait?: LockWait): Promise<RepositoryLock> {
+    const attempt = () => acquireLock(this.backend, this.master, exclusive, currentOwner(), this.options.lockTiming);
+    return wait ? retryLock(attempt, wait) : attempt();
   }
 
   listLocks(): Promise<{ locks: LockInfo[]; unreadable: string[] }> {

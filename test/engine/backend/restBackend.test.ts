@@ -51,6 +51,22 @@ test('rest: requests reuse kept-alive connections, and many are in flight at onc
   assert.equal((await collect(backend.list('data'))).length, 40);
 });
 
+test('rest: a request on a kept-alive connection the server closed as it went out is sent again (on a new connection once the pooled ones are spent), uploads included', { skip }, async (t) => {
+  const server = await startRestServer(t);
+  const relay = await startTcpRelay(t, server.port, { resetReused: 2 });
+  const direct = new RestBackend(server.options('stale'));
+  const backend = new RestBackend({ ...server.options('stale'), url: `${relay.url}/stale`, connections: 2 });
+  t.after(() => Promise.all([direct.close(), backend.close()]));
+  await direct.create();
+  // Two connections in the pool, both answered once; the relay resets each when it is used again.
+  await Promise.all([0, 1].map((i) => backend.write({ type: 'snapshots', name: objectName(i) }, Buffer.from(`s${i}`))));
+  assert.equal(relay.opened(), 2);
+  await backend.write({ type: 'snapshots', name: objectName(2) }, Buffer.from('s2'));
+  assert.equal(relay.opened(), 3, 'both pooled connections were reset; the third try went on a new one');
+  assert.deepEqual((await collect(backend.list('snapshots'))).sort(byName), [0, 1, 2].map((i) => ({ name: objectName(i), size: 2 })).sort(byName));
+  assert.equal((await backend.read({ type: 'snapshots', name: objectName(2) })).toString(), 's2');
+});
+
 test('rest: a 503 from the server is transient and retried through the retry wrapper', { skip }, async (t) => {
   const server = await startRestServer(t);
   const relay = await startTcpRelay(t, server.port, { failFirst: 2 });
