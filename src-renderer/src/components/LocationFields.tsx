@@ -3,6 +3,7 @@ import type { TargetSettings } from '../../../src-shared/plan.js';
 import { useClient } from '../store/appContext.js';
 import { FolderChooser } from './FolderChooser.js';
 import { ServerFields } from './ServerFields.js';
+import { TextField } from './TextField.js';
 
 type Kind = 'local' | 'server' | 'sftp' | 's3' | 'rest' | 'rclone' | 'azure';
 
@@ -69,35 +70,35 @@ export function LocationFields({ onChange }: { onChange: (location: string, sett
       {kind === 'server' && <ServerFields onTarget={onServer} />}
       {kind === 'sftp' && (
         <div className="grid-2">
-          <Text label="Server" value={sftp.host} onChange={(host) => setSftp({ ...sftp, host })} placeholder="nas.local" />
-          <Text label="Port" value={sftp.port} onChange={(port) => setSftp({ ...sftp, port })} />
-          <Text label="User" value={sftp.user} onChange={(user) => setSftp({ ...sftp, user })} />
-          <Text label="Folder on the server" value={sftp.path} onChange={(path) => setSftp({ ...sftp, path })} placeholder="backups/hindsight" />
+          <TextField idPrefix="loc" label="Server" value={sftp.host} onChange={(host) => setSftp({ ...sftp, host })} placeholder="nas.local" />
+          <TextField idPrefix="loc" label="Port" value={sftp.port} onChange={(port) => setSftp({ ...sftp, port })} />
+          <TextField idPrefix="loc" label="User" value={sftp.user} onChange={(user) => setSftp({ ...sftp, user })} />
+          <TextField idPrefix="loc" label="Folder on the server" value={sftp.path} onChange={(path) => setSftp({ ...sftp, path })} placeholder="backups/hindsight" />
           <p className="hint span-2">Logs in with your SSH key (ssh-agent or ~/.ssh). The server must already be in ~/.ssh/known_hosts.</p>
         </div>
       )}
       {kind === 's3' && (
         <div className="grid-2">
-          <Text label="Endpoint (empty for AWS)" value={s3.endpoint} onChange={(endpoint) => setS3({ ...s3, endpoint })} placeholder="minio.local:9000" />
-          <Text label="Bucket" value={s3.bucket} onChange={(bucket) => setS3({ ...s3, bucket })} />
-          <Text label="Prefix" value={s3.prefix} onChange={(prefix) => setS3({ ...s3, prefix })} />
+          <TextField idPrefix="loc" label="Endpoint (empty for AWS)" value={s3.endpoint} onChange={(endpoint) => setS3({ ...s3, endpoint })} placeholder="minio.local:9000" />
+          <TextField idPrefix="loc" label="Bucket" value={s3.bucket} onChange={(bucket) => setS3({ ...s3, bucket })} />
+          <TextField idPrefix="loc" label="Prefix" value={s3.prefix} onChange={(prefix) => setS3({ ...s3, prefix })} />
           <p className="hint span-2">Credentials come from the agent's environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) or ~/.aws.</p>
         </div>
       )}
       {kind === 'rest' && (
         <div className="grid-2">
-          <Text label="Server URL" value={rest.url} onChange={(url) => setRest({ ...rest, url })} placeholder="https://backup.example:8000/you/laptop" />
-          <Text label="CA certificate file (self-signed server)" value={rest.caCert} onChange={(caCert) => setRest({ ...rest, caCert })} placeholder="/etc/hindsight/server.pem" />
-          <Text label="Server user" value={rest.user} onChange={(user) => setRest({ ...rest, user })} />
-          <Text label="Server password" type="password" value={rest.password} onChange={(password) => setRest({ ...rest, password })} />
+          <TextField idPrefix="loc" label="Server URL" value={rest.url} onChange={(url) => setRest({ ...rest, url })} placeholder="https://backup.example:8000/you/laptop" />
+          <TextField idPrefix="loc" label="CA certificate file (self-signed server)" value={rest.caCert} onChange={(caCert) => setRest({ ...rest, caCert })} placeholder="/etc/hindsight/server.pem" />
+          <TextField idPrefix="loc" label="Server user" value={rest.user} onChange={(user) => setRest({ ...rest, user })} />
+          <TextField idPrefix="loc" label="Server password" type="password" value={rest.password} onChange={(password) => setRest({ ...rest, password })} />
           <p className="hint span-2">restic's rest-server, rclone serve restic or a NAS package. The server's user name and password are kept in the system keychain, never in the plan.</p>
         </div>
       )}
       {kind === 'azure' && (
         <div className="grid-2">
-          <Text label="Storage account" value={azure.account} onChange={(account) => setAzure({ ...azure, account: account.trim().toLowerCase() })} placeholder="mybackups" />
-          <Text label="Container" value={azure.container} onChange={(container) => setAzure({ ...azure, container: container.trim().toLowerCase() })} placeholder="hindsight" />
-          <Text label="Folder in the container" value={azure.prefix} onChange={(prefix) => setAzure({ ...azure, prefix })} />
+          <TextField idPrefix="loc" label="Storage account" value={azure.account} onChange={(account) => setAzure({ ...azure, account: account.trim().toLowerCase() })} placeholder="mybackups" />
+          <TextField idPrefix="loc" label="Container" value={azure.container} onChange={(container) => setAzure({ ...azure, container: container.trim().toLowerCase() })} placeholder="hindsight" />
+          <TextField idPrefix="loc" label="Folder in the container" value={azure.prefix} onChange={(prefix) => setAzure({ ...azure, prefix })} />
           <div className="field">
             <label htmlFor="loc-azure-sign-in">Sign in with</label>
             <select id="loc-azure-sign-in" value={azure.signIn} onChange={(e) => setAzure({ ...azure, signIn: e.target.value as 'key' | 'sas' })}>
@@ -105,8 +106,8 @@ export function LocationFields({ onChange }: { onChange: (location: string, sett
               <option value="sas">A SAS token</option>
             </select>
           </div>
-          <Text label={azure.signIn === 'key' ? 'Access key' : 'SAS token'} type="password" value={azure.secret} onChange={(secret) => setAzure({ ...azure, secret })} />
-          <Text label="Blob endpoint (empty for Azure's own)" value={azure.endpoint} onChange={(endpoint) => setAzure({ ...azure, endpoint })} placeholder="https://mybackups.blob.core.windows.net" />
+          <TextField idPrefix="loc" label={azure.signIn === 'key' ? 'Access key' : 'SAS token'} type="password" value={azure.secret} onChange={(secret) => setAzure({ ...azure, secret })} />
+          <TextField idPrefix="loc" label="Blob endpoint (empty for Azure's own)" value={azure.endpoint} onChange={(endpoint) => setAzure({ ...azure, endpoint })} placeholder="https://mybackups.blob.core.windows.net" />
           <p className="hint span-2">
             The key is on the storage account's "Access keys" page. It is kept in the system keychain, never in the plan. Without one, the agent uses AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY from its environment.
           </p>
@@ -193,10 +194,10 @@ function RcloneFields({ value, onChange }: { value: RcloneDraft; onChange: (valu
           </select>
         </div>
       ) : (
-        <Text label="rclone remote" value={value.remote} onChange={(typedRemote) => onChange({ ...value, remote: typedRemote })} placeholder="gdrive" />
+        <TextField idPrefix="loc" label="rclone remote" value={value.remote} onChange={(typedRemote) => onChange({ ...value, remote: typedRemote })} placeholder="gdrive" />
       )}
-      <Text label="Path in the remote" value={value.path} onChange={(path) => onChange({ ...value, path })} />
-      <Text label="rclone program (empty: rclone on the PATH)" value={value.program} onChange={(typedProgram) => onChange({ ...value, program: typedProgram })} placeholder="/usr/bin/rclone" />
+      <TextField idPrefix="loc" label="Path in the remote" value={value.path} onChange={(path) => onChange({ ...value, path })} />
+      <TextField idPrefix="loc" label="rclone program (empty: rclone on the PATH)" value={value.program} onChange={(typedProgram) => onChange({ ...value, program: typedProgram })} placeholder="/usr/bin/rclone" />
       {problem && (
         <p className="hint span-2" role="status">
           {problem}
@@ -220,14 +221,4 @@ function restLocation({ url, user, password }: { url: string; user: string; pass
   if (user) parsed.username = encodeURIComponent(user);
   if (password) parsed.password = encodeURIComponent(password);
   return `rest:${parsed.toString()}`;
-}
-
-function Text({ label, value, onChange, placeholder, type = 'text' }: { label: string; value: string; onChange: (v: string) => void; placeholder?: string; type?: 'text' | 'password' }) {
-  const id = `loc-${label.replace(/\W+/g, '-').toLowerCase()}`;
-  return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      <input id={id} type={type} value={value} placeholder={placeholder} onChange={(e) => onChange(e.target.value)} spellCheck={false} autoComplete={type === 'password' ? 'off' : undefined} />
-    </div>
-  );
 }

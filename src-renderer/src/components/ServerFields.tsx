@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import type { Result } from '../../../src-shared/api.js';
 import type { TargetSettings } from '../../../src-shared/plan.js';
 import { useClient } from '../store/appContext.js';
+import { TextField } from './TextField.js';
 
 type Certificate = Result<'host.serverCertificate'>;
 
@@ -64,10 +65,10 @@ export function ServerFields({ onTarget }: { onTarget: (location: string, settin
 
   return (
     <div className="grid-2 server-fields">
-      <Field label="Server address" value={draft.address} onChange={(value) => setDraft({ ...draft, address: value })} placeholder={`backupbox.local:${DEFAULT_PORT}`} />
-      <Field label="Repository name" value={draft.repository} onChange={(repository) => setDraft({ ...draft, repository })} placeholder="laptop" />
-      <Field label="User on the server" value={draft.user} onChange={(user) => setDraft({ ...draft, user })} />
-      <Field label="Password on the server" type="password" value={draft.password} onChange={(password) => setDraft({ ...draft, password })} />
+      <TextField idPrefix="server" label="Server address" value={draft.address} onChange={(value) => setDraft({ ...draft, address: value })} placeholder={`backupbox.local:${DEFAULT_PORT}`} />
+      <TextField idPrefix="server" label="Repository name" value={draft.repository} onChange={(repository) => setDraft({ ...draft, repository })} placeholder="laptop" />
+      <TextField idPrefix="server" label="User on the server" value={draft.user} onChange={(user) => setDraft({ ...draft, user })} />
+      <TextField idPrefix="server" label="Password on the server" type="password" value={draft.password} onChange={(password) => setDraft({ ...draft, password })} />
       <div className="span-2 server-certificate">
         {!shown && (
           <button type="button" className="button" disabled={!address || checking} onClick={() => void check()}>
@@ -116,16 +117,6 @@ export function ServerFields({ onTarget }: { onTarget: (location: string, settin
         A Hindsight server (<span className="mono">hindsight server</span>) on a machine in your home or office. The repository is kept under your user's folder on it; the password is
         kept in the system keychain, never in the plan.
       </p>
-    </div>
-  );
-}
-
-function Field({ label, value, onChange, placeholder, type = 'text' }: { label: string; value: string; onChange: (v: string) => void; placeholder?: string; type?: 'text' | 'password' }) {
-  const id = `server-${label.replace(/\W+/g, '-').toLowerCase()}`;
-  return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      <input id={id} type={type} value={value} placeholder={placeholder} onChange={(e) => onChange(e.target.value)} spellCheck={false} autoComplete={type === 'password' ? 'off' : undefined} />
     </div>
   );
 }
