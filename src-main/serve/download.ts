@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { basename } from 'node:path';
 import { MAX_READ_BYTES } from '../../src-shared/api.js';
 import type { AgentAccess } from '../agent/agentAccess.js';
+import { drained } from '../engine/writableDrained.js';
 
 /**
  * Streams one file of a snapshot to the browser as a download (the browser's
@@ -36,12 +37,7 @@ export async function sendDownload(endpoint: AgentAccess, query: URLSearchParams
   for (;;) {
     const bytes = Buffer.from(range.data, 'base64');
     const next = range.offset + bytes.length;
-    if (!response.write(bytes)) {
-      await new Promise((resolve) => {
-        response.once('drain', resolve);
-        response.once('close', resolve);
-      });
-    }
+    if (!response.write(bytes)) await drained(response);
     if (bytes.length === 0 || next >= range.size || response.destroyed) break;
     try {
       range = await endpoint.call('snapshots.read', { repository, snapshot, path, offset: next, length: MAX_READ_BYTES });

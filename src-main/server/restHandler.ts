@@ -7,6 +7,7 @@ import type { UsageLedger } from './usageLedger.js';
 import { formatBytes } from '../../src-shared/units.js';
 import { parseRange } from './byteRange.js';
 import { gatheredWriter } from './gatheredWriter.js';
+import { drained } from '../engine/writableDrained.js';
 
 /** The parts of a request that node:http's and node:http2's (compatibility API) requests share. */
 export interface ServerRequest {
@@ -352,21 +353,6 @@ async function sizeOf(backend: Backend, handle: ObjectHandle): Promise<number | 
   }
 }
 
-/** Resolves true when the response wants more, false when the client went away. */
-function drained(res: ServerResponse): Promise<boolean> {
-  if (res.destroyed) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onDrain = () => settle(true);
-    const onClose = () => settle(false);
-    const settle = (more: boolean) => {
-      res.off('drain', onDrain);
-      res.off('close', onClose);
-      resolve(more);
-    };
-    res.once('drain', onDrain);
-    res.once('close', onClose);
-  });
-}
 
 /**
  * Hands the request's body to `accept` chunk by chunk, the next only once the last was taken (the

@@ -4,6 +4,7 @@ import { Duplex, type Readable, type Writable } from 'node:stream';
 import { HindsightError } from '../../../src-shared/errors.js';
 import { BackendError } from './backend.js';
 import type { RestRequest, RestResponse, RestTransport } from './restClient.js';
+import { drained } from '../writableDrained.js';
 
 export interface RcloneOptions {
   /** rclone's REMOTE:PATH (or any path rclone takes: a local folder, `:backend,option=…:path`). */
@@ -241,17 +242,7 @@ async function writeBody(stream: ClientHttp2Stream, parts: readonly Uint8Array[]
   for (const part of parts) {
     for (let offset = 0; offset < part.byteLength; offset += SLICE) {
       if (stream.destroyed) return;
-      if (!stream.write(part.subarray(offset, offset + SLICE))) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            stream.off('drain', done);
-            stream.off('close', done);
-            resolve();
-          };
-          stream.on('drain', done);
-          stream.on('close', done);
-        });
-      }
+      if (!stream.write(part.subarray(offset, offset + SLICE))) await drained(stream);
     }
   }
   if (!stream.destroyed) stream.end();

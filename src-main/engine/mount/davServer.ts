@@ -10,6 +10,7 @@ import { BadPath, pathSegments, percentEncoded } from './davPath.js';
 import { entityTag, multistatus, type DavResource } from './davXml.js';
 import { chunkMapOf, readRange } from './fileReads.js';
 import { SnapshotView, type Resolved } from './snapshotView.js';
+import { drained } from '../writableDrained.js';
 
 export const DAV_USER = 'hindsight';
 const READ_METHODS = 'OPTIONS, GET, HEAD, PROPFIND';
@@ -271,18 +272,6 @@ async function drainBody(request: IncomingMessage, limit: number): Promise<boole
     if (length > limit) return false;
   }
   return true;
-}
-
-function drained(response: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      response.off('drain', done);
-      response.off('close', done);
-      resolve();
-    };
-    response.on('drain', done);
-    response.on('close', done);
-  });
 }
 
 function htmlText(text: string): string {
