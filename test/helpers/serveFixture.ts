@@ -1,7 +1,7 @@
-import { test as base } from '@playwright/test';
+import { test as base, expect, type Page } from '@playwright/test';
 import { startServe, type ServeProcess } from './serveProcess.js';
 
-export { expect } from '@playwright/test';
+export { expect };
 
 /** The repository password the UI specs use. */
 export const PASSWORD = 'correct horse battery staple';
@@ -18,3 +18,17 @@ export const test = base.extend<{ serve: ServeProcess }>({
     }
   },
 });
+
+/**
+ * The first run's plan step, after the repository step: the plan's name, one folder typed in, a manual
+ * schedule; it ends when the plan is shown.
+ */
+export async function typedPlanStep(page: Page, name: string, folder: string): Promise<void> {
+  await page.getByLabel('Name of this backup plan').fill(name);
+  await page.getByRole('textbox', { name: 'Folder to back up' }).fill(folder);
+  await page.getByRole('button', { name: 'Add folder' }).click();
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByLabel('Schedule').selectOption('manual');
+  await page.getByRole('button', { name: 'Create repository and plan' }).click();
+  await expect(page.getByRole('article', { name: `Plan ${name}` })).toBeVisible();
+}

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { expect, test } from '@playwright/test';
 import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite } from '../helpers/azureServer.js';
+import { typedPlanStep } from '../helpers/serveFixture.js';
 import { SCREENS, callAgent, startServe, type ServeProcess } from '../helpers/serveProcess.js';
 
 const PASSWORD = 'correct horse battery staple';
@@ -41,13 +42,7 @@ test('setup on Azure Blob Storage: account, container and access key fields; the
   await page.getByLabel('Repeat the password').fill(PASSWORD);
   await page.screenshot({ path: join(SCREENS, '20-setup-azure.png') });
   await page.getByRole('button', { name: 'Continue' }).click();
-  await page.getByLabel('Name of this backup plan').fill('Cloud');
-  await page.getByRole('textbox', { name: 'Folder to back up' }).fill(source);
-  await page.getByRole('button', { name: 'Add folder' }).click();
-  await page.getByRole('button', { name: 'Continue' }).click();
-  await page.getByLabel('Schedule').selectOption('manual');
-  await page.getByRole('button', { name: 'Create repository and plan' }).click();
-  await expect(page.getByRole('article', { name: 'Plan Cloud' })).toBeVisible();
+  await typedPlanStep(page, 'Cloud', source);
 
   const location = `azure://${AZURITE_ACCOUNT}/from-the-ui/hindsight`;
   await expect

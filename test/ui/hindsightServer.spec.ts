@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { expect, test } from '@playwright/test';
 import { SERVER_PASSWORD, startHindsightServer } from '../helpers/hindsightServer.js';
+import { typedPlanStep } from '../helpers/serveFixture.js';
 import { SCREENS, callAgent, startServe, type ServeProcess } from '../helpers/serveProcess.js';
 
 const PASSWORD = 'correct horse battery staple';
@@ -47,13 +48,7 @@ test('setup on a Hindsight server: its self-signed certificate\'s fingerprint is
   await expect(page.getByRole('status').filter({ hasText: `Trusted: 127.0.0.1:${server.port} with the certificate ${server.fingerprint}` })).toBeVisible();
 
   await page.getByRole('button', { name: 'Continue' }).click();
-  await page.getByLabel('Name of this backup plan').fill('Hall box');
-  await page.getByRole('textbox', { name: 'Folder to back up' }).fill(source);
-  await page.getByRole('button', { name: 'Add folder' }).click();
-  await page.getByRole('button', { name: 'Continue' }).click();
-  await page.getByLabel('Schedule').selectOption('manual');
-  await page.getByRole('button', { name: 'Create repository and plan' }).click();
-  await expect(page.getByRole('article', { name: 'Plan Hall box' })).toBeVisible();
+  await typedPlanStep(page, 'Hall box', source);
 
   const location = `rest:https://127.0.0.1:${server.port}/alice/laptop`;
   await expect.poll(async () => (await backups())[0]?.result, { timeout: 120_000 }).toBe('succeeded');
