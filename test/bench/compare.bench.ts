@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, statfs, writeFile } from 'node:fs/promises';
 import { cpus, freemem, homedir, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { makeTools, type Tool } from './tools.js';
 import { listTree, type TreeListing } from './tree.js';
 
 /**
- * `npm run bench -- [--dataset synthetic|linux|gcc|PATH]… [--size 1G] [--repeat 3] [--only TOOL] [--keep]`
+ * `npm run bench -- [--dataset synthetic|linux|gcc|PATH]… [--size 1G] [--repeat 3] [--only TOOL] [--baseline DIR] [--keep]`
  * (`--help` for all). Backs up each dataset with Hindsight and, when installed, restic and borg, in one
  * run, and reports each scenario's time, CPU, throughput, repository size and peak memory with the
  * Hindsight/peer ratios and the issue's targets. Writes bench/results.json and BENCHMARKS.md. Installs
@@ -21,8 +22,11 @@ import { listTree, type TreeListing } from './tree.js';
  */
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const MiB = 1024 * 1024;
-/** Disk a repetition holds until the run ends, in copies of its data: the copy, three restores, three repositories (measured: 55 GB for linux, gcc and 1 GiB synthetic, 3 each). */
-const DISK_COPIES_PER_REPETITION = 5;
+/**
+ * Disk a repetition holds until the run ends, in copies of its data: the copy, then per tool a restore and
+ * a repository (measured with three tools: 55 GB for linux, gcc and 1 GiB synthetic, 3 each, so about 5 copies).
+ */
+const diskCopiesPerRepetition = (tools: number) => 1 + (4 / 3) * tools;
 
 function readOptions(): BenchOptions {
   try {
@@ -78,7 +82,7 @@ async function runOnce(dataset: Dataset, work: string, rotation: number, options
   const listing = await listTree(data);
   console.log(`  ${formatShape({ ...listing, files: listing.files.length, folders: listing.folders.length })}`);
   const machine = ceilings(data, listing.bytes);
-  const all = makeTools(root, work, data, options.only);
+  const all = makeTools(root, work, data, options.only, options.baseline);
   const ordered = [...all.slice(rotation % all.length), ...all.slice(0, rotation % all.length)];
   const results: RunResults = Object.fromEntries(all.map((tool) => [tool.name, {}]));
   const step = (scenario: Scenario, tool: Tool, reads: string, run: () => Measurement, repository: boolean) => {
@@ -132,10 +136,14 @@ async function runDataset(dataset: Dataset, options: BenchOptions, kept: string[
 function commandLine(options: BenchOptions): string {
   const datasets = options.datasets.map((d) => ` --dataset ${d}`).join('');
   const size = options.datasets.includes('synthetic') ? ` --size ${options.sizeText}` : '';
-  return `npm run bench --${datasets}${size}${options.repeat > 1 ? ` --repeat ${options.repeat}` : ''}${options.only ? ` --only ${options.only}` : ''}`;
+  return `npm run bench --${datasets}${size}${options.repeat > 1 ? ` --repeat ${options.repeat}` : ''}${options.only ? ` --only ${options.only}` : ''}${options.baseline ? ' --baseline DIR' : ''}`;
 }
 
 const options = readOptions();
+if (options.baseline !== undefined && !existsSync(join(options.baseline, 'build', 'bundle', 'cli', 'main.js'))) {
+  console.error(`bench: --baseline ${options.baseline}: no built Hindsight there (run npm run build in it first)`);
+  process.exit(2);
+}
 let datasets: Dataset[];
 try {
   datasets = resolveDatasets(options.datasets, options.datasetsDir, options.size);
@@ -147,7 +155,8 @@ try {
 // Every repetition keeps its copy, three restores and three repositories until the end (see below): about
 // five copies' worth each. A run that fills the disk half-way (session 11: the third synthetic repetition)
 // loses everything it measured, so it does not start.
-const needed = datasets.reduce((sum, dataset) => sum + options.repeat * DISK_COPIES_PER_REPETITION * dataset.diskBytes(), 0);
+const toolCount = makeTools(root, tmpdir(), tmpdir(), options.only, options.baseline).length;
+const needed = datasets.reduce((sum, dataset) => sum + options.repeat * diskCopiesPerRepetition(toolCount) * dataset.diskBytes(), 0);
 const { bavail, bsize } = await statfs(tmpdir());
 if (bavail * bsize < needed) {
   console.error(`bench: ${formatBytes(bavail * bsize)} free in ${tmpdir()}, and this run needs about ${formatBytes(needed)} (nothing is deleted until it ends); free some space, set TMPDIR elsewhere, or use fewer datasets or repetitions.`);

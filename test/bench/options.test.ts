@@ -17,10 +17,12 @@ test('bench options: defaults, repeated datasets, sizes', () => {
   assert.equal(options.keep, true);
   assert.equal(parseOptions(['--help'], '/h').help, true);
   assert.equal(parseOptions(['--datasets-dir', '/cache'], '/h').datasetsDir, '/cache');
+  assert.equal(defaults.baseline, undefined);
+  assert.equal(parseOptions(['--baseline', '/work/before'], '/h').baseline, '/work/before');
 });
 
 test('bench options: mistakes are one-line usage errors', () => {
-  for (const args of [['--bogus'], ['stray'], ['--repeat', '0'], ['--repeat', '1.5'], ['--size', 'lots'], ['--only', 'tar'], ['--dataset', 'gcc', '--dataset', 'gcc']]) {
+  for (const args of [['--bogus'], ['stray'], ['--repeat', '0'], ['--repeat', '1.5'], ['--size', 'lots'], ['--only', 'tar'], ['--dataset', 'gcc', '--dataset', 'gcc'], ['--baseline', '/b', '--only', 'restic']]) {
     assert.throws(() => parseOptions(args, '/h'), (error: unknown) => error instanceof UsageError && !error.message.includes('\n'), args.join(' '));
   }
 });

@@ -15,6 +15,8 @@ export interface BenchOptions {
   only: string | undefined;
   keep: boolean;
   datasetsDir: string;
+  /** Another built Hindsight checkout, run beside this one as the tool "baseline" (a before/after in one run). */
+  baseline: string | undefined;
 }
 
 /** A mistake on the command line: printed as one line, exit status 2. */
@@ -38,6 +40,8 @@ Options:
   --repeat N            rounds per dataset, fresh copy and repositories each time; medians reported (default: 1)
   --only TOOL           run only hindsight, restic or borg (BENCHMARKS.md is left alone)
   --keep                keep the work folders (data, repositories, restored copies) and print where
+  --baseline DIR        also run another built Hindsight checkout (e.g. a git worktree of an older commit
+                          after npm run build) as the tool "baseline", for a before/after in the same run
   --help                print this and exit`;
 
 /** Parses the harness's command line; throws UsageError for anything it cannot take. */
@@ -56,6 +60,7 @@ export function parseOptions(argv: string[], home: string): BenchOptions {
         repeat: { type: 'string', default: '1' },
         only: { type: 'string' },
         keep: { type: 'boolean' },
+        baseline: { type: 'string' },
       },
     }));
   } catch (error) {
@@ -69,6 +74,7 @@ export function parseOptions(argv: string[], home: string): BenchOptions {
   if (values.only !== undefined && !(toolNames as readonly string[]).includes(values.only)) {
     throw new UsageError(`--only ${values.only}: expected one of ${toolNames.join(', ')}`);
   }
+  if (values.baseline !== undefined && values.only !== undefined) throw new UsageError('--baseline and --only cannot be used together');
   const datasets = values.dataset ?? ['synthetic'];
   const repeated = datasets.find((name, i) => datasets.indexOf(name) !== i);
   if (repeated !== undefined) throw new UsageError(`--dataset ${repeated} is given twice`);
@@ -81,5 +87,6 @@ export function parseOptions(argv: string[], home: string): BenchOptions {
     only: values.only,
     keep: values.keep ?? false,
     datasetsDir: values['datasets-dir'] ?? join(home, '.cache', 'hindsight-bench'),
+    baseline: values.baseline,
   };
 }

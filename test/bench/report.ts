@@ -214,11 +214,15 @@ export function formatBenchmarks(reports: readonly DatasetReport[], machine: str
     repeat > 1
       ? `Repeated ${repeat} times per dataset, each with a fresh copy of the data and fresh repositories, the tools interleaved scenario by scenario and starting with a different tool each time; times, CPU and cores busy are medians, ratios the median of the per-repetition ratios, peak RSS the largest seen.`
       : 'One repetition: the issue asks for medians of at least 3 (`--repeat 3`) before a target counts.';
+  const baseline = reports[0]?.tools.find((tool) => tool.startsWith('baseline '));
+  const baselineNote = baseline
+    ? ` The \`baseline\` rows are an earlier Hindsight build (${baseline.slice('baseline '.length)}) run in the same run (\`--baseline\`): Hindsight's before and after on the same machine, data and moment.`
+    : '';
   return `# Benchmarks
 
 Last full run of \`${command}\` on ${machine}.
 
-Every dataset is backed up by each tool in turn, scenario by scenario: first backup, backup with no change, small change (1% of the files changed, half of them only touched, half with a few bytes edited in place, 0.1% added and 0.1% deleted; seeded), after mutation (see each dataset), full restore of the last backup, and verification of all data. Real trees are copied before each repetition and the copy is what is mutated and backed up. Before each step, dirty pages are written out (\`sync\`) and what the step reads (the data, or the tool's repository) is read into the page cache: borg drops the files it reads from the cache; every tool encrypts; Hindsight and borg use zstd 3, restic its default compression. CPU is user plus system time (GNU time); cores busy is CPU ÷ wall time. ${repeatNote}
+Every dataset is backed up by each tool in turn, scenario by scenario: first backup, backup with no change, small change (1% of the files changed, half of them only touched, half with a few bytes edited in place, 0.1% added and 0.1% deleted; seeded), after mutation (see each dataset), full restore of the last backup, and verification of all data. Real trees are copied before each repetition and the copy is what is mutated and backed up. Before each step, dirty pages are written out (\`sync\`) and what the step reads (the data, or the tool's repository) is read into the page cache: borg drops the files it reads from the cache; every tool encrypts; Hindsight and borg use zstd 3, restic its default compression. CPU is user plus system time (GNU time); cores busy is CPU ÷ wall time. ${repeatNote}${baselineNote}
 
 ${reports.map((report) => formatDatasetSection(report, machine, repeat)).join('\n\n')}
 

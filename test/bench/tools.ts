@@ -21,14 +21,21 @@ function installed(name: string): boolean {
   return spawnSync('sh', ['-c', 'command -v "$1"', 'sh', name]).status === 0;
 }
 
-function hindsight(root: string, work: string, data: string): Tool {
+/** The short commit of a checkout, or '' where it is not a git checkout. */
+function commitOf(root: string): string {
+  const result = spawnSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
+  return result.status === 0 ? result.stdout.trim() : '';
+}
+
+/** `name` is "hindsight", or "baseline" for another checkout run beside it (--baseline). */
+function hindsight(root: string, work: string, data: string, name = 'hindsight'): Tool {
   const bin = join(root, 'bin', 'hindsight.js');
-  const env = { HINDSIGHT_REPO: join(work, 'hindsight-repo'), HINDSIGHT_PASSWORD: password, HINDSIGHT_CACHE_DIR: join(work, 'hindsight-cache') };
+  const env = { HINDSIGHT_REPO: join(work, `${name}-repo`), HINDSIGHT_PASSWORD: password, HINDSIGHT_CACHE_DIR: join(work, `${name}-cache`) };
   // With the flags its #! line gives it when a user runs it (see ENGINE_EXEC_ARGV).
   const run = (...args: string[]) => measure({ command: process.execPath, args: [...ENGINE_EXEC_ARGV, bin, ...args], env });
   return {
-    name: 'hindsight',
-    version: JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version as string,
+    name,
+    version: [JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version as string, commitOf(root)].filter(Boolean).join(' at '),
     repository: env.HINDSIGHT_REPO,
     init: () => void run('init'),
     backup: () => run('backup', '--no-default-excludes', data),
@@ -70,9 +77,13 @@ function borg(work: string, data: string): Tool {
   };
 }
 
-/** Hindsight, and restic and borg where installed (encryption on; zstd 3 for Hindsight and borg, restic's default compression). */
-export function makeTools(root: string, work: string, data: string, only: string | undefined): Tool[] {
+/**
+ * Hindsight, another Hindsight checkout where given (`baseline`), and restic and borg where installed
+ * (encryption on; zstd 3 for Hindsight and borg, restic's default compression).
+ */
+export function makeTools(root: string, work: string, data: string, only: string | undefined, baseline?: string): Tool[] {
   const all = [hindsight(root, work, data)];
+  if (baseline !== undefined) all.push(hindsight(baseline, work, data, 'baseline'));
   if (installed('restic')) all.push(restic(work, data));
   if (installed('borg')) all.push(borg(work, data));
   return only ? all.filter((tool) => tool.name === only) : all;
