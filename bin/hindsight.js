@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/usr/bin/env -S node --max-semi-space-size=4 --initial-old-space-size=32
 let cli;
 try {
   // The V8 flags first (heap growth, optimisation budget; the desktop agent sets the same ones), then the CLI.
