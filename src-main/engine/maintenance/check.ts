@@ -73,7 +73,8 @@ const MAX_AFFECTED = 20;
 export async function checkRepository(repository: Repository, options: CheckOptions = {}): Promise<CheckResult> {
   const meter = new ProgressMeter('check', options.onProgress);
   const errors: CheckProblem[] = [];
-  const used = new Set<string>();
+  // Indexed blobs that a snapshot uses, by entry number (a set of hex ids cost a string per blob).
+  const used = new Uint8Array(repository.index.size);
   const badBlobs = new Map<string, CheckProblem['kind']>();
   /** Why a blob failed --read-data, by blob id. */
   const damage = new Map<string, string>();
@@ -150,7 +151,7 @@ export async function checkRepository(repository: Repository, options: CheckOpti
     let [total, live, unused] = [0, 0, 0];
     for (const blob of blobs) {
       total += blob.length;
-      if (used.has(blob.id.toString('hex'))) live += blob.length;
+      if (used[repository.index.entryOf(blob.id)] === 1) live += blob.length;
       else unused += 1;
     }
     unusedBlobs += unused;
@@ -197,7 +198,7 @@ async function walkTrees(
   repository: Repository,
   snapshots: readonly Snapshot[],
   treesSeen: Set<string>,
-  used: Set<string>,
+  used: Uint8Array,
   badBlobs: Map<string, ProblemKind>,
   errors: CheckProblem[],
   meter: ProgressMeter | undefined,
@@ -212,11 +213,12 @@ async function walkTrees(
       const key = id.toString('hex');
       if (treesSeen.has(key)) continue;
       treesSeen.add(key);
-      used.add(key);
-      if (!repository.index.has(id)) {
+      const entry = repository.index.entryOf(id);
+      if (entry < 0) {
         errors.push({ kind: 'blob-not-indexed', message: `folder ${path || '/'} of snapshot ${snapshot.id.slice(0, 8)}: its tree ${key.slice(0, 16)} is not in the index` });
         continue;
       }
+      used[entry] = 1;
       let nodes;
       try {
         nodes = await trees.load(id);
@@ -229,12 +231,12 @@ async function walkTrees(
         meter.tick();
       }
       for (const node of nodes) {
-        const childPath = `${path}/${displayName(node.name)}`;
-        if (node.subtree) pending.push({ id: node.subtree, path: childPath });
+        // The path is for messages only; folders are a fifteenth of the entries.
+        if (node.subtree) pending.push({ id: node.subtree, path: `${path}/${displayName(node.name)}` });
         for (const blob of dataBlobsOf(node)) {
-          const blobKey = blob.toString('hex');
-          used.add(blobKey);
-          if (!repository.index.has(blob) && !badBlobs.has(blobKey)) badBlobs.set(blobKey, 'blob-not-indexed');
+          const blobEntry = repository.index.entryOf(blob);
+          if (blobEntry >= 0) used[blobEntry] = 1;
+          else if (!badBlobs.has(blob.toString('hex'))) badBlobs.set(blob.toString('hex'), 'blob-not-indexed');
         }
       }
     }
@@ -275,17 +277,19 @@ async function readData(
       stopIfAborted(signal, INTERRUPTED);
       const blobs = byPack.get(name) ?? [];
       try {
-        const header = await repository.readPackHeader(name);
-        const listed = new Set(header.map((b) => `${b.id.toString('hex')}@${b.offset}+${b.length}`));
+        // Matched by offset: a blob's place in a pack is its own. (A set of "id@offset+length" strings cost
+        // two hex ids and two joins per blob, about 0.1 s of the main thread for 83,330 blobs.)
+        const listed = new Map((await repository.readPackHeader(name)).map((b) => [b.offset, b]));
         for (const blob of blobs) {
-          if (!listed.has(`${blob.id.toString('hex')}@${blob.offset}+${blob.length}`)) {
+          const there = listed.get(blob.offset);
+          if (there === undefined || there.length !== blob.length || !there.id.equals(blob.id)) {
             errors.push({ kind: 'pack-header', message: `pack ${name.slice(0, 16)}: its header does not list blob ${blob.id.toString('hex').slice(0, 16)} where the index puts it` });
           }
         }
       } catch (err) {
         errors.push({ kind: 'pack-header', message: `pack ${name.slice(0, 16)}: ${problemText(err)}` });
       }
-      const pieces = piecesOf(blobs.filter((blob) => !badBlobs.has(blob.id.toString('hex'))));
+      const pieces = piecesOf(badBlobs.size === 0 ? blobs : blobs.filter((blob) => !badBlobs.has(blob.id.toString('hex'))));
       let piecesLeft = pieces.length;
       const pieceDone = (bytes: number) => {
         meter.counts.bytesDone += bytes;

@@ -71,6 +71,14 @@ export class MemoryIndex {
     return this.find(id) >= 0;
   }
 
+  /**
+   * The blob's entry number, 0 to size - 1, or -1 when it is not indexed. Numbers stay as they are while
+   * the index only grows, so a bitmap of `size` can stand for a set of indexed blobs.
+   */
+  entryOf(id: Uint8Array): number {
+    return this.find(id);
+  }
+
   get(id: Uint8Array): BlobLocation | undefined {
     const at = this.find(id);
     return at < 0 ? undefined : this.locationAt(at);

@@ -109,6 +109,23 @@ test('an index entry pointing past the end of its pack is reported', async (t) =
   assert.ok(result.errors.some((e) => e.kind === 'blob-beyond-pack'), JSON.stringify(result.errors));
 });
 
+test('--read-data reports index entries that the pack\'s own header does not list at that place', async (t) => {
+  const { repository, reopen } = await backedUp(t);
+  const real = [...repository.index.packs()][0];
+  assert.ok(real);
+  const first = [...repository.index.blobs()].find((blob) => blob.pack === real.name && blob.offset === 0);
+  assert.ok(first);
+  // One at the place of a real blob, one at a place where no blob starts; both within the pack.
+  const ghosts = [seededBytes('ghost at 0', 32), seededBytes('ghost at 1', 32)];
+  await repository.saveObject('index', encodeIndexFile({
+    supersedes: [],
+    packs: [{ id: Buffer.from(real.name, 'hex'), size: real.size, blobs: ghosts.map((id, offset) => ({ id, type: 'data' as const, compressed: false, offset, length: first.length, rawLength: first.length - 16 })) }],
+  }));
+  const result = await checkRepository(await reopen(), { readData: { kind: 'all' } });
+  const header = result.errors.filter((e) => e.kind === 'pack-header').map((e) => e.message);
+  assert.deepEqual(header.sort(), ghosts.map((id) => `pack ${real.name.slice(0, 16)}: its header does not list blob ${id.toString('hex').slice(0, 16)} where the index puts it`).sort());
+});
+
 test('read-data subsets: K/M slices cover every pack exactly once', async (t) => {
   const { repository } = await backedUp(t);
   let total = 0;

@@ -38,6 +38,9 @@ test('lookups return exactly what was added, and unknown ids are absent', () => 
   }
   for (let i = 0; i < 1000; i++) assert.equal(index.has(randomBytes(32)), false);
   assert.equal(index.has(Buffer.alloc(5)), false);
+  // Entry numbers: each blob its own, 0 to size - 1, in the order added; -1 for one not indexed.
+  assert.deepEqual([...a, ...b].map((blob) => index.entryOf(blob.id)), Array.from({ length: 5000 }, (_, i) => i));
+  assert.equal(index.entryOf(randomBytes(32)), -1);
 });
 
 test('a blob seen again in another pack keeps its first location', () => {
