@@ -3,7 +3,7 @@ import { readRangeInto } from '../backend/backend.js';
 import type { Repository } from './repository.js';
 import { RepositoryError } from './repositoryError.js';
 import type { BlobLocation } from './memoryIndex.js';
-import type { SealedBlob } from './sealedBlobs.js';
+import { PackedIds, type SealedBlob } from './sealedBlobs.js';
 
 /** Blobs closer than this in a pack are read in one range: reading a few unused bytes costs less than another open and read. */
 const MAX_GAP = 256 * 1024;
@@ -22,18 +22,19 @@ interface Range {
  * Each id is looked up once; ids the index lacks are returned apart.
  */
 function planRanges(repository: Pick<Repository, 'index'>, ids: readonly Buffer[]): { ranges: Range[]; missing: string[] } {
-  const seen = new Set<string>();
-  const missing: string[] = [];
+  // Ids seen, by index entry: a set of numbers, where a hex string per id cost its making and hashing.
+  const seen = new Set<number>();
+  const missing = new Set<string>();
   const byPack = new Map<string, BlobLocation[]>();
   for (const id of ids) {
-    const key = id.toString('hex');
-    if (seen.has(key)) continue;
-    seen.add(key);
-    const location = repository.index.get(id);
-    if (!location) {
-      missing.push(key);
+    const entry = repository.index.entryOf(id);
+    if (entry < 0) {
+      missing.add(id.toString('hex'));
       continue;
     }
+    if (seen.has(entry)) continue;
+    seen.add(entry);
+    const location = repository.index.location(entry);
     const members = byPack.get(location.pack);
     if (members) members.push(location);
     else byPack.set(location.pack, [location]);
@@ -55,7 +56,7 @@ function planRanges(repository: Pick<Repository, 'index'>, ids: readonly Buffer[
       first = last + 1;
     }
   }
-  return { ranges, missing };
+  return { ranges, missing: [...missing] };
 }
 
 function notIndexed(key: string): Error {
@@ -101,7 +102,8 @@ export interface SealedBlobs {
   readonly sealed: Uint8Array;
   /** The pack keys that `SealedBlob.key` indexes. */
   readonly keys: readonly KeyObject[];
-  readonly blobs: ReadonlyMap<string, SealedBlob>;
+  /** By index entry (MemoryIndex.entryOf): numbers, where hex ids cost a string to make and hash per blob on each side. */
+  readonly blobs: ReadonlyMap<number, SealedBlob>;
   /** Ids (hex) not in the index or whose pack could not be read: their callers load them by `loadBlobs`, which names the failure or finds another copy. */
   readonly unread: ReadonlySet<string>;
 }
@@ -131,7 +133,8 @@ export async function gatherSealedBlobs(repository: Repository, ids: readonly Bu
   const read = await Promise.all(ranges.map((range, i) => readRangeInPlace(repository, range, sealed, starts[i] as number).then(() => true, () => false)));
   const keys: KeyObject[] = [];
   const keyIndex = new Map<string, number>();
-  const blobs = new Map<string, SealedBlob>();
+  const blobs = new Map<number, SealedBlob>();
+  const packedIds = new PackedIds(ranges.reduce((sum, range) => sum + range.blobs.length, 0));
   for (const [i, range] of ranges.entries()) {
     if (!read[i]) {
       for (const blob of range.blobs) unread.add(blob.id.toString('hex'));
@@ -144,7 +147,7 @@ export async function gatherSealedBlobs(repository: Repository, ids: readonly Bu
     }
     let at = starts[i] as number;
     for (const blob of range.blobs) {
-      blobs.set(blob.id.toString('hex'), { key, at, length: blob.length, offset: blob.offset, compressed: blob.compressed, rawLength: blob.rawLength, id: new Uint8Array(blob.id) });
+      blobs.set(repository.index.entryOf(blob.id), { key, at, length: blob.length, offset: blob.offset, compressed: blob.compressed, rawLength: blob.rawLength, id: packedIds.add(blob.id) });
       at += blob.length;
     }
   }

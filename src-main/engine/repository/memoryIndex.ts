@@ -79,6 +79,37 @@ export class MemoryIndex {
     return this.find(id);
   }
 
+  /** Where entry number `entry` (0 to size - 1, see entryOf) is. */
+  location(entry: number): BlobLocation {
+    return this.locationAt(entry);
+  }
+
+  /** The stored length of entry number `entry`. */
+  lengthOf(entry: number): number {
+    return this.lengths[entry] as number;
+  }
+
+  /**
+   * The entry numbers of each pack's blobs, in the order added, for every pack that has any: 4 bytes a
+   * blob, where a list of locations held some 200 (an object and a copy of its id).
+   */
+  entriesByPack(): Map<string, Uint32Array> {
+    const counts = new Uint32Array(this.packNames.length);
+    for (let at = 0; at < this.count; at++) {
+      const pack = this.packOf[at] as number;
+      counts[pack] = (counts[pack] as number) + 1;
+    }
+    const lists = Array.from(counts, (count) => new Uint32Array(count));
+    const filled = new Uint32Array(this.packNames.length);
+    for (let at = 0; at < this.count; at++) {
+      const pack = this.packOf[at] as number;
+      (lists[pack] as Uint32Array)[(filled[pack] as number)++] = at;
+    }
+    const byPack = new Map<string, Uint32Array>();
+    for (const [pack, list] of lists.entries()) if (list.length > 0) byPack.set(this.packNames[pack] as string, list);
+    return byPack;
+  }
+
   get(id: Uint8Array): BlobLocation | undefined {
     const at = this.find(id);
     return at < 0 ? undefined : this.locationAt(at);

@@ -420,7 +420,7 @@ class RestoreRun {
       const writing: PlacedFile[] = [];
       const unread: PlacedFile[] = [];
       for (const file of wanted) {
-        const blobs = (file.node.content ?? []).map((id) => gathered.blobs.get(id.toString('hex')));
+        const blobs = (file.node.content ?? []).map((id) => gathered.blobs.get(this.repository.index.entryOf(id)));
         if (blobs.some((blob) => blob === undefined)) unread.push(file);
         else {
           requests.push(this.writeRequest(file, blobs as SealedBlob[]));

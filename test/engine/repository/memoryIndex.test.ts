@@ -41,6 +41,15 @@ test('lookups return exactly what was added, and unknown ids are absent', () => 
   // Entry numbers: each blob its own, 0 to size - 1, in the order added; -1 for one not indexed.
   assert.deepEqual([...a, ...b].map((blob) => index.entryOf(blob.id)), Array.from({ length: 5000 }, (_, i) => i));
   assert.equal(index.entryOf(randomBytes(32)), -1);
+  // Entries by pack, and each entry's location, as added.
+  index.addPack(randomBytes(32), 0, []);
+  const byPack = index.entriesByPack();
+  assert.deepEqual([...byPack.keys()], [packA.toString('hex'), packB.toString('hex')], 'a pack without blobs is left out');
+  for (const [pack, blobs] of [[packA, a], [packB, b]] as const) {
+    const entries = byPack.get(pack.toString('hex'));
+    assert.deepEqual(entries && [...entries].map((entry) => index.location(entry)), blobs.map((blob) => ({ ...blob, id: Buffer.from(blob.id), pack: pack.toString('hex') })));
+    assert.deepEqual(entries && [...entries].map((entry) => index.lengthOf(entry)), blobs.map((blob) => blob.length));
+  }
 });
 
 test('a blob seen again in another pack keeps its first location', () => {
