@@ -2,7 +2,6 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { measure, type Measurement } from './measure.js';
-import { ENGINE_EXEC_ARGV } from '../../src-main/agent/v8Flags.js';
 
 export interface Tool {
   name: string;
@@ -31,8 +30,8 @@ function commitOf(root: string): string {
 function hindsight(root: string, work: string, data: string, name = 'hindsight'): Tool {
   const bin = join(root, 'bin', 'hindsight.js');
   const env = { HINDSIGHT_REPO: join(work, `${name}-repo`), HINDSIGHT_PASSWORD: password, HINDSIGHT_CACHE_DIR: join(work, `${name}-cache`) };
-  // With the flags its #! line gives it when a user runs it (see ENGINE_EXEC_ARGV).
-  const run = (...args: string[]) => measure({ command: process.execPath, args: [...ENGINE_EXEC_ARGV, bin, ...args], env });
+  // Run through its #! line, as a user runs it: with that checkout's own node flags (ENGINE_EXEC_ARGV).
+  const run = (...args: string[]) => measure({ command: bin, args, env });
   return {
     name,
     version: [JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version as string, commitOf(root)].filter(Boolean).join(' at '),
