@@ -353,7 +353,6 @@ async function sizeOf(backend: Backend, handle: ObjectHandle): Promise<number | 
   }
 }
 
-
 /**
  * Hands the request's body to `accept` chunk by chunk, the next only once the last was taken (the
  * client is slowed to the disk's pace, nothing piles up in memory). Rejects with what `accept` threw,

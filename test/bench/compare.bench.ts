@@ -152,8 +152,8 @@ try {
   console.error(`bench: ${error.message}`);
   process.exit(2);
 }
-// Every repetition keeps its copy, three restores and three repositories until the end (see below): about
-// five copies' worth each. A run that fills the disk half-way (session 11: the third synthetic repetition)
+// Every repetition keeps its copy and each tool's restore and repository until the end (see below): about
+// five copies' worth each with three tools. A run that fills the disk half-way (session 11: the third synthetic repetition)
 // loses everything it measured, so it does not start.
 const toolCount = makeTools(root, tmpdir(), tmpdir(), options.only, options.baseline).length;
 const needed = datasets.reduce((sum, dataset) => sum + options.repeat * diskCopiesPerRepetition(toolCount) * dataset.diskBytes(), 0);

@@ -238,8 +238,12 @@ async function walkTrees(
         if (node.subtree) pending.push({ id: node.subtree, path: `${path}/${displayName(node.name)}` });
         for (const blob of dataBlobsOf(node)) {
           const blobEntry = repository.index.entryOf(blob);
-          if (blobEntry >= 0) used[blobEntry] = 1;
-          else if (!badBlobs.has(blob.toString('hex'))) badBlobs.set(blob.toString('hex'), 'blob-not-indexed');
+          if (blobEntry >= 0) {
+            used[blobEntry] = 1;
+            continue;
+          }
+          const key = blob.toString('hex');
+          if (!badBlobs.has(key)) badBlobs.set(key, 'blob-not-indexed');
         }
       }
     }

@@ -9,12 +9,17 @@ import { PackedIds, type SealedBlob } from './sealedBlobs.js';
 const MAX_GAP = 256 * 1024;
 const MAX_RANGE = 8 * 1024 * 1024;
 
+/** A blob to read, with its index entry (MemoryIndex.entryOf), looked up once. */
+interface PlannedBlob extends BlobLocation {
+  readonly entry: number;
+}
+
 /** Neighbouring blobs of one pack, read as one range. */
 interface Range {
   readonly pack: string;
   readonly start: number;
   readonly end: number;
-  readonly blobs: readonly BlobLocation[];
+  readonly blobs: readonly PlannedBlob[];
 }
 
 /**
@@ -25,7 +30,7 @@ function planRanges(repository: Pick<Repository, 'index'>, ids: readonly Buffer[
   // Ids seen, by index entry: a set of numbers, where a hex string per id cost its making and hashing.
   const seen = new Set<number>();
   const missing = new Set<string>();
-  const byPack = new Map<string, BlobLocation[]>();
+  const byPack = new Map<string, PlannedBlob[]>();
   for (const id of ids) {
     const entry = repository.index.entryOf(id);
     if (entry < 0) {
@@ -34,7 +39,7 @@ function planRanges(repository: Pick<Repository, 'index'>, ids: readonly Buffer[
     }
     if (seen.has(entry)) continue;
     seen.add(entry);
-    const location = repository.index.location(entry);
+    const location = { ...repository.index.location(entry), entry };
     const members = byPack.get(location.pack);
     if (members) members.push(location);
     else byPack.set(location.pack, [location]);
@@ -147,7 +152,7 @@ export async function gatherSealedBlobs(repository: Repository, ids: readonly Bu
     }
     let at = starts[i] as number;
     for (const blob of range.blobs) {
-      blobs.set(repository.index.entryOf(blob.id), { key, at, length: blob.length, offset: blob.offset, compressed: blob.compressed, rawLength: blob.rawLength, id: packedIds.add(blob.id) });
+      blobs.set(blob.entry, { key, at, length: blob.length, offset: blob.offset, compressed: blob.compressed, rawLength: blob.rawLength, id: packedIds.add(blob.id) });
       at += blob.length;
     }
   }

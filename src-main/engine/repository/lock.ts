@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as v from 'valibot';
 import type { Backend } from '../backend/backend.js';
 import type { MasterKey } from '../crypto/masterKey.js';
@@ -100,20 +101,13 @@ export async function retryLock<T>(attempt: () => Promise<T>, wait: LockWait): P
   }
 }
 
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  const stopped = () => new OperationInterrupted('Stopped while waiting for the repository lock; nothing was changed.');
-  if (signal?.aborted) return Promise.reject(stopped());
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(stopped());
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  try {
+    await sleep(ms, undefined, signal ? { signal } : {});
+  } catch (err) {
+    if (!signal?.aborted) throw err;
+    throw new OperationInterrupted('Stopped while waiting for the repository lock; nothing was changed.');
+  }
 }
 
 export interface LockOwner {

@@ -53,7 +53,7 @@ export class MemoryIndex {
       this.packNumbers.set(name, pack);
     }
     for (const blob of blobs) {
-      if (this.find(blob.id) >= 0) continue;
+      if (this.entryOf(blob.id) >= 0) continue;
       if (this.count === this.capacity) this.grow();
       const at = this.count;
       blob.id.copy(this.ids, at * BLOB_ID_LENGTH);
@@ -68,20 +68,7 @@ export class MemoryIndex {
   }
 
   has(id: Uint8Array): boolean {
-    return this.find(id) >= 0;
-  }
-
-  /**
-   * The blob's entry number, 0 to size - 1, or -1 when it is not indexed. Numbers stay as they are while
-   * the index only grows, so a bitmap of `size` can stand for a set of indexed blobs.
-   */
-  entryOf(id: Uint8Array): number {
-    return this.find(id);
-  }
-
-  /** Where entry number `entry` (0 to size - 1, see entryOf) is. */
-  location(entry: number): BlobLocation {
-    return this.locationAt(entry);
+    return this.entryOf(id) >= 0;
   }
 
   /** The stored length of entry number `entry`. */
@@ -111,8 +98,8 @@ export class MemoryIndex {
   }
 
   get(id: Uint8Array): BlobLocation | undefined {
-    const at = this.find(id);
-    return at < 0 ? undefined : this.locationAt(at);
+    const at = this.entryOf(id);
+    return at < 0 ? undefined : this.location(at);
   }
 
   hasPack(name: string): boolean {
@@ -133,10 +120,11 @@ export class MemoryIndex {
   }
 
   *blobs(): IterableIterator<BlobLocation> {
-    for (let at = 0; at < this.count; at++) yield this.locationAt(at);
+    for (let at = 0; at < this.count; at++) yield this.location(at);
   }
 
-  private locationAt(at: number): BlobLocation {
+  /** Where entry number `at` (0 to size - 1, see entryOf) is. */
+  location(at: number): BlobLocation {
     const flags = this.flags[at] as number;
     const type: BlobType = flags & FLAG_TREE ? 'tree' : 'data';
     return {
@@ -150,7 +138,11 @@ export class MemoryIndex {
     };
   }
 
-  private find(id: Uint8Array): number {
+  /**
+   * The blob's entry number, 0 to size - 1, or -1 when it is not indexed. Numbers stay as they are while
+   * the index only grows, so a bitmap of `size` can stand for a set of indexed blobs.
+   */
+  entryOf(id: Uint8Array): number {
     if (id.byteLength !== BLOB_ID_LENGTH) return -1;
     const mask = this.table.length - 1;
     let slot = hashOf(id) & mask;

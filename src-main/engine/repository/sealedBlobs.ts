@@ -36,7 +36,7 @@ export class PackedIds {
     this.bytes = new Uint8Array(count * BLOB_ID_LENGTH);
   }
 
-  /** A copy of `id` in the slab, which has room for the `count` ids it was made for. */
+  /** A copy of `id` in the shared buffer, which has room for the `count` ids it was made for. */
   add(id: Uint8Array): Uint8Array {
     const at = this.used;
     this.bytes.set(id, at);
