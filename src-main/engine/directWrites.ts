@@ -61,12 +61,18 @@ export class DirectWriter {
    * link is not followed, another file is not written).
    */
   static async open<P>(path: P, file: WritableFile, openFile: (path: P, flags: number) => Promise<WritableFile>): Promise<DirectWriter | undefined> {
+    const direct = await DirectWriter.openUncached(path, file, openFile);
+    return direct && new DirectWriter(direct);
+  }
+
+  /** The O_DIRECT descriptor that `open` wraps, for a caller that writes through it itself (a restore's writer thread). */
+  static async openUncached<P, F extends WritableFile>(path: P, file: WritableFile, openFile: (path: P, flags: number) => Promise<F>): Promise<F | undefined> {
     if (O_DIRECT === undefined) return undefined;
-    let direct: WritableFile | undefined;
+    let direct: F | undefined;
     try {
       direct = await openFile(path, fsConstants.O_WRONLY | fsConstants.O_NOFOLLOW | O_DIRECT);
       const [opened, expected] = await Promise.all([direct.stat(), file.stat()]);
-      if (opened.dev === expected.dev && opened.ino === expected.ino) return new DirectWriter(direct);
+      if (opened.dev === expected.dev && opened.ino === expected.ino) return direct;
     } catch {
       // Refused: the caller writes through the cache.
     }

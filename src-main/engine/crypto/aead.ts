@@ -67,6 +67,34 @@ export function sealInSlices(key: CipherKey, nonce: Uint8Array, plaintext: Uint8
   return written;
 }
 
+/**
+ * Reverses `seal` into `into` (at least the plaintext's length, sealed minus TAG_LENGTH), decrypting a
+ * slice at a time; returns the plaintext's length. What it wrote is not to be used when it throws
+ * AuthenticationFailure. node:crypto returns a new buffer per call: one per blob (`open`) is a fresh
+ * mapping of up to 8 MiB that lives until a full collection, and a restore's writer threads held 35–45
+ * MB of them; slices come from malloc's reused bins and die young.
+ */
+export function openInto(key: CipherKey, nonce: Uint8Array, sealed: Uint8Array, into: Uint8Array): number {
+  if (sealed.byteLength < TAG_LENGTH) throw new AuthenticationFailure();
+  const length = sealed.byteLength - TAG_LENGTH;
+  if (into.byteLength < length) throw new RangeError(`room for ${into.byteLength} bytes, ${length} needed`);
+  const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_LENGTH });
+  decipher.setAuthTag(sealed.subarray(length));
+  let at = 0;
+  for (let from = 0; from < length; from += SEAL_SLICE) {
+    const slice = decipher.update(sealed.subarray(from, Math.min(length, from + SEAL_SLICE)));
+    into.set(slice, at);
+    at += slice.length;
+  }
+  try {
+    const tail = decipher.final();
+    into.set(tail, at);
+    return at + tail.length;
+  } catch {
+    throw new AuthenticationFailure();
+  }
+}
+
 /** Reverses `seal`; throws AuthenticationFailure if any byte of the ciphertext, tag, nonce, key or aad differs. */
 export function open(key: CipherKey, nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Buffer {
   if (sealed.byteLength < TAG_LENGTH) throw new AuthenticationFailure();

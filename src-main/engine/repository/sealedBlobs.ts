@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import binding from 'zstd-napi/binding.js';
-import { NonceKind, makeNonce, open } from '../crypto/aead.js';
+import { NonceKind, TAG_LENGTH, makeNonce, openInto } from '../crypto/aead.js';
 import { BLOB_ID_LENGTH, computeBlobId } from '../crypto/blobId.js';
 
 /**
@@ -49,6 +49,8 @@ export class PackedIds {
 export class BlobNotOpened extends Error {}
 
 let decompressor: InstanceType<typeof binding.DCtx> | undefined;
+/** A compressed blob's decrypted body, decompressed from here into the caller's buffer: one buffer, grown as needed. */
+let body = new Uint8Array(0);
 
 /**
  * Decrypts, decompresses and checks one blob against its id, writing its plaintext at the start of
@@ -59,25 +61,25 @@ let decompressor: InstanceType<typeof binding.DCtx> | undefined;
 export function openSealedBlob(keys: readonly KeyObject[], blobIdKey: Buffer, sealed: Uint8Array, blob: SealedBlob, into: Uint8Array): Uint8Array {
   const key = keys[blob.key];
   if (!key) throw new BlobNotOpened('its pack key is missing');
-  let body: Buffer;
+  const plaintext = into.subarray(0, blob.rawLength);
+  const sealedBody = sealed.subarray(blob.at, blob.at + blob.length);
+  const bodyLength = blob.length - TAG_LENGTH;
+  if (!blob.compressed && bodyLength !== blob.rawLength) throw new BlobNotOpened(`holds ${bodyLength} bytes, expected ${blob.rawLength}`);
+  if (blob.compressed && body.byteLength < bodyLength) body = new Uint8Array(Math.max(bodyLength, body.byteLength * 2));
   try {
-    body = open(key, makeNonce(NonceKind.PackBlob, blob.offset), sealed.subarray(blob.at, blob.at + blob.length));
+    openInto(key, makeNonce(NonceKind.PackBlob, blob.offset), sealedBody, blob.compressed ? body : plaintext);
   } catch {
     throw new BlobNotOpened('authentication failed');
   }
-  const plaintext = into.subarray(0, blob.rawLength);
   if (blob.compressed) {
     decompressor ??= new binding.DCtx();
     let length: number;
     try {
-      length = decompressor.decompress(plaintext, body);
+      length = decompressor.decompress(plaintext, body.subarray(0, bodyLength));
     } catch (err) {
       throw new BlobNotOpened(`decompression failed: ${(err as Error).message}`);
     }
     if (length !== blob.rawLength) throw new BlobNotOpened(`decompressed to ${length} bytes, expected ${blob.rawLength}`);
-  } else {
-    if (body.byteLength !== blob.rawLength) throw new BlobNotOpened(`holds ${body.byteLength} bytes, expected ${blob.rawLength}`);
-    plaintext.set(body);
   }
   if (!computeBlobId(blobIdKey, plaintext).equals(blob.id)) throw new BlobNotOpened('its content does not match its id');
   return plaintext;

@@ -1,18 +1,29 @@
 import type { KeyObject } from 'node:crypto';
-import type { FileWriterData, WriteBatch, WriteRequest, WriteResults } from '../workers/fileWriter.js';
+import type { FileEnded, FilePiece, FileWriterData, SegmentWritten, WriteRequest, WriteResults, WriterMessage } from '../workers/fileWriter.js';
 import { WorkerPool } from '../workers/workerPool.js';
 
 const NO_SEALED = new Uint8Array(0);
 
+/** A large file being written by one writer thread, a segment at a time (see fileWriter's `appendSegment`). */
+export interface LargeFileWriting {
+  /** Appends `pieces` (chunks sealed in `sealed`, which must not change until the answer comes, zeros, or bytes). */
+  append(pieces: readonly FilePiece[], sealed: { sealed: Uint8Array; keys: readonly KeyObject[] }): Promise<SegmentWritten>;
+  /** Writes what is staged and drops the writer's state for the file, or only drops it (`discard`). The file's descriptors may be closed once this is answered, not before. */
+  end(discard: boolean): Promise<FileEnded>;
+}
+
 /**
  * File writer threads for a restore: each batch of small files goes whole to the writer with the
- * fewest batches waiting, so two threads do not create files in one folder at once.
+ * fewest batches waiting, so two threads do not create files in one folder at once; each large file
+ * goes to one writer, segment after segment.
  */
 export class FileWriterPool {
-  private readonly pool: WorkerPool<WriteBatch, WriteResults>;
+  private readonly pool: WorkerPool<WriterMessage, WriteResults | SegmentWritten | FileEnded>;
+  private files = 0;
 
-  constructor(size: number, blobIdKey: Buffer) {
-    this.pool = new WorkerPool('fileWriter', size, { blobIdKey: new Uint8Array(blobIdKey) } satisfies FileWriterData);
+  /** `largeFiles`: large files written at once, at most (each writer keeps a stage for each). */
+  constructor(size: number, blobIdKey: Buffer, largeFiles: number) {
+    this.pool = new WorkerPool('fileWriter', size, { blobIdKey: new Uint8Array(blobIdKey), largeFiles } satisfies FileWriterData);
   }
 
   /**
@@ -24,7 +35,18 @@ export class FileWriterPool {
   write(files: readonly WriteRequest[], sealed: { sealed: Uint8Array; keys: readonly KeyObject[] } = { sealed: NO_SEALED, keys: [] }): Promise<WriteResults> {
     const handed = files.flatMap((file) => (file.content instanceof Uint8Array ? [file.content] : []));
     if (!(sealed.sealed.buffer instanceof SharedArrayBuffer)) handed.push(sealed.sealed);
-    return this.pool.ask({ files, sealed: sealed.sealed, keys: sealed.keys }, handed);
+    return this.pool.ask({ kind: 'files', files, sealed: sealed.sealed, keys: sealed.keys }, handed) as Promise<WriteResults>;
+  }
+
+  /** A large file, open at `fd` (and, for uncached writes, at `direct`), to be written by the least busy writer. */
+  largeFile(fd: number, direct: number | undefined): LargeFileWriting {
+    const file = (this.files += 1);
+    const to = this.pool.leastBusy();
+    return {
+      // Pieces' bytes are copied, not handed over: the main thread loads a chunk itself only when the writer could not open it (rare), and may be handed a view of a larger buffer.
+      append: (pieces, { sealed, keys }) => this.pool.ask({ kind: 'segment', file, fd, direct, pieces, sealed, keys }, [], to) as Promise<SegmentWritten>,
+      end: (discard) => this.pool.ask({ kind: 'end', file, discard }, [], to) as Promise<FileEnded>,
+    };
   }
 
   close(): Promise<void> {

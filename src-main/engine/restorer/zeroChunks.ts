@@ -1,5 +1,3 @@
-import { isAllZeros } from '../zeroBytes.js';
-
 /** Ids remembered: chunks of zeros mostly have the one length the chunker cuts zeros at, and files' ends others. */
 const IDS = 64;
 
@@ -8,7 +6,7 @@ const IDS = 64;
  * and the chunk is not even read again: a 10 GB sparse disk image is some 1,280 references to one
  * chunk of 8 MiB of zeros, each read, decrypted, decompressed and hashed before. A chunk is known by its
  * id once it has been loaded and found to be zeros (a memcmp that stops at the first byte that is not,
- * at once for ordinary data).
+ * at once for ordinary data, made by the writer thread that opened it).
  */
 export class ZeroChunks {
   private readonly lengths = new Map<string, number>();
@@ -18,11 +16,9 @@ export class ZeroChunks {
     return this.lengths.get(id.toString('hex'));
   }
 
-  /** Whether `data`, chunk `id`'s content, is all zeros; if so the id is remembered. */
-  check(id: Buffer, data: Buffer): boolean {
-    if (!isAllZeros(data)) return false;
+  /** Remembers chunk `id`, of `length` bytes, as holding only zeros. */
+  remember(id: Buffer, length: number): void {
     if (this.lengths.size >= IDS) this.lengths.clear();
-    this.lengths.set(id.toString('hex'), data.byteLength);
-    return true;
+    this.lengths.set(id.toString('hex'), length);
   }
 }

@@ -1,7 +1,10 @@
 import type { KeyObject } from 'node:crypto';
 import { closeSync, constants as fsConstants, fchmodSync, fchownSync, futimesSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
+import { BufferPool } from '../bufferPool.js';
 import { BlobNotOpened, openSealedBlob, type SealedBlob } from '../repository/sealedBlobs.js';
+import { FileAppender, RESTORE_STAGE_BYTES } from '../restorer/fileAppender.js';
+import { isAllZeros } from '../zeroBytes.js';
 
 export interface WriteRequest {
   /**
@@ -23,6 +26,7 @@ export interface WriteRequest {
 }
 
 export interface WriteBatch {
+  readonly kind: 'files';
   readonly files: readonly WriteRequest[];
   /** The sealed chunks that requests point into, and their packs' keys. */
   readonly sealed: Uint8Array;
@@ -40,22 +44,81 @@ export interface WriteResults {
   readonly unopened: readonly number[];
 }
 
-export interface FileWriterData {
-  readonly blobIdKey: Uint8Array;
+/** A piece of a large file: a chunk sealed in the message's buffer, a chunk known to hold only zeros (a hole), or a chunk's bytes loaded by the main thread. */
+export type FilePiece = { readonly blob: SealedBlob } | { readonly zeros: number } | { readonly bytes: Uint8Array };
+
+/**
+ * The next pieces of a large file, appended in order. The file is open on the main thread, which keeps
+ * its descriptors open until its `FileEnd` is answered: a number closed and reused for another file
+ * meanwhile would be written into.
+ */
+export interface FileSegment {
+  readonly kind: 'segment';
+  /** The main thread's number for the file, the same in each of its messages, which all go to this writer. */
+  readonly file: number;
+  readonly fd: number;
+  /** The same file opened with O_DIRECT (see FileAppender), if it could be. */
+  readonly direct: number | undefined;
+  readonly pieces: readonly FilePiece[];
+  readonly sealed: Uint8Array;
+  readonly keys: readonly KeyObject[];
 }
 
-const blobIdKey = Buffer.from((workerData as FileWriterData).blobIdKey);
-/** Plaintext of the file being written: small files only come here, so one buffer, grown as needed, serves them all. */
+export interface SegmentWritten {
+  /** Pieces appended, from the first: all of them, unless `error` says why the next one was not. */
+  readonly appended: number;
+  /** Pieces that held only zeros (left as holes), for the main thread to know those chunks by their id. */
+  readonly zeros: readonly number[];
+  readonly error?: string;
+  /** The piece that stopped the segment was a chunk that could not be opened: the main thread loads it itself, from another copy where the repository has one. */
+  readonly unopened?: boolean;
+}
+
+/** A large file's last message: what is staged is written and the file's state dropped, or only dropped (`discard`). */
+export interface FileEnd {
+  readonly kind: 'end';
+  readonly file: number;
+  readonly discard: boolean;
+}
+
+/** The file's size once written; `error` when its last writes failed. */
+export interface FileEnded {
+  readonly size: number;
+  readonly error?: string;
+}
+
+export type WriterMessage = WriteBatch | FileSegment | FileEnd;
+
+export interface FileWriterData {
+  readonly blobIdKey: Uint8Array;
+  /** Large files a restore writes at once: each writer keeps that many aligned stages. */
+  readonly largeFiles: number;
+}
+
+const { blobIdKey: blobIdKeyBytes, largeFiles: largeFilesAtOnce } = workerData as FileWriterData;
+const blobIdKey = Buffer.from(blobIdKeyBytes);
+/** Plaintext of the file or chunk being written: one buffer, grown as needed, serves them all, so no chunk's plaintext is a fresh allocation (and its page faults). */
 let scratch = new Uint8Array(64 * 1024);
+/** Stages of large files' uncached writes, page-aligned; made with the first large file. */
+const stages = new BufferPool(largeFilesAtOnce, RESTORE_STAGE_BYTES);
+/** Large files being written, by the main thread's number, with the stage each holds. */
+const largeFiles = new Map<number, { readonly appender: FileAppender; readonly stage: Buffer | undefined }>();
 
 /**
  * Worker thread: opens the chunks of whole small files (decrypt, decompress, check each against its
  * id) and writes the files with synchronous calls (create with O_EXCL|O_NOFOLLOW under the temporary
  * name, write, mode, owner, times, rename), so each file costs its system calls and no event-loop round
  * trips, and the chunks' CPU work is spread over the writers instead of queued on the main thread. The
- * main thread has already checked the folder and read the sealed chunks.
+ * main thread has already checked the folder and read the sealed chunks. Large files come a segment at
+ * a time (`appendSegment`), each file to one writer, into a file the main thread has opened.
  */
-parentPort?.on('message', ({ files, sealed, keys }: WriteBatch) => {
+parentPort?.on('message', (message: WriterMessage) => {
+  if (message.kind === 'segment') parentPort?.postMessage(appendSegment(message) satisfies SegmentWritten);
+  else if (message.kind === 'end') parentPort?.postMessage(endFile(message) satisfies FileEnded);
+  else parentPort?.postMessage(writeFiles(message) satisfies WriteResults);
+});
+
+function writeFiles({ files, sealed, keys }: WriteBatch): WriteResults {
   const unopened: number[] = [];
   const errors = files.map((request, i) => {
     let content: Uint8Array;
@@ -68,8 +131,57 @@ parentPort?.on('message', ({ files, sealed, keys }: WriteBatch) => {
     }
     return writeFile(request, content);
   });
-  parentPort?.postMessage({ errors, unopened } satisfies WriteResults);
-});
+  return { errors, unopened };
+}
+
+/**
+ * Opens a large file's chunks into the scratch buffer and appends them. Done here, the main thread only
+ * reads the packs: it had decrypted, decompressed and hashed every chunk of every large file itself,
+ * into a fresh buffer each (page faults, and dead buffers that waited for a full collection).
+ */
+function appendSegment({ file, fd, direct, pieces, sealed, keys }: FileSegment): SegmentWritten {
+  let state = largeFiles.get(file);
+  if (!state) {
+    const stage = direct === undefined ? undefined : stages.take(RESTORE_STAGE_BYTES);
+    state = { appender: new FileAppender(fd, direct, stage), stage };
+    largeFiles.set(file, state);
+  }
+  const zeros: number[] = [];
+  for (const [i, piece] of pieces.entries()) {
+    try {
+      if ('zeros' in piece) {
+        state.appender.skip(piece.zeros);
+        continue;
+      }
+      let data: Uint8Array;
+      if ('bytes' in piece) data = piece.bytes;
+      else {
+        if (scratch.byteLength < piece.blob.rawLength) scratch = new Uint8Array(Math.max(piece.blob.rawLength, scratch.byteLength * 2));
+        data = openSealedBlob(keys, blobIdKey, sealed, piece.blob, scratch);
+      }
+      if (isAllZeros(data)) {
+        zeros.push(i);
+        state.appender.skip(data.byteLength);
+      } else state.appender.append(data);
+    } catch (err) {
+      return { appended: i, zeros, error: (err as Error).message, unopened: err instanceof BlobNotOpened };
+    }
+  }
+  return { appended: pieces.length, zeros };
+}
+
+function endFile({ file, discard }: FileEnd): FileEnded {
+  const state = largeFiles.get(file);
+  if (!state) return { size: 0 };
+  largeFiles.delete(file);
+  try {
+    return { size: discard ? 0 : state.appender.finish() };
+  } catch (err) {
+    return { size: 0, error: (err as Error).message };
+  } finally {
+    if (state.stage) stages.give(state.stage);
+  }
+}
 
 function openContent(request: WriteRequest, sealed: Uint8Array, keys: readonly KeyObject[]): Uint8Array {
   if (scratch.byteLength < request.size) scratch = new Uint8Array(Math.max(request.size, scratch.byteLength * 2));

@@ -26,9 +26,16 @@ export class WorkerPool<Request, Answer> {
     }
   }
 
-  /** Sends `request`, handing over the buffers of `handed` (each must be the whole of its ArrayBuffer). */
-  ask(request: Request, handed: readonly Uint8Array[]): Promise<Answer> {
-    const pooled = this.workers.reduce((best, candidate) => (candidate.waiting.length < best.waiting.length ? candidate : best));
+  /** The worker with the fewest requests waiting: by its number, for a caller that keeps sending to it (`ask`'s `to`). */
+  leastBusy(): number {
+    let best = 0;
+    for (const [i, pooled] of this.workers.entries()) if (pooled.waiting.length < (this.workers[best] as PooledWorker<Answer>).waiting.length) best = i;
+    return best;
+  }
+
+  /** Sends `request` to worker `to` (by default the least busy), handing over the buffers of `handed` (each must be the whole of its ArrayBuffer). */
+  ask(request: Request, handed: readonly Uint8Array[], to = this.leastBusy()): Promise<Answer> {
+    const pooled = this.workers[to] as PooledWorker<Answer>;
     const answer = new Promise<Answer>((resolve, reject) => pooled.waiting.push({ resolve, reject }));
     pooled.worker.postMessage(
       request,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { AuthenticationFailure, NonceKind, TAG_LENGTH, makeNonce, open, seal, sealInSlices } from '../../../src-main/engine/crypto/aead.js';
+import { AuthenticationFailure, NonceKind, TAG_LENGTH, makeNonce, open, openInto, seal, sealInSlices } from '../../../src-main/engine/crypto/aead.js';
 import { flipBit, samplePositions } from '../../helpers/data.js';
 
 test('seal and open round-trip, with and without additional data', () => {
@@ -55,4 +55,23 @@ test('sealInSlices puts exactly what seal returns, in order, in slices of at mos
     assert.ok(sealed.equals(seal(key, nonce, plaintext)), `size ${size}`);
     assert.ok(open(key, nonce, sealed).equals(plaintext));
   }
+});
+
+test('openInto writes what open returns into the given buffer, across slices, and fails authentication as open does', () => {
+  const key = randomBytes(32);
+  for (const size of [0, 1, 65_535, 65_536, 65_537, 3 * 65_536 + 17]) {
+    const plaintext = randomBytes(size);
+    const nonce = makeNonce(NonceKind.PackBlob, size);
+    const sealed = seal(key, nonce, plaintext);
+    const into = Buffer.alloc(size + 100, 0xaa);
+    assert.equal(openInto(key, nonce, sealed, into), size);
+    assert.ok(into.subarray(0, size).equals(plaintext), `${size} bytes: the plaintext differs`);
+    assert.ok(into.subarray(size).every((byte) => byte === 0xaa), `${size} bytes: written past the plaintext`);
+    if (size === 0) continue;
+    for (const position of [0, size - 1, size + TAG_LENGTH - 1]) {
+      assert.throws(() => openInto(key, nonce, flipBit(sealed, position, 3), into), AuthenticationFailure);
+    }
+    assert.throws(() => openInto(key, makeNonce(NonceKind.PackBlob, size + 1), sealed, into), AuthenticationFailure);
+  }
+  assert.throws(() => openInto(key, makeNonce(NonceKind.PackBlob, 0), Buffer.alloc(TAG_LENGTH - 1), Buffer.alloc(16)), AuthenticationFailure);
 });

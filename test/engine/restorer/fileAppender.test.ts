@@ -4,6 +4,7 @@ import { open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BufferPool } from '../../../src-main/engine/bufferPool.js';
+import { DirectWriter } from '../../../src-main/engine/directWrites.js';
 import { FileAppender, RESTORE_STAGE_BYTES } from '../../../src-main/engine/restorer/fileAppender.js';
 import { seededBytes } from '../../helpers/data.js';
 import { cachedBytes, pageCacheUncheckable } from '../../helpers/pageCache.js';
@@ -12,18 +13,30 @@ import { tempDir } from '../../helpers/tempDir.js';
 /** Pieces that cross stage boundaries in every way: within one, exactly to its end, across several. */
 const pieces = [seededBytes('a', 300_000), seededBytes('b', 5), seededBytes('c', RESTORE_STAGE_BYTES - 300_005), seededBytes('d', 2 * RESTORE_STAGE_BYTES + 12_345), seededBytes('e', 1)];
 
-async function appendAll(path: string, stages: BufferPool): Promise<void> {
+/** Creates `path` and an appender on it, uncached where the system allows, with `stage` (as a restore's writer thread does). */
+async function appenderFor(path: string, stage: Uint8Array): Promise<{ appender: FileAppender; close(): Promise<void> }> {
   const file = await open(path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
-  const appender = await FileAppender.open(Buffer.from(path), file, stages);
-  for (const piece of pieces) await appender.append(piece);
-  await appender.finish();
-  await file.close();
+  const direct = await DirectWriter.openUncached(path, file, open);
+  return {
+    appender: new FileAppender(file.fd, direct?.fd, stage),
+    close: async () => {
+      await direct?.close();
+      await file.close();
+    },
+  };
+}
+
+async function appendAll(path: string, stage: Uint8Array): Promise<void> {
+  const { appender, close } = await appenderFor(path, stage);
+  for (const piece of pieces) appender.append(piece);
+  assert.equal(appender.finish(), pieces.reduce((sum, piece) => sum + piece.length, 0));
+  await close();
 }
 
 test('a restored file written in aligned stages is exact, and only its last partial stage is left in the page cache', async (t) => {
   const dir = await tempDir(t);
   const path = join(dir, 'restored.bin');
-  await appendAll(path, new BufferPool(1, RESTORE_STAGE_BYTES));
+  await appendAll(path, new BufferPool(1, RESTORE_STAGE_BYTES).take(RESTORE_STAGE_BYTES));
   const inCache = cachedBytes(path) ?? 0;
   assert.ok((await readFile(path)).equals(Buffer.concat(pieces)), 'the file differs from what was appended');
   const uncheckable = await pageCacheUncheckable(dir);
@@ -41,9 +54,7 @@ test('stages in ordinary memory, which O_DIRECT refuses, go through the page cac
   const path = join(dir, 'restored.bin');
   // A stage one byte past a page boundary: misaligned for any block size (ordinary memory is, by chance, aligned now and then).
   const misaligned = new BufferPool(1, 2 * RESTORE_STAGE_BYTES).take(2 * RESTORE_STAGE_BYTES).subarray(1, 1 + RESTORE_STAGE_BYTES);
-  const stages = new BufferPool(1);
-  stages.give(misaligned);
-  await appendAll(path, stages);
+  await appendAll(path, misaligned);
   const inCache = cachedBytes(path) ?? 0;
   assert.ok((await readFile(path)).equals(Buffer.concat(pieces)), 'the file differs from what was appended');
   if (await pageCacheUncheckable(dir)) return;
@@ -64,16 +75,18 @@ test('zeros skipped as holes read back as zeros, take no space, and a hole at th
     { zeros: 3 * RESTORE_STAGE_BYTES + 1 },
   ];
   const expected = Buffer.concat(parts.map((part) => ('data' in part ? part.data : Buffer.alloc(part.zeros))));
-  for (const [name, stages] of [
-    ['aligned stages', new BufferPool(1, RESTORE_STAGE_BYTES)],
-    ['ordinary memory', new BufferPool(1)],
+  for (const [name, stage] of [
+    ['aligned stages', new BufferPool(1, RESTORE_STAGE_BYTES).take(RESTORE_STAGE_BYTES)],
+    ['ordinary memory', Buffer.alloc(RESTORE_STAGE_BYTES)],
   ] as const) {
     const path = join(dir, `${name}.bin`);
-    const file = await open(path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
-    const appender = await FileAppender.open(Buffer.from(path), file, stages);
-    for (const part of parts) await ('data' in part ? appender.append(part.data) : appender.skip(part.zeros));
-    await appender.finish();
-    await file.close();
+    const { appender, close } = await appenderFor(path, stage);
+    for (const part of parts) {
+      if ('data' in part) appender.append(part.data);
+      else appender.skip(part.zeros);
+    }
+    assert.equal(appender.finish(), expected.length);
+    await close();
     assert.ok((await readFile(path)).equals(expected), `${name}: the file differs from what was appended`);
     const allocated = (await stat(path)).blocks * 512;
     assert.ok(allocated < expected.length / 4, `${name}: ${allocated} bytes allocated for a ${expected.length}-byte file with 1.3 MB of data`);
