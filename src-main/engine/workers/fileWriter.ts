@@ -5,6 +5,7 @@ import { BufferPool } from '../bufferPool.js';
 import { BlobNotOpened, openSealedBlob, type SealedBlob } from '../repository/sealedBlobs.js';
 import { FileAppender, RESTORE_STAGE_BYTES } from '../restorer/fileAppender.js';
 import { isAllZeros } from '../zeroBytes.js';
+import { YoungGarbage } from '../youngGarbage.js';
 
 export interface WriteRequest {
   /**
@@ -103,6 +104,8 @@ let scratch = new Uint8Array(64 * 1024);
 const stages = new BufferPool(largeFilesAtOnce, RESTORE_STAGE_BYTES);
 /** Large files being written, by the main thread's number, with the stage each holds. */
 const largeFiles = new Map<number, { readonly appender: FileAppender; readonly stage: Buffer | undefined }>();
+/** What decrypting leaves behind, freed as it goes (see YoungGarbage). */
+const garbage = new YoungGarbage();
 
 /**
  * Worker thread: opens the chunks of whole small files (decrypt, decompress, check each against its
@@ -158,6 +161,7 @@ function appendSegment({ file, fd, direct, pieces, sealed, keys }: FileSegment):
       else {
         if (scratch.byteLength < piece.blob.rawLength) scratch = new Uint8Array(Math.max(piece.blob.rawLength, scratch.byteLength * 2));
         data = openSealedBlob(keys, blobIdKey, sealed, piece.blob, scratch);
+        garbage.decrypted(piece.blob.length);
       }
       if (isAllZeros(data)) {
         zeros.push(i);
@@ -189,6 +193,7 @@ function openContent(request: WriteRequest, sealed: Uint8Array, keys: readonly K
   for (const blob of request.content as readonly SealedBlob[]) {
     if (at + blob.rawLength > request.size) throw new BlobNotOpened(`its chunks hold more than the ${request.size} bytes the snapshot says`);
     at += openSealedBlob(keys, blobIdKey, sealed, blob, scratch.subarray(at)).byteLength;
+    garbage.decrypted(blob.length);
   }
   if (at !== request.size) throw new BlobNotOpened(`the snapshot says ${request.size} bytes but its chunks hold ${at}`);
   return scratch.subarray(0, at);
