@@ -383,6 +383,8 @@ export class Agent {
       }
     }
     this.cancelTick = this.clock.setTimer(() => this.tick(), Math.max(0, next - now));
+    // A job queued before its plan was paused waits in the queue; a resume, or a pause that ran out, lets it start.
+    this.pump();
     this.emit({ type: 'status', status: this.status() });
   }
 

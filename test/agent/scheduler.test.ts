@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -162,4 +163,24 @@ test('host hints defer scheduled runs by the settings, and the run happens once 
   await agent.call('host.hint', { hint: 'resume' });
   await settled();
   assert.equal((await runs(plan.id)).length, 2);
+});
+
+test('a backup queued behind another job and then paused starts when its plan is resumed', async (t) => {
+  const { agent, source, repo, runs, settled } = await scheduledAgent(t, '2026-03-02T10:30:00Z');
+  const busySource = join(source, '..', 'busy');
+  await mkdir(busySource);
+  // Enough to keep the only job slot (maxConcurrentJobs 1) busy while the second plan is queued and paused.
+  await writeFile(join(busySource, 'big.bin'), randomBytes(96 * 1024 * 1024));
+  const busy = await agent.call('plans.create', { name: 'busy', sources: [busySource], targets: [repo], schedule: { kind: 'manual' } });
+  const held = await agent.call('plans.create', { name: 'held', sources: [source], targets: [repo], schedule: { kind: 'manual' } });
+  await agent.call('jobs.backup', { planId: busy.id });
+  const queued = await agent.call('jobs.backup', { planId: held.id });
+  assert.equal(queued.result, 'queued', 'the second backup waits for the first');
+  await agent.call('agent.pause', { planId: held.id });
+  for (let i = 0; i < 1500 && (await runs(busy.id))[0]?.result !== 'succeeded'; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal((await runs(busy.id))[0]?.result, 'succeeded');
+  assert.equal((await runs(held.id))[0]?.result, 'queued', 'a paused plan’s job stays queued');
+  await agent.call('agent.resume', { planId: held.id });
+  await settled();
+  assert.deepEqual((await runs(held.id)).map((r) => r.result), ['succeeded'], 'the queued backup ran once the plan was resumed');
 });
