@@ -6,8 +6,8 @@ export const RESTORE_STAGE_BYTES = 1024 * 1024;
 /** Zeros staged as data around a hole, to keep stages on block boundaries (less than a block each side). */
 const ZERO_BLOCK = new Uint8Array(DIRECT_BLOCK);
 
-/** Writes all of `bytes` at `position` of `fd`; returns the position after them. */
-function writeFully(fd: number, bytes: Uint8Array, position: number): number {
+/** Writes all of `bytes` at `position` of `fd`, however many calls that takes; returns the position after them. */
+export function writeFully(fd: number, bytes: Uint8Array, position: number): number {
   for (let done = 0; done < bytes.byteLength; ) done += writeSync(fd, bytes, done, bytes.byteLength - done, position + done);
   return position + bytes.byteLength;
 }

@@ -1,9 +1,9 @@
 import type { KeyObject } from 'node:crypto';
-import { closeSync, constants as fsConstants, fchmodSync, fchownSync, futimesSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fchmodSync, fchownSync, futimesSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { BufferPool } from '../bufferPool.js';
 import { BlobNotOpened, openSealedBlob, type SealedBlob } from '../repository/sealedBlobs.js';
-import { FileAppender, RESTORE_STAGE_BYTES } from '../restorer/fileAppender.js';
+import { FileAppender, RESTORE_STAGE_BYTES, writeFully } from '../restorer/fileAppender.js';
 import { isAllZeros } from '../zeroBytes.js';
 import { YoungGarbage } from '../youngGarbage.js';
 
@@ -159,8 +159,7 @@ function appendSegment({ file, fd, direct, pieces, sealed, keys }: FileSegment):
       let data: Uint8Array;
       if ('bytes' in piece) data = piece.bytes;
       else {
-        if (scratch.byteLength < piece.blob.rawLength) scratch = new Uint8Array(Math.max(piece.blob.rawLength, scratch.byteLength * 2));
-        data = openSealedBlob(keys, blobIdKey, sealed, piece.blob, scratch);
+        data = openSealedBlob(keys, blobIdKey, sealed, piece.blob, scratchOf(piece.blob.rawLength));
         garbage.decrypted(piece.blob.length);
       }
       if (isAllZeros(data)) {
@@ -187,8 +186,14 @@ function endFile({ file, discard }: FileEnd): FileEnded {
   }
 }
 
+/** The scratch buffer, grown (at least doubled) to hold `size` bytes first if it is smaller. */
+function scratchOf(size: number): Uint8Array {
+  if (scratch.byteLength < size) scratch = new Uint8Array(Math.max(size, scratch.byteLength * 2));
+  return scratch;
+}
+
 function openContent(request: WriteRequest, sealed: Uint8Array, keys: readonly KeyObject[]): Uint8Array {
-  if (scratch.byteLength < request.size) scratch = new Uint8Array(Math.max(request.size, scratch.byteLength * 2));
+  scratchOf(request.size);
   let at = 0;
   for (const blob of request.content as readonly SealedBlob[]) {
     if (at + blob.rawLength > request.size) throw new BlobNotOpened(`its chunks hold more than the ${request.size} bytes the snapshot says`);
@@ -210,7 +215,7 @@ function writeFile(request: WriteRequest, content: Uint8Array): string | undefin
   }
   try {
     try {
-      for (let done = 0; done < content.byteLength; ) done += writeSync(fd, content, done, content.byteLength - done, done);
+      writeFully(fd, content, 0);
       // Owner before mode: a change of owner clears the set-user-ID and set-group-ID bits.
       if (request.owner) fchownSync(fd, request.owner.uid, request.owner.gid);
       fchmodSync(fd, request.mode);
