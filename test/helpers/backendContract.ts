@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { OBJECT_TYPES, type Backend, type ObjectHandle, type ObjectInfo } from '../../src-main/engine/backend/backend.js';
+import { OBJECT_TYPES, readScattered, type Backend, type ObjectHandle, type ObjectInfo } from '../../src-main/engine/backend/backend.js';
 import { seededBytes } from './data.js';
 
 export const objectName = (n: number): string => n.toString(16).padStart(64, '0');
@@ -83,6 +83,29 @@ export function backendContract(label: string, open: (t: TestContext) => Promise
     await assert.rejects(backend.stat(packHandle(9)), { code: 'E_NOT_FOUND' });
     await assert.rejects(backend.read({ type: 'data', name: '../../etc/passwd' }), { code: 'E_INVALID_NAME' });
     await assert.rejects(backend.write({ type: 'index', name: 'config' }, Buffer.alloc(1)), { code: 'E_INVALID_NAME' });
+  });
+
+  contract('a range scattered into parts lands byte for byte, gaps into a shared scratch; past the end fails', async (backend) => {
+    await backend.create();
+    const data = seededBytes('scattered', 300_000);
+    await backend.write(packHandle(3), data);
+    // 1,500 parts (more than one readv takes on Linux), every other one a 7-byte gap into the same scratch.
+    const scratch = Buffer.alloc(64);
+    const wanted: Buffer[] = [];
+    const parts: Uint8Array[] = [];
+    let at = 1000;
+    for (let i = 0; i < 750; i++) {
+      const part = Buffer.alloc(100 + (i % 5) * 61);
+      wanted.push(data.subarray(at, at + part.length));
+      parts.push(part, scratch.subarray(0, 7));
+      at += part.length + 7;
+    }
+    await readScattered(backend, packHandle(3), 1000, parts);
+    parts.forEach((part, i) => {
+      if (i % 2 === 0) assert.ok(Buffer.from(part).equals(wanted[i / 2] as Buffer), `part ${i} differs`);
+    });
+    await assert.rejects(readScattered(backend, packHandle(3), 299_990, [Buffer.alloc(5), Buffer.alloc(6)]), { code: 'E_INVALID_RANGE' });
+    await assert.rejects(readScattered(backend, packHandle(9), 0, [Buffer.alloc(1)]), { code: 'E_NOT_FOUND' });
   });
 
   contract('an object in parts is written back to back; a large one round-trips byte for byte', async (backend) => {

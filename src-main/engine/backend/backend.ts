@@ -51,6 +51,13 @@ export interface Backend {
    * does anyway (the local disk); without it, `readRangeInto` copies what `read` returns.
    */
   readInto?(handle: ObjectHandle, range: ByteRange, into: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Reads the object's bytes from `offset` on into `parts`, filling each in turn: one range scattered
+   * into several places, as one vectored read (readv). A part may be a scratch buffer for bytes nobody
+   * wants, and several parts may share it. Fails with E_INVALID_RANGE when the object ends first. Offered
+   * where it costs no more than one read (the local disk).
+   */
+  readScattered?(handle: ObjectHandle, offset: number, parts: readonly Uint8Array[]): Promise<void>;
   /** Writes the object; `data` may be given in parts, written back to back (packs are never concatenated in memory). */
   write(handle: ObjectHandle, data: Uint8Array | readonly Uint8Array[]): Promise<void>;
   delete(handle: ObjectHandle): Promise<void>;
@@ -115,6 +122,22 @@ export async function readRangeInto(backend: Backend, handle: ObjectHandle, rang
   const bytes = await backend.read(handle, range);
   into.set(bytes);
   return into.subarray(0, bytes.length);
+}
+
+/**
+ * Bytes of an object from `offset` on, scattered into `parts` in turn (see `Backend.readScattered`): in
+ * place where the backend can, otherwise read as one range and copied out.
+ */
+export async function readScattered(backend: Backend, handle: ObjectHandle, offset: number, parts: readonly Uint8Array[]): Promise<void> {
+  if (backend.readScattered) return backend.readScattered(handle, offset, parts);
+  const length = parts.reduce((sum, part) => sum + part.byteLength, 0);
+  const bytes = await backend.read(handle, { offset, length });
+  if (bytes.byteLength < length) throw new BackendError('E_INVALID_RANGE', `${handle.type}/${handle.name} ended before byte ${offset + length}.`);
+  let at = 0;
+  for (const part of parts) {
+    part.set(bytes.subarray(at, at + part.byteLength));
+    at += part.byteLength;
+  }
 }
 
 /** Sweeps through `sweepTemporaryFiles` where the backend has it; one without leaves no temporary files to sweep. */

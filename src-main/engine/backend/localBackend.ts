@@ -111,6 +111,22 @@ export class LocalBackend implements Backend {
     return this.readAt(handle, range, (length) => into.subarray(0, length));
   }
 
+  async readScattered(handle: ObjectHandle, offset: number, parts: readonly Uint8Array[]): Promise<void> {
+    const path = this.pathOf(handle);
+    const scatter = (file: LocalFile, size: number) => readScatteredFrom(handle, file, size, offset, parts);
+    try {
+      if (handle.type === 'data') return await this.openPacks.use(path, scatter);
+      const file = await this.openForReading(path);
+      try {
+        return await scatter(file, (await file.stat()).size);
+      } finally {
+        await file.close();
+      }
+    } catch (err) {
+      throw await this.translate(err, 'read', handle);
+    }
+  }
+
   private async readAt(handle: ObjectHandle, range: ByteRange | undefined, bufferFor: (length: number) => Uint8Array): Promise<Uint8Array> {
     const path = this.pathOf(handle);
     try {
@@ -358,6 +374,32 @@ function isErrno(err: unknown, code: string): boolean {
 }
 
 /** Reads `range` (or all) of an object open as `file`, whose size is `size`, into the buffer `bufferFor` gives. */
+/** Buffers one readv takes at most (Linux's IOV_MAX); libuv would read only this many and return short. */
+const IOV_MAX = 1024;
+
+async function readScatteredFrom(handle: ObjectHandle, file: LocalFile, size: number, offset: number, parts: readonly Uint8Array[]): Promise<void> {
+  const length = parts.reduce((sum, part) => sum + part.byteLength, 0);
+  if (offset < 0 || offset + length > size) {
+    throw new BackendError(
+      'E_INVALID_RANGE',
+      `Cannot read bytes ${offset}–${offset + length} of ${handle.type}/${handle.name}: the object has only ${size} bytes (it may be truncated).`,
+    );
+  }
+  let position = offset;
+  let rest = parts.filter((part) => part.byteLength > 0);
+  while (rest.length > 0) {
+    const batch = rest.slice(0, IOV_MAX);
+    let { bytesRead } = await file.readv(batch, position);
+    if (bytesRead === 0) throw new BackendError('E_INVALID_RANGE', `${handle.type}/${handle.name} became shorter while it was read.`);
+    position += bytesRead;
+    // Drop the parts filled; a part filled in part goes on from where the read stopped.
+    let filled = 0;
+    while (filled < rest.length && bytesRead >= (rest[filled] as Uint8Array).byteLength) bytesRead -= (rest[filled++] as Uint8Array).byteLength;
+    rest = rest.slice(filled);
+    if (bytesRead > 0) rest[0] = (rest[0] as Uint8Array).subarray(bytesRead);
+  }
+}
+
 async function readRange(handle: ObjectHandle, file: LocalFile, size: number, range: ByteRange | undefined, bufferFor: (length: number) => Uint8Array): Promise<Uint8Array> {
   const offset = range?.offset ?? 0;
   const length = range?.length ?? size - offset;

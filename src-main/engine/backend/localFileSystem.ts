@@ -4,6 +4,7 @@ import { lstat, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promi
 /** The calls the local backend makes on an open file; Node's FileHandle has them all. */
 export interface LocalFile {
   read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  readv(buffers: readonly Uint8Array[], position: number): Promise<{ bytesRead: number }>;
   write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
   writev(buffers: Uint8Array[], position: number): Promise<{ bytesWritten: number }>;
   sync(): Promise<void>;

@@ -1,4 +1,4 @@
-import { readRangeInto, sweepTemporaryFiles, type Backend, type ByteRange, type ObjectHandle, type ObjectInfo, type ObjectType, type TemporaryFiles } from './backend.js';
+import { readRangeInto, readScattered, sweepTemporaryFiles, type Backend, type ByteRange, type ObjectHandle, type ObjectInfo, type ObjectType, type TemporaryFiles } from './backend.js';
 
 /**
  * Holds uploads to an average rate (a token bucket kept as the time the
@@ -38,6 +38,10 @@ export class RateLimitedBackend implements Backend {
 
   readInto(handle: ObjectHandle, range: ByteRange, into: Uint8Array): Promise<Uint8Array> {
     return readRangeInto(this.inner, handle, range, into);
+  }
+
+  readScattered(handle: ObjectHandle, offset: number, parts: readonly Uint8Array[]): Promise<void> {
+    return readScattered(this.inner, handle, offset, parts);
   }
 
   async write(handle: ObjectHandle, data: Uint8Array | readonly Uint8Array[]): Promise<void> {

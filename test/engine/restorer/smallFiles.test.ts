@@ -66,6 +66,11 @@ class PackReadCounter extends LocalBackend {
     return super.readInto(handle, range, into);
   }
 
+  override readScattered(handle: ObjectHandle, offset: number, parts: readonly Uint8Array[]): Promise<void> {
+    if (handle.type === 'data') this.count({ offset, length: parts.reduce((sum, part) => sum + part.byteLength, 0) });
+    return super.readScattered(handle, offset, parts);
+  }
+
   private count(range: ByteRange | undefined): void {
     this.packReads += 1;
     this.packBytesRead += range?.length ?? 0;
