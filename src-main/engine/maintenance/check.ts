@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Progress } from '../../../src-shared/progress.js';
 import { stopIfAborted } from '../interruption.js';
 import { ProgressMeter } from '../progressMeter.js';
+import { EventLoopTurns } from '../eventLoopTurns.js';
 import { DEFAULT_REPACK_BELOW } from './prune.js';
 import type { BlobLocation } from '../repository/memoryIndex.js';
 import type { Repository } from '../repository/repository.js';
@@ -208,10 +209,13 @@ async function walkTrees(
   signal: AbortSignal | undefined,
 ): Promise<void> {
   const trees = new TreeLoader(repository);
+  const turns = new EventLoopTurns();
   for (const snapshot of snapshots) {
     const pending: { id: Buffer; path: string }[] = [{ id: Buffer.from(snapshot.tree, 'hex'), path: '' }];
     while (pending.length > 0) {
       stopIfAborted(signal, INTERRUPTED);
+      // The verifier threads' answers and their next pieces wait for the event loop (see EventLoopTurns).
+      await turns.take();
       const { id, path } = pending.pop() as { id: Buffer; path: string };
       const key = id.toString('hex');
       if (treesSeen.has(key)) continue;

@@ -7,6 +7,7 @@ import type { Progress, Warning } from '../../../src-shared/progress.js';
 import { HindsightError } from '../../../src-shared/errors.js';
 import { ByteBudget, mapConcurrent } from '../concurrency.js';
 import { OperationInterrupted, stopIfAborted } from '../interruption.js';
+import { EventLoopTurns } from '../eventLoopTurns.js';
 import { ProgressMeter } from '../progressMeter.js';
 import type { Repository } from '../repository/repository.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
@@ -164,6 +165,7 @@ class RestoreRun {
   private readonly segmentBuffers: SharedBufferPool;
   /** Chunks found to hold only zeros: restored as holes, and not loaded again. */
   private readonly zeroChunks = new ZeroChunks();
+  private readonly turns = new EventLoopTurns();
 
   constructor(
     private readonly repository: Repository,
@@ -252,6 +254,8 @@ class RestoreRun {
 
   private async restoreDirectory(dir: Buffer, relative: string, tree: Buffer, selected: boolean): Promise<void> {
     stopIfAborted(this.options.signal, INTERRUPTED);
+    // The writers' answers and the batches' pack reads wait for the event loop, as do an agent's callers.
+    await this.turns.take();
     let nodes: TreeNode[];
     try {
       nodes = await this.trees.load(tree);
