@@ -373,10 +373,10 @@ function isErrno(err: unknown, code: string): boolean {
   return (err as NodeJS.ErrnoException | undefined)?.code === code;
 }
 
-/** Reads `range` (or all) of an object open as `file`, whose size is `size`, into the buffer `bufferFor` gives. */
 /** Buffers one readv takes at most (Linux's IOV_MAX); libuv would read only this many and return short. */
 const IOV_MAX = 1024;
 
+/** Reads `parts` in turn from `offset` on, of an object open as `file` whose size is `size` (see Backend.readScattered). */
 async function readScatteredFrom(handle: ObjectHandle, file: LocalFile, size: number, offset: number, parts: readonly Uint8Array[]): Promise<void> {
   const length = parts.reduce((sum, part) => sum + part.byteLength, 0);
   if (offset < 0 || offset + length > size) {
@@ -400,6 +400,7 @@ async function readScatteredFrom(handle: ObjectHandle, file: LocalFile, size: nu
   }
 }
 
+/** Reads `range` (or all) of an object open as `file`, whose size is `size`, into the buffer `bufferFor` gives. */
 async function readRange(handle: ObjectHandle, file: LocalFile, size: number, range: ByteRange | undefined, bufferFor: (length: number) => Uint8Array): Promise<Uint8Array> {
   const offset = range?.offset ?? 0;
   const length = range?.length ?? size - offset;
