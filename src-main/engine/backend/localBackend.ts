@@ -112,28 +112,21 @@ export class LocalBackend implements Backend {
   }
 
   async readScattered(handle: ObjectHandle, offset: number, parts: readonly Uint8Array[]): Promise<void> {
-    const path = this.pathOf(handle);
-    const scatter = (file: LocalFile, size: number) => readScatteredFrom(handle, file, size, offset, parts);
-    try {
-      if (handle.type === 'data') return await this.openPacks.use(path, scatter);
-      const file = await this.openForReading(path);
-      try {
-        return await scatter(file, (await file.stat()).size);
-      } finally {
-        await file.close();
-      }
-    } catch (err) {
-      throw await this.translate(err, 'read', handle);
-    }
+    return this.withOpenObject(handle, (file, size) => readScatteredFrom(handle, file, size, offset, parts));
   }
 
-  private async readAt(handle: ObjectHandle, range: ByteRange | undefined, bufferFor: (length: number) => Uint8Array): Promise<Uint8Array> {
+  private readAt(handle: ObjectHandle, range: ByteRange | undefined, bufferFor: (length: number) => Uint8Array): Promise<Uint8Array> {
+    return this.withOpenObject(handle, (file, size) => readRange(handle, file, size, range, bufferFor));
+  }
+
+  /** Runs `read` on the object open for reading (a pack through the handles kept open), with its size; errors translated. */
+  private async withOpenObject<T>(handle: ObjectHandle, read: (file: LocalFile, size: number) => Promise<T>): Promise<T> {
     const path = this.pathOf(handle);
     try {
-      if (handle.type === 'data') return await this.openPacks.use(path, (file, size) => readRange(handle, file, size, range, bufferFor));
+      if (handle.type === 'data') return await this.openPacks.use(path, read);
       const file = await this.openForReading(path);
       try {
-        return await readRange(handle, file, (await file.stat()).size, range, bufferFor);
+        return await read(file, (await file.stat()).size);
       } finally {
         await file.close();
       }
@@ -373,18 +366,23 @@ function isErrno(err: unknown, code: string): boolean {
   return (err as NodeJS.ErrnoException | undefined)?.code === code;
 }
 
+/** Fails with E_INVALID_RANGE unless bytes `offset` to `offset + length` lie within an object of `size` bytes. */
+function checkRange(handle: ObjectHandle, size: number, offset: number, length: number): void {
+  if (offset < 0 || length < 0 || offset + length > size) {
+    throw new BackendError(
+      'E_INVALID_RANGE',
+      `Cannot read bytes ${offset}–${offset + length} of ${handle.type}/${handle.name}: the object has only ${size} bytes (it may be truncated).`,
+    );
+  }
+}
+
 /** Buffers one readv takes at most (Linux's IOV_MAX); libuv would read only this many and return short. */
 const IOV_MAX = 1024;
 
 /** Reads `parts` in turn from `offset` on, of an object open as `file` whose size is `size` (see Backend.readScattered). */
 async function readScatteredFrom(handle: ObjectHandle, file: LocalFile, size: number, offset: number, parts: readonly Uint8Array[]): Promise<void> {
   const length = parts.reduce((sum, part) => sum + part.byteLength, 0);
-  if (offset < 0 || offset + length > size) {
-    throw new BackendError(
-      'E_INVALID_RANGE',
-      `Cannot read bytes ${offset}–${offset + length} of ${handle.type}/${handle.name}: the object has only ${size} bytes (it may be truncated).`,
-    );
-  }
+  checkRange(handle, size, offset, length);
   let position = offset;
   let rest = parts.filter((part) => part.byteLength > 0);
   while (rest.length > 0) {
@@ -404,12 +402,7 @@ async function readScatteredFrom(handle: ObjectHandle, file: LocalFile, size: nu
 async function readRange(handle: ObjectHandle, file: LocalFile, size: number, range: ByteRange | undefined, bufferFor: (length: number) => Uint8Array): Promise<Uint8Array> {
   const offset = range?.offset ?? 0;
   const length = range?.length ?? size - offset;
-  if (offset < 0 || length < 0 || offset + length > size) {
-    throw new BackendError(
-      'E_INVALID_RANGE',
-      `Cannot read bytes ${offset}–${offset + length} of ${handle.type}/${handle.name}: the object has only ${size} bytes (it may be truncated).`,
-    );
-  }
+  checkRange(handle, size, offset, length);
   const buffer = bufferFor(length);
   let done = 0;
   while (done < length) {

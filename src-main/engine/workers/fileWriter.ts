@@ -193,15 +193,15 @@ function scratchOf(size: number): Uint8Array {
 }
 
 function openContent(request: WriteRequest, sealed: Uint8Array, keys: readonly KeyObject[]): Uint8Array {
-  scratchOf(request.size);
+  const into = scratchOf(request.size);
   let at = 0;
   for (const blob of request.content as readonly SealedBlob[]) {
     if (at + blob.rawLength > request.size) throw new BlobNotOpened(`its chunks hold more than the ${request.size} bytes the snapshot says`);
-    at += openSealedBlob(keys, blobIdKey, sealed, blob, scratch.subarray(at)).byteLength;
+    at += openSealedBlob(keys, blobIdKey, sealed, blob, into.subarray(at)).byteLength;
     garbage.decrypted(blob.length);
   }
   if (at !== request.size) throw new BlobNotOpened(`the snapshot says ${request.size} bytes but its chunks hold ${at}`);
-  return scratch.subarray(0, at);
+  return into.subarray(0, at);
 }
 
 function writeFile(request: WriteRequest, content: Uint8Array): string | undefined {
