@@ -40,6 +40,11 @@ export interface ByteRange {
 export interface Backend {
   /** Where the repository lives, for messages (a path or URL without secrets). */
   readonly location: string;
+  /**
+   * A read costs about what it copies, with no round trip to amortise (the local disk): a reader then
+   * reads what it needs rather than gathering neighbours it may not use (see TreeLoader's windows).
+   */
+  readonly cheapReads?: boolean;
   /** Creates the empty layout; fails with E_ALREADY_EXISTS if a repository is there already. */
   create(): Promise<void>;
   list(type: ObjectType): AsyncIterable<ObjectInfo>;

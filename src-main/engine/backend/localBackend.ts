@@ -35,6 +35,7 @@ const TEMP_PREFIX = '.tmp-';
  */
 export class LocalBackend implements Backend {
   readonly location: string;
+  readonly cheapReads: boolean = true;
   private readonly root: string;
   private readonly openPacks = new PackReadHandles((path) => this.openForReading(path));
 

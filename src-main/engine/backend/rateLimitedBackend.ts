@@ -9,6 +9,7 @@ import { readRangeInto, readScattered, sweepTemporaryFiles, type Backend, type B
  */
 export class RateLimitedBackend implements Backend {
   readonly location: string;
+  readonly cheapReads: boolean | undefined;
   /** When the bytes promised so far have all been sent at the rate, in ms since the epoch. */
   private drainedAt = 0;
 
@@ -18,6 +19,7 @@ export class RateLimitedBackend implements Backend {
   ) {
     if (!(uploadBytesPerSecond > 0)) throw new RangeError('The upload limit must be a positive number of bytes per second.');
     this.location = inner.location;
+    this.cheapReads = inner.cheapReads;
   }
 
   create(): Promise<void> {

@@ -52,6 +52,11 @@ export class ReplicatedBackend implements Backend {
     this.location = targets.map((t) => t.location).join(' + ');
   }
 
+  /** As the target reads go to first: the first one not found down. */
+  get cheapReads(): boolean | undefined {
+    return this.states.find((s) => !s.down)?.backend.cheapReads;
+  }
+
   get targets(): readonly Backend[] {
     return this.states.map((s) => s.backend);
   }

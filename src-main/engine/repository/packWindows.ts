@@ -9,9 +9,10 @@ export interface PackWindow {
 }
 
 /**
- * The last few windows of packs that a walk through trees read, so that neighbouring trees asked for one
- * after the other cost one read. A window ends at the range asked for: a backup packs each folder's tree
- * after the trees below it, so a walk from a tree reads backwards through the pack.
+ * The windows of packs that a walk through trees read last, so that neighbouring trees asked for one after
+ * the other cost one read. Windows tile each pack (a window starts at a multiple of its size), so a walk
+ * that comes back to a part of a pack it read finds that part held rather than reading it again in a
+ * window that overlaps the first.
  */
 export class PackWindows {
   /** Least recently used first. */
@@ -32,9 +33,9 @@ export class PackWindows {
       return hit;
     }
     const packSize = Math.max(end, this.repository.index.packSize(pack) ?? end);
-    const size = Math.max(this.windowBytes, end - start);
-    const windowStart = Math.max(0, end - size);
-    const windowEnd = Math.min(packSize, windowStart + size);
+    const windowStart = start - (start % this.windowBytes);
+    // A range that crosses the tile's end (or is larger than a tile) gets a window to its end.
+    const windowEnd = Math.min(packSize, Math.max(end, windowStart + this.windowBytes));
     const window = {
       pack,
       start: windowStart,

@@ -13,14 +13,23 @@ import { seededBytes } from '../../helpers/data.js';
 import { tempDir } from '../../helpers/tempDir.js';
 import { TEST_PASSWORD, createTestRepository } from '../../helpers/testRepository.js';
 
-/** A local backend that counts reads of packs. */
+/** A local backend that counts reads of packs and keeps their ranges. */
 class PackReadCounter extends LocalBackend {
   packReads = 0;
+  readonly ranges: { pack: string; offset: number; length: number }[] = [];
 
   override read(handle: ObjectHandle, range?: ByteRange): Promise<Buffer> {
-    if (handle.type === 'data') this.packReads += 1;
+    if (handle.type === 'data') {
+      this.packReads += 1;
+      if (range) this.ranges.push({ pack: handle.name, ...range });
+    }
     return super.read(handle, range);
   }
+}
+
+/** The same, standing for a backend over a network: reads are not cheap. */
+class RemoteLikeCounter extends PackReadCounter {
+  override readonly cheapReads = false;
 }
 
 /** A backup of 3 × 4 × 3 nested folders, each with two small files: over 52 trees, in one tree pack. */
@@ -105,10 +114,67 @@ test('trees spread over more than one window are each read with their window, ne
 
   // Windows of 2 KiB hold a few trees each: trees are found in windows read for earlier ones, and in
   // new windows where they fall outside, with each tree still authenticated on its own.
-  const loader = new TreeLoader(repository, 2048);
+  const loader = new TreeLoader(repository, { bytes: 2048, kept: 4 });
   backend.packReads = 0;
   assert.deepEqual(await walk(made.root, (id) => loader.load(id)), alone);
   assert.ok(backend.packReads > 1 && backend.packReads < alone.size / 2, `${backend.packReads} reads for ${alone.size} trees`);
+});
+
+test('windows tile the pack: a walk that comes back to trees it read finds them held, and a tile is not read again for trees inside it', async (t) => {
+  const { made, backend, repository } = await openCounted(t);
+  const alone = await walk(made.root, (id) => loadTree(repository, id));
+  const loader = new TreeLoader(repository, { bytes: 1024, kept: 1000 });
+  backend.packReads = 0;
+  backend.ranges.length = 0;
+  assert.deepEqual(await walk(made.root, (id) => loader.load(id)), alone);
+  const packReads = backend.packReads;
+  assert.ok(packReads > 1, `${packReads} reads`);
+  // Again, in the opposite order: everything is held.
+  for (const hex of [...alone.keys()].reverse()) assert.deepEqual(await loader.load(Buffer.from(hex, 'hex')), alone.get(hex));
+  assert.equal(backend.packReads, packReads);
+  // A window starts at a tile's start. A tile is read once on its own, and at most once more as the start
+  // of a window stretched for the tree that crosses its end: never again for trees inside it.
+  for (const range of backend.ranges) assert.equal(range.offset % 1024, 0, `a window starting at ${range.offset}`);
+  const reads = new Map<string, number>();
+  for (const range of backend.ranges) reads.set(`${range.pack}@${range.offset}`, (reads.get(`${range.pack}@${range.offset}`) ?? 0) + 1);
+  for (const [tile, times] of reads) assert.ok(times <= 2, `${tile} read ${times} times`);
+});
+
+test('windows follow the backend: small ones where reads are cheap (the local disk), 2 MiB ones where each is a round trip', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  // 240 folders of 16 files with names that do not compress: about 380 KB of trees, in one pack.
+  for (let folder = 0; folder < 240; folder++) {
+    const path = join(source, seededBytes(`folder ${folder}`, 24).toString('hex'));
+    await mkdir(path, { recursive: true });
+    for (let file = 0; file < 16; file++) await writeFile(join(path, seededBytes(`${folder}/${file}`, 32).toString('hex')), `${folder}/${file}`);
+  }
+  const made = await createTestRepository(t);
+  const { snapshot } = await backup(made.repository, { paths: [source], cacheDir: join(dir, 'cache') });
+  await made.repository.close();
+  const root = Buffer.from(snapshot.tree, 'hex');
+  const treeBytes = (repository: Repository, trees: Map<string, TreeNode[]>) => [...trees.keys()].reduce((sum, hex) => sum + (repository.index.get(Buffer.from(hex, 'hex'))?.length ?? 0), 0);
+
+  const local = new PackReadCounter(made.path);
+  const onDisk = await Repository.open(local, TEST_PASSWORD);
+  t.after(() => onDisk.close());
+  const alone = await walk(root, (id) => loadTree(onDisk, id));
+  assert.ok(treeBytes(onDisk, alone) > 256 * 1024, `${treeBytes(onDisk, alone)} bytes of trees`);
+  local.packReads = 0;
+  local.ranges.length = 0;
+  const localLoader = new TreeLoader(onDisk);
+  assert.deepEqual(await walk(root, (id) => localLoader.load(id)), alone);
+  const largestTree = Math.max(...[...alone.keys()].map((hex) => onDisk.index.get(Buffer.from(hex, 'hex'))?.length ?? 0));
+  assert.ok(local.packReads > 2, `${local.packReads} reads`);
+  for (const range of local.ranges) assert.ok(range.offset % (128 * 1024) === 0 && range.length <= 128 * 1024 + largestTree, `a read of ${range.length} bytes at ${range.offset}`);
+
+  const remote = new RemoteLikeCounter(made.path);
+  const overNetwork = await Repository.open(remote, TEST_PASSWORD);
+  t.after(() => overNetwork.close());
+  const loader = new TreeLoader(overNetwork);
+  remote.packReads = 0;
+  assert.deepEqual(await walk(root, (id) => loader.load(id)), alone);
+  assert.equal(remote.packReads, 1, 'every tree in one 2 MiB read');
 });
 
 test('a damaged tree fails alone and names the damage; a window that cannot be read falls back to reading each tree', async (t) => {
