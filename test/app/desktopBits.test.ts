@@ -14,7 +14,9 @@ import { tempDir } from '../helpers/tempDir.js';
 
 test('the agent process gets the environment minus what would change how Electron or Node runs it', () => {
   const env = agentEnv({ HOME: '/home/ann', HINDSIGHT_DATA_DIR: '/d', SSH_AUTH_SOCK: '/s', AWS_PROFILE: 'p', ELECTRON_RUN_AS_NODE: '1', ELECTRON_ENABLE_LOGGING: '1', NODE_OPTIONS: '--require /tmp/evil.js', NODE_PATH: '/x', UNSET: undefined });
-  assert.deepEqual(env, { HOME: '/home/ann', HINDSIGHT_DATA_DIR: '/d', SSH_AUTH_SOCK: '/s', AWS_PROFILE: 'p' });
+  assert.deepEqual(env, { MALLOC_ARENA_MAX: '2', HOME: '/home/ann', HINDSIGHT_DATA_DIR: '/d', SSH_AUTH_SOCK: '/s', AWS_PROFILE: 'p' });
+  // The agent's malloc setting (AGENT_PROCESS_ENV) unless the environment gives its own.
+  assert.equal(agentEnv({ MALLOC_ARENA_MAX: '8' }).MALLOC_ARENA_MAX, '8');
 });
 
 test('start at login on Linux: an XDG autostart entry with the command quoted, removed when switched off', async (t) => {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { AgentEvent, JobRecord } from '../../src-shared/api.js';
 import { AgentClient } from '../../src-main/agent/transport/agentClient.js';
+import { AGENT_PROCESS_ENV } from '../../src-main/agent/agentProcessEnv.js';
 import { ENGINE_EXEC_ARGV } from '../../src-main/agent/v8Flags.js';
 import { bin, childEnv } from '../helpers/agentProcess.js';
 
@@ -39,9 +40,9 @@ const dir = await mkdtemp(join(tmpdir(), 'hindsight-agent-mem-'));
 const source = values.source ?? join(dir, 'source');
 if (values.source === undefined) await generateTree(source, Number(values.files));
 const dataDir = join(dir, 'data');
-// With the flags the desktop app starts its agent with.
+// With the flags and the environment the desktop app starts its agent with.
 const child = spawn(process.execPath, [...ENGINE_EXEC_ARGV, bin, 'agent'], {
-  env: childEnv({ HINDSIGHT_DATA_DIR: dataDir, HINDSIGHT_CACHE_DIR: join(dir, 'cache') }),
+  env: childEnv({ ...AGENT_PROCESS_ENV, HINDSIGHT_DATA_DIR: dataDir, HINDSIGHT_CACHE_DIR: join(dir, 'cache') }),
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 const pid = child.pid as number;
