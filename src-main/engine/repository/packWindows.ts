@@ -26,7 +26,8 @@ export class PackWindows {
 
   /** A window holding [start, end) of `pack`: one already read, or a new one. */
   cover(pack: string, start: number, end: number): PackWindow {
-    const at = this.windows.findIndex((w) => w.pack === pack && w.start <= start && end <= w.end);
+    // From the most recently used: a walk mostly asks for the window it used last.
+    const at = this.windows.findLastIndex((w) => w.pack === pack && w.start <= start && end <= w.end);
     if (at >= 0) {
       const [hit] = this.windows.splice(at, 1) as [PackWindow & { pack: string }];
       this.windows.push(hit);
