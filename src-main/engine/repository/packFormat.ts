@@ -47,21 +47,61 @@ export function writeEntry(target: Buffer, at: number, blob: PackedBlob): void {
 }
 
 export function readEntry(source: Buffer, at: number): PackedBlob {
-  const typeCode = source[at];
-  const flags = source[at + 1] as number;
-  if (typeCode !== 0 && typeCode !== 1) throw new FormatViolation(`unknown blob type ${typeCode}`);
-  if ((flags & ~FLAG_COMPRESSED) !== 0) throw new FormatViolation(`unknown blob flags ${flags}`);
-  const blob: PackedBlob = {
-    id: Buffer.from(source.subarray(at + 2, at + 2 + BLOB_ID_LENGTH)),
-    type: typeCode === 0 ? 'data' : 'tree',
-    compressed: (flags & FLAG_COMPRESSED) !== 0,
-    offset: source.readUInt32LE(at + 2 + BLOB_ID_LENGTH),
-    length: source.readUInt32LE(at + 6 + BLOB_ID_LENGTH),
-    rawLength: source.readUInt32LE(at + 10 + BLOB_ID_LENGTH),
+  const entry = new EntryFields(source);
+  entry.check(at);
+  return {
+    id: Buffer.from(source.subarray(entry.idStart(at), entry.idStart(at) + BLOB_ID_LENGTH)),
+    type: entry.isTree(at) ? 'tree' : 'data',
+    compressed: entry.isCompressed(at),
+    offset: entry.offset(at),
+    length: entry.length(at),
+    rawLength: entry.rawLength(at),
   };
-  if (blob.length < TAG_LENGTH) throw new FormatViolation('blob shorter than its tag');
-  if (!blob.compressed && blob.rawLength !== blob.length - TAG_LENGTH) throw new FormatViolation('raw length of an uncompressed blob is wrong');
-  return blob;
+}
+
+/**
+ * The fields of entries (see ENTRY_LENGTH) in `source`, each entry named by where it starts, read in place:
+ * for a reader of many entries that keeps only their values (MemoryIndex), without an object and a copy
+ * of the id for each.
+ */
+export class EntryFields {
+  constructor(readonly source: Buffer) {}
+
+  /** Throws FormatViolation when the entry at `at` is not one this format writes. */
+  check(at: number): void {
+    const typeCode = this.source[at];
+    const flags = this.source[at + 1] as number;
+    if (typeCode !== 0 && typeCode !== 1) throw new FormatViolation(`unknown blob type ${typeCode}`);
+    if ((flags & ~FLAG_COMPRESSED) !== 0) throw new FormatViolation(`unknown blob flags ${flags}`);
+    const length = this.length(at);
+    if (length < TAG_LENGTH) throw new FormatViolation('blob shorter than its tag');
+    if (!this.isCompressed(at) && this.rawLength(at) !== length - TAG_LENGTH) throw new FormatViolation('raw length of an uncompressed blob is wrong');
+  }
+
+  /** Where the entry's blob id starts in `source`. */
+  idStart(at: number): number {
+    return at + 2;
+  }
+
+  isTree(at: number): boolean {
+    return this.source[at] === TYPE_CODES.tree;
+  }
+
+  isCompressed(at: number): boolean {
+    return ((this.source[at + 1] as number) & FLAG_COMPRESSED) !== 0;
+  }
+
+  offset(at: number): number {
+    return this.source.readUInt32LE(at + 2 + BLOB_ID_LENGTH);
+  }
+
+  length(at: number): number {
+    return this.source.readUInt32LE(at + 6 + BLOB_ID_LENGTH);
+  }
+
+  rawLength(at: number): number {
+    return this.source.readUInt32LE(at + 10 + BLOB_ID_LENGTH);
+  }
 }
 
 export function encodePackHeader(blobs: readonly PackedBlob[]): Buffer {

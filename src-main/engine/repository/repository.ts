@@ -8,7 +8,7 @@ import { MasterKey } from '../crypto/masterKey.js';
 import { DEFAULT_ARGON2, type Argon2Params } from '../crypto/passwordKey.js';
 import { compressBlob, openBlob, openBlobReader, type PlaintextReader, type PreparedBlob } from './blobCodec.js';
 import { newConfig, openConfig, sealConfig, type ConfigOptions, type RepositoryConfig } from './config.js';
-import { decodeIndexFile, decodeSupersedes, encodeIndexFile, type IndexFileContent, type IndexedPack } from './indexFile.js';
+import { decodeIndexFile, decodeSupersedes, encodeIndexFile, forEachIndexedPack, type IndexFileContent, type IndexedPack } from './indexFile.js';
 import { createKeyFile, parseKeyFile, unwrapKeyFile, type KeyFile } from './keyFile.js';
 import { DEFAULT_LOCK_TIMING, acquireLock, listLocks, retryLock, type LockInfo, type LockOwner, type LockTiming, type LockWait, type RepositoryLock } from './lock.js';
 import { MemoryIndex, type BlobLocation } from './memoryIndex.js';
@@ -180,7 +180,7 @@ export class Repository {
     // One file decoded at a time: a million blobs decoded at once were some 200 MB of objects, and the
     // heap they grew stayed grown (a restore of a million small files peaked at 900 MB).
     for (const { id, plaintext } of await this.readIndexesInForce(names)) {
-      for (const pack of decodeIndexFileOrThrow(plaintext, id).packs) fresh.addPack(pack.id, pack.size, pack.blobs);
+      decodeOrThrow(id, () => forEachIndexedPack(plaintext, (pack) => fresh.addEntries(plaintext, pack)));
     }
     this.memoryIndex = fresh;
     this.loadedIndexListing = listing;

@@ -4,8 +4,9 @@ import { test } from 'node:test';
 import { FUZZ_CASES, expectTypedOutcome, prng } from '../../helpers/fuzz.js';
 import { MasterKey } from '../../../src-main/engine/crypto/masterKey.js';
 import { openConfig } from '../../../src-main/engine/repository/config.js';
-import { decodeIndexFile, encodeIndexFile } from '../../../src-main/engine/repository/indexFile.js';
+import { decodeIndexFile, encodeIndexFile, forEachIndexedPack } from '../../../src-main/engine/repository/indexFile.js';
 import { parseKeyFile } from '../../../src-main/engine/repository/keyFile.js';
+import { MemoryIndex } from '../../../src-main/engine/repository/memoryIndex.js';
 import { FormatViolation, decodePackHeader, encodePackHeader, type PackedBlob } from '../../../src-main/engine/repository/packFormat.js';
 import { openObject } from '../../../src-main/engine/repository/sealedObject.js';
 
@@ -34,6 +35,59 @@ test('random and mutated pack headers, indexes, key files and objects only ever 
       expectTypedOutcome(() => openObject(master, 'index', input, 'test object'));
       expectTypedOutcome(() => openConfig(master, input));
       expectTypedOutcome(() => parseKeyFile(createHash('sha256').update(input).digest('hex'), input));
+    }
+  }
+});
+
+/** The index an index file gives read in place (as reloadIndex reads it), or the error that stopped it. */
+function readInPlace(data: Buffer): MemoryIndex | Error {
+  const index = new MemoryIndex();
+  try {
+    forEachIndexedPack(data, (pack) => index.addEntries(data, pack));
+    return index;
+  } catch (err) {
+    return err as Error;
+  }
+}
+
+/** The same from decodeIndexFile's objects, through addPack. */
+function readDecoded(data: Buffer): MemoryIndex | Error {
+  const index = new MemoryIndex();
+  try {
+    for (const pack of decodeIndexFile(data).packs) index.addPack(pack.id, pack.size, pack.blobs);
+    return index;
+  } catch (err) {
+    return err as Error;
+  }
+}
+
+test('an index file read in place gives what its decoded objects give, and fails where and as decoding fails', () => {
+  const twoPacks = encodeIndexFile({
+    supersedes: [],
+    packs: [
+      { id: prng('p1', 32), size: 400, blobs },
+      // The second pack repeats a blob of the first (it keeps its first place) and holds a compressed tree.
+      { id: prng('p2', 32), size: 300, blobs: [blobs[1] as PackedBlob, { id: prng('tree', 32), type: 'tree', compressed: true, offset: 116, length: 60, rawLength: 200 }] },
+    ],
+  });
+  const inPlace = readInPlace(twoPacks);
+  assert.ok(inPlace instanceof MemoryIndex);
+  assert.equal(inPlace.size, 4);
+  assert.deepEqual([...inPlace.blobs()], [...(readDecoded(twoPacks) as MemoryIndex).blobs()]);
+  assert.deepEqual([...inPlace.packs()], [...(readDecoded(twoPacks) as MemoryIndex).packs()]);
+  for (let i = 0; i < FUZZ_CASES; i++) {
+    const r = prng(`ip${i}`, 8);
+    const mutated = Buffer.from(twoPacks);
+    mutated[r.readUInt32LE(0) % mutated.length] = r[4] as number;
+    for (const input of [mutated, twoPacks.subarray(0, r.readUInt16LE(5) % twoPacks.length), prng(`ir${i}`, i % 300)]) {
+      const [a, b] = [readInPlace(input), readDecoded(input)];
+      if (b instanceof Error) {
+        assert.ok(a instanceof FormatViolation && b instanceof FormatViolation, `case ${i}: ${String(a)} / ${String(b)}`);
+        assert.equal(a.message, b.message);
+      } else {
+        assert.ok(a instanceof MemoryIndex, `case ${i}: ${String(a)}`);
+        assert.deepEqual([...a.blobs()], [...b.blobs()]);
+      }
     }
   }
 });
