@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { availableParallelism, hostname, userInfo } from 'node:os';
 import { join, posix, resolve as resolvePath, sep } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -215,7 +216,7 @@ class BackupRun {
   private readonly trees: TreeLoader;
   private changed: ChangedPaths | undefined;
   /** Per source: the settings that shape its trees besides the entries' lstat (see settingsOf). */
-  private readonly settingsBySource = new Map<string, string>();
+  private readonly settingsBySource = new Map<string, { readonly text: string; readonly digest: Buffer }>();
   private foldersUnchanged = 0;
 
   constructor(
@@ -491,7 +492,7 @@ class BackupRun {
       this.warn(path, listing.failed);
       return this.saver.saveTree(encodeTree([]));
     }
-    const key = this.cache && listing.digest(this.settingsOf(sourceRoot));
+    const key = this.cache && listing.digest(this.settingsOf(sourceRoot).text);
     let walked: Map<number, Buffer> | undefined;
     if (record && key?.equals(record.key)) {
       walked = await this.recordedSubfolders(relative, sourceRoot, listing, record);
@@ -506,12 +507,14 @@ class BackupRun {
     }
     const parent = await (parentDir ?? this.parents?.dir(parentTree));
     const warnings = this.warnings.length;
-    const nodes = await this.saveDirectoryEntries(path, relative, sourceRoot, stat, parent, listing, walked);
+    // The parent snapshot's tree of this folder was made under these settings: what it holds passed these excludes.
+    const settled = record?.settings?.equals(this.settingsOf(sourceRoot).digest) === true;
+    const nodes = await this.saveDirectoryEntries(path, relative, sourceRoot, stat, parent, listing, walked, settled);
     const entries = nodes.filter((node): node is TreeNode => node !== undefined);
     // A folder unchanged since the parent snapshot has the same tree: its id is known, and the tree is in the repository (loaded from it).
     const tree = parent !== undefined && parentTree !== undefined && sameEntries(entries, parent.nodes) ? parentTree : await this.saver.saveTree(encodeTree(entries));
     // A folder with a warning (a file that could not be read) is looked at again each time, and warns again.
-    if (key && this.warnings.length === warnings) this.cache?.saveRecord(path, this.recordOf(key, tree, stat, listing, nodes));
+    if (key && this.warnings.length === warnings) this.cache?.saveRecord(path, this.recordOf(key, tree, stat, listing, nodes, sourceRoot));
     return tree;
   }
 
@@ -551,7 +554,7 @@ class BackupRun {
   }
 
   /** What the next backup needs to take this folder whole (see folderTree): `nodes` by their place in `listing`. */
-  private recordOf(key: Buffer, tree: Buffer, stat: EntryStat, listing: ListedFolder, nodes: readonly (TreeNode | undefined)[]): FolderRecord {
+  private recordOf(key: Buffer, tree: Buffer, stat: EntryStat, listing: ListedFolder, nodes: readonly (TreeNode | undefined)[], sourceRoot: string): FolderRecord {
     let files = 0;
     let bytes = 0;
     let others = 0;
@@ -567,14 +570,17 @@ class BackupRun {
         children.push({ index, walked: !crosses, tree: node.subtree });
       }
     }
-    return { key, tree, files, bytes, others, children };
+    return { key, tree, files, bytes, others, children, settings: this.settingsOf(sourceRoot).digest };
   }
 
-  /** What shapes a source's trees besides its entries' lstat, for a listing's digest: a record made under other settings is not used. */
-  private settingsOf(sourceRoot: string): string {
+  /**
+   * What shapes a source's trees besides its entries' lstat, as text for a listing's digest (a record made
+   * under other settings is not used) and hashed for a record to keep (FolderRecord.settings).
+   */
+  private settingsOf(sourceRoot: string): { readonly text: string; readonly digest: Buffer } {
     let settings = this.settingsBySource.get(sourceRoot);
     if (settings === undefined) {
-      settings = JSON.stringify({
+      const text = JSON.stringify({
         format: TREE_FORMAT,
         sourceRoot,
         excludes: this.options.excludes ?? { patterns: [] },
@@ -582,6 +588,7 @@ class BackupRun {
         xattrs: this.options.xattrs !== false,
         flags: this.keepFlags,
       });
+      settings = { text, digest: createHash('sha256').update(text).digest() };
       this.settingsBySource.set(sourceRoot, settings);
     }
     return settings;
@@ -589,7 +596,8 @@ class BackupRun {
 
   /**
    * A folder's entries as tree nodes, by their place in `listing` (undefined: left out). `walked`: the
-   * trees of subfolders walked already (recordedSubfolders), used as they are.
+   * trees of subfolders walked already (recordedSubfolders), used as they are. `settled`: the entries of
+   * `parent` passed this backup's excludes when it was made (see saveListed).
    */
   private async saveDirectoryEntries(
     path: Buffer,
@@ -599,17 +607,18 @@ class BackupRun {
     parent: ParentDir | undefined,
     listing: ListedFolder,
     walked: ReadonlyMap<number, Buffer> | undefined,
+    settled: boolean,
   ): Promise<(TreeNode | undefined)[]> {
     const listed = listing.entries;
     // With changed paths, most folders are taken from the parent snapshot unlisted: nothing to list ahead.
-    if (!this.changed) this.lister.prefetch(this.subfoldersToList(listed, relative, stat, parent, walked));
+    if (!this.changed) this.lister.prefetch(this.subfoldersToList(listed, relative, stat, parent, walked, settled));
     const folder = this.cache?.folder(path);
     if (folder) this.openFolders.add(folder);
     // Entries keep their order whatever order their saves finish in.
     const nodes: (TreeNode | undefined)[] = new Array(listed.length);
     const pending = new Set<Promise<void>>();
     try {
-      await this.saveListed(listed, relative, sourceRoot, stat, parent, folder, nodes, pending, walked);
+      await this.saveListed(listed, relative, sourceRoot, stat, parent, folder, nodes, pending, walked, settled);
     } catch (err) {
       // Stopped part-way (an interruption): what was started finishes before the error goes up.
       await Promise.allSettled(pending);
@@ -633,6 +642,7 @@ class BackupRun {
     nodes: (TreeNode | undefined)[],
     pending: Set<Promise<void>>,
     walked: ReadonlyMap<number, Buffer> | undefined,
+    settled: boolean,
   ): Promise<void> {
     for (const [index, { name, path: childPath, stat: childStat, error, xattrError, flagsError }] of listed.entries()) {
       this.options.signal?.throwIfAborted();
@@ -643,14 +653,20 @@ class BackupRun {
       if (xattrError) this.warnings.push(this.report(childPath, `extended attributes not saved: ${xattrError.message}`));
       if (flagsError) this.warnings.push(this.report(childPath, `file flags not saved: ${flagsError.message}`));
       const childRelative = relative === '' ? name.toString() : `${relative}/${name.toString()}`;
-      if (this.rules.matchPath(childRelative, childPath.toString(), childStat.isDirectory()).excluded) continue;
+      const before = parent?.get(name);
+      // Patterns match a path, and some only folders: an entry the parent snapshot holds under the same name
+      // as the same kind, made under these settings (settled), passed them then and passes them now. A
+      // small-change backup of the linux tree matched the 42,125 entries of its 998 changed folders, ~6% of
+      // its main thread (perf); without it, 5 alternating rounds: 2.72-2.76 -> 2.42-2.60 s.
+      const passed = settled && before !== undefined && (before.type === 'dir') === childStat.isDirectory();
+      if (!passed && this.rules.matchPath(childRelative, childPath.toString(), childStat.isDirectory()).excluded) continue;
       if (childStat.isFile() && this.rules.matchSize(Number(childStat.size)).excluded) continue;
       const walkedTree = walked?.get(index);
       if (walkedTree && childStat.isDirectory()) {
-        nodes[index] = { ...this.metadataOf(childPath, name, 'dir', childStat, parent?.get(name)), subtree: walkedTree };
+        nodes[index] = { ...this.metadataOf(childPath, name, 'dir', childStat, before), subtree: walkedTree };
         continue;
       }
-      const unchanged = this.unchangedFile(childStat, parent?.get(name));
+      const unchanged = this.unchangedFile(childStat, before);
       if (unchanged) {
         nodes[index] = unchanged;
         continue;
@@ -660,7 +676,7 @@ class BackupRun {
       const slots = childStat.size < SMALL_FILE ? this.smallFileSlots : this.largeFileSlots;
       if (isFile) await slots.acquire(1);
       else if (concurrent) this.foldersInFlight += 1;
-      const save = this.saveEntry(childPath, name, childRelative, sourceRoot, childStat, parent?.get(name), stat.dev, folder).then((node) => {
+      const save = this.saveEntry(childPath, name, childRelative, sourceRoot, childStat, before, stat.dev, folder).then((node) => {
         nodes[index] = node;
       });
       if (!concurrent) {
@@ -681,11 +697,14 @@ class BackupRun {
     stat: EntryStat,
     parent: ParentDir | undefined,
     walked: ReadonlyMap<number, Buffer> | undefined,
+    settled: boolean,
   ): FolderToList[] {
     const oneFileSystem = this.options.oneFileSystem ?? false;
     return listed
       .filter(({ name, path, stat: childStat }, index) => {
         if (!childStat?.isDirectory() || (oneFileSystem && childStat.dev !== stat.dev) || walked?.has(index)) return false;
+        // A folder of the parent snapshot's tree made under these settings passed the excludes (see saveListed).
+        if (settled && parent?.get(name)?.type === 'dir') return true;
         return !this.rules.matchPath(relative === '' ? name.toString() : `${relative}/${name.toString()}`, path.toString(), true).excluded;
       })
       .map((entry) => ({ folder: entry.path, extras: this.extrasWithListing(parent?.get(entry.name)?.type === 'dir') }));

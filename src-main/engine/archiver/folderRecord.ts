@@ -15,6 +15,8 @@ export interface FolderRecord {
   readonly others: number;
   /** Every subfolder in the tree: its place in the listing, and its tree. `walked` is false for one left empty (another file system). */
   readonly children: readonly RecordedChild[];
+  /** A hash of those settings alone (see BackupRun.settingsOf): undefined in records written before it was kept. */
+  readonly settings?: Buffer;
 }
 
 export interface RecordedChild {
@@ -23,12 +25,12 @@ export interface RecordedChild {
   readonly tree: Buffer;
 }
 
-/** key, tree, files (u32), bytes (f64), others (u32), child count (u32); then per child index (u32), walked (u8), tree. */
+/** key, tree, files (u32), bytes (f64), others (u32), child count (u32); then per child index (u32), walked (u8), tree; then settings. */
 const FIXED = 2 * BLOB_ID_LENGTH + 4 + 8 + 4 + 4;
 const CHILD = 4 + 1 + BLOB_ID_LENGTH;
 
 export function encodeFolderRecord(record: FolderRecord): Buffer {
-  const out = Buffer.allocUnsafe(FIXED + record.children.length * CHILD);
+  const out = Buffer.allocUnsafe(FIXED + record.children.length * CHILD + (record.settings?.length ?? 0));
   let at = record.key.copy(out, 0);
   at += record.tree.copy(out, at);
   at = out.writeUInt32LE(record.files, at);
@@ -40,6 +42,7 @@ export function encodeFolderRecord(record: FolderRecord): Buffer {
     at = out.writeUInt8(child.walked ? 1 : 0, at);
     at += child.tree.copy(out, at);
   }
+  record.settings?.copy(out, at);
   return out;
 }
 
@@ -47,9 +50,10 @@ export function encodeFolderRecord(record: FolderRecord): Buffer {
 export function decodeFolderRecord(row: Buffer | undefined): FolderRecord | undefined {
   if (!row || row.length < FIXED) return undefined;
   const count = row.readUInt32LE(FIXED - 4);
-  if (row.length !== FIXED + count * CHILD) return undefined;
+  const end = FIXED + count * CHILD;
+  if (row.length !== end && row.length !== end + BLOB_ID_LENGTH) return undefined;
   const children: RecordedChild[] = [];
-  for (let at = FIXED; at < row.length; at += CHILD) {
+  for (let at = FIXED; at < end; at += CHILD) {
     children.push({ index: row.readUInt32LE(at), walked: row[at + 4] === 1, tree: row.subarray(at + 5, at + CHILD) });
   }
   return {
@@ -59,5 +63,6 @@ export function decodeFolderRecord(row: Buffer | undefined): FolderRecord | unde
     bytes: row.readDoubleLE(2 * BLOB_ID_LENGTH + 4),
     others: row.readUInt32LE(2 * BLOB_ID_LENGTH + 12),
     children,
+    ...(row.length > end ? { settings: row.subarray(end) } : {}),
   };
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { DEFAULT_EXCLUDES } from '../../../src-shared/defaultExcludes.js';
 import { backup } from '../../../src-main/engine/archiver/backup.js';
+import { ExcludeRules } from '../../../src-main/engine/archiver/excludes.js';
 import type { Repository } from '../../../src-main/engine/repository/repository.js';
 import type { Snapshot } from '../../../src-main/engine/snapshot/snapshot.js';
 import { findPath } from '../../../src-main/engine/snapshot/treePath.js';
@@ -82,4 +83,43 @@ test('--one-file-system keeps a mount point as an empty folder', async (t) => {
   assert.deepEqual(await pathsIn(repository, across.snapshot, source), ['local.txt', 'mnt', 'mnt/other-disk.txt']);
   const within = await backup(repository, { paths: [source], cacheDir, oneFileSystem: true });
   assert.deepEqual(await pathsIn(repository, within.snapshot, source), ['local.txt', 'mnt']);
+});
+
+test('an entry of the parent snapshot is matched again only when the excludes changed or it changed kind; otherwise it is known to pass', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'src');
+  const work = join(source, 'work');
+  await mkdir(work, { recursive: true });
+  for (let i = 0; i < 50; i++) await writeFile(join(work, `file${i}.${i % 5 === 0 ? 'log' : 'txt'}`), `content ${i}`);
+  await writeFile(join(work, 'out'), 'a file named out');
+  const { repository } = await createTestRepository(t);
+  const matched = t.mock.method(ExcludeRules.prototype, 'matchPath');
+  const run = async (patterns: string[], change: () => Promise<void>) => {
+    await change();
+    matched.mock.resetCalls();
+    const { snapshot } = await backup(repository, { paths: [source], cacheDir: join(dir, 'cache'), excludes: { patterns } });
+    return { paths: await pathsIn(repository, snapshot, source), matches: matched.mock.callCount() };
+  };
+  // A new file in work/ each time: the folder is listed and its entries saved again, not taken whole.
+  let step = 0;
+  const touchWork = () => writeFile(join(work, `new${step++}.txt`), 'new');
+
+  const first = await run(['out/'], touchWork);
+  assert.ok(first.paths.includes('work/out') && first.paths.includes('work/file0.log'), 'a file named out is no folder');
+  // Same excludes: the 52 entries the parent holds pass without being matched; only the new file is.
+  const same = await run(['out/'], touchWork);
+  assert.deepEqual(same.paths, [...first.paths, 'work/new1.txt'].sort());
+  assert.equal(same.matches, 1);
+  // Other excludes: everything is matched again, and the .log files go.
+  const other = await run(['out/', '*.log'], touchWork);
+  assert.ok(other.matches >= 53, `${other.matches} matches`);
+  assert.ok(!other.paths.some((path) => path.endsWith('.log')) && other.paths.includes('work/file1.txt'));
+  // The same name as another kind: out is now a folder, which 'out/' excludes, though the parent held it.
+  const kind = await run(['out/', '*.log'], async () => {
+    await rm(join(work, 'out'));
+    await mkdir(join(work, 'out'));
+    await writeFile(join(work, 'out', 'inside.txt'), 'excluded with its folder');
+  });
+  assert.ok(!kind.paths.some((path) => path.startsWith('work/out')), kind.paths.join(' '));
+  assert.ok(kind.paths.includes('work/file1.txt'));
 });
