@@ -117,9 +117,16 @@ export class FilesCache {
   }
 }
 
-/** One folder's remembered files, by name (latin1: one character per byte), and what this backup changed. */
+/**
+ * One folder's remembered files, by name (latin1: one character per byte), and what this backup changed.
+ * The row is read as where each file's record lies in it: a file is decoded when asked for, and the row
+ * written back copies the records of the files this backup did not change. Decoding every file of a
+ * folder with one changed file (an object, three bigints and a copy of each chunk id), then encoding them
+ * all again, was ~7% of the main thread of a small-change backup of the linux tree (perf); 4 alternating
+ * rounds: 2.27-2.34 -> 2.21-2.30 s.
+ */
 export class CachedFolder {
-  private remembered: Map<string, CachedFile> | undefined;
+  private remembered: RowIndex | undefined;
   private readonly changes = new Map<string, CachedFile | undefined>();
 
   constructor(
@@ -130,7 +137,9 @@ export class CachedFolder {
   get(name: Buffer): CachedFile | undefined {
     const key = name.toString('latin1');
     if (this.changes.has(key)) return this.changes.get(key);
-    return this.loaded().get(key);
+    const { row, starts } = this.loaded();
+    const start = starts.get(key);
+    return start === undefined ? undefined : fileAt(row, start);
   }
 
   /** Remembers a file as read (or forgets it, with undefined). */
@@ -144,65 +153,79 @@ export class CachedFolder {
 
   /** The folder's row: what was remembered (of the names still `listed`, if given), with this backup's changes. */
   encode(listed?: ReadonlySet<string>): Buffer {
-    const files = new Map(this.loaded());
-    if (listed) for (const name of files.keys()) if (!listed.has(name)) files.delete(name);
-    for (const [name, file] of this.changes) {
-      if (file) files.set(name, file);
-      else files.delete(name);
-    }
-    return encodeFolder(files);
+    const { row, starts } = this.loaded();
+    const kept: [number, number][] = [];
+    for (const [name, start] of starts) if (!this.changes.has(name) && (!listed || listed.has(name))) kept.push([start, start + recordLength(row, start)]);
+    const changed = [...this.changes].filter((change): change is [string, CachedFile] => change[1] !== undefined);
+    let length = 4;
+    for (const [start, end] of kept) length += end - start;
+    for (const [name, file] of changed) length += RECORD_FIXED + name.length + file.content.length * BLOB_ID_LENGTH;
+    const out = Buffer.allocUnsafe(length);
+    let at = out.writeUInt32LE(kept.length + changed.length, 0);
+    for (const [start, end] of kept) at += row.copy(out, at, start, end);
+    for (const [name, file] of changed) at = writeFile(out, at, name, file);
+    return out;
   }
 
-  private loaded(): Map<string, CachedFile> {
-    this.remembered ??= decodeFolder(this.load());
+  private loaded(): RowIndex {
+    this.remembered ??= indexRow(this.load());
     return this.remembered;
   }
 }
 
+/** A folder's row and where each file's record starts in it, by name. */
+interface RowIndex {
+  readonly row: Buffer;
+  readonly starts: Map<string, number>;
+}
+
+const EMPTY_ROW: RowIndex = { row: Buffer.alloc(0), starts: new Map() };
+
 /** Fixed part of a file's record: name length (u16), size (f64), mtime and ctime (i64 ns), inode (u64), chunk count (u32). */
 const RECORD_FIXED = 2 + 8 + 8 + 8 + 8 + 4;
 
-function encodeFolder(files: ReadonlyMap<string, CachedFile>): Buffer {
-  let length = 4;
-  for (const [name, file] of files) length += RECORD_FIXED + name.length + file.content.length * BLOB_ID_LENGTH;
-  const out = Buffer.allocUnsafe(length);
-  let at = out.writeUInt32LE(files.size, 0);
-  for (const [name, file] of files) {
-    at = out.writeUInt16LE(name.length, at);
-    at += out.write(name, at, 'latin1');
-    at = out.writeDoubleLE(file.size, at);
-    at = out.writeBigInt64LE(file.mtimeNs, at);
-    at = out.writeBigInt64LE(file.ctimeNs, at);
-    at = out.writeBigUInt64LE(file.inode, at);
-    at = out.writeUInt32LE(file.content.length, at);
-    for (const id of file.content) at += id.copy(out, at);
-  }
-  return out;
+function writeFile(out: Buffer, at: number, name: string, file: CachedFile): number {
+  at = out.writeUInt16LE(name.length, at);
+  at += out.write(name, at, 'latin1');
+  at = out.writeDoubleLE(file.size, at);
+  at = out.writeBigInt64LE(file.mtimeNs, at);
+  at = out.writeBigInt64LE(file.ctimeNs, at);
+  at = out.writeBigUInt64LE(file.inode, at);
+  at = out.writeUInt32LE(file.content.length, at);
+  for (const id of file.content) at += id.copy(out, at);
+  return at;
 }
 
-/** A row read back; a row that does not parse is taken as empty (the cache is only a shortcut). */
-function decodeFolder(row: Buffer | undefined): Map<string, CachedFile> {
-  const files = new Map<string, CachedFile>();
-  if (!row || row.length < 4) return files;
-  try {
-    let at = 4;
-    for (let count = row.readUInt32LE(0); count > 0; count--) {
-      const nameLength = row.readUInt16LE(at);
-      const name = row.toString('latin1', at + 2, at + 2 + nameLength);
-      at += 2 + nameLength;
-      const size = row.readDoubleLE(at);
-      const mtimeNs = row.readBigInt64LE(at + 8);
-      const ctimeNs = row.readBigInt64LE(at + 16);
-      const inode = row.readBigUInt64LE(at + 24);
-      const chunks = row.readUInt32LE(at + 32);
-      at += RECORD_FIXED - 2;
-      if (at + chunks * BLOB_ID_LENGTH > row.length) return new Map();
-      const content: Buffer[] = [];
-      for (let i = 0; i < chunks; i++, at += BLOB_ID_LENGTH) content.push(Buffer.from(row.subarray(at, at + BLOB_ID_LENGTH)));
-      files.set(name, { size, mtimeNs, ctimeNs, inode, content });
-    }
-  } catch {
-    return new Map();
+/** The length of the file's record at `start` (its fixed part, name and chunk ids). */
+function recordLength(row: Buffer, start: number): number {
+  const nameLength = row.readUInt16LE(start);
+  return RECORD_FIXED + nameLength + row.readUInt32LE(start + nameLength + RECORD_FIXED - 4) * BLOB_ID_LENGTH;
+}
+
+/** Where each record of a row starts; a row that does not parse is taken as empty (the cache is only a shortcut). */
+function indexRow(row: Buffer | undefined): RowIndex {
+  if (!row || row.length < 4) return EMPTY_ROW;
+  const starts = new Map<string, number>();
+  let at = 4;
+  for (let count = row.readUInt32LE(0); count > 0; count--) {
+    if (at + RECORD_FIXED > row.length) return EMPTY_ROW;
+    const nameLength = row.readUInt16LE(at);
+    if (at + RECORD_FIXED + nameLength > row.length) return EMPTY_ROW;
+    const end = at + recordLength(row, at);
+    if (end > row.length) return EMPTY_ROW;
+    starts.set(row.toString('latin1', at + 2, at + 2 + nameLength), at);
+    at = end;
   }
-  return files;
+  return { row, starts };
+}
+
+/** The file whose record starts at `start` of a row that indexRow accepted. */
+function fileAt(row: Buffer, start: number): CachedFile {
+  let at = start + 2 + row.readUInt16LE(start);
+  const file = { size: row.readDoubleLE(at), mtimeNs: row.readBigInt64LE(at + 8), ctimeNs: row.readBigInt64LE(at + 16), inode: row.readBigUInt64LE(at + 24) };
+  const chunks = row.readUInt32LE(at + 32);
+  at += RECORD_FIXED - 2;
+  const content: Buffer[] = [];
+  for (let i = 0; i < chunks; i++, at += BLOB_ID_LENGTH) content.push(Buffer.from(row.subarray(at, at + BLOB_ID_LENGTH)));
+  return { ...file, content };
 }

@@ -58,6 +58,33 @@ test('the files cache keeps a folder in one row, forgets names no longer listed,
   assert.deepEqual(third.get(odd), file(2));
 });
 
+test('a row rewritten after one change keeps every other file as it was, and a row whose records overrun it reads as empty', async (t) => {
+  const dir = await tempDir(t);
+  const cache = new FilesCache(dir);
+  const folder = cache.folder(Buffer.from('/many'));
+  for (let n = 0; n < 200; n++) folder.set(Buffer.from(`f${n}`), file(n));
+  cache.save(folder);
+  cache.close();
+  const again = new FilesCache(dir);
+  const read = again.folder(Buffer.from('/many'));
+  read.set(Buffer.from('f7'), file(1000));
+  read.set(Buffer.from('f8'), undefined);
+  again.save(read);
+  again.close();
+  const third = new FilesCache(dir).folder(Buffer.from('/many'));
+  for (let n = 0; n < 200; n++) assert.deepEqual(third.get(Buffer.from(`f${n}`)), n === 7 ? file(1000) : n === 8 ? undefined : file(n), `f${n}`);
+
+  // A chunk count that runs past the row's end: nothing of it is trusted.
+  const db = new Database(join(dir, 'files.sqlite'));
+  const row = Buffer.from((db.prepare('SELECT files FROM folders').get() as { files: Buffer }).files);
+  row.writeUInt32LE(0xffff, 4 + 2 + 'f0'.length + 32);
+  db.prepare('UPDATE folders SET files = ?').run(row);
+  db.close();
+  const damaged = new FilesCache(dir).folder(Buffer.from('/many'));
+  assert.equal(damaged.get(Buffer.from('f0')), undefined);
+  assert.equal(damaged.get(Buffer.from('f100')), undefined);
+});
+
 test('a files cache of the row-per-file schema is upgraded, and a damaged row reads as empty', async (t) => {
   const dir = await tempDir(t);
   const old = new Database(join(dir, 'files.sqlite'));
