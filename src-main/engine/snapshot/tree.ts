@@ -1,6 +1,7 @@
 import { isAscii } from 'node:buffer';
 import { FormatViolation } from '../repository/packFormat.js';
 import type { FileFlags } from '../metadata/fileFlags.js';
+import { decodeCanonicalTree } from './canonicalTree.js';
 
 export type NodeType = 'file' | 'dir' | 'symlink' | 'fifo' | 'socket' | 'chardev' | 'blockdev';
 
@@ -176,6 +177,11 @@ function sameIds(a: readonly Buffer[] | undefined, b: readonly Buffer[] | undefi
  * which JSON.parse is 9).
  */
 export function decodeTree(plaintext: Buffer): TreeNode[] {
+  return decodeCanonicalTree(plaintext) ?? decodeAnyTree(plaintext);
+}
+
+/** decodeTree for any layout JSON allows: the keys in any order, escapes, names that are not ASCII, extended attributes. */
+export function decodeAnyTree(plaintext: Buffer): TreeNode[] {
   let raw: unknown;
   try {
     raw = JSON.parse(plaintext.toString('utf8'));

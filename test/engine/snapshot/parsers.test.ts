@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { FUZZ_CASES, expectTypedOutcome, prng } from '../../helpers/fuzz.js';
 import { parseSnapshotRecord, type SnapshotRecord } from '../../../src-main/engine/snapshot/snapshot.js';
 import { FormatViolation } from '../../../src-main/engine/repository/packFormat.js';
-import { decodeTree, encodeTree, type TreeNode } from '../../../src-main/engine/snapshot/tree.js';
+import { decodeAnyTree, decodeTree, encodeTree, type TreeNode } from '../../../src-main/engine/snapshot/tree.js';
+import { decodeCanonicalTree } from '../../../src-main/engine/snapshot/canonicalTree.js';
 
 const base = { mode: 0o644, uid: 1000, gid: 1000, mtimeNs: 1_700_000_000_123_456_789n, ctimeNs: 1_700_000_000_123_456_789n };
 const nodes: TreeNode[] = [
@@ -88,6 +89,53 @@ test(`random, mutated and truncated trees and snapshot records (${FUZZ_CASES} ea
     }
   }
   assert.equal(outcomes, FUZZ_CASES * 12);
+});
+
+test('trees in the layout encodeTree writes are read straight from their bytes to exactly what the general decoder gives', () => {
+  const times = { mtimeNs: -1_234_567_890_123_456_789n, ctimeNs: 0n };
+  const varied: TreeNode[] = [
+    ...nodes,
+    { ...base, name: Buffer.from('empty'), type: 'file', size: 0, content: [], inode: 123_456_789_012_345_678_901_234_567_890n, device: 0n, links: 2, birthtimeNs: 9n },
+    { ...base, ...times, name: Buffer.from('dev'), type: 'chardev', size: 0, rdev: 1025n, flags: { system: 'linux', value: 0x10 } },
+    { ...base, name: Buffer.from('~odd name, with "quotes"?'.replace(/"/g, '')), type: 'fifo', size: 0, flags: { system: 'bsd', value: 0xffffffff } },
+    { ...base, uid: 2 ** 53 - 1, gid: 0, mode: 0o7777, name: Buffer.from('big'), type: 'file', size: 2 ** 52, content: [prng('c3', 32)] },
+  ];
+  for (const tree of [varied, []]) {
+    const bytes = encodeTree(tree);
+    const read = decodeCanonicalTree(bytes);
+    assert.ok(read, 'read without falling back');
+    assert.deepEqual(read, decodeAnyTree(bytes));
+  }
+  // What the direct reader leaves to the general decoder, which reads it as before.
+  const general: TreeNode[][] = [
+    [{ ...nodes[0], name: Buffer.from('naïve.txt') } as TreeNode],
+    [{ ...nodes[0], name: Buffer.from('say "hi"') } as TreeNode],
+    [{ ...nodes[0], name: Buffer.from([0x66, 0xff]) } as TreeNode],
+    [{ ...nodes[0], xattrs: [{ name: 'user.x', value: Buffer.from('v') }] } as TreeNode],
+  ];
+  for (const tree of general) {
+    const bytes = encodeTree(tree);
+    assert.equal(decodeCanonicalTree(bytes), undefined);
+    assert.deepEqual(decodeTree(bytes), tree);
+  }
+  for (const other of ['{"nodes":[]} ', '{ "nodes":[]}', '{"nodes":[],"more":1}']) assert.equal(decodeCanonicalTree(Buffer.from(other)), undefined, other);
+
+  // Mutations drawn from JSON's own characters: whatever the direct reader accepts, the general decoder
+  // reads to the same nodes, and encodeTree writes back byte for byte (what reusing an entry's bytes relies on).
+  const alphabet = Buffer.from('0123456789abcdefABF-"{}[],: \\xn');
+  const valid = encodeTree(varied);
+  let accepted = 0;
+  for (let i = 0; i < FUZZ_CASES * 4; i++) {
+    const r = prng(`canonical${i}`, 16);
+    const copy = Buffer.from(valid);
+    for (let k = 0; k <= (r[0] as number) % 3; k++) copy[r.readUInt16LE(2 + 2 * k) % copy.length] = alphabet[(r[10 + k] as number) % alphabet.length] as number;
+    const read = decodeCanonicalTree(copy);
+    if (!read) continue;
+    accepted += 1;
+    assert.deepEqual(read, decodeAnyTree(copy), `case ${i}`);
+    assert.ok(encodeTree(read).equals(copy), `case ${i} encodes back`);
+  }
+  assert.ok(accepted > FUZZ_CASES / 10, `${accepted} mutated trees read directly`);
 });
 
 test('a tree declaring a huge entry count or name length is rejected without allocating for it', () => {
