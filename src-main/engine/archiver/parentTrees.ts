@@ -21,7 +21,7 @@ export class ParentTrees {
   /** The folder whose tree is `id`; undefined without one, or when the repository no longer has it. */
   async dir(id: Buffer | undefined): Promise<ParentDir | undefined> {
     if (!id || !this.repository.hasBlob(id)) return undefined;
-    const nodes = await this.trees.load(id);
+    const nodes = await this.trees.loadForReuse(id);
     const byName = new Map(nodes.map((node) => [node.name.toString('latin1'), node]));
     return { nodes, get: (name) => byName.get(name.toString('latin1')) };
   }

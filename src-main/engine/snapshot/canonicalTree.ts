@@ -16,11 +16,11 @@ import type { NodeType, TreeNode } from './tree.js';
  * the checks (JSON.parse alone 88), ~50 ms here, warm; a restore's main thread spent 14% of its time
  * decoding trees, a check --read-data's 21%.
  */
-export function decodeCanonicalTree(plaintext: Uint8Array): TreeNode[] | undefined {
+export function decodeCanonicalTree(plaintext: Uint8Array, entryBytes?: WeakMap<TreeNode, Uint8Array>): TreeNode[] | undefined {
   // A backslash is an escape somewhere (a name with a quote or a control character); bytes over 0x7f a
   // name that is not ASCII. Both are rare, and the general decoder is right about them by construction.
   if (!isAscii(plaintext) || plaintext.indexOf(BACKSLASH) >= 0) return undefined;
-  return new CanonicalReader(plaintext).tree();
+  return new CanonicalReader(plaintext, entryBytes).tree();
 }
 
 const BACKSLASH = 0x5c;
@@ -73,7 +73,11 @@ const notCanonical = new NotCanonical();
 class CanonicalReader {
   private at = 0;
 
-  constructor(private readonly bytes: Uint8Array) {}
+  /** `entryBytes`: where to note each entry's bytes (a view of the tree's), when asked. */
+  constructor(
+    private readonly bytes: Uint8Array,
+    private readonly entryBytes: WeakMap<TreeNode, Uint8Array> | undefined,
+  ) {}
 
   tree(): TreeNode[] | undefined {
     try {
@@ -99,6 +103,7 @@ class CanonicalReader {
 
   /** One entry, its properties made in the order the general decoder makes them (one hidden class for both). */
   private node(): TreeNode {
+    const start = this.at;
     this.literal(NAME);
     const name = this.stringBytes();
     if (name.length === 0) throw notCanonical;
@@ -141,6 +146,8 @@ class CanonicalReader {
       if (!linkTarget) throw notCanonical;
       node.linkTarget = linkTarget;
     }
+    // Noted before the tree is known to be whole: entries of a tree found wrong later are dropped, and their notes with them.
+    this.entryBytes?.set(node, this.bytes.subarray(start, this.at));
     return node;
   }
 

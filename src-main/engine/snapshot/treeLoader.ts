@@ -2,7 +2,7 @@ import { FormatViolation } from '../repository/packFormat.js';
 import { PackWindows } from '../repository/packWindows.js';
 import type { Repository } from '../repository/repository.js';
 import { damaged } from '../repository/repositoryError.js';
-import { decodeTree, type TreeNode } from './tree.js';
+import { decodeTree, decodeTreeForReuse, type TreeNode } from './tree.js';
 
 /** How much of a pack one read takes in, and how many such windows are kept. */
 export interface TreeWindows {
@@ -46,7 +46,12 @@ export class TreeLoader {
   }
 
   async load(id: Buffer): Promise<TreeNode[]> {
-    return decodeTreeBlob(id, await this.loadPlaintext(id));
+    return decodeTreeBlob(id, await this.loadPlaintext(id), decodeTree);
+  }
+
+  /** `load`, for a tree whose entries may be written again unchanged into a new tree (see decodeTreeForReuse). */
+  async loadForReuse(id: Buffer): Promise<TreeNode[]> {
+    return decodeTreeBlob(id, await this.loadPlaintext(id), decodeTreeForReuse);
   }
 
   private async loadPlaintext(id: Buffer): Promise<Buffer> {
@@ -69,12 +74,12 @@ export class TreeLoader {
 
 /** Loads and parses one tree blob on its own; a malformed tree is reported as damage. */
 export async function loadTree(repository: Repository, id: Buffer): Promise<TreeNode[]> {
-  return decodeTreeBlob(id, await repository.loadBlob(id));
+  return decodeTreeBlob(id, await repository.loadBlob(id), decodeTree);
 }
 
-function decodeTreeBlob(id: Buffer, plaintext: Buffer): TreeNode[] {
+function decodeTreeBlob(id: Buffer, plaintext: Buffer, decode: (plaintext: Buffer) => TreeNode[]): TreeNode[] {
   try {
-    return decodeTree(plaintext);
+    return decode(plaintext);
   } catch (err) {
     if (err instanceof FormatViolation) throw damaged(`Tree ${id.toString('hex').slice(0, 16)}`, err.message, err);
     throw err;

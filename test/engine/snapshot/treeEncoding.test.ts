@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeTree, encodeTree, sameNode, type TreeNode } from '../../../src-main/engine/snapshot/tree.js';
+import { decodeTree, decodeTreeForReuse, encodeTree, sameNode, type TreeNode } from '../../../src-main/engine/snapshot/tree.js';
 
 test('a tree encodes to exactly the bytes of the format (its id depends on them), and decodes back', () => {
   const nodes: TreeNode[] = [
@@ -18,6 +18,21 @@ test('a tree encodes to exactly the bytes of the format (its id depends on them)
   const encoded = encodeTree(nodes);
   assert.equal(encoded.toString('utf8'), expected);
   assert.deepEqual(encodeTree(decodeTree(encoded)), encoded);
+});
+
+test('entries read for reuse are written again as their bytes: the tree is the one encoding every entry anew would give', () => {
+  const file = (name: string, size: number): TreeNode => ({ name: Buffer.from(name), type: 'file', mode: 0o644, uid: 1000, gid: 1000, mtimeNs: 1700000000123456789n, ctimeNs: 1700000000987654321n, size, content: [Buffer.alloc(32, size)], inode: BigInt(size) });
+  const parent = decodeTreeForReuse(encodeTree([file('a', 1), file('c', 3), file('e', 5), file('g', 7)]));
+  const [a, c, e, g] = parent as [TreeNode, TreeNode, TreeNode, TreeNode];
+  // As a small-change backup makes them: some entries as read, one changed (a new object), some new, some gone, in any order.
+  const mixed = [g, file('b', 2), { ...c, size: 30 }, a, file('z', 26), file('d', 4)];
+  const fresh = mixed.map((node) => ({ ...node }));
+  assert.deepEqual(encodeTree(mixed), encodeTree(fresh));
+  assert.deepEqual(encodeTree([e, a, c, g]), encodeTree(parent.map((node) => ({ ...node }))));
+  assert.deepEqual(encodeTree([e]), encodeTree([{ ...e }]));
+  // A tree not in encodeTree's layout (a name that is not ASCII) is read the general way, its entries encoded anew.
+  const other = decodeTreeForReuse(encodeTree([file('ä', 1), file('b', 2)]));
+  assert.deepEqual(encodeTree([...other, file('c', 3)]), encodeTree([file('ä', 1), file('b', 2), file('c', 3)]));
 });
 
 test('sameNode holds exactly when two entries encode to the same bytes, field by field', () => {
