@@ -176,10 +176,13 @@ export class Repository {
     // again (a backup reloads right after opening, once it holds its lock).
     const listing = names.join(' ');
     if (listing === this.loadedIndexListing) return;
-    const fresh = new MemoryIndex();
+    const files = await this.readIndexesInForce(names);
+    let entries = 0;
+    for (const { id, plaintext } of files) decodeOrThrow(id, () => forEachIndexedPack(plaintext, (pack) => (entries += pack.count)));
+    const fresh = new MemoryIndex(entries);
     // One file decoded at a time: a million blobs decoded at once were some 200 MB of objects, and the
     // heap they grew stayed grown (a restore of a million small files peaked at 900 MB).
-    for (const { id, plaintext } of await this.readIndexesInForce(names)) {
+    for (const { id, plaintext } of files) {
       decodeOrThrow(id, () => forEachIndexedPack(plaintext, (pack) => fresh.addEntries(plaintext, pack)));
     }
     this.memoryIndex = fresh;

@@ -79,3 +79,21 @@ test('a million blobs fit in well under 200 MB', () => {
   console.log(`# 1M-blob index: ${(grown / 1024 / 1024).toFixed(0)} MB`);
   assert.ok(index.has(index.blobs().next().value?.id ?? Buffer.alloc(32)));
 });
+
+test('an index made for the blobs it will hold allocates its arrays once, and still grows past them', () => {
+  const blobs = blobsFor(200_000);
+  const before = process.memoryUsage().arrayBuffers;
+  const sized = new MemoryIndex(blobs.length);
+  for (let at = 0; at < blobs.length; at += 1000) sized.addPack(randomBytes(32), 100_000, blobs.slice(at, at + 1000));
+  // No collection in between: arrays outgrown by doubling would still be counted here (~2x).
+  const allocated = process.memoryUsage().arrayBuffers - before;
+  const needed = blobs.length * (32 + 4 * 4 + 1 + 2 * 4);
+  assert.ok(allocated < needed * 1.4, `${(allocated / 1e6).toFixed(1)} MB allocated for ${(needed / 1e6).toFixed(1)} MB`);
+  // Beyond what it was made for, and from a small start: every blob found where it was put.
+  for (const index of [sized, new MemoryIndex(10)]) {
+    const more = blobsFor(5000, 3);
+    index.addPack(randomBytes(32), 500_000, more);
+    for (const blob of more) assert.equal(index.get(blob.id)?.offset, blob.offset);
+  }
+  for (const blob of blobs.slice(0, 1000)) assert.equal(sized.get(blob.id)?.rawLength, blob.rawLength);
+});
