@@ -61,6 +61,22 @@ export interface ListedFolder {
  * 5,096 folders in a no-change backup; at 1,024, 1,074, one per folder that has subfolders.
  */
 const LISTED_AHEAD = 1024;
+/**
+ * Entries in listings waiting ahead, about: the folder bound above is lowered to this many entries at
+ * the folders' average size so far. 1,024 folders of a thousand files each waited as ~100 MB of
+ * listings, which the main thread's collector let lie long after they were taken (a no-change backup
+ * of a million files peaked at 335 MB); 65,536 entries are ~6.5 MB.
+ */
+const ENTRIES_AHEAD = 65_536;
+
+/** How much is listed ahead: at most `folders` folders and about `entries` entries, at least `least` folders however large. */
+export interface ListingsAhead {
+  readonly folders: number;
+  readonly entries: number;
+  readonly least: number;
+}
+
+const LISTINGS_AHEAD: ListingsAhead = { folders: LISTED_AHEAD, entries: ENTRIES_AHEAD, least: 16 };
 
 /**
  * Lists folders for a backup's walk in a worker thread, and counts the
@@ -76,8 +92,13 @@ export class FolderLister {
   private failure: unknown;
   /** Listings asked for ahead (by `prefetch`), by folder path (latin1), until `list` takes them. */
   private readonly ahead = new Map<string, Promise<FolderListing>>();
+  /** Folders `prefetch` was given that found no room ahead yet, in the walk's order: asked for as listings are taken. */
+  private readonly deferred = new Map<string, FolderToList>();
+  /** Folders listed so far and their entries, for their average size. */
+  private foldersListed = 0;
+  private entriesListed = 0;
 
-  constructor() {
+  constructor(private readonly limits: ListingsAhead = LISTINGS_AHEAD) {
     const { port1, port2 } = new MessageChannel();
     const data: WalkWorkerData = { port: port2 };
     this.worker = new Worker(workerScript('walkWorker'), { workerData: data, transferList: [port2] });
@@ -90,6 +111,11 @@ export class FolderLister {
     this.worker.on('error', (err) => this.fail(err));
     // An exit we did not ask for (an error event comes first when there is one) must not leave the walk waiting.
     this.worker.on('exit', (code) => this.fail(new Error(`the folder listing thread stopped (exit status ${code})`)));
+  }
+
+  /** Folders asked for ahead whose listings no one has taken yet. */
+  get listedAhead(): number {
+    return this.ahead.size;
   }
 
   /** Counts the files and bytes below `sources` (as the backup will see them), between listings. */
@@ -113,18 +139,41 @@ export class FolderLister {
   async list(folder: Buffer, only?: Buffer, extras: ListExtras = { xattrs: false, flags: false }): Promise<FolderListing> {
     const key = folder.toString('latin1');
     const listed = this.ahead.get(key);
-    if (!listed) return this.ask([{ folder, extras }], only)[0] as Promise<FolderListing>;
+    if (!listed) {
+      this.deferred.delete(key);
+      return this.ask([{ folder, extras }], only)[0] as Promise<FolderListing>;
+    }
     this.ahead.delete(key);
+    this.askAhead();
     const listing = await listed;
     if (!only || 'failed' in listing) return listing;
     return listingOf(listing.entries.filter((entry) => entry.name.equals(only)));
   }
 
-  /** Asks for these folders' listings now, in one message, for `list` to take later (as many as LISTED_AHEAD allows). */
+  /**
+   * Asks for these folders' listings, for `list` to take later: now, in one message, as many as there is
+   * room for ahead (LISTED_AHEAD, ENTRIES_AHEAD); the others, in this order, as listings are taken.
+   */
   prefetch(folders: readonly FolderToList[]): void {
     if (this.failure !== undefined) return;
-    const wanted = folders.filter(({ folder }) => !this.ahead.has(folder.toString('latin1'))).slice(0, Math.max(0, LISTED_AHEAD - this.ahead.size));
-    if (wanted.length === 0) return;
+    for (const folder of folders) {
+      const key = folder.folder.toString('latin1');
+      if (!this.ahead.has(key)) this.deferred.set(key, folder);
+    }
+    this.askAhead();
+  }
+
+  /** Asks for deferred folders while there is room ahead. */
+  private askAhead(): void {
+    const average = this.foldersListed === 0 ? 1 : Math.max(1, this.entriesListed / this.foldersListed);
+    const room = Math.min(this.limits.folders, Math.max(this.limits.least, Math.floor(this.limits.entries / average))) - this.ahead.size;
+    if (room <= 0 || this.deferred.size === 0 || this.failure !== undefined) return;
+    const wanted: FolderToList[] = [];
+    for (const [key, folder] of this.deferred) {
+      if (wanted.length === room) break;
+      this.deferred.delete(key);
+      wanted.push(folder);
+    }
     for (const [i, listing] of this.ask(wanted).entries()) {
       // Nobody may ever ask for it (the backup failed or stopped first): its failure is then nobody's.
       listing.catch(() => undefined);
@@ -153,6 +202,7 @@ export class FolderLister {
     for (const waiting of this.pending.values()) waiting.reject(new Error('the folder lister is closed'));
     this.pending.clear();
     this.ahead.clear();
+    this.deferred.clear();
     this.port.close();
     this.worker.terminate().catch(() => undefined);
   }
@@ -168,6 +218,10 @@ export class FolderLister {
     if (!waiting) return;
     this.pending.delete(reply.id);
     if (this.pending.size === 0) this.port.unref();
+    if ('ends' in reply) {
+      this.foldersListed += 1;
+      this.entriesListed += reply.ends.length;
+    }
     waiting.resolve('failed' in reply ? { failed: reply.failed } : new ReplyListing(waiting.folder, waiting.extras, waiting.only, reply));
   }
 }

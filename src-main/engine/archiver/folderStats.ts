@@ -26,9 +26,8 @@ export function joinNames(names: readonly Buffer[]): JoinedNames {
  * A no-change backup of a 78,579-file tree: the listing thread's 1.27 CPU-seconds, 35% of them in
  * statx and its path walk, the rest in lstatSync's objects and BigInts.
  */
-export function lstatEntries(folder: Buffer, names: readonly Buffer[], { joined, ends }: JoinedNames): { stats: BigInt64Array; errors: (Error | undefined)[] } {
-  const stats = new BigInt64Array(packedStatsLength(names.length));
-  const errnos = new Int32Array(names.length);
+export function lstatEntries(folder: Buffer, names: readonly Buffer[], { joined, ends }: JoinedNames, scratch?: StatScratch): { stats: BigInt64Array; errors: (Error | undefined)[] } {
+  const { stats, errnos } = scratch?.take(names.length) ?? { stats: new BigInt64Array(packedStatsLength(names.length)), errnos: new Int32Array(names.length) };
   // Where it is not built, or cannot open the folder: one lstat per entry.
   const statted = (nativeAddon()?.lstatAt?.(folder, joined, ends, stats, errnos) ?? -1) === 0;
   const errors = new Array<Error | undefined>(names.length);
@@ -42,4 +41,25 @@ export function lstatEntries(folder: Buffer, names: readonly Buffer[], { joined,
     }
   }
   return { stats, errors };
+}
+
+/**
+ * Arrays for lstatEntries to fill again and again, for a caller done with one folder's stats before it
+ * lists the next (scanSources). A folder's arrays made afresh each time are 88 KB a thousand entries,
+ * outside the JavaScript heap: the count of a million files in a thousand folders left ~100 MB of them
+ * to the collector, which frees such memory late (see MemoryIndex's constructor).
+ */
+export class StatScratch {
+  private stats = new BigInt64Array(0);
+  private errnos = new Int32Array(0);
+
+  /** Views of the arrays for `entries` entries, valid until the next call. */
+  take(entries: number): { stats: BigInt64Array; errnos: Int32Array } {
+    if (this.errnos.length < entries) {
+      const room = Math.max(entries, 2 * this.errnos.length);
+      this.stats = new BigInt64Array(packedStatsLength(room));
+      this.errnos = new Int32Array(room);
+    }
+    return { stats: this.stats.subarray(0, packedStatsLength(entries)), errnos: this.errnos.subarray(0, entries) };
+  }
 }

@@ -70,3 +70,53 @@ test('folders asked for at once are each answered with their own listing', async
   }
   assert.ok(listings[30] && 'failed' in listings[30]);
 });
+
+test('folders listed ahead are bounded by their entries too: the others are asked for as listings are taken', async (t) => {
+  const dir = await tempDir(t);
+  const folders = Array.from({ length: 12 }, (_, i) => join(dir, `f${String(i).padStart(2, '0')}`));
+  for (const [i, folder] of folders.entries()) {
+    await mkdir(folder);
+    for (let j = 0; j < 40; j++) await writeFile(join(folder, `file-${j}`), `${i}`);
+  }
+  // Folders of 40 entries against room for about 100 entries: two ahead at a time.
+  const lister = new FolderLister({ folders: 1024, entries: 100, least: 2 });
+  t.after(() => lister.close());
+  const first = await lister.list(Buffer.from(folders[0] as string));
+  assert.ok('entries' in first);
+  lister.prefetch(folders.slice(1).map((folder) => ({ folder: Buffer.from(folder), extras: { xattrs: false, flags: false } })));
+  assert.equal(lister.listedAhead, 2);
+  // Taken in the walk's order, or out of it (f07 asked for before its turn is listed alone, not twice).
+  for (const folder of [folders[1], folders[7], ...folders.slice(2, 7), ...folders.slice(8)] as string[]) {
+    const listing = await lister.list(Buffer.from(folder));
+    assert.ok('entries' in listing, folder);
+    assert.equal(listing.entries.length, 40);
+    assert.ok(listing.entries.every((entry) => entry.stat?.size === BigInt(String(folders.indexOf(folder)).length)), folder);
+    assert.ok(lister.listedAhead <= 2, `${lister.listedAhead} ahead`);
+  }
+  assert.equal(lister.listedAhead, 0);
+  // Without the bound, all eleven at once.
+  const wide = new FolderLister();
+  t.after(() => wide.close());
+  await wide.list(Buffer.from(folders[0] as string));
+  wide.prefetch(folders.slice(1).map((folder) => ({ folder: Buffer.from(folder), extras: { xattrs: false, flags: false } })));
+  assert.equal(wide.listedAhead, 11);
+});
+
+test('the count walks nested folders as the backup will: excluded folders and files left out, links and empty folders not counted', async (t) => {
+  const dir = await tempDir(t);
+  await mkdir(join(dir, 'a/b/c'), { recursive: true });
+  await mkdir(join(dir, 'a/skip/deep'), { recursive: true });
+  await mkdir(join(dir, 'empty'));
+  await writeFile(join(dir, 'a/b/c/one'), '1');
+  await writeFile(join(dir, 'a/b/two'), '22');
+  await writeFile(join(dir, 'a/skip/deep/no'), 'not counted');
+  await writeFile(join(dir, 'a/b/big.log'), 'x'.repeat(100));
+  await writeFile(join(dir, 'three'), '333');
+  await symlink('three', join(dir, 'link'));
+  const lister = new FolderLister();
+  t.after(() => lister.close());
+  assert.deepEqual(await lister.count([dir], { patterns: ['skip/'] }, false), { files: 4, bytes: 106 });
+  assert.deepEqual(await lister.count([dir], { patterns: ['skip/', '*.log'] }, false), { files: 3, bytes: 6 });
+  // A source that is a file counts as itself.
+  assert.deepEqual(await lister.count([join(dir, 'three'), join(dir, 'a/b')], { patterns: [] }, false), { files: 4, bytes: 106 });
+});
