@@ -68,7 +68,7 @@ export class Repository {
   private loadedIndexListing: string | undefined;
   /** One open pack per blob type: trees never share a pack with file data, so losing a data pack never hides which files it held (as in restic). */
   private readonly openPacks = new Map<BlobType, PackWriter>();
-  /** Blobs in the open pack or in packs being uploaded, by hex id. */
+  /** Blobs in the open pack or in packs being uploaded, by pendingKey. */
   private readonly pending = new Set<string>();
   private readonly uploads = new Set<Promise<void>>();
   /** Open packs (data and trees), one waiting for an upload slot, and those uploading: what is in memory at most. */
@@ -328,7 +328,7 @@ export class Repository {
   // ---- blobs ------------------------------------------------------------
 
   hasBlob(id: Uint8Array): boolean {
-    return this.index.has(id) || this.pending.has(Buffer.from(id).toString('hex'));
+    return this.index.has(id) || (this.pending.size > 0 && this.pending.has(pendingKey(id)));
   }
 
   /** Stores a blob unless the repository already has it, compressing on this thread. Waits when too many packs are uploading (backpressure). */
@@ -346,13 +346,15 @@ export class Repository {
    * `addPreparedBlob` (or `releaseBlob` if it cannot).
    */
   reserveBlob(id: Buffer): boolean {
-    if (this.hasBlob(id)) return false;
-    this.pending.add(id.toString('hex'));
+    if (this.index.has(id)) return false;
+    const key = pendingKey(id);
+    if (this.pending.has(key)) return false;
+    this.pending.add(key);
     return true;
   }
 
   releaseBlob(id: Buffer): void {
-    this.pending.delete(id.toString('hex'));
+    this.pending.delete(pendingKey(id));
   }
 
   /** Encrypts a reserved, already compressed blob into the open pack; returns its stored size. */
@@ -520,7 +522,7 @@ export class Repository {
         this.memoryIndex.addPack(pack.id, size, blobs);
         // The index in memory is now ahead of the files: the next reload reads them all again.
         this.loadedIndexListing = undefined;
-        for (const blob of blobs) this.pending.delete(blob.id.toString('hex'));
+        for (const blob of blobs) this.pending.delete(pendingKey(blob.id));
         this.unindexed.push({ id: pack.id, size, blobs });
         this.unindexedBlobs += blobs.length;
       })
@@ -758,4 +760,11 @@ function currentOwner(): LockOwner {
   return { host: hostname(), username, pid: process.pid };
 }
 
-
+/**
+ * A blob id as a key of Repository.pending: its 32 bytes as a latin1 string, half the length of hex and
+ * made without a lookup table. A first backup asks for one to three per new blob (has it, reserve it,
+ * stored); as hex they were ~3% of the main thread's time with 100,000 small files (V8 profile).
+ */
+function pendingKey(id: Uint8Array): string {
+  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('latin1');
+}
