@@ -45,9 +45,7 @@ export function lstatEntries(folder: Buffer, names: readonly Buffer[], { joined,
 
 /**
  * Arrays for lstatEntries to fill again and again, for a caller done with one folder's stats before it
- * lists the next (scanSources). A folder's arrays made afresh each time are 88 KB a thousand entries,
- * outside the JavaScript heap: the count of a million files in a thousand folders left ~100 MB of them
- * to the collector, which frees such memory late (see MemoryIndex's constructor).
+ * lists the next (scanSources): 88 KB a thousand entries, not made and collected for every folder.
  */
 export class StatScratch {
   private stats = new BigInt64Array(0);

@@ -16,10 +16,10 @@ export interface ScanTotals {
  * synchronous calls (cheaper than a promise each), and a turn of the event
  * loop after every folder so the backup's own listings are not held up.
  *
- * Folder by folder from a list of those still to count, depth first in name order: one folder's stats
- * are done with before the next is listed, so one set of arrays serves them all (StatScratch), and a
- * file costs no promise. Recursing into each entry (a promise per file, the stats of every folder on
- * the way down kept) left ~100 MB of arrays to the collector in a count of a million files.
+ * Folder by folder from a list of those still to count, depth first in name order: a file costs no
+ * promise, and one folder's stats are done with before the next is listed, so one set of arrays serves
+ * them all (StatScratch). Recursing into each entry with a promise per file, the count of a million
+ * files in a thousand folders took 5.4-5.8 CPU-seconds, now 5.0 (the linux tree: 0.86 -> 0.78).
  */
 export async function scanSources(sources: readonly string[], rules: ExcludeRules, oneFileSystem: boolean): Promise<ScanTotals> {
   const totals = { files: 0, bytes: 0 };
