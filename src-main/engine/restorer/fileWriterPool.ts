@@ -1,8 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { FileEnded, FilePiece, FileWriterData, SegmentWritten, WriteRequest, WriteResults, WriterMessage } from '../workers/fileWriter.js';
+import type { PackedFiles } from '../workers/packedFiles.js';
 import { WorkerPool } from '../workers/workerPool.js';
-
-const NO_SEALED = new Uint8Array(0);
 
 /** A large file being written by one writer thread, a segment at a time (see fileWriter's `appendSegment`). */
 export interface LargeFileWriting {
@@ -32,10 +31,15 @@ export class FileWriterPool {
    * and must not change until the answer comes). Answers one entry per file, in order: undefined
    * when written, else why not; and which files were not written because a chunk could not be opened.
    */
-  write(files: readonly WriteRequest[], sealed: { sealed: Uint8Array; keys: readonly KeyObject[] } = { sealed: NO_SEALED, keys: [] }): Promise<WriteResults> {
-    const handed = files.flatMap((file) => (file.content instanceof Uint8Array ? [file.content] : []));
+  write(files: PackedFiles, sealed: { sealed: Uint8Array; keys: readonly KeyObject[] }): Promise<WriteResults> {
+    const handed: ArrayBufferView[] = [files.names, files.nameEnds, files.fields, files.chunks, files.ids];
     if (!(sealed.sealed.buffer instanceof SharedArrayBuffer)) handed.push(sealed.sealed);
     return this.pool.ask({ kind: 'files', files, sealed: sealed.sealed, keys: sealed.keys }, handed) as Promise<WriteResults>;
+  }
+
+  /** `write` for files whose bytes the main thread loaded itself (handed over as well). */
+  writeLoaded(files: readonly WriteRequest[]): Promise<WriteResults> {
+    return this.pool.ask({ kind: 'loaded', files }, files.map((file) => file.content)) as Promise<WriteResults>;
   }
 
   /** A large file, open at `fd` (and, for uncached writes, at `direct`), to be written by the least busy writer. */

@@ -15,6 +15,7 @@ import { displayName, type TreeNode } from '../snapshot/tree.js';
 import { TreeLoader } from '../snapshot/treeLoader.js';
 import { findPath } from '../snapshot/treePath.js';
 import type { WriteRequest } from '../workers/fileWriter.js';
+import { PackedFilesBuilder, type FileToWrite } from '../workers/packedFiles.js';
 import { gatherSealedBlobs, loadBlobs } from '../repository/blobBatch.js';
 import type { SealedBlob } from '../repository/sealedBlobs.js';
 import { DirectWriter } from '../directWrites.js';
@@ -427,18 +428,18 @@ class RestoreRun {
     }
     const gathered = await gatherSealedBlobs(this.repository, wanted.flatMap((file) => file.node.content ?? []), this.sealedBuffers);
     try {
-      const requests: WriteRequest[] = [];
+      const batch = new PackedFilesBuilder();
       const writing: PlacedFile[] = [];
       const unread: PlacedFile[] = [];
       for (const file of wanted) {
         const blobs = (file.node.content ?? []).map((id) => gathered.blobs.get(this.repository.index.entryOf(id)));
         if (blobs.some((blob) => blob === undefined)) unread.push(file);
         else {
-          requests.push(this.writeRequest(file, blobs as SealedBlob[]));
+          batch.add(this.fileToWrite(file), blobs as SealedBlob[]);
           writing.push(file);
         }
       }
-      const { errors, unopened } = requests.length > 0 ? await this.fileWriters().write(requests, gathered) : { errors: [], unopened: [] };
+      const { errors, unopened } = batch.count > 0 ? await this.fileWriters().write(batch.build(), gathered) : { errors: [], unopened: [] };
       const notOpened = new Set(unopened);
       for (const [i, file] of writing.entries()) {
         if (notOpened.has(i)) unread.push(file);
@@ -475,18 +476,19 @@ class RestoreRun {
         this.problem(file.path, `not restored: the snapshot says ${file.node.size} bytes but its chunks hold ${content.length}`);
         continue;
       }
-      requests.push(this.writeRequest(file, new Uint8Array(content)));
+      const wire = this.fileToWrite(file);
+      // Copies: each travels as its own small buffer, not the pool or batch it is a view of.
+      requests.push({ ...wire, path: new Uint8Array(wire.path), temp: wire.temp && new Uint8Array(wire.temp), content: new Uint8Array(content) });
       writing.push(file);
     }
-    const { errors } = requests.length > 0 ? await (this.writers as FileWriterPool).write(requests) : { errors: [] };
+    const { errors } = requests.length > 0 ? await (this.writers as FileWriterPool).writeLoaded(requests) : { errors: [] };
     for (const [i, file] of writing.entries()) await this.smallFileWritten(file, errors[i]);
   }
 
-  private writeRequest(file: PlacedFile, content: Uint8Array | readonly SealedBlob[]): WriteRequest {
+  private fileToWrite(file: PlacedFile): FileToWrite {
     return {
-      temp: file.fresh ? undefined : new Uint8Array(Buffer.concat([file.dir, SLASH, Buffer.from(`${TEMPORARY_PREFIX}${randomBytes(6).toString('hex')}`)])),
-      path: new Uint8Array(file.path),
-      content,
+      temp: file.fresh ? undefined : Buffer.concat([file.dir, SLASH, Buffer.from(`${TEMPORARY_PREFIX}${randomBytes(6).toString('hex')}`)]),
+      path: file.path,
       size: file.node.size,
       mode: file.node.mode,
       owner: this.isRoot ? { uid: file.node.uid, gid: file.node.gid } : undefined,

@@ -4,34 +4,36 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { BufferPool } from '../bufferPool.js';
 import { BlobNotOpened, openSealedBlob, type SealedBlob } from '../repository/sealedBlobs.js';
 import { FileAppender, RESTORE_STAGE_BYTES, writeFully } from '../restorer/fileAppender.js';
+import { PackedChunk } from './packedChunks.js';
+import { packedChunks, packedFile, type FileToWrite, type PackedFiles } from './packedFiles.js';
 import { isAllZeros } from '../zeroBytes.js';
 import { YoungGarbage } from '../youngGarbage.js';
 
+/** A file whose bytes the main thread loaded itself (its chunks could not be opened where a batch found them). */
 export interface WriteRequest {
-  /**
-   * A name in the file's folder that nothing has; the file is written there, then renamed to `path`, so
-   * an existing file is replaced only by a complete one. Undefined when the folder is new: the file is
-   * created at `path` itself (still O_EXCL), sparing a rename that costs as much as half a create.
-   */
+  /** See FileToWrite. Copies, so that each travels as its own small buffer. */
   readonly temp: Uint8Array | undefined;
   readonly path: Uint8Array;
-  /** The file's bytes, or its chunks in order, still sealed in the batch's `sealed` buffer. */
-  readonly content: Uint8Array | readonly SealedBlob[];
-  /** Length of the file. */
+  readonly content: Uint8Array;
   readonly size: number;
   readonly mode: number;
-  /** Owner to set (restores run as root only); undefined keeps the restoring user. */
   readonly owner: { readonly uid: number; readonly gid: number } | undefined;
-  /** Access and modification time, in float seconds. */
   readonly mtime: number;
 }
 
+/** Small files whose chunks are sealed in `sealed`. */
 export interface WriteBatch {
   readonly kind: 'files';
-  readonly files: readonly WriteRequest[];
-  /** The sealed chunks that requests point into, and their packs' keys. */
+  readonly files: PackedFiles;
+  /** The sealed chunks that the files' chunks point into, and their packs' keys. */
   readonly sealed: Uint8Array;
   readonly keys: readonly KeyObject[];
+}
+
+/** Files whose bytes come with them (see WriteRequest). */
+export interface LoadedFiles {
+  readonly kind: 'loaded';
+  readonly files: readonly WriteRequest[];
 }
 
 /** One answer per file, in order. */
@@ -88,7 +90,7 @@ export interface FileEnded {
   readonly error?: string;
 }
 
-export type WriterMessage = WriteBatch | FileSegment | FileEnd;
+export type WriterMessage = WriteBatch | LoadedFiles | FileSegment | FileEnd;
 
 export interface FileWriterData {
   readonly blobIdKey: Uint8Array;
@@ -118,23 +120,34 @@ const garbage = new YoungGarbage();
 parentPort?.on('message', (message: WriterMessage) => {
   if (message.kind === 'segment') parentPort?.postMessage(appendSegment(message) satisfies SegmentWritten);
   else if (message.kind === 'end') parentPort?.postMessage(endFile(message) satisfies FileEnded);
+  else if (message.kind === 'loaded') parentPort?.postMessage(writeLoadedFiles(message) satisfies WriteResults);
   else parentPort?.postMessage(writeFiles(message) satisfies WriteResults);
 });
 
 function writeFiles({ files, sealed, keys }: WriteBatch): WriteResults {
   const unopened: number[] = [];
-  const errors = files.map((request, i) => {
+  const errors: (string | undefined)[] = [];
+  const chunk = new PackedChunk(files);
+  for (let i = 0; i < files.count; i += 1) {
+    const file = packedFile(files, i);
     let content: Uint8Array;
     try {
-      content = request.content instanceof Uint8Array ? request.content : openContent(request, sealed, keys);
+      content = openContent(file.size, packedChunks(files, i), chunk, sealed, keys);
     } catch (err) {
       if (!(err instanceof BlobNotOpened)) throw err;
       unopened.push(i);
-      return err.message;
+      errors.push(err.message);
+      continue;
     }
-    return writeFile(request, content);
-  });
+    errors.push(writeFile(file, content));
+  }
   return { errors, unopened };
+}
+
+function writeLoadedFiles({ files }: LoadedFiles): WriteResults {
+  const asBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const errors = files.map((request) => writeFile({ ...request, path: asBuffer(request.path), temp: request.temp && asBuffer(request.temp) }, request.content));
+  return { errors, unopened: [] };
 }
 
 /**
@@ -192,21 +205,22 @@ function scratchOf(size: number): Uint8Array {
   return scratch;
 }
 
-function openContent(request: WriteRequest, sealed: Uint8Array, keys: readonly KeyObject[]): Uint8Array {
-  const into = scratchOf(request.size);
+/** A file's chunks, `count` from number `first` of the batch, opened one after the other into the scratch buffer. */
+function openContent(size: number, { first, count }: { first: number; count: number }, chunk: PackedChunk, sealed: Uint8Array, keys: readonly KeyObject[]): Uint8Array {
+  const into = scratchOf(size);
   let at = 0;
-  for (const blob of request.content as readonly SealedBlob[]) {
-    if (at + blob.rawLength > request.size) throw new BlobNotOpened(`its chunks hold more than the ${request.size} bytes the snapshot says`);
+  for (let number = first; number < first + count; number += 1) {
+    const blob = chunk.moveTo(number);
+    if (at + blob.rawLength > size) throw new BlobNotOpened(`its chunks hold more than the ${size} bytes the snapshot says`);
     at += openSealedBlob(keys, blobIdKey, sealed, blob, into.subarray(at)).byteLength;
     garbage.decrypted(blob.length);
   }
-  if (at !== request.size) throw new BlobNotOpened(`the snapshot says ${request.size} bytes but its chunks hold ${at}`);
+  if (at !== size) throw new BlobNotOpened(`the snapshot says ${size} bytes but its chunks hold ${at}`);
   return into.subarray(0, at);
 }
 
-function writeFile(request: WriteRequest, content: Uint8Array): string | undefined {
-  const path = Buffer.from(request.path.buffer, request.path.byteOffset, request.path.byteLength);
-  const temp = request.temp ? Buffer.from(request.temp.buffer, request.temp.byteOffset, request.temp.byteLength) : undefined;
+function writeFile(request: FileToWrite, content: Uint8Array): string | undefined {
+  const { path, temp } = request;
   let fd: number;
   try {
     fd = openSync(temp ?? path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);

@@ -34,7 +34,7 @@ export class WorkerPool<Request, Answer> {
   }
 
   /** Sends `request` to worker `to` (by default the least busy), handing over the buffers of `handed` (each must be the whole of its ArrayBuffer). */
-  ask(request: Request, handed: readonly Uint8Array[], to = this.leastBusy()): Promise<Answer> {
+  ask(request: Request, handed: readonly ArrayBufferView[], to = this.leastBusy()): Promise<Answer> {
     const pooled = this.workers[to] as PooledWorker<Answer>;
     const answer = new Promise<Answer>((resolve, reject) => pooled.waiting.push({ resolve, reject }));
     pooled.worker.postMessage(
