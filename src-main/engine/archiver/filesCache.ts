@@ -221,11 +221,10 @@ function indexRow(row: Buffer | undefined): RowIndex {
 
 /** The file whose record starts at `start` of a row that indexRow accepted. */
 function fileAt(row: Buffer, start: number): CachedFile {
-  let at = start + 2 + row.readUInt16LE(start);
-  const file = { size: row.readDoubleLE(at), mtimeNs: row.readBigInt64LE(at + 8), ctimeNs: row.readBigInt64LE(at + 16), inode: row.readBigUInt64LE(at + 24) };
+  const at = start + 2 + row.readUInt16LE(start);
+  const ids = at + RECORD_FIXED - 2;
   const chunks = row.readUInt32LE(at + 32);
-  at += RECORD_FIXED - 2;
   const content: Buffer[] = [];
-  for (let i = 0; i < chunks; i++, at += BLOB_ID_LENGTH) content.push(Buffer.from(row.subarray(at, at + BLOB_ID_LENGTH)));
-  return { ...file, content };
+  for (let i = 0; i < chunks; i++) content.push(Buffer.from(row.subarray(ids + i * BLOB_ID_LENGTH, ids + (i + 1) * BLOB_ID_LENGTH)));
+  return { size: row.readDoubleLE(at), mtimeNs: row.readBigInt64LE(at + 8), ctimeNs: row.readBigInt64LE(at + 16), inode: row.readBigUInt64LE(at + 24), content };
 }
