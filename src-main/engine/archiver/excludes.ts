@@ -113,14 +113,40 @@ function isAbsolutePattern(pattern: string): boolean {
   return body.startsWith('/') && body.slice(1, -1).includes('/');
 }
 
+/**
+ * A test that every path one of `patterns` could exclude passes, or undefined when a pattern is too
+ * intricate to tell. For `ignore` to exclude a path, a pattern that is not a "!" must match the path or
+ * one of its folders, and then the pattern's last name (its last but trailing "**") matches one of the
+ * path's names. So a path none of whose names any last name matches is kept, and `ignore` need not be
+ * asked: the defaults' last names are literal or simple globs, and one regular expression over the path
+ * rules out all but a few paths. The GCC tree's 121,171 paths against the defaults: 190-285 ms with
+ * `ignore` alone (3-6% of a first backup's main thread, perf), 29-53 ms with this test first. Names with "[", "\\" or trailing spaces are left to `ignore`.
+ */
+export function possibleExclusions(patterns: readonly string[], ignoreCase = IGNORE_CASE): RegExp | undefined {
+  const names: string[] = [];
+  for (const pattern of patterns) {
+    if (pattern.startsWith('!') || pattern.startsWith('#') || pattern.trim() === '') continue;
+    const segments = pattern.split('/').filter((segment) => segment !== '');
+    while (segments[segments.length - 1] === '**') segments.pop();
+    const last = segments[segments.length - 1];
+    if (last === undefined || /[[\\]|\s$/.test(last)) return undefined;
+    names.push(last.replace(/[.+^${}()|]/g, '\\$&').replace(/\*+/g, '[^/]*').replace(/\?/g, '[^/]'));
+  }
+  if (names.length === 0) return undefined;
+  return new RegExp(`(?:^|/)(?:${names.join('|')})(?:/|$)`, ignoreCase ? 'i' : '');
+}
+
 /** One list of patterns, matched with gitignore rules against paths given relative to where the list applies. */
 class PatternList {
   private readonly rules: Ignore | undefined;
+  private readonly mayExclude: RegExp | undefined;
   private matcher: Ignore | undefined;
   private answered = 0;
 
   constructor(patterns: readonly string[]) {
-    if (patterns.length > 0) this.rules = ignore({ ignorecase: IGNORE_CASE }).add(patterns);
+    if (patterns.length === 0) return;
+    this.rules = ignore({ ignorecase: IGNORE_CASE }).add(patterns);
+    this.mayExclude = possibleExclusions(patterns);
   }
 
   /** The pattern that excludes `path`, if any. */
@@ -130,7 +156,7 @@ class PatternList {
     // path starts with "/". No name is "" or ".", so stripping "/" and "./"
     // from the front changes no name.
     const relative = path.replace(/^(?:\.?\/)+/, '');
-    if (relative === '') return undefined;
+    if (relative === '' || this.mayExclude?.test(relative) === false) return undefined;
     if (this.matcher === undefined || this.answered >= PATHS_PER_MATCHER) {
       // Adding one `Ignore` to another shares its compiled rules, so a fresh matcher costs next to nothing.
       this.matcher = ignore({ ignorecase: IGNORE_CASE, allowRelativePaths: true }).add(this.rules);

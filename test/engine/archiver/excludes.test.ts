@@ -4,7 +4,8 @@ import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { DEFAULT_EXCLUDES } from '../../../src-shared/defaultExcludes.js';
-import { ExcludeRules } from '../../../src-main/engine/archiver/excludes.js';
+import ignore from 'ignore';
+import { ExcludeRules, possibleExclusions } from '../../../src-main/engine/archiver/excludes.js';
 import { tempDir } from '../../helpers/tempDir.js';
 
 const SIGNATURE = 'Signature: 8a477f597d28d172789f06886806bc55';
@@ -212,4 +213,44 @@ test('exclude files: one pattern a line, comments and blank lines skipped, CRLF 
 
 test('an exclude file that cannot be read is an error', async (t) => {
   await assert.rejects(ExcludeRules.readExcludeFile(join(await tempDir(t), 'missing.txt')), { code: 'ENOENT' });
+});
+
+test('the quick test before the matcher passes every path the patterns exclude', () => {
+  const quick = possibleExclusions(DEFAULT_EXCLUDES, false);
+  assert.ok(quick, 'the defaults are simple enough for it');
+  assert.equal(quick.test('src/main.c'), false);
+  assert.equal(quick.test('docs/Caches.txt'), false);
+  assert.equal(quick.test('home/.cache'), true);
+  assert.equal(possibleExclusions(['a[bc]']), undefined, 'a character class is left to the matcher');
+  assert.equal(possibleExclusions(['**']), undefined);
+  // Random patterns and paths from a small alphabet, so that they often meet: whatever the matcher
+  // excludes (as a file or as a folder), the quick test must pass.
+  let seed = 7;
+  const random = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const pick = (choices: readonly string[]) => choices[random(choices.length)] as string;
+  const name = () => Array.from({ length: 1 + random(3) }, () => pick(['a', 'b', '.', 'A'])).join('');
+  const glob = () => Array.from({ length: 1 + random(3) }, () => pick(['a', 'b', '.', '*', '?', 'A', '**'])).join('');
+  let checked = 0;
+  for (let round = 0; round < 3000; round++) {
+    const patterns = Array.from({ length: 1 + random(3) }, () => {
+      const segments = Array.from({ length: 1 + random(3) }, () => (random(5) === 0 ? '**' : glob()));
+      return `${pick(['', '', '/', '!'])}${segments.join('/')}${pick(['', '/', '/**'])}`;
+    });
+    for (const ignoreCase of [false, true]) {
+      const matcher = ignore({ ignorecase: ignoreCase }).add(patterns);
+      const test = possibleExclusions(patterns, ignoreCase);
+      if (!test) continue;
+      for (let i = 0; i < 10; i++) {
+        const path = Array.from({ length: 1 + random(4) }, name).join('/');
+        if (test.test(path)) continue;
+        checked += 1;
+        assert.equal(matcher.ignores(path), false, `${JSON.stringify(patterns)} exclude ${path}`);
+        assert.equal(matcher.ignores(`${path}/`), false, `${JSON.stringify(patterns)} exclude ${path}/`);
+      }
+    }
+  }
+  assert.ok(checked > 10_000, `${checked} paths ruled out`);
 });
