@@ -2,6 +2,8 @@ import { computeBlobId } from '../crypto/blobId.js';
 import { compressBlob, sealedLength, type PreparedBlob } from '../repository/blobCodec.js';
 import type { Repository } from '../repository/repository.js';
 
+const DONE = Promise.resolve();
+
 export interface BlobSaverStats {
   dataBlobsAdded: number;
   treeBlobsAdded: number;
@@ -37,10 +39,35 @@ export class BlobSaver {
   }
 
   /** Stores one chunk of file content unless the repository has it or is saving it already. */
-  async saveChunk(id: Buffer, chunk: PreparedBlob, rawLength: number): Promise<void> {
-    if (!this.repository.reserveBlob(id)) return;
-    // Await first, then add: `x += await …` would read x before the wait and lose concurrent updates.
-    const stored = await this.add('data', id, chunk, rawLength);
+  saveChunk(id: Buffer, chunk: PreparedBlob, rawLength: number): Promise<void> {
+    try {
+      return this.storeChunk(id, chunk, rawLength) ?? DONE;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * saveChunk, done at once where nothing needs waiting for (see Repository.addPreparedBlobAtOnce):
+   * undefined then, else a promise that settles when the chunk is stored. A first backup of the GCC
+   * tree's 116,000 files stores ~120,000 chunks, and the five promises each one cost through the
+   * asynchronous path were 5% of the main thread (perf), beside the 11% encrypting them.
+   */
+  storeChunk(id: Buffer, chunk: PreparedBlob, rawLength: number): Promise<void> | undefined {
+    if (!this.repository.reserveBlob(id)) return undefined;
+    let stored: number | undefined;
+    try {
+      stored = this.options.dryRun ? this.reserve(id, chunk) : this.repository.addPreparedBlobAtOnce('data', id, chunk, rawLength);
+    } catch (err) {
+      this.repository.releaseBlob(id);
+      throw err;
+    }
+    if (stored === undefined) return this.add('data', id, chunk, rawLength).then((bytes) => this.countData(bytes, rawLength));
+    this.countData(stored, rawLength);
+    return undefined;
+  }
+
+  private countData(stored: number, rawLength: number): void {
     this.stats.bytesAdded += stored;
     this.stats.rawBytesAdded += rawLength;
     this.stats.dataBlobsAdded += 1;
@@ -70,11 +97,14 @@ export class BlobSaver {
     for (const id of this.reserved.splice(0)) this.repository.releaseBlob(id);
   }
 
+  /** A dry run's stand-in for storing a blob: its id kept for releaseReserved, and the size it would take. */
+  private reserve(id: Buffer, prepared: PreparedBlob): number {
+    this.reserved.push(id);
+    return sealedLength(prepared.body.byteLength);
+  }
+
   private async add(type: 'data' | 'tree', id: Buffer, prepared: PreparedBlob, rawLength: number): Promise<number> {
-    if (this.options.dryRun) {
-      this.reserved.push(id);
-      return sealedLength(prepared.body.byteLength);
-    }
+    if (this.options.dryRun) return this.reserve(id, prepared);
     try {
       return await this.repository.addPreparedBlob(type, id, prepared, rawLength);
     } catch (err) {

@@ -255,13 +255,22 @@ export class FileSaver {
       const chunkId = Buffer.from(id.buffer, id.byteOffset, id.byteLength);
       job.ids.push(chunkId);
       job.onChunk(rawLength);
+      let storing: Promise<void> | undefined;
+      try {
+        storing = this.saver.storeChunk(chunkId, { body, compressed }, rawLength);
+      } catch (err) {
+        this.failure ??= err;
+      }
+      // Packed (encrypted into the pack's buffer) or found stored: its ring bytes are free.
+      if (storing === undefined) {
+        this.release(slot, held);
+        return;
+      }
       job.adds.push(
-        this.saver
-          .saveChunk(chunkId, { body, compressed }, rawLength)
+        storing
           .catch((err: unknown) => {
             this.failure ??= err;
           })
-          // Packed (encrypted into the pack's buffer) or found stored: its ring bytes are free.
           .finally(() => this.release(slot, held)),
       );
       return;
@@ -276,11 +285,13 @@ export class FileSaver {
     slot.jobs.shift();
     if (job.lastOfBatch) slot.batches -= 1;
     this.dispatch();
-    void Promise.all(job.adds).then(() => {
+    const settle = () => {
       if (this.failure !== undefined) job.reject(this.failure);
       else if (message.type === 'failed') job.resolve({ failed: { code: message.code, message: message.message } });
       else job.resolve({ ids: job.ids, bytes: message.bytes, chunked: message.chunked, size: message.size, mtimeNs: message.mtimeNs, ...(message.flags ? { flags: message.flags } : {}) });
-    });
+    };
+    if (job.adds.length === 0) settle();
+    else void Promise.all(job.adds).then(settle);
   }
 
   /** Marks a chunk packed and releases the ring up to the first chunk still held, in ring order. */

@@ -6,7 +6,7 @@ import { AuthenticationFailure, NonceKind, TAG_LENGTH, makeNonce, open } from '.
 import { blobIdOfParts, computeBlobId } from '../crypto/blobId.js';
 import { MasterKey } from '../crypto/masterKey.js';
 import { DEFAULT_ARGON2, type Argon2Params } from '../crypto/passwordKey.js';
-import { compressBlob, openBlob, openBlobReader, type PlaintextReader, type PreparedBlob } from './blobCodec.js';
+import { compressBlob, openBlob, openBlobReader, type PlaintextReader, type PreparedBlob, sealedLength } from './blobCodec.js';
 import { newConfig, openConfig, sealConfig, type ConfigOptions, type RepositoryConfig } from './config.js';
 import { decodeIndexFile, decodeSupersedes, encodeIndexFile, forEachIndexedPack, type IndexFileContent, type IndexedPack } from './indexFile.js';
 import { createKeyFile, parseKeyFile, unwrapKeyFile, type KeyFile } from './keyFile.js';
@@ -386,6 +386,21 @@ export class Repository {
     const blob = pack.add(type, id, prepared, rawLength);
     if (pack.isFull(this.config.packSize)) await this.finishPack(type);
     return blob.length;
+  }
+
+  /**
+   * addPreparedBlob without waiting, for the common case: when no pack is being finished, uploads have
+   * not failed, and the open pack takes the blob without being held back or filled by it, the blob is
+   * encrypted into it now and its stored size returned. Otherwise nothing is done and the result is
+   * undefined: the caller goes through addPreparedBlob, which waits and starts packs as needed.
+   */
+  addPreparedBlobAtOnce(type: BlobType, id: Buffer, prepared: PreparedBlob, rawLength: number): number | undefined {
+    this.assertUsable();
+    if (this.finishing > 0 || this.uploadError !== undefined) return undefined;
+    const open = this.openPacks.get(type);
+    if (!open || open.congested || !open.fits(prepared.body.byteLength)) return undefined;
+    if (open.size + sealedLength(prepared.body.byteLength) >= this.config.packSize || open.count + 1 >= MAX_BLOBS_PER_PACK) return undefined;
+    return open.add(type, id, prepared, rawLength).length;
   }
 
   /** Loads and verifies a blob: authenticated decryption, then its id recomputed from the plaintext. */

@@ -177,10 +177,10 @@ test('chunks pass through a small ring, released only in ring order, and every s
 test('a chunk a worker just sent goes as its id alone: 64 MiB of zeros is compressed and handed to the packer once', async (t) => {
   const { read, repository, saver } = await fileSaver(t);
   let handed = 0;
-  const saveChunk = saver.saveChunk.bind(saver);
-  saver.saveChunk = (...args) => {
+  const storeChunk = saver.storeChunk.bind(saver);
+  saver.storeChunk = (...args) => {
     handed += 1;
-    return saveChunk(...args);
+    return storeChunk(...args);
   };
   const content = await read(Buffer.alloc(64 * MiB));
   assert.equal(content.ids.length, (64 * MiB) / CHUNKER.maxSize);
