@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { ChunkerParams } from '../chunker/fastCdc.js';
-import type { FileMessage, FileMessages, FileWorkerData, ReadBatch, ReadRequest } from '../workers/fileWorker.js';
+import { CHUNK_FIELDS, ChunkField, ChunkKind, END_FIELDS, EndField, ID_LENGTH, fileEnd, type FileAnswers } from '../workers/fileAnswers.js';
+import type { FileWorkerData, ReadBatch, ReadRequest } from '../workers/fileWorker.js';
 import { workerScript } from '../workers/workerScript.js';
 import type { BlobSaver } from './blobSaver.js';
 import type { FileFlags } from '../metadata/fileFlags.js';
@@ -224,9 +225,7 @@ export class FileSaver {
     const workerData: FileWorkerData = { ...this.workerData, ring, released };
     const slot: Slot = { worker: new Worker(workerScript('fileWorker'), { workerData }), ring, released: new Int32Array(released), held: [], jobs: [], batches: 0 };
     slot.worker.unref();
-    slot.worker.on('message', ({ messages }: FileMessages) => {
-      for (const message of messages) this.receive(slot, message);
-    });
+    slot.worker.on('message', (answers: FileAnswers) => this.receive(slot, answers));
     slot.worker.on('error', (err) => {
       this.failure ??= err;
       for (const job of slot.jobs.splice(0)) job.reject(err);
@@ -239,59 +238,76 @@ export class FileSaver {
     return slot;
   }
 
-  private receive(slot: Slot, message: FileMessage): void {
+  /** A worker's answers, in order: each chunk goes to its file, and each file ended is settled. */
+  private receive(slot: Slot, answers: FileAnswers): void {
+    const ends = answers.ends.length / END_FIELDS;
+    let chunk = 0;
+    let aside = 0;
+    let note = 0;
+    for (let end = 0; end <= ends; end++) {
+      const before = end < ends ? (answers.ends[end * END_FIELDS + EndField.before] as number) : answers.chunks.length / CHUNK_FIELDS;
+      for (; chunk < before; chunk++) {
+        const kind = answers.chunks[chunk * CHUNK_FIELDS + ChunkField.kind] as number;
+        this.chunk(slot, answers, chunk, kind === ChunkKind.aside ? answers.aside[aside++] : undefined);
+      }
+      if (end === ends) break;
+      const noted = answers.notes[note]?.end === end ? answers.notes[note++] : undefined;
+      const job = slot.jobs.shift();
+      if (!job) continue;
+      if (job.lastOfBatch) slot.batches -= 1;
+      const ended = fileEnd(answers, end, noted);
+      const settle = () => {
+        if (this.failure !== undefined) job.reject(this.failure);
+        else if (ended.type === 'failed') job.resolve({ failed: { code: ended.code, message: ended.message } });
+        else job.resolve({ ids: job.ids, bytes: ended.bytes, chunked: ended.chunked, size: ended.size, mtimeNs: ended.mtimeNs, ...(ended.flags ? { flags: ended.flags } : {}) });
+      };
+      if (job.adds.length === 0) settle();
+      else void Promise.all(job.adds).then(settle);
+    }
+    if (ends > 0) this.dispatch();
+  }
+
+  /** Chunk `index` of `answers`, for the file being read; `body`: its stored form when it came beside the ring. */
+  private chunk(slot: Slot, answers: FileAnswers, index: number, body: Uint8Array | undefined): void {
     const job = slot.jobs[0];
-    if (message.type === 'chunk') {
-      // A chunk beside the ring holds no ring bytes.
-      const held = { span: 'body' in message ? 0 : message.span, packed: false };
-      slot.held.push(held);
-      if (!job || this.stopped) {
-        this.release(slot, held);
-        return;
-      }
-      const { id, compressed, rawLength } = message;
-      // A view of the ring: valid until released, which waits until the pack has it.
-      const body = 'body' in message ? Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength) : Buffer.from(slot.ring, message.offset, message.length);
-      const chunkId = Buffer.from(id.buffer, id.byteOffset, id.byteLength);
-      job.ids.push(chunkId);
+    const c = index * CHUNK_FIELDS;
+    const rawLength = answers.chunks[c + ChunkField.rawLength] as number;
+    const id = Buffer.from(answers.ids.buffer, answers.ids.byteOffset + index * ID_LENGTH, ID_LENGTH);
+    if (answers.chunks[c + ChunkField.kind] === ChunkKind.stored) {
+      if (!job || this.stopped) return;
+      job.ids.push(id);
       job.onChunk(rawLength);
-      let storing: Promise<void> | undefined;
-      try {
-        storing = this.saver.storeChunk(chunkId, { body, compressed }, rawLength);
-      } catch (err) {
-        this.failure ??= err;
-      }
-      // Packed (encrypted into the pack's buffer) or found stored: its ring bytes are free.
-      if (storing === undefined) {
-        this.release(slot, held);
-        return;
-      }
-      job.adds.push(
-        storing
-          .catch((err: unknown) => {
-            this.failure ??= err;
-          })
-          .finally(() => this.release(slot, held)),
-      );
       return;
     }
-    if (!job) return;
-    if (message.type === 'stored') {
-      if (this.stopped) return;
-      job.ids.push(Buffer.from(message.id.buffer, message.id.byteOffset, message.id.byteLength));
-      job.onChunk(message.rawLength);
+    // A chunk beside the ring holds no ring bytes.
+    const held = { span: body ? 0 : (answers.chunks[c + ChunkField.span] as number), packed: false };
+    slot.held.push(held);
+    if (!job || this.stopped) {
+      this.release(slot, held);
       return;
     }
-    slot.jobs.shift();
-    if (job.lastOfBatch) slot.batches -= 1;
-    this.dispatch();
-    const settle = () => {
-      if (this.failure !== undefined) job.reject(this.failure);
-      else if (message.type === 'failed') job.resolve({ failed: { code: message.code, message: message.message } });
-      else job.resolve({ ids: job.ids, bytes: message.bytes, chunked: message.chunked, size: message.size, mtimeNs: message.mtimeNs, ...(message.flags ? { flags: message.flags } : {}) });
-    };
-    if (job.adds.length === 0) settle();
-    else void Promise.all(job.adds).then(settle);
+    // A view of the ring: valid until released, which waits until the pack has it.
+    const stored = body ? Buffer.from(body.buffer, body.byteOffset, body.byteLength) : Buffer.from(slot.ring, answers.chunks[c + ChunkField.offset] as number, answers.chunks[c + ChunkField.length] as number);
+    job.ids.push(id);
+    job.onChunk(rawLength);
+    let storing: Promise<void> | undefined;
+    try {
+      storing = this.saver.storeChunk(id, { body: stored, compressed: answers.chunks[c + ChunkField.compressed] === 1 }, rawLength);
+    } catch (err) {
+      this.failure ??= err;
+    }
+    // Packed (encrypted into the pack's buffer) or found stored: its ring bytes are free.
+    if (storing === undefined) {
+      this.release(slot, held);
+      return;
+    }
+    job.adds.push(
+      storing
+        .catch((err: unknown) => {
+          this.failure ??= err;
+        })
+        .finally(() => this.release(slot, held)),
+    );
   }
 
   /** Marks a chunk packed and releases the ring up to the first chunk still held, in ring order. */

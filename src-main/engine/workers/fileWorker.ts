@@ -3,7 +3,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Chunker, type ChunkerParams } from '../chunker/fastCdc.js';
 import { computeBlobId } from '../crypto/blobId.js';
 import { SlotCompressor } from '../repository/blobCodec.js';
-import { readFlagsOfOpenFile, type FileFlags } from '../metadata/fileFlags.js';
+import { readFlagsOfOpenFile } from '../metadata/fileFlags.js';
+import { ChunkKind, FileAnswersOutbox, ID_LENGTH, transferables, type FileEnd } from './fileAnswers.js';
 import { RecentChunks } from './recentChunks.js';
 import { lowerThreadPriority } from './threadPriority.js';
 import { ZeroChunkIds } from './zeroChunkIds.js';
@@ -41,43 +42,6 @@ export interface ReadRequest {
 /** Files to read one after the other; the worker answers each in turn. */
 export interface ReadBatch {
   readonly files: readonly ReadRequest[];
-}
-
-export type FileMessage =
-  | {
-      readonly type: 'chunk';
-      readonly id: Uint8Array;
-      /** Where the stored form lies in the ring, and how many ring bytes to release once it is packed (with any skipped before it). */
-      readonly offset: number;
-      readonly length: number;
-      readonly span: number;
-      readonly compressed: boolean;
-      readonly rawLength: number;
-    }
-  | {
-      /** A chunk too large for the ring (see `send`): its stored form comes with the message. */
-      readonly type: 'chunk';
-      readonly id: Uint8Array;
-      readonly body: Uint8Array;
-      readonly compressed: boolean;
-      readonly rawLength: number;
-    }
-  | { readonly type: 'stored'; readonly id: Uint8Array; readonly rawLength: number }
-  | {
-      readonly type: 'done';
-      readonly bytes: number;
-      /** Of `bytes`, those the chunker ran over; the rest were recognised as the file's previous chunks. */
-      readonly chunked: number;
-      readonly size: bigint;
-      readonly mtimeNs: bigint;
-      /** Its file flags, read on the open file (see readFile); absent when it has none. */
-      readonly flags?: FileFlags;
-    }
-  | { readonly type: 'failed'; readonly code: string | undefined; readonly message: string };
-
-/** What a worker posts: its messages in order, several at once. */
-export interface FileMessages {
-  readonly messages: readonly FileMessage[];
 }
 
 const BLOCK_SIZE = 4 * 1024 * 1024;
@@ -121,27 +85,26 @@ const block = Buffer.allocUnsafeSlow(BLOCK_SIZE);
 let aside = Buffer.alloc(0);
 /** The start of a chunk that began in an earlier block, and then the whole chunk once it ends. */
 const carry = Buffer.allocUnsafeSlow(data.chunker.maxSize);
-const ID_LENGTH = 32;
-const outbox: FileMessage[] = [];
+const outbox = new FileAnswersOutbox();
 let outboxBytes = 0;
 let outboxStoredBytes = 0;
 
 parentPort?.on('message', ({ files }: ReadBatch) => {
-  for (const file of files) post(readRequested(file));
+  for (const file of files) outbox.end(readRequested(file));
   flush();
 });
 
-function post(message: FileMessage): void {
-  outbox.push(message);
-  if (message.type !== 'chunk') return;
-  outboxBytes += 'body' in message ? message.body.byteLength : message.length;
+/** A chunk with its stored form (in the ring, or `body` beside it), posted once enough bytes wait. */
+function postChunk(kind: number, id: Uint8Array, offset: number, length: number, span: number, rawLength: number, compressed: boolean, body?: Uint8Array): void {
+  outbox.chunk(kind, id, offset, length, span, rawLength, compressed, body);
+  outboxBytes += length;
   if (outboxBytes >= OUTBOX_BYTES) flush();
 }
 
 function flush(): void {
-  if (outbox.length === 0) return;
-  const batch: FileMessages = { messages: outbox.splice(0) };
-  parentPort?.postMessage(batch);
+  if (outbox.empty) return;
+  const answers = outbox.take();
+  parentPort?.postMessage(answers, transferables(answers));
   outboxBytes = 0;
   outboxStoredBytes = 0;
 }
@@ -158,7 +121,7 @@ interface Previous {
 
 const NO_PREVIOUS = { ids: new Uint8Array(0), lengths: new Uint32Array(0) };
 
-function readRequested({ path, previous = NO_PREVIOUS }: ReadRequest): FileMessage {
+function readRequested({ path, previous = NO_PREVIOUS }: ReadRequest): FileEnd {
   const { lengths } = previous;
   const ids: string[] = [];
   const known = new Set<string>();
@@ -186,7 +149,7 @@ function readRequested({ path, previous = NO_PREVIOUS }: ReadRequest): FileMessa
  * produces a chunk the file had before, and the comparison takes over again from there. Hashing runs
  * at several times the chunker's speed, so a large file with a small change is read at nearly that rate.
  */
-function readFile(path: Buffer, previous: Previous): FileMessage {
+function readFile(path: Buffer, previous: Previous): FileEnd {
   // O_NONBLOCK: a name that became a named pipe since the walk looked at it would block the open until a
   // writer comes, in a synchronous call that not even worker.terminate() interrupts. Regular files ignore it.
   const fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
@@ -310,7 +273,7 @@ function send(chunk: Uint8Array, known: ReadonlySet<string>): string {
     // (chunks are 1 MiB on average), is prepared aside and sent as a copy of its stored form.
     if (aside.length < slotLength) aside = Buffer.allocUnsafeSlow(slotLength);
     const { body, compressed } = compressor.prepareInto(chunk, aside.subarray(0, slotLength));
-    post({ type: 'chunk', id: new Uint8Array(id), body: new Uint8Array(body), compressed, rawLength: chunk.byteLength });
+    postChunk(ChunkKind.aside, id, 0, body.byteLength, 0, chunk.byteLength, compressed, new Uint8Array(body));
     recent.add(hex);
     return hex;
   }
@@ -322,14 +285,13 @@ function send(chunk: Uint8Array, known: ReadonlySet<string>): string {
   // `body` lies in the ring; the span adds the bytes `allocate` skipped at the ring's end for it.
   const offset = body.byteOffset - ring.byteOffset;
   const span = (produced - before) | 0;
-  // A copy of the id: a Buffer may be a view of a shared pool, and posting a view clones its whole ArrayBuffer.
-  post({ type: 'chunk', id: new Uint8Array(id), offset, length: body.byteLength, span, compressed, rawLength: chunk.byteLength });
+  postChunk(ChunkKind.ring, id, offset, body.byteLength, span, chunk.byteLength, compressed);
   recent.add(hex);
   return hex;
 }
 
 function sendStored(id: Buffer, rawLength: number): void {
-  post({ type: 'stored', id: new Uint8Array(id), rawLength });
+  outbox.chunk(ChunkKind.stored, id, 0, 0, 0, rawLength, false);
   outboxStoredBytes += rawLength;
   if (outboxStoredBytes >= OUTBOX_STORED_BYTES) flush();
 }
