@@ -10,7 +10,7 @@ export interface PackedChunks {
 }
 
 const ChunkField = { key: 0, at: 1, length: 2, offset: 3, compressed: 4, rawLength: 5 } as const;
-const CHUNK_FIELDS = 6;
+export const CHUNK_FIELDS = 6;
 
 /** Room for `count` chunks, for putChunk to fill. */
 export function chunkTable(count: number): PackedChunks {
