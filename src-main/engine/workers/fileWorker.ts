@@ -53,7 +53,7 @@ const BLOCK_SIZE = 4 * 1024 * 1024;
 const WORKER_NICENESS = 5;
 /** Chunk bytes gathered before posting: a batch of small files goes back in one or a few messages, not two per file. */
 const OUTBOX_BYTES = 1024 * 1024;
-/** Bytes read as chunks the repository holds before posting: their messages are tiny, but progress counts their bytes. */
+/** Bytes read as chunks the repository holds before posting: each is a few numbers and an id, but progress counts their bytes. */
 const OUTBOX_STORED_BYTES = 64 * 1024 * 1024;
 /** Chunks remembered as sent (see RecentChunks): a few hundred 64-character strings. */
 const RECENT_CHUNKS = 256;
