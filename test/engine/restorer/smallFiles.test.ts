@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
-import { mkdir, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { backup } from '../../../src-main/engine/archiver/backup.js';
@@ -106,4 +106,34 @@ test('small files of many folders are restored in batches that span folders, eac
     .filter((entry) => entry.isFile())
     .reduce((sum, entry) => sum + statSync(join(entry.parentPath ?? entry.path, entry.name)).size, 0);
   assert.ok(backend.packBytesRead <= packBytes, `${backend.packBytesRead} bytes read of ${packBytes} in packs`);
+});
+
+test('small files come back with their exact mode whatever the umask: set-user-ID, sticky, read-only, group-writable', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source');
+  await mkdir(source);
+  // Into a new folder (files created where they belong) and into one that exists (created under a temporary name).
+  const modes = [0o644, 0o755, 0o600, 0o640, 0o664, 0o666, 0o777, 0o444, 0o400, 0o000, 0o700, 0o4755, 0o2755, 0o1644, 0o6711];
+  for (const mode of modes) {
+    const path = join(source, `mode-${mode.toString(8)}`);
+    await writeFile(path, `mode ${mode.toString(8)}\n`);
+    await chmod(path, mode);
+  }
+  const { repository } = await createTestRepository(t);
+  const { snapshot } = await backup(repository, { paths: [source], cacheDir: join(dir, 'cache') });
+  const before = process.umask(0o027);
+  t.after(() => process.umask(before));
+  for (const umask of [0o027, 0o022, 0o000]) {
+    process.umask(umask);
+    for (const existing of [false, true]) {
+      const target = join(dir, `target-${umask.toString(8)}-${existing}`);
+      if (existing) await mkdir(target);
+      const restored = await restore(repository, { snapshot, path: source, target });
+      assert.deepEqual(restored.problems, []);
+      for (const mode of modes) {
+        const name = `mode-${mode.toString(8)}`;
+        assert.equal((statSync(join(target, name)).mode & 0o7777).toString(8), mode.toString(8), `${name} under umask ${umask.toString(8)}${existing ? ', folder existing' : ''}`);
+      }
+    }
+  }
 });
