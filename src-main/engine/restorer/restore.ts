@@ -431,8 +431,10 @@ class RestoreRun {
       const batch = new PackedFilesBuilder();
       const writing: PlacedFile[] = [];
       const unread: PlacedFile[] = [];
+      // The files' chunks in the order they were asked for, so each one's index entry is known.
+      let asked = 0;
       for (const file of wanted) {
-        const blobs = (file.node.content ?? []).map((id) => gathered.blobs.get(this.repository.index.entryOf(id)));
+        const blobs = (file.node.content ?? []).map(() => gathered.blobs.get(gathered.entries[asked++] as number));
         if (blobs.some((blob) => blob === undefined)) unread.push(file);
         else {
           batch.add(this.fileToWrite(file), blobs as SealedBlob[]);
