@@ -200,9 +200,24 @@ export class MemoryIndex {
       const entry = this.table[slot] as number;
       if (entry === 0) return -1;
       const at = entry - 1;
-      if (this.ids.compare(source, start, start + BLOB_ID_LENGTH, at * BLOB_ID_LENGTH, (at + 1) * BLOB_ID_LENGTH) === 0) return at;
+      if (this.idIs(at, source, start)) return at;
       slot = (slot + 1) & mask;
     }
+  }
+
+  /**
+   * Whether entry `at` is the id at `start` in `source`, compared byte by byte from past the four bytes
+   * its slot came from, so another id is told apart at the first byte read. `Buffer.compare` with ranges
+   * checked its four offsets in JavaScript before comparing, once per entry probed: 200,000 lookups of a
+   * 200,000-blob index took ~350-410 ns each, half of it that (the index lookups were ~8% of the main
+   * thread of a check --read-data of the gcc tree, perf).
+   */
+  private idIs(at: number, source: Uint8Array, start: number): boolean {
+    const { ids } = this;
+    const base = at * BLOB_ID_LENGTH;
+    for (let i = 4; i < BLOB_ID_LENGTH; i++) if (ids[base + i] !== source[start + i]) return false;
+    for (let i = 0; i < 4; i++) if (ids[base + i] !== source[start + i]) return false;
+    return true;
   }
 
   private packNumber(packId: Buffer, packSize: number): number {
