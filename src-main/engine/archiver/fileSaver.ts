@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { ChunkerParams } from '../chunker/fastCdc.js';
-import { CHUNK_FIELDS, ChunkField, ChunkKind, END_FIELDS, EndField, ID_LENGTH, fileEnd, type FileAnswers } from '../workers/fileAnswers.js';
+import { BLOB_ID_LENGTH } from '../crypto/blobId.js';
+import { CHUNK_FIELDS, ChunkField, ChunkKind, END_FIELDS, EndField, fileEnd, type FileAnswers } from '../workers/fileAnswers.js';
 import type { FileWorkerData, ReadBatch, ReadRequest } from '../workers/fileWorker.js';
 import { workerScript } from '../workers/workerScript.js';
 import type { BlobSaver } from './blobSaver.js';
@@ -272,7 +273,7 @@ export class FileSaver {
     const job = slot.jobs[0];
     const c = index * CHUNK_FIELDS;
     const rawLength = answers.chunks[c + ChunkField.rawLength] as number;
-    const id = Buffer.from(answers.ids.buffer, answers.ids.byteOffset + index * ID_LENGTH, ID_LENGTH);
+    const id = Buffer.from(answers.ids.buffer, answers.ids.byteOffset + index * BLOB_ID_LENGTH, BLOB_ID_LENGTH);
     if (answers.chunks[c + ChunkField.kind] === ChunkKind.stored) {
       if (!job || this.stopped) return;
       job.ids.push(id);

@@ -2,7 +2,7 @@ import { randomBytes, type KeyObject } from 'node:crypto';
 import { NonceKind, TAG_LENGTH, makeNonce, seal } from '../crypto/aead.js';
 import type { MasterKey } from '../crypto/masterKey.js';
 import type { ObjectHandle } from '../backend/backend.js';
-import { sealBody, type PreparedBlob } from './blobCodec.js';
+import { sealBody, sealedLength, type PreparedBlob } from './blobCodec.js';
 import type { PackBody } from './packBody.js';
 import { TRAILER_LENGTH, encodePackHeader, type BlobType, type PackedBlob } from './packFormat.js';
 
@@ -52,7 +52,12 @@ export class PackWriter {
 
   /** Whether the pack is ready to be written: it has reached `packSize` bytes or MAX_BLOBS_PER_PACK blobs. */
   isFull(packSize: number): boolean {
-    return this.bytes >= packSize || this.blobs.length >= MAX_BLOBS_PER_PACK;
+    return isFull(this.bytes, this.blobs.length, packSize);
+  }
+
+  /** Whether adding a blob whose prepared body is `bodyLength` bytes would make the pack full (see isFull). */
+  fullWith(bodyLength: number, packSize: number): boolean {
+    return isFull(this.bytes + sealedLength(bodyLength), this.blobs.length + 1, packSize);
   }
 
   /** Whether a blob of `rawLength` still fits without overflowing 32-bit offsets. */
@@ -96,6 +101,10 @@ export class PackWriter {
     this.finished = true;
     return this.body.release();
   }
+}
+
+function isFull(bytes: number, blobs: number, packSize: number): boolean {
+  return bytes >= packSize || blobs >= MAX_BLOBS_PER_PACK;
 }
 
 /** Bytes of ids per slab: 2,048 ids. */

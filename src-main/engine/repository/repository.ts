@@ -6,7 +6,7 @@ import { AuthenticationFailure, NonceKind, TAG_LENGTH, makeNonce, open } from '.
 import { blobIdOfParts, computeBlobId } from '../crypto/blobId.js';
 import { MasterKey } from '../crypto/masterKey.js';
 import { DEFAULT_ARGON2, type Argon2Params } from '../crypto/passwordKey.js';
-import { compressBlob, openBlob, openBlobReader, type PlaintextReader, type PreparedBlob, sealedLength } from './blobCodec.js';
+import { compressBlob, openBlob, openBlobReader, type PlaintextReader, type PreparedBlob } from './blobCodec.js';
 import { newConfig, openConfig, sealConfig, type ConfigOptions, type RepositoryConfig } from './config.js';
 import { decodeIndexFile, decodeSupersedes, encodeIndexFile, forEachIndexedPack, type IndexFileContent, type IndexedPack } from './indexFile.js';
 import { createKeyFile, parseKeyFile, unwrapKeyFile, type KeyFile } from './keyFile.js';
@@ -398,8 +398,7 @@ export class Repository {
     this.assertUsable();
     if (this.finishing > 0 || this.uploadError !== undefined) return undefined;
     const open = this.openPacks.get(type);
-    if (!open || open.congested || !open.fits(prepared.body.byteLength)) return undefined;
-    if (open.size + sealedLength(prepared.body.byteLength) >= this.config.packSize || open.count + 1 >= MAX_BLOBS_PER_PACK) return undefined;
+    if (!open || open.congested || !open.fits(prepared.body.byteLength) || open.fullWith(prepared.body.byteLength, this.config.packSize)) return undefined;
     return open.add(type, id, prepared, rawLength).length;
   }
 

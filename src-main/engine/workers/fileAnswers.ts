@@ -1,3 +1,4 @@
+import { BLOB_ID_LENGTH } from '../crypto/blobId.js';
 import type { FileFlags } from '../metadata/fileFlags.js';
 
 /** How a file worker ended a file: read whole, or failed (vanished, permission denied, …). */
@@ -24,7 +25,7 @@ export type FileEnd =
 export interface FileAnswers {
   /** CHUNK_FIELDS per chunk (see ChunkField). */
   readonly chunks: Int32Array;
-  /** The chunks' ids, ID_LENGTH bytes each, in the same order. */
+  /** The chunks' ids, BLOB_ID_LENGTH bytes each, in the same order. */
   readonly ids: Uint8Array;
   /** The stored forms of the chunks of kind ASIDE, in order. */
   readonly aside: readonly Uint8Array[];
@@ -35,8 +36,6 @@ export interface FileAnswers {
   /** What does not fit the arrays, rare: failures and file flags, by their file's place among the ends. */
   readonly notes: readonly { readonly end: number; readonly failed?: { readonly code: string | undefined; readonly message: string }; readonly flags?: FileFlags }[];
 }
-
-export const ID_LENGTH = 32;
 
 export const ChunkKind = {
   /** Its stored form lies in the worker's ring (offset, length, span). */
@@ -56,7 +55,7 @@ export const END_FIELDS = 4;
 /** Gathers a worker's answers until they are posted (see take). */
 export class FileAnswersOutbox {
   private chunks = new Int32Array(CHUNK_FIELDS * 256);
-  private ids = new Uint8Array(ID_LENGTH * 256);
+  private ids = new Uint8Array(BLOB_ID_LENGTH * 256);
   private chunkCount = 0;
   private aside: Uint8Array[] = [];
   private ends = new Float64Array(END_FIELDS * 64);
@@ -81,7 +80,7 @@ export class FileAnswersOutbox {
     this.chunks[c + ChunkField.span] = span;
     this.chunks[c + ChunkField.rawLength] = rawLength;
     this.chunks[c + ChunkField.compressed] = compressed ? 1 : 0;
-    this.ids.set(id, this.chunkCount * ID_LENGTH);
+    this.ids.set(id, this.chunkCount * BLOB_ID_LENGTH);
     this.chunkCount += 1;
     if (body) this.aside.push(body);
   }
@@ -111,7 +110,7 @@ export class FileAnswersOutbox {
   take(): FileAnswers {
     const answers: FileAnswers = {
       chunks: this.chunks.slice(0, this.chunkCount * CHUNK_FIELDS),
-      ids: this.ids.slice(0, this.chunkCount * ID_LENGTH),
+      ids: this.ids.slice(0, this.chunkCount * BLOB_ID_LENGTH),
       aside: this.aside,
       ends: this.ends.slice(0, this.endCount * END_FIELDS),
       times: this.times.slice(0, 2 * this.endCount),

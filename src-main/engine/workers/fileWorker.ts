@@ -1,10 +1,10 @@
 import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Chunker, type ChunkerParams } from '../chunker/fastCdc.js';
-import { computeBlobId } from '../crypto/blobId.js';
+import { BLOB_ID_LENGTH, computeBlobId } from '../crypto/blobId.js';
 import { SlotCompressor } from '../repository/blobCodec.js';
 import { readFlagsOfOpenFile } from '../metadata/fileFlags.js';
-import { ChunkKind, FileAnswersOutbox, ID_LENGTH, transferables, type FileEnd } from './fileAnswers.js';
+import { ChunkKind, FileAnswersOutbox, transferables, type FileEnd } from './fileAnswers.js';
 import { RecentChunks } from './recentChunks.js';
 import { lowerThreadPriority } from './threadPriority.js';
 import { ZeroChunkIds } from './zeroChunkIds.js';
@@ -127,7 +127,7 @@ function readRequested({ path, previous = NO_PREVIOUS }: ReadRequest): FileEnd {
   const known = new Set<string>();
   const at = new Map<string, number>();
   for (let i = 0; i < lengths.length; i++) {
-    const id = Buffer.from(previous.ids.buffer, previous.ids.byteOffset + i * ID_LENGTH, ID_LENGTH).toString('hex');
+    const id = Buffer.from(previous.ids.buffer, previous.ids.byteOffset + i * BLOB_ID_LENGTH, BLOB_ID_LENGTH).toString('hex');
     ids.push(id);
     at.set(id, i);
     if ((lengths[i] as number) > 0) known.add(id);

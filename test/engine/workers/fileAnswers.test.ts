@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CHUNK_FIELDS, ChunkField, ChunkKind, END_FIELDS, EndField, FileAnswersOutbox, ID_LENGTH, fileEnd, transferables, type FileEnd } from '../../../src-main/engine/workers/fileAnswers.js';
+import { BLOB_ID_LENGTH } from '../../../src-main/engine/crypto/blobId.js';
+import { CHUNK_FIELDS, ChunkField, ChunkKind, END_FIELDS, EndField, FileAnswersOutbox, fileEnd, transferables, type FileEnd } from '../../../src-main/engine/workers/fileAnswers.js';
 
 test('a worker\'s answers come back as gathered: chunks in order, each file ended after its own, notes for the rare fields', () => {
   const outbox = new FileAnswersOutbox();
@@ -10,7 +11,7 @@ test('a worker\'s answers come back as gathered: chunks in order, each file ende
   for (let file = 0; file < 300; file++) {
     const chunks = Array.from({ length: file % 7 }, (_, i) => {
       const kind = [ChunkKind.ring, ChunkKind.stored, ChunkKind.aside][(file + i) % 3] as number;
-      return { kind, id: Buffer.alloc(ID_LENGTH, (file * 7 + i) % 251), rawLength: 1000 + file + i, ...(kind === ChunkKind.aside ? { body: new Uint8Array([file % 256, i]) } : {}) };
+      return { kind, id: Buffer.alloc(BLOB_ID_LENGTH, (file * 7 + i) % 251), rawLength: 1000 + file + i, ...(kind === ChunkKind.aside ? { body: new Uint8Array([file % 256, i]) } : {}) };
     });
     const end: FileEnd =
       file % 50 === 3
@@ -21,7 +22,7 @@ test('a worker\'s answers come back as gathered: chunks in order, each file ende
     sent.push({ chunks, end });
   }
   // One more chunk of a file not yet ended: it comes after the last end.
-  outbox.chunk(ChunkKind.ring, Buffer.alloc(ID_LENGTH, 9), 5, 6, 7, 8, true);
+  outbox.chunk(ChunkKind.ring, Buffer.alloc(BLOB_ID_LENGTH, 9), 5, 6, 7, 8, true);
   const answers = outbox.take();
   assert.equal(outbox.empty, true, 'taking empties the outbox');
   assert.equal(transferables(answers).length, 4 + answers.aside.length);
@@ -34,7 +35,7 @@ test('a worker\'s answers come back as gathered: chunks in order, each file ende
       assert.equal(answers.chunks[c + ChunkField.kind], expected.kind);
       assert.equal(answers.chunks[c + ChunkField.rawLength], expected.rawLength);
       assert.equal(answers.chunks[c + ChunkField.compressed], file % 2 === 0 ? 1 : 0);
-      assert.ok(Buffer.from(answers.ids.subarray(chunk * ID_LENGTH, (chunk + 1) * ID_LENGTH)).equals(expected.id));
+      assert.ok(Buffer.from(answers.ids.subarray(chunk * BLOB_ID_LENGTH, (chunk + 1) * BLOB_ID_LENGTH)).equals(expected.id));
       if (expected.body) assert.deepEqual(answers.aside[aside++], expected.body);
       chunk += 1;
     }
