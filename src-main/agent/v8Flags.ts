@@ -1,21 +1,5 @@
 import { setFlagsFromString } from 'node:v8';
 
-const SHORT_RUN_BUDGET = 1_000_000;
-/** V8's own interrupt budget (`node --v8-options`, Node 20's V8 11.3), which long work is optimised with. */
-const LONG_RUN_BUDGET = 67_584;
-
-/**
- * How long a process runs with the short-run budget before V8's own takes over. Work that lasts longer
- * repays optimising the code it keeps running, which the short-run budget left in V8's baseline tier for
- * seconds: there every property load and call goes through V8's generic builtins (Builtins_LoadIC alone
- * was 3% of a first backup's CPU, perf). Alternating rounds, Intel Xeon VM, 2 cores, tmpfs, switching
- * after 3 s: first backup of the gcc tree 9.89–10.56 → 9.56–9.87 s, restore of the linux tree 4.65–4.84 →
- * 4.30–4.62 s (after 2 s: 9.56–9.90 → 9.02–9.21 s and 4.46–4.83 → 4.23–4.63 s). With V8's budget from
- * the start, a small-change backup of the linux tree (~2 s) took 0.3 CPU-s and 5 MB more for no gain in
- * time, a no-change one (~0.9 s) 0.15 CPU-s more; switching after 2 s still cost the small change ~0.1 s.
- */
-export const LONG_RUN_MS = 3000;
-
 /**
  * V8 settings for every process that runs backups: the CLI (bin/hindsight.js) and the desktop agent in
  * Electron's utility process (utilityMain.ts). Set before the engine loads; they apply to worker threads too.
@@ -25,13 +9,12 @@ export const V8_FLAGS = [
   // 4×: a backup of many small files makes garbage fast, and by default one of 200,000 files peaked at
   // 410–430 MiB where 305 was enough, as fast (1 million files: ~600 MiB).
   '--heap-growing-percent=30',
-  // Optimise a function only once it has run ~15× longer than V8's default asks, for the process's first
-  // seconds (see LONG_RUN_MS). A command lives for seconds in four threads, each compiling its own copy of
-  // the code: by default TurboFan took ~0.45 s of CPU in a 1.4 s first backup (perf, 256 MiB set, 2
-  // cores), much of it on functions that then ran only briefly. Hot loops (the chunker) still get
-  // optimised within milliseconds. Medians of alternating rounds: first backup 1.62 → 1.48 s (CPU 2.84 →
-  // 2.46 s), no-change 0.61 → 0.51 s.
-  `--interrupt-budget=${SHORT_RUN_BUDGET}`,
+  // Optimise a function only once it has run ~15× longer than V8's default asks. A command lives for
+  // seconds in four threads, each compiling its own copy of the code: by default TurboFan took ~0.45 s of
+  // CPU in a 1.4 s first backup (perf, 256 MiB set, 2 cores), much of it on functions that then ran only
+  // briefly. Hot loops (the chunker) still get optimised within milliseconds. Medians of alternating
+  // rounds: first backup 1.62 → 1.48 s (CPU 2.84 → 2.46 s), no-change 0.61 → 0.51 s.
+  '--interrupt-budget=1000000',
   // The old generation's floor in ENGINE_EXEC_ARGV is the main thread's only: worker threads made from here
   // on start without one (this flag is read as each isolate is made). Theirs would add up to 32 MB of
   // uncollected garbage each for no measured gain (first backups and restores ran no faster with it).
@@ -61,12 +44,6 @@ export const ENGINE_EXEC_ARGV = [
   '--initial-old-space-size=32',
 ] as const;
 
-/**
- * Sets V8_FLAGS, and V8's own optimisation budget once the process has run for LONG_RUN_MS (a timer that
- * does not keep the process alive). V8 reads the budget each time a function's count runs out, in every
- * thread, so the change reaches code already running.
- */
-export function applyV8Flags(setFlag: (flag: string) => void = setFlagsFromString, afterMs = LONG_RUN_MS): void {
-  for (const flag of V8_FLAGS) setFlag(flag);
-  setTimeout(() => setFlag(`--interrupt-budget=${LONG_RUN_BUDGET}`), afterMs).unref();
+export function applyV8Flags(): void {
+  for (const flag of V8_FLAGS) setFlagsFromString(flag);
 }
