@@ -72,7 +72,8 @@ export class FilesCache {
     // better-sqlite3 builds SQLite with a 16 MB page cache per connection (SQLITE_DEFAULT_CACHE_SIZE); a
     // backup reads each folder's rows once and writes them in the walk's order, so pages are seldom used
     // twice. SQLite held 14.5 MB of them at the peak of a first backup of the gcc tree (heaptrack); with 2
-    // MiB its peak RSS was 3-8 MB lower (3 alternating rounds; small-change backups 2-6 MB), no slower.
+    // MiB its peak RSS was 3-8 MB lower into tmpfs, 10-15 MB onto ext4 (alternating rounds; small-change
+    // backups 2-6 MB), no slower.
     this.db.pragma(`cache_size = ${-FILES_CACHE_PAGES_KIB}`);
     this.lookupStatement = this.db.prepare('SELECT files FROM folders WHERE path = ?');
     this.upsertStatement = this.db.prepare('INSERT OR REPLACE INTO folders (path, files) VALUES (?, ?)');
