@@ -58,29 +58,30 @@ function next() {
 next();
 `;
 
-function dumpHash(edited: boolean): string {
+/** The dump's 1 MiB blocks as the generator writes them (see GENERATOR). */
+function* dumpBlocks(edited: boolean): Generator<Buffer> {
   const stream = createCipheriv('aes-128-ctr', Buffer.alloc(16, 7), Buffer.alloc(16, 0));
   const zeros = Buffer.alloc(1024 * 1024);
-  const hash = createHash('sha256');
   for (let offset = 0; offset < DUMP_BYTES; offset += zeros.length) {
     const block = stream.update(zeros);
     if (edited) for (const e of EDITS) for (let i = Math.max(e.at, offset); i < Math.min(e.at + e.length, offset + block.length); i++) block[i - offset] = (block[i - offset] as number) ^ 0x5a;
-    hash.update(block);
+    yield block;
   }
+}
+
+function dumpHash(edited: boolean): string {
+  const hash = createHash('sha256');
+  for (const block of dumpBlocks(edited)) hash.update(block);
   return hash.digest('hex');
 }
 
 /** The dump's chunks as `repository` cuts them (its chunker seed and sizes), with their ids in hex. */
 function dumpChunks(repository: Repository, edited: boolean): { id: string; length: number }[] {
   const chunker = new Chunker(gearTable(repository.chunkerSeed), repository.config.chunker);
-  const stream = createCipheriv('aes-128-ctr', Buffer.alloc(16, 7), Buffer.alloc(16, 0));
-  const zeros = Buffer.alloc(1024 * 1024);
   const chunks: { id: string; length: number }[] = [];
   let pending: Buffer[] = [];
   const cut = (chunk: Buffer) => chunks.push({ id: computeBlobId(repository.blobIdKey, chunk).toString('hex'), length: chunk.byteLength });
-  for (let offset = 0; offset < DUMP_BYTES; offset += zeros.length) {
-    const block = stream.update(zeros);
-    if (edited) for (const e of EDITS) for (let i = Math.max(e.at, offset); i < Math.min(e.at + e.length, offset + block.length); i++) block[i - offset] = (block[i - offset] as number) ^ 0x5a;
+  for (const block of dumpBlocks(edited)) {
     let at = 0;
     for (const length of chunker.push(block)) {
       const have = pending.reduce((sum, b) => sum + b.byteLength, 0);
@@ -125,6 +126,7 @@ test('a 200 MiB dump from a command, backed up twice with 1% changed between: th
   const repository = await Repository.open(new LocalBackend(env.HINDSIGHT_REPO as string), 'pw');
   const firstChunks = new Set(dumpChunks(repository, false).map(({ id }) => id));
   const newChunks = new Map(dumpChunks(repository, true).filter(({ id }) => !firstChunks.has(id)).map(({ id, length }) => [id, length]));
+  await repository.close();
   const newBytes = [...newChunks.values()].reduce((sum, length) => sum + length, 0);
   t.diagnostic(`the edited dump's ${newChunks.size} new chunks hold ${newBytes} bytes`);
   assert.ok(newChunks.size > 0 && newBytes < 0.5 * DUMP_BYTES, `${newChunks.size} chunks of the edited dump are new, ${newBytes} bytes`);

@@ -39,7 +39,8 @@ function planRanges(repository: Pick<Repository, 'index'>, ids: readonly Buffer[
   const missing = new Set<string>();
   const byPack = new Map<string, PlannedBlob[]>();
   const entries = new Int32Array(ids.length);
-  for (const [i, id] of ids.entries()) {
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i] as Buffer;
     const entry = repository.index.entryOf(id);
     entries[i] = entry;
     if (entry < 0) {
