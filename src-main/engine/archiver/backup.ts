@@ -11,7 +11,7 @@ import { ProgressMeter } from '../progressMeter.js';
 import type { RepositoryLock } from '../repository/lock.js';
 import type { Repository } from '../repository/repository.js';
 import { listSnapshots, saveSnapshot, type BackupSummary, type BackupType, type Snapshot } from '../snapshot/snapshot.js';
-import { encodeTree, sameNode, type NodeType, type TreeNode, type TreeXattr } from '../snapshot/tree.js';
+import { encodeTree, encodeTreeInOrder, type NodeType, type TreeNode, type TreeXattr } from '../snapshot/tree.js';
 import { TreeLoader } from '../snapshot/treeLoader.js';
 import { walkTree } from '../snapshot/walkTree.js';
 import { BlobSaver } from './blobSaver.js';
@@ -20,9 +20,10 @@ import { ExcludeRules, type ExcludeOptions } from './excludes.js';
 import type { PreviousChunks } from './fileSaver.js';
 import { FilesCache, type CachedFile, type CachedFolder } from './filesCache.js';
 import { ParentTrees, type ParentDir } from './parentTrees.js';
+import { locatedIsFile, type LocatedEntries } from '../snapshot/canonicalTree.js';
 import type { EntryStat } from './entryStat.js';
 import type { FolderToList, ListExtras, ListedEntry, ListedFolder } from './folderLister.js';
-import type { FolderRecord } from './folderRecord.js';
+import { STAMP, type FolderRecord } from './folderRecord.js';
 import { localSource } from '../source/localSource.js';
 import { SourceUnavailable, type Source, type SourceLister, type SourceReader } from '../source/source.js';
 import { onlyMetadataChanged } from '../metadata/metadataChange.js';
@@ -81,6 +82,8 @@ export interface BackupResult {
   readonly warnings: readonly Warning[];
   /** Folders taken whole from the parent snapshot, as the files cache recorded them (see folderTree). */
   readonly foldersUnchanged: number;
+  /** Files of the other folders whose entries were taken from the parent snapshot's trees as they were (see reusedEntries). */
+  readonly filesReused: number;
 }
 
 /** What a backup would add, found by doing all of its reading and none of its writing. */
@@ -218,6 +221,7 @@ class BackupRun {
   /** Per source: the settings that shape its trees besides the entries' lstat (see settingsOf). */
   private readonly settingsBySource = new Map<string, { readonly text: string; readonly digest: Buffer }>();
   private foldersUnchanged = 0;
+  private filesReused = 0;
 
   constructor(
     private readonly repository: Repository,
@@ -357,7 +361,7 @@ class BackupRun {
     // Entries may be written earlier in batches: an entry is only trusted when all its chunks are in the index.
     this.cache?.commit();
     this.finished();
-    return { snapshot, warnings: this.warnings, foldersUnchanged: this.foldersUnchanged };
+    return { snapshot, warnings: this.warnings, foldersUnchanged: this.foldersUnchanged, filesReused: this.filesReused };
   }
 
   /** A dry run's counts, in place of a snapshot. */
@@ -509,13 +513,64 @@ class BackupRun {
     const warnings = this.warnings.length;
     // The parent snapshot's tree of this folder was made under these settings: what it holds passed these excludes.
     const settled = record?.settings?.equals(this.settingsOf(sourceRoot).digest) === true;
-    const nodes = await this.saveDirectoryEntries(path, relative, sourceRoot, stat, parent, listing, walked, settled);
-    const entries = nodes.filter((node): node is TreeNode => node !== undefined);
-    // A folder unchanged since the parent snapshot has the same tree: its id is known, and the tree is in the repository (loaded from it).
-    const tree = parent !== undefined && parentTree !== undefined && sameEntries(entries, parent.nodes) ? parentTree : await this.saver.saveTree(encodeTree(entries));
+    const reused = settled && parent?.located && record?.stamps ? this.reusedEntries(listing, parent.located, record.stamps) : undefined;
+    const nodes = await this.saveDirectoryEntries(path, relative, sourceRoot, stat, parent, listing, walked, settled, reused);
+    let tree: Buffer;
+    if (reused && parentTree) {
+      const entries: (TreeNode | Uint8Array)[] = [];
+      for (let index = 0; index < nodes.length; index += 1) {
+        const entry = reused.entries[index]?.bytes ?? nodes[index];
+        if (entry) entries.push(entry);
+      }
+      // Every entry taken as it was: the parent's tree. (Entries in the listing's order, which is the tree's: both order names bytewise.)
+      tree = reused.count === entries.length && reused.count === reused.of ? parentTree : await this.saver.saveTree(encodeTreeInOrder(entries));
+    } else {
+      const entries = nodes.filter((node): node is TreeNode => node !== undefined);
+      // A folder unchanged since the parent snapshot has the same tree: its id is known, and the tree is in the repository (loaded from it).
+      tree = parent !== undefined && parentTree !== undefined && parent.sameEntries(entries) ? parentTree : await this.saver.saveTree(encodeTree(entries));
+    }
     // A folder with a warning (a file that could not be read) is looked at again each time, and warns again.
-    if (key && this.warnings.length === warnings) this.cache?.saveRecord(path, this.recordOf(key, tree, stat, listing, nodes, sourceRoot));
+    if (key && this.warnings.length === warnings) this.cache?.saveRecord(path, this.recordOf(key, tree, stat, listing, nodes, reused, sourceRoot));
     return tree;
+  }
+
+  /**
+   * The files of a folder that changed (or whose subfolders did) that are exactly as when the parent
+   * snapshot's tree of it was made: the same lstat stamp as its record kept for them (FolderRecord.stamps).
+   * Their entries go into the new tree as the bytes they were, without being read, compared or
+   * encoded; what unchangedFile would take as unchanged, and more strictly (every lstat field but the
+   * access time). Called only where the record's tree is the parent's, made under these settings (so
+   * those entries passed the excludes), and unchangedFile's condition holds (parentNodesReusable).
+   */
+  private reusedEntries(listing: ListedFolder, located: LocatedEntries, recorded: Buffer): ReusedEntries | undefined {
+    if (!this.parentNodesReusable || recorded.length !== located.count * STAMP) return undefined;
+    const listed = listing.stamps();
+    if (!listed) return undefined;
+    const { stamps } = listed;
+    const { bytes, starts, ends, nameEnds } = located;
+    const entries = new Array<ReusedEntry | undefined>(listing.count);
+    let count = 0;
+    let size = 0;
+    // Both in name order: one walk down the two.
+    let j = 0;
+    for (let index = 0; index < listing.count && j < located.count; index += 1) {
+      const low = stamps[2 * index] as number;
+      const high = stamps[2 * index + 1] as number;
+      if (low === 0 && high === 0) continue;
+      let order = 1;
+      while (j < located.count && (order = listing.compareName(index, bytes, (starts[j] as number) + NAME_OFFSET, nameEnds[j] as number)) > 0) j += 1;
+      if (order !== 0 || recorded.readUInt32LE(STAMP * j) !== low || recorded.readUInt32LE(STAMP * j + 4) !== high || !locatedIsFile(located, j)) continue;
+      const entry = { bytes: bytes.subarray(starts[j], ends[j]), size: listed.size(index) };
+      entries[index] = entry;
+      count += 1;
+      size += entry.size;
+    }
+    if (count === 0) return undefined;
+    this.filesReused += count;
+    this.summary.filesUnchanged += count;
+    this.summary.totalBytes += size;
+    this.advance(count, size);
+    return { entries, count, of: located.count };
   }
 
   /**
@@ -554,14 +609,25 @@ class BackupRun {
   }
 
   /** What the next backup needs to take this folder whole (see folderTree): `nodes` by their place in `listing`. */
-  private recordOf(key: Buffer, tree: Buffer, stat: EntryStat, listing: ListedFolder, nodes: readonly (TreeNode | undefined)[], sourceRoot: string): FolderRecord {
+  private recordOf(key: Buffer, tree: Buffer, stat: EntryStat, listing: ListedFolder, nodes: readonly (TreeNode | undefined)[], reused: ReusedEntries | undefined, sourceRoot: string): FolderRecord {
     let files = 0;
     let bytes = 0;
     let others = 0;
     const children: { index: number; walked: boolean; tree: Buffer }[] = [];
-    for (const [index, node] of nodes.entries()) {
-      if (!node) continue;
-      if (node.type === 'file') {
+    // Each entry's stamp in the tree's order (the listing's), kept for files: what their entries were made from.
+    const stamps = listing.stamps()?.stamps;
+    const stamped: number[] = [];
+    for (let index = 0; index < nodes.length; index += 1) {
+      const node = nodes[index];
+      const taken = reused?.entries[index];
+      if (!node && !taken) continue;
+      const file = taken !== undefined || node?.type === 'file';
+      stamped.push(file && stamps ? (stamps[2 * index] as number) : 0, file && stamps ? (stamps[2 * index + 1] as number) : 0);
+      if (taken) {
+        files += 1;
+        bytes += taken.size;
+      } else if (!node) continue;
+      else if (node.type === 'file') {
         files += 1;
         bytes += node.size;
       } else if (node.type !== 'dir') others += 1;
@@ -570,7 +636,7 @@ class BackupRun {
         children.push({ index, walked: !crosses, tree: node.subtree });
       }
     }
-    return { key, tree, files, bytes, others, children, settings: this.settingsOf(sourceRoot).digest };
+    return { key, tree, files, bytes, others, children, settings: this.settingsOf(sourceRoot).digest, ...(stamps ? { stamps: stampBytes(stamped) } : {}) };
   }
 
   /**
@@ -608,8 +674,10 @@ class BackupRun {
     listing: ListedFolder,
     walked: ReadonlyMap<number, Buffer> | undefined,
     settled: boolean,
+    reused: ReusedEntries | undefined,
   ): Promise<(TreeNode | undefined)[]> {
-    const listed = listing.entries;
+    // Entries taken as they were (reusedEntries) are not looked at, nor made into objects.
+    const listed: readonly (ListedEntry | undefined)[] = reused ? Array.from({ length: listing.count }, (_, i) => (reused.entries[i] ? undefined : listing.entry(i))) : listing.entries;
     // With changed paths, most folders are taken from the parent snapshot unlisted: nothing to list ahead.
     if (!this.changed) this.lister.prefetch(this.subfoldersToList(listed, relative, stat, parent, walked, settled));
     const folder = this.cache?.folder(path);
@@ -627,13 +695,13 @@ class BackupRun {
     await Promise.all(pending);
     if (folder) {
       this.openFolders.delete(folder);
-      this.cache?.save(folder, folder.changed ? new Set(listed.map((entry) => entry.name.toString('latin1'))) : undefined);
+      this.cache?.save(folder, folder.changed ? new Set(Array.from({ length: listing.count }, (_, i) => listing.name(i).toString('latin1'))) : undefined);
     }
     return nodes;
   }
 
   private async saveListed(
-    listed: readonly ListedEntry[],
+    listed: readonly (ListedEntry | undefined)[],
     relative: string,
     sourceRoot: string,
     stat: EntryStat,
@@ -644,7 +712,10 @@ class BackupRun {
     walked: ReadonlyMap<number, Buffer> | undefined,
     settled: boolean,
   ): Promise<void> {
-    for (const [index, { name, path: childPath, stat: childStat, error, xattrError, flagsError }] of listed.entries()) {
+    for (let index = 0; index < listed.length; index += 1) {
+      const entry = listed[index];
+      if (!entry) continue;
+      const { name, path: childPath, stat: childStat, error, xattrError, flagsError } = entry;
       this.options.signal?.throwIfAborted();
       if (!childStat) {
         this.warn(childPath, error);
@@ -687,7 +758,7 @@ class BackupRun {
    * it must stay on one), with attributes read alongside where the parent snapshot lacks the folder.
    */
   private subfoldersToList(
-    listed: readonly ListedEntry[],
+    listed: readonly (ListedEntry | undefined)[],
     relative: string,
     stat: EntryStat,
     parent: ParentDir | undefined,
@@ -696,7 +767,9 @@ class BackupRun {
   ): FolderToList[] {
     const oneFileSystem = this.options.oneFileSystem ?? false;
     return listed
-      .filter(({ name, path, stat: childStat }, index) => {
+      .filter((entry, index): entry is ListedEntry => {
+        if (!entry) return false;
+        const { name, path, stat: childStat } = entry;
         if (!childStat?.isDirectory() || (oneFileSystem && childStat.dev !== stat.dev) || walked?.has(index)) return false;
         if (passedBefore(settled, parent?.get(name), true)) return true;
         return !this.rules.matchPath(relative === '' ? name.toString() : `${relative}/${name.toString()}`, path.toString(), true).excluded;
@@ -943,11 +1016,6 @@ function passedBefore(settled: boolean, before: TreeNode | undefined, isDirector
   return settled && before !== undefined && (before.type === 'dir') === isDirectory;
 }
 
-/** Entries in the same order with the same fields: the lister and the tree encoding both order names bytewise. */
-function sameEntries(entries: readonly TreeNode[], before: readonly TreeNode[]): boolean {
-  return entries.length === before.length && entries.every((node, i) => sameNode(node, before[i] as TreeNode));
-}
-
 /** Whether a file looks exactly as it did then: size, mtime, ctime and inode. */
 function sameFileState(stat: EntryStat, before: CachedFile | undefined): boolean {
   return before !== undefined && before.size === Number(stat.size) && before.mtimeNs === stat.mtimeNs && before.ctimeNs === stat.ctimeNs && before.inode === stat.ino;
@@ -965,4 +1033,28 @@ function currentUser(): string {
   } catch {
     return 'unknown';
   }
+}
+
+/** An entry of the parent snapshot's tree taken as it was (see BackupRun.reusedEntries): its bytes there, and its file's size. */
+interface ReusedEntry {
+  readonly bytes: Uint8Array;
+  readonly size: number;
+}
+
+interface ReusedEntries {
+  /** By the entry's place in the listing. */
+  readonly entries: readonly (ReusedEntry | undefined)[];
+  readonly count: number;
+  /** Entries in the parent's tree. */
+  readonly of: number;
+}
+
+/** Where an entry's name starts in its bytes, after `{"name":"`. */
+const NAME_OFFSET = '{"name":"'.length;
+
+/** Stamps as a record keeps them (FolderRecord.stamps): two little-endian words each. */
+function stampBytes(words: readonly number[]): Buffer {
+  const out = Buffer.allocUnsafe(4 * words.length);
+  for (let i = 0; i < words.length; i += 1) out.writeUInt32LE(words[i] as number, 4 * i);
+  return out;
 }

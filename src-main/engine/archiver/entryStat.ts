@@ -1,5 +1,6 @@
 import type { BigIntStats } from 'node:fs';
 import { constants } from 'node:fs';
+import { endianness } from 'node:os';
 import type { Xattr } from '../metadata/xattrs.js';
 import type { FileFlags } from '../metadata/fileFlags.js';
 
@@ -100,4 +101,75 @@ export class PackedStat implements EntryStat {
 
 export function packedStatsLength(entries: number): number {
   return entries * FIELDS;
+}
+
+/** Words (32-bit) per packed entry. */
+const WORDS = 2 * FIELDS;
+const S_IFMT = constants.S_IFMT;
+const S_IFREG = constants.S_IFREG;
+/** Which word of a packed field is its low half. */
+const LOW = endianness() === 'LE' ? 0 : 1;
+const MODE_LOW = 2 * 2 + LOW;
+const SIZE_LOW = 2 * 7 + LOW;
+const SIZE_HIGH = 2 * 7 + 1 - LOW;
+
+/** The packed fields as 32-bit words, for packedSize. */
+export function packedWords(fields: BigInt64Array): Uint32Array {
+  return new Uint32Array(fields.buffer, fields.byteOffset, fields.length * 2);
+}
+
+/** The size of packed entry `index` (`words` from packedWords), without a BigInt. */
+export function packedSize(words: Uint32Array, index: number): number {
+  const at = index * WORDS;
+  return (words[at + SIZE_LOW] as number) + (words[at + SIZE_HIGH] as number) * 2 ** 32;
+}
+
+/**
+ * A 64-bit stamp of each regular file's packed lstat fields (every field but atime), as two words per
+ * entry; [0, 0] for every other entry and for those `failed` (no lstat). Equal stamps are taken as
+ * equal fields: a backup takes a file's entry from the parent snapshot's tree as it is when its stamp
+ * is the one recorded for that entry (see FolderRecord.stamps). Two 32-bit murmur3 lanes with
+ * different seeds over the 22 words, each finalised; a change of any field gives another stamp but
+ * with odds of 2^-64 — a weaker test than none of restic's, which compares times, size and inode.
+ */
+export function statStamps(fields: BigInt64Array, count: number, failed: (index: number) => boolean): Uint32Array {
+  const words = new Int32Array(fields.buffer, fields.byteOffset, count * WORDS);
+  const stamps = new Uint32Array(2 * count);
+  for (let index = 0; index < count; index += 1) {
+    const at = index * WORDS;
+    // The mode's low word holds the type bits (little-endian words).
+    if (((words[at + MODE_LOW] as number) & S_IFMT) !== S_IFREG || failed(index)) continue;
+    let a = 0x9747b28c;
+    let b = 0x5bd1e995;
+    for (let word = at; word < at + WORDS; word += 1) {
+      const w = words[word] as number;
+      a = mix(a, w);
+      b = mix(b, w ^ 0x3c6ef372);
+    }
+    a = finish(a ^ WORDS);
+    b = finish(b ^ a);
+    // [0, 0] means "no stamp".
+    stamps[2 * index] = a === 0 && b === 0 ? 1 : a;
+    stamps[2 * index + 1] = b;
+  }
+  return stamps;
+}
+
+function mix(hash: number, word: number): number {
+  let k = Math.imul(word, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  k = Math.imul(k, 0x1b873593);
+  let h = hash ^ k;
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+function finish(hash: number): number {
+  let h = hash;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }

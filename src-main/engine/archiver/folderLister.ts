@@ -3,7 +3,7 @@ import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { CountRequest, ErrorInfo, ListedFlags, ListedXattrs, ListReplies, ListReply, ListRequest, ListRequests, WalkMessage, WalkWorkerData } from '../workers/walkWorker.js';
 import { workerScript } from '../workers/workerScript.js';
 import { childPath } from './childPath.js';
-import { PackedStat, type EntryStat } from './entryStat.js';
+import { PackedStat, packedSize, packedWords, statStamps, type EntryStat } from './entryStat.js';
 import type { ExcludeOptions } from './excludes.js';
 import type { ScanTotals } from './scanner.js';
 
@@ -48,6 +48,22 @@ export interface ListedFolder {
    * only one entry was listed.
    */
   digest(salt: string): Buffer | undefined;
+  /** How many entries were listed. */
+  readonly count: number;
+  /** Entry `index`'s name, without making the entry. */
+  name(index: number): Buffer;
+  /** Compares entry `index`'s name with `bytes[start, end)`, in Buffer.compare's order. */
+  compareName(index: number, bytes: Buffer, start: number, end: number): number;
+  /**
+   * Each entry's stamp (statStamps: two words per entry, zeros for all but regular files) and size,
+   * without making the entries; undefined for a listing that does not have them packed (listingOf).
+   */
+  stamps(): ListedStamps | undefined;
+}
+
+export interface ListedStamps {
+  readonly stamps: Uint32Array;
+  size(index: number): number;
 }
 
 /**
@@ -235,6 +251,7 @@ class ReplyListing implements ListedFolder {
   private readonly names: Buffer;
   private readonly made: (ListedEntry | undefined)[];
   private all: readonly ListedEntry[] | undefined;
+  private stamped: ListedStamps | undefined;
   /** The entries with attributes or flags (or a failure to read them), by index, once an entry is made. */
   private extrasAt: { xattrs: Map<number, ListedXattrs>; flags: Map<number, ListedFlags> } | undefined;
 
@@ -266,6 +283,27 @@ class ReplyListing implements ListedFolder {
     return this.all;
   }
 
+  get count(): number {
+    return this.made.length;
+  }
+
+  name(index: number): Buffer {
+    return this.made[index]?.name ?? this.names.subarray(index === 0 ? 0 : this.reply.ends[index - 1], this.reply.ends[index]);
+  }
+
+  compareName(index: number, bytes: Buffer, start: number, end: number): number {
+    return this.names.compare(bytes, start, end, index === 0 ? 0 : this.reply.ends[index - 1], this.reply.ends[index]);
+  }
+
+  stamps(): ListedStamps | undefined {
+    if (!this.stamped) {
+      const { stats, errors } = this.reply;
+      const words = packedWords(stats);
+      this.stamped = { stamps: statStamps(stats, this.made.length, (index) => errors[index] !== null), size: (index) => packedSize(words, index) };
+    }
+    return this.stamped;
+  }
+
   entry(index: number): ListedEntry {
     const made = this.made[index];
     if (made) return made;
@@ -291,5 +329,13 @@ class ReplyListing implements ListedFolder {
 
 /** A listing of the given entries, without a digest (see ListedFolder): its folder is looked at entry by entry at every backup. */
 export function listingOf(entries: readonly ListedEntry[]): ListedFolder {
-  return { entries, entry: (index) => entries[index] as ListedEntry, digest: () => undefined };
+  return {
+    entries,
+    entry: (index) => entries[index] as ListedEntry,
+    digest: () => undefined,
+    count: entries.length,
+    name: (index) => (entries[index] as ListedEntry).name,
+    compareName: (index, bytes, start, end) => (entries[index] as ListedEntry).name.compare(bytes, start, end),
+    stamps: () => undefined,
+  };
 }

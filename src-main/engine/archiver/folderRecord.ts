@@ -17,6 +17,13 @@ export interface FolderRecord {
   readonly children: readonly RecordedChild[];
   /** A hash of those settings alone (see BackupRun.settingsOf): undefined in records written before it was kept. */
   readonly settings?: Buffer;
+  /**
+   * Per entry of `tree`, in its order, the stamp of the lstat it was made from (statStamps, 8 bytes,
+   * little-endian words) where the entry is a file's, else zeros: a backup that finds a file's stamp
+   * unchanged in a folder that changed takes its entry as it is (see BackupRun.reusedEntries). Kept
+   * only with `settings`; empty in records written before.
+   */
+  readonly stamps?: Buffer;
 }
 
 export interface RecordedChild {
@@ -25,12 +32,15 @@ export interface RecordedChild {
   readonly tree: Buffer;
 }
 
-/** key, tree, files (u32), bytes (f64), others (u32), child count (u32); then per child index (u32), walked (u8), tree; then settings. */
+/** key, tree, files (u32), bytes (f64), others (u32), child count (u32); then per child index (u32), walked (u8), tree; then settings, then stamps. */
 const FIXED = 2 * BLOB_ID_LENGTH + 4 + 8 + 4 + 4;
 const CHILD = 4 + 1 + BLOB_ID_LENGTH;
+/** Bytes per entry's stamp. */
+export const STAMP = 8;
 
 export function encodeFolderRecord(record: FolderRecord): Buffer {
-  const out = Buffer.allocUnsafe(FIXED + record.children.length * CHILD + (record.settings?.length ?? 0));
+  const stamps = record.settings ? (record.stamps?.length ?? 0) : 0;
+  const out = Buffer.allocUnsafe(FIXED + record.children.length * CHILD + (record.settings?.length ?? 0) + stamps);
   let at = record.key.copy(out, 0);
   at += record.tree.copy(out, at);
   at = out.writeUInt32LE(record.files, at);
@@ -42,7 +52,10 @@ export function encodeFolderRecord(record: FolderRecord): Buffer {
     at = out.writeUInt8(child.walked ? 1 : 0, at);
     at += child.tree.copy(out, at);
   }
-  record.settings?.copy(out, at);
+  if (record.settings) {
+    at += record.settings.copy(out, at);
+    record.stamps?.copy(out, at);
+  }
   return out;
 }
 
@@ -51,7 +64,8 @@ export function decodeFolderRecord(row: Buffer | undefined): FolderRecord | unde
   if (!row || row.length < FIXED) return undefined;
   const count = row.readUInt32LE(FIXED - 4);
   const end = FIXED + count * CHILD;
-  if (row.length !== end && row.length !== end + BLOB_ID_LENGTH) return undefined;
+  const stamps = row.length - end - BLOB_ID_LENGTH;
+  if (row.length !== end && (stamps < 0 || stamps % STAMP !== 0)) return undefined;
   const children: RecordedChild[] = [];
   for (let at = FIXED; at < end; at += CHILD) {
     children.push({ index: row.readUInt32LE(at), walked: row[at + 4] === 1, tree: row.subarray(at + 5, at + CHILD) });
@@ -63,6 +77,6 @@ export function decodeFolderRecord(row: Buffer | undefined): FolderRecord | unde
     bytes: row.readDoubleLE(2 * BLOB_ID_LENGTH + 4),
     others: row.readUInt32LE(2 * BLOB_ID_LENGTH + 12),
     children,
-    ...(row.length > end ? { settings: row.subarray(end) } : {}),
+    ...(row.length > end ? { settings: row.subarray(end, end + BLOB_ID_LENGTH), stamps: row.subarray(end + BLOB_ID_LENGTH) } : {}),
   };
 }

@@ -23,6 +23,64 @@ export function decodeCanonicalTree(plaintext: Uint8Array, entryBytes?: WeakMap<
   return new CanonicalReader(plaintext, entryBytes).tree();
 }
 
+/**
+ * Where each entry of a tree laid out as encodeTree writes it lies in its bytes, without reading the
+ * entries: for a backup to write entries it takes unchanged into the folder's new tree as they are
+ * (see BackupRun.reusedEntries), and read only the others. Undefined for a tree that may not be laid
+ * out so (see decodeCanonicalTree: not ASCII, or an escape), or that has extended attributes, whose
+ * objects have names too. Otherwise entries are the only objects with a name, and `},{"name":"`
+ * appears only between two of them: a string holds no quote without an escape.
+ */
+export interface LocatedEntries {
+  readonly bytes: Buffer;
+  readonly count: number;
+  /** Where entry j starts (its `{`) and ends (past its `}`), and where its name's bytes end. */
+  readonly starts: Uint32Array;
+  readonly ends: Uint32Array;
+  readonly nameEnds: Uint32Array;
+}
+
+export function locateCanonicalEntries(plaintext: Buffer): LocatedEntries | undefined {
+  const bytes = plaintext;
+  if (!isAscii(bytes) || bytes.indexOf(BACKSLASH) >= 0 || bytes.indexOf(XATTRS_KEY) >= 0) return undefined;
+  if (!startsWith(bytes, 0, TREE_START) || !startsWith(bytes, bytes.length - TREE_END.length, TREE_END)) return undefined;
+  const last = bytes.length - TREE_END.length;
+  const starts: number[] = [];
+  const ends: number[] = [];
+  const nameEnds: number[] = [];
+  for (let at = TREE_START.length; at < last; ) {
+    if (!startsWith(bytes, at, NAME)) return undefined;
+    const nameEnd = bytes.indexOf(QUOTE, at + NAME.length);
+    const next = bytes.indexOf(BETWEEN_ENTRIES, at);
+    const end = next < 0 || next >= last ? last : next + 1;
+    if (nameEnd <= at + NAME.length || nameEnd >= end || bytes[end - 1] !== CLOSE_BRACE) return undefined;
+    // Names in ascending byte order, as encodeTree sorts them (a walk beside the listing relies on it).
+    const previous = starts.length - 1;
+    if (previous >= 0 && bytes.compare(bytes, (starts[previous] as number) + NAME.length, nameEnds[previous], at + NAME.length, nameEnd) <= 0) return undefined;
+    starts.push(at);
+    ends.push(end);
+    nameEnds.push(nameEnd);
+    at = end === last ? last : end + 1;
+  }
+  return { bytes, count: starts.length, starts: Uint32Array.from(starts), ends: Uint32Array.from(ends), nameEnds: Uint32Array.from(nameEnds) };
+}
+
+/** Whether located entry j is a file's (its type follows its name). */
+export function locatedIsFile(located: LocatedEntries, j: number): boolean {
+  return startsWith(located.bytes, (located.nameEnds[j] as number) + 1, FILE_TYPE);
+}
+
+/** Located entry j read into a node, noting its bytes in `entryBytes`; undefined when it is not in encodeTree's layout. */
+export function decodeLocatedEntry(located: LocatedEntries, j: number, entryBytes?: WeakMap<TreeNode, Uint8Array>): TreeNode | undefined {
+  return new CanonicalReader(located.bytes, entryBytes).entry(located.starts[j] as number, located.ends[j] as number);
+}
+
+function startsWith(bytes: Uint8Array, at: number, expected: Uint8Array): boolean {
+  if (at < 0 || at + expected.length > bytes.length) return false;
+  for (let index = 0; index < expected.length; index += 1) if (bytes[at + index] !== expected[index]) return false;
+  return true;
+}
+
 const BACKSLASH = 0x5c;
 const QUOTE = 0x22;
 const COMMA = 0x2c;
@@ -52,6 +110,9 @@ const LINKS = ascii(',"links":');
 const RDEV = ascii(',"rdev":"');
 const FLAGS = ascii(',"flags":{"');
 const BIRTHTIME = ascii(',"birthtimeNs":"');
+const XATTRS_KEY = ascii('"xattrs":');
+const BETWEEN_ENTRIES = ascii('},{"name":"');
+const FILE_TYPE = ascii(',"type":"file"');
 
 const TYPES: readonly NodeType[] = ['file', 'dir', 'symlink', 'fifo', 'socket', 'chardev', 'blockdev'];
 const TYPE_BYTES = TYPES.map((type) => ascii(`${type}"`));
@@ -95,6 +156,18 @@ class CanonicalReader {
       }
       this.literal(TREE_END);
       return this.at === this.bytes.length ? nodes : undefined;
+    } catch (err) {
+      if (err === notCanonical) return undefined;
+      throw err;
+    }
+  }
+
+  /** The entry from `start` to `end` alone; undefined when it is not in the layout. */
+  entry(start: number, end: number): TreeNode | undefined {
+    this.at = start;
+    try {
+      const node = this.node();
+      return this.at === end ? node : undefined;
     } catch (err) {
       if (err === notCanonical) return undefined;
       throw err;

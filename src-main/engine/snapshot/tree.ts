@@ -1,7 +1,7 @@
 import { isAscii } from 'node:buffer';
 import { FormatViolation } from '../repository/packFormat.js';
 import type { FileFlags } from '../metadata/fileFlags.js';
-import { decodeCanonicalTree } from './canonicalTree.js';
+import { decodeCanonicalTree, decodeLocatedEntry, type LocatedEntries } from './canonicalTree.js';
 
 export type NodeType = 'file' | 'dir' | 'symlink' | 'fifo' | 'socket' | 'chardev' | 'blockdev';
 
@@ -90,26 +90,35 @@ const COMMA = 0x2c;
 export function encodeTree(nodes: readonly TreeNode[]): Buffer {
   const sorted = [...nodes].sort((a, b) => Buffer.compare(a.name, b.name));
   if (!sorted.some((node) => entryBytes.has(node))) return Buffer.from(JSON.stringify({ nodes: sorted.map(encodeNode) }), 'utf8');
-  // Entries read before as they are, the others encoded a run at a time: "[a,b]" without its brackets.
+  return encodeTreeInOrder(sorted);
+}
+
+/**
+ * encodeTree for entries already in name order, each a node or the bytes of an entry taken as it is
+ * from a tree in encodeTree's layout (LocatedEntries). Nodes read before (decodeTreeForReuse,
+ * decodeLocatedForReuse) are written as they were, the others encoded a run at a time.
+ */
+export function encodeTreeInOrder(entries: readonly (TreeNode | Uint8Array)[]): Buffer {
   const parts: Uint8Array[] = [];
   let run: TreeNode[] = [];
   const endRun = () => {
     if (run.length === 0) return;
+    // "[a,b]" without its brackets.
     const text = JSON.stringify(run.map(encodeNode));
     parts.push(Buffer.from(text.slice(1, -1), 'utf8'));
     run = [];
   };
-  for (const node of sorted) {
-    const bytes = entryBytes.get(node);
+  for (const entry of entries) {
+    const bytes = entry instanceof Uint8Array ? entry : entryBytes.get(entry);
     if (!bytes) {
-      run.push(node);
+      run.push(entry as TreeNode);
       continue;
     }
     endRun();
     parts.push(bytes);
   }
   endRun();
-  let length = TREE_START.length + TREE_END.length + parts.length - 1;
+  let length = TREE_START.length + TREE_END.length + Math.max(0, parts.length - 1);
   for (const part of parts) length += part.length;
   const tree = Buffer.allocUnsafe(length);
   tree.set(TREE_START, 0);
@@ -121,6 +130,11 @@ export function encodeTree(nodes: readonly TreeNode[]): Buffer {
   }
   tree.set(TREE_END, at);
   return tree;
+}
+
+/** Located entry j read into a node whose bytes encodeTree writes again as they are (see entryBytes); undefined when not in the layout. */
+export function decodeLocatedForReuse(located: LocatedEntries, j: number): TreeNode | undefined {
+  return decodeLocatedEntry(located, j, entryBytes);
 }
 
 /**

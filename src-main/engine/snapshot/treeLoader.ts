@@ -2,6 +2,7 @@ import { FormatViolation } from '../repository/packFormat.js';
 import { PackWindows } from '../repository/packWindows.js';
 import type { Repository } from '../repository/repository.js';
 import { damaged } from '../repository/repositoryError.js';
+import { locateCanonicalEntries, type LocatedEntries } from './canonicalTree.js';
 import { decodeTree, decodeTreeForReuse, type TreeNode } from './tree.js';
 
 /** How much of a pack one read takes in, and how many such windows are kept. */
@@ -52,6 +53,21 @@ export class TreeLoader {
   /** `load`, for a tree whose entries may be written again unchanged into a new tree (see decodeTreeForReuse). */
   async loadForReuse(id: Buffer): Promise<TreeNode[]> {
     return decodeTreeBlob(id, await this.loadPlaintext(id), decodeTreeForReuse);
+  }
+
+  /**
+   * The tree for a backup's walk beside it: its entries located in its bytes when it is in encodeTree's
+   * layout (see locateCanonicalEntries), each read only when asked for; otherwise read whole, as by loadForReuse.
+   */
+  async loadLocated(id: Buffer): Promise<{ located: LocatedEntries; nodes(): TreeNode[] } | { located: undefined; nodes(): TreeNode[] }> {
+    const plaintext = await this.loadPlaintext(id);
+    const located = locateCanonicalEntries(plaintext);
+    if (!located) {
+      const nodes = decodeTreeBlob(id, plaintext, decodeTreeForReuse);
+      return { located, nodes: () => nodes };
+    }
+    let nodes: TreeNode[] | undefined;
+    return { located, nodes: () => (nodes ??= decodeTreeBlob(id, plaintext, decodeTreeForReuse)) };
   }
 
   private async loadPlaintext(id: Buffer): Promise<Buffer> {

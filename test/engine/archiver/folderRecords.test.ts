@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { appendFile, chmod, mkdir, readdir, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, link, mkdir, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -106,6 +106,55 @@ test('a folder listed as the files cache recorded it is taken whole, with the tr
   assert.equal(withoutAttributes.foldersUnchanged, 0);
   assert.equal(await treeOf(withoutAttributes), await treeOf(await fromScratch({ excludes: { patterns: ['*.txt'] }, xattrs: false })));
 
+  const target = join(await tempDir(t), 'restored');
+  const last = await incremental();
+  await restore(await made.reopen(), { snapshot: last.snapshot, target });
+  assertSameTree(await describeTree(join(target, source)), await describeTree(source));
+});
+
+test('in a folder that changed, the files as they were are taken from the parent snapshot\'s tree as they were, and any change to one is seen', async (t) => {
+  const { dir, source, made, incremental, fromScratch, treeOf } = await setUp(t);
+  const flat = join(source, 'flat');
+  await mkdir(flat);
+  for (let i = 0; i < 300; i++) await writeFile(join(flat, `f${String(i).padStart(3, '0')}.txt`), `file ${i}\n`);
+  const first = await incremental();
+  assert.equal(first.filesReused, 0);
+  // Each change alone in a folder of 300 files; the backup's tree must be exactly what one trusting nothing makes.
+  const changes: [string, () => Promise<unknown>][] = [
+    [
+      'content rewritten at the same size, its modification time put back',
+      async () => {
+        const path = join(flat, 'f010.txt');
+        const before = await stat(path);
+        await writeFile(path, 'FILE 10\n');
+        await utimes(path, before.atime, before.mtime);
+      },
+    ],
+    [
+      'replaced by another file of the same size and times',
+      async () => {
+        const path = join(flat, 'f020.txt');
+        const before = await stat(path);
+        const other = join(dir, 'other.txt');
+        await writeFile(other, 'FILE 20\n');
+        await utimes(other, before.atime, before.mtime);
+        await rename(other, path);
+      },
+    ],
+    ['mode only', () => chmod(join(flat, 'f030.txt'), 0o600)],
+    ['a second name elsewhere (a hard link)', () => link(join(flat, 'f040.txt'), join(source, 'docs', 'f040-link.txt'))],
+    ['a file added', () => writeFile(join(flat, 'new.txt'), 'new\n')],
+    ['a file removed', () => rm(join(flat, 'f050.txt'))],
+  ];
+  for (const [change, make] of changes) {
+    await make();
+    const next = await incremental();
+    const oracle = await fromScratch();
+    assert.equal(await treeOf(next), await treeOf(oracle), change);
+    assert.ok(next.filesReused >= 290, `${change}: ${next.filesReused} files taken as they were`);
+    assert.equal(next.snapshot.summary.totalFiles, oracle.snapshot.summary.totalFiles, change);
+    assert.equal(next.snapshot.summary.totalBytes, oracle.snapshot.summary.totalBytes, change);
+  }
   const target = join(await tempDir(t), 'restored');
   const last = await incremental();
   await restore(await made.reopen(), { snapshot: last.snapshot, target });

@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import { FUZZ_CASES, expectTypedOutcome, prng } from '../../helpers/fuzz.js';
 import { parseSnapshotRecord, type SnapshotRecord } from '../../../src-main/engine/snapshot/snapshot.js';
 import { FormatViolation } from '../../../src-main/engine/repository/packFormat.js';
-import { decodeAnyTree, decodeTree, encodeTree, type TreeNode } from '../../../src-main/engine/snapshot/tree.js';
-import { decodeCanonicalTree } from '../../../src-main/engine/snapshot/canonicalTree.js';
+import { decodeAnyTree, decodeTree, encodeTree, encodeTreeInOrder, type TreeNode } from '../../../src-main/engine/snapshot/tree.js';
+import { decodeCanonicalTree, decodeLocatedEntry, locateCanonicalEntries, locatedIsFile } from '../../../src-main/engine/snapshot/canonicalTree.js';
 
 const base = { mode: 0o644, uid: 1000, gid: 1000, mtimeNs: 1_700_000_000_123_456_789n, ctimeNs: 1_700_000_000_123_456_789n };
 const nodes: TreeNode[] = [
@@ -136,6 +136,62 @@ test('trees in the layout encodeTree writes are read straight from their bytes t
     assert.ok(encodeTree(read).equals(copy), `case ${i} encodes back`);
   }
   assert.ok(accepted > FUZZ_CASES / 10, `${accepted} mutated trees read directly`);
+});
+
+test('a tree in the layout encodeTree writes is located entry by entry: each entry\'s bytes, name and kind, read alone to what the whole tree gives', () => {
+  const varied: TreeNode[] = [
+    ...nodes,
+    { ...base, name: Buffer.from('empty'), type: 'file', size: 0, content: [], inode: 7n, links: 2, device: 3n, birthtimeNs: 9n },
+    { ...base, name: Buffer.from('dev'), type: 'chardev', size: 0, rdev: 1025n, flags: { system: 'linux', value: 0x10 } },
+    { ...base, name: Buffer.from('flagged'), type: 'file', size: 1, content: [prng('c4', 32)], flags: { system: 'linux', value: 0x20 } },
+    { ...base, name: Buffer.from('link2'), type: 'symlink', size: 0, linkTarget: Buffer.from('../elsewhere') },
+  ];
+  const bytes = encodeTree(varied);
+  const located = locateCanonicalEntries(bytes);
+  assert.ok(located);
+  const whole = decodeAnyTree(bytes);
+  assert.equal(located.count, whole.length);
+  for (const [j, node] of whole.entries()) {
+    const alone = encodeTree([node]);
+    assert.ok(bytes.subarray(located.starts[j], located.ends[j]).equals(alone.subarray('{"nodes":['.length, alone.length - 2)), `entry ${j}'s bytes`);
+    assert.ok(bytes.subarray((located.starts[j] as number) + '{"name":"'.length, located.nameEnds[j]).equals(node.name), `entry ${j}'s name`);
+    assert.equal(locatedIsFile(located, j), node.type === 'file');
+    assert.deepEqual(decodeLocatedEntry(located, j), node);
+  }
+  // Bytes taken as they are beside nodes encoded anew make the tree encoding every node anew makes.
+  const changed = { ...(whole[1] as TreeNode), size: 12345 };
+  const spliced = encodeTreeInOrder(whole.map((_node, j) => (j === 1 ? changed : bytes.subarray(located.starts[j], located.ends[j]))));
+  assert.ok(spliced.equals(encodeTree(whole.map((node, j) => (j === 1 ? changed : { ...node })))));
+  assert.ok(encodeTreeInOrder([]).equals(encodeTree([])));
+  const empty = locateCanonicalEntries(encodeTree([]));
+  assert.equal(empty?.count, 0);
+
+  // Not located: what may not be in the layout, and attribute lists (their objects have names too).
+  for (const tree of [
+    [{ ...nodes[0], name: Buffer.from('naïve.txt') } as TreeNode],
+    [{ ...nodes[0], name: Buffer.from('say "hi"') } as TreeNode],
+    [{ ...nodes[0], xattrs: [{ name: 'user.x', value: Buffer.from('v') }, { name: 'user.y', value: Buffer.from('w') }] } as TreeNode],
+  ]) {
+    assert.equal(locateCanonicalEntries(encodeTree(tree)), undefined);
+  }
+  // Names out of order are not a tree encodeTree writes.
+  const swapped = Buffer.from(bytes.toString('latin1').replace('"name":"dev"', '"name":"zzz"'), 'latin1');
+  assert.equal(locateCanonicalEntries(swapped), undefined);
+
+  // Whatever mutated tree is located, its entries cover it exactly: the tree is its entries joined by commas.
+  const alphabet = Buffer.from('0123456789abcdef-"{}[],: xn');
+  let accepted = 0;
+  for (let i = 0; i < FUZZ_CASES * 4; i++) {
+    const r = prng(`locate${i}`, 16);
+    const copy = Buffer.from(bytes);
+    for (let k = 0; k <= (r[0] as number) % 3; k++) copy[r.readUInt16LE(2 + 2 * k) % copy.length] = alphabet[(r[10 + k] as number) % alphabet.length] as number;
+    const found = locateCanonicalEntries(copy);
+    if (!found) continue;
+    accepted += 1;
+    const parts = Array.from({ length: found.count }, (_, j) => copy.subarray(found.starts[j], found.ends[j]));
+    assert.ok(Buffer.concat([Buffer.from('{"nodes":['), ...parts.flatMap((part, j) => (j === 0 ? [part] : [Buffer.from(','), part])), Buffer.from(']}')]).equals(copy), `case ${i}`);
+  }
+  assert.ok(accepted > FUZZ_CASES / 10, `${accepted} mutated trees located`);
 });
 
 test('a tree declaring a huge entry count or name length is rejected without allocating for it', () => {
