@@ -1,5 +1,5 @@
 import { computeBlobId } from '../crypto/blobId.js';
-import { compressBlob, sealedLength, type PreparedBlob } from '../repository/blobCodec.js';
+import { compressBlob, sealedLength, treeLevel, type PreparedBlob } from '../repository/blobCodec.js';
 import type { Repository } from '../repository/repository.js';
 
 const DONE = Promise.resolve();
@@ -77,7 +77,7 @@ export class BlobSaver {
   async saveTree(plaintext: Uint8Array): Promise<Buffer> {
     const id = computeBlobId(this.repository.blobIdKey, plaintext);
     if (!this.repository.reserveBlob(id)) return id;
-    const stored = await this.add('tree', id, compressBlob(plaintext, this.repository.config.compression.level), plaintext.byteLength);
+    const stored = await this.add('tree', id, compressBlob(plaintext, treeLevel(this.repository.config.compression.level)), plaintext.byteLength);
     this.stats.bytesAdded += stored;
     this.stats.rawBytesAdded += plaintext.byteLength;
     this.stats.treeBlobsAdded += 1;

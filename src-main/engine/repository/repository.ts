@@ -6,7 +6,7 @@ import { AuthenticationFailure, NonceKind, TAG_LENGTH, makeNonce, open } from '.
 import { blobIdOfParts, computeBlobId } from '../crypto/blobId.js';
 import { MasterKey } from '../crypto/masterKey.js';
 import { DEFAULT_ARGON2, type Argon2Params } from '../crypto/passwordKey.js';
-import { compressBlob, openBlob, openBlobReader, type PlaintextReader, type PreparedBlob } from './blobCodec.js';
+import { compressBlob, openBlob, openBlobReader, treeLevel, type PlaintextReader, type PreparedBlob } from './blobCodec.js';
 import { newConfig, openConfig, sealConfig, type ConfigOptions, type RepositoryConfig } from './config.js';
 import { decodeIndexFile, decodeSupersedes, encodeIndexFile, forEachIndexedPack, type IndexFileContent, type IndexedPack } from './indexFile.js';
 import { createKeyFile, parseKeyFile, unwrapKeyFile, type KeyFile } from './keyFile.js';
@@ -336,7 +336,8 @@ export class Repository {
     this.assertUsable();
     const id = computeBlobId(this.master.blobIdKey, plaintext);
     if (!this.reserveBlob(id)) return { id, stored: false };
-    await this.addPreparedBlob(type, id, compressBlob(plaintext, this.config.compression.level), plaintext.byteLength);
+    const { level } = this.config.compression;
+    await this.addPreparedBlob(type, id, compressBlob(plaintext, type === 'tree' ? treeLevel(level) : level), plaintext.byteLength);
     return { id, stored: true };
   }
 
