@@ -519,11 +519,12 @@ class BackupRun {
     if (reused && parentTree) {
       const entries: (TreeNode | Uint8Array)[] = [];
       for (let index = 0; index < nodes.length; index += 1) {
-        const entry = reused.entries[index]?.bytes ?? nodes[index];
+        const j = reused.from[index] as number;
+        const entry = j >= 0 ? reused.located.bytes.subarray(reused.located.starts[j], reused.located.ends[j]) : nodes[index];
         if (entry) entries.push(entry);
       }
       // Every entry taken as it was: the parent's tree. (Entries in the listing's order, which is the tree's: both order names bytewise.)
-      tree = reused.count === entries.length && reused.count === reused.of ? parentTree : await this.saver.saveTree(encodeTreeInOrder(entries));
+      tree = reused.count === entries.length && reused.count === reused.located.count ? parentTree : await this.saver.saveTree(encodeTreeInOrder(entries));
     } else {
       const entries = nodes.filter((node): node is TreeNode => node !== undefined);
       // A folder unchanged since the parent snapshot has the same tree: its id is known, and the tree is in the repository (loaded from it).
@@ -547,8 +548,9 @@ class BackupRun {
     const listed = listing.stamps();
     if (!listed) return undefined;
     const { stamps } = listed;
-    const { bytes, starts, ends, nameEnds } = located;
-    const entries = new Array<ReusedEntry | undefined>(listing.count);
+    const { bytes, starts, nameEnds } = located;
+    const from = new Int32Array(listing.count).fill(-1);
+    const sizes = new Float64Array(listing.count);
     let count = 0;
     let size = 0;
     // Both in name order: one walk down the two.
@@ -560,17 +562,17 @@ class BackupRun {
       let order = 1;
       while (j < located.count && (order = listing.compareName(index, bytes, (starts[j] as number) + NAME_OFFSET, nameEnds[j] as number)) > 0) j += 1;
       if (order !== 0 || recorded.readUInt32LE(STAMP * j) !== low || recorded.readUInt32LE(STAMP * j + 4) !== high || !locatedIsFile(located, j)) continue;
-      const entry = { bytes: bytes.subarray(starts[j], ends[j]), size: listed.size(index) };
-      entries[index] = entry;
+      from[index] = j;
+      sizes[index] = listed.size(index);
       count += 1;
-      size += entry.size;
+      size += sizes[index] as number;
     }
     if (count === 0) return undefined;
     this.filesReused += count;
     this.summary.filesUnchanged += count;
     this.summary.totalBytes += size;
     this.advance(count, size);
-    return { entries, count, of: located.count };
+    return { located, from, sizes, count };
   }
 
   /**
@@ -619,13 +621,13 @@ class BackupRun {
     const stamped: number[] = [];
     for (let index = 0; index < nodes.length; index += 1) {
       const node = nodes[index];
-      const taken = reused?.entries[index];
+      const taken = reused !== undefined && (reused.from[index] as number) >= 0;
       if (!node && !taken) continue;
-      const file = taken !== undefined || node?.type === 'file';
+      const file = taken || node?.type === 'file';
       stamped.push(file && stamps ? (stamps[2 * index] as number) : 0, file && stamps ? (stamps[2 * index + 1] as number) : 0);
       if (taken) {
         files += 1;
-        bytes += taken.size;
+        bytes += reused.sizes[index] as number;
       } else if (!node) continue;
       else if (node.type === 'file') {
         files += 1;
@@ -677,7 +679,7 @@ class BackupRun {
     reused: ReusedEntries | undefined,
   ): Promise<(TreeNode | undefined)[]> {
     // Entries taken as they were (reusedEntries) are not looked at, nor made into objects.
-    const listed: readonly (ListedEntry | undefined)[] = reused ? Array.from({ length: listing.count }, (_, i) => (reused.entries[i] ? undefined : listing.entry(i))) : listing.entries;
+    const listed: readonly (ListedEntry | undefined)[] = reused ? Array.from({ length: listing.count }, (_, i) => ((reused.from[i] as number) >= 0 ? undefined : listing.entry(i))) : listing.entries;
     // With changed paths, most folders are taken from the parent snapshot unlisted: nothing to list ahead.
     if (!this.changed) this.lister.prefetch(this.subfoldersToList(listed, relative, stat, parent, walked, settled));
     const folder = this.cache?.folder(path);
@@ -1035,18 +1037,14 @@ function currentUser(): string {
   }
 }
 
-/** An entry of the parent snapshot's tree taken as it was (see BackupRun.reusedEntries): its bytes there, and its file's size. */
-interface ReusedEntry {
-  readonly bytes: Uint8Array;
-  readonly size: number;
-}
-
+/** The files of a folder whose entries are taken from the parent snapshot's tree as they were (see BackupRun.reusedEntries). */
 interface ReusedEntries {
-  /** By the entry's place in the listing. */
-  readonly entries: readonly (ReusedEntry | undefined)[];
+  readonly located: LocatedEntries;
+  /** By the entry's place in the listing: the place in `located` of the entry taken for it, or -1. */
+  readonly from: Int32Array;
+  /** The sizes of the files taken, by their place in the listing. */
+  readonly sizes: Float64Array;
   readonly count: number;
-  /** Entries in the parent's tree. */
-  readonly of: number;
 }
 
 /** Where an entry's name starts in its bytes, after `{"name":"`. */
