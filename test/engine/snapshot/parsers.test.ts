@@ -91,6 +91,16 @@ test(`random, mutated and truncated trees and snapshot records (${FUZZ_CASES} ea
   assert.equal(outcomes, FUZZ_CASES * 12);
 });
 
+/** FUZZ_CASES * 4 copies of `valid`, each with one to three bytes replaced by characters of `alphabet`, seeded by `label`. */
+function* mutatedCopies(valid: Buffer, alphabet: Buffer, label: string): Generator<[number, Buffer]> {
+  for (let i = 0; i < FUZZ_CASES * 4; i++) {
+    const r = prng(`${label}${i}`, 16);
+    const copy = Buffer.from(valid);
+    for (let k = 0; k <= (r[0] as number) % 3; k++) copy[r.readUInt16LE(2 + 2 * k) % copy.length] = alphabet[(r[10 + k] as number) % alphabet.length] as number;
+    yield [i, copy];
+  }
+}
+
 test('trees in the layout encodeTree writes are read straight from their bytes to exactly what the general decoder gives', () => {
   const times = { mtimeNs: -1_234_567_890_123_456_789n, ctimeNs: 0n };
   const varied: TreeNode[] = [
@@ -125,10 +135,7 @@ test('trees in the layout encodeTree writes are read straight from their bytes t
   const alphabet = Buffer.from('0123456789abcdefABF-"{}[],: \\xn');
   const valid = encodeTree(varied);
   let accepted = 0;
-  for (let i = 0; i < FUZZ_CASES * 4; i++) {
-    const r = prng(`canonical${i}`, 16);
-    const copy = Buffer.from(valid);
-    for (let k = 0; k <= (r[0] as number) % 3; k++) copy[r.readUInt16LE(2 + 2 * k) % copy.length] = alphabet[(r[10 + k] as number) % alphabet.length] as number;
+  for (const [i, copy] of mutatedCopies(valid, alphabet, 'canonical')) {
     const read = decodeCanonicalTree(copy);
     if (!read) continue;
     accepted += 1;
@@ -181,10 +188,7 @@ test('a tree in the layout encodeTree writes is located entry by entry: each ent
   // Whatever mutated tree is located, its entries cover it exactly: the tree is its entries joined by commas.
   const alphabet = Buffer.from('0123456789abcdef-"{}[],: xn');
   let accepted = 0;
-  for (let i = 0; i < FUZZ_CASES * 4; i++) {
-    const r = prng(`locate${i}`, 16);
-    const copy = Buffer.from(bytes);
-    for (let k = 0; k <= (r[0] as number) % 3; k++) copy[r.readUInt16LE(2 + 2 * k) % copy.length] = alphabet[(r[10 + k] as number) % alphabet.length] as number;
+  for (const [i, copy] of mutatedCopies(bytes, alphabet, 'locate')) {
     const found = locateCanonicalEntries(copy);
     if (!found) continue;
     accepted += 1;
