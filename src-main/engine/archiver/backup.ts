@@ -20,7 +20,7 @@ import { ExcludeRules, type ExcludeOptions } from './excludes.js';
 import type { PreviousChunks } from './fileSaver.js';
 import { FilesCache, type CachedFile, type CachedFolder } from './filesCache.js';
 import { ParentTrees, type ParentDir } from './parentTrees.js';
-import { locatedIsFile, type LocatedEntries } from '../snapshot/canonicalTree.js';
+import { ENTRY_NAME_OFFSET, locatedIsFile, type LocatedEntries } from '../snapshot/canonicalTree.js';
 import type { EntryStat } from './entryStat.js';
 import type { FolderToList, ListExtras, ListedEntry, ListedFolder } from './folderLister.js';
 import { STAMP, type FolderRecord } from './folderRecord.js';
@@ -560,7 +560,7 @@ class BackupRun {
       const high = stamps[2 * index + 1] as number;
       if (low === 0 && high === 0) continue;
       let order = 1;
-      while (j < located.count && (order = listing.compareName(index, bytes, (starts[j] as number) + NAME_OFFSET, nameEnds[j] as number)) > 0) j += 1;
+      while (j < located.count && (order = listing.compareName(index, bytes, (starts[j] as number) + ENTRY_NAME_OFFSET, nameEnds[j] as number)) > 0) j += 1;
       if (order !== 0 || recorded.readUInt32LE(STAMP * j) !== low || recorded.readUInt32LE(STAMP * j + 4) !== high || !locatedIsFile(located, j)) continue;
       from[index] = j;
       sizes[index] = listed.size(index);
@@ -1046,9 +1046,6 @@ interface ReusedEntries {
   readonly sizes: Float64Array;
   readonly count: number;
 }
-
-/** Where an entry's name starts in its bytes, after `{"name":"`. */
-const NAME_OFFSET = '{"name":"'.length;
 
 /** Stamps as a record keeps them (FolderRecord.stamps): two little-endian words each. */
 function stampBytes(words: readonly number[]): Buffer {

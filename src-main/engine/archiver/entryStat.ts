@@ -130,14 +130,14 @@ export function packedSize(words: Uint32Array, index: number): number {
  * equal fields: a backup takes a file's entry from the parent snapshot's tree as it is when its stamp
  * is the one recorded for that entry (see FolderRecord.stamps). Two 32-bit murmur3 lanes with
  * different seeds over the 22 words, each finalised; a change of any field gives another stamp but
- * with odds of 2^-64 — a weaker test than none of restic's, which compares times, size and inode.
+ * with odds of 2^-64 — no weaker a test than restic's, which compares times, size and inode alone.
  */
 export function statStamps(fields: BigInt64Array, count: number, failed: (index: number) => boolean): Uint32Array {
   const words = new Int32Array(fields.buffer, fields.byteOffset, count * WORDS);
   const stamps = new Uint32Array(2 * count);
   for (let index = 0; index < count; index += 1) {
     const at = index * WORDS;
-    // The mode's low word holds the type bits (little-endian words).
+    // The mode's low word holds the type bits.
     if (((words[at + MODE_LOW] as number) & S_IFMT) !== S_IFREG || failed(index)) continue;
     let a = 0x9747b28c;
     let b = 0x5bd1e995;

@@ -288,11 +288,16 @@ class ReplyListing implements ListedFolder {
   }
 
   name(index: number): Buffer {
-    return this.made[index]?.name ?? this.names.subarray(index === 0 ? 0 : this.reply.ends[index - 1], this.reply.ends[index]);
+    return this.made[index]?.name ?? this.names.subarray(this.nameStart(index), this.reply.ends[index]);
   }
 
   compareName(index: number, bytes: Buffer, start: number, end: number): number {
-    return this.names.compare(bytes, start, end, index === 0 ? 0 : this.reply.ends[index - 1], this.reply.ends[index]);
+    return this.names.compare(bytes, start, end, this.nameStart(index), this.reply.ends[index]);
+  }
+
+  /** Where entry `index`'s name starts in `names` (it ends at `ends[index]`). */
+  private nameStart(index: number): number {
+    return index === 0 ? 0 : (this.reply.ends[index - 1] as number);
   }
 
   stamps(): ListedStamps | undefined {
@@ -308,7 +313,7 @@ class ReplyListing implements ListedFolder {
     const made = this.made[index];
     if (made) return made;
     const { reply } = this;
-    const name = this.names.subarray(index === 0 ? 0 : reply.ends[index - 1], reply.ends[index]);
+    const name = this.names.subarray(this.nameStart(index), reply.ends[index]);
     const path = childPath(this.folder, name);
     const error = reply.errors[index];
     let entry: ListedEntry;

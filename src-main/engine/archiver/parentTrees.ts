@@ -1,5 +1,5 @@
 import type { Repository } from '../repository/repository.js';
-import type { LocatedEntries } from '../snapshot/canonicalTree.js';
+import { ENTRY_NAME_OFFSET, type LocatedEntries } from '../snapshot/canonicalTree.js';
 import { decodeLocatedForReuse, sameNode, type TreeNode } from '../snapshot/tree.js';
 import type { TreeLoader } from '../snapshot/treeLoader.js';
 
@@ -78,7 +78,7 @@ class LocatedDir implements ParentDir {
     let high = this.located.count - 1;
     while (low <= high) {
       const middle = (low + high) >>> 1;
-      const order = name.compare(bytes, (starts[middle] as number) + NAME_OFFSET, nameEnds[middle]);
+      const order = name.compare(bytes, (starts[middle] as number) + ENTRY_NAME_OFFSET, nameEnds[middle]);
       if (order === 0) return this.entry(middle);
       if (order < 0) high = middle - 1;
       else low = middle + 1;
@@ -89,7 +89,7 @@ class LocatedDir implements ParentDir {
   private entry(j: number): TreeNode | undefined {
     const node = (this.read[j] ??= decodeLocatedForReuse(this.located, j));
     // An entry not in the layout: the whole tree is read the general way, which says what is wrong with it.
-    return node ?? this.wholeDir().get(this.located.bytes.subarray((this.located.starts[j] as number) + NAME_OFFSET, this.located.nameEnds[j]));
+    return node ?? this.wholeDir().get(this.located.bytes.subarray((this.located.starts[j] as number) + ENTRY_NAME_OFFSET, this.located.nameEnds[j]));
   }
 
   private wholeDir(): ParentDir {
@@ -97,6 +97,3 @@ class LocatedDir implements ParentDir {
     return this.whole;
   }
 }
-
-/** Where an entry's name starts after its `{"name":"`. */
-const NAME_OFFSET = '{"name":"'.length;

@@ -17,10 +17,17 @@ import type { NodeType, TreeNode } from './tree.js';
  * decoding trees, a check --read-data's 21%.
  */
 export function decodeCanonicalTree(plaintext: Uint8Array, entryBytes?: WeakMap<TreeNode, Uint8Array>): TreeNode[] | undefined {
-  // A backslash is an escape somewhere (a name with a quote or a control character); bytes over 0x7f a
-  // name that is not ASCII. Both are rare, and the general decoder is right about them by construction.
-  if (!isAscii(plaintext) || plaintext.indexOf(BACKSLASH) >= 0) return undefined;
+  if (!mayBeInLayout(plaintext)) return undefined;
   return new CanonicalReader(plaintext, entryBytes).tree();
+}
+
+/**
+ * False for a tree that cannot be in encodeTree's layout as the readers here take it. A backslash is an
+ * escape somewhere (a name with a quote or a control character); bytes over 0x7f a name that is not
+ * ASCII. Both are rare, and the general decoder is right about them by construction.
+ */
+function mayBeInLayout(plaintext: Uint8Array): boolean {
+  return isAscii(plaintext) && plaintext.indexOf(BACKSLASH) < 0;
 }
 
 /**
@@ -34,7 +41,7 @@ export function decodeCanonicalTree(plaintext: Uint8Array, entryBytes?: WeakMap<
 export interface LocatedEntries {
   readonly bytes: Buffer;
   readonly count: number;
-  /** Where entry j starts (its `{`) and ends (past its `}`), and where its name's bytes end. */
+  /** Where entry j starts (its `{`) and ends (past its `}`), and where its name's bytes end (they start ENTRY_NAME_OFFSET past its start). */
   readonly starts: Uint32Array;
   readonly ends: Uint32Array;
   readonly nameEnds: Uint32Array;
@@ -42,7 +49,7 @@ export interface LocatedEntries {
 
 export function locateCanonicalEntries(plaintext: Buffer): LocatedEntries | undefined {
   const bytes = plaintext;
-  if (!isAscii(bytes) || bytes.indexOf(BACKSLASH) >= 0 || bytes.indexOf(XATTRS_KEY) >= 0) return undefined;
+  if (!mayBeInLayout(bytes) || bytes.indexOf(XATTRS_KEY) >= 0) return undefined;
   if (!startsWith(bytes, 0, TREE_START) || !startsWith(bytes, bytes.length - TREE_END.length, TREE_END)) return undefined;
   const last = bytes.length - TREE_END.length;
   const starts: number[] = [];
@@ -64,6 +71,9 @@ export function locateCanonicalEntries(plaintext: Buffer): LocatedEntries | unde
   }
   return { bytes, count: starts.length, starts: Uint32Array.from(starts), ends: Uint32Array.from(ends), nameEnds: Uint32Array.from(nameEnds) };
 }
+
+/** Where a located entry's name starts, past its start: after `{"name":"`. */
+export const ENTRY_NAME_OFFSET = '{"name":"'.length;
 
 /** Whether located entry j is a file's (its type follows its name). */
 export function locatedIsFile(located: LocatedEntries, j: number): boolean {

@@ -50,24 +50,15 @@ export class TreeLoader {
     return decodeTreeBlob(id, await this.loadPlaintext(id), decodeTree);
   }
 
-  /** `load`, for a tree whose entries may be written again unchanged into a new tree (see decodeTreeForReuse). */
-  async loadForReuse(id: Buffer): Promise<TreeNode[]> {
-    return decodeTreeBlob(id, await this.loadPlaintext(id), decodeTreeForReuse);
-  }
-
   /**
-   * The tree for a backup's walk beside it: its entries located in its bytes when it is in encodeTree's
-   * layout (see locateCanonicalEntries), each read only when asked for; otherwise read whole, as by loadForReuse.
+   * A tree for a backup's walk beside it, whose entries may be written again unchanged into a new tree:
+   * located in its bytes when it is in encodeTree's layout (see locateCanonicalEntries), and its nodes
+   * (see decodeTreeForReuse), read whole when first asked for.
    */
-  async loadLocated(id: Buffer): Promise<{ located: LocatedEntries; nodes(): TreeNode[] } | { located: undefined; nodes(): TreeNode[] }> {
+  async loadLocated(id: Buffer): Promise<{ located: LocatedEntries | undefined; nodes(): TreeNode[] }> {
     const plaintext = await this.loadPlaintext(id);
-    const located = locateCanonicalEntries(plaintext);
-    if (!located) {
-      const nodes = decodeTreeBlob(id, plaintext, decodeTreeForReuse);
-      return { located, nodes: () => nodes };
-    }
     let nodes: TreeNode[] | undefined;
-    return { located, nodes: () => (nodes ??= decodeTreeBlob(id, plaintext, decodeTreeForReuse)) };
+    return { located: locateCanonicalEntries(plaintext), nodes: () => (nodes ??= decodeTreeBlob(id, plaintext, decodeTreeForReuse)) };
   }
 
   private async loadPlaintext(id: Buffer): Promise<Buffer> {
