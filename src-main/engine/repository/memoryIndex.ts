@@ -121,6 +121,40 @@ export class MemoryIndex {
     return this.lengths[entry] as number;
   }
 
+  /*
+   * Entry `entry`'s fields one at a time, for callers that handle many blobs: a location object with its
+   * own copy of the id per blob was most of what a restore's main thread allocated per small file.
+   */
+
+  /** The number of entry `entry`'s pack (see packName): a number to group blobs by, where its name is a string. */
+  packNumberOf(entry: number): number {
+    return this.packOf[entry] as number;
+  }
+
+  packName(pack: number): string {
+    return this.packNames[pack] as string;
+  }
+
+  offsetOf(entry: number): number {
+    return this.offsets[entry] as number;
+  }
+
+  rawLengthOf(entry: number): number {
+    return this.rawLengths[entry] as number;
+  }
+
+  isCompressed(entry: number): boolean {
+    return ((this.flags[entry] as number) & FLAG_COMPRESSED) !== 0;
+  }
+
+  /** Copies entry `entry`'s id into `target` from `at`. */
+  copyId(entry: number, target: Uint8Array, at: number): void {
+    // Byte by byte: a view to copy from (Buffer#copy makes one too) was an object per id.
+    const { ids } = this;
+    const from = entry * BLOB_ID_LENGTH;
+    for (let i = 0; i < BLOB_ID_LENGTH; i++) target[at + i] = ids[from + i] as number;
+  }
+
   /**
    * The entry numbers of each pack's blobs, in the order added, for every pack that has any: 4 bytes a
    * blob, where a list of locations held some 200 (an object and a copy of its id).

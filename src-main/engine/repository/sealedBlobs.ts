@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import binding from 'zstd-napi/binding.js';
 import { NonceKind, TAG_LENGTH, makeNonce, openInto } from '../crypto/aead.js';
-import { BLOB_ID_LENGTH, computeBlobId } from '../crypto/blobId.js';
+import { computeBlobId } from '../crypto/blobId.js';
 
 /**
  * One sealed blob inside a buffer of sealed bytes handed to another thread: where it sits there, and
@@ -18,31 +18,8 @@ export interface SealedBlob {
   readonly offset: number;
   readonly compressed: boolean;
   readonly rawLength: number;
-  /** In a message of many blobs, a view of one buffer they share (see PackedIds). */
+  /** Its own copy, or a view of a packed table's ids (see PackedChunk). */
   readonly id: Uint8Array;
-}
-
-/**
- * Blob ids for SealedBlobs, copied side by side into one buffer of their own. The views of one buffer in a
- * message travel as that buffer once; an ArrayBuffer per id (as `new Uint8Array(id)` makes) cost an
- * allocation on each side and their sweeping, 83,330 of each in a check --read-data of the linux tree.
- * Never views of a larger buffer (the index's, or Node's Buffer pool), which would travel whole.
- */
-export class PackedIds {
-  private readonly bytes: Uint8Array;
-  private used = 0;
-
-  constructor(count: number) {
-    this.bytes = new Uint8Array(count * BLOB_ID_LENGTH);
-  }
-
-  /** A copy of `id` in the shared buffer, which has room for the `count` ids it was made for. */
-  add(id: Uint8Array): Uint8Array {
-    const at = this.used;
-    this.bytes.set(id, at);
-    this.used += BLOB_ID_LENGTH;
-    return this.bytes.subarray(at, at + BLOB_ID_LENGTH);
-  }
 }
 
 /** Why a sealed blob could not be opened; the thread that asked names the blob and its pack. */

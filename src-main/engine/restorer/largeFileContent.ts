@@ -1,5 +1,6 @@
 import { HindsightError } from '../../../src-shared/errors.js';
-import { gatherSealedBlobs, type SealedBlobs } from '../repository/blobBatch.js';
+import { gatherSealedBlobs, gatheredRow, type SealedBlobs } from '../repository/blobBatch.js';
+import { sealedBlobAt } from '../workers/packedChunks.js';
 import type { Repository } from '../repository/repository.js';
 import type { FilePiece } from '../workers/fileWriter.js';
 import type { LargeFileWriting } from './fileWriterPool.js';
@@ -89,9 +90,9 @@ async function gatherSegment(repository: Repository, ids: readonly Buffer[], fir
   try {
     for (const id of ids.slice(first, end)) {
       const zeros = options.zeroChunks.lengthOf(id);
-      const blob = zeros === undefined ? gathered.blobs.get(repository.index.entryOf(id)) : undefined;
+      const row = zeros === undefined ? gatheredRow(gathered, repository.index.entryOf(id)) : -1;
       if (zeros !== undefined) pieces.push({ zeros });
-      else if (blob) pieces.push({ blob });
+      else if (row >= 0) pieces.push({ blob: sealedBlobAt(gathered.table, row) });
       else pieces.push({ bytes: await repository.loadBlob(id) });
     }
   } catch (err) {

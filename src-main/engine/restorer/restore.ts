@@ -16,8 +16,7 @@ import { TreeLoader } from '../snapshot/treeLoader.js';
 import { findPath } from '../snapshot/treePath.js';
 import type { WriteRequest } from '../workers/fileWriter.js';
 import { PackedFilesBuilder, type FileToWrite } from '../workers/packedFiles.js';
-import { gatherSealedBlobs, loadBlobs } from '../repository/blobBatch.js';
-import type { SealedBlob } from '../repository/sealedBlobs.js';
+import { gatherSealedBlobs, gatheredRow, loadBlobs } from '../repository/blobBatch.js';
 import { DirectWriter } from '../directWrites.js';
 import { SharedBufferPool } from '../sharedBufferPool.js';
 import { sameMicrosecond, utimesSeconds } from './fileTimes.js';
@@ -67,6 +66,7 @@ export interface RestoreResult {
 }
 
 const SLASH = Buffer.from('/');
+const SLASH_BYTE = 0x2f;
 const SYMLINK_LIMIT = 4096;
 /** Files up to this size are restored in batches by the writer threads; larger ones stream chunk by chunk. */
 const SMALL_FILE = 1024 * 1024;
@@ -102,6 +102,34 @@ interface SmallFiles {
 interface PlacedFile extends Pending {
   readonly dir: Buffer;
   readonly fresh: boolean;
+}
+
+/**
+ * The names a folder's tree lists more than once (latin1 strings), or undefined when none is: in a tree
+ * whose names ascend, as encodeTree writes them, with a comparison of neighbours instead of a string per
+ * name in a map (two per file of the ~6 strings restoreEntries made per entry).
+ */
+function repeatedNames(nodes: readonly TreeNode[]): Set<string> | undefined {
+  let ascending = true;
+  for (let i = 1; i < nodes.length && ascending; i++) ascending = Buffer.compare((nodes[i - 1] as TreeNode).name, (nodes[i] as TreeNode).name) < 0;
+  if (ascending) return undefined;
+  const seen = new Set<string>();
+  const repeated = new Set<string>();
+  for (const node of nodes) {
+    const name = node.name.toString('latin1');
+    if (seen.has(name)) repeated.add(name);
+    seen.add(name);
+  }
+  return repeated;
+}
+
+/** `name` inside the folder `dir`, as bytes: one allocation, where Buffer.concat took an array of the parts as well. */
+function pathIn(dir: Buffer, name: Buffer): Buffer {
+  const path = Buffer.allocUnsafe(dir.length + 1 + name.length);
+  dir.copy(path, 0);
+  path[dir.length] = SLASH_BYTE;
+  name.copy(path, dir.length + 1);
+  return path;
 }
 
 /**
@@ -268,22 +296,24 @@ class RestoreRun {
   }
 
   private async restoreEntries(dir: Buffer, relative: string, nodes: readonly TreeNode[], selected: boolean): Promise<void> {
-    const seen = new Map<string, number>();
-    for (const node of nodes) seen.set(node.name.toString('latin1'), (seen.get(node.name.toString('latin1')) ?? 0) + 1);
+    const repeated = repeatedNames(nodes);
+    // Paths relative to what is restored are for the include and exclude patterns only.
+    const filtering = this.include !== undefined || this.exclude !== undefined;
     const files: Pending[] = [];
     const subdirs: { path: Buffer; relative: string; node: TreeNode; selected: boolean }[] = [];
-    for (const node of nodes) {
-      const path = Buffer.concat([dir, SLASH, node.name]);
+    for (let i = 0; i < nodes.length; i++) {
+      const node = nodes[i] as TreeNode;
+      const path = pathIn(dir, node.name);
       const unsafe = unsafeNameReason(node.name);
       if (unsafe) {
         this.problem(dir, `refused an entry with an unsafe name (${unsafe}): "${displayName(node.name)}"`);
         continue;
       }
-      if ((seen.get(node.name.toString('latin1')) ?? 0) > 1) {
+      if (repeated?.has(node.name.toString('latin1'))) {
         this.problem(path, 'refused: the snapshot lists this name more than once in the same folder');
         continue;
       }
-      const childRelative = relative === '' ? node.name.toString() : `${relative}/${node.name.toString()}`;
+      const childRelative = !filtering ? '' : relative === '' ? node.name.toString() : `${relative}/${node.name.toString()}`;
       const isDir = node.type === 'dir';
       if (this.exclude?.ignores(isDir ? `${childRelative}/` : childRelative)) continue;
       const included = selected || !this.include || this.include.ignores(isDir ? `${childRelative}/` : childRelative);
@@ -320,7 +350,11 @@ class RestoreRun {
     // spin on its lock (see smallBatches).
     const smallBytes = small.reduce((sum, file) => sum + file.node.size, 0);
     if (!this.batchHasRoom(small.length, smallBytes)) await this.flushSmallFiles();
-    for (const file of small) await this.gatherSmallFile(dir, file);
+    for (const file of small) {
+      // Awaited only when the batch is full: a promise and an await per file were the main thread's garbage.
+      if (!this.batchHasRoom(1, file.node.size)) await this.flushSmallFiles();
+      this.gatherSmallFile(dir, file);
+    }
     await mapConcurrent(
       files.filter((file) => file.node.size > SMALL_FILE),
       this.largeFilesAtOnce,
@@ -375,9 +409,8 @@ class RestoreRun {
     return true;
   }
 
-  /** Adds a small file to the batch being gathered, sending the batch first if it is full. */
-  private async gatherSmallFile(dir: Buffer, file: Pending): Promise<void> {
-    if (!this.batchHasRoom(1, file.node.size)) await this.flushSmallFiles();
+  /** Adds a small file to the batch being gathered, which has room for it (see batchHasRoom). */
+  private gatherSmallFile(dir: Buffer, file: Pending): void {
     const last = this.gathering.groups[this.gathering.groups.length - 1];
     if (last?.dir === dir) last.files.push(file);
     else this.gathering.groups.push({ dir, files: [file] });
@@ -424,28 +457,39 @@ class RestoreRun {
       // In a folder this restore created, nothing can be in the way: no need to look.
       const fresh = this.created.has(dir.toString('latin1'));
       const writable = fresh ? files : (await mapConcurrent(files, 8, async (file) => ((await this.mayWrite(file.path, file.node)) ? file : undefined))).filter((file): file is Pending => file !== undefined);
-      for (const file of writable) wanted.push({ ...file, dir, fresh });
+      for (let i = 0; i < writable.length; i++) {
+        const { path, node } = writable[i] as Pending;
+        wanted.push({ path, node, dir, fresh });
+      }
     }
     const gathered = await gatherSealedBlobs(this.repository, wanted.flatMap((file) => file.node.content ?? []), this.sealedBuffers);
     try {
-      const batch = new PackedFilesBuilder();
+      const batch = new PackedFilesBuilder(gathered.table);
       const writing: PlacedFile[] = [];
       const unread: PlacedFile[] = [];
       // The files' chunks in the order they were asked for, so each one's index entry is known.
       let asked = 0;
-      for (const file of wanted) {
-        const blobs = (file.node.content ?? []).map(() => gathered.blobs.get(gathered.entries[asked++] as number));
-        if (blobs.some((blob) => blob === undefined)) unread.push(file);
-        else {
-          batch.add(this.fileToWrite(file), blobs as SealedBlob[]);
+      for (let i = 0; i < wanted.length; i++) {
+        const file = wanted[i] as PlacedFile;
+        const chunks = file.node.content?.length ?? 0;
+        let allRead = true;
+        for (let k = 0; k < chunks && allRead; k++) allRead = gatheredRow(gathered, gathered.entries[asked + k] as number) >= 0;
+        if (allRead) {
+          batch.add(this.fileToWrite(file));
+          for (let k = 0; k < chunks; k++) batch.chunk(gatheredRow(gathered, gathered.entries[asked + k] as number));
           writing.push(file);
-        }
+        } else unread.push(file);
+        asked += chunks;
       }
       const { errors, unopened } = batch.count > 0 ? await this.fileWriters().write(batch.build(), gathered) : { errors: [], unopened: [] };
       const notOpened = new Set(unopened);
-      for (const [i, file] of writing.entries()) {
+      for (let i = 0; i < writing.length; i++) {
+        const file = writing[i] as PlacedFile;
         if (notOpened.has(i)) unread.push(file);
-        else await this.smallFileWritten(file, errors[i]);
+        else {
+          const attributes = this.smallFileWritten(file, errors[i]);
+          if (attributes) await attributes;
+        }
       }
       if (unread.length > 0) await this.restoreLoadedFiles(unread);
     } finally {
@@ -498,19 +542,25 @@ class RestoreRun {
     };
   }
 
-  /** Counts a small file the writers answered for: written (then its extended attributes), or a problem. */
-  private async smallFileWritten(file: Pending, error: string | undefined): Promise<void> {
+  /**
+   * Counts a small file the writers answered for: written (then its extended attributes), or a problem.
+   * Awaits only for extended attributes: a promise and an await per file were garbage on the main thread.
+   */
+  private smallFileWritten(file: Pending, error: string | undefined): Promise<void> | undefined {
     this.meter.counts.bytesDone += file.node.size;
     if (error) {
       this.problem(file.path, error);
-      return;
+      return undefined;
     }
     this.counts.filesRestored += 1;
     this.counts.bytesWritten += file.node.size;
     this.meter.counts.filesDone += 1;
-    if (file.node.xattrs) await this.applyXattrs(file.path, file.node);
-    this.applyBirthtime(file.path, file.node);
     if (file.node.flags) this.flagged.push(file);
+    if (!file.node.xattrs) {
+      this.applyBirthtime(file.path, file.node);
+      return undefined;
+    }
+    return this.applyXattrs(file.path, file.node).then(() => this.applyBirthtime(file.path, file.node));
   }
 
   /** Whether the overwrite policy lets a file be written at `path`; counts and reports the ones it does not. */

@@ -18,15 +18,33 @@ export function chunkTable(count: number): PackedChunks {
 }
 
 /** Writes `blob` as chunk number `index`. */
-export function putChunk({ chunks, ids }: PackedChunks, index: number, blob: SealedBlob): void {
+export function putChunk(packed: PackedChunks, index: number, blob: SealedBlob): void {
+  putChunkFields(packed, index, blob.key, blob.at, blob.length, blob.offset, blob.compressed, blob.rawLength);
+  packed.ids.set(blob.id, BLOB_ID_LENGTH * index);
+}
+
+/** Writes chunk number `index`'s fields as SealedBlob names them; its id is the caller's to put at BLOB_ID_LENGTH * index of `ids`. */
+export function putChunkFields({ chunks }: PackedChunks, index: number, key: number, at: number, length: number, offset: number, compressed: boolean, rawLength: number): void {
   const c = CHUNK_FIELDS * index;
-  chunks[c + ChunkField.key] = blob.key;
-  chunks[c + ChunkField.at] = blob.at;
-  chunks[c + ChunkField.length] = blob.length;
-  chunks[c + ChunkField.offset] = blob.offset;
-  chunks[c + ChunkField.compressed] = blob.compressed ? 1 : 0;
-  chunks[c + ChunkField.rawLength] = blob.rawLength;
-  ids.set(blob.id, BLOB_ID_LENGTH * index);
+  chunks[c + ChunkField.key] = key;
+  chunks[c + ChunkField.at] = at;
+  chunks[c + ChunkField.length] = length;
+  chunks[c + ChunkField.offset] = offset;
+  chunks[c + ChunkField.compressed] = compressed ? 1 : 0;
+  chunks[c + ChunkField.rawLength] = rawLength;
+}
+
+/** Copies chunk `from` of `source` to chunk `to` of `target`. */
+export function copyChunk(source: PackedChunks, from: number, target: PackedChunks, to: number): void {
+  // Element by element: views to copy from with `set` were two objects per chunk.
+  for (let i = 0; i < CHUNK_FIELDS; i++) target.chunks[CHUNK_FIELDS * to + i] = source.chunks[CHUNK_FIELDS * from + i] as number;
+  for (let i = 0; i < BLOB_ID_LENGTH; i++) target.ids[BLOB_ID_LENGTH * to + i] = source.ids[BLOB_ID_LENGTH * from + i] as number;
+}
+
+/** Chunk `index` as a SealedBlob of its own: plain data (with a copy of its id), for a message of objects. */
+export function sealedBlobAt(packed: PackedChunks, index: number): SealedBlob {
+  const chunk = new PackedChunk(packed).moveTo(index);
+  return { key: chunk.key, at: chunk.at, length: chunk.length, offset: chunk.offset, compressed: chunk.compressed, rawLength: chunk.rawLength, id: chunk.id.slice() };
 }
 
 /**

@@ -1,5 +1,4 @@
-import type { SealedBlob } from '../repository/sealedBlobs.js';
-import { chunkTable, putChunk, type PackedChunks } from './packedChunks.js';
+import { chunkTable, copyChunk, type PackedChunks } from './packedChunks.js';
 
 /**
  * Small files for a writer thread, with where their chunks lie sealed in the batch's buffer, packed into
@@ -40,20 +39,32 @@ export interface FileToWrite {
   readonly mtime: number;
 }
 
-/** Collects files and their sealed chunks into PackedFiles. */
+/**
+ * Collects files and their sealed chunks into PackedFiles: a file (`add`), then its chunks (`chunk`), each
+ * a row of `source`, the table of the blobs gathered for the batch (see gatherSealedBlobs).
+ */
 export class PackedFilesBuilder {
-  private readonly files: { file: FileToWrite; chunks: readonly SealedBlob[] }[] = [];
+  private readonly files: FileToWrite[] = [];
+  /** Each file's chunks as rows of `source`, all files' in order, and where each file's first is. */
+  private readonly rows: number[] = [];
+  private readonly firstRows: number[] = [];
   private nameBytes = 0;
-  private chunkCount = 0;
+
+  constructor(private readonly source: PackedChunks) {}
 
   get count(): number {
     return this.files.length;
   }
 
-  add(file: FileToWrite, chunks: readonly SealedBlob[]): void {
-    this.files.push({ file, chunks });
+  add(file: FileToWrite): void {
+    this.files.push(file);
+    this.firstRows.push(this.rows.length);
     this.nameBytes += file.path.length + (file.temp?.length ?? 0);
-    this.chunkCount += chunks.length;
+  }
+
+  /** Adds row `row` of the source table as the next chunk of the file added last. */
+  chunk(row: number): void {
+    this.rows.push(row);
   }
 
   build(): PackedFiles {
@@ -61,10 +72,11 @@ export class PackedFilesBuilder {
     const names = new Uint8Array(this.nameBytes);
     const nameEnds = new Uint32Array(2 * count);
     const fields = new Float64Array(FILE_FIELDS * count);
-    const { chunks, ids } = chunkTable(this.chunkCount);
+    const table = chunkTable(this.rows.length);
+    for (let chunk = 0; chunk < this.rows.length; chunk++) copyChunk(this.source, this.rows[chunk] as number, table, chunk);
     let at = 0;
-    let chunk = 0;
-    for (const [i, { file, chunks: sealed }] of this.files.entries()) {
+    for (let i = 0; i < count; i++) {
+      const file = this.files[i] as FileToWrite;
       names.set(file.path, at);
       at += file.path.length;
       nameEnds[2 * i] = at;
@@ -73,17 +85,17 @@ export class PackedFilesBuilder {
         at += file.temp.length;
       }
       nameEnds[2 * i + 1] = at;
+      const first = this.firstRows[i] as number;
       const f = FILE_FIELDS * i;
       fields[f + FileField.size] = file.size;
       fields[f + FileField.mode] = file.mode;
       fields[f + FileField.uid] = file.owner?.uid ?? NO_OWNER;
       fields[f + FileField.gid] = file.owner?.gid ?? NO_OWNER;
       fields[f + FileField.mtime] = file.mtime;
-      fields[f + FileField.firstChunk] = chunk;
-      fields[f + FileField.chunkCount] = sealed.length;
-      for (const blob of sealed) putChunk({ chunks, ids }, chunk++, blob);
+      fields[f + FileField.firstChunk] = first;
+      fields[f + FileField.chunkCount] = (i + 1 < count ? (this.firstRows[i + 1] as number) : this.rows.length) - first;
     }
-    return { count, names, nameEnds, fields, chunks, ids };
+    return { count, names, nameEnds, fields, chunks: table.chunks, ids: table.ids };
   }
 }
 
