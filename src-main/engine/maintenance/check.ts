@@ -4,7 +4,7 @@ import { stopIfAborted } from '../interruption.js';
 import { ProgressMeter } from '../progressMeter.js';
 import { EventLoopTurns } from '../eventLoopTurns.js';
 import { DEFAULT_REPACK_BELOW } from './prune.js';
-import type { BlobLocation } from '../repository/memoryIndex.js';
+import type { MemoryIndex } from '../repository/memoryIndex.js';
 import type { Repository } from '../repository/repository.js';
 import { CHECK_ADVICE, damaged } from '../repository/repositoryError.js';
 import { ByteBudget } from '../concurrency.js';
@@ -117,12 +117,12 @@ export async function checkRepository(repository: Repository, options: CheckOpti
       continue;
     }
     if (actual !== size) packErrors.push({ kind: 'pack-size', message: `pack ${name.slice(0, 16)} has ${actual} bytes, the index says ${size} (truncated or replaced)` });
-    for (const entry of entries) {
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i] as number;
+      if (index.offsetOf(entry) + index.lengthOf(entry) <= actual) continue;
       const blob = index.location(entry);
-      if (blob.offset + blob.length > actual) {
-        packErrors.push({ kind: 'blob-beyond-pack', message: `blob ${blob.id.toString('hex').slice(0, 16)} is indexed at bytes ${blob.offset}–${blob.offset + blob.length} of pack ${name.slice(0, 16)}, which has only ${actual}` });
-        badBlobs.set(blob.id.toString('hex'), 'blob-beyond-pack');
-      }
+      packErrors.push({ kind: 'blob-beyond-pack', message: `blob ${blob.id.toString('hex').slice(0, 16)} is indexed at bytes ${blob.offset}–${blob.offset + blob.length} of pack ${name.slice(0, 16)}, which has only ${actual}` });
+      badBlobs.set(blob.id.toString('hex'), 'blob-beyond-pack');
     }
   }
   const unreferencedPacks = [...stored.keys()].filter((name) => !repository.index.hasPack(name)).sort();
@@ -278,28 +278,31 @@ async function readData(
   const slots = new ByteBudget(verifiers.size);
   const checking = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
-  const blobDamaged = (blob: BlobLocation, reason: string) => {
-    badBlobs.set(blob.id.toString('hex'), 'blob-damaged');
-    damage.set(blob.id.toString('hex'), reason);
+  const { index } = repository;
+  const idOf = (entry: number) => index.location(entry).id.toString('hex');
+  const blobDamaged = (entry: number, reason: string) => {
+    badBlobs.set(idOf(entry), 'blob-damaged');
+    damage.set(idOf(entry), reason);
   };
   try {
     for (const name of selected) {
       stopIfAborted(signal, INTERRUPTED);
-      const blobs = Array.from(byPack.get(name) ?? NO_ENTRIES, (entry) => repository.index.location(entry));
+      const entries = byPack.get(name) ?? NO_ENTRIES;
       try {
         // Matched by offset: a blob's place in a pack is its own. (A set of "id@offset+length" strings cost
         // two hex ids and two joins per blob.)
         const listed = new Map((await repository.readPackHeader(name)).map((b) => [b.offset, b]));
-        for (const blob of blobs) {
-          const there = listed.get(blob.offset);
-          if (there === undefined || there.length !== blob.length || !there.id.equals(blob.id)) {
-            errors.push({ kind: 'pack-header', message: `pack ${name.slice(0, 16)}: its header does not list blob ${blob.id.toString('hex').slice(0, 16)} where the index puts it` });
+        for (let i = 0; i < entries.length; i++) {
+          const entry = entries[i] as number;
+          const there = listed.get(index.offsetOf(entry));
+          if (there === undefined || there.length !== index.lengthOf(entry) || !index.idEquals(entry, there.id)) {
+            errors.push({ kind: 'pack-header', message: `pack ${name.slice(0, 16)}: its header does not list blob ${idOf(entry).slice(0, 16)} where the index puts it` });
           }
         }
       } catch (err) {
         errors.push({ kind: 'pack-header', message: `pack ${name.slice(0, 16)}: ${problemText(err)}` });
       }
-      const pieces = piecesOf(badBlobs.size === 0 ? blobs : blobs.filter((blob) => !badBlobs.has(blob.id.toString('hex'))));
+      const pieces = piecesOf(index, badBlobs.size === 0 ? entries : entries.filter((entry) => !badBlobs.has(idOf(entry))));
       let piecesLeft = pieces.length;
       const pieceDone = (bytes: number) => {
         meter.counts.bytesDone += bytes;
@@ -314,17 +317,17 @@ async function readData(
         if (failure) break;
         const range = { offset: piece.start, length: piece.end - piece.start };
         const running: Promise<void> = verifiers
-          .verify(range.length, (into) => readRangeInto(repository.backend, { type: 'data', name }, range, into), repository.packKey(name), piece.blobs, piece.start)
+          .verify(range.length, (into) => readRangeInto(repository.backend, { type: 'data', name }, range, into), repository.packKey(name), index, piece.entries, piece.start)
           .then((answer) => {
             if ('unreadable' in answer) {
-              for (const blob of piece.blobs) blobDamaged(blob, `the pack could not be read: ${problemText(answer.unreadable)}`);
+              for (const entry of piece.entries) blobDamaged(entry, `the pack could not be read: ${problemText(answer.unreadable)}`);
               pieceDone(0);
               return;
             }
-            blobsRead += piece.blobs.length - answer.problems.length;
-            for (const { index, problem } of answer.problems) {
-              const blob = piece.blobs[index] as BlobLocation;
-              blobDamaged(blob, problemText(damaged(`Blob ${blob.id.toString('hex').slice(0, 16)} in pack data/${name}`, problem)));
+            blobsRead += piece.entries.length - answer.problems.length;
+            for (const { index: at, problem } of answer.problems) {
+              const entry = piece.entries[at] as number;
+              blobDamaged(entry, problemText(damaged(`Blob ${idOf(entry).slice(0, 16)} in pack data/${name}`, problem)));
             }
             pieceDone(range.length);
           })
@@ -348,15 +351,23 @@ async function readData(
   return { packsRead, blobsRead };
 }
 
-/** A pack's blobs in offset order, in pieces of at most PIECE bytes (a larger blob alone). */
-function piecesOf(blobs: readonly BlobLocation[]): { start: number; end: number; blobs: BlobLocation[] }[] {
-  const pieces: { start: number; end: number; blobs: BlobLocation[] }[] = [];
-  for (const blob of [...blobs].sort((a, b) => a.offset - b.offset)) {
+/**
+ * A pack's blobs (index entries) in offset order, in pieces of at most PIECE bytes (a larger blob alone).
+ * Entries, their fields read from the index where needed: a location object per blob, with a copy of its
+ * id, was the largest part of what check --read-data allocated on its main thread.
+ */
+function piecesOf(index: MemoryIndex, entries: Uint32Array): { start: number; end: number; entries: number[] }[] {
+  const pieces: { start: number; end: number; entries: number[] }[] = [];
+  const sorted = Uint32Array.from(entries).sort((a, b) => index.offsetOf(a) - index.offsetOf(b));
+  for (let i = 0; i < sorted.length; i++) {
+    const entry = sorted[i] as number;
+    const offset = index.offsetOf(entry);
+    const end = offset + index.lengthOf(entry);
     const last = pieces.at(-1);
-    if (last && blob.offset + blob.length - last.start <= PIECE) {
-      last.blobs.push(blob);
-      last.end = Math.max(last.end, blob.offset + blob.length);
-    } else pieces.push({ start: blob.offset, end: blob.offset + blob.length, blobs: [blob] });
+    if (last && end - last.start <= PIECE) {
+      last.entries.push(entry);
+      last.end = Math.max(last.end, end);
+    } else pieces.push({ start: offset, end, entries: [entry] });
   }
   return pieces;
 }

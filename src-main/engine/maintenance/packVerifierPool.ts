@@ -2,8 +2,8 @@ import type { KeyObject } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { BLOB_ID_LENGTH } from '../crypto/blobId.js';
 import { ByteBudget } from '../concurrency.js';
-import type { BlobLocation } from '../repository/memoryIndex.js';
-import { CHUNK_FIELDS, putChunk, type PackedChunks } from '../workers/packedChunks.js';
+import type { MemoryIndex } from '../repository/memoryIndex.js';
+import { CHUNK_FIELDS, putChunkFields, type PackedChunks } from '../workers/packedChunks.js';
 import type { PackVerifierData, VerifyRequest, VerifyResults } from '../workers/packVerifier.js';
 import { WorkerPool } from '../workers/workerPool.js';
 
@@ -43,20 +43,25 @@ export class PackVerifierPool {
 
   /**
    * Reads `length` bytes of a pack from its offset `start` into a shared buffer with `read`, then checks
-   * `blobs` (sealed with `key`) in them: the blobs that failed, by their place in `blobs`, or what `read`
-   * threw.
+   * the blobs `entries` of `index` (sealed with `key`) in them: the blobs that failed, by their place in
+   * `entries`, or what `read` threw.
    */
-  async verify(length: number, read: (into: Uint8Array) => Promise<Uint8Array>, key: KeyObject, blobs: readonly BlobLocation[], start: number): Promise<VerifyResults | { readonly unreadable: unknown }> {
+  async verify(length: number, read: (into: Uint8Array) => Promise<Uint8Array>, key: KeyObject, index: MemoryIndex, entries: readonly number[], start: number): Promise<VerifyResults | { readonly unreadable: unknown }> {
     await this.slots.acquire(1);
-    const slot = this.slotFor(length, blobs.length);
+    const slot = this.slotFor(length, entries.length);
     try {
       try {
         await read(new Uint8Array(slot.bytes, 0, length));
       } catch (unreadable) {
         return { unreadable };
       }
-      for (const [i, blob] of blobs.entries()) putChunk(slot.table, i, { key: 0, at: blob.offset - start, length: blob.length, offset: blob.offset, compressed: blob.compressed, rawLength: blob.rawLength, id: blob.id });
-      return await this.pool.ask({ shared: slot.bytes, length, keys: [key], blobs: slot.table, count: blobs.length }, []);
+      for (let i = 0; i < entries.length; i++) {
+        const entry = entries[i] as number;
+        const offset = index.offsetOf(entry);
+        putChunkFields(slot.table, i, 0, offset - start, index.lengthOf(entry), offset, index.isCompressed(entry), index.rawLengthOf(entry));
+        index.copyId(entry, slot.table.ids, BLOB_ID_LENGTH * i);
+      }
+      return await this.pool.ask({ shared: slot.bytes, length, keys: [key], blobs: slot.table, count: entries.length }, []);
     } finally {
       this.free.push(slot);
       this.slots.release(1);

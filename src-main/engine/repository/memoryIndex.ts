@@ -147,6 +147,11 @@ export class MemoryIndex {
     return ((this.flags[entry] as number) & FLAG_COMPRESSED) !== 0;
   }
 
+  /** Whether entry `entry`'s id is `id`. */
+  idEquals(entry: number, id: Uint8Array): boolean {
+    return id.byteLength === BLOB_ID_LENGTH && this.idIs(entry, id, 0);
+  }
+
   /** Copies entry `entry`'s id into `target` from `at`. */
   copyId(entry: number, target: Uint8Array, at: number): void {
     // Byte by byte: a view to copy from (Buffer#copy makes one too) was an object per id.

@@ -172,8 +172,12 @@ function encodeXattr(xattr: TreeXattr): Record<string, string> {
   return xattr.blob ? { name: xattr.name, blob: xattr.blob.toString('hex') } : { name: xattr.name, value: (xattr.value as Buffer).toString('base64') };
 }
 
+const NO_BLOBS: readonly Buffer[] = [];
+
 /** The data blobs an entry refers to: its content's chunks, then the values of large extended attributes. */
-export function dataBlobsOf(node: TreeNode): Buffer[] {
+export function dataBlobsOf(node: TreeNode): readonly Buffer[] {
+  // The content itself where there is nothing to add: a copy per entry was garbage in every walk.
+  if (!node.xattrs) return node.content ?? NO_BLOBS;
   const blobs = node.content ? [...node.content] : [];
   for (const xattr of node.xattrs ?? []) if (xattr.blob) blobs.push(xattr.blob);
   return blobs;

@@ -12,15 +12,9 @@ export interface PackedChunks {
 const ChunkField = { key: 0, at: 1, length: 2, offset: 3, compressed: 4, rawLength: 5 } as const;
 export const CHUNK_FIELDS = 6;
 
-/** Room for `count` chunks, for putChunk to fill. */
+/** Room for `count` chunks, for putChunkFields to fill. */
 export function chunkTable(count: number): PackedChunks {
   return { chunks: new Float64Array(CHUNK_FIELDS * count), ids: new Uint8Array(BLOB_ID_LENGTH * count) };
-}
-
-/** Writes `blob` as chunk number `index`. */
-export function putChunk(packed: PackedChunks, index: number, blob: SealedBlob): void {
-  putChunkFields(packed, index, blob.key, blob.at, blob.length, blob.offset, blob.compressed, blob.rawLength);
-  packed.ids.set(blob.id, BLOB_ID_LENGTH * index);
 }
 
 /** Writes chunk number `index`'s fields as SealedBlob names them; its id is the caller's to put at BLOB_ID_LENGTH * index of `ids`. */
