@@ -49,6 +49,18 @@ test('lookups return exactly what was added, and unknown ids are absent', () => 
     const entries = byPack.get(pack.toString('hex'));
     assert.deepEqual(entries && [...entries].map((entry) => index.location(entry)), blobs.map((blob) => ({ ...blob, id: Buffer.from(blob.id), pack: pack.toString('hex') })));
     assert.deepEqual(entries && [...entries].map((entry) => index.lengthOf(entry)), blobs.map((blob) => blob.length));
+    // Each field alone, as the location has it.
+    for (const entry of entries ?? []) {
+      const location = index.location(entry);
+      assert.equal(index.packName(index.packNumberOf(entry)), location.pack);
+      assert.deepEqual([index.offsetOf(entry), index.rawLengthOf(entry), index.isCompressed(entry)], [location.offset, location.rawLength, location.compressed]);
+      const copy = new Uint8Array(40);
+      index.copyId(entry, copy, 5);
+      assert.deepEqual(Buffer.from(copy.subarray(5, 37)), location.id);
+      assert.ok(index.idEquals(entry, location.id));
+      assert.equal(index.idEquals(entry, randomBytes(32)), false);
+      assert.equal(index.idEquals(entry, location.id.subarray(0, 31)), false);
+    }
   }
 });
 
