@@ -1,12 +1,8 @@
-import { readdirSync } from 'node:fs';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { childPath } from '../archiver/childPath.js';
 import { ExcludeRules, type ExcludeOptions } from '../archiver/excludes.js';
-import { PackedStat } from '../archiver/entryStat.js';
-import { joinNames, lstatEntries } from '../archiver/folderStats.js';
+import { listFolder } from '../archiver/listFolder.js';
 import { scanSources, type ScanTotals } from '../archiver/scanner.js';
-import { readXattrs } from '../metadata/xattrs.js';
-import { readFlags, type FileFlags } from '../metadata/fileFlags.js';
+import type { FileFlags } from '../metadata/fileFlags.js';
 
 export interface WalkWorkerData {
   /** Where list requests arrive and their answers go. */
@@ -62,6 +58,11 @@ export interface ListReplies {
   readonly replies: readonly ListReply[];
 }
 
+/** Posted once, when the thread has loaded and listens for ListRequests. */
+export interface ListerReady {
+  readonly ready: true;
+}
+
 export interface ListedXattrs {
   readonly at: number;
   readonly xattrs?: readonly { readonly name: string; readonly value: Uint8Array }[];
@@ -87,55 +88,12 @@ export type WalkMessage = { readonly type: 'totals'; readonly totals: ScanTotals
 const { port } = workerData as WalkWorkerData;
 
 port.on('message', ({ requests }: ListRequests) => {
-  const replies = requests.map(list);
+  const replies = requests.map(listFolder);
   const transfer = replies.flatMap((reply) => ('names' in reply ? [reply.names.buffer, reply.ends.buffer, reply.stats.buffer] : []));
   port.postMessage({ replies } satisfies ListReplies, transfer as ArrayBuffer[]);
 });
-
-function list({ id, folder, only, xattrs: withXattrs, flags: withFlags }: ListRequest): ListReply {
-  const path = Buffer.from(folder, 'latin1');
-  let names: Buffer[];
-  try {
-    names = readdirSync(path, { encoding: 'buffer' }).sort(Buffer.compare);
-  } catch (err) {
-    return { id, failed: errorInfo(err) };
-  }
-  if (only !== undefined) names = names.filter((name) => name.toString('latin1') === only);
-  const listed = joinNames(names);
-  const { stats, errors: failures } = lstatEntries(path, names, listed);
-  const errors: (ErrorInfo | null)[] = [];
-  const xattrs: ListedXattrs[] = [];
-  const flags: ListedFlags[] = [];
-  for (const [i, name] of names.entries()) {
-    const failure = failures[i];
-    errors.push(failure ? errorInfo(failure) : null);
-    if (failure || (!withFlags && !withXattrs)) continue;
-    const entry = childPath(path, name);
-    const stat = PackedStat.at(stats, i);
-    if (withFlags && stat.isDirectory()) {
-      try {
-        const found = readFlags(entry, stat.dev);
-        if (found) flags.push({ at: i, flags: found });
-      } catch (err) {
-        flags.push({ at: i, error: errorInfo(err) });
-      }
-    }
-    // Here, in this thread's synchronous loop, attributes cost their system call and nothing more.
-    if (!withXattrs) continue;
-    try {
-      const found = readXattrs(entry);
-      if (found) xattrs.push({ at: i, xattrs: found });
-    } catch (err) {
-      xattrs.push({ at: i, error: errorInfo(err) });
-    }
-  }
-  // A copy: a small Buffer.concat lies in Node's shared pool, which must not be transferred.
-  return { id, names: new Uint8Array(listed.joined), ends: listed.ends, stats, errors, xattrs, flags };
-}
-
-function errorInfo(err: unknown): ErrorInfo {
-  return { code: (err as NodeJS.ErrnoException).code, message: (err as Error).message };
-}
+// Loaded and listening: the backup's main thread, which lists folders itself until now, hands them over.
+port.postMessage({ ready: true } satisfies ListerReady);
 
 parentPort?.on('message', ({ sources, excludes, oneFileSystem }: CountRequest) => {
   scanSources(sources, new ExcludeRules(excludes), oneFileSystem).then(

@@ -120,3 +120,29 @@ test('the count walks nested folders as the backup will: excluded folders and fi
   // A source that is a file counts as itself.
   assert.deepEqual(await lister.count([join(dir, 'three'), join(dir, 'a/b')], { patterns: [] }, false), { files: 4, bytes: 106 });
 });
+
+test('folders listed on the calling thread while the listing thread loads are listed exactly as that thread lists them', async (t) => {
+  const dir = await tempDir(t);
+  await mkdir(join(dir, 'sub'));
+  await writeFile(join(dir, 'tagged'), 'tagged content');
+  execFileSync('setfattr', ['-n', 'user.note', '-v', 'kept', join(dir, 'tagged')]);
+  await writeFile(join(dir, 'plain'), 'plain');
+  await symlink('plain', join(dir, 'link'));
+  const extras = { xattrs: true, flags: true };
+
+  const lister = new FolderLister();
+  t.after(() => lister.close());
+  // Asked for at once, before the thread can have loaded: listed here.
+  const [here, alone] = await Promise.all([lister.list(Buffer.from(dir), undefined, extras), lister.list(Buffer.from(dir), Buffer.from('tagged'), extras)]);
+  assert.equal(lister.foldersListedHere, 2);
+  while (!lister.threadIsReady) await new Promise((resolve) => setTimeout(resolve, 5));
+  const [there, aloneThere, missing] = await Promise.all([lister.list(Buffer.from(dir), undefined, extras), lister.list(Buffer.from(dir), Buffer.from('tagged'), extras), lister.list(Buffer.from(join(dir, 'nowhere')))]);
+  assert.equal(lister.foldersListedHere, 2, 'once ready, the thread lists');
+  assert.ok('entries' in here && 'entries' in there && 'entries' in alone && 'entries' in aloneThere);
+  assert.deepEqual(here.entries, there.entries);
+  assert.deepEqual(alone.entries, aloneThere.entries);
+  assert.deepEqual(here.entries.map((entry) => entry.name.toString()), ['link', 'plain', 'sub', 'tagged']);
+  assert.deepEqual(here.entries[3]?.stat?.xattrs?.map((xattr) => [xattr.name, Buffer.from(xattr.value).toString()]), [['user.note', 'kept']]);
+  assert.deepEqual(here.digest('salt'), there.digest('salt'));
+  assert.ok('failed' in missing && missing.failed.code === 'ENOENT');
+});

@@ -1,0 +1,57 @@
+import { readdirSync } from 'node:fs';
+import type { ErrorInfo, ListedFlags, ListedXattrs, ListReply, ListRequest } from '../workers/walkWorker.js';
+import { readFlags } from '../metadata/fileFlags.js';
+import { readXattrs } from '../metadata/xattrs.js';
+import { childPath } from './childPath.js';
+import { PackedStat } from './entryStat.js';
+import { joinNames, lstatEntries } from './folderStats.js';
+
+/**
+ * Lists one folder as a backup's walk asks for it (readdir, then lstat of every entry, with synchronous
+ * calls; extended attributes and folders' flags when asked): in the listing thread, and on the main
+ * thread while that thread is still loading (see FolderLister).
+ */
+export function listFolder({ id, folder, only, xattrs: withXattrs, flags: withFlags }: ListRequest): ListReply {
+  const path = Buffer.from(folder, 'latin1');
+  let names: Buffer[];
+  try {
+    names = readdirSync(path, { encoding: 'buffer' }).sort(Buffer.compare);
+  } catch (err) {
+    return { id, failed: errorInfo(err) };
+  }
+  if (only !== undefined) names = names.filter((name) => name.toString('latin1') === only);
+  const listed = joinNames(names);
+  const { stats, errors: failures } = lstatEntries(path, names, listed);
+  const errors: (ErrorInfo | null)[] = [];
+  const xattrs: ListedXattrs[] = [];
+  const flags: ListedFlags[] = [];
+  for (const [i, name] of names.entries()) {
+    const failure = failures[i];
+    errors.push(failure ? errorInfo(failure) : null);
+    if (failure || (!withFlags && !withXattrs)) continue;
+    const entry = childPath(path, name);
+    const stat = PackedStat.at(stats, i);
+    if (withFlags && stat.isDirectory()) {
+      try {
+        const found = readFlags(entry, stat.dev);
+        if (found) flags.push({ at: i, flags: found });
+      } catch (err) {
+        flags.push({ at: i, error: errorInfo(err) });
+      }
+    }
+    // Here, in this thread's synchronous loop, attributes cost their system call and nothing more.
+    if (!withXattrs) continue;
+    try {
+      const found = readXattrs(entry);
+      if (found) xattrs.push({ at: i, xattrs: found });
+    } catch (err) {
+      xattrs.push({ at: i, error: errorInfo(err) });
+    }
+  }
+  // A copy: a small Buffer.concat lies in Node's shared pool, which must not be transferred.
+  return { id, names: new Uint8Array(listed.joined), ends: listed.ends, stats, errors, xattrs, flags };
+}
+
+function errorInfo(err: unknown): ErrorInfo {
+  return { code: (err as NodeJS.ErrnoException).code, message: (err as Error).message };
+}
