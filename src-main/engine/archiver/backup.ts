@@ -250,7 +250,7 @@ class BackupRun {
         throw new HindsightError('E_SOURCE_MISSING', `Cannot back up ${source}: ${err.code === 'ENOENT' ? 'it does not exist' : err.message}.`);
       });
     }
-    // The threads start loading now, while the repository is locked and the parent looked up.
+    // The file threads start loading now, while the repository is locked and the parent looked up.
     this.lister = this.source.lister();
     this.saver = new BlobSaver(this.repository, { dryRun: this.dryRun });
     this.files = this.source.reader(this.saver, {
@@ -291,6 +291,9 @@ class BackupRun {
     if (!this.dryRun) this.lock = await this.repository.lock(false);
     await this.repository.reloadIndex();
     const parent = this.type === 'full' ? undefined : await this.findParent(host);
+    // With a parent the walk mostly compares, and the main thread is busy between listings; without one,
+    // it waits on the file threads, and lists in between (see FolderLister).
+    if (parent) this.lister.useThread();
     const type: BackupType = this.type === 'differential' && !parent ? 'full' : this.type;
     this.xattrStore = new XattrStore(this.repository, this.saver, this.options.xattrs !== false && this.source.local, parent?.xattrs === true);
     this.parentHasFlags = parent?.flags === true;

@@ -95,15 +95,29 @@ export interface ListingsAhead {
 
 const LISTINGS_AHEAD: ListingsAhead = { folders: LISTED_AHEAD, entries: ENTRIES_AHEAD, least: 16 };
 
+/** The listing thread, once started, and the channel its listings come back on. */
+interface ListingThread {
+  readonly worker: Worker;
+  readonly port: MessagePort;
+}
+
 /**
- * Lists folders for a backup's walk in a worker thread, and counts the
- * backup's totals there too. The main thread packs, encrypts and keeps the
- * walk going; on a 2-core machine it was busy ~0.3 s of a 1.9 s backup with
- * readdir and a promise-per-entry lstat alone.
+ * Lists folders for a backup's walk, and counts the backup's totals.
+ *
+ * On the calling thread, one folder per turn of its event loop, unless the walk asks for a thread of its
+ * own (`useThread`): a backup with a parent snapshot to compare with, whose main thread has work of its
+ * own between listings (on a 2-core machine it was busy ~0.3 s of a 1.9 s backup with readdir and a
+ * promise-per-entry lstat alone; small change of the linux tree, 4 alternating rounds, 1.63-1.75 s with
+ * the thread, 1.77-1.91 s without). A first backup waits on its file threads instead, and a thread of
+ * its own cost as much memory as it saved time: gcc tree into tmpfs, 4 alternating rounds, 8.54-9.02 s
+ * and 237-241 MB peak RSS with it, 8.50-8.58 s and 210-216 MB without.
+ *
+ * The count runs in that thread, started for it if the walk has none, and stopped once it is done.
  */
 export class FolderLister {
-  private readonly worker: Worker;
-  private readonly port: MessagePort;
+  private thread: ListingThread | undefined;
+  /** Listings go to the thread (once it is ready), not the calling thread. */
+  private threadLists = false;
   private readonly pending = new Map<number, { folder: Buffer; extras: ListExtras; only: boolean; resolve(listing: FolderListing): void; reject(err: unknown): void }>();
   private nextId = 0;
   private failure: unknown;
@@ -116,33 +130,36 @@ export class FolderLister {
   private entriesListed = 0;
   /** The thread has loaded and listens; until then, folders are listed here (see listHere). */
   private threadReady = false;
-  /** Requests made before the thread was ready and not yet listed here, the one the walk waits for first. */
+  /** Requests not sent to a thread and not yet listed here, the one the walk waits for first. */
   private unsent: ListRequest[] = [];
   private listingHere = false;
   private listedHere = 0;
 
-  constructor(private readonly limits: ListingsAhead = LISTINGS_AHEAD) {
-    const { port1, port2 } = new MessageChannel();
-    const data: WalkWorkerData = { port: port2 };
-    this.worker = new Worker(workerScript('walkWorker'), { workerData: data, transferList: [port2] });
-    this.port = port1;
-    this.port.on('message', (message: ListReplies | ListerReady) => {
-      if ('ready' in message) this.handOver();
-      else for (const reply of message.replies) this.receive(reply);
-    });
-    this.port.unref();
-    this.worker.unref();
-    this.worker.on('error', (err) => this.fail(err));
-    // An exit we did not ask for (an error event comes first when there is one) must not leave the walk waiting.
-    this.worker.on('exit', (code) => this.fail(new Error(`the folder listing thread stopped (exit status ${code})`)));
+  constructor(private readonly limits: ListingsAhead = LISTINGS_AHEAD) {}
+
+  /**
+   * Lists in a thread of its own from now on, once it has loaded (folders asked for meanwhile are listed
+   * here: the thread takes ~140 ms to start and load, and the walk waited for its first listings with
+   * the main thread idle, ~a fifth of a no-change backup of the 1 GiB benchmark set).
+   */
+  useThread(): void {
+    if (this.threadLists || this.failure !== undefined) return;
+    this.threadLists = true;
+    this.startThread();
+    if (this.threadReady) this.handOver();
   }
 
-  /** Whether the listing thread has loaded and lists the folders asked for from now on. */
+  /** Whether listings go to the thread now: it is used and has loaded. */
   get threadIsReady(): boolean {
-    return this.threadReady;
+    return this.threadLists && this.threadReady;
   }
 
-  /** Folders listed on this thread while the listing thread was loading. */
+  /** Whether a thread is running (for listings, or for a count that is not done). */
+  get threadRunning(): boolean {
+    return this.thread !== undefined;
+  }
+
+  /** Folders listed on the calling thread. */
   get foldersListedHere(): number {
     return this.listedHere;
   }
@@ -152,17 +169,59 @@ export class FolderLister {
     return this.ahead.size;
   }
 
-  /** Counts the files and bytes below `sources` (as the backup will see them), between listings. */
+  /** Counts the files and bytes below `sources` (as the backup will see them), in the thread, between its listings. */
   count(sources: readonly string[], excludes: ExcludeOptions, oneFileSystem: boolean): Promise<ScanTotals> {
-    return new Promise((resolve, reject) => {
-      this.worker.on('message', (message: WalkMessage) => {
+    const { worker } = this.startThread();
+    const counted = new Promise<ScanTotals>((resolve, reject) => {
+      worker.on('message', (message: WalkMessage) => {
         if (message.type === 'totals') resolve(message.totals);
         else reject(new Error(message.message));
       });
-      this.worker.on('error', reject);
-      this.worker.on('exit', () => reject(new Error('the folder listing thread stopped before the count was done')));
-      this.worker.postMessage({ sources, excludes, oneFileSystem } satisfies CountRequest);
+      worker.on('error', reject);
+      worker.on('exit', () => reject(new Error('the folder listing thread stopped before the count was done')));
+      worker.postMessage({ sources, excludes, oneFileSystem } satisfies CountRequest);
     });
+    // A thread started for the count alone is not kept for the rest of the backup.
+    const done = () => {
+      if (!this.threadLists && this.thread?.worker === worker) this.stopThread();
+    };
+    counted.then(done, done);
+    return counted;
+  }
+
+  private startThread(): ListingThread {
+    if (this.thread) return this.thread;
+    const { port1: port, port2 } = new MessageChannel();
+    const data: WalkWorkerData = { port: port2 };
+    const worker = new Worker(workerScript('walkWorker'), { workerData: data, transferList: [port2] });
+    port.on('message', (message: ListReplies | ListerReady) => {
+      if ('ready' in message) {
+        this.threadReady = true;
+        if (this.threadLists) this.handOver();
+      } else for (const reply of message.replies) this.receive(reply);
+    });
+    port.unref();
+    worker.unref();
+    // A thread that lists: its failure, or an exit we did not ask for (an error event comes first when
+    // there is one), must not leave the walk waiting. One that only counts fails only the count.
+    worker.on('error', (err) => {
+      if (this.threadLists) this.fail(err);
+    });
+    worker.on('exit', (code) => {
+      if (this.threadLists && this.thread?.worker === worker) this.fail(new Error(`the folder listing thread stopped (exit status ${code})`));
+    });
+    this.thread = { worker, port };
+    return this.thread;
+  }
+
+  /** Stops a thread that only counted (`close` stops any). Not awaited: see FileSaver.close on terminate(). */
+  private stopThread(): void {
+    const thread = this.thread;
+    if (!thread) return;
+    this.thread = undefined;
+    this.threadReady = false;
+    thread.port.close();
+    thread.worker.terminate().catch(() => undefined);
   }
 
   /**
@@ -227,9 +286,9 @@ export class FolderLister {
           this.pending.set(id, { folder, extras, only: only !== undefined, resolve, reject });
         }),
     );
-    if (this.threadReady) {
-      this.port.ref();
-      this.port.postMessage({ requests } satisfies ListRequests);
+    if (this.thread && this.threadIsReady) {
+      this.thread.port.ref();
+      this.thread.port.postMessage({ requests } satisfies ListRequests);
     } else {
       this.unsent = urgent ? [...requests, ...this.unsent] : [...this.unsent, ...requests];
       this.listHere();
@@ -238,11 +297,8 @@ export class FolderLister {
   }
 
   /**
-   * Lists the next unsent folder on this thread, one per turn of the event loop, until the listing thread
-   * says it is ready. A thread takes ~140 ms to start and load here (its first ~90 ms after the backup had
-   * looked up its parent), and the walk waited for its first listings meanwhile with this thread idle: ~a
-   * fifth of a no-change backup of the 1 GiB benchmark set. One folder per turn, so the thread's word
-   * that it is ready is heard between two.
+   * Lists the next unsent folder on this thread, one per turn of the event loop (so the walk, an agent's
+   * callers and a thread's word that it is ready are heard between two), until a thread lists them.
    */
   private listHere(): void {
     if (this.listingHere) return;
@@ -250,21 +306,20 @@ export class FolderLister {
     setImmediate(() => {
       this.listingHere = false;
       const request = this.unsent.shift();
-      if (!request || this.threadReady || this.failure !== undefined) return;
+      if (!request || this.failure !== undefined) return;
       this.listedHere += 1;
       this.receive(listFolder(request));
       if (this.unsent.length > 0) this.listHere();
     });
   }
 
-  /** The thread is ready: what was not listed here yet goes to it. */
+  /** The thread lists from now on: what was not listed here yet goes to it. */
   private handOver(): void {
-    this.threadReady = true;
     const requests = this.unsent;
     this.unsent = [];
-    if (requests.length === 0 || this.failure !== undefined) return;
-    this.port.ref();
-    this.port.postMessage({ requests } satisfies ListRequests);
+    if (requests.length === 0 || this.failure !== undefined || !this.thread) return;
+    this.thread.port.ref();
+    this.thread.port.postMessage({ requests } satisfies ListRequests);
   }
 
   /** Stops the worker (a count still running is abandoned). Not awaited: see FileSaver.close on terminate(). */
@@ -274,8 +329,7 @@ export class FolderLister {
     this.ahead.clear();
     this.deferred.clear();
     this.unsent = [];
-    this.port.close();
-    this.worker.terminate().catch(() => undefined);
+    this.stopThread();
   }
 
   private fail(err: unknown): void {
@@ -288,7 +342,7 @@ export class FolderLister {
     const waiting = this.pending.get(reply.id);
     if (!waiting) return;
     this.pending.delete(reply.id);
-    if (this.pending.size === 0) this.port.unref();
+    if (this.pending.size === 0) this.thread?.port.unref();
     if ('ends' in reply) {
       this.foldersListed += 1;
       this.entriesListed += reply.ends.length;

@@ -199,6 +199,9 @@ class SftpLister implements SourceLister {
     return listingOf(listing.entries.filter((entry) => entry.name.equals(only)));
   }
 
+  /** Listings come from the server, several at a time, whatever the walk does. */
+  useThread(): void {}
+
   prefetch(folders: readonly FolderToList[]): void {
     for (const { folder } of folders) {
       if (this.ahead.size >= LISTED_AHEAD) return;

@@ -16,6 +16,11 @@ export interface SourceLister {
   list(folder: Buffer, only?: Buffer, extras?: ListExtras): Promise<FolderListing>;
   /** Asks for these folders' listings ahead, for `list` to take later. */
   prefetch(folders: readonly FolderToList[]): void;
+  /**
+   * The walk will mostly compare (it has a parent snapshot): list off the walk's thread where the
+   * lister can, since that thread has work of its own between listings.
+   */
+  useThread(): void;
   close(): void;
 }
 

@@ -121,7 +121,7 @@ test('the count walks nested folders as the backup will: excluded folders and fi
   assert.deepEqual(await lister.count([join(dir, 'three'), join(dir, 'a/b')], { patterns: [] }, false), { files: 4, bytes: 106 });
 });
 
-test('folders listed on the calling thread while the listing thread loads are listed exactly as that thread lists them', async (t) => {
+test('folders listed on the calling thread (while the listing thread loads) are listed exactly as that thread lists them', async (t) => {
   const dir = await tempDir(t);
   await mkdir(join(dir, 'sub'));
   await writeFile(join(dir, 'tagged'), 'tagged content');
@@ -132,6 +132,7 @@ test('folders listed on the calling thread while the listing thread loads are li
 
   const lister = new FolderLister();
   t.after(() => lister.close());
+  lister.useThread();
   // Asked for at once, before the thread can have loaded: listed here.
   const [here, alone] = await Promise.all([lister.list(Buffer.from(dir), undefined, extras), lister.list(Buffer.from(dir), Buffer.from('tagged'), extras)]);
   assert.equal(lister.foldersListedHere, 2);
@@ -145,4 +146,28 @@ test('folders listed on the calling thread while the listing thread loads are li
   assert.deepEqual(here.entries[3]?.stat?.xattrs?.map((xattr) => [xattr.name, Buffer.from(xattr.value).toString()]), [['user.note', 'kept']]);
   assert.deepEqual(here.digest('salt'), there.digest('salt'));
   assert.ok('failed' in missing && missing.failed.code === 'ENOENT');
+});
+
+test('without useThread, folders are listed on the calling thread; a count runs in a thread that stops once it is done', async (t) => {
+  const dir = await tempDir(t);
+  for (let f = 0; f < 5; f++) {
+    await mkdir(join(dir, `f${f}`));
+    for (let i = 0; i <= f; i++) await writeFile(join(dir, `f${f}`, `file-${i}`), 'x'.repeat(10 * i));
+  }
+  const lister = new FolderLister();
+  t.after(() => lister.close());
+  assert.equal(lister.threadRunning, false);
+  lister.prefetch([0, 1, 2, 3, 4].map((f) => ({ folder: Buffer.from(join(dir, `f${f}`)), extras: { xattrs: false, flags: false } })));
+  const counting = lister.count([dir], { patterns: [] }, false);
+  assert.equal(lister.threadRunning, true);
+  const listings = await Promise.all([0, 1, 2, 3, 4].map((f) => lister.list(Buffer.from(join(dir, `f${f}`)))));
+  assert.deepEqual(
+    listings.map((listing) => ('entries' in listing ? listing.entries.map((entry) => [entry.name.toString(), entry.stat?.size]) : listing.failed)),
+    [0, 1, 2, 3, 4].map((f) => Array.from({ length: f + 1 }, (_, i) => [`file-${i}`, BigInt(10 * i)])),
+  );
+  assert.deepEqual(await counting, { files: 15, bytes: 10 * (0 + 1 + 3 + 6 + 10) });
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(lister.threadRunning, false, 'the counting thread stopped');
+  assert.equal(lister.foldersListedHere, 5, 'every folder was listed here, the count thread notwithstanding');
+  assert.equal(lister.threadIsReady, false);
 });
