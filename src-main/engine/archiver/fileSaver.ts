@@ -82,12 +82,15 @@ interface Job {
  * the main thread encrypts it into a pack from there, so no buffer is made, sent or collected per chunk.
  * Before, with a buffer per chunk sent and handed back, a worker held 20–64 MB of ArrayBuffers in a
  * 1 GiB backup, only 15–23 MB of them in use. A chunk larger than half the ring (chunks are 1 MiB on
- * average, 8 MiB at most) goes beside it, copied. The ring was twice the largest chunk, 16 MiB, all of it touched
- * in time: 8 MiB spared a backup 16 MB of its peak, and 4 MiB another 8 on trees of small files (first
- * backups into tmpfs, 3-4 alternating rounds: linux tree 209-216 -> 202-204 MB, gcc tree 216-233 ->
- * 205-217 MB, times within 2%); the 1 GiB benchmark set, whose large chunks go beside it, peaks the same.
+ * average, 8 MiB at most) goes beside it, copied, each in a buffer of its own that lives until the main
+ * thread's next collection. The ring was twice the largest chunk, 16 MiB, all of it touched in time: 8 MiB
+ * spared a backup 16 MB of its peak. A ring of 4 MiB spared trees of small files another 8 MB, but sent
+ * more of the 1 GiB benchmark set's chunks beside it. An empty ring starting over at its start (see the
+ * worker's allocate) touches only what is in flight at once: 8 MiB that way, against 4 MiB used round and
+ * round, first backups into tmpfs, 3 alternating rounds: linux tree 205-206 -> 195-200 MB, gcc tree
+ * 206-210 -> 200-208 MB, 1 GiB set 217-231 -> 206-212 MB, times within 2%.
  */
-const RING_BYTES = 4 * 1024 * 1024;
+const RING_BYTES = 8 * 1024 * 1024;
 
 interface Slot {
   worker: Worker;

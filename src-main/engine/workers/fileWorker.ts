@@ -297,15 +297,19 @@ function sendStored(id: Buffer, rawLength: number): void {
 }
 
 /**
- * The next `length` bytes of the ring, contiguous: where they would run past its end, the bytes up to
- * the end are skipped (and released with this chunk). Waits while the main thread still holds them.
+ * The next `length` bytes of the ring, contiguous: where they would run past its end, or the ring is
+ * empty and they fit at its start, the bytes up to the end are skipped (and released with this chunk). Waits while the main thread still holds them.
  * A chunk sent through the ring is at most half of it (see send), so an empty ring always has room.
  */
 function allocate(length: number): Uint8Array {
   for (;;) {
     const position = produced & (ring.length - 1);
-    const skip = position + length > ring.length ? ring.length - position : 0;
     const done = Atomics.load(released, 0);
+    // An empty ring starts over at its start where the chunk fits before the current position (skipping the
+    // rest, as at its end), so only as much of it is touched as is ever in flight at once: backing up small
+    // files, that is little of it.
+    const restart = produced === done && position > 0 && length <= position;
+    const skip = position + length > ring.length || restart ? ring.length - position : 0;
     if (((produced - done) | 0) + skip + length <= ring.length) {
       const offset = skip > 0 ? 0 : position;
       produced = (produced + skip + length) | 0;
