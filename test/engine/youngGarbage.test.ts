@@ -15,7 +15,7 @@ test('a thread that decrypts 256 MB, counting it with YoungGarbage, never holds 
   let most = 0;
   for (let i = 0; i < 256; i++) {
     openInto(key, nonce, sealed, into);
-    garbage.decrypted(sealed.length);
+    garbage.made(sealed.length);
     most = Math.max(most, process.memoryUsage().arrayBuffers - start);
   }
   assert.ok(Buffer.from(into).equals(plaintext), 'the last blob decrypted wrong');

@@ -1,5 +1,6 @@
 import { Compressor, Decompressor } from 'zstd-napi';
 import binding from 'zstd-napi/binding.js';
+import { YoungGarbage } from '../youngGarbage.js';
 import { NonceKind, TAG_LENGTH, makeNonce, open, sealInSlices, type CipherKey } from '../crypto/aead.js';
 import type { PackedBlob } from './packFormat.js';
 
@@ -107,8 +108,13 @@ export class SlotCompressor {
 
 /** Encrypts a prepared blob that starts at `offset` in its pack (the offset is the nonce counter), handing the sealed bytes to `put`; returns their length. */
 export function sealBody(packKey: CipherKey, offset: number, body: Uint8Array, put: (bytes: Buffer) => void): number {
-  return sealInSlices(packKey, makeNonce(NonceKind.PackBlob, offset), body, put);
+  const sealed = sealInSlices(packKey, makeNonce(NonceKind.PackBlob, offset), body, put);
+  sealingGarbage.made(sealed);
+  return sealed;
 }
+
+/** What sealing leaves behind in this thread (node:crypto's slices), freed as it goes (see YoungGarbage). */
+const sealingGarbage = new YoungGarbage(8 * 1024 * 1024);
 
 /** The bytes `sealBody` puts in a pack for a body of `bodyLength` bytes: the ciphertext and its tag. */
 export function sealedLength(bodyLength: number): number {

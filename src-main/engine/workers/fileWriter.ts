@@ -198,7 +198,7 @@ function appendSegment({ file, fd, direct, pieces, sealed, keys }: FileSegment):
       if ('bytes' in piece) data = piece.bytes;
       else {
         data = openSealedBlob(keys, blobIdKey, sealed, piece.blob, scratchOf(piece.blob.rawLength));
-        garbage.decrypted(piece.blob.length);
+        garbage.made(piece.blob.length);
       }
       if (isAllZeros(data)) {
         zeros.push(i);
@@ -238,7 +238,7 @@ function openContent(size: number, { first, count }: { first: number; count: num
     const blob = chunk.moveTo(number);
     if (at + blob.rawLength > size) throw new BlobNotOpened(`its chunks hold more than the ${size} bytes the snapshot says`);
     at += openSealedBlob(keys, blobIdKey, sealed, blob, into.subarray(at)).byteLength;
-    garbage.decrypted(blob.length);
+    garbage.made(blob.length);
   }
   if (at !== size) throw new BlobNotOpened(`the snapshot says ${size} bytes but its chunks hold ${at}`);
   return into.subarray(0, at);

@@ -39,7 +39,7 @@ parentPort?.on('message', ({ shared, length, keys, blobs, count }: VerifyRequest
     if (scratch.byteLength < blob.rawLength) scratch = new Uint8Array(blob.rawLength);
     try {
       openSealedBlob(keys, blobIdKey, sealed, blob, scratch);
-      garbage.decrypted(blob.length);
+      garbage.made(blob.length);
     } catch (err) {
       if (!(err instanceof BlobNotOpened)) throw err;
       problems.push({ index, problem: err.message });
