@@ -290,7 +290,8 @@ export class FolderLister {
       this.thread.port.ref();
       this.thread.port.postMessage({ requests } satisfies ListRequests);
     } else {
-      this.unsent = urgent ? [...requests, ...this.unsent] : [...this.unsent, ...requests];
+      if (urgent) this.unsent.unshift(...requests);
+      else this.unsent.push(...requests);
       this.listHere();
     }
     return listings;
