@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { BLOB_ID_LENGTH } from '../crypto/blobId.js';
 import { ByteBudget } from '../concurrency.js';
 import type { MemoryIndex } from '../repository/memoryIndex.js';
-import { CHUNK_FIELDS, putChunkFields, type PackedChunks } from '../workers/packedChunks.js';
+import { CHUNK_FIELDS, putIndexedChunk, type PackedChunks } from '../workers/packedChunks.js';
 import type { PackVerifierData, VerifyRequest, VerifyResults } from '../workers/packVerifier.js';
 import { WorkerPool } from '../workers/workerPool.js';
 
@@ -55,12 +55,7 @@ export class PackVerifierPool {
       } catch (unreadable) {
         return { unreadable };
       }
-      for (let i = 0; i < entries.length; i++) {
-        const entry = entries[i] as number;
-        const offset = index.offsetOf(entry);
-        putChunkFields(slot.table, i, 0, offset - start, index.lengthOf(entry), offset, index.isCompressed(entry), index.rawLengthOf(entry));
-        index.copyId(entry, slot.table.ids, BLOB_ID_LENGTH * i);
-      }
+      for (let i = 0; i < entries.length; i++) putIndexedChunk(slot.table, i, 0, index.offsetOf(entries[i] as number) - start, index, entries[i] as number);
       return await this.pool.ask({ shared: slot.bytes, length, keys: [key], blobs: slot.table, count: entries.length }, []);
     } finally {
       this.free.push(slot);

@@ -2,8 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { readRangeInto, readScattered } from '../backend/backend.js';
 import type { Repository } from './repository.js';
 import { RepositoryError } from './repositoryError.js';
-import { BLOB_ID_LENGTH } from '../crypto/blobId.js';
-import { chunkTable, putChunkFields, type PackedChunks } from '../workers/packedChunks.js';
+import { chunkTable, putIndexedChunk, type PackedChunks } from '../workers/packedChunks.js';
 
 /** Blobs closer than this in a pack are read in one range: reading a few unused bytes costs less than another open and read. */
 const MAX_GAP = 256 * 1024;
@@ -191,10 +190,8 @@ export async function gatherSealedBlobs(repository: Repository, ids: readonly Bu
     let at = starts[i] as number;
     for (let j = 0; j < range.entries.length; j++) {
       const entry = range.entries[j] as number;
-      const length = index.lengthOf(entry);
-      putChunkFields(table, row, key, at, length, index.offsetOf(entry), index.isCompressed(entry), index.rawLengthOf(entry));
-      index.copyId(entry, table.ids, BLOB_ID_LENGTH * row);
-      at += length;
+      putIndexedChunk(table, row, key, at, index, entry);
+      at += index.lengthOf(entry);
       row += 1;
     }
   }

@@ -1,4 +1,5 @@
 import { BLOB_ID_LENGTH } from '../crypto/blobId.js';
+import type { MemoryIndex } from '../repository/memoryIndex.js';
 import type { SealedBlob } from '../repository/sealedBlobs.js';
 
 /** Where sealed chunks lie in a buffer of sealed bytes, as SealedBlobs say, packed into two arrays. */
@@ -12,13 +13,22 @@ export interface PackedChunks {
 const ChunkField = { key: 0, at: 1, length: 2, offset: 3, compressed: 4, rawLength: 5 } as const;
 export const CHUNK_FIELDS = 6;
 
-/** Room for `count` chunks, for putChunkFields to fill. */
+/** Room for `count` chunks, for putIndexedChunk to fill. */
 export function chunkTable(count: number): PackedChunks {
   return { chunks: new Float64Array(CHUNK_FIELDS * count), ids: new Uint8Array(BLOB_ID_LENGTH * count) };
 }
 
-/** Writes chunk number `index`'s fields as SealedBlob names them; its id is the caller's to put at BLOB_ID_LENGTH * index of `ids`. */
-export function putChunkFields({ chunks }: PackedChunks, index: number, key: number, at: number, length: number, offset: number, compressed: boolean, rawLength: number): void {
+/**
+ * Writes index entry `entry` of `blobs` as chunk number `index`, sealed with key number `key` at `at` of
+ * the sealed bytes: its fields read from the index one by one, no location object made (see MemoryIndex).
+ */
+export function putIndexedChunk(packed: PackedChunks, index: number, key: number, at: number, blobs: MemoryIndex, entry: number): void {
+  putChunkFields(packed, index, key, at, blobs.lengthOf(entry), blobs.offsetOf(entry), blobs.isCompressed(entry), blobs.rawLengthOf(entry));
+  blobs.copyId(entry, packed.ids, BLOB_ID_LENGTH * index);
+}
+
+/** Writes chunk number `index`'s fields as SealedBlob names them. */
+function putChunkFields({ chunks }: PackedChunks, index: number, key: number, at: number, length: number, offset: number, compressed: boolean, rawLength: number): void {
   const c = CHUNK_FIELDS * index;
   chunks[c + ChunkField.key] = key;
   chunks[c + ChunkField.at] = at;
