@@ -281,8 +281,9 @@ async function readData(
   const { index } = repository;
   const idOf = (entry: number) => index.location(entry).id.toString('hex');
   const blobDamaged = (entry: number, reason: string) => {
-    badBlobs.set(idOf(entry), 'blob-damaged');
-    damage.set(idOf(entry), reason);
+    const id = idOf(entry);
+    badBlobs.set(id, 'blob-damaged');
+    damage.set(id, reason);
   };
   try {
     for (const name of selected) {
