@@ -72,3 +72,50 @@ test('a pack whose index file could not be written is forgotten by the next relo
   await repository.reloadIndex();
   assert.ok(!repository.hasBlob(orphan.id));
 });
+
+test('an index of many files, decoded as each is read, knows every blob where it lies', async (t) => {
+  const made = await createTestRepository(t);
+  const saved = [];
+  // One index file per flush: more files than are read ahead at once.
+  for (let i = 0; i < 20; i += 1) {
+    saved.push(await made.repository.saveBlob('data', seededBytes(`blob ${i}`, 3000 + i)));
+    await made.repository.flush();
+  }
+  const expected = saved.map(({ id }) => made.repository.index.get(id));
+  await made.repository.close();
+
+  const backend = new IndexWatchingBackend(made.path);
+  const repository = await Repository.open(backend, TEST_PASSWORD);
+  t.after(() => repository.close());
+  assert.equal(backend.indexReads, 20);
+  assert.equal(repository.index.size, 20);
+  for (const [i, { id }] of saved.entries()) assert.deepEqual(repository.index.get(id), expected[i], `blob ${i}`);
+});
+
+test('an index file another one supersedes is not in force, though both are there (a prune interrupted before deleting it)', async (t) => {
+  const made = await createTestRepository(t);
+  const { repository } = made;
+  const dropped = await repository.saveBlob('data', seededBytes('dropped', 5000));
+  await repository.flush();
+  const kept = await repository.saveBlob('data', seededBytes('kept', 5000));
+  await repository.flush();
+  const files = await repository.readIndexFiles();
+  assert.equal(files.length, 2);
+  const droppedFile = files.find(({ content }) => content.packs.some((pack) => pack.blobs.some((blob) => blob.id.equals(dropped.id))));
+  assert.ok(droppedFile);
+  const oldBytes = await repository.backend.read({ type: 'index', name: droppedFile.id });
+
+  // As prune does: one replacement naming both old files as superseded, then the old files deleted; then
+  // the dropped blob's old file put back, as if the prune had stopped before deleting it.
+  const keptPacks = files.flatMap(({ content }) => content.packs.filter((pack) => pack.blobs.some((blob) => blob.id.equals(kept.id))));
+  await repository.replaceIndex(keptPacks, files.map(({ id }) => id));
+  await repository.backend.write({ type: 'index', name: droppedFile.id }, oldBytes);
+  await repository.close();
+
+  const reopened = await made.reopen();
+  t.after(() => reopened.close());
+  assert.ok(reopened.hasBlob(kept.id));
+  assert.ok(!reopened.hasBlob(dropped.id), 'a blob only a superseded index file names is not known');
+  assert.equal(reopened.index.size, 1);
+  assert.deepEqual((await reopened.readIndexFiles()).map(({ id }) => id).includes(droppedFile.id), false);
+});
