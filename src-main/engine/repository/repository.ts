@@ -35,7 +35,12 @@ const BLOBS_PER_INDEX = 16_384;
  * 62-70 MB, 3 (by 3 MiB) 47-63 MB, 1 or 2 (by 1 or 2 MiB) 12.5-12.9 MB; peak RSS 228-250 -> 191-193 MB,
  * and no slower (3.01-3.05 s against 3.09-3.15).
  */
-const INDEX_FILES_AHEAD: LoadAhead<ObjectInfo> = { items: 8, weight: 2 * 1024 * 1024, weigh: ({ size }) => size };
+const INDEX_FILES_AHEAD: LoadAhead<ObjectInfo> = { items: 8, weight: 2 * 1024 * 1024, weigh: listedSize };
+
+/** An object's size as its listing gave it, 0 where the listing gave none that is usable. */
+function listedSize({ size }: ObjectInfo): number {
+  return Number.isSafeInteger(size) && size > 0 ? size : 0;
+}
 
 export interface InitOptions extends ConfigOptions {
   readonly password: string;
@@ -205,7 +210,7 @@ export class Repository {
    * to the collector; see MemoryIndex).
    */
   private async loadIndex(files: readonly ObjectInfo[]): Promise<{ index: MemoryIndex; superseded: Set<string> }> {
-    const index = new MemoryIndex(files.reduce((entries, { size }) => entries + Math.floor(size / ENTRY_LENGTH), 0));
+    const index = new MemoryIndex(files.reduce((entries, file) => entries + Math.floor(listedSize(file) / ENTRY_LENGTH), 0));
     const superseded = new Set<string>();
     await forEachInOrder(files, INDEX_FILES_AHEAD, ({ name }) => this.loadObject('index', name), (plaintext, { name }) =>
       decodeOrThrow(name, () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BackendError, type ByteRange, type ObjectHandle } from '../../../src-main/engine/backend/backend.js';
+import { BackendError, type ByteRange, type ObjectHandle, type ObjectInfo, type ObjectType } from '../../../src-main/engine/backend/backend.js';
 import { LocalBackend } from '../../../src-main/engine/backend/localBackend.js';
 import { Repository } from '../../../src-main/engine/repository/repository.js';
 import { seededBytes } from '../../helpers/data.js';
@@ -118,4 +118,24 @@ test('an index file another one supersedes is not in force, though both are ther
   assert.ok(!reopened.hasBlob(dropped.id), 'a blob only a superseded index file names is not known');
   assert.equal(reopened.index.size, 1);
   assert.deepEqual((await reopened.readIndexFiles()).map(({ id }) => id).includes(droppedFile.id), false);
+});
+
+test('a listing that gives index files no usable size still opens the whole index (it only cannot be sized at once)', async (t) => {
+  const made = await createTestRepository(t);
+  const saved = [];
+  for (let i = 0; i < 3; i += 1) {
+    saved.push(await made.repository.saveBlob('data', seededBytes(`sizeless ${i}`, 4000)));
+    await made.repository.flush();
+  }
+  await made.repository.close();
+
+  class SizelessListing extends LocalBackend {
+    override async *list(type: ObjectType): AsyncIterable<ObjectInfo> {
+      for await (const { name } of super.list(type)) yield { name, size: Number.NaN };
+    }
+  }
+  const repository = await Repository.open(new SizelessListing(made.path), TEST_PASSWORD);
+  t.after(() => repository.close());
+  for (const { id } of saved) assert.ok(repository.hasBlob(id));
+  assert.equal(repository.index.size, 3);
 });
