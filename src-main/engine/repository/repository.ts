@@ -32,8 +32,8 @@ const BLOBS_PER_INDEX = 16_384;
  * decrypted is a buffer of its size, freed only once V8 collects it; more of them alive at once spread
  * them over glibc's heap, which then kept what they had taken for the rest of the command. No-change
  * backup of a million small files (63 full index files), main thread's heap at the peak: 8 files ahead
- * 62-70 MB, 3 (by 3 MiB) 47-63 MB, 1 or 2 (by 1 or 2 MiB) 12.5-12.9 MB; peak RSS 228-250 -> 191-193 MB,
- * and no slower (3.01-3.05 s against 3.09-3.15).
+ * 62-70 MB, 3 (by 3 MiB) 47-63 MB, 1 or 2 (by 1 or 2 MiB) 12.5-12.9 MB. Against reading them all first,
+ * 3 alternating rounds: peak RSS 235-244 -> 193-196 MB, 2.99-3.10 s against 2.96-3.12.
  */
 const INDEX_FILES_AHEAD: LoadAhead<ObjectInfo> = { items: 8, weight: 2 * 1024 * 1024, weigh: listedSize };
 
