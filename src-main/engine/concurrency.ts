@@ -28,7 +28,8 @@ export interface LoadAhead<T> {
  * failure goes up.
  */
 export async function forEachInOrder<T, R>(items: readonly T[], ahead: LoadAhead<T>, load: (item: T) => Promise<R>, use: (result: R, item: T) => void): Promise<void> {
-  const started: Promise<R>[] = [];
+  // Each load from its start until its result is used (then undefined: the result is not kept past its use).
+  const started: (Promise<R> | undefined)[] = [];
   let weight = 0;
   const startMore = (using: number) => {
     while (started.length < items.length) {
@@ -46,8 +47,7 @@ export async function forEachInOrder<T, R>(items: readonly T[], ahead: LoadAhead
     for (let index = 0; index < items.length; index += 1) {
       startMore(index);
       const result = await (started[index] as Promise<R>);
-      // The result is not kept past its use.
-      started[index] = Promise.resolve(undefined as R);
+      started[index] = undefined;
       weight -= ahead.weigh(items[index] as T);
       use(result, items[index] as T);
     }

@@ -37,6 +37,11 @@ const BLOBS_PER_INDEX = 16_384;
  */
 const INDEX_FILES_AHEAD: LoadAhead<ObjectInfo> = { items: 8, weight: 2 * 1024 * 1024, weigh: listedSize };
 
+/** The names of the index files an index file's plaintext says it supersedes. */
+function supersededBy(plaintext: Buffer): string[] {
+  return decodeSupersedes(plaintext).map((id) => id.toString('hex'));
+}
+
 /** An object's size as its listing gave it, 0 where the listing gave none that is usable. */
 function listedSize({ size }: ObjectInfo): number {
   return Number.isSafeInteger(size) && size > 0 ? size : 0;
@@ -214,7 +219,7 @@ export class Repository {
     const superseded = new Set<string>();
     await forEachInOrder(files, INDEX_FILES_AHEAD, ({ name }) => this.loadObject('index', name), (plaintext, { name }) =>
       decodeOrThrow(name, () => {
-        for (const id of decodeSupersedes(plaintext)) superseded.add(id.toString('hex'));
+        for (const old of supersededBy(plaintext)) superseded.add(old);
         forEachIndexedPack(plaintext, (pack) => index.addEntries(plaintext, pack));
       }),
     );
@@ -619,10 +624,6 @@ export class Repository {
     return (await this.readIndexesInForce()).map(({ id, plaintext }) => ({ id, content: decodeIndexFileOrThrow(plaintext, id) }));
   }
 
-  private async listIndexFiles(): Promise<string[]> {
-    return (await this.listIndexInfos()).map(({ name }) => name);
-  }
-
   /** The index files and their sizes, by name. */
   private async listIndexInfos(): Promise<ObjectInfo[]> {
     const files: ObjectInfo[] = [];
@@ -631,9 +632,9 @@ export class Repository {
   }
 
   /** The decrypted bytes of every index file in force (see readIndexFiles), not yet decoded. */
-  private async readIndexesInForce(names?: readonly string[]): Promise<{ id: string; plaintext: Buffer }[]> {
-    const files = await mapConcurrent(names ?? (await this.listIndexFiles()), 8, async (id) => ({ id, plaintext: await this.loadObject('index', id) }));
-    const superseded = new Set(files.flatMap((file) => decodeOrThrow(file.id, () => decodeSupersedes(file.plaintext)).map((s) => s.toString('hex'))));
+  private async readIndexesInForce(): Promise<{ id: string; plaintext: Buffer }[]> {
+    const files = await mapConcurrent(await this.listIndexInfos(), 8, async ({ name: id }) => ({ id, plaintext: await this.loadObject('index', id) }));
+    const superseded = new Set(files.flatMap((file) => decodeOrThrow(file.id, () => supersededBy(file.plaintext))));
     return files.filter((file) => !superseded.has(file.id));
   }
 
