@@ -65,7 +65,7 @@ export async function startMount(t: TestContext, args: readonly string[], env: R
 
 /** rclone's own obscuring of a password (for RCLONE_WEBDAV_PASS), by rclone itself. */
 function obscured(password: string): string {
-  return execFileSync(RCLONE, ['obscure', password], { encoding: 'utf8' }).trim();
+  return execFileSync(RCLONE, ['obscure', '--', password], { encoding: 'utf8' }).trim();
 }
 
 /** The environment that makes rclone's `:webdav:` remote the mount, logged in as given. */

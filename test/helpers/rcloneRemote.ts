@@ -33,7 +33,7 @@ export interface FolderRcloneRemote extends RcloneRemote {
 const section = (name: string, fields: Record<string, string | number>) => `[${name}]\n${Object.entries(fields).map(([key, value]) => `${key} = ${value}\n`).join('')}\n`;
 
 /** A password as rclone.conf holds it (rclone's reversible obscuring, which its config requires). */
-const obscured = (password: string) => execFileSync(RCLONE, ['obscure', password], { encoding: 'utf8' }).trim();
+const obscured = (password: string) => execFileSync(RCLONE, ['obscure', '--', password], { encoding: 'utf8' }).trim();
 
 /**
  * An rclone configuration of its own whose remote `name` is an alias of `target` (another remote's
