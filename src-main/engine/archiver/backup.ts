@@ -332,6 +332,7 @@ class BackupRun {
     this.meter.counts.phase = 'backing up';
     const trie = this.buildSourceTrie();
     const tree = await this.saveIntermediate('/', trie, parent ? Buffer.from(parent.tree, 'hex') : undefined);
+    await this.lister.releaseRecords?.();
     this.meter.counts.phase = 'finishing';
     this.meter.tick(true);
     await this.xattrStore.settled();

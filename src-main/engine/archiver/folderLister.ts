@@ -1,5 +1,5 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import type { CountRequest, ErrorInfo, ListedFlags, ListedReply, ListedXattrs, ListerReady, ListReplies, ListReply, ListRequest, ListRequests, RecordsAt, UnchangedSubtree, WalkMessage, WalkWorkerData } from '../workers/walkWorker.js';
+import type { CountRequest, ErrorInfo, ListedFlags, ListedReply, ListedXattrs, ListerReady, ListReplies, ListReply, ListRequest, ListRequests, RecordsAt, RecordsDone, UnchangedSubtree, WalkMessage, WalkWorkerData } from '../workers/walkWorker.js';
 import { workerScript } from '../workers/workerScript.js';
 import { childPath } from './childPath.js';
 import { listingDigest } from './folderCheck.js';
@@ -162,6 +162,9 @@ export class FolderLister {
   /** Folders listed so far and their entries, for their average size. */
   private foldersListed = 0;
   private entriesListed = 0;
+  /** The thread was given the files cache's records (useThread), and has not let them go (releaseRecords). */
+  private holdsRecords = false;
+  private recordsReleased: (() => void) | undefined;
   /** The thread has loaded and listens; until then, folders are listed here (see listHere). */
   private threadReady = false;
   /** Requests not sent to a thread and not yet listed here, the one the walk waits for first. */
@@ -185,7 +188,26 @@ export class FolderLister {
     // not compared with their records (the walk does it, as for a lister that cannot): a check lists a
     // subtree at once, which would keep this thread from the walk.
     if (records) port.postMessage({ records: { file: records.file, nativeBinding: records.nativeBinding } } satisfies RecordsAt);
+    this.holdsRecords = records !== undefined;
     if (this.threadReady) this.handOver();
+  }
+
+  /**
+   * The walk is done with `check`: the thread closes its connection to the files cache, so that the
+   * backup's own, closed last, folds the cache's write-ahead log back into it. A reader still open when the
+   * backup closed its connection kept the log (1.1 MB after the 1 GiB set's after-mutation backup), and
+   * every later backup opened the cache by replaying it.
+   */
+  async releaseRecords(): Promise<void> {
+    const thread = this.thread;
+    if (!this.holdsRecords || !thread || this.failure !== undefined) return;
+    this.holdsRecords = false;
+    const released = new Promise<void>((resolve) => (this.recordsReleased = resolve));
+    thread.port.ref();
+    thread.port.postMessage({ recordsDone: true } satisfies RecordsDone);
+    await released;
+    this.recordsReleased = undefined;
+    if (this.pending.size === 0) thread.port.unref();
   }
 
   /** Whether listings go to the thread now: it is used and has loaded. */
@@ -233,11 +255,12 @@ export class FolderLister {
     const { port1: port, port2 } = new MessageChannel();
     const data: WalkWorkerData = { port: port2 };
     const worker = new Worker(workerScript('walkWorker'), { workerData: data, transferList: [port2] });
-    port.on('message', (message: ListReplies | ListerReady) => {
+    port.on('message', (message: ListReplies | ListerReady | RecordsDone) => {
       if ('ready' in message) {
         this.threadReady = true;
         if (this.threadLists) this.handOver();
-      } else for (const reply of message.replies) this.receive(reply);
+      } else if ('recordsDone' in message) this.recordsReleased?.();
+      else for (const reply of message.replies) this.receive(reply);
     });
     port.unref();
     worker.unref();
@@ -398,6 +421,8 @@ export class FolderLister {
 
   private fail(err: unknown): void {
     this.failure ??= err;
+    // A thread that stopped has let the cache go.
+    this.recordsReleased?.();
     for (const waiting of this.pending.values()) waiting.reject(err);
     this.pending.clear();
   }

@@ -29,6 +29,8 @@ export interface SourceLister {
    * folder records, for `check`.
    */
   useThread(records?: FolderRecords): void;
+  /** The walk is done with `check`: the lister lets the files cache go before the backup closes it. */
+  releaseRecords?(): Promise<void>;
   close(): void;
 }
 

@@ -111,6 +111,11 @@ export interface RecordsAt {
   readonly records: { readonly file: string; readonly nativeBinding: string | undefined };
 }
 
+/** No more requests expect a tree: the thread closes its connection to the files cache, and says so with the same message. */
+export interface RecordsDone {
+  readonly recordsDone: true;
+}
+
 /** Posted once, when the thread has loaded and listens for ListRequests. */
 export interface ListerReady {
   readonly ready: true;
@@ -142,10 +147,19 @@ const { port } = workerData as WalkWorkerData;
 /** Answers go out at least this often while a batch of requests is being answered. */
 const FLUSH_MS = 2;
 let checker: FolderChecker | undefined;
+let records: Database.Database | undefined;
 
-port.on('message', (message: ListRequests | RecordsAt) => {
+port.on('message', (message: ListRequests | RecordsAt | RecordsDone) => {
   if ('records' in message) {
-    checker = new FolderChecker(recordReader(message.records.file, message.records.nativeBinding));
+    records = openRecords(message.records.file, message.records.nativeBinding);
+    checker = new FolderChecker(recordReader(records));
+    return;
+  }
+  if ('recordsDone' in message) {
+    checker = undefined;
+    records?.close();
+    records = undefined;
+    port.postMessage({ recordsDone: true } satisfies RecordsDone);
     return;
   }
   let replies: ListReply[] = [];
@@ -168,21 +182,25 @@ function post(replies: readonly ListReply[]): void {
 }
 
 /**
- * Reads folders' records from the files cache through a connection of this thread's own (read-only;
- * the backup writes through its own). A cache that cannot be opened has no records: the backup then
- * compares those folders itself (the cache is only a shortcut).
+ * A connection of this thread's own to the files cache, read-only (the backup writes through its own);
+ * undefined when the cache cannot be opened: the backup then compares those folders itself (the cache is
+ * only a shortcut).
  */
-function recordReader(file: string, nativeBinding: string | undefined): RecordReader {
-  let db: Database.Database;
+function openRecords(file: string, nativeBinding: string | undefined): Database.Database | undefined {
   try {
     // Loaded only here: a thread that only counts (a first backup) has no use for it (~8 ms to load).
     const open = createRequire(import.meta.url)('better-sqlite3') as typeof Database;
-    db = new open(file, { readonly: true, fileMustExist: true, ...(nativeBinding === undefined ? {} : { nativeBinding }) });
+    const db = new open(file, { readonly: true, fileMustExist: true, ...(nativeBinding === undefined ? {} : { nativeBinding }) });
     // Records are read once each, in the walk's order (see FilesCache on its page cache).
     db.pragma('cache_size = -1024');
+    return db;
   } catch {
-    return () => undefined;
+    return undefined;
   }
+}
+
+function recordReader(db: Database.Database | undefined): RecordReader {
+  if (!db) return () => undefined;
   const statement = db.prepare<[Buffer], { record: Buffer }>('SELECT record FROM trees WHERE path = ?');
   return (path) => {
     try {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdir, symlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { backup } from '../../../src-main/engine/archiver/backup.js';
 import { FilesCache } from '../../../src-main/engine/archiver/filesCache.js';
 import { FolderChecker, listingDigest } from '../../../src-main/engine/archiver/folderCheck.js';
 import { FolderLister } from '../../../src-main/engine/archiver/folderLister.js';
@@ -11,6 +12,7 @@ import { decodeFolderRecord } from '../../../src-main/engine/archiver/folderReco
 import { listFolder } from '../../../src-main/engine/archiver/listFolder.js';
 import type { ListReply, UnchangedSubtree } from '../../../src-main/engine/workers/walkWorker.js';
 import { tempDir } from '../../helpers/tempDir.js';
+import { createTestRepository } from '../../helpers/testRepository.js';
 
 const SALT = 'settings of this test';
 
@@ -207,4 +209,21 @@ test('through the listing thread, which reads the records itself: an unchanged f
   // The same folder listed plainly has no comparison.
   const plain = await lister.list(Buffer.from(root), undefined, extras);
   assert.ok('entries' in plain && plain.checked === undefined);
+});
+
+test('a backup whose listing thread read the records leaves the files cache without a write-ahead log', async (t) => {
+  const dir = await tempDir(t);
+  const root = join(dir, 'root');
+  await makeTree(root);
+  const made = await createTestRepository(t);
+  const cacheDir = join(dir, 'cache');
+  const logs = async () => (await readdir(cacheDir, { recursive: true })).filter((name) => name.endsWith('-wal'));
+  await backup(await made.reopen(), { paths: [root], cacheDir });
+  assert.deepEqual(await logs(), []);
+  // A change, so that the next backup writes records while the thread has the cache open for reading.
+  await utimes(join(root, 'b/b.txt'), new Date('2020-01-01T00:00:00Z'), new Date('2020-01-01T00:00:00Z'));
+  const second = await backup(await made.reopen(), { paths: [root], cacheDir });
+  assert.ok(second.foldersUnchanged > 0 && second.snapshot.summary.filesChanged === 1);
+  // The backup's connection closed last, and folded the log into the cache (a reader left open kept it).
+  assert.deepEqual(await logs(), []);
 });
