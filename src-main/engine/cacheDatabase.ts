@@ -15,11 +15,6 @@ export function useSqliteBinding(path: string): void {
   nativeBinding = path;
 }
 
-/** The addon useSqliteBinding named, for a thread that opens a database of its own; undefined: the package's own build. */
-export function sqliteBinding(): string | undefined {
-  return nativeBinding;
-}
-
 /**
  * Opens (creating it if needed) one of Hindsight's local SQLite databases in
  * `folder` and brings its schema forward: `migrations[i]` takes the schema

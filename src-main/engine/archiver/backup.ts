@@ -22,8 +22,8 @@ import { FilesCache, type CachedFile, type CachedFolder } from './filesCache.js'
 import { ParentTrees, type ParentDir } from './parentTrees.js';
 import { ENTRY_NAME_OFFSET, locatedIsFile, type LocatedEntries } from '../snapshot/canonicalTree.js';
 import type { EntryStat } from './entryStat.js';
-import type { Expected, FolderListing, FolderToList, ListExtras, ListedEntry, ListedFolder, UnchangedFolder } from './folderLister.js';
-import { STAMP, type FolderRecord, type RecordedChild } from './folderRecord.js';
+import type { FolderToList, ListExtras, ListedEntry, ListedFolder } from './folderLister.js';
+import { STAMP, type FolderRecord } from './folderRecord.js';
 import { localSource } from '../source/localSource.js';
 import { SourceUnavailable, type Source, type SourceLister, type SourceReader } from '../source/source.js';
 import { onlyMetadataChanged } from '../metadata/metadataChange.js';
@@ -218,8 +218,6 @@ class BackupRun {
   /** The parent snapshot's trees, read a pack window at a time for the whole run. */
   private readonly trees: TreeLoader;
   private changed: ChangedPaths | undefined;
-  /** The lister compares folders with their records as it lists them (SourceLister.check). */
-  private checking = false;
   /** Per source: the settings that shape its trees besides the entries' lstat (see settingsOf). */
   private readonly settingsBySource = new Map<string, { readonly text: string; readonly digest: Buffer }>();
   private foldersUnchanged = 0;
@@ -291,28 +289,23 @@ class BackupRun {
     // The lock comes before the parent is chosen: the parent's trees and chunks are taken as they are (records,
     // unchanged files), which holds only while no prune can remove that snapshot's blobs.
     if (!this.dryRun) this.lock = await this.repository.lock(false);
+    await this.repository.reloadIndex();
     const parent = this.type === 'full' ? undefined : await this.findParent(host);
+    // With a parent the walk mostly compares, and the main thread is busy between listings; without one,
+    // it waits on the file threads, and lists in between (see FolderLister).
+    if (parent) this.lister.useThread();
     const type: BackupType = this.type === 'differential' && !parent ? 'full' : this.type;
+    this.xattrStore = new XattrStore(this.repository, this.saver, this.options.xattrs !== false && this.source.local, parent?.xattrs === true);
+    this.parentHasFlags = parent?.flags === true;
+    this.parentNodesReusable = this.source.local && (parent?.xattrs === true) === (this.options.xattrs !== false) && this.parentHasFlags === this.keepFlags;
+    // Without a parent every file is read: start all the file workers now, not with the first file.
+    if (!parent) this.files.startWorkers();
     if (type === 'incremental') {
       const cacheDir = this.options.cacheDir ?? repositoryCacheDir(this.repository.config.id);
       this.cache = new FilesCache(this.source.cacheScope ? join(cacheDir, this.source.cacheScope) : cacheDir, { readOnly: this.dryRun });
     }
-    if (parent && this.options.changedPaths) this.changed = new ChangedPaths(this.options.changedPaths);
-    // The threads start loading before the index is read, not after: the listing thread takes 120-180 ms
-    // to load, in which the walk lists folders itself (115-380 of the linux tree's in a small-change
-    // backup), and an index of a million blobs takes seconds to read.
-    // With a parent the walk mostly compares, and the main thread is busy between listings; without one,
-    // it waits on the file threads, and lists in between (see FolderLister).
-    if (parent) this.lister.useThread(this.cache?.records);
-    // Without a parent every file is read: start all the file workers now, not with the first file.
-    else this.files.startWorkers();
-    // With changed paths, most folders are taken from the parent snapshot unlisted, and the rest by watchedUnchanged.
-    this.checking = this.cache !== undefined && this.changed === undefined && this.lister.check !== undefined;
-    await this.repository.reloadIndex();
-    this.xattrStore = new XattrStore(this.repository, this.saver, this.options.xattrs !== false && this.source.local, parent?.xattrs === true);
-    this.parentHasFlags = parent?.flags === true;
-    this.parentNodesReusable = this.source.local && (parent?.xattrs === true) === (this.options.xattrs !== false) && this.parentHasFlags === this.keepFlags;
     if (parent) this.parents = new ParentTrees(this.repository, this.trees);
+    if (parent && this.options.changedPaths) this.changed = new ChangedPaths(this.options.changedPaths);
     // Counting everything would undo the point of reading only what changed; the parent's totals are close.
     const estimate = this.changed !== undefined || this.options.countTotals === false || !this.source.countsTotals;
     const scan = estimate
@@ -332,7 +325,6 @@ class BackupRun {
     this.meter.counts.phase = 'backing up';
     const trie = this.buildSourceTrie();
     const tree = await this.saveIntermediate('/', trie, parent ? Buffer.from(parent.tree, 'hex') : undefined);
-    await this.lister.releaseRecords?.();
     this.meter.counts.phase = 'finishing';
     this.meter.tick(true);
     await this.xattrStore.settled();
@@ -496,33 +488,18 @@ class BackupRun {
     // from memory, the walk goes on for tens of milliseconds without one, and the workers wait.
     await nextTurn();
     const onlyTag = this.rules.excludeCaches && (await this.source.isCacheDirectory(path.toString()));
+    const recorded = parentTree && this.cache?.record(path);
+    const record = recorded && recorded.tree.equals(parentTree) ? recorded : undefined;
+    // Without a record to go by, the parent's tree is read while the folder is listed.
+    const parentDir = record ? undefined : this.parents?.dir(parentTree);
+    parentDir?.catch(() => undefined);
     // A folder the parent snapshot has: its entries' attributes come from there unless their change time moved (XattrStore.forEntry).
-    const extras = this.extrasWithListing(parentTree !== undefined);
-    let listing: FolderListing;
-    let record: FolderRecord | undefined;
-    let key: Buffer | undefined;
-    let parentDir: Promise<ParentDir | undefined> | undefined;
-    if (this.checking && this.lister.check && parentTree && !onlyTag) {
-      const found = await this.lister.check({ folder: path, extras, expect: this.expect(parentTree, sourceRoot) });
-      if ('unchanged' in found) {
-        this.takeWhole(found.unchanged);
-        return found.unchanged.tree;
-      }
-      listing = found;
-      if (!('failed' in listing)) ({ record, key } = listing.checked ?? this.recordedHere(path, parentTree, listing, sourceRoot));
-    } else {
-      const recorded = parentTree && this.cache?.record(path);
-      record = recorded && recorded.tree.equals(parentTree) ? recorded : undefined;
-      // Without a record to go by, the parent's tree is read while the folder is listed.
-      parentDir = record ? undefined : this.parents?.dir(parentTree);
-      parentDir?.catch(() => undefined);
-      listing = await this.lister.list(path, onlyTag ? CACHEDIR_TAG : undefined, extras);
-      if (!('failed' in listing)) key = this.cache && listing.digest(this.settingsOf(sourceRoot).text);
-    }
+    const listing = await this.lister.list(path, onlyTag ? CACHEDIR_TAG : undefined, this.extrasWithListing(parentTree !== undefined));
     if ('failed' in listing) {
       this.warn(path, listing.failed);
       return this.saver.saveTree(encodeTree([]));
     }
+    const key = this.cache && listing.digest(this.settingsOf(sourceRoot).text);
     let walked: Map<number, Buffer> | undefined;
     if (record && key?.equals(record.key)) {
       walked = await this.recordedSubfolders(relative, sourceRoot, listing, record);
@@ -559,27 +536,6 @@ class BackupRun {
     // A folder with a warning (a file that could not be read) is looked at again each time, and warns again.
     if (key && this.warnings.length === warnings) this.cache?.saveRecord(path, this.recordOf(key, tree, stat, listing, nodes, reused, sourceRoot));
     return tree;
-  }
-
-  /** What `check` compares a folder with: its record must name the parent snapshot's tree of it. */
-  private expect(parentTree: Buffer, sourceRoot: string): Expected {
-    return { tree: parentTree, salt: this.settingsOf(sourceRoot).text };
-  }
-
-  /** The folder's record, if its tree is the parent snapshot's, and its listing's digest, found on this thread. */
-  private recordedHere(path: Buffer, parentTree: Buffer, listing: ListedFolder, sourceRoot: string): { record: FolderRecord | undefined; key: Buffer | undefined } {
-    const recorded = this.cache?.record(path);
-    return { record: recorded?.tree.equals(parentTree) ? recorded : undefined, key: this.cache && listing.digest(this.settingsOf(sourceRoot).text) };
-  }
-
-  /** Counts a subtree the lister found unchanged as a whole (see FolderChecker): it is the parent snapshot's. */
-  private takeWhole(whole: UnchangedFolder['unchanged']): void {
-    this.summary.filesUnchanged += whole.files;
-    this.summary.totalBytes += whole.bytes;
-    this.summary.otherEntries += whole.others;
-    this.summary.dirs += whole.dirs;
-    this.foldersUnchanged += whole.folders;
-    this.advance(whole.files, whole.bytes);
   }
 
   /**
@@ -628,21 +584,9 @@ class BackupRun {
    */
   private async recordedSubfolders(relative: string, sourceRoot: string, listing: ListedFolder, record: FolderRecord): Promise<Map<number, Buffer>> {
     const trees = new Map<number, Buffer>();
-    const verdicts = listing.checked?.verdicts;
-    const walk: { child: RecordedChild; entry: ListedEntry }[] = [];
-    for (const [i, child] of record.children.entries()) {
-      const whole = verdicts?.[i];
-      // Left empty (another file system), or found unchanged as a whole by the lister: its tree is the recorded one.
-      if (!child.walked) trees.set(child.index, child.tree);
-      else if (whole) {
-        trees.set(child.index, whole.tree);
-        this.takeWhole(whole);
-      } else walk.push({ child, entry: listing.entry(child.index) });
-    }
-    if (!this.changed) {
-      const extras = this.extrasWithListing(true);
-      this.lister.prefetch(walk.map(({ child, entry }) => ({ folder: entry.path, extras, ...(this.checking ? { expect: this.expect(child.tree, sourceRoot) } : {}) })));
-    }
+    const walk = record.children.filter((child) => child.walked).map((child) => ({ child, entry: listing.entry(child.index) }));
+    if (!this.changed) this.lister.prefetch(walk.map(({ entry }) => ({ folder: entry.path, extras: this.extrasWithListing(true) })));
+    for (const child of record.children) if (!child.walked) trees.set(child.index, child.tree);
     this.summary.dirs += record.children.length;
     const pending = new Set<Promise<void>>();
     try {
@@ -740,7 +684,7 @@ class BackupRun {
     // Entries taken as they were (reusedEntries) are not looked at, nor made into objects.
     const listed: readonly (ListedEntry | undefined)[] = reused ? Array.from({ length: listing.count }, (_, i) => ((reused.from[i] as number) >= 0 ? undefined : listing.entry(i))) : listing.entries;
     // With changed paths, most folders are taken from the parent snapshot unlisted: nothing to list ahead.
-    if (!this.changed) this.lister.prefetch(this.subfoldersToList(listed, relative, sourceRoot, stat, parent, walked, settled));
+    if (!this.changed) this.lister.prefetch(this.subfoldersToList(listed, relative, stat, parent, walked, settled));
     const folder = this.cache?.folder(path);
     if (folder) this.openFolders.add(folder);
     // Entries keep their order whatever order their saves finish in.
@@ -821,7 +765,6 @@ class BackupRun {
   private subfoldersToList(
     listed: readonly (ListedEntry | undefined)[],
     relative: string,
-    sourceRoot: string,
     stat: EntryStat,
     parent: ParentDir | undefined,
     walked: ReadonlyMap<number, Buffer> | undefined,
@@ -836,11 +779,7 @@ class BackupRun {
         if (passedBefore(settled, parent?.get(name), true)) return true;
         return !this.rules.matchPath(relative === '' ? name.toString() : `${relative}/${name.toString()}`, path.toString(), true).excluded;
       })
-      .map((entry) => {
-        const before = parent?.get(entry.name);
-        const subtree = before?.type === 'dir' ? before.subtree : undefined;
-        return { folder: entry.path, extras: this.extrasWithListing(before?.type === 'dir'), ...(this.checking && subtree ? { expect: this.expect(subtree, sourceRoot) } : {}) };
-      });
+      .map((entry) => ({ folder: entry.path, extras: this.extrasWithListing(parent?.get(entry.name)?.type === 'dir') }));
   }
 
   /** What a folder's listing reads besides the lstat: what the parent snapshot cannot supply, as it does not have the folder or did not record it. */

@@ -1,8 +1,6 @@
 import Database from 'better-sqlite3';
-import { join } from 'node:path';
-import { openCacheDatabase, sqliteBinding } from '../cacheDatabase.js';
+import { openCacheDatabase } from '../cacheDatabase.js';
 import { BLOB_ID_LENGTH } from '../crypto/blobId.js';
-import type { FolderRecords } from './folderLister.js';
 import { decodeFolderRecord, encodeFolderRecord, type FolderRecord } from './folderRecord.js';
 
 /** What the file looked like when its content was last read, and the chunks it had. */
@@ -38,8 +36,6 @@ const MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID`,
 ];
 
-const FILE = 'files.sqlite';
-
 /** SQLite's page cache for the files cache, in KiB (see the constructor). */
 const FILES_CACHE_PAGES_KIB = 2048;
 
@@ -66,15 +62,13 @@ export class FilesCache {
   private readonly upsertRecordStatement: Database.Statement<[Buffer, Buffer]>;
   private pending: [Buffer, Buffer][] = [];
   private pendingRecords: [Buffer, Buffer][] = [];
-  /** Where the cache's folder records are, for a listing thread to read them too (FolderRecords). */
-  readonly records: FolderRecords;
 
   /** `readOnly`: what a backup learns is not recorded (a dry run: its reads stand for no snapshot). */
   constructor(
     folder: string,
     private readonly options: { readonly readOnly?: boolean } = {},
   ) {
-    this.db = openCacheDatabase(folder, FILE, MIGRATIONS);
+    this.db = openCacheDatabase(folder, 'files.sqlite', MIGRATIONS);
     // better-sqlite3 builds SQLite with a 16 MB page cache per connection (SQLITE_DEFAULT_CACHE_SIZE); a
     // backup reads each folder's rows once and writes them in the walk's order, so pages are seldom used
     // twice. SQLite held 14.5 MB of them at the peak of a first backup of the gcc tree (heaptrack); with 2
@@ -85,17 +79,11 @@ export class FilesCache {
     this.upsertStatement = this.db.prepare('INSERT OR REPLACE INTO folders (path, files) VALUES (?, ?)');
     this.recordStatement = this.db.prepare('SELECT record FROM trees WHERE path = ?');
     this.upsertRecordStatement = this.db.prepare('INSERT OR REPLACE INTO trees (path, record) VALUES (?, ?)');
-    this.records = { file: join(folder, FILE), nativeBinding: sqliteBinding() };
   }
 
   /** What the last backup that saw the folder at `path` recorded of it (see FolderRecord). */
   record(path: Buffer): FolderRecord | undefined {
-    return decodeFolderRecord(this.recordRow(path));
-  }
-
-  /** That record as it is kept. */
-  recordRow(path: Buffer): Buffer | undefined {
-    return this.recordStatement.get(path)?.record;
+    return decodeFolderRecord(this.recordStatement.get(path)?.record);
   }
 
   saveRecord(path: Buffer, record: FolderRecord): void {

@@ -1,9 +1,8 @@
+import { createHash } from 'node:crypto';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import type { CountRequest, ErrorInfo, ListedFlags, ListedReply, ListedXattrs, ListerReady, ListReplies, ListReply, ListRequest, ListRequests, RecordsAt, RecordsDone, UnchangedSubtree, WalkMessage, WalkWorkerData } from '../workers/walkWorker.js';
+import type { CountRequest, ErrorInfo, ListedFlags, ListedXattrs, ListerReady, ListReplies, ListReply, ListRequest, ListRequests, WalkMessage, WalkWorkerData } from '../workers/walkWorker.js';
 import { workerScript } from '../workers/workerScript.js';
 import { childPath } from './childPath.js';
-import { listingDigest } from './folderCheck.js';
-import { decodeFolderRecord, type FolderRecord } from './folderRecord.js';
 import { listFolder } from './listFolder.js';
 import { PackedStat, packedSize, packedWords, statStamps, type EntryStat } from './entryStat.js';
 import type { ExcludeOptions } from './excludes.js';
@@ -31,37 +30,6 @@ export interface ListExtras {
 export interface FolderToList {
   readonly folder: Buffer;
   readonly extras: ListExtras;
-  /** Compare it with its record in the files cache, expecting this tree (see SourceLister.check). */
-  readonly expect?: Expected;
-}
-
-/** The tree a folder's record must have for the folder to be taken whole, and the salt of its listing's digest (BackupRun.settingsOf). */
-export interface Expected {
-  readonly tree: Buffer;
-  readonly salt: string;
-}
-
-/** Where a backup's files cache keeps folders' records, for a lister that compares folders with them (SourceLister.check). */
-export interface FolderRecords {
-  /** The cache's database file, which a listing thread opens for reading. */
-  readonly file: string;
-  /** better-sqlite3's addon where it is not the package's own (see useSqliteBinding). */
-  readonly nativeBinding: string | undefined;
-}
-
-/** A folder whose whole subtree is as recorded when the parent snapshot was made (see FolderChecker): its tree there and its counts. */
-export interface UnchangedFolder {
-  readonly unchanged: Omit<UnchangedSubtree, 'tree'> & { readonly tree: Buffer };
-}
-
-/** What the lister found comparing a listed folder with its record (see SourceLister.check). */
-export interface CheckedListing {
-  /** The record, if its tree was the expected one. */
-  readonly record: FolderRecord | undefined;
-  /** The listing's digest, the record's key when the listing is as recorded. */
-  readonly key: Buffer | undefined;
-  /** When the listing is as recorded: per child of the record, its subtree if unchanged, else undefined. */
-  readonly verdicts: readonly (UnchangedFolder['unchanged'] | undefined)[] | undefined;
 }
 
 /** A folder's entries sorted by name, or why the folder itself could not be read. */
@@ -83,8 +51,6 @@ export interface ListedFolder {
   digest(salt: string): Buffer | undefined;
   /** How many entries were listed. */
   readonly count: number;
-  /** What comparing the folder with its record found, when the lister did (SourceLister.check). */
-  readonly checked?: CheckedListing;
   /** Entry `index`'s name, without making the entry. */
   name(index: number): Buffer;
   /** Compares entry `index`'s name with `bytes[start, end)`, in Buffer.compare's order. */
@@ -152,19 +118,16 @@ export class FolderLister {
   private thread: ListingThread | undefined;
   /** Listings go to the thread (once it is ready), not the calling thread. */
   private threadLists = false;
-  private readonly pending = new Map<number, { folder: Buffer; extras: ListExtras; only: boolean; resolve(listing: FolderListing | UnchangedFolder): void; reject(err: unknown): void }>();
+  private readonly pending = new Map<number, { folder: Buffer; extras: ListExtras; only: boolean; resolve(listing: FolderListing): void; reject(err: unknown): void }>();
   private nextId = 0;
   private failure: unknown;
-  /** Listings asked for ahead (by `prefetch`), by folder path (latin1), until `list` or `check` takes them; with the tree they expected. */
-  private readonly ahead = new Map<string, { listing: Promise<FolderListing | UnchangedFolder>; expect: Buffer | undefined }>();
+  /** Listings asked for ahead (by `prefetch`), by folder path (latin1), until `list` takes them. */
+  private readonly ahead = new Map<string, Promise<FolderListing>>();
   /** Folders `prefetch` was given that found no room ahead yet, in the walk's order: asked for as listings are taken. */
   private readonly deferred = new Map<string, FolderToList>();
   /** Folders listed so far and their entries, for their average size. */
   private foldersListed = 0;
   private entriesListed = 0;
-  /** The thread was given the files cache's records (useThread), and has not let them go (releaseRecords). */
-  private holdsRecords = false;
-  private recordsReleased: (() => void) | undefined;
   /** The thread has loaded and listens; until then, folders are listed here (see listHere). */
   private threadReady = false;
   /** Requests not sent to a thread and not yet listed here, the one the walk waits for first. */
@@ -177,37 +140,13 @@ export class FolderLister {
   /**
    * Lists in a thread of its own from now on, once it has loaded (folders asked for meanwhile are listed
    * here: the thread takes ~140 ms to start and load, and the walk waited for its first listings with
-   * the main thread idle, ~a fifth of a no-change backup of the 1 GiB benchmark set). With `records`,
-   * folders asked for with an expected tree are compared with their records there (see check).
+   * the main thread idle, ~a fifth of a no-change backup of the 1 GiB benchmark set).
    */
-  useThread(records?: FolderRecords): void {
+  useThread(): void {
     if (this.threadLists || this.failure !== undefined) return;
     this.threadLists = true;
-    const { port } = this.startThread();
-    // Before any request: the channel keeps the order. Folders listed here before the thread is ready are
-    // not compared with their records (the walk does it, as for a lister that cannot): a check lists a
-    // subtree at once, which would keep this thread from the walk.
-    if (records) port.postMessage({ records: { file: records.file, nativeBinding: records.nativeBinding } } satisfies RecordsAt);
-    this.holdsRecords = records !== undefined;
+    this.startThread();
     if (this.threadReady) this.handOver();
-  }
-
-  /**
-   * The walk is done with `check`: the thread closes its connection to the files cache, so that the
-   * backup's own, closed last, folds the cache's write-ahead log back into it. A reader still open when the
-   * backup closed its connection kept the log (1.1 MB after the 1 GiB set's after-mutation backup), and
-   * every later backup opened the cache by replaying it.
-   */
-  async releaseRecords(): Promise<void> {
-    const thread = this.thread;
-    if (!this.holdsRecords || !thread || this.failure !== undefined) return;
-    this.holdsRecords = false;
-    const released = new Promise<void>((resolve) => (this.recordsReleased = resolve));
-    thread.port.ref();
-    thread.port.postMessage({ recordsDone: true } satisfies RecordsDone);
-    await released;
-    this.recordsReleased = undefined;
-    if (this.pending.size === 0) thread.port.unref();
   }
 
   /** Whether listings go to the thread now: it is used and has loaded. */
@@ -255,12 +194,11 @@ export class FolderLister {
     const { port1: port, port2 } = new MessageChannel();
     const data: WalkWorkerData = { port: port2 };
     const worker = new Worker(workerScript('walkWorker'), { workerData: data, transferList: [port2] });
-    port.on('message', (message: ListReplies | ListerReady | RecordsDone) => {
+    port.on('message', (message: ListReplies | ListerReady) => {
       if ('ready' in message) {
         this.threadReady = true;
         if (this.threadLists) this.handOver();
-      } else if ('recordsDone' in message) this.recordsReleased?.();
-      else for (const reply of message.replies) this.receive(reply);
+      } else for (const reply of message.replies) this.receive(reply);
     });
     port.unref();
     worker.unref();
@@ -292,33 +230,17 @@ export class FolderLister {
    * read). A listing asked for ahead is taken as it was asked for.
    */
   async list(folder: Buffer, only?: Buffer, extras: ListExtras = { xattrs: false, flags: false }): Promise<FolderListing> {
-    // Asked for without an expected tree, it is never answered as unchanged (see take).
-    const listing = (await this.take({ folder, extras }, only)) as FolderListing;
+    const key = folder.toString('latin1');
+    const listed = this.ahead.get(key);
+    if (!listed) {
+      this.deferred.delete(key);
+      return this.ask([{ folder, extras }], only, true)[0] as Promise<FolderListing>;
+    }
+    this.ahead.delete(key);
+    this.askAhead();
+    const listing = await listed;
     if (!only || 'failed' in listing) return listing;
     return listingOf(listing.entries.filter((entry) => entry.name.equals(only)));
-  }
-
-  /**
-   * Lists `folder` and compares it with its record in the files cache (FolderChecker), where it is listed:
-   * a folder whose whole subtree is as recorded, under the tree `expect` names, comes back as that tree
-   * and its counts. Without records (useThread) it is listed as `list` does.
-   */
-  check(folder: FolderToList & { readonly expect: Expected }): Promise<FolderListing | UnchangedFolder> {
-    return this.take(folder);
-  }
-
-  /** The listing asked for ahead, if it was asked for as this one is; otherwise asked for now. */
-  private take(folder: FolderToList, only?: Buffer): Promise<FolderListing | UnchangedFolder> {
-    const key = folder.folder.toString('latin1');
-    const listed = this.ahead.get(key);
-    this.deferred.delete(key);
-    if (listed) {
-      this.ahead.delete(key);
-      this.askAhead();
-      const same = listed.expect === undefined ? folder.expect === undefined : folder.expect?.tree.equals(listed.expect) === true;
-      if (same) return listed.listing;
-    }
-    return this.ask([folder], only, true)[0] as Promise<FolderListing | UnchangedFolder>;
   }
 
   /**
@@ -348,27 +270,19 @@ export class FolderLister {
     for (const [i, listing] of this.ask(wanted).entries()) {
       // Nobody may ever ask for it (the backup failed or stopped first): its failure is then nobody's.
       listing.catch(() => undefined);
-      const asked = wanted[i] as FolderToList;
-      this.ahead.set(asked.folder.toString('latin1'), { listing, expect: asked.expect?.tree });
+      this.ahead.set((wanted[i] as FolderToList).folder.toString('latin1'), listing);
     }
   }
 
   /** `urgent`: the walk waits for these now (a list, not a prefetch). */
-  private ask(folders: readonly FolderToList[], only?: Buffer, urgent = false): Promise<FolderListing | UnchangedFolder>[] {
+  private ask(folders: readonly FolderToList[], only?: Buffer, urgent = false): Promise<FolderListing>[] {
     if (this.failure !== undefined) return folders.map(() => Promise.reject(this.failure));
     const requests: ListRequest[] = [];
     const listings = folders.map(
-      ({ folder, extras, expect }) =>
-        new Promise<FolderListing | UnchangedFolder>((resolve, reject) => {
+      ({ folder, extras }) =>
+        new Promise<FolderListing>((resolve, reject) => {
           const id = this.nextId++;
-          requests.push({
-            id,
-            folder: folder.toString('latin1'),
-            ...(only ? { only: only.toString('latin1') } : {}),
-            xattrs: extras.xattrs,
-            flags: extras.flags,
-            ...(expect && !only ? { expect: { tree: expect.tree.toString('latin1'), salt: expect.salt } } : {}),
-          });
+          requests.push({ id, folder: folder.toString('latin1'), ...(only ? { only: only.toString('latin1') } : {}), xattrs: extras.xattrs, flags: extras.flags });
           this.pending.set(id, { folder, extras, only: only !== undefined, resolve, reject });
         }),
     );
@@ -421,8 +335,6 @@ export class FolderLister {
 
   private fail(err: unknown): void {
     this.failure ??= err;
-    // A thread that stopped has let the cache go.
-    this.recordsReleased?.();
     for (const waiting of this.pending.values()) waiting.reject(err);
     this.pending.clear();
   }
@@ -436,21 +348,20 @@ export class FolderLister {
       this.foldersListed += 1;
       this.entriesListed += reply.ends.length;
     }
-    if ('failed' in reply) waiting.resolve({ failed: reply.failed });
-    else if ('unchanged' in reply) waiting.resolve({ unchanged: unchangedOf(reply.unchanged) });
-    else waiting.resolve(new ReplyListing(waiting.folder, waiting.extras, waiting.only, reply));
+    waiting.resolve('failed' in reply ? { failed: reply.failed } : new ReplyListing(waiting.folder, waiting.extras, waiting.only, reply));
   }
 }
 
+type ListedReply = Extract<ListReply, { readonly names: Uint8Array }>;
+
 /** A listing as the lister thread sent it; an entry becomes an object when first asked for. */
 class ReplyListing implements ListedFolder {
-  /** Only one entry was asked for. */
-  private readonly only: boolean;
+  /** Every entry was examined, and every entry listed. */
+  private readonly complete: boolean;
   private readonly names: Buffer;
   private readonly made: (ListedEntry | undefined)[];
   private all: readonly ListedEntry[] | undefined;
   private stamped: ListedStamps | undefined;
-  readonly checked: CheckedListing | undefined;
   /** The entries with attributes or flags (or a failure to read them), by index, once an entry is made. */
   private extrasAt: { xattrs: Map<number, ListedXattrs>; flags: Map<number, ListedFlags> } | undefined;
 
@@ -462,17 +373,19 @@ class ReplyListing implements ListedFolder {
   ) {
     this.names = Buffer.from(reply.names.buffer, reply.names.byteOffset, reply.names.byteLength);
     this.made = new Array<ListedEntry | undefined>(reply.ends.length);
-    this.only = only;
-    const { checked } = reply;
-    this.checked = checked && {
-      record: checked.record && decodeFolderRecord(bufferOf(checked.record)),
-      key: checked.key && bufferOf(checked.key),
-      verdicts: checked.verdicts?.map((verdict) => (verdict ? unchangedOf(verdict) : undefined)),
-    };
+    this.complete = !only && reply.errors.every((error) => error === null);
   }
 
   digest(salt: string): Buffer | undefined {
-    return listingDigest(salt, this.reply, this.only);
+    if (!this.complete) return undefined;
+    // One hash over the salt and the reply's three arrays: names, where each ends, and the packed lstat fields.
+    const { ends, stats } = this.reply;
+    return createHash('sha256')
+      .update(salt)
+      .update(this.names)
+      .update(new Uint8Array(ends.buffer, ends.byteOffset, ends.byteLength))
+      .update(new Uint8Array(stats.buffer, stats.byteOffset, stats.byteLength))
+      .digest();
   }
 
   get entries(): readonly ListedEntry[] {
@@ -527,14 +440,6 @@ class ReplyListing implements ListedFolder {
     this.made[index] = entry;
     return entry;
   }
-}
-
-function bufferOf(bytes: Uint8Array): Buffer {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-function unchangedOf(subtree: UnchangedSubtree): UnchangedFolder['unchanged'] {
-  return { ...subtree, tree: bufferOf(subtree.tree) };
 }
 
 /** A listing of the given entries, without a digest (see ListedFolder): its folder is looked at entry by entry at every backup. */

@@ -1,5 +1,5 @@
 import { readdirSync } from 'node:fs';
-import type { ErrorInfo, FailedReply, ListedFlags, ListedReply, ListedXattrs, ListRequest } from '../workers/walkWorker.js';
+import type { ErrorInfo, ListedFlags, ListedXattrs, ListReply, ListRequest } from '../workers/walkWorker.js';
 import { readFlags } from '../metadata/fileFlags.js';
 import { readXattrs } from '../metadata/xattrs.js';
 import { childPath } from './childPath.js';
@@ -11,7 +11,7 @@ import { joinNames, lstatEntries } from './folderStats.js';
  * calls; extended attributes and folders' flags when asked): in the listing thread, and on the main
  * thread while that thread is still loading (see FolderLister).
  */
-export function listFolder({ id, folder, only, xattrs: withXattrs, flags: withFlags }: ListRequest): ListedReply | FailedReply {
+export function listFolder({ id, folder, only, xattrs: withXattrs, flags: withFlags }: ListRequest): ListReply {
   const path = Buffer.from(folder, 'latin1');
   let names: Buffer[];
   try {

@@ -3,7 +3,7 @@ import type { BlobSaver } from '../archiver/blobSaver.js';
 import type { EntryStat } from '../archiver/entryStat.js';
 import type { ExcludeOptions } from '../archiver/excludes.js';
 import type { FileContent, FileFailure, FileSaverOptions, PreviousChunks } from '../archiver/fileSaver.js';
-import type { Expected, FolderListing, FolderRecords, FolderToList, ListExtras, UnchangedFolder } from '../archiver/folderLister.js';
+import type { FolderListing, FolderToList, ListExtras } from '../archiver/folderLister.js';
 import type { ScanTotals } from '../archiver/scanner.js';
 
 /**
@@ -14,23 +14,13 @@ import type { ScanTotals } from '../archiver/scanner.js';
 export interface SourceLister {
   count(sources: readonly string[], excludes: ExcludeOptions, oneFileSystem: boolean): Promise<ScanTotals>;
   list(folder: Buffer, only?: Buffer, extras?: ListExtras): Promise<FolderListing>;
-  /**
-   * Lists a folder and compares it with its record in the files cache (given to useThread), where it is
-   * listed: a folder whose whole subtree is as recorded under the expected tree comes back as that tree
-   * and its counts (UnchangedFolder), any other with what the comparison found (ListedFolder.checked).
-   * A lister without it (an SFTP source's listings have no digest) leaves the comparison to the walk.
-   */
-  check?(folder: FolderToList & { readonly expect: Expected }): Promise<FolderListing | UnchangedFolder>;
-  /** Asks for these folders' listings ahead, for `list` or `check` to take later (as they were asked for: with an expected tree or without). */
+  /** Asks for these folders' listings ahead, for `list` to take later. */
   prefetch(folders: readonly FolderToList[]): void;
   /**
    * The walk will mostly compare (it has a parent snapshot): list off the walk's thread where the
-   * lister can, since that thread has work of its own between listings; `records`, the files cache's
-   * folder records, for `check`.
+   * lister can, since that thread has work of its own between listings.
    */
-  useThread(records?: FolderRecords): void;
-  /** The walk is done with `check`: the lister lets the files cache go before the backup closes it. */
-  releaseRecords?(): Promise<void>;
+  useThread(): void;
   close(): void;
 }
 
