@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { HINDSIGHT_BIN, cleanEnv } from './hindsightServer.js';
 import { seededBytes } from './data.js';
-import { RCLONE } from './restServer.js';
+import { RCLONE, obscured } from './restServer.js';
 
 export interface MountProcess {
   readonly url: string;
@@ -61,11 +61,6 @@ export async function startMount(t: TestContext, args: readonly string[], env: R
     },
     stop,
   };
-}
-
-/** rclone's own obscuring of a password (for RCLONE_WEBDAV_PASS), by rclone itself. */
-function obscured(password: string): string {
-  return execFileSync(RCLONE, ['obscure', '--', password], { encoding: 'utf8' }).trim();
 }
 
 /** The environment that makes rclone's `:webdav:` remote the mount, logged in as given. */

@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -7,7 +7,7 @@ import { AzureBackend } from '../../src-main/engine/backend/azureBackend.js';
 import type { Backend } from '../../src-main/engine/backend/backend.js';
 import { LocalBackend } from '../../src-main/engine/backend/localBackend.js';
 import { AZURITE_ACCOUNT, AZURITE_KEY, type AzureServer } from './azureServer.js';
-import { RCLONE } from './restServer.js';
+import { RCLONE, obscured } from './restServer.js';
 import { stopWhenDone, waitForPort } from './serverProcess.js';
 import { freePort, type SshServer } from './sshServer.js';
 import { tempDir } from './tempDir.js';
@@ -31,9 +31,6 @@ export interface FolderRcloneRemote extends RcloneRemote {
 
 /** One rclone.conf section. */
 const section = (name: string, fields: Record<string, string | number>) => `[${name}]\n${Object.entries(fields).map(([key, value]) => `${key} = ${value}\n`).join('')}\n`;
-
-/** A password as rclone.conf holds it (rclone's reversible obscuring, which its config requires). */
-const obscured = (password: string) => execFileSync(RCLONE, ['obscure', '--', password], { encoding: 'utf8' }).trim();
 
 /**
  * An rclone configuration of its own whose remote `name` is an alias of `target` (another remote's

@@ -9,6 +9,14 @@ import { freePort } from './sshServer.js';
 import { tempDir } from './tempDir.js';
 
 export const RCLONE = '/usr/bin/rclone';
+
+/**
+ * A password as rclone takes it in its config and variables (its reversible obscuring), by rclone itself;
+ * after `--`, so that a password beginning with '-' is not taken for a flag.
+ */
+export function obscured(password: string): string {
+  return execFileSync(RCLONE, ['obscure', '--', password], { encoding: 'utf8' }).trim();
+}
 export const REST_USER = 'hindsight';
 export const REST_PASSWORD = 'rest secret 42';
 
