@@ -9,7 +9,9 @@ import { createRequire } from 'node:module';
  * times but fetches prebuilt binaries at install and has no flags; spawning lsattr/chattr would cost a
  * process per file. N-API loads unchanged in Node and Electron, and node-gyp already builds
  * better-sqlite3, keytar and zstd-napi at install, so the addon brings no new tool. It is an optional
- * dependency: where it is not built, these are not done.
+ * dependency: where it is not built, these are not done. It also seals and opens AES-256-GCM blobs
+ * through the OpenSSL that Node carries, without node:crypto's cipher object per blob (see aead.c and
+ * crypto/aead.ts, which falls back to node:crypto where this is unavailable).
  */
 export interface NativeAddon {
   /** Each answers minus the errno on failure. */
@@ -26,6 +28,12 @@ export interface NativeAddon {
    * and macOS; -ENOSYS elsewhere. Absent from a build of an older addon.
    */
   lstatAt?(folder: Buffer, names: Buffer, ends: Uint32Array, stats: BigInt64Array, errors: Int32Array): number;
+  /** Whether aeadSeal and aeadOpen can be called: the process exports OpenSSL's cipher functions. Absent from a build of an older addon. */
+  readonly aeadAvailable?: boolean;
+  /** AES-256-GCM: the ciphertext and then the 16-byte tag into `out`; their length, or -1. */
+  aeadSeal?(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, out: Uint8Array, aad: Uint8Array | null): number;
+  /** The plaintext into `out`; its length, -2 when the tag does not match (`out` then holds nothing to use), or -1. */
+  aeadOpen?(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, out: Uint8Array, aad: Uint8Array | null): number;
   /** Whose file flags the addon reads: Linux's, the BSDs' (macOS), or none. */
   readonly kind: string;
 }

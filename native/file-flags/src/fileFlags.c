@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "aead.h"
+
 #if defined(__linux__)
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -302,6 +304,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"kind", NULL, NULL, NULL, NULL, kind, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
+  aead_define(env, exports);
   return exports;
 }
 
