@@ -28,6 +28,12 @@ export interface NativeAddon {
    * and macOS; -ENOSYS elsewhere. Absent from a build of an older addon.
    */
   lstatAt?(folder: Buffer, names: Buffer, ends: Uint32Array, stats: BigInt64Array, errors: Int32Array): number;
+  /**
+   * For each entry named as lstatAt takes them, the length of its extended attributes' name list (0: none),
+   * never through a symbolic link, or minus the errno, into `sizes`. Linux and macOS; -ENOSYS elsewhere.
+   * Absent from a build of an older addon.
+   */
+  xattrSizesAt?(folder: Buffer, names: Buffer, ends: Uint32Array, sizes: Int32Array): number;
   /** Whether aeadSeal and aeadOpen can be called: the process exports OpenSSL's cipher functions. Absent from a build of an older addon. */
   readonly aeadAvailable?: boolean;
   /** AES-256-GCM: the ciphertext and then the 16-byte tag into `out`; their length, or -1. */

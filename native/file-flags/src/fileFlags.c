@@ -47,6 +47,9 @@
 #if defined(__linux__)
 #include <sys/sysmacros.h>
 #endif
+#if defined(__linux__) || defined(__APPLE__)
+#include <sys/xattr.h>
+#endif
 
 #define PATH_BYTES 4096
 
@@ -291,6 +294,54 @@ static napi_value lstat_at(napi_env env, napi_callback_info info) {
 #endif
 }
 
+// xattrSizesAt(folder, names, ends, sizes): for each entry of `folder` named in `names` (as lstatAt
+// takes them), the length of its extended attributes' name list (0: it has none), never through a
+// symbolic link, or minus the errno, into sizes (Int32Array). Answers 0, or minus the errno when an
+// argument is wrong. Nearly every entry has no attributes: read one by one through @napi-rs/xattr, each
+// cost ~9 µs (4 of them outside the kernel: the path as a string, the list as an array of strings), 0.7
+// CPU-seconds for the linux tree's 83,731 entries; here an entry costs its system call alone, and only
+// the entries that have attributes are read through the library.
+static napi_value xattr_sizes_at(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (args(env, info, 4, argv) != 0) return number(env, -EINVAL);
+  void *folder;
+  size_t folder_length;
+  if (napi_get_buffer_info(env, argv[0], &folder, &folder_length) != napi_ok || folder_length == 0 || folder_length > PATH_BYTES) return number(env, -EINVAL);
+  void *names;
+  size_t names_length;
+  if (napi_get_buffer_info(env, argv[1], &names, &names_length) != napi_ok) return number(env, -EINVAL);
+  napi_typedarray_type type;
+  size_t count, sizes_count;
+  void *ends, *sizes;
+  if (napi_get_typedarray_info(env, argv[2], &type, &count, &ends, NULL, NULL) != napi_ok || type != napi_uint32_array) return number(env, -EINVAL);
+  if (napi_get_typedarray_info(env, argv[3], &type, &sizes_count, &sizes, NULL, NULL) != napi_ok || type != napi_int32_array || sizes_count < count) return number(env, -EINVAL);
+#if defined(__linux__) || defined(__APPLE__)
+  // The folder's path, a slash, then each name in turn.
+  char path[2 * PATH_BYTES + 2];
+  if (memchr(folder, 0, folder_length) != NULL) return number(env, -EINVAL);
+  memcpy(path, folder, folder_length);
+  size_t prefix = folder_length;
+  if (path[prefix - 1] != '/') path[prefix++] = '/';
+  size_t start = 0;
+  for (size_t i = 0; i < count; i++) {
+    size_t end = ((uint32_t *)ends)[i];
+    if (end < start || end > names_length || end - start > PATH_BYTES || memchr((char *)names + start, 0, end - start) != NULL) return number(env, -EINVAL);
+    memcpy(path + prefix, (char *)names + start, end - start);
+    path[prefix + end - start] = 0;
+    start = end;
+#if defined(__linux__)
+    ssize_t size = llistxattr(path, NULL, 0);
+#else
+    ssize_t size = listxattr(path, NULL, 0, XATTR_NOFOLLOW);
+#endif
+    ((int32_t *)sizes)[i] = size < 0 ? -errno : (size > INT32_MAX ? INT32_MAX : (int32_t)size);
+  }
+  return number(env, 0);
+#else
+  return number(env, -ENOSYS);
+#endif
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value kind;
   napi_create_string_utf8(env, FLAGS_KIND, NAPI_AUTO_LENGTH, &kind);
@@ -301,6 +352,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setBirthtime", NULL, set_birthtime, NULL, NULL, NULL, napi_default, NULL},
       {"trimHeap", NULL, trim_heap, NULL, NULL, NULL, napi_default, NULL},
       {"lstatAt", NULL, lstat_at, NULL, NULL, NULL, napi_default, NULL},
+      {"xattrSizesAt", NULL, xattr_sizes_at, NULL, NULL, NULL, napi_default, NULL},
       {"kind", NULL, NULL, NULL, NULL, kind, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import type { ErrorInfo, ListedFlags, ListedXattrs, ListReply, ListRequest } from '../workers/walkWorker.js';
 import { readFlags } from '../metadata/fileFlags.js';
-import { readXattrs } from '../metadata/xattrs.js';
+import { mayHaveXattrs, readXattrs } from '../metadata/xattrs.js';
 import { childPath } from './childPath.js';
 import { PackedStat } from './entryStat.js';
 import { joinNames, lstatEntries } from './folderStats.js';
@@ -25,6 +25,8 @@ export function listFolder({ id, folder, only, xattrs: withXattrs, flags: withFl
   const errors: (ErrorInfo | null)[] = [];
   const xattrs: ListedXattrs[] = [];
   const flags: ListedFlags[] = [];
+  // Nearly every entry has no attributes: one call says which may, and only those are read.
+  const withAttributes = withXattrs ? mayHaveXattrs(path, listed.joined, listed.ends) : undefined;
   for (const [i, name] of names.entries()) {
     const failure = failures[i];
     errors.push(failure ? errorInfo(failure) : null);
@@ -40,7 +42,7 @@ export function listFolder({ id, folder, only, xattrs: withXattrs, flags: withFl
       }
     }
     // Here, in this thread's synchronous loop, attributes cost their system call and nothing more.
-    if (!withXattrs) continue;
+    if (!withXattrs || withAttributes?.[i] === false) continue;
     try {
       const found = readXattrs(entry);
       if (found) xattrs.push({ at: i, xattrs: found });

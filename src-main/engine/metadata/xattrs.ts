@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
 import { HindsightError } from '../../../src-shared/errors.js';
+import { nativeAddon } from '../nativeAddon.js';
 
 /** An extended attribute as read from the file system. */
 export interface Xattr {
@@ -107,6 +108,21 @@ export function readXattrs(path: Buffer): Xattr[] | undefined {
   }
   return xattrs.length > 0 ? xattrs : undefined;
 }
+
+/**
+ * For each entry of `folder` named in `names` (concatenated, `ends[i]` where name i ends), whether it
+ * may have extended attributes, so that only those are read (readXattrs): false where the system says
+ * it has none, keeps none, or the entry is gone. Undefined where the addon cannot tell (not built, or
+ * another system): read them all. One call for the folder; see the addon's xattrSizesAt.
+ */
+export function mayHaveXattrs(folder: Buffer, names: Buffer, ends: Uint32Array): boolean[] | undefined {
+  const sizes = new Int32Array(ends.length);
+  if ((nativeAddon()?.xattrSizesAt?.(folder, names, ends, sizes) ?? -1) !== 0) return undefined;
+  return Array.from(sizes, (size) => size !== 0 && !(size < 0 && NONE_ERRNOS.has(-size)));
+}
+
+/** What readXattrs answers as "no attributes" without an error (see isUnsupported and isGone). */
+const NONE_ERRNOS = new Set(['ENOTSUP', 'EOPNOTSUPP', 'ENOENT', 'ENOTDIR'].map((name) => osConstants.errno[name as keyof typeof osConstants.errno]).filter((errno) => errno !== undefined));
 
 /**
  * Sets `xattrs` on the entry at `path` (never through a symbolic link). Each that cannot be set is

@@ -11,7 +11,9 @@ import { backup } from '../../../src-main/engine/archiver/backup.js';
 import { Catalogue } from '../../../src-main/engine/catalogue/catalogue.js';
 import { checkRepository } from '../../../src-main/engine/maintenance/check.js';
 import { prune } from '../../../src-main/engine/maintenance/prune.js';
-import { readXattrs, writeXattrs } from '../../../src-main/engine/metadata/xattrs.js';
+import { mayHaveXattrs, readXattrs, writeXattrs } from '../../../src-main/engine/metadata/xattrs.js';
+import { joinNames } from '../../../src-main/engine/archiver/folderStats.js';
+import { listFolder } from '../../../src-main/engine/archiver/listFolder.js';
 import type { Repository } from '../../../src-main/engine/repository/repository.js';
 import { restore } from '../../../src-main/engine/restorer/restore.js';
 import type { Snapshot } from '../../../src-main/engine/snapshot/snapshot.js';
@@ -149,6 +151,31 @@ async function backupOf(repository: Repository, source: string, dir: string, opt
   const result = await backup(repository, { paths: [source], cacheDir: join(dir, 'cache'), onWarning: (w) => warnings.push(w), ...options });
   return { snapshot: result.snapshot, warnings };
 }
+
+test('a folder listing reads attributes of the entries that have some only, and finds them all: a file, a folder, a symbolic link itself', async (t) => {
+  const dir = await tempDir(t);
+  if (!needsUserXattrs(t, dir)) return;
+  const folder = join(dir, 'folder');
+  mkdirSync(join(folder, 'sub'), { recursive: true });
+  for (const name of ['plain', 'tagged']) writeFileSync(join(folder, name), name);
+  symlinkSync('tagged', join(folder, 'link'));
+  writeXattrs(Buffer.from(join(folder, 'tagged')), [{ name: 'user.tag', value: Buffer.from('red') }]);
+  writeXattrs(Buffer.from(join(folder, 'sub')), [{ name: 'user.tag', value: Buffer.from('blue') }]);
+  const names = ['link', 'plain', 'sub', 'tagged', 'vanished'].map((name) => Buffer.from(name));
+  const { joined, ends } = joinNames(names);
+  const may = mayHaveXattrs(Buffer.from(folder), joined, ends);
+  // The link's target has one, the link itself none: nothing is read through a link.
+  if (may !== undefined) assert.deepEqual(may, [false, false, true, true, false]);
+  const reply = listFolder({ id: 1, folder: Buffer.from(folder).toString('latin1'), xattrs: true, flags: false });
+  const listed = 'names' in reply ? reply : assert.fail('the folder was not listed');
+  const found = listed.xattrs.map((entry) => [entry.at, entry.xattrs ? entry.xattrs.map((x) => `${x.name}=${Buffer.from(x.value).toString()}`).join() : `error ${entry.error?.message}`]);
+  // Listed in name order: link, plain, sub, tagged.
+  assert.deepEqual(found, [
+    [2, 'user.tag=blue'],
+    [3, 'user.tag=red'],
+  ]);
+  assert.deepEqual(readXattrs(Buffer.from(join(folder, 'link'))), undefined);
+});
 
 test('as root: attributes of every namespace, the largest value, ACLs, a capability, FIFOs, devices, hard links, a sparse and a set-user-ID file come back exactly', async (t) => {
   if (!needsRoot(t)) return;
