@@ -64,12 +64,16 @@ const nodeCipher: Cipher = {
   name: 'node',
   makesGarbage: true,
   sealInto(key, nonce, plaintext, out, aad) {
-    const encryption = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_LENGTH });
-    if (aad) encryption.setAAD(aad);
     let at = 0;
-    for (let from = 0; from < plaintext.byteLength; from += SEAL_SLICE) at += copyInto(out, at, encryption.update(plaintext.subarray(from, from + SEAL_SLICE)));
-    at += copyInto(out, at, encryption.final());
-    return at + copyInto(out, at, encryption.getAuthTag());
+    return sealSlices(
+      key,
+      nonce,
+      plaintext,
+      (bytes) => {
+        at += copyInto(out, at, bytes);
+      },
+      aad,
+    );
   },
   openInto(key, nonce, sealed, into, aad) {
     const length = sealed.byteLength - TAG_LENGTH;
@@ -208,8 +212,10 @@ export function sealInSlices(key: CipherKey, nonce: Uint8Array, plaintext: Uint8
   return length;
 }
 
-function sealSlices(key: CipherKey, nonce: Uint8Array, plaintext: Uint8Array, put: (bytes: Buffer) => void): number {
+/** node:crypto's sealing, handed to `put` a slice at a time (see nodeCipher); returns the bytes put. */
+function sealSlices(key: CipherKey, nonce: Uint8Array, plaintext: Uint8Array, put: (bytes: Buffer) => void, aad?: Uint8Array): number {
   const encryption = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_LENGTH });
+  if (aad) encryption.setAAD(aad);
   let written = 0;
   const give = (bytes: Buffer) => {
     if (bytes.length === 0) return;
