@@ -43,8 +43,6 @@ export class AuthenticationFailure extends Error {
  */
 interface Cipher {
   readonly name: 'native' | 'node';
-  /** Whether a call leaves buffers behind for V8 to collect (see YoungGarbage). */
-  readonly makesGarbage: boolean;
   /** Writes the ciphertext and then the tag at the start of `out`; returns their length, plaintext + TAG_LENGTH. */
   sealInto(key: CipherKey, nonce: Uint8Array, plaintext: Uint8Array, out: Uint8Array, aad?: Uint8Array): number;
   /** Writes the plaintext at the start of `into`; returns its length. Throws AuthenticationFailure, after which `into` holds nothing to use. */
@@ -62,7 +60,6 @@ const SEAL_SLICE = 64 * 1024;
  */
 const nodeCipher: Cipher = {
   name: 'node',
-  makesGarbage: true,
   sealInto(key, nonce, plaintext, out, aad) {
     let at = 0;
     return sealSlices(
@@ -114,7 +111,6 @@ const NOT_AUTHENTIC = -2;
 function nativeCipher(addon: Required<Pick<NativeAddon, 'aeadSeal' | 'aeadOpen'>>): Cipher {
   return {
     name: 'native',
-    makesGarbage: false,
     sealInto(key, nonce, plaintext, out, aad) {
       const length = addon.aeadSeal(rawKey(key), nonce, plaintext, out, aad ?? null);
       if (length < 0) throw new Error('AES-256-GCM sealing failed');
@@ -179,11 +175,6 @@ function cipher(): Cipher {
 /** Which implementation seals and opens in this thread: 'native' (the addon) or 'node' (node:crypto). */
 export function cipherInUse(): 'native' | 'node' {
   return cipher().name;
-}
-
-/** Whether sealing and opening leave buffers behind for V8 to collect in this thread (node:crypto's do; see YoungGarbage). */
-export function cipherMakesGarbage(): boolean {
-  return cipher().makesGarbage;
 }
 
 /** AES-256-GCM: returns ciphertext followed by the 16-byte tag. */
