@@ -17,8 +17,8 @@ export interface SourceLister {
   /** Asks for these folders' listings ahead, for `list` to take later. */
   prefetch(folders: readonly FolderToList[]): void;
   /**
-   * The walk will mostly compare (it has a parent snapshot): list off the walk's thread where the
-   * lister can, since that thread has work of its own between listings.
+   * The walk found a folder that changed since the parent snapshot: list off the walk's thread where the
+   * lister can, since that thread has work of its own between listings now.
    */
   useThread(): void;
   close(): void;
