@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdlib.h>
+#include <malloc.h>
 
 #include "aead.h"
 
@@ -343,6 +345,9 @@ static napi_value xattr_sizes_at(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
+#if defined(__GLIBC__)
+  if (getenv("HS_ARENAS")) mallopt(M_ARENA_MAX, atoi(getenv("HS_ARENAS")));
+#endif
   napi_value kind;
   napi_create_string_utf8(env, FLAGS_KIND, NAPI_AUTO_LENGTH, &kind);
   napi_property_descriptor properties[] = {

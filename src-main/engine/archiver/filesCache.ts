@@ -60,8 +60,12 @@ export class FilesCache {
   private readonly upsertStatement: Database.Statement<[Buffer, Buffer]>;
   private readonly recordStatement: Database.Statement<[Buffer], { record: Buffer }>;
   private readonly upsertRecordStatement: Database.Statement<[Buffer, Buffer]>;
+  private readonly beginStatement: Database.Statement<[]>;
+  private readonly endStatement: Database.Statement<[]>;
   private pending: [Buffer, Buffer][] = [];
   private pendingRecords: [Buffer, Buffer][] = [];
+  /** Lookups run inside a read transaction, begun with the first of them and ended before a write (see lookup). */
+  private reading = false;
 
   /** `readOnly`: what a backup learns is not recorded (a dry run: its reads stand for no snapshot). */
   constructor(
@@ -79,11 +83,37 @@ export class FilesCache {
     this.upsertStatement = this.db.prepare('INSERT OR REPLACE INTO folders (path, files) VALUES (?, ?)');
     this.recordStatement = this.db.prepare('SELECT record FROM trees WHERE path = ?');
     this.upsertRecordStatement = this.db.prepare('INSERT OR REPLACE INTO trees (path, record) VALUES (?, ?)');
+    this.beginStatement = this.db.prepare('BEGIN');
+    this.endStatement = this.db.prepare('COMMIT');
   }
 
   /** What the last backup that saw the folder at `path` recorded of it (see FolderRecord). */
   record(path: Buffer): FolderRecord | undefined {
-    return decodeFolderRecord(this.recordStatement.get(path)?.record);
+    return decodeFolderRecord(this.lookup(this.recordStatement, path)?.record);
+  }
+
+  /**
+   * A row, read inside a transaction that stays open until the next write (commit) or close. A query
+   * outside one is a transaction of its own: SQLite takes and drops its lock (two fcntl calls) and
+   * checks the file (a stat) each time, and a backup looks up each folder's record, and the files of
+   * each changed folder. The linux tree's cache (5,096 folders), every record read in the walk's order:
+   * 9.5-12.4 µs each alone, 3.0-3.1 µs in one transaction; folders' files rows 19.4-21.7 -> 14.7-15.0 µs.
+   * Another process may write meanwhile (write-ahead log): these reads then see the cache as it was when
+   * the transaction began, which the cache, a shortcut, can afford.
+   */
+  private lookup<Row>(statement: Database.Statement<[Buffer], Row>, path: Buffer): Row | undefined {
+    if (!this.reading) {
+      this.beginStatement.run();
+      this.reading = true;
+    }
+    return statement.get(path);
+  }
+
+  /** Ends the read transaction, if one is open: before a write, and at close. */
+  private endReading(): void {
+    if (!this.reading) return;
+    this.reading = false;
+    this.endStatement.run();
   }
 
   saveRecord(path: Buffer, record: FolderRecord): void {
@@ -94,7 +124,7 @@ export class FilesCache {
 
   /** The files of the folder at `path` as remembered; its row is read only if a file is asked for. */
   folder(path: Buffer): CachedFolder {
-    return new CachedFolder(path, () => this.lookupStatement.get(path)?.files);
+    return new CachedFolder(path, () => this.lookup(this.lookupStatement, path)?.files);
   }
 
   /**
@@ -114,6 +144,7 @@ export class FilesCache {
     this.pending = [];
     this.pendingRecords = [];
     if (batch.length === 0 && records.length === 0) return;
+    this.endReading();
     this.db.transaction(() => {
       for (const [path, files] of batch) this.upsertStatement.run(path, files);
       for (const [path, record] of records) this.upsertRecordStatement.run(path, record);
@@ -122,6 +153,7 @@ export class FilesCache {
 
   close(): void {
     this.commit();
+    this.endReading();
     this.db.close();
   }
 }
