@@ -85,6 +85,29 @@ test('a row rewritten after one change keeps every other file as it was, and a r
   assert.equal(damaged.get(Buffer.from('f100')), undefined);
 });
 
+test('two caches open on one folder (two backups at once): each writes while the other is between reads, and reads what the other wrote once it has written', async (t) => {
+  const dir = await tempDir(t);
+  const first = new FilesCache(dir);
+  const second = new FilesCache(dir);
+  // The first looks up a folder: its read transaction is open from here until it writes.
+  const a = first.folder(Buffer.from('/a'));
+  assert.equal(a.get(Buffer.from('x')), undefined);
+  const b = second.folder(Buffer.from('/b'));
+  b.set(Buffer.from('y'), file(2));
+  second.save(b);
+  second.commit();
+  // Its reads are still in the transaction begun before that write.
+  assert.equal(first.folder(Buffer.from('/b')).get(Buffer.from('y')), undefined);
+  a.set(Buffer.from('x'), file(1));
+  first.save(a);
+  first.commit();
+  assert.deepEqual(first.folder(Buffer.from('/b')).get(Buffer.from('y')), file(2), 'after its own write, it reads afresh');
+  assert.deepEqual(second.folder(Buffer.from('/a')).get(Buffer.from('x')), file(1));
+  first.close();
+  second.close();
+  assert.equal(rows(dir), 2);
+});
+
 test('a files cache of the row-per-file schema is upgraded, and a damaged row reads as empty', async (t) => {
   const dir = await tempDir(t);
   const old = new Database(join(dir, 'files.sqlite'));
