@@ -34,6 +34,14 @@ export interface NativeAddon {
    * Absent from a build of an older addon.
    */
   xattrSizesAt?(folder: Buffer, names: Buffer, ends: Uint32Array, sizes: Int32Array): number;
+  /**
+   * The entries of `folder` but "." and "..", sorted as Buffer.compare sorts their names, each with its
+   * lstat relative to the open folder: the names concatenated (a Buffer of its own), where each ends, the
+   * stats packed as lstatAt packs them, and each entry's errno (0 where it was examined); or minus the
+   * errno when the folder cannot be opened or read. Linux and macOS; -ENOSYS elsewhere. Absent from a
+   * build of an older addon.
+   */
+  listAt?(folder: Buffer): [names: Buffer, ends: Uint32Array, stats: BigInt64Array, errors: Int32Array] | number;
   /** Whether aeadSeal and aeadOpen can be called: the process exports OpenSSL's cipher functions. Absent from a build of an older addon. */
   readonly aeadAvailable?: boolean;
   /** AES-256-GCM: the ciphertext and then the 16-byte tag into `out`; their length, or -1. */

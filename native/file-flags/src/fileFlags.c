@@ -13,8 +13,6 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
-#include <stdlib.h>
-#include <malloc.h>
 
 #include "aead.h"
 
@@ -41,7 +39,9 @@
 #endif
 
 #if defined(__linux__) || defined(__APPLE__)
+#include <dirent.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -296,6 +296,123 @@ static napi_value lstat_at(napi_env env, napi_callback_info info) {
 #endif
 }
 
+#if defined(__linux__) || defined(__APPLE__)
+// Buffer.compare's order of two names: strcmp compares bytes as unsigned char, and a name that is the
+// beginning of a longer one ends first, with its NUL (names hold none).
+static int compare_names(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+// A typed array of `count` elements of `size` bytes on a new ArrayBuffer; its data into `data`.
+static napi_value new_typed_array(napi_env env, napi_typedarray_type type, size_t count, size_t size, void **data) {
+  napi_value buffer, array;
+  if (napi_create_arraybuffer(env, count * size, data, &buffer) != napi_ok) return NULL;
+  if (napi_create_typedarray(env, type, count, buffer, 0, &array) != napi_ok) return NULL;
+  return array;
+}
+#endif
+
+// listAt(folder): the entries of `folder` (a Buffer path) but "." and "..", sorted as Buffer.compare
+// sorts their names, each with its lstat relative to the open folder: [names (a Buffer, concatenated),
+// ends (Uint32Array, where each name ends), stats (BigInt64Array, STAT_FIELDS per entry, as lstatAt),
+// errors (Int32Array, the errno of an entry that could not be examined, else 0)]. Answers minus the
+// errno instead when the folder cannot be opened or read. A backup's walk read a folder with Node's
+// readdir (a Buffer per name, sorted with a call per comparison, then joined again) and opened it once
+// more for lstatAt: here it is opened once, and its names never become objects.
+static napi_value list_at(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (args(env, info, 1, argv) != 0) return number(env, -EINVAL);
+  char folder[PATH_BYTES + 1];
+  int failed = path_arg(env, argv[0], folder);
+  if (failed != 0) return number(env, failed);
+#if defined(__linux__) || defined(__APPLE__)
+  // opendir rather than open and fdopendir: the latter checks the descriptor with two fcntl calls.
+  DIR *dir = opendir(folder);
+  if (dir == NULL) return number(env, -errno);
+  // The names, NUL after each (for statx), and where each starts; then pointers to them, sorted.
+  char *names = NULL;
+  size_t names_used = 0, names_room = 0;
+  size_t *starts = NULL;
+  size_t count = 0, room = 0;
+  const char **sorted = NULL;
+  int error = 0;
+  for (;;) {
+    errno = 0;
+    struct dirent *entry = readdir(dir);
+    if (entry == NULL) {
+      error = errno;
+      break;
+    }
+    const char *name = entry->d_name;
+    if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
+    size_t length = strlen(name);
+    if (names_used + length + 1 > names_room) {
+      size_t grown = names_room == 0 ? 4096 : 2 * names_room;
+      while (grown < names_used + length + 1) grown *= 2;
+      char *more = realloc(names, grown);
+      if (more == NULL) {
+        error = ENOMEM;
+        break;
+      }
+      names = more;
+      names_room = grown;
+    }
+    if (count == room) {
+      size_t grown = room == 0 ? 64 : 2 * room;
+      size_t *more = realloc(starts, grown * sizeof *starts);
+      if (more == NULL) {
+        error = ENOMEM;
+        break;
+      }
+      starts = more;
+      room = grown;
+    }
+    memcpy(names + names_used, name, length + 1);
+    starts[count] = names_used;
+    names_used += length + 1;
+    count += 1;
+  }
+  napi_value result = NULL;
+  if (error == 0 && count > 0 && (sorted = malloc(count * sizeof *sorted)) == NULL) error = ENOMEM;
+  if (error == 0) {
+    for (size_t i = 0; i < count; i++) sorted[i] = names + starts[i];
+    if (count > 1) qsort(sorted, count, sizeof *sorted, compare_names);
+    void *joined, *ends, *stats, *errors;
+    napi_value out[4];
+    size_t joined_length = names_used - count;
+    if (napi_create_buffer(env, joined_length, &joined, &out[0]) == napi_ok &&
+        (out[1] = new_typed_array(env, napi_uint32_array, count, sizeof(uint32_t), &ends)) != NULL &&
+        (out[2] = new_typed_array(env, napi_bigint64_array, count * STAT_FIELDS, sizeof(int64_t), &stats)) != NULL &&
+        (out[3] = new_typed_array(env, napi_int32_array, count, sizeof(int32_t), &errors)) != NULL &&
+        napi_create_array_with_length(env, 4, &result) == napi_ok) {
+      int dirfd_ = dirfd(dir);
+      size_t at = 0;
+      for (size_t i = 0; i < count; i++) {
+        size_t length = strlen(sorted[i]);
+        memcpy((char *)joined + at, sorted[i], length);
+        at += length;
+        ((uint32_t *)ends)[i] = (uint32_t)at;
+        int64_t *stat = (int64_t *)stats + i * STAT_FIELDS;
+        int stat_error = stat_at(dirfd_, sorted[i], stat);
+        ((int32_t *)errors)[i] = stat_error;
+        if (stat_error != 0) memset(stat, 0, STAT_FIELDS * sizeof *stat);
+      }
+      for (uint32_t i = 0; i < 4; i++) napi_set_element(env, result, i, out[i]);
+    } else {
+      result = NULL;
+      error = ENOMEM;
+    }
+  }
+  free(names);
+  free(starts);
+  free(sorted);
+  closedir(dir);
+  return result != NULL ? result : number(env, -error);
+#else
+  return number(env, -ENOSYS);
+#endif
+}
+
 // xattrSizesAt(folder, names, ends, sizes): for each entry of `folder` named in `names` (as lstatAt
 // takes them), the length of its extended attributes' name list (0: it has none), never through a
 // symbolic link, or minus the errno, into sizes (Int32Array). Answers 0, or minus the errno when an
@@ -345,9 +462,6 @@ static napi_value xattr_sizes_at(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
-#if defined(__GLIBC__)
-  if (getenv("HS_ARENAS")) mallopt(M_ARENA_MAX, atoi(getenv("HS_ARENAS")));
-#endif
   napi_value kind;
   napi_create_string_utf8(env, FLAGS_KIND, NAPI_AUTO_LENGTH, &kind);
   napi_property_descriptor properties[] = {
@@ -358,6 +472,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"trimHeap", NULL, trim_heap, NULL, NULL, NULL, napi_default, NULL},
       {"lstatAt", NULL, lstat_at, NULL, NULL, NULL, napi_default, NULL},
       {"xattrSizesAt", NULL, xattr_sizes_at, NULL, NULL, NULL, napi_default, NULL},
+      {"listAt", NULL, list_at, NULL, NULL, NULL, napi_default, NULL},
       {"kind", NULL, NULL, NULL, NULL, kind, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);

@@ -4,7 +4,7 @@ import { readFlags } from '../metadata/fileFlags.js';
 import { mayHaveXattrs, readXattrs } from '../metadata/xattrs.js';
 import { childPath } from './childPath.js';
 import { PackedStat } from './entryStat.js';
-import { joinNames, lstatEntries } from './folderStats.js';
+import { entriesOf, readEntries, type FolderEntries } from './folderStats.js';
 
 /**
  * Lists one folder as a backup's walk asks for it (readdir, then lstat of every entry, with synchronous
@@ -13,25 +13,23 @@ import { joinNames, lstatEntries } from './folderStats.js';
  */
 export function listFolder({ id, folder, only, xattrs: withXattrs, flags: withFlags }: ListRequest): ListReply {
   const path = Buffer.from(folder, 'latin1');
-  let names: Buffer[];
+  let listed: FolderEntries;
   try {
-    names = readdirSync(path, { encoding: 'buffer' }).sort(Buffer.compare);
+    listed = only === undefined ? readEntries(path) : onlyEntry(path, only);
   } catch (err) {
     return { id, failed: errorInfo(err) };
   }
-  if (only !== undefined) names = names.filter((name) => name.toString('latin1') === only);
-  const listed = joinNames(names);
-  const { stats, errors: failures } = lstatEntries(path, names, listed);
+  const { joined, ends, stats, errors: failures } = listed;
   const errors: (ErrorInfo | null)[] = [];
   const xattrs: ListedXattrs[] = [];
   const flags: ListedFlags[] = [];
   // Nearly every entry has no attributes: one call says which may, and only those are read.
-  const withAttributes = withXattrs ? mayHaveXattrs(path, listed.joined, listed.ends) : undefined;
-  for (const [i, name] of names.entries()) {
+  const withAttributes = withXattrs ? mayHaveXattrs(path, joined, ends) : undefined;
+  for (let i = 0; i < ends.length; i++) {
     const failure = failures[i];
     errors.push(failure ? errorInfo(failure) : null);
     if (failure || (!withFlags && !withXattrs)) continue;
-    const entry = childPath(path, name);
+    const entry = childPath(path, joined.subarray(i === 0 ? 0 : ends[i - 1], ends[i]));
     const stat = PackedStat.at(stats, i);
     if (withFlags && stat.isDirectory()) {
       try {
@@ -50,8 +48,12 @@ export function listFolder({ id, folder, only, xattrs: withXattrs, flags: withFl
       xattrs.push({ at: i, error: errorInfo(err) });
     }
   }
-  // A copy: a small Buffer.concat lies in Node's shared pool, which must not be transferred.
-  return { id, names: new Uint8Array(listed.joined), ends: listed.ends, stats, errors, xattrs, flags };
+  return { id, names: joined, ends, stats, errors, xattrs, flags };
+}
+
+/** The folder's entry named `only` (latin1), if it has one. */
+function onlyEntry(path: Buffer, only: string): FolderEntries {
+  return entriesOf(path, readdirSync(path, { encoding: 'buffer' }).filter((name) => name.toString('latin1') === only));
 }
 
 function errorInfo(err: unknown): ErrorInfo {
