@@ -1,4 +1,4 @@
-import { Blake3Hasher } from '@napi-rs/blake-hash';
+import { Blake3Hasher } from './blake3Binding.js';
 import { KEY_LENGTH } from './aead.js';
 
 export const BLOB_ID_LENGTH = 32;
