@@ -213,7 +213,7 @@ static napi_value trim_heap(napi_env env, napi_callback_info info) {
 static int64_t nanoseconds(int64_t seconds, int64_t nanos) { return seconds * 1000000000LL + nanos; }
 
 // One entry's lstat relative to an open folder, into `out`; 0, or the errno.
-static int stat_at(int folder, const char *name, int64_t *out) {
+static int stat_fields(int folder, const char *name, int64_t *out) {
 #if defined(__linux__)
   // statx, as libuv does for Node's lstat, so every field (the device numbers made the same way) matches.
   struct statx st;
@@ -245,6 +245,13 @@ static int stat_at(int folder, const char *name, int64_t *out) {
   out[10] = nanoseconds(st.st_birthtimespec.tv_sec, st.st_birthtimespec.tv_nsec);
 #endif
   return 0;
+}
+
+// As stat_fields, with `out` all zeros where the entry could not be examined (lstatAt's and listAt's answer).
+static int stat_at(int folder, const char *name, int64_t *out) {
+  int error = stat_fields(folder, name, out);
+  if (error != 0) memset(out, 0, STAT_FIELDS * sizeof *out);
+  return error;
 }
 #endif
 
@@ -285,9 +292,7 @@ static napi_value lstat_at(napi_env env, napi_callback_info info) {
     memcpy(name, (char *)names + start, end - start);
     name[end - start] = 0;
     start = end;
-    int error = stat_at(dir, name, out);
-    ((int32_t *)errors)[i] = error;
-    if (error != 0) memset(out, 0, STAT_FIELDS * sizeof *out);
+    ((int32_t *)errors)[i] = stat_at(dir, name, out);
   }
   close(dir);
   return number(env, 0);
@@ -392,10 +397,7 @@ static napi_value list_at(napi_env env, napi_callback_info info) {
         memcpy((char *)joined + at, sorted[i], length);
         at += length;
         ((uint32_t *)ends)[i] = (uint32_t)at;
-        int64_t *stat = (int64_t *)stats + i * STAT_FIELDS;
-        int stat_error = stat_at(dirfd_, sorted[i], stat);
-        ((int32_t *)errors)[i] = stat_error;
-        if (stat_error != 0) memset(stat, 0, STAT_FIELDS * sizeof *stat);
+        ((int32_t *)errors)[i] = stat_at(dirfd_, sorted[i], (int64_t *)stats + i * STAT_FIELDS);
       }
       for (uint32_t i = 0; i < 4; i++) napi_set_element(env, result, i, out[i]);
     } else {

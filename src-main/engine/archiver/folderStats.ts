@@ -9,6 +9,11 @@ export interface JoinedNames {
   readonly ends: Uint32Array;
 }
 
+/** Name `index` of joined names, as a view. */
+export function joinedName({ joined, ends }: JoinedNames, index: number): Buffer {
+  return joined.subarray(index === 0 ? 0 : ends[index - 1], ends[index]);
+}
+
 export function joinNames(names: readonly Buffer[]): JoinedNames {
   const ends = new Uint32Array(names.length);
   let length = 0;
@@ -52,7 +57,7 @@ export function readEntries(folder: Buffer): FolderEntries {
   const listed = nativeAddon()?.listAt?.(folder);
   if (typeof listed === 'object') {
     const [joined, ends, stats, errnos] = listed;
-    return { joined, ends, stats, errors: statFailures(folder, ends.length, (i) => joined.subarray(i === 0 ? 0 : ends[i - 1], ends[i]), errnos, stats) };
+    return { joined, ends, stats, errors: statFailures(folder, ends.length, (i) => joinedName({ joined, ends }, i), errnos, stats) };
   }
   // Not built, or the folder could not be read: Node's readdir, whose error is the one reported.
   const names = readdirSync(folder, { encoding: 'buffer' }).sort(Buffer.compare);

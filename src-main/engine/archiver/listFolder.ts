@@ -4,7 +4,7 @@ import { readFlags } from '../metadata/fileFlags.js';
 import { mayHaveXattrs, readXattrs } from '../metadata/xattrs.js';
 import { childPath } from './childPath.js';
 import { PackedStat } from './entryStat.js';
-import { entriesOf, readEntries, type FolderEntries } from './folderStats.js';
+import { entriesOf, joinedName, readEntries, type FolderEntries } from './folderStats.js';
 
 /**
  * Lists one folder as a backup's walk asks for it (readdir, then lstat of every entry, with synchronous
@@ -29,7 +29,7 @@ export function listFolder({ id, folder, only, xattrs: withXattrs, flags: withFl
     const failure = failures[i];
     errors.push(failure ? errorInfo(failure) : null);
     if (failure || (!withFlags && !withXattrs)) continue;
-    const entry = childPath(path, joined.subarray(i === 0 ? 0 : ends[i - 1], ends[i]));
+    const entry = childPath(path, joinedName(listed, i));
     const stat = PackedStat.at(stats, i);
     if (withFlags && stat.isDirectory()) {
       try {
