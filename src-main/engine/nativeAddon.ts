@@ -42,6 +42,17 @@ export interface NativeAddon {
    * build of an older addon.
    */
   listAt?(folder: Buffer): [names: Buffer, ends: Uint32Array, stats: BigInt64Array, errors: Int32Array] | number;
+  /**
+   * Opens a file to read it (never through a symbolic link, never waiting on a FIFO) and reads up to
+   * `readLength` bytes of a regular file from its start into `block`. Answers 0, or minus the errno of the
+   * open or its fstat; into `out`: device, mode, size, modification time's seconds and nanoseconds, a
+   * regular file's flags (or minus the errno), the read's bytes (or minus its errno), and the descriptor,
+   * -1 when the read reached the size the fstat gave and the file was closed. Absent from a build of an
+   * older addon.
+   */
+  openRead?(path: Buffer, block: Uint8Array, readLength: number, out: Float64Array): number;
+  /** Closes a descriptor openRead left open (Node's fs warns about closing one it did not open); 0, or minus the errno. Present where openRead is. */
+  closeFd?(fd: number): number;
   /** Whether aeadSeal and aeadOpen can be called: the process exports OpenSSL's cipher functions. Absent from a build of an older addon. */
   readonly aeadAvailable?: boolean;
   /** AES-256-GCM: the ciphertext and then the 16-byte tag into `out`; their length, or -1. */

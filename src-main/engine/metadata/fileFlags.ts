@@ -90,7 +90,13 @@ export function readFlags(path: Buffer, dev: bigint): FileFlags | undefined {
 export function readFlagsOfOpenFile(fd: number, dev: bigint): FileFlags | undefined {
   const calls = fileCalls();
   if (calls === null || unsupportedDevices.has(dev)) return undefined;
-  const result = calls.getFd(fd);
+  return flagsAnswered(calls.getFd(fd), dev);
+}
+
+/** The flags in the addon's answer for a regular file open on device `dev` (getFd's, or openRead's), as readFlagsOfOpenFile takes them. */
+export function flagsAnswered(result: number, dev: bigint): FileFlags | undefined {
+  const calls = fileCalls();
+  if (calls === null || unsupportedDevices.has(dev)) return undefined;
   if (result >= 0) return asFlags(calls.kind, result);
   if (isUnsupported(errnoName(result))) unsupportedDevices.add(dev);
   return undefined;

@@ -1,10 +1,10 @@
-import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
+import { fstatSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Chunker, type ChunkerParams } from '../chunker/fastCdc.js';
 import { BLOB_ID_LENGTH, computeBlobId } from '../crypto/blobId.js';
 import { SlotCompressor } from '../repository/blobCodec.js';
-import { readFlagsOfOpenFile } from '../metadata/fileFlags.js';
 import { ChunkKind, FileAnswersOutbox, transferables, type FileEnd } from './fileAnswers.js';
+import { closeFile, openForReading } from './fileOpening.js';
 import { RecentChunks } from './recentChunks.js';
 import { lowerThreadPriority } from './threadPriority.js';
 import { ZeroChunkIds } from './zeroChunkIds.js';
@@ -152,23 +152,20 @@ function readRequested({ path, previous = NO_PREVIOUS }: ReadRequest): FileEnd {
  * at several times the chunker's speed, so a large file with a small change is read at nearly that rate.
  */
 function readFile(path: Buffer, previous: Previous): FileEnd {
-  // O_NONBLOCK: a name that became a named pipe since the walk looked at it would block the open until a
-  // writer comes, in a synchronous call that not even worker.terminate() interrupts. Regular files ignore it.
-  const fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+  // The previous chunk expected at `offset` (a chunk boundary), or -1 when none can be compared there.
+  let expected = comparable(previous, 0);
+  // Where no previous chunk is compared at the start, the first block is read as the file is opened (with
+  // its flags: one system call more on a file open anyway, where by path they cost an open and a close).
+  const file = openForReading(path, block, expected >= 0 ? 0 : BLOCK_SIZE);
   try {
-    const before = fstatSync(fd, { bigint: true });
-    if (!before.isFile()) return { type: 'failed', code: undefined, message: 'it is no longer a regular file' };
-    // Here, with the file open anyway, its flags cost one system call (on Linux an ioctl); read by path
-    // in the walk they cost an open and a close besides, several times that on a tree of small files.
-    const flags = readFlagsOfOpenFile(fd, before.dev);
-    const size = Number(before.size);
+    if (!file.regular) return { type: 'failed', code: undefined, message: 'it is no longer a regular file' };
+    const size = Number(file.size);
     let offset = 0;
     let chunked = 0;
     let reads = 0;
-    // The previous chunk expected at `offset` (a chunk boundary), or -1 when none can be compared there.
-    let expected = comparable(previous, 0);
+    let firstRead = expected >= 0 ? -1 : file.firstRead;
     for (;;) {
-      if (expected >= 0 && matches(fd, offset, previous, expected)) {
+      if (expected >= 0 && matches(file.fd, offset, previous, expected)) {
         const length = previous.lengths[expected] as number;
         sendStored(Buffer.from(previous.ids[expected] as string, 'hex'), length);
         offset += length;
@@ -177,7 +174,8 @@ function readFile(path: Buffer, previous: Previous): FileEnd {
         expected = comparable(previous, expected + 1);
         continue;
       }
-      const stop = chunkFrom(fd, offset, size, previous);
+      const stop = chunkFrom(file.fd, offset, size, previous, firstRead);
+      firstRead = -1;
       chunked += stop.offset - offset;
       offset = stop.offset;
       reads += stop.reads;
@@ -187,10 +185,10 @@ function readFile(path: Buffer, previous: Previous): FileEnd {
     // A file read in one call was read as the stat just before it shows it (a change during that one call
     // is not seen; the files cache keeps the walk's stat, so the next backup reads it again). A file read
     // in several calls is looked at again, to tell a change while it was being read.
-    const after = reads > 1 ? fstatSync(fd, { bigint: true }) : before;
-    return { type: 'done', bytes: offset, chunked, size: after.size, mtimeNs: after.mtimeNs, ...(flags ? { flags } : {}) };
+    const after = reads > 1 ? fstatSync(file.fd, { bigint: true }) : file;
+    return { type: 'done', bytes: offset, chunked, size: after.size, mtimeNs: after.mtimeNs, ...(file.flags ? { flags: file.flags } : {}) };
   } finally {
-    closeSync(fd);
+    closeFile(file);
   }
 }
 
@@ -214,15 +212,16 @@ function matches(fd: number, offset: number, previous: Previous, index: number):
 /**
  * Runs the chunker from `offset` (a chunk boundary) and sends the chunks it cuts, until the end of the
  * file, or until it cuts a chunk the file had before, after which the next previous chunk can be compared.
- * Returns where it stopped and that chunk's index (-1 at the end of the file).
+ * Returns where it stopped and that chunk's index (-1 at the end of the file). `firstRead`, unless
+ * negative: the first block is in `block` already, that many bytes read as the file was opened.
  */
-function chunkFrom(fd: number, offset: number, size: number, previous: Previous): { offset: number; expected: number; reads: number } {
+function chunkFrom(fd: number, offset: number, size: number, previous: Previous, firstRead: number): { offset: number; expected: number; reads: number } {
   let carried = 0;
   let position = offset;
   let boundary = offset;
   let reads = 0;
   for (;;) {
-    const bytesRead = readSync(fd, block, 0, BLOCK_SIZE, position);
+    const bytesRead = reads === 0 && firstRead >= 0 ? firstRead : readSync(fd, block, 0, BLOCK_SIZE, position);
     reads += 1;
     if (bytesRead === 0) break;
     const view = block.subarray(0, bytesRead);
@@ -236,7 +235,8 @@ function chunkFrom(fd: number, offset: number, size: number, previous: Previous)
       carried = 0;
       boundary += length;
       const seen = previous.at.get(id);
-      const next = seen === undefined ? -1 : comparable(previous, seen + 1);
+      // A file read whole at opening is closed already: its chunks are all cut from the block in hand.
+      const next = seen === undefined || fd < 0 ? -1 : comparable(previous, seen + 1);
       if (next >= 0) {
         // The chunker has run past this boundary into the rest of the block: start it afresh there.
         chunker.finish();
