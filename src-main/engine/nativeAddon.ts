@@ -53,6 +53,14 @@ export interface NativeAddon {
   openRead?(path: Buffer, block: Uint8Array, readLength: number, out: Float64Array): number;
   /** Closes a descriptor openRead left open (Node's fs warns about closing one it did not open); 0, or minus the errno. Present where openRead is. */
   closeFd?(fd: number): number;
+  /**
+   * Creates a file (O_EXCL, never through a symbolic link) with `createMode`, writes `content`, gives it
+   * the owner (unless uid is -1), then the mode (unless chmodMode is -1) and `mtime` (float seconds, as
+   * libuv takes them) as access and modification time, and closes it. Answers 0, or minus the errno of
+   * the step that failed (its number into failure[0]: 0 open, 1 write, 2 fchown, 3 fchmod, 4 futimens,
+   * 5 close), the file closed and left. Absent from a build of an older addon.
+   */
+  createFile?(path: Buffer, content: Uint8Array, createMode: number, uid: number, gid: number, chmodMode: number, mtime: number, failure: Int32Array): number;
   /** Whether aeadSeal and aeadOpen can be called: the process exports OpenSSL's cipher functions. Absent from a build of an older addon. */
   readonly aeadAvailable?: boolean;
   /** AES-256-GCM: the ciphertext and then the 16-byte tag into `out`; their length, or -1. */

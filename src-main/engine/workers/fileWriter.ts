@@ -1,9 +1,10 @@
 import type { KeyObject } from 'node:crypto';
-import { closeSync, constants as fsConstants, fchmodSync, fchownSync, futimesSync, openSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
+import { readFileSync, renameSync, unlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { BufferPool } from '../bufferPool.js';
 import { BlobNotOpened, openSealedBlob, type SealedBlob } from '../repository/sealedBlobs.js';
-import { FileAppender, RESTORE_STAGE_BYTES, writeFully } from '../restorer/fileAppender.js';
+import { FileAppender, RESTORE_STAGE_BYTES } from '../restorer/fileAppender.js';
+import { createFile } from './fileCreation.js';
 import { PackedChunk } from './packedChunks.js';
 import { packedChunks, packedFile, type FileToWrite, type PackedFiles } from './packedFiles.js';
 import { isAllZeros } from '../zeroBytes.js';
@@ -247,21 +248,11 @@ function openContent(size: number, { first, count }: { first: number; count: num
 function writeFile(request: FileToWrite, content: Uint8Array): string | undefined {
   const { path, temp } = request;
   const mode = createMode(request.mode);
-  let fd: number;
+  const failure = createFile({ path: temp ?? path, content, createMode: mode.create, owner: request.owner, chmod: mode.chmod ? request.mode : undefined, mtime: request.mtime });
   try {
-    fd = openSync(temp ?? path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, mode.create);
-  } catch (err) {
-    return `could not create the file: ${(err as Error).message}`;
-  }
-  try {
-    try {
-      writeFully(fd, content, 0);
-      // Owner before mode: a change of owner clears the set-user-ID and set-group-ID bits.
-      if (request.owner) fchownSync(fd, request.owner.uid, request.owner.gid);
-      if (mode.chmod) fchmodSync(fd, request.mode);
-      futimesSync(fd, request.mtime, request.mtime);
-    } finally {
-      closeSync(fd);
+    if (failure) {
+      if (!failure.created) return `could not create the file: ${failure.message}`;
+      throw new Error(failure.message);
     }
     if (temp) renameSync(temp, path);
     return undefined;
