@@ -20,10 +20,12 @@ test('a small file is created, written, owned, given its mode and times in one c
     { name: 'empty', content: Buffer.alloc(0), createMode: 0o600, chmod: undefined },
     // Set-user-ID needs the chmod after the owner: a change of owner clears it.
     { name: 'setuid', content: seededBytes('setuid', 100), createMode: 0o600, chmod: 0o4755 },
+    // Created with the owner it is to have: no fchown is needed (nor made, by the addon).
+    { name: 'ours', content: seededBytes('ours', 10), createMode: 0o640, chmod: 0o2750, owner: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 } },
   ];
-  for (const { name, content, createMode, chmod } of cases) {
+  for (const { name, content, createMode, chmod, ...given } of cases) {
     const path = join(dir, name);
-    const owner = isRoot ? { uid: 1234, gid: 5678 } : undefined;
+    const owner = 'owner' in given ? given.owner : isRoot ? { uid: 1234, gid: 5678 } : undefined;
     assert.equal(createFile({ path: Buffer.from(path), content, createMode, owner, chmod, mtime: utimesSeconds(mtimeNs) }), undefined, name);
     const stat = statSync(path, { bigint: true });
     assert.ok(readFileSync(path).equals(content), `${name}: content`);
