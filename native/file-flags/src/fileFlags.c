@@ -79,6 +79,13 @@ static int args(napi_env env, napi_callback_info info, size_t wanted, napi_value
   return 0;
 }
 
+// A typed array argument of the type `want`: its data and element count; 0, or -EINVAL.
+static int typed_arg(napi_env env, napi_value value, napi_typedarray_type want, void **data, size_t *count) {
+  napi_typedarray_type type;
+  if (napi_get_typedarray_info(env, value, &type, count, data, NULL, NULL) != napi_ok || type != want) return -EINVAL;
+  return 0;
+}
+
 #if defined(__linux__)
 // O_NONBLOCK: never wait on a name that became a FIFO; O_NOFOLLOW: flags belong to files and folders,
 // never to what a symbolic link points at. Opening for reading is all FS_IOC_SETFLAGS needs too.
@@ -468,9 +475,9 @@ static napi_value xattr_sizes_at(napi_env env, napi_callback_info info) {
 // reading (never through a symbolic link, never waiting on a FIFO), and answers 0 or minus the errno of
 // the open or the fstat. `out` gets: [0] the device, [1] the mode, [2] the size, [3] and [4] the
 // modification time's seconds and nanoseconds, [5] a regular file's flags (Linux's ioctl, the BSDs'
-// st_flags) or minus the errno, [6] the bytes of a first read of up to `readLength` into `block` from the start
-// (a regular file only; 0 for none) or minus its errno, [7] the descriptor, or -1 once the file is
-// closed: when that read reached the size the fstat gave, the file is read whole, and closed here.
+// st_flags) or minus the errno, [6] the bytes of a first read of up to `readLength` into `block` from
+// the start (a regular file only; 0 for none) or minus its errno, [7] the descriptor, or -1 once the
+// file is closed: when that read reached the size the fstat gave, the file is read whole, and closed here.
 // A backup's file worker reads a small file with this one call instead of five (open, fstat, ioctl,
 // read, close), each of which cost ~1-2 µs outside the kernel through Node, and a BigInt stat object.
 static napi_value open_read(napi_env env, napi_callback_info info) {
@@ -479,11 +486,9 @@ static napi_value open_read(napi_env env, napi_callback_info info) {
   void *block, *out;
   size_t block_length, out_count;
   uint32_t read_length;
-  napi_typedarray_type type;
-  if (args(env, info, 4, argv) != 0 || path_arg(env, argv[0], path) != 0) return number(env, -EINVAL);
-  if (napi_get_typedarray_info(env, argv[1], &type, &block_length, &block, NULL, NULL) != napi_ok || type != napi_uint8_array) return number(env, -EINVAL);
-  if (napi_get_value_uint32(env, argv[2], &read_length) != napi_ok || read_length > block_length) return number(env, -EINVAL);
-  if (napi_get_typedarray_info(env, argv[3], &type, &out_count, &out, NULL, NULL) != napi_ok || type != napi_float64_array || out_count < 8) return number(env, -EINVAL);
+  if (args(env, info, 4, argv) != 0 || path_arg(env, argv[0], path) != 0 || typed_arg(env, argv[1], napi_uint8_array, &block, &block_length) != 0 ||
+      napi_get_value_uint32(env, argv[2], &read_length) != napi_ok || read_length > block_length ||
+      typed_arg(env, argv[3], napi_float64_array, &out, &out_count) != 0 || out_count < 8) return number(env, -EINVAL);
 #if defined(__linux__) || defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
   double *o = (double *)out;
   int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
@@ -575,13 +580,11 @@ static napi_value create_file(napi_env env, napi_callback_info info) {
   size_t content_length, failure_count;
   int32_t create_mode, uid, gid, chmod_mode;
   double mtime;
-  napi_typedarray_type type;
-  if (args(env, info, 8, argv) != 0 || path_arg(env, argv[0], path) != 0) return number(env, -EINVAL);
-  if (napi_get_typedarray_info(env, argv[1], &type, &content_length, &content, NULL, NULL) != napi_ok || type != napi_uint8_array) return number(env, -EINVAL);
-  if (napi_get_value_int32(env, argv[2], &create_mode) != napi_ok || napi_get_value_int32(env, argv[3], &uid) != napi_ok ||
+  if (args(env, info, 8, argv) != 0 || path_arg(env, argv[0], path) != 0 || typed_arg(env, argv[1], napi_uint8_array, &content, &content_length) != 0 ||
+      napi_get_value_int32(env, argv[2], &create_mode) != napi_ok || napi_get_value_int32(env, argv[3], &uid) != napi_ok ||
       napi_get_value_int32(env, argv[4], &gid) != napi_ok || napi_get_value_int32(env, argv[5], &chmod_mode) != napi_ok ||
-      napi_get_value_double(env, argv[6], &mtime) != napi_ok) return number(env, -EINVAL);
-  if (napi_get_typedarray_info(env, argv[7], &type, &failure_count, &failure, NULL, NULL) != napi_ok || type != napi_int32_array || failure_count < 1) return number(env, -EINVAL);
+      napi_get_value_double(env, argv[6], &mtime) != napi_ok || typed_arg(env, argv[7], napi_int32_array, &failure, &failure_count) != 0 ||
+      failure_count < 1) return number(env, -EINVAL);
 #if defined(__linux__) || defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
   int32_t *step = (int32_t *)failure;
   *step = 0;
