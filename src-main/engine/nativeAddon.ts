@@ -55,8 +55,8 @@ export interface NativeAddon {
   closeFd?(fd: number): number;
   /**
    * Creates a file (O_EXCL, never through a symbolic link) with `createMode`, writes `content`, gives it
-   * the owner (unless uid is -1, or it was created with that owner), then the mode (unless chmodMode is -1) and `mtime` (float seconds, as
-   * libuv takes them) as access and modification time, and closes it. Answers 0, or minus the errno of
+   * the owner (unless uid is -1, or it was created with that owner), then the mode (unless chmodMode is
+   * -1) and `mtime` (float seconds, as libuv takes them) as access and modification time, and closes it. Answers 0, or minus the errno of
    * the step that failed (its number into failure[0]: 0 open, 1 write, 2 fchown, 3 fchmod, 4 futimens,
    * 5 close), the file closed and left. Absent from a build of an older addon.
    */

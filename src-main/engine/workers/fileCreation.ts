@@ -1,7 +1,7 @@
 import { closeSync, constants as fsConstants, fchmodSync, fchownSync, futimesSync, openSync } from 'node:fs';
-import { getSystemErrorMap } from 'node:util';
 import { nativeAddon } from '../nativeAddon.js';
 import { writeFully } from '../restorer/fileAppender.js';
+import { systemCallError } from './systemCallError.js';
 
 /** A small file a restore's writer thread creates whole. */
 export interface FileToCreate {
@@ -38,7 +38,7 @@ export function createFile(file: FileToCreate): CreationFailure | undefined {
   const result = create(file.path, file.content, file.createMode, file.owner?.uid ?? -1, file.owner?.gid ?? -1, file.chmod ?? -1, file.mtime, failedStep);
   if (result === 0) return undefined;
   const step = STEPS[failedStep[0] as number] ?? 'open';
-  return { created: step !== 'open', message: systemErrorMessage(result, step, step === 'open' ? file.path : undefined) };
+  return { created: step !== 'open', message: systemCallError(result, step, step === 'open' ? file.path : undefined).message };
 }
 
 function createThroughNode(file: FileToCreate): CreationFailure | undefined {
@@ -61,10 +61,4 @@ function createThroughNode(file: FileToCreate): CreationFailure | undefined {
   } catch (err) {
     return { created: true, message: (err as Error).message };
   }
-}
-
-/** A failed system call's words as Node puts them ("ENOSPC: no space left on device, write"), from minus its errno. */
-function systemErrorMessage(result: number, syscall: string, path: Buffer | undefined): string {
-  const [name, description] = getSystemErrorMap().get(result) ?? [`errno ${-result}`, 'unknown error'];
-  return `${name}: ${description}, ${syscall}${path ? ` '${path.toString()}'` : ''}`;
 }

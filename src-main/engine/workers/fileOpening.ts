@@ -1,6 +1,7 @@
 import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
-import { errnoName, flagsAnswered, readFlagsOfOpenFile, type FileFlags } from '../metadata/fileFlags.js';
+import { flagsAnswered, readFlagsOfOpenFile, type FileFlags } from '../metadata/fileFlags.js';
 import { nativeAddon, type NativeAddon } from '../nativeAddon.js';
+import { systemCallError } from './systemCallError.js';
 
 /** A file a backup's file worker opened to read, with what its fstat said and a first read's bytes. */
 export interface OpenedFile {
@@ -79,8 +80,5 @@ export function closeFile(file: OpenedFile): void {
   if (file.fd < 0) return;
   if (!file.byAddon) return closeSync(file.fd);
   const result = (nativeAddon() as NativeAddon & Required<Pick<NativeAddon, 'closeFd'>>).closeFd(file.fd);
-  if (result < 0) {
-    const code = errnoName(result);
-    throw Object.assign(new Error(`${code}: the file could not be closed`), { code });
-  }
+  if (result < 0) throw systemCallError(result, 'close');
 }
